@@ -1,0 +1,110 @@
+// Compute kernels: GGUF-compatible tensor types and the ops of a transformer forward pass.
+//
+// Semantics follow ggml's CPU backend (llama.cpp build 4748) so results match its outputs:
+// in particular a matmul first converts the activations to the weight type's "vec-dot type"
+// (Q8_0 for Q4_0/Q5_0/Q8_0, Q8_1 for Q4_1/Q5_1, Q8_K for K-quants, F16 for F16, BF16 for
+// BF16, F32 for F32) and then takes dot products in that pair of formats.
+//
+// Layout conventions (ggml order): a weight matrix of shape [n_in, n_out] is n_out rows of
+// n_in elements each, every row tensor_row_size(type, n_in) bytes, rows contiguous.
+// Activations are row-major float arrays [n_tokens][n].
+//
+// Every function is a pure function of its arguments. The *_rows variants are not threaded;
+// matmul() splits its work over the ThreadPool. Runtime dispatch picks AVX2 code when the CPU
+// has AVX2+FMA+F16C, scalar reference code otherwise; both give the same results up to float
+// summation order.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "base/tensor_type.h"
+#include "base/thread_pool.h"
+
+namespace dkb::kernels {
+
+// ---- scalar conversions ------------------------------------------------------------------
+float fp16_to_fp32(uint16_t h);
+uint16_t fp32_to_fp16(float f);    // round to nearest even, like ggml
+float bf16_to_fp32(uint16_t h);
+uint16_t fp32_to_bf16(float f);    // round to nearest even, NaN preserved, like ggml
+
+// ---- type support --------------------------------------------------------------------------
+// True when dequantize/vec_dot support weight type t (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1,
+// Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K).
+bool is_supported_weight_type(TensorType t);
+// The activation format a dot product with weight type t uses (see above).
+TensorType vec_dot_type(TensorType weight_type);
+
+// Dequantizes n elements (multiple of the block size) of type t into dst.
+void dequantize_row(TensorType t, const void* src, float* dst, int64_t n);
+// Quantizes n floats to type t. Supported targets: F32, F16, BF16, Q8_0, Q8_1, Q8_K (the
+// vec-dot types) and Q4_0, Q4_1, Q5_0, Q5_1 (reference quantizers, for the quantizer/tests).
+void quantize_row(TensorType t, const float* src, void* dst, int64_t n);
+// Dot product of one weight row (type t) with one activation row already in vec_dot_type(t).
+float vec_dot(TensorType t, int64_t n, const void* w_row, const void* x_row);
+
+// Reusable scratch memory for matmul (grows, never shrinks; not thread-safe).
+struct MatmulScratch {
+  std::vector<uint8_t> buf;
+};
+
+// y[t][o] = sum_i W[o][i] * x[t][i] for t < n_tokens, o < n_out. W has type wtype.
+// x: [n_tokens][n_in] floats; y: [n_tokens][n_out] floats (row stride n_out).
+void matmul(ThreadPool& pool, MatmulScratch& scratch, TensorType wtype, const void* w,
+            int64_t n_in, int64_t n_out, const float* x, int64_t n_tokens, float* y);
+
+// ---- elementwise / normalisation ----------------------------------------------------------
+// out = x / sqrt(mean(x^2) + eps) * w   (w may be null: no scale). In-place allowed.
+void rms_norm(const float* x, const float* w, int64_t n, float eps, float* out);
+// out = (x - mean) / sqrt(var + eps) * w + b   (w, b may be null). In-place allowed.
+void layer_norm(const float* x, const float* w, const float* b, int64_t n, float eps,
+                float* out);
+// In-place softmax over n values, after multiplying by scale.
+void softmax(float* x, int64_t n, float scale = 1.0f);
+float silu(float x);
+// GELU as ggml computes it (tanh approximation).
+float gelu(float x);
+// out[i] = silu(gate[i]) * up[i]
+void swiglu(const float* gate, const float* up, int64_t n, float* out);
+
+// ---- rotary position embedding --------------------------------------------------------------
+struct RopeParams {
+  int n_dims = 0;              // rotated dimensions per head (<= head_dim)
+  bool neox = false;           // NeoX style (pairs i, i+n_dims/2) vs normal (pairs 2i, 2i+1)
+  float freq_base = 10000.0f;
+  float freq_scale = 1.0f;     // 1 / linear scaling factor
+  // YaRN (ggml_rope_ext semantics); ext_factor 0 disables.
+  int n_ctx_orig = 0;
+  float ext_factor = 0.0f;
+  float attn_factor = 1.0f;
+  float beta_fast = 32.0f;
+  float beta_slow = 1.0f;
+};
+// Rotates x in place: x is [n_tokens][n_heads][head_dim]; token t has position pos[t].
+void rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, const int32_t* pos,
+          const RopeParams& p);
+
+// ---- attention --------------------------------------------------------------------------------
+// Multi-head attention with grouped KV heads over a contiguous KV cache:
+//   q:   [n_tokens][n_head][head_dim_k]
+//   k:   [n_kv][n_head_kv][head_dim_k]      (cache rows 0..n_kv-1)
+//   v:   [n_kv][n_head_kv][head_dim_v]
+//   out: [n_tokens][n_head][head_dim_v]
+// Query token t may attend to cache rows j with j <= q_pos[t] when causal (cache row j holds
+// position j), to all rows otherwise. scores = q·k * scale, softmax in f32.
+// Head h uses KV head h / (n_head / n_head_kv). Threaded over (token, head).
+struct AttentionArgs {
+  const float* q = nullptr;
+  const float* k = nullptr;
+  const float* v = nullptr;
+  float* out = nullptr;
+  int64_t n_tokens = 0, n_kv = 0, n_head = 0, n_head_kv = 0, head_dim_k = 0, head_dim_v = 0;
+  const int32_t* q_pos = nullptr;
+  bool causal = true;
+  float scale = 1.0f;
+};
+void attention(ThreadPool& pool, const AttentionArgs& a);
+
+}  // namespace dkb::kernels
