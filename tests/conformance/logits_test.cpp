@@ -33,6 +33,7 @@ const Case kCases[] = {
     {"tiny-llama-Q8_0", 2e-3},   {"tiny-llama-Q4_0", 2e-3},  {"tiny-llama-Q4_K_M", 2e-3},
     {"tiny-qwen2-BF16", 1e-3},   {"tiny-qwen2-Q8_0", 2e-3},  {"tiny-qwen2-Q4_K_M", 2e-3},
     {"tiny-qwen2-Q5_K_M", 2e-3}, {"tiny-qwen2-Q6_K", 2e-3},
+    {"tiny-deepseek2-F16", 1e-3}, {"tiny-deepseek2-Q8_0", 2e-3}, {"tiny-deepseek2-Q4_K_M", 2e-3},
 };
 
 class LogitsConformance : public ::testing::TestWithParam<Case> {};
