@@ -1,0 +1,146 @@
+#include "server/app.h"
+
+#include <chrono>
+
+#include "route_util.h"
+#include "routes.h"
+
+namespace dkb::server {
+
+App::App(AppOptions opt) : opt_(std::move(opt)) {}
+App::~App() = default;
+
+void App::add_model(ModelEntry entry) {
+  if (entry.created == 0) {
+    entry.created = std::chrono::duration_cast<std::chrono::seconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count();
+  }
+  models_.push_back(std::make_unique<ModelEntry>(std::move(entry)));
+}
+
+ModelEntry* App::find_model(const std::string& name, bool embedding) {
+  for (auto& m : models_) {
+    if (m->embedding != embedding) continue;
+    if (name.empty() || m->name == name) return m.get();
+    for (const auto& a : m->aliases) {
+      if (a == name) return m.get();
+    }
+  }
+  return nullptr;
+}
+
+void App::shutdown(int64_t grace_ms) {
+  for (auto& m : models_) m->scheduler->shutdown(grace_ms);
+}
+
+namespace {
+
+// Wraps a Responder to record the status for metrics.
+class CountingResponder : public http::Responder {
+ public:
+  explicit CountingResponder(http::Responder& inner) : inner_(inner) {}
+  void respond(http::Response r) override {
+    status_ = r.status;
+    inner_.respond(std::move(r));
+  }
+  http::Stream& stream(int status, const std::string& ct,
+                       const std::vector<std::pair<std::string, std::string>>& h) override {
+    status_ = status;
+    return inner_.stream(status, ct, h);
+  }
+  int status() const { return status_; }
+
+ private:
+  http::Responder& inner_;
+  int status_ = 0;
+};
+
+struct Route {
+  const char* method;
+  const char* path;
+  bool needs_auth;
+  void (*fn)(App&, const http::Request&, http::Responder&);
+};
+
+void handle_health(App&, const http::Request&, http::Responder& resp) {
+  resp.respond(json_response(200, {{"status", "ok"}}));
+}
+
+void handle_ready(App& app, const http::Request&, http::Responder& resp) {
+  if (app.ready()) {
+    resp.respond(json_response(200, {{"status", "ready"}}));
+  } else {
+    auto r = json_response(503, {{"status", "loading"}});
+    r.headers.push_back({"Retry-After", "1"});
+    resp.respond(r);
+  }
+}
+
+void handle_metrics(App& app, const http::Request&, http::Responder& resp) {
+  std::map<std::string, double> g;
+  for (const auto& m : app.models()) {
+    auto s = m->scheduler->stats();
+    std::string l = "{model=\"" + m->name + "\"}";
+    g["deepkb_queue_depth" + l] = static_cast<double>(s.queued);
+    g["deepkb_running_sequences" + l] = static_cast<double>(s.running);
+    g["deepkb_kv_cache_used_positions" + l] = static_cast<double>(s.kv_used);
+    g["deepkb_kv_cache_capacity_positions" + l] = static_cast<double>(s.kv_capacity);
+    g["deepkb_kv_cache_usage_ratio" + l] =
+        s.kv_capacity ? static_cast<double>(s.kv_used) / s.kv_capacity : 0.0;
+  }
+  g["deepkb_ready"] = app.ready() ? 1 : 0;
+  resp.respond({200, "text/plain; version=0.0.4", app.metrics().render(g), {}});
+}
+
+const Route kRoutes[] = {
+    {"GET", "/health", false, handle_health},
+    {"GET", "/ready", false, handle_ready},
+    {"GET", "/metrics", true, handle_metrics},
+    {"GET", "/v1/models", true, handle_models},
+    {"GET", "/models", true, handle_models},
+    {"POST", "/v1/chat/completions", true, handle_chat_completions},
+    {"POST", "/chat/completions", true, handle_chat_completions},
+    {"POST", "/v1/completions", true, handle_completions},
+    {"POST", "/completions", true, handle_completions},
+    {"POST", "/v1/embeddings", true, handle_embeddings},
+    {"POST", "/embeddings", true, handle_embeddings},
+    {"POST", "/v1/chat", true, handle_simple_chat},
+    {"POST", "/api/chat", true, handle_ollama_chat},
+    {"POST", "/api/generate", true, handle_ollama_generate},
+    {"POST", "/api/embed", true, handle_ollama_embed},
+    {"GET", "/api/tags", true, handle_ollama_tags},
+};
+
+}  // namespace
+
+void App::handle(const http::Request& req, http::Responder& resp) {
+  CountingResponder counted(resp);
+  const Route* route = nullptr;
+  bool path_known = false;
+  for (const Route& r : kRoutes) {
+    if (req.path != r.path) continue;
+    path_known = true;
+    if (req.method == r.method) route = &r;
+  }
+  std::string label = route ? route->path : "other";
+  if (!route) {
+    if (path_known) {
+      auto r = error_response(invalid_argument("method " + req.method + " not allowed on " + req.path));
+      r.status = 405;
+      counted.respond(r);
+    } else {
+      counted.respond(error_response(not_found("no route for " + req.method + " " + req.path)));
+    }
+  } else if (Status auth = route->needs_auth ? check_api_key(opt_, req) : Status::ok(); !auth.is_ok()) {
+    bool ollama = req.path.rfind("/api/", 0) == 0;
+    counted.respond(error_response(auth, ollama ? ErrorStyle::kOllama : ErrorStyle::kOpenAI));
+  } else if (route->needs_auth && !ready() && req.method == "POST") {
+    counted.respond(error_response(failed_precondition("the model is still loading")));
+  } else {
+    route->fn(*this, req, counted);
+  }
+  metrics_.request(label, counted.status());
+}
+
+}  // namespace dkb::server

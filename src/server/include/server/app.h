@@ -1,0 +1,64 @@
+// App: the HTTP API of deepkb serve — routes for the OpenAI, DeepSeek, simple and Ollama
+// APIs plus /health, /ready and /metrics — over the loaded models' schedulers.
+//
+// The one place that maps ErrorCode → HTTP status and JSON error body (errors.cpp).
+// Thread-safety: handle() is called concurrently from HTTP connection threads; models are
+// added before serving starts; readiness flips once.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/model.h"
+#include "engine/scheduler.h"
+#include "server/http.h"
+#include "server/metrics.h"
+#include "tokenizer/chat_template.h"
+
+namespace dkb::server {
+
+struct ModelEntry {
+  std::string name;                       // id reported by /v1/models
+  std::vector<std::string> aliases;       // e.g. deepseek-chat, deepseek-reasoner
+  std::shared_ptr<const engine::Model> model;
+  std::unique_ptr<engine::Scheduler> scheduler;
+  std::unique_ptr<tokenizer::ChatTemplate> chat_template;  // null for embedding models
+  bool embedding = false;
+  int64_t created = 0;                    // unix seconds
+};
+
+struct AppOptions {
+  std::vector<std::string> api_keys;      // empty: no authentication (loudly announced)
+  size_t max_prompt_chars = 32768;        // the simple API's prompt limit
+  int32_t default_max_tokens = 512;       // the simple API's default
+};
+
+class App {
+ public:
+  explicit App(AppOptions opt);
+  ~App();
+  void add_model(ModelEntry entry);
+  void set_ready(bool ready) { ready_.store(ready); }
+  bool ready() const { return ready_.load(); }
+  Metrics& metrics() { return metrics_; }
+
+  // Serves one request (any thread).
+  void handle(const http::Request& req, http::Responder& resp);
+
+  // Model by id or alias; kind: "chat" (generative) or "embedding"; empty name = the first
+  // model of that kind.
+  ModelEntry* find_model(const std::string& name, bool embedding);
+  const std::vector<std::unique_ptr<ModelEntry>>& models() const { return models_; }
+  const AppOptions& options() const { return opt_; }
+  void shutdown(int64_t grace_ms);
+
+ private:
+  AppOptions opt_;
+  std::vector<std::unique_ptr<ModelEntry>> models_;
+  std::atomic<bool> ready_{false};
+  Metrics metrics_;
+};
+
+}  // namespace dkb::server

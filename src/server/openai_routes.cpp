@@ -1,0 +1,224 @@
+// OpenAI-compatible routes (also the DeepSeek API conventions): chat completions,
+// completions, embeddings, models.
+#include <nlohmann/json.hpp>
+
+#include "generation_util.h"
+#include "route_util.h"
+#include "routes.h"
+
+namespace dkb::server {
+namespace {
+
+std::string sse(const json& j) {
+  return "data: " + j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";
+}
+
+struct StreamOpts {
+  bool stream = false;
+  bool include_usage = false;
+};
+
+Result<StreamOpts> read_stream_opts(const json& body) {
+  StreamOpts o;
+  DKB_ASSIGN_OR_RETURN(o.stream, get_bool(body, "stream", false));
+  if (auto it = body.find("stream_options"); it != body.end() && !it->is_null()) {
+    if (!it->is_object()) return invalid_argument("'stream_options' must be an object");
+    DKB_ASSIGN_OR_RETURN(o.include_usage, get_bool(*it, "include_usage", false));
+  }
+  return o;
+}
+
+Status reject_unsupported(const json& body) {
+  DKB_ASSIGN_OR_RETURN(int64_t n, get_int(body, "n", 1, 1, 128));
+  if (n != 1) return invalid_argument("'n' greater than 1 is not supported yet");
+  DKB_ASSIGN_OR_RETURN(bool logprobs, get_bool(body, "logprobs", false));
+  if (logprobs) return invalid_argument("'logprobs' is not supported yet");
+  return Status::ok();
+}
+
+}  // namespace
+
+void handle_chat_completions(App& app, const http::Request& req, http::Responder& resp) {
+  auto body = parse_json_object(req);
+  if (!body.is_ok()) return resp.respond(error_response(body.status()));
+  auto model = chat_model(app, *body);
+  if (!model.is_ok()) return resp.respond(error_response(model.status()));
+  ModelEntry& m = **model;
+  Status unsupported = reject_unsupported(*body);
+  if (!unsupported.is_ok()) return resp.respond(error_response(unsupported));
+  auto so = read_stream_opts(*body);
+  if (!so.is_ok()) return resp.respond(error_response(so.status()));
+  auto it = body->find("messages");
+  if (it == body->end()) return resp.respond(error_response(invalid_argument("'messages' is required")));
+  auto messages = normalize_messages(*it);
+  if (!messages.is_ok()) return resp.respond(error_response(messages.status()));
+  engine::GenerationRequest gr;
+  Status s = read_sampling(*body, gr.params, -1);
+  if (!s.is_ok()) return resp.respond(error_response(s));
+  auto prompt = render_chat(m, *messages);
+  if (!prompt.is_ok()) return resp.respond(error_response(prompt.status()));
+  gr.prompt = std::move(prompt->tokens);
+
+  const std::string id = random_id("chatcmpl-");
+  const int64_t created = unix_now();
+  const std::string model_name = body->value("model", m.name);
+  ThinkSplitter splitter(prompt->starts_in_think);
+
+  if (!so->stream) {
+    std::string reasoning, content;
+    auto done = run_generation(*m.scheduler, std::move(gr), [&](const std::string& t) {
+      auto [r, c] = splitter.push(t);
+      reasoning += r;
+      content += c;
+      return true;
+    });
+    if (!done.is_ok()) return resp.respond(error_response(done.status()));
+    auto [r, c] = splitter.flush();
+    reasoning += r;
+    content += c;
+    record_metrics(app, *done);
+    json msg = {{"role", "assistant"}, {"content", sanitize_utf8(content)}};
+    if (!reasoning.empty() || prompt->starts_in_think) msg["reasoning_content"] = sanitize_utf8(reasoning);
+    json out = {{"id", id},
+                {"object", "chat.completion"},
+                {"created", created},
+                {"model", model_name},
+                {"choices", json::array({{{"index", 0},
+                                          {"message", msg},
+                                          {"logprobs", nullptr},
+                                          {"finish_reason", engine::finish_reason_name(done->result.finish)}}})},
+                {"usage", usage_json(*done)},
+                {"system_fingerprint", "deepkb"}};
+    return resp.respond(json_response(200, out));
+  }
+
+  // Streaming: validate and submit first so errors still get a proper status code.
+  http::Stream* stream = nullptr;
+  auto chunk = [&](const json& delta, const json& finish) {
+    return json{{"id", id},
+                {"object", "chat.completion.chunk"},
+                {"created", created},
+                {"model", model_name},
+                {"system_fingerprint", "deepkb"},
+                {"choices", json::array({{{"index", 0}, {"delta", delta}, {"logprobs", nullptr},
+                                          {"finish_reason", finish}}})}};
+  };
+  auto send_parts = [&](const std::string& r, const std::string& c) {
+    bool ok = true;
+    if (!r.empty()) ok = stream->write(sse(chunk({{"reasoning_content", r}, {"content", nullptr}}, nullptr)));
+    if (ok && !c.empty()) ok = stream->write(sse(chunk({{"content", c}}, nullptr)));
+    return ok;
+  };
+  auto done = run_generation(*m.scheduler, std::move(gr), [&](const std::string& t) {
+    if (!stream) {
+      stream = &resp.stream(200, "text/event-stream", {});
+      if (!stream->write(sse(chunk({{"role", "assistant"}, {"content", ""}}, nullptr)))) return false;
+    }
+    auto [r, c] = splitter.push(t);
+    return send_parts(r, c);
+  });
+  if (!done.is_ok()) {
+    if (!stream) return resp.respond(error_response(done.status()));
+    stream->write(sse(json::parse(error_response(done.status()).body)));
+    return;
+  }
+  record_metrics(app, *done);
+  if (!stream) {
+    stream = &resp.stream(200, "text/event-stream", {});
+    stream->write(sse(chunk({{"role", "assistant"}, {"content", ""}}, nullptr)));
+  }
+  auto [r, c] = splitter.flush();
+  send_parts(r, c);
+  stream->write(sse(chunk(json::object(), engine::finish_reason_name(done->result.finish))));
+  if (so->include_usage) {
+    stream->write(sse({{"id", id}, {"object", "chat.completion.chunk"}, {"created", created},
+                       {"model", model_name}, {"choices", json::array()}, {"usage", usage_json(*done)}}));
+  }
+  stream->write("data: [DONE]\n\n");
+}
+
+void handle_completions(App& app, const http::Request& req, http::Responder& resp) {
+  auto body = parse_json_object(req);
+  if (!body.is_ok()) return resp.respond(error_response(body.status()));
+  auto model = chat_model(app, *body);
+  if (!model.is_ok()) return resp.respond(error_response(model.status()));
+  ModelEntry& m = **model;
+  Status unsupported = reject_unsupported(*body);
+  if (!unsupported.is_ok()) return resp.respond(error_response(unsupported));
+  auto so = read_stream_opts(*body);
+  if (!so.is_ok()) return resp.respond(error_response(so.status()));
+  engine::GenerationRequest gr;
+  Status s = read_sampling(*body, gr.params, 16);  // OpenAI's default for completions
+  if (!s.is_ok()) return resp.respond(error_response(s));
+  auto p = body->find("prompt");
+  if (p == body->end()) return resp.respond(error_response(invalid_argument("'prompt' is required")));
+  if (p->is_string()) {
+    gr.prompt = tokenize_prompt(m, p->get<std::string>());
+  } else if (p->is_array() && p->size() == 1 && (*p)[0].is_string()) {
+    gr.prompt = tokenize_prompt(m, (*p)[0].get<std::string>());
+  } else if (p->is_array() && !p->empty() && (*p)[0].is_number_integer()) {
+    for (const auto& t : *p) {
+      if (!t.is_number_integer()) return resp.respond(error_response(invalid_argument("'prompt' token arrays must hold integers")));
+      int64_t id = t.get<int64_t>();
+      if (id < 0 || id >= m.model->tokenizer().n_vocab()) {
+        return resp.respond(error_response(invalid_argument("'prompt' token " + std::to_string(id) + " is outside the vocabulary")));
+      }
+      gr.prompt.push_back(static_cast<int32_t>(id));
+    }
+  } else {
+    return resp.respond(error_response(invalid_argument("'prompt' must be a string, [string] or an array of token ids")));
+  }
+  const std::string id = random_id("cmpl-");
+  const int64_t created = unix_now();
+  const std::string model_name = body->value("model", m.name);
+  auto chunk = [&](const std::string& text, const json& finish) {
+    return json{{"id", id}, {"object", "text_completion"}, {"created", created}, {"model", model_name},
+                {"choices", json::array({{{"text", text}, {"index", 0}, {"logprobs", nullptr}, {"finish_reason", finish}}})}};
+  };
+  if (!so->stream) {
+    auto done = run_generation(*m.scheduler, std::move(gr), {});
+    if (!done.is_ok()) return resp.respond(error_response(done.status()));
+    record_metrics(app, *done);
+    json out = chunk(sanitize_utf8(done->result.text), engine::finish_reason_name(done->result.finish));
+    out["usage"] = usage_json(*done);
+    return resp.respond(json_response(200, out));
+  }
+  http::Stream* stream = nullptr;
+  auto done = run_generation(*m.scheduler, std::move(gr), [&](const std::string& t) {
+    if (!stream) stream = &resp.stream(200, "text/event-stream", {});
+    return stream->write(sse(chunk(t, nullptr)));
+  });
+  if (!done.is_ok() && !stream) return resp.respond(error_response(done.status()));
+  if (!stream) stream = &resp.stream(200, "text/event-stream", {});
+  if (!done.is_ok()) {
+    stream->write(sse(json::parse(error_response(done.status()).body)));
+    return;
+  }
+  record_metrics(app, *done);
+  stream->write(sse(chunk("", engine::finish_reason_name(done->result.finish))));
+  if (so->include_usage) {
+    json u = chunk("", nullptr);
+    u["choices"] = json::array();
+    u["usage"] = usage_json(*done);
+    stream->write(sse(u));
+  }
+  stream->write("data: [DONE]\n\n");
+}
+
+void handle_models(App& app, const http::Request&, http::Responder& resp) {
+  json data = json::array();
+  for (const auto& m : app.models()) {
+    auto add = [&](const std::string& id) {
+      data.push_back({{"id", id}, {"object", "model"}, {"created", m->created}, {"owned_by", "deepkb"},
+                      {"meta", {{"arch", m->model->hparams().arch},
+                                {"n_ctx", m->scheduler->n_ctx()},
+                                {"n_vocab", m->model->hparams().n_vocab},
+                                {"embedding", m->embedding}}}});
+    };
+    add(m->name);
+    for (const auto& a : m->aliases) add(a);
+  }
+  resp.respond(json_response(200, {{"object", "list"}, {"data", data}}));
+}
+
+}  // namespace dkb::server

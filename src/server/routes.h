@@ -1,0 +1,22 @@
+// Route handlers, one file per API family. Each returns after answering through resp.
+#pragma once
+
+#include "server/app.h"
+#include "server/http.h"
+
+namespace dkb::server {
+
+// OpenAI / DeepSeek (openai_routes.cpp)
+void handle_chat_completions(App& app, const http::Request& req, http::Responder& resp);
+void handle_completions(App& app, const http::Request& req, http::Responder& resp);
+void handle_embeddings(App& app, const http::Request& req, http::Responder& resp);
+void handle_models(App& app, const http::Request& req, http::Responder& resp);
+// The simple API: POST /v1/chat {prompt, temperature, max_tokens} (simple_routes.cpp)
+void handle_simple_chat(App& app, const http::Request& req, http::Responder& resp);
+// Ollama (ollama_routes.cpp)
+void handle_ollama_chat(App& app, const http::Request& req, http::Responder& resp);
+void handle_ollama_generate(App& app, const http::Request& req, http::Responder& resp);
+void handle_ollama_embed(App& app, const http::Request& req, http::Responder& resp);
+void handle_ollama_tags(App& app, const http::Request& req, http::Responder& resp);
+
+}  // namespace dkb::server
