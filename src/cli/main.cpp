@@ -1,13 +1,47 @@
-// deepkb: command-line entry point. Subcommands are dispatched by name.
+// deepkb: command-line entry point.
+#include <CLI/CLI.hpp>
+
 #include <cstdio>
-#include <cstring>
+#include <map>
 #include <string>
 
-int main(int argc, char** argv) {
-  if (argc < 2 || std::strcmp(argv[1], "--help") == 0) {
-    std::printf("usage: deepkb <command> [options]\n");
-    return argc < 2 ? 1 : 0;
-  }
-  std::fprintf(stderr, "deepkb: unknown command '%s'\n", argv[1]);
+#include "base/log.h"
+#include "commands.h"
+
+namespace dkb::cli {
+
+int fail(const std::string& message) {
+  std::fprintf(stderr, "deepkb: %s\n", message.c_str());
   return 1;
+}
+
+}  // namespace dkb::cli
+
+int main(int argc, char** argv) {
+  using namespace dkb::cli;
+  CLI::App app{"deepkb — DeepSeek-family models and private knowledge bases on your own hardware"};
+  app.require_subcommand(1);
+  std::string log_level = "warn";
+  app.add_option("--log-level", log_level, "trace|debug|info|warn|error|off");
+  std::map<CLI::App*, Runner> runners;
+  auto add = [&](const char* name, const char* help, Runner (*fn)(CLI::App&)) {
+    CLI::App* sub = app.add_subcommand(name, help);
+    runners[sub] = fn(*sub);
+  };
+  add("run", "generate text from a prompt", add_run);
+  add("chat", "interactive chat using the model's chat template", add_chat);
+  add("info", "show a GGUF model's architecture, shapes, tensor types, vocab and template",
+      add_info);
+  add("tokenize", "print token ids and pieces of a text", add_tokenize);
+  add("logits", "print teacher-forced logits for every position as JSON", add_logits);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  dkb::log::set_level(log_level.c_str());
+  for (auto& [sub, run] : runners) {
+    if (sub->parsed()) return run();
+  }
+  return 2;
 }

@@ -15,7 +15,7 @@ struct Limits {
   uint64_t gguf_max_tensors = 1u << 20;          // tensor directory entries
   uint64_t gguf_max_kv = 1u << 20;               // metadata key/value pairs
   uint64_t gguf_max_string_bytes = 64u << 20;    // one metadata string (chat templates are big)
-  uint64_t gguf_max_array_elements = 1u << 24;   // vocabularies reach ~10^6 entries
+  uint64_t gguf_max_array_elements = 1u << 22;   // vocabularies and merges reach ~10^6
   uint32_t gguf_max_dims = 4;
   uint64_t gguf_max_alignment = 1u << 16;
 

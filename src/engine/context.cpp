@@ -1,0 +1,49 @@
+#include "engine/context.h"
+
+#include <algorithm>
+
+namespace dkb::engine {
+
+Context::Context(std::shared_ptr<const Model> model, ThreadPool& pool, ContextParams params)
+    : model_(std::move(model)), pool_(pool), params_(params) {
+  const Hparams& hp = model_->hparams();
+  if (params_.n_ctx <= 0) params_.n_ctx = hp.n_ctx_train;
+  params_.n_batch = std::clamp<int64_t>(params_.n_batch, 1, params_.n_ctx);
+  kv_ = KvCache(model_->arch().kv_shape(), params_.n_ctx);
+  n_vocab_ = hp.n_vocab;
+  work_.resize(model_->arch().workspace_floats(params_.n_batch, params_.n_ctx));
+  positions_.reserve(params_.n_batch);
+  logits_.resize(static_cast<size_t>(n_vocab_));
+}
+
+Status Context::eval(std::span<const int32_t> tokens, bool all_logits) {
+  if (tokens.empty()) return invalid_argument("eval of zero tokens");
+  if (n_past_ + static_cast<int64_t>(tokens.size()) > kv_.n_ctx()) {
+    return resource_exhausted("context full: " + std::to_string(n_past_) + " + " +
+                              std::to_string(tokens.size()) + " tokens exceed n_ctx " +
+                              std::to_string(kv_.n_ctx()));
+  }
+  for (int32_t t : tokens) {
+    if (t < 0 || t >= n_vocab_) {
+      return invalid_argument("token id " + std::to_string(t) + " outside the vocabulary [0, " +
+                              std::to_string(n_vocab_) + ")");
+    }
+  }
+  int64_t n = static_cast<int64_t>(tokens.size());
+  size_t need = static_cast<size_t>((all_logits ? n : 1) * n_vocab_);
+  if (logits_.size() < need) logits_.resize(need);
+  ForwardState st{&pool_, &matmul_, &kv_, &work_, &positions_};
+  for (int64_t off = 0; off < n; off += params_.n_batch) {
+    int64_t m = std::min(params_.n_batch, n - off);
+    float* out = all_logits ? logits_.data() + off * n_vocab_ : logits_.data();
+    // Without all_logits only the final chunk's last token needs logits; earlier chunks
+    // still produce one row (into the same buffer) which the next chunk overwrites.
+    Status s = model_->arch().forward(st, tokens.subspan(off, m), n_past_, all_logits, out);
+    if (!s.is_ok()) return s;
+    n_past_ += m;
+  }
+  n_logits_ = all_logits ? n : 1;
+  return Status::ok();
+}
+
+}  // namespace dkb::engine

@@ -1,0 +1,64 @@
+// Architecture: one model family's forward pass (models/<arch>.cpp), and their registry.
+//
+// An Architecture is built once per Model from its GGUF weights (immutable, shared by all
+// contexts) and must be safe to call from several contexts at once as long as each call gets
+// its own ForwardState. Registration happens from static initialisers in models/ via
+// DKB_REGISTER_ARCHITECTURE; the registry is keyed by general.architecture.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "base/thread_pool.h"
+#include "engine/hparams.h"
+#include "engine/kv_cache.h"
+#include "gguf/gguf.h"
+#include "kernels/kernels.h"
+
+namespace dkb::engine {
+
+// Per-call mutable state, owned by a Context.
+struct ForwardState {
+  ThreadPool* pool = nullptr;
+  kernels::MatmulScratch* matmul = nullptr;
+  KvCache* kv = nullptr;
+  std::vector<float>* work = nullptr;  // activation arena, sized by workspace_floats()
+  std::vector<int32_t>* positions = nullptr;
+};
+
+class Architecture {
+ public:
+  virtual ~Architecture() = default;
+  virtual const Hparams& hparams() const = 0;
+  virtual KvShape kv_shape() const = 0;
+  // Floats of scratch a forward over n_tokens tokens with n_ctx cache rows needs.
+  virtual size_t workspace_floats(int64_t n_tokens, int64_t n_ctx) const = 0;
+  // Evaluates tokens at positions n_past .. n_past+n-1, writing their K/V into the cache.
+  // logits: [n_out][n_vocab] where n_out = n (all_logits) or 1 (last token only).
+  virtual Status forward(ForwardState& st, std::span<const int32_t> tokens, int64_t n_past,
+                         bool all_logits, float* logits) const = 0;
+};
+
+using ArchitectureFactory =
+    std::function<Result<std::unique_ptr<Architecture>>(const gguf::File&, Hparams)>;
+
+void register_architecture(const std::string& name, ArchitectureFactory factory);
+// Factory for name, or kUnimplemented listing the known architectures.
+Result<ArchitectureFactory> find_architecture(const std::string& name);
+std::vector<std::string> registered_architectures();
+
+struct ArchitectureRegistrar {
+  ArchitectureRegistrar(const std::string& name, ArchitectureFactory factory) {
+    register_architecture(name, std::move(factory));
+  }
+};
+
+}  // namespace dkb::engine
+
+#define DKB_REGISTER_ARCHITECTURE(name, factory) \
+  static ::dkb::engine::ArchitectureRegistrar DKB_CONCAT(dkb_arch_registrar_, __LINE__)(name, factory)

@@ -1,0 +1,60 @@
+// Context: one sequence being evaluated on a Model — its KV cache, activation buffers and
+// logits. eval() appends tokens at n_past(); truncate() rewinds (prefix reuse, retries).
+//
+// Memory is sized at construction for n_ctx positions and up to n_batch tokens per eval
+// call; the decode loop allocates nothing. Not thread-safe: one owner thread at a time.
+// Errors: eval() beyond n_ctx is kResourceExhausted (both numbers in the message); a token id
+// outside the vocabulary is kInvalidArgument.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "base/status.h"
+#include "base/thread_pool.h"
+#include "engine/kv_cache.h"
+#include "engine/model.h"
+#include "kernels/kernels.h"
+
+namespace dkb::engine {
+
+struct ContextParams {
+  int64_t n_ctx = 0;     // 0: the model's training context
+  int64_t n_batch = 512; // most tokens per forward call (longer evals are split)
+};
+
+class Context {
+ public:
+  Context(std::shared_ptr<const Model> model, ThreadPool& pool, ContextParams params);
+
+  // Evaluates tokens after the current position. With all_logits, logits(i) is available for
+  // every token of this call; otherwise only for the last one (i = 0).
+  Status eval(std::span<const int32_t> tokens, bool all_logits = false);
+  const float* logits(int64_t i = 0) const { return logits_.data() + i * n_vocab_; }
+  // Logits of the last evaluated token.
+  const float* last_logits() const { return logits(n_logits_ - 1); }
+  int64_t n_vocab() const { return n_vocab_; }
+
+  int64_t n_past() const { return n_past_; }
+  int64_t n_ctx() const { return kv_.n_ctx(); }
+  void truncate(int64_t n) { n_past_ = n < n_past_ ? n : n_past_; }
+  void reset() { n_past_ = 0; }
+  const Model& model() const { return *model_; }
+
+ private:
+  std::shared_ptr<const Model> model_;
+  ThreadPool& pool_;
+  ContextParams params_;
+  KvCache kv_;
+  kernels::MatmulScratch matmul_;
+  std::vector<float> work_;
+  std::vector<int32_t> positions_;
+  std::vector<float> logits_;
+  int64_t n_vocab_ = 0;
+  int64_t n_past_ = 0;
+  int64_t n_logits_ = 0;
+};
+
+}  // namespace dkb::engine

@@ -1,0 +1,182 @@
+#include "decoder.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "kernels/kernels.h"
+
+namespace dkb::models {
+namespace {
+
+using engine::Weight;
+
+void matmul(engine::ForwardState& st, const Weight& w, const float* x, int64_t n_tokens,
+            float* y) {
+  kernels::matmul(*st.pool, *st.matmul, w.type, w.data, w.ne[0], w.ne[1], x, n_tokens, y);
+}
+
+void add_bias(float* y, const Weight& b, int64_t n_tokens, int64_t n) {
+  if (!b) return;
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    for (int64_t i = 0; i < n; ++i) y[t * n + i] += b.f32()[i];
+  }
+}
+
+void rms_norm_rows(const float* x, const Weight& w, int64_t n_tokens, int64_t n, float eps,
+                   float* out) {
+  for (int64_t t = 0; t < n_tokens; ++t) kernels::rms_norm(x + t * n, w.f32(), n, eps, out + t * n);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<engine::Architecture>> Decoder::create(const gguf::File& file,
+                                                              engine::Hparams hp,
+                                                              DecoderOptions opt) {
+  auto d = std::make_unique<Decoder>();
+  if (hp.n_ff <= 0) return invalid_argument("missing metadata key " + hp.arch + ".feed_forward_length");
+  engine::WeightLoader ld(file);
+  const int64_t n_embd = hp.n_embd;
+  const int64_t n_q = hp.n_head * hp.n_embd_head_k;
+  const int64_t n_k = hp.n_embd_k_gqa();
+  const int64_t n_v = hp.n_embd_v_gqa();
+  const gguf::TensorInfo* te = file.find_tensor("token_embd.weight");
+  if (!te) return invalid_argument("missing tensor 'token_embd.weight'");
+  if (te->ne.size() < 2) return invalid_argument("token_embd.weight must be 2-D");
+  if (hp.n_vocab <= 0) hp.n_vocab = te->ne[1];
+  DKB_ASSIGN_OR_RETURN(d->tok_embd_, ld.require("token_embd.weight", {n_embd, hp.n_vocab}));
+  DKB_ASSIGN_OR_RETURN(d->output_norm_, ld.require_f32("output_norm.weight", n_embd));
+  DKB_ASSIGN_OR_RETURN(d->output_, ld.optional("output.weight", {n_embd, hp.n_vocab}));
+  if (!d->output_) d->output_ = d->tok_embd_;  // tied embeddings
+  for (const Weight* w : {&d->tok_embd_, &d->output_}) {
+    if (!kernels::is_supported_weight_type(w->type)) {
+      return unimplemented("tensor type " + std::string(tensor_type_name(w->type)) +
+                           " is not supported");
+    }
+  }
+  d->layers_.resize(hp.n_layer);
+  for (int64_t l = 0; l < hp.n_layer; ++l) {
+    DecoderLayer& L = d->layers_[l];
+    const std::string p = "blk." + std::to_string(l) + ".";
+    DKB_ASSIGN_OR_RETURN(L.attn_norm, ld.require_f32(p + "attn_norm.weight", n_embd));
+    DKB_ASSIGN_OR_RETURN(L.wq, ld.require(p + "attn_q.weight", {n_embd, n_q}));
+    DKB_ASSIGN_OR_RETURN(L.wk, ld.require(p + "attn_k.weight", {n_embd, n_k}));
+    DKB_ASSIGN_OR_RETURN(L.wv, ld.require(p + "attn_v.weight", {n_embd, n_v}));
+    DKB_ASSIGN_OR_RETURN(L.wo, ld.require(p + "attn_output.weight", {hp.n_head * hp.n_embd_head_v, n_embd}));
+    DKB_ASSIGN_OR_RETURN(L.bq, ld.optional_f32(p + "attn_q.bias", n_q));
+    DKB_ASSIGN_OR_RETURN(L.bk, ld.optional_f32(p + "attn_k.bias", n_k));
+    DKB_ASSIGN_OR_RETURN(L.bv, ld.optional_f32(p + "attn_v.bias", n_v));
+    DKB_ASSIGN_OR_RETURN(L.ffn_norm, ld.require_f32(p + "ffn_norm.weight", n_embd));
+    DKB_ASSIGN_OR_RETURN(L.ffn_gate, ld.require(p + "ffn_gate.weight", {n_embd, hp.n_ff}));
+    DKB_ASSIGN_OR_RETURN(L.ffn_up, ld.require(p + "ffn_up.weight", {n_embd, hp.n_ff}));
+    DKB_ASSIGN_OR_RETURN(L.ffn_down, ld.require(p + "ffn_down.weight", {hp.n_ff, n_embd}));
+    for (const Weight* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down}) {
+      if (!kernels::is_supported_weight_type(w->type)) {
+        return unimplemented(p + ": tensor type " + std::string(tensor_type_name(w->type)) +
+                             " is not supported");
+      }
+    }
+  }
+  d->hp_ = std::move(hp);
+  d->opt_ = opt;
+  return std::unique_ptr<engine::Architecture>(std::move(d));
+}
+
+engine::KvShape Decoder::kv_shape() const {
+  return {hp_.n_layer, hp_.n_embd_k_gqa(), hp_.n_embd_v_gqa()};
+}
+
+size_t Decoder::workspace_floats(int64_t T, int64_t /*n_ctx*/) const {
+  const int64_t n_q = hp_.n_head * hp_.n_embd_head_k;
+  const int64_t n_attn = hp_.n_head * hp_.n_embd_head_v;
+  return static_cast<size_t>(T * (4 * hp_.n_embd + n_q + hp_.n_embd_k_gqa() +
+                                  hp_.n_embd_v_gqa() + n_attn + 2 * hp_.n_ff));
+}
+
+Status Decoder::forward(engine::ForwardState& st, std::span<const int32_t> tokens, int64_t n_past,
+                        bool all_logits, float* logits) const {
+  const int64_t T = static_cast<int64_t>(tokens.size());
+  const int64_t n_embd = hp_.n_embd;
+  const int64_t hd_k = hp_.n_embd_head_k, hd_v = hp_.n_embd_head_v;
+  const int64_t n_q = hp_.n_head * hd_k, n_k = hp_.n_embd_k_gqa(), n_v = hp_.n_embd_v_gqa();
+  const int64_t n_attn = hp_.n_head * hd_v;
+
+  std::vector<float>& work = *st.work;
+  if (work.size() < workspace_floats(T, 0)) work.resize(workspace_floats(T, 0));
+  float* x = work.data();            // [T][n_embd] residual stream
+  float* cur = x + T * n_embd;       // [T][n_embd]
+  float* o = cur + T * n_embd;       // [T][n_embd]
+  float* fin = o + T * n_embd;       // [T][n_embd]
+  float* q = fin + T * n_embd;       // [T][n_q]
+  float* k = q + T * n_q;            // [T][n_k]
+  float* v = k + T * n_k;            // [T][n_v]
+  float* attn = v + T * n_v;         // [T][n_attn]
+  float* gate = attn + T * n_attn;   // [T][n_ff]
+  float* up = gate + T * hp_.n_ff;   // [T][n_ff]
+
+  std::vector<int32_t>& pos = *st.positions;
+  pos.resize(T);
+  for (int64_t t = 0; t < T; ++t) pos[t] = static_cast<int32_t>(n_past + t);
+
+  const size_t emb_row = tok_embd_.row_bytes();
+  for (int64_t t = 0; t < T; ++t) {
+    const auto* row = static_cast<const uint8_t*>(tok_embd_.data) + tokens[t] * emb_row;
+    kernels::dequantize_row(tok_embd_.type, row, x + t * n_embd, n_embd);
+  }
+
+  kernels::RopeParams rp;
+  rp.n_dims = static_cast<int>(hp_.n_rot);
+  rp.neox = opt_.rope_neox;
+  rp.freq_base = hp_.rope_freq_base;
+  rp.freq_scale = hp_.rope_freq_scale;
+  rp.n_ctx_orig = static_cast<int>(hp_.n_ctx_orig_yarn);
+
+  const float eps = hp_.f_norm_rms_eps;
+  for (int64_t l = 0; l < hp_.n_layer; ++l) {
+    const DecoderLayer& L = layers_[l];
+    rms_norm_rows(x, L.attn_norm, T, n_embd, eps, cur);
+    matmul(st, L.wq, cur, T, q);
+    matmul(st, L.wk, cur, T, k);
+    matmul(st, L.wv, cur, T, v);
+    add_bias(q, L.bq, T, n_q);
+    add_bias(k, L.bk, T, n_k);
+    add_bias(v, L.bv, T, n_v);
+    kernels::rope(q, T, hp_.n_head, hd_k, pos.data(), rp);
+    kernels::rope(k, T, hp_.n_head_kv, hd_k, pos.data(), rp);
+    for (int64_t t = 0; t < T; ++t) {
+      std::memcpy(st.kv->k(l, n_past + t), k + t * n_k, n_k * sizeof(float));
+      std::memcpy(st.kv->v(l, n_past + t), v + t * n_v, n_v * sizeof(float));
+    }
+    kernels::AttentionArgs a;
+    a.q = q;
+    a.k = st.kv->k(l, 0);
+    a.v = st.kv->v(l, 0);
+    a.out = attn;
+    a.n_tokens = T;
+    a.n_kv = n_past + T;
+    a.n_head = hp_.n_head;
+    a.n_head_kv = hp_.n_head_kv;
+    a.head_dim_k = hd_k;
+    a.head_dim_v = hd_v;
+    a.q_pos = pos.data();
+    a.causal = true;
+    a.scale = 1.0f / std::sqrt(static_cast<float>(hd_k));
+    kernels::attention(*st.pool, a);
+    matmul(st, L.wo, attn, T, o);
+    for (int64_t i = 0; i < T * n_embd; ++i) x[i] += o[i];
+
+    rms_norm_rows(x, L.ffn_norm, T, n_embd, eps, cur);
+    matmul(st, L.ffn_gate, cur, T, gate);
+    matmul(st, L.ffn_up, cur, T, up);
+    kernels::swiglu(gate, up, T * hp_.n_ff, gate);
+    matmul(st, L.ffn_down, gate, T, o);
+    for (int64_t i = 0; i < T * n_embd; ++i) x[i] += o[i];
+  }
+
+  const int64_t first = all_logits ? 0 : T - 1;
+  const int64_t n_out = T - first;
+  rms_norm_rows(x + first * n_embd, output_norm_, n_out, n_embd, eps, fin);
+  matmul(st, output_, fin, n_out, logits);
+  return Status::ok();
+}
+
+}  // namespace dkb::models
