@@ -83,7 +83,7 @@ std::vector<TokenId> VocabTokenizer::encode(std::string_view text_in,
           continue;
         }
         buf.clear();
-        if (v_.add_space_prefix && prev_special) buf = " ";
+        if (v_.add_space_prefix && prev_special) buf.push_back(' ');
         buf.append(text.substr(f.off, f.len));
         std::string escaped;
         escaped.reserve(buf.size() + 8);
