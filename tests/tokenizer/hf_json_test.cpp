@@ -26,6 +26,9 @@ void check_encode_json(const std::string& dir, const char* pre) {
     EXPECT_EQ(ids, want) << "text '" << test::escape(text) << "'\n got: " << test::ids_str(ids)
                          << "\nwant: " << test::ids_str(want);
     ok += ids == want;
+    if (text.find("<think>") == std::string::npos && text.find("</think>") == std::string::npos) {
+      EXPECT_EQ((*tok)->decode(ids), text) << "round trip";
+    }
   }
   std::printf("[ %s encode.json ] %d/%zu cases match\n", dir.c_str(), ok, j["cases"].size());
 }
