@@ -230,8 +230,13 @@ std::vector<size_t> split_with_pcre(const pcre2_code* code, const std::string& s
     size_t last = 0;  // code points consumed in this segment
     size_t pos = 0;   // byte position to search from
     while (pos <= len) {
-      const int rc = pcre2_match(code, subj, len, pos, utf ? PCRE2_NO_UTF_CHECK : 0, md, nullptr);
-      if (rc < 0) break;
+      const uint32_t opts = utf ? PCRE2_NO_UTF_CHECK : 0;
+      int rc = pcre2_match(code, subj, len, pos, opts, md, nullptr);
+      if (rc < 0 && rc != PCRE2_ERROR_NOMATCH) {
+        // JIT stack exhausted on a huge input: the interpreter uses the heap instead.
+        rc = pcre2_match(code, subj, len, pos, opts | PCRE2_NO_JIT, md, nullptr);
+      }
+      if (rc < 0) break;  // no further match (or resource limit): the rest is one piece
       const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
       const size_t ms = ov[0];
       const size_t me = ov[1];

@@ -113,3 +113,20 @@ TEST(HfJson, MalformedFilesGiveClearErrors) {
 
 }  // namespace
 }  // namespace dkb::tokenizer
+
+namespace dkb::tokenizer {
+namespace {
+
+TEST(HfJson, HugeInputsThroughCollapsedRegex) {
+  DKB_REQUIRE_FIXTURE("tokenizers/qwen3/tokenizer.json");
+  auto tok = Tokenizer::from_hf_json(test::fixture_path("tokenizers/qwen3/tokenizer.json"));
+  ASSERT_TRUE(tok.is_ok());
+  for (const std::string& s : {std::string(200000, ' ') + "x", std::string(200000, 'a'),
+                               std::string(100000, '!') + "\n\n", std::string(50000, '\n')}) {
+    const auto ids = (*tok)->encode(s, EncodeOptions{false, false});
+    EXPECT_EQ((*tok)->decode(ids), s);
+  }
+}
+
+}  // namespace
+}  // namespace dkb::tokenizer
