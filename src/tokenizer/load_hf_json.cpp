@@ -128,6 +128,8 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::from_hf_json(const std::string& pa
     const auto i = a["id"].get<size_t>();
     v.text[i] = a.value("content", "");
     v.attr[i] = a.value("special", false) ? kAttrControl : kAttrUserDefined;
+    if (a.value("lstrip", false)) v.attr[i] |= kAttrLstrip;
+    if (a.value("rstrip", false)) v.attr[i] |= kAttrRstrip;
   }
   for (size_t i = 0; i < n; ++i) {
     if (v.text[i].empty()) {

@@ -6,7 +6,11 @@
 // other pattern through std::regex: patterns with \p{..} classes run on a "collapsed" text in
 // which each non-ASCII code point is replaced by one byte standing for its category, the rest
 // on code points with non-ASCII white space replaced by U+000B. We reproduce exactly that, with
-// PCRE2 (JIT) as the regex engine.
+// PCRE2 (JIT) as the regex engine: the collapsed text is matched byte-wise, the code point
+// text in UTF mode; UCP is deliberately off so \s stays ASCII as in std::regex. Known
+// consequences kept on purpose (they are llama.cpp's behaviour): the ASCII members of \p{S}
+// are only $+<=>^`| (not ~), and non-ASCII code points of other categories (controls,
+// separators, unassigned) all collapse to one byte that no \p{..} class matches.
 //
 // Thread-safety: immutable after construction; split() may be called concurrently.
 #pragma once
@@ -30,7 +34,7 @@ enum class PreType {
   kQwen2,
 };
 
-// Maps a tokenizer.ggml.pre value to its type; nullopt-like failure as kInvalidArgument.
+// Maps a tokenizer.ggml.pre value to its type; kInvalidArgument naming an unsupported one.
 Result<PreType> pre_type_from_name(std::string_view name);
 std::string_view pre_type_name(PreType t);
 

@@ -94,8 +94,9 @@ class Tokenizer {
   virtual std::string_view pre_name() const = 0;        // "default", "qwen2", ...
 };
 
-// Streams token pieces as text without ever emitting half a UTF-8 character: bytes of an
-// incomplete character are held back until the rest arrives (or flush()).
+// Streams token pieces (token_to_piece, special tokens not rendered) as text without ever
+// emitting half a UTF-8 character: bytes of an incomplete character are held back until the
+// rest arrives (or flush()). Not thread-safe: one decoder per sequence; it borrows `tok`.
 class StreamingDecoder {
  public:
   explicit StreamingDecoder(const Tokenizer& tok) : tok_(tok) {}
