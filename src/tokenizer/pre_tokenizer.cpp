@@ -173,7 +173,7 @@ std::string_view pre_type_name(PreType t) {
 }
 
 Result<std::unique_ptr<PreTokenizer>> PreTokenizer::create(PreType type) {
-  std::unique_ptr<PreTokenizer> pt(new PreTokenizer());  // private constructor
+  auto pt = std::make_unique<PreTokenizer>(Private{});
   for (const std::string& re : patterns_for(type)) {
     auto r = std::make_unique<Regex>();
     if (re == kGpt2Pattern) {

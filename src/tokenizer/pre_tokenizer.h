@@ -39,7 +39,10 @@ Result<PreType> pre_type_from_name(std::string_view name);
 std::string_view pre_type_name(PreType t);
 
 class PreTokenizer {
+  struct Private {};
+
  public:
+  explicit PreTokenizer(Private) {}  // use create()
   static Result<std::unique_ptr<PreTokenizer>> create(PreType type);
   ~PreTokenizer();
   PreTokenizer(const PreTokenizer&) = delete;
@@ -53,7 +56,6 @@ class PreTokenizer {
 
  private:
   struct Regex;
-  PreTokenizer() = default;
   std::vector<std::unique_ptr<Regex>> regexes_;
 };
 
