@@ -137,6 +137,7 @@ struct PreTokenizer::Regex {
   }
 };
 
+PreTokenizer::PreTokenizer(Private) {}
 PreTokenizer::~PreTokenizer() = default;
 
 Result<PreType> pre_type_from_name(std::string_view n) {

@@ -42,7 +42,7 @@ class PreTokenizer {
   struct Private {};
 
  public:
-  explicit PreTokenizer(Private) {}  // use create()
+  explicit PreTokenizer(Private);  // use create()
   static Result<std::unique_ptr<PreTokenizer>> create(PreType type);
   ~PreTokenizer();
   PreTokenizer(const PreTokenizer&) = delete;
