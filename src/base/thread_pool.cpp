@@ -36,6 +36,7 @@ ThreadPool::~ThreadPool() {
 }
 
 void ThreadPool::run(const std::function<void(int, int)>& fn) {
+  std::lock_guard<std::mutex> serialise(run_mu_);
   if (n_threads_ == 1) {
     fn(0, 1);
     return;

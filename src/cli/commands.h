@@ -15,6 +15,7 @@ Runner add_chat(CLI::App& app);
 Runner add_info(CLI::App& app);
 Runner add_tokenize(CLI::App& app);
 Runner add_logits(CLI::App& app);
+Runner add_embed(CLI::App& app);
 
 // Prints "deepkb: <message>" to stderr and returns 1.
 int fail(const std::string& message);

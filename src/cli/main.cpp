@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   add("info", "show a GGUF model's architecture, shapes, tensor types, vocab and template",
       add_info);
   add("tokenize", "print token ids and pieces of a text", add_tokenize);
+  add("embed", "print embeddings of texts as JSON (embedding models)", add_embed);
   add("logits", "print teacher-forced logits for every position as JSON", add_logits);
   try {
     app.parse(argc, argv);

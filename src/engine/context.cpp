@@ -1,6 +1,7 @@
 #include "engine/context.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace dkb::engine {
 
@@ -16,10 +17,10 @@ Context::Context(std::shared_ptr<const Model> model, ThreadPool& pool, ContextPa
   logits_.resize(static_cast<size_t>(n_vocab_));
 }
 
-Status Context::eval(std::span<const int32_t> tokens, bool all_logits) {
+Status Context::check_tokens(std::span<const int32_t> tokens, int64_t n_past) const {
   if (tokens.empty()) return invalid_argument("eval of zero tokens");
-  if (n_past_ + static_cast<int64_t>(tokens.size()) > kv_.n_ctx()) {
-    return resource_exhausted("context full: " + std::to_string(n_past_) + " + " +
+  if (n_past + static_cast<int64_t>(tokens.size()) > kv_.n_ctx()) {
+    return resource_exhausted("context full: " + std::to_string(n_past) + " + " +
                               std::to_string(tokens.size()) + " tokens exceed n_ctx " +
                               std::to_string(kv_.n_ctx()));
   }
@@ -29,6 +30,29 @@ Status Context::eval(std::span<const int32_t> tokens, bool all_logits) {
                               std::to_string(n_vocab_) + ")");
     }
   }
+  return Status::ok();
+}
+
+Result<std::vector<float>> Context::embed(std::span<const int32_t> tokens, bool normalize) {
+  const Architecture& arch = model_->arch();
+  if (arch.embedding_dim() <= 0) {
+    return invalid_argument("model '" + model_->name() + "' is not an embedding model");
+  }
+  DKB_RETURN_IF_ERROR(check_tokens(tokens, 0));
+  std::vector<float> out(static_cast<size_t>(arch.embedding_dim()));
+  ForwardState st{&pool_, &matmul_, &kv_, &work_, &positions_};
+  DKB_RETURN_IF_ERROR(arch.embed(st, tokens, out.data()));
+  if (normalize) {
+    double sum = 0;
+    for (float v : out) sum += static_cast<double>(v) * v;
+    float inv = sum > 0 ? static_cast<float>(1.0 / std::sqrt(sum)) : 0.0f;
+    for (float& v : out) v *= inv;
+  }
+  return out;
+}
+
+Status Context::eval(std::span<const int32_t> tokens, bool all_logits) {
+  DKB_RETURN_IF_ERROR(check_tokens(tokens, n_past_));
   int64_t n = static_cast<int64_t>(tokens.size());
   size_t need = static_cast<size_t>((all_logits ? n : 1) * n_vocab_);
   if (logits_.size() < need) logits_.resize(need);

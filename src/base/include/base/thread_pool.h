@@ -5,8 +5,9 @@
 // short while after each job and then sleep, so back-to-back ops in a forward pass pay no
 // thread wake-up, and an idle process burns no CPU.
 //
-// Thread-safety: run() must not be called concurrently or re-entrantly (the scheduler thread
-// owns the pool). fn must not throw (exceptions escaping a worker terminate the process).
+// Thread-safety: run() may be called from several threads (one scheduler per model); calls
+// are serialised, one op at a time. It must not be called re-entrantly from inside fn.
+// fn must not throw (exceptions escaping a worker terminate the process).
 #pragma once
 
 #include <atomic>
@@ -45,6 +46,7 @@ class ThreadPool {
   void worker_loop(int ith);
 
   int n_threads_;
+  std::mutex run_mu_;
   std::vector<std::thread> workers_;
   const std::function<void(int, int)>* job_ = nullptr;
   std::atomic<uint64_t> generation_{0};

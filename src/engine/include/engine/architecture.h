@@ -42,6 +42,15 @@ class Architecture {
   // logits: [n_out][n_vocab] where n_out = n (all_logits) or 1 (last token only).
   virtual Status forward(ForwardState& st, std::span<const int32_t> tokens, int64_t n_past,
                          bool all_logits, float* logits) const = 0;
+
+  // Embedding models: dimension of the pooled output (0 for generative models).
+  virtual int64_t embedding_dim() const { return 0; }
+  // Encodes one sequence (non-causal, positions 0..n-1, no cache) and writes the pooled,
+  // unnormalised embedding [embedding_dim()] to out.
+  virtual Status embed(ForwardState& /*st*/, std::span<const int32_t> /*tokens*/,
+                       float* /*out*/) const {
+    return unimplemented("architecture '" + hparams().arch + "' does not produce embeddings");
+  }
 };
 
 using ArchitectureFactory =

@@ -32,10 +32,16 @@ class Context {
   // Evaluates tokens after the current position. With all_logits, logits(i) is available for
   // every token of this call; otherwise only for the last one (i = 0).
   Status eval(std::span<const int32_t> tokens, bool all_logits = false);
+  // Checks ids against the vocabulary and n_past + n against n_ctx.
+  Status check_tokens(std::span<const int32_t> tokens, int64_t n_past) const;
   const float* logits(int64_t i = 0) const { return logits_.data() + i * n_vocab_; }
   // Logits of the last evaluated token.
   const float* last_logits() const { return logits(n_logits_ - 1); }
   int64_t n_vocab() const { return n_vocab_; }
+
+  // Embedding models: pooled embedding of tokens (independent of the cache position),
+  // L2-normalised when normalize. kInvalidArgument past n_ctx or outside the vocabulary.
+  Result<std::vector<float>> embed(std::span<const int32_t> tokens, bool normalize);
 
   int64_t n_past() const { return n_past_; }
   int64_t n_ctx() const { return kv_.n_ctx(); }

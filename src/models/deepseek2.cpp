@@ -1,0 +1,388 @@
+#include "deepseek2.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+
+#include "engine/hparams.h"
+#include "kernels/kernels.h"
+
+namespace dkb::models {
+namespace {
+
+using engine::Weight;
+
+void matmul(engine::ForwardState& st, const Weight& w, const float* x, int64_t n_tokens, float* y) {
+  kernels::matmul(*st.pool, *st.matmul, w.type, w.data, w.ne[0], w.ne[1], x, n_tokens, y);
+}
+
+// Expert e's [ne0, ne1] slice of a 3-D expert tensor, as a 2-D weight.
+Weight expert_slice(const Weight& w, int64_t e) {
+  Weight s = w;
+  s.ne = {w.ne[0], w.ne[1]};
+  size_t bytes = tensor_row_size(w.type, w.ne[0]) * static_cast<size_t>(w.ne[1]);
+  s.data = static_cast<const uint8_t*>(w.data) + e * bytes;
+  s.n_bytes = bytes;
+  return s;
+}
+
+void rms_norm_rows(const float* x, const Weight& w, int64_t rows, int64_t n, int64_t stride_in,
+                   float eps, float* out, int64_t stride_out) {
+  for (int64_t t = 0; t < rows; ++t) {
+    kernels::rms_norm(x + t * stride_in, w.f32(), n, eps, out + t * stride_out);
+  }
+}
+
+Status check_types(const std::vector<const Weight*>& ws) {
+  for (const Weight* w : ws) {
+    if (*w && !kernels::is_supported_weight_type(w->type)) {
+      return unimplemented("tensor type " + std::string(tensor_type_name(w->type)) +
+                           " is not supported");
+    }
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<engine::Architecture>> Deepseek2::create(const gguf::File& f,
+                                                                engine::Hparams hp) {
+  auto d = std::make_unique<Deepseek2>();
+  Deepseek2Params& p = d->p_;
+  const std::string k = hp.arch + ".";
+  p.n_layer_dense_lead = engine::optional_int(f, k + "leading_dense_block_count", 0);
+  p.n_lora_q = engine::optional_int(f, k + "attention.q_lora_rank", 0);
+  DKB_ASSIGN_OR_RETURN(p.n_lora_kv, engine::require_int(f, k + "attention.kv_lora_rank"));
+  DKB_ASSIGN_OR_RETURN(p.n_ff_exp, engine::require_int(f, k + "expert_feed_forward_length"));
+  DKB_ASSIGN_OR_RETURN(p.n_expert, engine::require_int(f, k + "expert_count"));
+  DKB_ASSIGN_OR_RETURN(p.n_expert_used, engine::require_int(f, k + "expert_used_count"));
+  p.n_expert_shared = engine::optional_int(f, k + "expert_shared_count", 0);
+  p.expert_weights_scale = engine::optional_float(f, k + "expert_weights_scale", 1.0f);
+  p.expert_weights_norm = f.get_bool(k + "expert_weights_norm").value_or(false);
+  p.gating = static_cast<int>(engine::optional_int(f, k + "expert_gating_func", 1));
+  p.rope_yarn_log_mul = engine::optional_float(f, k + "rope.scaling.yarn_log_multiplier", 0.0f);
+  if (p.n_expert <= 0 || p.n_expert > 1024 || p.n_expert_used <= 0 ||
+      p.n_expert_used > p.n_expert) {
+    return invalid_argument("expert_count/expert_used_count out of range");
+  }
+  if (p.gating != 1 && p.gating != 2) {
+    return invalid_argument("expert_gating_func " + std::to_string(p.gating) +
+                            " unknown (1 softmax, 2 sigmoid)");
+  }
+  if (p.n_layer_dense_lead < 0 || p.n_layer_dense_lead > hp.n_layer) {
+    return invalid_argument("leading_dense_block_count out of range");
+  }
+  const int64_t n_rot = hp.n_rot;
+  const int64_t hd_k = hp.n_embd_head_k, hd_v = hp.n_embd_head_v;
+  if (n_rot <= 0 || n_rot >= hd_k) return invalid_argument("rope.dimension_count must be < key_length");
+  const int64_t nope = hd_k - n_rot;
+  const int64_t n_embd = hp.n_embd, n_head = hp.n_head;
+
+  engine::WeightLoader ld(f);
+  const gguf::TensorInfo* te = f.find_tensor("token_embd.weight");
+  if (!te || te->ne.size() < 2) return invalid_argument("missing tensor 'token_embd.weight'");
+  if (hp.n_vocab <= 0) hp.n_vocab = te->ne[1];
+  DKB_ASSIGN_OR_RETURN(d->tok_embd_, ld.require("token_embd.weight", {n_embd, hp.n_vocab}));
+  DKB_ASSIGN_OR_RETURN(d->output_norm_, ld.require_f32("output_norm.weight", n_embd));
+  DKB_ASSIGN_OR_RETURN(d->output_, ld.optional("output.weight", {n_embd, hp.n_vocab}));
+  if (!d->output_) d->output_ = d->tok_embd_;
+  DKB_RETURN_IF_ERROR(check_types({&d->tok_embd_, &d->output_}));
+
+  d->layers_.resize(hp.n_layer);
+  for (int64_t l = 0; l < hp.n_layer; ++l) {
+    Deepseek2Layer& L = d->layers_[l];
+    const std::string b = "blk." + std::to_string(l) + ".";
+    DKB_ASSIGN_OR_RETURN(L.attn_norm, ld.require_f32(b + "attn_norm.weight", n_embd));
+    if (p.n_lora_q > 0) {
+      DKB_ASSIGN_OR_RETURN(L.wq_a, ld.require(b + "attn_q_a.weight", {n_embd, p.n_lora_q}));
+      DKB_ASSIGN_OR_RETURN(L.q_a_norm, ld.require_f32(b + "attn_q_a_norm.weight", p.n_lora_q));
+      DKB_ASSIGN_OR_RETURN(L.wq_b, ld.require(b + "attn_q_b.weight", {p.n_lora_q, n_head * hd_k}));
+    } else {
+      DKB_ASSIGN_OR_RETURN(L.wq, ld.require(b + "attn_q.weight", {n_embd, n_head * hd_k}));
+    }
+    DKB_ASSIGN_OR_RETURN(L.wkv_a_mqa, ld.require(b + "attn_kv_a_mqa.weight", {n_embd, p.n_lora_kv + n_rot}));
+    DKB_ASSIGN_OR_RETURN(L.kv_a_norm, ld.require_f32(b + "attn_kv_a_norm.weight", p.n_lora_kv));
+    DKB_ASSIGN_OR_RETURN(L.wkv_b, ld.require(b + "attn_kv_b.weight", {p.n_lora_kv, n_head * (nope + hd_v)}));
+    DKB_ASSIGN_OR_RETURN(L.wo, ld.require(b + "attn_output.weight", {n_head * hd_v, n_embd}));
+    DKB_ASSIGN_OR_RETURN(L.ffn_norm, ld.require_f32(b + "ffn_norm.weight", n_embd));
+    if (l < p.n_layer_dense_lead) {
+      if (hp.n_ff <= 0) return invalid_argument("missing metadata key " + k + "feed_forward_length");
+      DKB_ASSIGN_OR_RETURN(L.ffn_gate, ld.require(b + "ffn_gate.weight", {n_embd, hp.n_ff}));
+      DKB_ASSIGN_OR_RETURN(L.ffn_up, ld.require(b + "ffn_up.weight", {n_embd, hp.n_ff}));
+      DKB_ASSIGN_OR_RETURN(L.ffn_down, ld.require(b + "ffn_down.weight", {hp.n_ff, n_embd}));
+    } else {
+      DKB_ASSIGN_OR_RETURN(L.gate_inp, ld.require(b + "ffn_gate_inp.weight", {n_embd, p.n_expert}));
+      DKB_ASSIGN_OR_RETURN(L.exp_probs_b, ld.optional_f32(b + "exp_probs_b.bias", p.n_expert));
+      DKB_ASSIGN_OR_RETURN(L.gate_exps, ld.require(b + "ffn_gate_exps.weight", {n_embd, p.n_ff_exp, p.n_expert}));
+      DKB_ASSIGN_OR_RETURN(L.up_exps, ld.require(b + "ffn_up_exps.weight", {n_embd, p.n_ff_exp, p.n_expert}));
+      DKB_ASSIGN_OR_RETURN(L.down_exps, ld.require(b + "ffn_down_exps.weight", {p.n_ff_exp, n_embd, p.n_expert}));
+      if (p.n_expert_shared > 0) {
+        const int64_t n_ff_sh = p.n_ff_exp * p.n_expert_shared;
+        DKB_ASSIGN_OR_RETURN(L.gate_shexp, ld.require(b + "ffn_gate_shexp.weight", {n_embd, n_ff_sh}));
+        DKB_ASSIGN_OR_RETURN(L.up_shexp, ld.require(b + "ffn_up_shexp.weight", {n_embd, n_ff_sh}));
+        DKB_ASSIGN_OR_RETURN(L.down_shexp, ld.require(b + "ffn_down_shexp.weight", {n_ff_sh, n_embd}));
+      }
+    }
+    DKB_RETURN_IF_ERROR(check_types({&L.wq, &L.wq_a, &L.wq_b, &L.wkv_a_mqa, &L.wkv_b, &L.wo,
+                                     &L.ffn_gate, &L.ffn_up, &L.ffn_down, &L.gate_inp,
+                                     &L.gate_exps, &L.up_exps, &L.down_exps, &L.gate_shexp,
+                                     &L.up_shexp, &L.down_shexp})
+                            .with_context("blk." + std::to_string(l)));
+  }
+  d->hp_ = std::move(hp);
+  return std::unique_ptr<engine::Architecture>(std::move(d));
+}
+
+engine::KvShape Deepseek2::kv_shape() const {
+  return {hp_.n_layer, p_.n_lora_kv + hp_.n_rot, 0};
+}
+
+size_t Deepseek2::workspace_floats(int64_t T, int64_t n_ctx) const {
+  const int64_t n_head = hp_.n_head, hd_k = hp_.n_embd_head_k, hd_v = hp_.n_embd_head_v;
+  const int64_t nope = hd_k - hp_.n_rot;
+  const int64_t n_ff = std::max({hp_.n_ff, p_.n_ff_exp * std::max<int64_t>(p_.n_expert_shared, 1),
+                                 p_.n_ff_exp});
+  int64_t base = 4 * T * hp_.n_embd;
+  int64_t attn = T * n_head * hd_k * 2 + T * std::max(p_.n_lora_q, int64_t{1}) +
+                 T * (p_.n_lora_kv + hp_.n_rot) + T * n_head * hp_.n_rot +
+                 n_ctx * n_head * (nope + hd_v) + n_ctx * n_head * hd_k + n_ctx * n_head * hd_v +
+                 T * n_head * hd_v + n_ctx * p_.n_lora_kv;
+  int64_t ffn = T * p_.n_expert * 2 + T * hp_.n_embd * 2 + 2 * T * n_ff + T * hp_.n_embd;
+  return static_cast<size_t>(base + std::max(attn, ffn));
+}
+
+void Deepseek2::attention(engine::ForwardState& st, const Deepseek2Layer& L, int64_t il,
+                          const float* cur, int64_t T, int64_t n_past, float* out,
+                          float* s) const {
+  const int64_t n_head = hp_.n_head, hd_k = hp_.n_embd_head_k, hd_v = hp_.n_embd_head_v;
+  const int64_t n_rot = hp_.n_rot, nope = hd_k - n_rot, r = p_.n_lora_kv;
+  const int64_t n_kv = n_past + T;
+  float* q = s;                                   // [T][n_head*hd_k]
+  float* qs = q + T * n_head * hd_k;              // [T][n_head][hd_k] nope ++ roped pe
+  float* q_a = qs + T * n_head * hd_k;            // [T][n_lora_q]
+  float* kv_a = q_a + T * std::max(p_.n_lora_q, int64_t{1});  // [T][r + n_rot]
+  float* q_pe = kv_a + T * (r + n_rot);           // [T][n_head][n_rot]
+  float* kv = q_pe + T * n_head * n_rot;          // [n_kv][n_head*(nope+hd_v)]
+  float* K = kv + n_kv * n_head * (nope + hd_v);  // [n_kv][n_head][hd_k]
+  float* V = K + n_kv * n_head * hd_k;            // [n_kv][n_head][hd_v]
+  float* o = V + n_kv * n_head * hd_v;            // [T][n_head*hd_v], then packed latents
+
+  const float eps = hp_.f_norm_rms_eps;
+  if (L.wq_a) {
+    matmul(st, L.wq_a, cur, T, q_a);
+    rms_norm_rows(q_a, L.q_a_norm, T, p_.n_lora_q, p_.n_lora_q, eps, q_a, p_.n_lora_q);
+    matmul(st, L.wq_b, q_a, T, q);
+  } else {
+    matmul(st, L.wq, cur, T, q);
+  }
+  matmul(st, L.wkv_a_mqa, cur, T, kv_a);
+
+  // YaRN as llama.cpp applies it to DeepSeek: the rope's magnitude correction is undone by
+  // attn_factor and folded into the softmax scale (mscale^2) instead.
+  const float freq_scale = hp_.rope_freq_scale;
+  const bool yarn = hp_.rope_scaling_type == "yarn";
+  const float mscale = 1.0f + p_.rope_yarn_log_mul * std::log(1.0f / freq_scale);
+  const float kq_scale = mscale * mscale / std::sqrt(static_cast<float>(hd_k));
+  kernels::RopeParams rp;
+  rp.n_dims = static_cast<int>(n_rot);
+  rp.neox = false;
+  rp.freq_base = hp_.rope_freq_base;
+  rp.freq_scale = freq_scale;
+  rp.n_ctx_orig = static_cast<int>(hp_.n_ctx_orig_yarn);
+  rp.ext_factor = yarn ? 1.0f : 0.0f;
+  rp.attn_factor = 1.0f / (1.0f + 0.1f * std::log(1.0f / freq_scale));
+
+  for (int64_t t = 0; t < T; ++t) {
+    for (int64_t h = 0; h < n_head; ++h) {
+      std::memcpy(q_pe + (t * n_head + h) * n_rot, q + t * n_head * hd_k + h * hd_k + nope,
+                  n_rot * sizeof(float));
+    }
+  }
+  const int32_t* pos = st.positions->data();
+  kernels::rope(q_pe, T, n_head, n_rot, pos, rp);
+  for (int64_t t = 0; t < T; ++t) {
+    float* row = kv_a + t * (r + n_rot);
+    kernels::rms_norm(row, L.kv_a_norm.f32(), r, eps, row);
+  }
+  // k_pe: one shared head of n_rot dims after the latent.
+  for (int64_t t = 0; t < T; ++t) {
+    float* kpe = kv_a + t * (r + n_rot) + r;
+    int32_t p = pos[t];
+    kernels::rope(kpe, 1, 1, n_rot, &p, rp);
+    std::memcpy(st.kv->k(il, n_past + t), kv_a + t * (r + n_rot), (r + n_rot) * sizeof(float));
+  }
+  for (int64_t t = 0; t < T; ++t) {
+    for (int64_t h = 0; h < n_head; ++h) {
+      float* dst = qs + (t * n_head + h) * hd_k;
+      std::memcpy(dst, q + t * n_head * hd_k + h * hd_k, nope * sizeof(float));
+      std::memcpy(dst + nope, q_pe + (t * n_head + h) * n_rot, n_rot * sizeof(float));
+    }
+  }
+  // Rebuild per-head K (nope ++ shared pe) and V for every cached position from the latents.
+  // Latent rows are contiguous in the cache ([n_kv][r + n_rot]); attn_kv_b reads the first r.
+  const float* latent = st.kv->k(il, 0);
+  float* packed = o + T * n_head * hd_v;  // [n_kv][r]
+  for (int64_t j = 0; j < n_kv; ++j) {
+    std::memcpy(packed + j * r, latent + j * (r + n_rot), r * sizeof(float));
+  }
+  matmul(st, L.wkv_b, packed, n_kv, kv);
+  for (int64_t j = 0; j < n_kv; ++j) {
+    const float* kpe = latent + j * (r + n_rot) + r;
+    for (int64_t h = 0; h < n_head; ++h) {
+      const float* src = kv + j * n_head * (nope + hd_v) + h * (nope + hd_v);
+      float* kd = K + (j * n_head + h) * hd_k;
+      std::memcpy(kd, src, nope * sizeof(float));
+      std::memcpy(kd + nope, kpe, n_rot * sizeof(float));
+      std::memcpy(V + (j * n_head + h) * hd_v, src + nope, hd_v * sizeof(float));
+    }
+  }
+  kernels::AttentionArgs a;
+  a.q = qs;
+  a.k = K;
+  a.v = V;
+  a.out = o;
+  a.n_tokens = T;
+  a.n_kv = n_kv;
+  a.n_head = n_head;
+  a.n_head_kv = n_head;
+  a.head_dim_k = hd_k;
+  a.head_dim_v = hd_v;
+  a.q_pos = pos;
+  a.causal = true;
+  a.scale = kq_scale;
+  kernels::attention(*st.pool, a);
+  matmul(st, L.wo, o, T, out);
+}
+
+void Deepseek2::moe(engine::ForwardState& st, const Deepseek2Layer& L, const float* cur,
+                    int64_t T, float* out, float* s) const {
+  const int64_t n_embd = hp_.n_embd, n_exp = p_.n_expert, k = p_.n_expert_used;
+  const int64_t n_ff = p_.n_ff_exp;
+  float* probs = s;                          // [T][n_exp]
+  float* weights = probs + T * n_exp;        // [T][k]  (only k used)
+  float* xin = weights + T * n_exp;          // [T][n_embd] gathered rows
+  float* ybuf = xin + T * n_embd;            // [T][n_embd]
+  float* gate = ybuf + T * n_embd;           // [T][n_ff_max]
+  int64_t n_ff_max = std::max(n_ff, n_ff * p_.n_expert_shared);
+  float* up = gate + T * n_ff_max;           // [T][n_ff_max]
+
+  matmul(st, L.gate_inp, cur, T, probs);
+  std::vector<int32_t> selected(static_cast<size_t>(T * k));
+  std::vector<int32_t> order(static_cast<size_t>(n_exp));
+  std::vector<float> sel(static_cast<size_t>(n_exp));
+  for (int64_t t = 0; t < T; ++t) {
+    float* pr = probs + t * n_exp;
+    if (p_.gating == 1) {
+      kernels::softmax(pr, n_exp);
+    } else {
+      for (int64_t e = 0; e < n_exp; ++e) pr[e] = 1.0f / (1.0f + std::exp(-pr[e]));
+    }
+    for (int64_t e = 0; e < n_exp; ++e) sel[e] = pr[e] + (L.exp_probs_b ? L.exp_probs_b.f32()[e] : 0.0f);
+    std::iota(order.begin(), order.end(), 0);
+    std::partial_sort(order.begin(), order.begin() + k, order.end(),
+                      [&](int32_t a, int32_t b) { return sel[a] > sel[b]; });
+    float sum = 0;
+    for (int64_t i = 0; i < k; ++i) {
+      selected[t * k + i] = order[i];
+      weights[t * k + i] = pr[order[i]];
+      sum += pr[order[i]];
+    }
+    for (int64_t i = 0; i < k; ++i) {
+      if (p_.expert_weights_norm) weights[t * k + i] /= sum;
+      weights[t * k + i] *= p_.expert_weights_scale;
+    }
+  }
+  std::fill(out, out + T * n_embd, 0.0f);
+  // Tokens routed to the same expert are batched into one matmul per expert.
+  std::vector<int64_t> rows;
+  std::vector<float> row_w;
+  for (int64_t e = 0; e < n_exp; ++e) {
+    rows.clear();
+    row_w.clear();
+    for (int64_t t = 0; t < T; ++t) {
+      for (int64_t i = 0; i < k; ++i) {
+        if (selected[t * k + i] == e) {
+          rows.push_back(t);
+          row_w.push_back(weights[t * k + i]);
+        }
+      }
+    }
+    if (rows.empty()) continue;
+    const int64_t m = static_cast<int64_t>(rows.size());
+    for (int64_t i = 0; i < m; ++i) std::memcpy(xin + i * n_embd, cur + rows[i] * n_embd, n_embd * sizeof(float));
+    matmul(st, expert_slice(L.gate_exps, e), xin, m, gate);
+    matmul(st, expert_slice(L.up_exps, e), xin, m, up);
+    kernels::swiglu(gate, up, m * n_ff, gate);
+    matmul(st, expert_slice(L.down_exps, e), gate, m, ybuf);
+    for (int64_t i = 0; i < m; ++i) {
+      float* dst = out + rows[i] * n_embd;
+      const float* src = ybuf + i * n_embd;
+      for (int64_t c = 0; c < n_embd; ++c) dst[c] += src[c] * row_w[i];
+    }
+  }
+  if (L.gate_shexp) {
+    const int64_t n_sh = n_ff * p_.n_expert_shared;
+    matmul(st, L.gate_shexp, cur, T, gate);
+    matmul(st, L.up_shexp, cur, T, up);
+    kernels::swiglu(gate, up, T * n_sh, gate);
+    matmul(st, L.down_shexp, gate, T, ybuf);
+    for (int64_t i = 0; i < T * n_embd; ++i) out[i] += ybuf[i];
+  }
+}
+
+Status Deepseek2::forward(engine::ForwardState& st, std::span<const int32_t> tokens,
+                          int64_t n_past, bool all_logits, float* logits) const {
+  const int64_t T = static_cast<int64_t>(tokens.size());
+  const int64_t n_embd = hp_.n_embd;
+  std::vector<float>& work = *st.work;
+  const size_t need = workspace_floats(T, n_past + T);
+  if (work.size() < need) work.resize(need);
+  float* x = work.data();
+  float* cur = x + T * n_embd;
+  float* o = cur + T * n_embd;
+  float* fin = o + T * n_embd;
+  float* scratch = fin + T * n_embd;
+
+  std::vector<int32_t>& pos = *st.positions;
+  pos.resize(T);
+  for (int64_t t = 0; t < T; ++t) pos[t] = static_cast<int32_t>(n_past + t);
+  const size_t emb_row = tok_embd_.row_bytes();
+  for (int64_t t = 0; t < T; ++t) {
+    const auto* row = static_cast<const uint8_t*>(tok_embd_.data) + tokens[t] * emb_row;
+    kernels::dequantize_row(tok_embd_.type, row, x + t * n_embd, n_embd);
+  }
+  const float eps = hp_.f_norm_rms_eps;
+  for (int64_t l = 0; l < hp_.n_layer; ++l) {
+    const Deepseek2Layer& L = layers_[l];
+    rms_norm_rows(x, L.attn_norm, T, n_embd, n_embd, eps, cur, n_embd);
+    attention(st, L, l, cur, T, n_past, o, scratch);
+    for (int64_t i = 0; i < T * n_embd; ++i) x[i] += o[i];
+    rms_norm_rows(x, L.ffn_norm, T, n_embd, n_embd, eps, cur, n_embd);
+    if (l < p_.n_layer_dense_lead) {
+      float* gate = scratch;
+      float* up = gate + T * hp_.n_ff;
+      matmul(st, L.ffn_gate, cur, T, gate);
+      matmul(st, L.ffn_up, cur, T, up);
+      kernels::swiglu(gate, up, T * hp_.n_ff, gate);
+      matmul(st, L.ffn_down, gate, T, o);
+    } else {
+      moe(st, L, cur, T, o, scratch);
+    }
+    for (int64_t i = 0; i < T * n_embd; ++i) x[i] += o[i];
+  }
+  const int64_t first = all_logits ? 0 : T - 1;
+  const int64_t n_out = T - first;
+  rms_norm_rows(x + first * n_embd, output_norm_, n_out, n_embd, n_embd, eps, fin, n_embd);
+  matmul(st, output_, fin, n_out, logits);
+  return Status::ok();
+}
+
+namespace {
+Result<std::unique_ptr<engine::Architecture>> make_deepseek2(const gguf::File& f, engine::Hparams hp) {
+  return Deepseek2::create(f, std::move(hp));
+}
+DKB_REGISTER_ARCHITECTURE("deepseek2", make_deepseek2);
+}  // namespace
+
+}  // namespace dkb::models

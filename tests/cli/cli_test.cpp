@@ -1,0 +1,90 @@
+// End-to-end: the real deepkb binary, as a user runs it.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "support/fixtures.h"
+
+namespace {
+
+struct Output {
+  std::string out;
+  int status;
+};
+
+Output run(const std::string& args) {
+  std::string cmd = std::string(DKB_BINARY) + " " + args + " 2>/dev/null";
+  FILE* p = popen(cmd.c_str(), "r");
+  Output o{"", -1};
+  if (!p) return o;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) o.out.append(buf.data(), n);
+  o.status = pclose(p);
+  return o;
+}
+
+std::string q(const std::string& s) { return "'" + s + "'"; }
+
+TEST(Cli, RunPrintsReferenceGreedyText) {
+  for (const char* name : {"stories260K", "stories260K-F16"}) {
+    std::string model_rel = std::string("models/") + name + ".gguf";
+    std::string ref_rel = std::string("reference/") + name + ".json";
+    DKB_REQUIRE_FIXTURE(model_rel);
+    auto ref = nlohmann::json::parse(dkb::test::read_file(dkb::test::fixture_path(ref_rel)));
+    for (const auto& c : ref["cases"]) {
+      std::string prompt = c["prompt"].get<std::string>();
+      Output o = run("run -m " + q(dkb::test::fixture_path(model_rel)) + " -p " + q(prompt) +
+                     " -n 32 --temp 0");
+      EXPECT_EQ(o.status, 0);
+      EXPECT_EQ(o.out, c["greedy_text"].get<std::string>() + "\n") << name << ": " << prompt;
+    }
+  }
+}
+
+TEST(Cli, TokenizeMatchesReferencePromptTokens) {
+  DKB_REQUIRE_FIXTURE("models/stories260K.gguf");
+  Output o = run("tokenize --ids -m " + q(dkb::test::fixture_path("models/stories260K.gguf")) +
+                 " 'Once upon a time'");
+  EXPECT_EQ(o.status, 0);
+  EXPECT_EQ(o.out, "[1,403,407,261,378]\n");
+}
+
+TEST(Cli, LogitsPrintsJsonForEveryPosition) {
+  DKB_REQUIRE_FIXTURE("models/stories260K.gguf");
+  Output o = run("logits -m " + q(dkb::test::fixture_path("models/stories260K.gguf")) +
+                 " --tokens 1,403,407");
+  ASSERT_EQ(o.status, 0);
+  auto j = nlohmann::json::parse(o.out);
+  EXPECT_EQ(j["logits"].size(), 3u);
+  EXPECT_EQ(j["logits"][0].size(), 512u);
+}
+
+TEST(Cli, BadInputsGiveClearErrors) {
+  Output missing = run("run -m /nonexistent.gguf -p hi");
+  EXPECT_NE(missing.status, 0);
+  Output bad_tokens = run("logits -m " + q(dkb::test::fixture_path("models/stories260K.gguf")) +
+                          " --tokens 1,x,3");
+  EXPECT_NE(bad_tokens.status, 0);
+  Output out_of_vocab = run("logits -m " + q(dkb::test::fixture_path("models/stories260K.gguf")) +
+                            " --tokens 1,99999");
+  EXPECT_NE(out_of_vocab.status, 0);
+  // A text file is not a GGUF file.
+  Output not_gguf = run("info " + q(dkb::test::fixture_path("README.md")));
+  EXPECT_NE(not_gguf.status, 0);
+}
+
+TEST(Cli, InfoShowsArchitectureAndTypes) {
+  DKB_REQUIRE_FIXTURE("models/tiny-qwen2-Q4_K_M.gguf");
+  Output o = run("info " + q(dkb::test::fixture_path("models/tiny-qwen2-Q4_K_M.gguf")));
+  EXPECT_EQ(o.status, 0);
+  EXPECT_NE(o.out.find("arch qwen2"), std::string::npos);
+  EXPECT_NE(o.out.find("q4_K"), std::string::npos);
+  EXPECT_NE(o.out.find("q6_K"), std::string::npos);
+}
+
+}  // namespace
