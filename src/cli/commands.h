@@ -16,6 +16,7 @@ Runner add_info(CLI::App& app);
 Runner add_tokenize(CLI::App& app);
 Runner add_logits(CLI::App& app);
 Runner add_embed(CLI::App& app);
+Runner add_serve(CLI::App& app);
 
 // Prints "deepkb: <message>" to stderr and returns 1.
 int fail(const std::string& message);

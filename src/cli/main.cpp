@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
     CLI::App* sub = app.add_subcommand(name, help);
     runners[sub] = fn(*sub);
   };
+  add("serve", "serve models over HTTP (OpenAI, DeepSeek, Ollama APIs)", add_serve);
   add("run", "generate text from a prompt", add_run);
   add("chat", "interactive chat using the model's chat template", add_chat);
   add("info", "show a GGUF model's architecture, shapes, tensor types, vocab and template",

@@ -135,8 +135,9 @@ void App::handle(const http::Request& req, http::Responder& resp) {
   } else if (Status auth = route->needs_auth ? check_api_key(opt_, req) : Status::ok(); !auth.is_ok()) {
     bool ollama = req.path.rfind("/api/", 0) == 0;
     counted.respond(error_response(auth, ollama ? ErrorStyle::kOllama : ErrorStyle::kOpenAI));
-  } else if (route->needs_auth && !ready() && req.method == "POST") {
-    counted.respond(error_response(failed_precondition("the model is still loading")));
+  } else if (route->needs_auth && !ready()) {
+    // Models are added while not ready; nothing but /health and /ready reads them then.
+    counted.respond(error_response(failed_precondition("the server is still loading models")));
   } else {
     route->fn(*this, req, counted);
   }

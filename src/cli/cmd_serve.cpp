@@ -1,0 +1,171 @@
+// deepkb serve: the HTTP server (OpenAI, DeepSeek, simple and Ollama APIs).
+#include <csignal>
+#include <cstdio>
+#include <thread>
+
+#include "base/log.h"
+#include "base/thread_pool.h"
+#include "commands.h"
+#include "engine/model.h"
+#include "engine/scheduler.h"
+#include "server/app.h"
+#include "server/http.h"
+#include "tokenizer/chat_template.h"
+
+namespace dkb::cli {
+namespace {
+
+// llama.cpp's fallback when a model carries no template.
+constexpr const char* kChatMl =
+    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] "
+    "+ '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' "
+    "}}{% endif %}";
+
+struct ServeOpts {
+  std::vector<std::string> models;
+  std::vector<std::string> aliases;
+  std::string embed_model;
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  int64_t ctx_size = 0;
+  int parallel = 4;
+  int64_t max_batch = 256;
+  int threads = 0;
+  int max_queue = 64;
+  std::vector<std::string> api_keys;
+  size_t prompt_limit = 32768;
+  int64_t drain_ms = 10000;
+  bool no_warmup = false;
+};
+
+Result<server::ModelEntry> load_entry(const std::string& path, bool embedding, ThreadPool& pool,
+                                      const ServeOpts& o) {
+  DKB_ASSIGN_OR_RETURN(auto model, engine::Model::load(path));
+  bool is_emb = model->arch().embedding_dim() > 0;
+  if (embedding && !is_emb) return invalid_argument("--embed-model '" + path + "' is not an embedding model");
+  if (!embedding && is_emb) return invalid_argument("'" + path + "' is an embedding model; pass it with --embed-model");
+  server::ModelEntry e;
+  e.name = model->name();
+  e.embedding = is_emb;
+  e.model = model;
+  if (!is_emb) {
+    std::string src = model->chat_template().value_or(kChatMl);
+    auto tmpl = tokenizer::ChatTemplate::parse(src);
+    if (!tmpl.is_ok()) return tmpl.status().with_context("chat template of '" + path + "'");
+    e.chat_template = std::make_unique<tokenizer::ChatTemplate>(std::move(tmpl).value());
+  }
+  engine::SchedulerOptions so;
+  so.n_parallel = o.parallel;
+  so.n_ctx = o.ctx_size;
+  so.max_queue = o.max_queue;
+  so.n_batch = o.max_batch;
+  e.scheduler = std::make_unique<engine::Scheduler>(model, pool, so);
+  return e;
+}
+
+// One short generation (or embedding) so the first request pays no first-touch costs.
+void warm_up(server::ModelEntry& e) {
+  if (e.embedding) {
+    engine::EmbeddingRequest r;
+    r.inputs = {e.model->tokenizer().encode("warm up", {.add_special = true})};
+    std::atomic<bool> done{false};
+    r.on_done = [&](Result<std::vector<std::vector<float>>>&&) { done.store(true); };
+    if (e.scheduler->submit(std::move(r)).is_ok()) while (!done.load()) std::this_thread::yield();
+    return;
+  }
+  engine::GenerationRequest r;
+  r.prompt = e.model->tokenizer().encode("Hello", {.add_special = true});
+  r.params.max_tokens = 1;
+  r.params.sampling.temperature = 0;
+  std::atomic<bool> done{false};
+  r.on_event = [&](engine::GenerationEvent&& ev) {
+    if (ev.kind != engine::GenerationEvent::Kind::kText) done.store(true);
+  };
+  if (e.scheduler->submit(std::move(r)).is_ok()) while (!done.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+
+}  // namespace
+
+Runner add_serve(CLI::App& app) {
+  auto o = std::make_shared<ServeOpts>();
+  app.add_option("-m,--model", o->models, "chat model GGUF (repeatable)");
+  app.add_option("--alias", o->aliases, "extra model id for the first chat model, e.g. deepseek-chat (repeatable)");
+  app.add_option("--embed-model", o->embed_model, "embedding model GGUF");
+  app.add_option("--host", o->host, "listen address");
+  app.add_option("--port", o->port, "listen port (0: any free port)");
+  app.add_option("-c,--ctx-size", o->ctx_size, "context positions per sequence (default: model's, max 8192)");
+  app.add_option("--parallel", o->parallel, "sequences decoded concurrently per model");
+  app.add_option("--max-batch-size", o->max_batch, "most prompt tokens per sequence per step");
+  app.add_option("-t,--threads", o->threads, "compute threads (default: all cores)");
+  app.add_option("--max-queue", o->max_queue, "waiting requests before 503");
+  app.add_option("--api-key", o->api_keys, "accepted API key (repeatable; default: none = open)");
+  app.add_option("--prompt-limit", o->prompt_limit, "the simple API's prompt limit in bytes");
+  app.add_option("--drain-ms", o->drain_ms, "on SIGTERM, how long in-flight requests may finish");
+  app.add_flag("--no-warmup", o->no_warmup, "skip the warm-up generation");
+  return [o]() -> int {
+    if (o->models.empty() && o->embed_model.empty()) return fail("give a model with -m and/or --embed-model");
+    if (o->port < 0 || o->port > 65535) return fail("--port must be in [0, 65535]");
+    // Signals are handled by sigwait below; block them before any thread starts.
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+    std::signal(SIGPIPE, SIG_IGN);
+
+    server::AppOptions ao;
+    ao.api_keys = o->api_keys;
+    ao.max_prompt_chars = o->prompt_limit;
+    server::App app(ao);
+    auto http = server::http::Server::create();
+    server::http::ServerOptions so;
+    so.host = o->host;
+    so.port = static_cast<uint16_t>(o->port);
+    Status st = http->start(so, [&api = app](const server::http::Request& r, server::http::Responder& w) { api.handle(r, w); });
+    if (!st.is_ok()) return fail(st.to_string());
+    std::printf("deepkb: listening on http://%s:%u\n", o->host.c_str(), http->port());
+    if (o->api_keys.empty()) {
+      std::fprintf(stderr, "deepkb: WARNING: no --api-key given; the API is open to anyone who can reach %s:%u\n",
+                   o->host.c_str(), http->port());
+    }
+    std::fflush(stdout);
+
+    ThreadPool pool(o->threads);
+    bool first = true;
+    for (const auto& path : o->models) {
+      auto e = load_entry(path, false, pool, *o);
+      if (!e.is_ok()) return fail(e.status().to_string());
+      if (first) e->aliases = o->aliases;
+      first = false;
+      if (!o->no_warmup) warm_up(*e);
+      std::printf("deepkb: loaded %s as '%s' (%s)\n", path.c_str(), e->name.c_str(), e->model->hparams().arch.c_str());
+      app.add_model(std::move(e).value());
+    }
+    if (!o->embed_model.empty()) {
+      auto e = load_entry(o->embed_model, true, pool, *o);
+      if (!e.is_ok()) return fail(e.status().to_string());
+      if (!o->no_warmup) warm_up(*e);
+      std::printf("deepkb: loaded embedding model %s as '%s'\n", o->embed_model.c_str(), e->name.c_str());
+      app.add_model(std::move(e).value());
+    }
+    app.set_ready(true);
+    std::printf("deepkb: ready\n");
+    std::fflush(stdout);
+
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    std::printf("deepkb: %s received, draining (up to %lld ms)\n", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+                static_cast<long long>(o->drain_ms));
+    std::fflush(stdout);
+    http->stop_accepting();
+    app.shutdown(o->drain_ms);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(o->drain_ms + 2000);
+    while (http->active_connections() > 0 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    std::printf("deepkb: stopped\n");
+    return 0;
+  };
+}
+
+}  // namespace dkb::cli
