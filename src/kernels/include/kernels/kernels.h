@@ -45,6 +45,21 @@ void quantize_row(TensorType t, const float* src, void* dst, int64_t n);
 // Dot product of one weight row (type t) with one activation row already in vec_dot_type(t).
 float vec_dot(TensorType t, int64_t n, const void* w_row, const void* x_row);
 
+// ---- dispatch -----------------------------------------------------------------------------
+// Instruction-set level of the dot-product kernels. The active level is chosen once: kAvx2 when
+// the CPU has AVX2+FMA+F16C and the environment variable DKB_FORCE_SCALAR is unset (or "0").
+enum class Isa { kScalar, kAvx2 };
+bool isa_available(Isa isa);
+Isa active_isa();
+// Overrides the active level (tests, benchmarks). isa must be available (DKB_CHECK). Must not
+// race with running kernels.
+void set_active_isa(Isa isa);
+// A dot-product kernel for weight type t at a given level: fn(n, w_row, x_row).
+using VecDotKernel = float (*)(int64_t n, const void* w_row, const void* x_row);
+VecDotKernel vec_dot_kernel(TensorType t, Isa isa);
+// vec_dot at a given level (isa must be available).
+float vec_dot_with(Isa isa, TensorType t, int64_t n, const void* w_row, const void* x_row);
+
 // Reusable scratch memory for matmul (grows, never shrinks; not thread-safe).
 struct MatmulScratch {
   std::vector<uint8_t> buf;
@@ -81,6 +96,9 @@ struct RopeParams {
   float attn_factor = 1.0f;
   float beta_fast = 32.0f;
   float beta_slow = 1.0f;
+  // Optional per-pair frequency divisors [n_dims / 2] (ggml_rope_ext's freq_factors, e.g.
+  // Llama 3 long-context scaling); null means all 1.
+  const float* freq_factors = nullptr;
 };
 // Rotates x in place: x is [n_tokens][n_heads][head_dim]; token t has position pos[t].
 void rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, const int32_t* pos,
