@@ -49,9 +49,9 @@ TypeOps ops_for(TensorType t) {
     case T::kQ8_1:
       return {dequantize_q8_1, quantize_q8_1, nullptr, nullptr, T::kQ8_1, false};
     case T::kQ2_K:
-      return {dequantize_q2_k, nullptr, vec_dot_q2_k_scalar, vec_dot_q2_k_scalar, T::kQ8_K, true};
+      return {dequantize_q2_k, nullptr, vec_dot_q2_k_scalar, vec_dot_q2_k_avx2, T::kQ8_K, true};
     case T::kQ3_K:
-      return {dequantize_q3_k, nullptr, vec_dot_q3_k_scalar, vec_dot_q3_k_scalar, T::kQ8_K, true};
+      return {dequantize_q3_k, nullptr, vec_dot_q3_k_scalar, vec_dot_q3_k_avx2, T::kQ8_K, true};
     case T::kQ4_K:
       return {dequantize_q4_k, nullptr, vec_dot_q4_k_scalar, vec_dot_q4_k_avx2, T::kQ8_K, true};
     case T::kQ5_K:

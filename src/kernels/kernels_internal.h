@@ -65,6 +65,8 @@ float vec_dot_q4_1_avx2(int64_t n, const void* w, const void* x);
 float vec_dot_q5_0_avx2(int64_t n, const void* w, const void* x);
 float vec_dot_q5_1_avx2(int64_t n, const void* w, const void* x);
 float vec_dot_q8_0_avx2(int64_t n, const void* w, const void* x);
+float vec_dot_q2_k_avx2(int64_t n, const void* w, const void* x);
+float vec_dot_q3_k_avx2(int64_t n, const void* w, const void* x);
 float vec_dot_q4_k_avx2(int64_t n, const void* w, const void* x);
 float vec_dot_q5_k_avx2(int64_t n, const void* w, const void* x);
 float vec_dot_q6_k_avx2(int64_t n, const void* w, const void* x);

@@ -1,4 +1,4 @@
-// AVX2 dot products of Q4_K / Q5_K / Q6_K with Q8_K (see vec_dot_avx2.cpp for the rules on
+// AVX2 dot products of the K-quants (Q2_K..Q6_K) with Q8_K (see vec_dot_avx2.cpp for the rules on
 // what may be used in this file). Integer sums per 32-element sub-block are exact; mins are
 // applied through the Q8_K bsums, as in ggml.
 #include <immintrin.h>
@@ -52,7 +52,96 @@ static __m256i broadcast16(__m256i v, int i) {
   return _mm256_shuffle_epi8(v, _mm256_set1_epi16(static_cast<int16_t>(((2 * i + 1) << 8) | (2 * i))));
 }
 
+// Per-lane scale broadcast for 2-bit/3-bit sub-blocks of 16: low 128-bit lane gets int16
+// scale 2k, high lane 2k+1 (the 32 bytes of one shift level span two sub-blocks).
+static __m256i scale_pair(__m256i scales16x2, int k) {
+  const int lo = 2 * k, hi = 2 * k + 1;
+  const __m256i shuf =
+      _mm256_set_m128i(_mm_set1_epi16(static_cast<int16_t>(((2 * hi + 1) << 8) | (2 * hi))),
+                       _mm_set1_epi16(static_cast<int16_t>(((2 * lo + 1) << 8) | (2 * lo))));
+  return _mm256_shuffle_epi8(scales16x2, shuf);
+}
+
 }  // namespace
+
+float vec_dot_q2_k_avx2(int64_t n, const void* w, const void* x) {
+  const auto* a = static_cast<const BlockQ2_K*>(w);
+  const auto* b = static_cast<const BlockQ8_K*>(x);
+  const int64_t nb = n / kQK_K;
+  const __m256i m3 = _mm256_set1_epi8(3);
+  const __m128i m4 = _mm_set1_epi8(0xF);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t i = 0; i < nb; ++i) {
+    const float d = b[i].d * _cvtsh_ss(a[i].d);
+    const float dmin = -b[i].d * _cvtsh_ss(a[i].dmin);
+    const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a[i].scales));
+    const __m128i scales8 = _mm_and_si128(packed, m4);
+    const __m128i mins8 = _mm_and_si128(_mm_srli_epi16(packed, 4), m4);
+    const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].bsums));
+    const __m256i prod = _mm256_madd_epi16(_mm256_cvtepi8_epi16(mins8), bsums);
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(prod), acc);
+    const __m256i all = _mm256_cvtepi8_epi16(scales8);
+    const __m128i lo = _mm256_castsi256_si128(all), hi = _mm256_extracti128_si256(all, 1);
+    const __m256i half_scales[2] = {_mm256_set_m128i(lo, lo), _mm256_set_m128i(hi, hi)};
+    const uint8_t* q2 = a[i].qs;
+    const int8_t* q8 = b[i].qs;
+    __m256i sumi = _mm256_setzero_si256();
+    for (int h = 0; h < 2; ++h) {
+      const __m256i bits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q2));
+      for (int k = 0; k < 4; ++k) {
+        const __m256i q = _mm256_and_si256(_mm256_srl_epi16(bits, _mm_cvtsi32_si128(2 * k)), m3);
+        const __m256i q8v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q8 + 32 * k));
+        const __m256i p16 = _mm256_maddubs_epi16(q, q8v);
+        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(scale_pair(half_scales[h], k), p16));
+      }
+      q2 += 32;
+      q8 += 128;
+    }
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+  }
+  return hsum_ps(acc);
+}
+
+float vec_dot_q3_k_avx2(int64_t n, const void* w, const void* x) {
+  const auto* a = static_cast<const BlockQ3_K*>(w);
+  const auto* b = static_cast<const BlockQ8_K*>(x);
+  const int64_t nb = n / kQK_K;
+  const __m256i m3 = _mm256_set1_epi8(3);
+  const __m256i one = _mm256_set1_epi8(1);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t i = 0; i < nb; ++i) {
+    const float d = b[i].d * _cvtsh_ss(a[i].d);
+    int8_t sc[16];
+    unpack_q3_k_scales(a[i].scales, sc);
+    const __m128i scales8 = _mm_sub_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sc)),
+                                         _mm_set1_epi8(32));
+    const __m256i all = _mm256_cvtepi8_epi16(scales8);
+    const __m128i lo = _mm256_castsi256_si128(all), hi = _mm256_extracti128_si256(all, 1);
+    const __m256i half_scales[2] = {_mm256_set_m128i(lo, lo), _mm256_set_m128i(hi, hi)};
+    const __m256i hbits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].hmask));
+    const uint8_t* q3 = a[i].qs;
+    const int8_t* q8 = b[i].qs;
+    __m256i sumi = _mm256_setzero_si256();
+    for (int h = 0; h < 2; ++h) {
+      const __m256i bits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q3));
+      for (int k = 0; k < 4; ++k) {
+        const __m256i ql = _mm256_and_si256(_mm256_srl_epi16(bits, _mm_cvtsi32_si128(2 * k)), m3);
+        // 4 where the high bit is clear: value = ql - 4 * !hbit.
+        const __m256i hb =
+            _mm256_and_si256(_mm256_srl_epi16(hbits, _mm_cvtsi32_si128(4 * h + k)), one);
+        const __m256i sub4 = _mm256_slli_epi16(_mm256_xor_si256(hb, one), 2);
+        const __m256i q8v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q8 + 32 * k));
+        const __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(ql, q8v),
+                                             _mm256_maddubs_epi16(sub4, q8v));
+        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(scale_pair(half_scales[h], k), p16));
+      }
+      q3 += 32;
+      q8 += 128;
+    }
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+  }
+  return hsum_ps(acc);
+}
 
 float vec_dot_q4_k_avx2(int64_t n, const void* w, const void* x) {
   const auto* a = static_cast<const BlockQ4_K*>(w);

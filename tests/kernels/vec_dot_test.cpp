@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "test_util.h"
@@ -177,6 +179,22 @@ TEST(QuantizeRoundTrip, ZeroBlocks) {
     std::vector<float> x(static_cast<size_t>(n), 0.0f);
     const auto y = dequantized(t, quantized(t, x.data(), n).data(), n);
     for (float v : y) EXPECT_EQ(v, 0.0f) << tensor_type_name(t);
+  }
+}
+
+}  // namespace
+}  // namespace dkb::kernels
+
+namespace dkb::kernels {
+namespace {
+
+TEST(Dispatch, InitialIsaFollowsCpuAndEnvironment) {
+  const char* force = std::getenv("DKB_FORCE_SCALAR");
+  const bool forced = force != nullptr && std::string(force) != "" && std::string(force) != "0";
+  if (forced || !isa_available(Isa::kAvx2)) {
+    EXPECT_EQ(active_isa(), Isa::kScalar);
+  } else {
+    EXPECT_EQ(active_isa(), Isa::kAvx2);
   }
 }
 
