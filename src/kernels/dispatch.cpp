@@ -29,23 +29,23 @@ TypeOps ops_for(TensorType t) {
     case T::kF16:
       return {dequantize_f16, quantize_f16, vec_dot_f16_scalar, vec_dot_f16_avx2, T::kF16, true};
     case T::kBF16:
-      return {dequantize_bf16, quantize_bf16, vec_dot_bf16_scalar, vec_dot_bf16_avx2, T::kBF16,
-              true};
+      return {dequantize_bf16,   quantize_bf16, vec_dot_bf16_scalar,
+              vec_dot_bf16_avx2, T::kBF16,      true};
     case T::kQ4_0:
-      return {dequantize_q4_0, quantize_q4_0, vec_dot_q4_0_scalar, vec_dot_q4_0_avx2, T::kQ8_0,
-              true};
+      return {dequantize_q4_0,   quantize_q4_0, vec_dot_q4_0_scalar,
+              vec_dot_q4_0_avx2, T::kQ8_0,      true};
     case T::kQ4_1:
-      return {dequantize_q4_1, quantize_q4_1, vec_dot_q4_1_scalar, vec_dot_q4_1_avx2, T::kQ8_1,
-              true};
+      return {dequantize_q4_1,   quantize_q4_1, vec_dot_q4_1_scalar,
+              vec_dot_q4_1_avx2, T::kQ8_1,      true};
     case T::kQ5_0:
-      return {dequantize_q5_0, quantize_q5_0, vec_dot_q5_0_scalar, vec_dot_q5_0_avx2, T::kQ8_0,
-              true};
+      return {dequantize_q5_0,   quantize_q5_0, vec_dot_q5_0_scalar,
+              vec_dot_q5_0_avx2, T::kQ8_0,      true};
     case T::kQ5_1:
-      return {dequantize_q5_1, quantize_q5_1, vec_dot_q5_1_scalar, vec_dot_q5_1_avx2, T::kQ8_1,
-              true};
+      return {dequantize_q5_1,   quantize_q5_1, vec_dot_q5_1_scalar,
+              vec_dot_q5_1_avx2, T::kQ8_1,      true};
     case T::kQ8_0:
-      return {dequantize_q8_0, quantize_q8_0, vec_dot_q8_0_scalar, vec_dot_q8_0_avx2, T::kQ8_0,
-              true};
+      return {dequantize_q8_0,   quantize_q8_0, vec_dot_q8_0_scalar,
+              vec_dot_q8_0_avx2, T::kQ8_0,      true};
     case T::kQ8_1:
       return {dequantize_q8_1, quantize_q8_1, nullptr, nullptr, T::kQ8_1, false};
     case T::kQ2_K:
@@ -73,7 +73,8 @@ bool cpu_has_avx2() {
 
 Isa initial_isa() {
   const char* force = std::getenv("DKB_FORCE_SCALAR");
-  const bool forced = force != nullptr && std::strcmp(force, "") != 0 && std::strcmp(force, "0") != 0;
+  const bool forced =
+      force != nullptr && std::strcmp(force, "") != 0 && std::strcmp(force, "0") != 0;
   return (!forced && cpu_has_avx2()) ? Isa::kAvx2 : Isa::kScalar;
 }
 
@@ -84,16 +85,22 @@ std::atomic<Isa>& isa_state() {
 
 }  // namespace
 
-bool isa_available(Isa isa) { return isa == Isa::kScalar || cpu_has_avx2(); }
+bool isa_available(Isa isa) {
+  return isa == Isa::kScalar || cpu_has_avx2();
+}
 
-Isa active_isa() { return isa_state().load(std::memory_order_relaxed); }
+Isa active_isa() {
+  return isa_state().load(std::memory_order_relaxed);
+}
 
 void set_active_isa(Isa isa) {
   DKB_CHECK(isa_available(isa));
   isa_state().store(isa, std::memory_order_relaxed);
 }
 
-bool is_supported_weight_type(TensorType t) { return ops_for(t).weight; }
+bool is_supported_weight_type(TensorType t) {
+  return ops_for(t).weight;
+}
 
 TensorType vec_dot_type(TensorType weight_type) {
   const TypeOps ops = ops_for(weight_type);

@@ -55,8 +55,8 @@ void compute_part(const MatmulJob& job, int ith, int nth) {
 
 }  // namespace
 
-void matmul(ThreadPool& pool, MatmulScratch& scratch, TensorType wtype, const void* w,
-            int64_t n_in, int64_t n_out, const float* x, int64_t n_tokens, float* y) {
+void matmul(ThreadPool& pool, MatmulScratch& scratch, TensorType wtype, const void* w, int64_t n_in,
+            int64_t n_out, const float* x, int64_t n_tokens, float* y) {
   DKB_CHECK(is_supported_weight_type(wtype));
   if (n_out <= 0 || n_tokens <= 0) return;
   MatmulJob job{};

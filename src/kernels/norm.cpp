@@ -18,8 +18,7 @@ void rms_norm(const float* x, const float* w, int64_t n, float eps, float* out) 
   }
 }
 
-void layer_norm(const float* x, const float* w, const float* b, int64_t n, float eps,
-                float* out) {
+void layer_norm(const float* x, const float* w, const float* b, int64_t n, float eps, float* out) {
   double sum = 0.0;
   for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i]);
   const float mean = static_cast<float>(sum / static_cast<double>(n));
@@ -59,7 +58,9 @@ void softmax(float* x, int64_t n, float scale) {
   for (int64_t i = 0; i < n; ++i) x[i] *= inv;
 }
 
-float silu(float x) { return x / (1.0f + std::exp(-x)); }
+float silu(float x) {
+  return x / (1.0f + std::exp(-x));
+}
 
 float gelu(float x) {
   constexpr float kSqrt2OverPi = 0.79788456080286535587989211986876f;

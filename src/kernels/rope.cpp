@@ -36,8 +36,8 @@ float yarn_corr_dim(int n_dims, int n_ctx_orig, float n_rot, float base) {
          (2 * std::log(base));
 }
 
-void yarn_corr_dims(int n_dims, int n_ctx_orig, float freq_base, float beta_fast,
-                    float beta_slow, float dims[2]) {
+void yarn_corr_dims(int n_dims, int n_ctx_orig, float freq_base, float beta_fast, float beta_slow,
+                    float dims[2]) {
   const float start = std::floor(yarn_corr_dim(n_dims, n_ctx_orig, beta_fast, freq_base));
   const float end = std::ceil(yarn_corr_dim(n_dims, n_ctx_orig, beta_slow, freq_base));
   dims[0] = std::max(0.0f, start);
@@ -63,8 +63,8 @@ void rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, const i
     float theta = static_cast<float>(pos[t]);
     for (int64_t i0 = 0; i0 < n_dims; i0 += 2) {
       const float ff = p.freq_factors != nullptr ? p.freq_factors[i0 / 2] : 1.0f;
-      rope_yarn(theta / ff, p.freq_scale, corr_dims, i0, p.ext_factor, p.attn_factor,
-                &cache[i0], &cache[i0 + 1]);
+      rope_yarn(theta / ff, p.freq_scale, corr_dims, i0, p.ext_factor, p.attn_factor, &cache[i0],
+                &cache[i0 + 1]);
       theta *= theta_scale;
     }
     for (int64_t h = 0; h < n_heads; ++h) {

@@ -22,7 +22,9 @@ static float hsum_ps(__m256 x) {
   return _mm_cvtss_f32(r);
 }
 
-static float h2f(uint16_t h) { return _cvtsh_ss(h); }
+static float h2f(uint16_t h) {
+  return _cvtsh_ss(h);
+}
 
 // 32 nibbles -> 32 bytes: low nibbles of q[0..15] then high nibbles.
 static __m256i unpack_nibbles(const uint8_t* q) {
@@ -35,8 +37,8 @@ static __m256i unpack_nibbles(const uint8_t* q) {
 static __m256i bits_to_bytes(const uint8_t* p) {
   uint32_t x32;
   std::memcpy(&x32, p, sizeof x32);
-  const __m256i shuf = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202,
-                                         0x0101010101010101, 0x0000000000000000);
+  const __m256i shuf = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101,
+                                         0x0000000000000000);
   __m256i bytes = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(x32)), shuf);
   bytes = _mm256_or_si256(bytes, _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe));
   return _mm256_cmpeq_epi8(bytes, _mm256_set1_epi64x(-1));
@@ -156,8 +158,8 @@ float vec_dot_q5_0_avx2(int64_t n, const void* w, const void* x) {
   for (int64_t i = 0; i < nb; ++i) {
     const __m256 d = _mm256_set1_ps(h2f(a[i].d) * h2f(b[i].d));
     // q - 16 as a signed byte: nibble | 0xF0 when the high bit is clear, nibble otherwise.
-    const __m256i hi = _mm256_andnot_si256(bits_to_bytes(a[i].qh),
-                                           _mm256_set1_epi8(static_cast<char>(0xF0)));
+    const __m256i hi =
+        _mm256_andnot_si256(bits_to_bytes(a[i].qh), _mm256_set1_epi8(static_cast<char>(0xF0)));
     const __m256i qx = _mm256_or_si256(unpack_nibbles(a[i].qs), hi);
     const __m256i qy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs));
     acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_ss8(qx, qy)), acc);

@@ -42,14 +42,15 @@ static __m128i unpack_scales_mins(const uint8_t* packed) {
 // sum_j mins[j] * (sum of the 32 q8 values of sub-block j), as 4 int32 lanes.
 static __m128i mins_dot_bsums(__m256i mins_and_scales16, const int16_t* bsums) {
   const __m256i q8sums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bsums));
-  const __m128i q8s = _mm_hadd_epi16(_mm256_castsi256_si128(q8sums),
-                                     _mm256_extracti128_si256(q8sums, 1));
+  const __m128i q8s =
+      _mm_hadd_epi16(_mm256_castsi256_si128(q8sums), _mm256_extracti128_si256(q8sums, 1));
   return _mm_madd_epi16(_mm256_extracti128_si256(mins_and_scales16, 1), q8s);
 }
 
 // Broadcast int16 lane i of each 128-bit half.
 static __m256i broadcast16(__m256i v, int i) {
-  return _mm256_shuffle_epi8(v, _mm256_set1_epi16(static_cast<int16_t>(((2 * i + 1) << 8) | (2 * i))));
+  return _mm256_shuffle_epi8(v,
+                             _mm256_set1_epi16(static_cast<int16_t>(((2 * i + 1) << 8) | (2 * i))));
 }
 
 // Per-lane scale broadcast for 2-bit/3-bit sub-blocks of 16: low 128-bit lane gets int16
@@ -113,8 +114,8 @@ float vec_dot_q3_k_avx2(int64_t n, const void* w, const void* x) {
     const float d = b[i].d * _cvtsh_ss(a[i].d);
     int8_t sc[16];
     unpack_q3_k_scales(a[i].scales, sc);
-    const __m128i scales8 = _mm_sub_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sc)),
-                                         _mm_set1_epi8(32));
+    const __m128i scales8 =
+        _mm_sub_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sc)), _mm_set1_epi8(32));
     const __m256i all = _mm256_cvtepi8_epi16(scales8);
     const __m128i lo = _mm256_castsi256_si128(all), hi = _mm256_extracti128_si256(all, 1);
     const __m256i half_scales[2] = {_mm256_set_m128i(lo, lo), _mm256_set_m128i(hi, hi)};
@@ -131,8 +132,8 @@ float vec_dot_q3_k_avx2(int64_t n, const void* w, const void* x) {
             _mm256_and_si256(_mm256_srl_epi16(hbits, _mm_cvtsi32_si128(4 * h + k)), one);
         const __m256i sub4 = _mm256_slli_epi16(_mm256_xor_si256(hb, one), 2);
         const __m256i q8v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q8 + 32 * k));
-        const __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(ql, q8v),
-                                             _mm256_maddubs_epi16(sub4, q8v));
+        const __m256i p16 =
+            _mm256_sub_epi16(_mm256_maddubs_epi16(ql, q8v), _mm256_maddubs_epi16(sub4, q8v));
         sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(scale_pair(half_scales[h], k), p16));
       }
       q3 += 32;
@@ -154,8 +155,7 @@ float vec_dot_q4_k_avx2(int64_t n, const void* w, const void* x) {
     const float d = b[i].d * _cvtsh_ss(a[i].d);
     const float dmin = -b[i].d * _cvtsh_ss(a[i].dmin);
     const __m256i ms = _mm256_cvtepu8_epi16(unpack_scales_mins(a[i].scales));
-    acc_m = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(mins_dot_bsums(ms, b[i].bsums)),
-                         acc_m);
+    acc_m = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(mins_dot_bsums(ms, b[i].bsums)), acc_m);
     const __m128i sc128 = _mm256_castsi256_si128(ms);
     const __m256i scales = _mm256_set_m128i(sc128, sc128);
     const uint8_t* q4 = a[i].qs;
@@ -167,10 +167,10 @@ float vec_dot_q4_k_avx2(int64_t n, const void* w, const void* x) {
       const __m256i q4h = _mm256_and_si256(_mm256_srli_epi16(q4bits, 4), m4);
       const __m256i q8l = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q8));
       const __m256i q8h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q8 + 32));
-      const __m256i p_l = _mm256_madd_epi16(broadcast16(scales, 2 * j),
-                                            _mm256_maddubs_epi16(q4l, q8l));
-      const __m256i p_h = _mm256_madd_epi16(broadcast16(scales, 2 * j + 1),
-                                            _mm256_maddubs_epi16(q4h, q8h));
+      const __m256i p_l =
+          _mm256_madd_epi16(broadcast16(scales, 2 * j), _mm256_maddubs_epi16(q4l, q8l));
+      const __m256i p_h =
+          _mm256_madd_epi16(broadcast16(scales, 2 * j + 1), _mm256_maddubs_epi16(q4h, q8h));
       sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p_l, p_h));
       q4 += 32;
       q8 += 64;
@@ -192,8 +192,7 @@ float vec_dot_q5_k_avx2(int64_t n, const void* w, const void* x) {
     const float d = b[i].d * _cvtsh_ss(a[i].d);
     const float dmin = -b[i].d * _cvtsh_ss(a[i].dmin);
     const __m256i ms = _mm256_cvtepu8_epi16(unpack_scales_mins(a[i].scales));
-    acc_m = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(mins_dot_bsums(ms, b[i].bsums)),
-                         acc_m);
+    acc_m = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(mins_dot_bsums(ms, b[i].bsums)), acc_m);
     const __m128i sc128 = _mm256_castsi256_si128(ms);
     const __m256i scales = _mm256_set_m128i(sc128, sc128);
     const __m256i hbits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qh));
@@ -211,10 +210,10 @@ float vec_dot_q5_k_avx2(int64_t n, const void* w, const void* x) {
       const __m256i q5h = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q5bits, 4), m4), h_h);
       const __m256i q8l = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q8));
       const __m256i q8h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q8 + 32));
-      const __m256i p_l = _mm256_madd_epi16(broadcast16(scales, 2 * j),
-                                            _mm256_maddubs_epi16(q5l, q8l));
-      const __m256i p_h = _mm256_madd_epi16(broadcast16(scales, 2 * j + 1),
-                                            _mm256_maddubs_epi16(q5h, q8h));
+      const __m256i p_l =
+          _mm256_madd_epi16(broadcast16(scales, 2 * j), _mm256_maddubs_epi16(q5l, q8l));
+      const __m256i p_h =
+          _mm256_madd_epi16(broadcast16(scales, 2 * j + 1), _mm256_maddubs_epi16(q5h, q8h));
       sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p_l, p_h));
       q5 += 32;
       q8 += 64;
@@ -255,18 +254,16 @@ float vec_dot_q6_k_avx2(int64_t n, const void* w, const void* x) {
       for (int k = 0; k < 4; ++k) {
         const __m256i q8v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q8 + 32 * k));
         // (q - 32) * q8 summed in pairs, without leaving the unsigned-by-signed instruction.
-        const __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(q[k], q8v),
-                                             _mm256_maddubs_epi16(m32s, q8v));
+        const __m256i p16 =
+            _mm256_sub_epi16(_mm256_maddubs_epi16(q[k], q8v), _mm256_maddubs_epi16(m32s, q8v));
         // Scales 8j+2k (first 16 elements) and 8j+2k+1 (next 16).
         const int s = 8 * j + 2 * k;
-        const __m128i sh = _mm_set_epi8(static_cast<char>(s + 1), static_cast<char>(s + 1),
-                                        static_cast<char>(s + 1), static_cast<char>(s + 1),
-                                        static_cast<char>(s + 1), static_cast<char>(s + 1),
-                                        static_cast<char>(s + 1), static_cast<char>(s + 1),
-                                        static_cast<char>(s), static_cast<char>(s),
-                                        static_cast<char>(s), static_cast<char>(s),
-                                        static_cast<char>(s), static_cast<char>(s),
-                                        static_cast<char>(s), static_cast<char>(s));
+        const __m128i sh = _mm_set_epi8(
+            static_cast<char>(s + 1), static_cast<char>(s + 1), static_cast<char>(s + 1),
+            static_cast<char>(s + 1), static_cast<char>(s + 1), static_cast<char>(s + 1),
+            static_cast<char>(s + 1), static_cast<char>(s + 1), static_cast<char>(s),
+            static_cast<char>(s), static_cast<char>(s), static_cast<char>(s), static_cast<char>(s),
+            static_cast<char>(s), static_cast<char>(s), static_cast<char>(s));
         const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(scales8, sh));
         sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(sc16, p16));
       }

@@ -27,8 +27,9 @@ double half_value(uint16_t h) {
   const int e = (h >> 10) & 0x1F;
   const int m = h & 0x3FF;
   if (e == 0) return sign * std::ldexp(m, -24);
-  if (e == 31) return m ? std::numeric_limits<double>::quiet_NaN()
-                        : sign * std::numeric_limits<double>::infinity();
+  if (e == 31)
+    return m ? std::numeric_limits<double>::quiet_NaN()
+             : sign * std::numeric_limits<double>::infinity();
   return sign * std::ldexp(1024 + m, e - 25);
 }
 
@@ -41,7 +42,10 @@ uint16_t reference_fp16(float f) {
   uint16_t lo = 0, hi = 0x7BFF;  // largest h with value <= a
   while (lo < hi) {
     const uint16_t mid = static_cast<uint16_t>((lo + hi + 1) / 2);
-    if (half_value(mid) <= a) lo = mid; else hi = static_cast<uint16_t>(mid - 1);
+    if (half_value(mid) <= a)
+      lo = mid;
+    else
+      hi = static_cast<uint16_t>(mid - 1);
   }
   uint16_t h = lo;
   if (h < 0x7BFF || half_value(h) < a) {
@@ -83,16 +87,16 @@ TEST(Fp16, EdgeValues) {
   EXPECT_EQ(fp32_to_fp16(-INFINITY), 0xFC00);
   EXPECT_EQ(fp32_to_fp16(NAN), 0x7E00);
   EXPECT_EQ(fp32_to_fp16(-NAN), 0xFE00);
-  EXPECT_EQ(fp32_to_fp16(std::ldexp(1.0f, -24)), 0x0001);   // smallest subnormal
-  EXPECT_EQ(fp32_to_fp16(std::ldexp(1.0f, -25)), 0x0000);   // tie -> even (0)
-  EXPECT_EQ(fp32_to_fp16(std::ldexp(3.0f, -25)), 0x0002);   // 1.5 ulp tie -> 2
-  EXPECT_EQ(fp32_to_fp16(std::ldexp(1.0f, -14)), 0x0400);   // smallest normal
+  EXPECT_EQ(fp32_to_fp16(std::ldexp(1.0f, -24)), 0x0001);  // smallest subnormal
+  EXPECT_EQ(fp32_to_fp16(std::ldexp(1.0f, -25)), 0x0000);  // tie -> even (0)
+  EXPECT_EQ(fp32_to_fp16(std::ldexp(3.0f, -25)), 0x0002);  // 1.5 ulp tie -> 2
+  EXPECT_EQ(fp32_to_fp16(std::ldexp(1.0f, -14)), 0x0400);  // smallest normal
   // 1 + 2^-11 lies halfway between 1 and 1 + 2^-10: ties to even (1.0).
   EXPECT_EQ(fp32_to_fp16(1.0f + std::ldexp(1.0f, -11)), 0x3C00);
   EXPECT_EQ(fp32_to_fp16(1.0f + 3 * std::ldexp(1.0f, -11)), 0x3C02);
   EXPECT_EQ(fp32_to_fp16(from_bits(bits(1.0f + std::ldexp(1.0f, -11)) + 1)), 0x3C01);
-  EXPECT_EQ(fp32_to_fp16(std::ldexp(1.0f, -40)), 0x0000);   // float subnormal-ish range
-  EXPECT_EQ(fp32_to_fp16(from_bits(1)), 0x0000);            // float subnormal
+  EXPECT_EQ(fp32_to_fp16(std::ldexp(1.0f, -40)), 0x0000);  // float subnormal-ish range
+  EXPECT_EQ(fp32_to_fp16(from_bits(1)), 0x0000);           // float subnormal
 }
 
 TEST(Fp16, MatchesIndependentRoundingOnRandomFloats) {

@@ -4,8 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -163,12 +163,24 @@ std::map<TensorType, double> compare(const std::string& quant_file, const std::s
 
 double bound(TensorType t) {
   switch (t) {
-    case TensorType::kF32: case TensorType::kF16: case TensorType::kBF16: return 1e-2;
-    case TensorType::kQ8_0: return 0.01;
-    case TensorType::kQ6_K: return 0.03;
-    case TensorType::kQ5_0: case TensorType::kQ5_1: case TensorType::kQ5_K: return 0.055;
-    case TensorType::kQ4_0: case TensorType::kQ4_1: case TensorType::kQ4_K: return 0.12;
-    default: return 0.35;
+    case TensorType::kF32:
+    case TensorType::kF16:
+    case TensorType::kBF16:
+      return 1e-2;
+    case TensorType::kQ8_0:
+      return 0.01;
+    case TensorType::kQ6_K:
+      return 0.03;
+    case TensorType::kQ5_0:
+    case TensorType::kQ5_1:
+    case TensorType::kQ5_K:
+      return 0.055;
+    case TensorType::kQ4_0:
+    case TensorType::kQ4_1:
+    case TensorType::kQ4_K:
+      return 0.12;
+    default:
+      return 0.35;
   }
 }
 

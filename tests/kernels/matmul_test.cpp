@@ -13,8 +13,8 @@ using test::random_floats;
 using test::random_row;
 
 // Naive reference: the same dot kernel, one (token, row) at a time.
-std::vector<float> naive(TensorType t, const std::vector<uint8_t>& w, int64_t n_in,
-                         int64_t n_out, const std::vector<float>& x, int64_t n_tokens) {
+std::vector<float> naive(TensorType t, const std::vector<uint8_t>& w, int64_t n_in, int64_t n_out,
+                         const std::vector<float>& x, int64_t n_tokens) {
   const TensorType vt = vec_dot_type(t);
   const size_t w_row = tensor_row_size(t, n_in);
   std::vector<float> y(static_cast<size_t>(n_tokens * n_out));

@@ -45,7 +45,8 @@ TEST(Ops, LayerNorm) {
   }
   std::vector<float> inplace = x;
   layer_norm(inplace.data(), nullptr, nullptr, 45, 1e-12f, inplace.data());
-  for (int i = 0; i < 45; ++i) EXPECT_NEAR(inplace[i], (x[i] - mean) / std::sqrt(var + 1e-12), 1e-5);
+  for (int i = 0; i < 45; ++i)
+    EXPECT_NEAR(inplace[i], (x[i] - mean) / std::sqrt(var + 1e-12), 1e-5);
 }
 
 TEST(Ops, Softmax) {
@@ -70,8 +71,8 @@ TEST(Ops, Activations) {
   for (float x : {-8.0f, -1.5f, -0.1f, 0.0f, 0.3f, 2.0f, 9.0f}) {
     const double xd = x;
     EXPECT_NEAR(silu(x), xd / (1 + std::exp(-xd)), 1e-6);
-    const double g = 0.5 * xd *
-                     (1 + std::tanh(std::sqrt(2 / std::numbers::pi) * xd * (1 + 0.044715 * xd * xd)));
+    const double g =
+        0.5 * xd * (1 + std::tanh(std::sqrt(2 / std::numbers::pi) * xd * (1 + 0.044715 * xd * xd)));
     EXPECT_NEAR(gelu(x), g, 1e-6);
   }
   const auto g = random_floats(9, 7, -4.0f, 4.0f);
@@ -114,8 +115,12 @@ void check_rope(bool neox) {
   }
 }
 
-TEST(Rope, NormalMatchesFormula) { check_rope(false); }
-TEST(Rope, NeoxMatchesFormula) { check_rope(true); }
+TEST(Rope, NormalMatchesFormula) {
+  check_rope(false);
+}
+TEST(Rope, NeoxMatchesFormula) {
+  check_rope(true);
+}
 
 TEST(Rope, UsesGgmlFloatRecurrenceForTheta) {
   // ggml computes theta_i = p * theta_scale^i by repeated float multiplication; pin it.
@@ -168,8 +173,10 @@ TEST(Rope, YarnMatchesFormula) {
       const double th = interp * (1 - ramp) + extrap * ramp;
       // Angles up to 9000 rad: allow float error of the angle itself.
       const double tol = 2e-6 * (1 + std::fabs(th)) + 1e-5;
-      EXPECT_NEAR(x[static_cast<size_t>(t * 64 + 2 * i)], std::cos(th) * mscale, tol) << t << " " << i;
-      EXPECT_NEAR(x[static_cast<size_t>(t * 64 + 2 * i + 1)], std::sin(th) * mscale, tol) << t << " " << i;
+      EXPECT_NEAR(x[static_cast<size_t>(t * 64 + 2 * i)], std::cos(th) * mscale, tol)
+          << t << " " << i;
+      EXPECT_NEAR(x[static_cast<size_t>(t * 64 + 2 * i + 1)], std::sin(th) * mscale, tol)
+          << t << " " << i;
     }
   }
 }

@@ -12,7 +12,9 @@ namespace {
 
 using test::dequantized;
 
-void set16(uint8_t* p, uint16_t v) { std::memcpy(p, &v, 2); }
+void set16(uint8_t* p, uint16_t v) {
+  std::memcpy(p, &v, 2);
+}
 
 TEST(KnownBlocks, Q4_0) {
   uint8_t b[18] = {};
@@ -76,12 +78,12 @@ TEST(KnownBlocks, Q2_K) {
   BlockQ2_K blk{};
   set16(reinterpret_cast<uint8_t*>(&blk.d), 0x3C00);     // 1
   set16(reinterpret_cast<uint8_t*>(&blk.dmin), 0x3800);  // 0.5
-  blk.scales[0] = 0x21;  // scale 1, min 2
-  blk.scales[2] = 0x13;  // scale 3, min 1
-  blk.scales[6] = 0x05;  // scale 5, min 0
-  blk.scales[9] = 0xF1;  // scale 1, min 15
-  blk.qs[0] = 0xE4;      // 2-bit fields 0,1,2,3 for elements 0, 32, 64, 96
-  blk.qs[49] = 0x02;     // element 128 + 16 + 1
+  blk.scales[0] = 0x21;                                  // scale 1, min 2
+  blk.scales[2] = 0x13;                                  // scale 3, min 1
+  blk.scales[6] = 0x05;                                  // scale 5, min 0
+  blk.scales[9] = 0xF1;                                  // scale 1, min 15
+  blk.qs[0] = 0xE4;   // 2-bit fields 0,1,2,3 for elements 0, 32, 64, 96
+  blk.qs[49] = 0x02;  // element 128 + 16 + 1
   const auto y = dequantized(TensorType::kQ2_K, &blk, 256);
   EXPECT_EQ(y[0], -1.0f);
   EXPECT_EQ(y[32], 2.5f);
@@ -92,12 +94,12 @@ TEST(KnownBlocks, Q2_K) {
 TEST(KnownBlocks, Q3_K) {
   BlockQ3_K blk{};
   set16(reinterpret_cast<uint8_t*>(&blk.d), 0x3800);  // 0.5
-  blk.scales[0] = 0x05;  // scale 0 low nibble 5
+  blk.scales[0] = 0x05;                               // scale 0 low nibble 5
   blk.scales[8] = 0x42;  // scale 0 high bits 2 -> 37; scale 12 high bits 1
   blk.scales[4] = 0x70;  // scale 12 low nibble 7 -> 23
   blk.qs[0] = 0x03;
   blk.hmask[0] = 0x01;
-  blk.qs[40] = 0x20;     // element 200: half 1, shift 4, l = 8
+  blk.qs[40] = 0x20;  // element 200: half 1, shift 4, l = 8
   blk.hmask[8] = 0x40;
   const auto y = dequantized(TensorType::kQ3_K, &blk, 256);
   EXPECT_EQ(y[0], 7.5f);     // 0.5 * (37-32) * 3
@@ -110,12 +112,12 @@ BlockQ4_K q4_k_block() {
   BlockQ4_K blk{};
   set16(reinterpret_cast<uint8_t*>(&blk.d), 0x3C00);     // 1
   set16(reinterpret_cast<uint8_t*>(&blk.dmin), 0x3800);  // 0.5
-  blk.scales[0] = 0x03;   // sc0 = 3
-  blk.scales[4] = 0x02;   // m0 = 2
-  blk.scales[1] = 0x01;   // sc1 = 1
-  blk.scales[11] = 0x32;  // sc7 low 2, m7 low 3
-  blk.scales[3] = 0x40;   // sc7 high bits 1 -> 18
-  blk.scales[7] = 0x80;   // m7 high bits 2 -> 35
+  blk.scales[0] = 0x03;                                  // sc0 = 3
+  blk.scales[4] = 0x02;                                  // m0 = 2
+  blk.scales[1] = 0x01;                                  // sc1 = 1
+  blk.scales[11] = 0x32;                                 // sc7 low 2, m7 low 3
+  blk.scales[3] = 0x40;                                  // sc7 high bits 1 -> 18
+  blk.scales[7] = 0x80;                                  // m7 high bits 2 -> 35
   blk.qs[0] = 0x7A;
   blk.qs[101] = 0x50;
   return blk;
@@ -140,7 +142,7 @@ TEST(KnownBlocks, Q5_K) {
   blk.qh[0] = 0x01;
   blk.qh[5] = 0x80;
   const auto y = dequantized(TensorType::kQ5_K, &blk, 256);
-  EXPECT_EQ(y[0], 77.0f);     // 3*26 - 1
+  EXPECT_EQ(y[0], 77.0f);  // 3*26 - 1
   EXPECT_EQ(y[32], 7.0f);
   EXPECT_EQ(y[229], 360.5f);  // 18*21 - 17.5
 }
