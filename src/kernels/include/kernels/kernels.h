@@ -41,9 +41,27 @@ TensorType vec_dot_type(TensorType weight_type);
 void dequantize_row(TensorType t, const void* src, float* dst, int64_t n);
 // Quantizes n floats to type t. Supported targets: F32, F16, BF16, Q8_0, Q8_1, Q8_K (the
 // vec-dot types) and Q4_0, Q4_1, Q5_0, Q5_1 (reference quantizers, for the quantizer/tests).
+// Output is bit-identical to ggml's quantize_row_*_ref. Note: ggml's own AVX2 builds quantize
+// Q8_0/Q8_1 activations with 127/amax and round-half-even instead, so a rare element can differ
+// by one quantum from llama.cpp running on an AVX2 CPU.
 void quantize_row(TensorType t, const float* src, void* dst, int64_t n);
 // Dot product of one weight row (type t) with one activation row already in vec_dot_type(t).
 float vec_dot(TensorType t, int64_t n, const void* w_row, const void* x_row);
+
+// ---- dispatch -----------------------------------------------------------------------------
+// Instruction-set level of the dot-product kernels. The active level is chosen once: kAvx2 when
+// the CPU has AVX2+FMA+F16C and the environment variable DKB_FORCE_SCALAR is unset (or "0").
+enum class Isa { kScalar, kAvx2 };
+bool isa_available(Isa isa);
+Isa active_isa();
+// Overrides the active level (tests, benchmarks). isa must be available (DKB_CHECK). Must not
+// race with running kernels.
+void set_active_isa(Isa isa);
+// A dot-product kernel for weight type t at a given level: fn(n, w_row, x_row).
+using VecDotKernel = float (*)(int64_t n, const void* w_row, const void* x_row);
+VecDotKernel vec_dot_kernel(TensorType t, Isa isa);
+// vec_dot at a given level (isa must be available).
+float vec_dot_with(Isa isa, TensorType t, int64_t n, const void* w_row, const void* x_row);
 
 // Reusable scratch memory for matmul (grows, never shrinks; not thread-safe).
 struct MatmulScratch {
@@ -51,6 +69,11 @@ struct MatmulScratch {
 };
 
 // y[t][o] = sum_i W[o][i] * x[t][i] for t < n_tokens, o < n_out. W has type wtype.
+// x is first converted to vec_dot_type(wtype) into scratch (threaded over tokens), then output
+// rows are split over the pool's threads (whole tokens instead when n_out is small); each
+// thread reuses a tile of weight rows for all tokens. y[t][o] equals
+// vec_dot(wtype, n_in, W[o], quantize(x[t])) exactly. n_in must be a multiple of the block
+// size of wtype and of its vec-dot type. No allocation once scratch has grown.
 // x: [n_tokens][n_in] floats; y: [n_tokens][n_out] floats (row stride n_out).
 void matmul(ThreadPool& pool, MatmulScratch& scratch, TensorType wtype, const void* w,
             int64_t n_in, int64_t n_out, const float* x, int64_t n_tokens, float* y);
@@ -64,7 +87,8 @@ void layer_norm(const float* x, const float* w, const float* b, int64_t n, float
 // In-place softmax over n values, after multiplying by scale.
 void softmax(float* x, int64_t n, float scale = 1.0f);
 float silu(float x);
-// GELU as ggml computes it (tanh approximation).
+// GELU, tanh approximation 0.5*x*(1+tanh(sqrt(2/pi)*x*(1+0.044715*x^2))), evaluated in f32.
+// (ggml by default reads it from an fp16 table, i.e. rounds x and the result to fp16.)
 float gelu(float x);
 // out[i] = silu(gate[i]) * up[i]
 void swiglu(const float* gate, const float* up, int64_t n, float* out);
@@ -81,8 +105,14 @@ struct RopeParams {
   float attn_factor = 1.0f;
   float beta_fast = 32.0f;
   float beta_slow = 1.0f;
+  // Optional per-pair frequency divisors [n_dims / 2] (ggml_rope_ext's freq_factors, e.g.
+  // Llama 3 long-context scaling); null means all 1.
+  const float* freq_factors = nullptr;
 };
 // Rotates x in place: x is [n_tokens][n_heads][head_dim]; token t has position pos[t].
+// Dimensions n_dims..head_dim-1 are left unchanged. Requires 0 < n_dims <= min(head_dim, 1024),
+// n_dims even (DKB_CHECK). Angles are built like ggml_rope_cache_init (theta multiplied by
+// freq_base^(-2/n_dims) once per pair, in f32), so results match ggml to the last bit of theta.
 void rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, const int32_t* pos,
           const RopeParams& p);
 
@@ -94,7 +124,8 @@ void rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, const i
 //   out: [n_tokens][n_head][head_dim_v]
 // Query token t may attend to cache rows j with j <= q_pos[t] when causal (cache row j holds
 // position j), to all rows otherwise. scores = q·k * scale, softmax in f32.
-// Head h uses KV head h / (n_head / n_head_kv). Threaded over (token, head).
+// Head h uses KV head h / (n_head / n_head_kv). Threaded over (token, head). A causal query with
+// q_pos[t] < 0 sees no rows and gets zeros. Scratch is per worker thread and only grows.
 struct AttentionArgs {
   const float* q = nullptr;
   const float* k = nullptr;

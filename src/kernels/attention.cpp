@@ -1,0 +1,59 @@
+// Attention over a contiguous f32 KV cache, one (token, head) pair at a time per thread.
+// Scores go to a per-thread buffer that only grows, so steady-state calls do not allocate.
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "base/status.h"
+#include "kernels/kernels.h"
+
+namespace dkb::kernels {
+namespace {
+
+void attend_one(const AttentionArgs& a, VecDotKernel dot, int64_t t, int64_t h,
+                std::vector<float>& scores) {
+  const int64_t group = a.n_head / a.n_head_kv;
+  const int64_t hk = h / group;
+  int64_t n_rows = a.n_kv;
+  if (a.causal) n_rows = std::min<int64_t>(a.n_kv, static_cast<int64_t>(a.q_pos[t]) + 1);
+  float* out = a.out + (t * a.n_head + h) * a.head_dim_v;
+  std::memset(out, 0, static_cast<size_t>(a.head_dim_v) * sizeof(float));
+  if (n_rows <= 0) return;
+
+  const float* q = a.q + (t * a.n_head + h) * a.head_dim_k;
+  if (static_cast<int64_t>(scores.size()) < n_rows) scores.resize(static_cast<size_t>(n_rows));
+  for (int64_t j = 0; j < n_rows; ++j) {
+    const float* k = a.k + (j * a.n_head_kv + hk) * a.head_dim_k;
+    scores[static_cast<size_t>(j)] = dot(a.head_dim_k, k, q);
+  }
+  softmax(scores.data(), n_rows, a.scale);
+  for (int64_t j = 0; j < n_rows; ++j) {
+    const float p = scores[static_cast<size_t>(j)];
+    const float* v = a.v + (j * a.n_head_kv + hk) * a.head_dim_v;
+    for (int64_t d = 0; d < a.head_dim_v; ++d) out[d] += p * v[d];
+  }
+}
+
+}  // namespace
+
+void attention(ThreadPool& pool, const AttentionArgs& a) {
+  DKB_CHECK(a.n_head_kv > 0 && a.n_head % a.n_head_kv == 0);
+  DKB_CHECK(!a.causal || a.q_pos != nullptr);
+  const int64_t total = a.n_tokens * a.n_head;
+  if (total <= 0) return;
+  const VecDotKernel dot = vec_dot_kernel(TensorType::kF32, active_isa());
+  struct Ctx {
+    const AttentionArgs* a;
+    VecDotKernel dot;
+    int64_t total;
+  } ctx{&a, dot, total};
+  pool.run([&ctx](int ith, int nth) {
+    thread_local std::vector<float> scores;
+    const auto [b, e] = ThreadPool::split(ctx.total, ith, nth);
+    for (int64_t i = b; i < e; ++i) {
+      attend_one(*ctx.a, ctx.dot, i / ctx.a->n_head, i % ctx.a->n_head, scores);
+    }
+  });
+}
+
+}  // namespace dkb::kernels

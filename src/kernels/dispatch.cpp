@@ -1,0 +1,138 @@
+// Per-type function tables and runtime ISA dispatch (DKB_FORCE_SCALAR=1 forces scalar code).
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+
+#include "base/status.h"
+#include "kernels/kernels.h"
+#include "kernels_internal.h"
+
+namespace dkb::kernels {
+namespace {
+
+using namespace detail;
+
+struct TypeOps {
+  DequantizeFn dequantize = nullptr;
+  QuantizeFn quantize = nullptr;
+  VecDotFn dot_scalar = nullptr;
+  VecDotFn dot_avx2 = nullptr;
+  TensorType dot_type = TensorType::kF32;
+  bool weight = false;  // supported as a matmul weight
+};
+
+TypeOps ops_for(TensorType t) {
+  using T = TensorType;
+  switch (t) {
+    case T::kF32:
+      return {dequantize_f32, quantize_f32, vec_dot_f32_scalar, vec_dot_f32_avx2, T::kF32, true};
+    case T::kF16:
+      return {dequantize_f16, quantize_f16, vec_dot_f16_scalar, vec_dot_f16_avx2, T::kF16, true};
+    case T::kBF16:
+      return {dequantize_bf16,   quantize_bf16, vec_dot_bf16_scalar,
+              vec_dot_bf16_avx2, T::kBF16,      true};
+    case T::kQ4_0:
+      return {dequantize_q4_0,   quantize_q4_0, vec_dot_q4_0_scalar,
+              vec_dot_q4_0_avx2, T::kQ8_0,      true};
+    case T::kQ4_1:
+      return {dequantize_q4_1,   quantize_q4_1, vec_dot_q4_1_scalar,
+              vec_dot_q4_1_avx2, T::kQ8_1,      true};
+    case T::kQ5_0:
+      return {dequantize_q5_0,   quantize_q5_0, vec_dot_q5_0_scalar,
+              vec_dot_q5_0_avx2, T::kQ8_0,      true};
+    case T::kQ5_1:
+      return {dequantize_q5_1,   quantize_q5_1, vec_dot_q5_1_scalar,
+              vec_dot_q5_1_avx2, T::kQ8_1,      true};
+    case T::kQ8_0:
+      return {dequantize_q8_0,   quantize_q8_0, vec_dot_q8_0_scalar,
+              vec_dot_q8_0_avx2, T::kQ8_0,      true};
+    case T::kQ8_1:
+      return {dequantize_q8_1, quantize_q8_1, nullptr, nullptr, T::kQ8_1, false};
+    case T::kQ2_K:
+      return {dequantize_q2_k, nullptr, vec_dot_q2_k_scalar, vec_dot_q2_k_avx2, T::kQ8_K, true};
+    case T::kQ3_K:
+      return {dequantize_q3_k, nullptr, vec_dot_q3_k_scalar, vec_dot_q3_k_avx2, T::kQ8_K, true};
+    case T::kQ4_K:
+      return {dequantize_q4_k, nullptr, vec_dot_q4_k_scalar, vec_dot_q4_k_avx2, T::kQ8_K, true};
+    case T::kQ5_K:
+      return {dequantize_q5_k, nullptr, vec_dot_q5_k_scalar, vec_dot_q5_k_avx2, T::kQ8_K, true};
+    case T::kQ6_K:
+      return {dequantize_q6_k, nullptr, vec_dot_q6_k_scalar, vec_dot_q6_k_avx2, T::kQ8_K, true};
+    case T::kQ8_K:
+      return {dequantize_q8_k, quantize_q8_k, nullptr, nullptr, T::kQ8_K, false};
+    default:
+      return {};
+  }
+}
+
+bool cpu_has_avx2() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+         __builtin_cpu_supports("f16c");
+}
+
+Isa initial_isa() {
+  const char* force = std::getenv("DKB_FORCE_SCALAR");
+  const bool forced =
+      force != nullptr && std::strcmp(force, "") != 0 && std::strcmp(force, "0") != 0;
+  return (!forced && cpu_has_avx2()) ? Isa::kAvx2 : Isa::kScalar;
+}
+
+std::atomic<Isa>& isa_state() {
+  static std::atomic<Isa> isa{initial_isa()};
+  return isa;
+}
+
+}  // namespace
+
+bool isa_available(Isa isa) {
+  return isa == Isa::kScalar || cpu_has_avx2();
+}
+
+Isa active_isa() {
+  return isa_state().load(std::memory_order_relaxed);
+}
+
+void set_active_isa(Isa isa) {
+  DKB_CHECK(isa_available(isa));
+  isa_state().store(isa, std::memory_order_relaxed);
+}
+
+bool is_supported_weight_type(TensorType t) {
+  return ops_for(t).weight;
+}
+
+TensorType vec_dot_type(TensorType weight_type) {
+  const TypeOps ops = ops_for(weight_type);
+  DKB_CHECK(ops.weight);
+  return ops.dot_type;
+}
+
+void dequantize_row(TensorType t, const void* src, float* dst, int64_t n) {
+  const TypeOps ops = ops_for(t);
+  DKB_CHECK(ops.dequantize != nullptr);
+  ops.dequantize(src, dst, n);
+}
+
+void quantize_row(TensorType t, const float* src, void* dst, int64_t n) {
+  const TypeOps ops = ops_for(t);
+  DKB_CHECK(ops.quantize != nullptr);
+  ops.quantize(src, dst, n);
+}
+
+VecDotKernel vec_dot_kernel(TensorType t, Isa isa) {
+  const TypeOps ops = ops_for(t);
+  DKB_CHECK(ops.dot_scalar != nullptr);
+  return isa == Isa::kAvx2 ? ops.dot_avx2 : ops.dot_scalar;
+}
+
+float vec_dot_with(Isa isa, TensorType t, int64_t n, const void* w_row, const void* x_row) {
+  DKB_CHECK(isa_available(isa));
+  return vec_dot_kernel(t, isa)(n, w_row, x_row);
+}
+
+float vec_dot(TensorType t, int64_t n, const void* w_row, const void* x_row) {
+  return vec_dot_kernel(t, active_isa())(n, w_row, x_row);
+}
+
+}  // namespace dkb::kernels

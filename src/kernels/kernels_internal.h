@@ -1,0 +1,79 @@
+// Internal declarations shared by the kernel translation units (not part of the public API).
+//
+// Per-type row kernels have C linkage-free, non-inline signatures on purpose: *_avx2.cpp files
+// are compiled with extra ISA flags, so no inline function may be shared between them and
+// baseline files (the linker could keep an AVX2 copy of it and break non-AVX2 CPUs).
+#pragma once
+
+#include <cstdint>
+
+namespace dkb::kernels::detail {
+
+// Row kernels: n elements (multiple of the block size).
+using DequantizeFn = void (*)(const void* src, float* dst, int64_t n);
+using QuantizeFn = void (*)(const float* src, void* dst, int64_t n);
+using VecDotFn = float (*)(int64_t n, const void* w, const void* x);
+
+void dequantize_f32(const void* src, float* dst, int64_t n);
+void dequantize_f16(const void* src, float* dst, int64_t n);
+void dequantize_bf16(const void* src, float* dst, int64_t n);
+void dequantize_q4_0(const void* src, float* dst, int64_t n);
+void dequantize_q4_1(const void* src, float* dst, int64_t n);
+void dequantize_q5_0(const void* src, float* dst, int64_t n);
+void dequantize_q5_1(const void* src, float* dst, int64_t n);
+void dequantize_q8_0(const void* src, float* dst, int64_t n);
+void dequantize_q8_1(const void* src, float* dst, int64_t n);
+void dequantize_q2_k(const void* src, float* dst, int64_t n);
+void dequantize_q3_k(const void* src, float* dst, int64_t n);
+void dequantize_q4_k(const void* src, float* dst, int64_t n);
+void dequantize_q5_k(const void* src, float* dst, int64_t n);
+void dequantize_q6_k(const void* src, float* dst, int64_t n);
+void dequantize_q8_k(const void* src, float* dst, int64_t n);
+
+void quantize_f32(const float* src, void* dst, int64_t n);
+void quantize_f16(const float* src, void* dst, int64_t n);
+void quantize_bf16(const float* src, void* dst, int64_t n);
+void quantize_q4_0(const float* src, void* dst, int64_t n);
+void quantize_q4_1(const float* src, void* dst, int64_t n);
+void quantize_q5_0(const float* src, void* dst, int64_t n);
+void quantize_q5_1(const float* src, void* dst, int64_t n);
+void quantize_q8_0(const float* src, void* dst, int64_t n);
+void quantize_q8_1(const float* src, void* dst, int64_t n);
+void quantize_q8_k(const float* src, void* dst, int64_t n);
+
+// Scalar references (ggml's generic vec_dot formulas).
+float vec_dot_f32_scalar(int64_t n, const void* w, const void* x);
+float vec_dot_f16_scalar(int64_t n, const void* w, const void* x);
+float vec_dot_bf16_scalar(int64_t n, const void* w, const void* x);
+float vec_dot_q4_0_scalar(int64_t n, const void* w, const void* x);
+float vec_dot_q4_1_scalar(int64_t n, const void* w, const void* x);
+float vec_dot_q5_0_scalar(int64_t n, const void* w, const void* x);
+float vec_dot_q5_1_scalar(int64_t n, const void* w, const void* x);
+float vec_dot_q8_0_scalar(int64_t n, const void* w, const void* x);
+float vec_dot_q2_k_scalar(int64_t n, const void* w, const void* x);
+float vec_dot_q3_k_scalar(int64_t n, const void* w, const void* x);
+float vec_dot_q4_k_scalar(int64_t n, const void* w, const void* x);
+float vec_dot_q5_k_scalar(int64_t n, const void* w, const void* x);
+float vec_dot_q6_k_scalar(int64_t n, const void* w, const void* x);
+
+// AVX2+FMA+F16C versions (only called when the CPU has them).
+float vec_dot_f32_avx2(int64_t n, const void* w, const void* x);
+float vec_dot_f16_avx2(int64_t n, const void* w, const void* x);
+float vec_dot_bf16_avx2(int64_t n, const void* w, const void* x);
+float vec_dot_q4_0_avx2(int64_t n, const void* w, const void* x);
+float vec_dot_q4_1_avx2(int64_t n, const void* w, const void* x);
+float vec_dot_q5_0_avx2(int64_t n, const void* w, const void* x);
+float vec_dot_q5_1_avx2(int64_t n, const void* w, const void* x);
+float vec_dot_q8_0_avx2(int64_t n, const void* w, const void* x);
+float vec_dot_q2_k_avx2(int64_t n, const void* w, const void* x);
+float vec_dot_q3_k_avx2(int64_t n, const void* w, const void* x);
+float vec_dot_q4_k_avx2(int64_t n, const void* w, const void* x);
+float vec_dot_q5_k_avx2(int64_t n, const void* w, const void* x);
+float vec_dot_q6_k_avx2(int64_t n, const void* w, const void* x);
+
+// Unpacks the 6-bit scale and min j (0..7) of a Q4_K/Q5_K block (ggml's get_scale_min_k4).
+void get_scale_min_k4(int j, const uint8_t* q, uint8_t* d, uint8_t* m);
+// Unpacks the 16 6-bit Q3_K scales (still biased by 32) into out[16].
+void unpack_q3_k_scales(const uint8_t* packed, int8_t* out);
+
+}  // namespace dkb::kernels::detail

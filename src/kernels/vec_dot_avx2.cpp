@@ -1,0 +1,201 @@
+// AVX2+FMA+F16C dot products for float and legacy types (compiled with -mavx2 -mfma -mf16c;
+// only reached through dispatch when the CPU supports them). Same per-block integer sums as the
+// scalar references; only the float accumulation order differs.
+//
+// Nothing here may be an inline function or template shared with baseline translation units
+// (see kernels_internal.h), hence the static helpers and the absence of std headers.
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/blocks.h"
+#include "kernels_internal.h"
+
+namespace dkb::kernels::detail {
+namespace {
+
+static float hsum_ps(__m256 x) {
+  __m128 r = _mm_add_ps(_mm256_extractf128_ps(x, 1), _mm256_castps256_ps128(x));
+  r = _mm_add_ps(r, _mm_movehl_ps(r, r));
+  r = _mm_add_ss(r, _mm_movehdup_ps(r));
+  return _mm_cvtss_f32(r);
+}
+
+static float h2f(uint16_t h) {
+  return _cvtsh_ss(h);
+}
+
+// 32 nibbles -> 32 bytes: low nibbles of q[0..15] then high nibbles.
+static __m256i unpack_nibbles(const uint8_t* q) {
+  const __m128i tmp = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
+  const __m256i bytes = _mm256_set_m128i(_mm_srli_epi16(tmp, 4), tmp);
+  return _mm256_and_si256(bytes, _mm256_set1_epi8(0x0F));
+}
+
+// Byte i = 0xFF when bit i of the 32-bit little-endian word at p is set, else 0.
+static __m256i bits_to_bytes(const uint8_t* p) {
+  uint32_t x32;
+  std::memcpy(&x32, p, sizeof x32);
+  const __m256i shuf = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101,
+                                         0x0000000000000000);
+  __m256i bytes = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(x32)), shuf);
+  bytes = _mm256_or_si256(bytes, _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe));
+  return _mm256_cmpeq_epi8(bytes, _mm256_set1_epi64x(-1));
+}
+
+// Sum of adjacent products of unsigned bytes u and signed bytes s, as 8 int32 lanes.
+static __m256i dot_us8(__m256i u, __m256i s) {
+  const __m256i p16 = _mm256_maddubs_epi16(u, s);
+  return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
+}
+
+// Same for two signed byte vectors (|values| <= 127 in at least one of them).
+static __m256i dot_ss8(__m256i a, __m256i b) {
+  return dot_us8(_mm256_sign_epi8(a, a), _mm256_sign_epi8(b, a));
+}
+
+}  // namespace
+
+float vec_dot_f32_avx2(int64_t n, const void* w, const void* x) {
+  const auto* a = static_cast<const float*>(w);
+  const auto* b = static_cast<const float*>(x);
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  __m256 acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+    acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), acc2);
+    acc3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), acc3);
+  }
+  for (; i + 8 <= n; i += 8) {
+    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+  }
+  float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
+  for (; i < n; ++i) sum += a[i] * b[i];
+  return sum;
+}
+
+float vec_dot_f16_avx2(int64_t n, const void* w, const void* x) {
+  const auto* a = static_cast<const uint16_t*>(w);
+  const auto* b = static_cast<const uint16_t*>(x);
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  int64_t i = 0;
+  auto load = [](const uint16_t* p) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  };
+  for (; i + 16 <= n; i += 16) {
+    acc0 = _mm256_fmadd_ps(load(a + i), load(b + i), acc0);
+    acc1 = _mm256_fmadd_ps(load(a + i + 8), load(b + i + 8), acc1);
+  }
+  for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(load(a + i), load(b + i), acc0);
+  float sum = hsum_ps(_mm256_add_ps(acc0, acc1));
+  for (; i < n; ++i) sum += h2f(a[i]) * h2f(b[i]);
+  return sum;
+}
+
+float vec_dot_bf16_avx2(int64_t n, const void* w, const void* x) {
+  const auto* a = static_cast<const uint16_t*>(w);
+  const auto* b = static_cast<const uint16_t*>(x);
+  auto load = [](const uint16_t* p) {
+    const __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
+  };
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    acc0 = _mm256_fmadd_ps(load(a + i), load(b + i), acc0);
+    acc1 = _mm256_fmadd_ps(load(a + i + 8), load(b + i + 8), acc1);
+  }
+  for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(load(a + i), load(b + i), acc0);
+  float sum = hsum_ps(_mm256_add_ps(acc0, acc1));
+  for (; i < n; ++i) {
+    uint32_t ua = static_cast<uint32_t>(a[i]) << 16, ub = static_cast<uint32_t>(b[i]) << 16;
+    float fa, fb;
+    std::memcpy(&fa, &ua, 4);
+    std::memcpy(&fb, &ub, 4);
+    sum += fa * fb;
+  }
+  return sum;
+}
+
+float vec_dot_q4_0_avx2(int64_t n, const void* w, const void* x) {
+  const auto* a = static_cast<const BlockQ4_0*>(w);
+  const auto* b = static_cast<const BlockQ8_0*>(x);
+  const int64_t nb = n / kQK8_0;
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t i = 0; i < nb; ++i) {
+    const __m256 d = _mm256_set1_ps(h2f(a[i].d) * h2f(b[i].d));
+    const __m256i qx = _mm256_sub_epi8(unpack_nibbles(a[i].qs), _mm256_set1_epi8(8));
+    const __m256i qy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs));
+    acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_ss8(qx, qy)), acc);
+  }
+  return hsum_ps(acc);
+}
+
+float vec_dot_q4_1_avx2(int64_t n, const void* w, const void* x) {
+  const auto* a = static_cast<const BlockQ4_1*>(w);
+  const auto* b = static_cast<const BlockQ8_1*>(x);
+  const int64_t nb = n / kQK8_1;
+  __m256 acc = _mm256_setzero_ps();
+  float summs = 0.0f;
+  for (int64_t i = 0; i < nb; ++i) {
+    summs += h2f(a[i].m) * h2f(b[i].s);
+    const __m256 d = _mm256_set1_ps(h2f(a[i].d) * h2f(b[i].d));
+    const __m256i qx = unpack_nibbles(a[i].qs);
+    const __m256i qy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs));
+    acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_us8(qx, qy)), acc);
+  }
+  return hsum_ps(acc) + summs;
+}
+
+float vec_dot_q5_0_avx2(int64_t n, const void* w, const void* x) {
+  const auto* a = static_cast<const BlockQ5_0*>(w);
+  const auto* b = static_cast<const BlockQ8_0*>(x);
+  const int64_t nb = n / kQK8_0;
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t i = 0; i < nb; ++i) {
+    const __m256 d = _mm256_set1_ps(h2f(a[i].d) * h2f(b[i].d));
+    // q - 16 as a signed byte: nibble | 0xF0 when the high bit is clear, nibble otherwise.
+    const __m256i hi =
+        _mm256_andnot_si256(bits_to_bytes(a[i].qh), _mm256_set1_epi8(static_cast<char>(0xF0)));
+    const __m256i qx = _mm256_or_si256(unpack_nibbles(a[i].qs), hi);
+    const __m256i qy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs));
+    acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_ss8(qx, qy)), acc);
+  }
+  return hsum_ps(acc);
+}
+
+float vec_dot_q5_1_avx2(int64_t n, const void* w, const void* x) {
+  const auto* a = static_cast<const BlockQ5_1*>(w);
+  const auto* b = static_cast<const BlockQ8_1*>(x);
+  const int64_t nb = n / kQK8_1;
+  __m256 acc = _mm256_setzero_ps();
+  float summs = 0.0f;
+  for (int64_t i = 0; i < nb; ++i) {
+    summs += h2f(a[i].m) * h2f(b[i].s);
+    const __m256 d = _mm256_set1_ps(h2f(a[i].d) * h2f(b[i].d));
+    const __m256i hi = _mm256_and_si256(bits_to_bytes(a[i].qh), _mm256_set1_epi8(0x10));
+    const __m256i qx = _mm256_or_si256(unpack_nibbles(a[i].qs), hi);
+    const __m256i qy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs));
+    acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_us8(qx, qy)), acc);
+  }
+  return hsum_ps(acc) + summs;
+}
+
+float vec_dot_q8_0_avx2(int64_t n, const void* w, const void* x) {
+  const auto* a = static_cast<const BlockQ8_0*>(w);
+  const auto* b = static_cast<const BlockQ8_0*>(x);
+  const int64_t nb = n / kQK8_0;
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t i = 0; i < nb; ++i) {
+    const __m256 d = _mm256_set1_ps(h2f(a[i].d) * h2f(b[i].d));
+    const __m256i qx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs));
+    const __m256i qy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs));
+    acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_ss8(qx, qy)), acc);
+  }
+  return hsum_ps(acc);
+}
+
+}  // namespace dkb::kernels::detail

@@ -1,0 +1,286 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <numbers>
+#include <vector>
+
+#include "test_util.h"
+
+namespace dkb::kernels {
+namespace {
+
+using test::random_floats;
+
+TEST(Ops, RmsNorm) {
+  const auto x = random_floats(67, 1, -2.0f, 2.0f);
+  const auto w = random_floats(67, 2);
+  std::vector<float> out(67), out_nw(67);
+  rms_norm(x.data(), w.data(), 67, 1e-5f, out.data());
+  rms_norm(x.data(), nullptr, 67, 1e-5f, out_nw.data());
+  double ss = 0;
+  for (float v : x) ss += static_cast<double>(v) * v;
+  const double scale = 1.0 / std::sqrt(ss / 67 + 1e-5);
+  for (int i = 0; i < 67; ++i) {
+    EXPECT_NEAR(out[i], x[i] * scale * w[i], 1e-5);
+    EXPECT_NEAR(out_nw[i], x[i] * scale, 1e-5);
+  }
+  std::vector<float> inplace = x;
+  rms_norm(inplace.data(), w.data(), 67, 1e-5f, inplace.data());
+  EXPECT_EQ(inplace, out);
+}
+
+TEST(Ops, LayerNorm) {
+  const auto x = random_floats(45, 3, -1.0f, 3.0f);
+  const auto w = random_floats(45, 4);
+  const auto b = random_floats(45, 5);
+  std::vector<float> out(45);
+  layer_norm(x.data(), w.data(), b.data(), 45, 1e-12f, out.data());
+  double mean = 0, var = 0;
+  for (float v : x) mean += v;
+  mean /= 45;
+  for (float v : x) var += (v - mean) * (v - mean);
+  var /= 45;
+  for (int i = 0; i < 45; ++i) {
+    EXPECT_NEAR(out[i], (x[i] - mean) / std::sqrt(var + 1e-12) * w[i] + b[i], 1e-5);
+  }
+  std::vector<float> inplace = x;
+  layer_norm(inplace.data(), nullptr, nullptr, 45, 1e-12f, inplace.data());
+  for (int i = 0; i < 45; ++i)
+    EXPECT_NEAR(inplace[i], (x[i] - mean) / std::sqrt(var + 1e-12), 1e-5);
+}
+
+TEST(Ops, Softmax) {
+  auto x = random_floats(31, 6, -5.0f, 5.0f);
+  const auto orig = x;
+  softmax(x.data(), 31, 0.7f);
+  double mx = -1e30, sum = 0;
+  for (float v : orig) mx = std::max(mx, 0.7 * v);
+  for (float v : orig) sum += std::exp(0.7 * v - mx);
+  double total = 0;
+  for (int i = 0; i < 31; ++i) {
+    EXPECT_NEAR(x[i], std::exp(0.7 * orig[i] - mx) / sum, 1e-6);
+    total += x[i];
+  }
+  EXPECT_NEAR(total, 1.0, 1e-6);
+  std::vector<float> masked = {-INFINITY, 1.0f, -INFINITY};
+  softmax(masked.data(), 3);
+  EXPECT_EQ(masked, (std::vector<float>{0.0f, 1.0f, 0.0f}));
+}
+
+TEST(Ops, Activations) {
+  for (float x : {-8.0f, -1.5f, -0.1f, 0.0f, 0.3f, 2.0f, 9.0f}) {
+    const double xd = x;
+    EXPECT_NEAR(silu(x), xd / (1 + std::exp(-xd)), 1e-6);
+    const double g =
+        0.5 * xd * (1 + std::tanh(std::sqrt(2 / std::numbers::pi) * xd * (1 + 0.044715 * xd * xd)));
+    EXPECT_NEAR(gelu(x), g, 1e-6);
+  }
+  const auto g = random_floats(9, 7, -4.0f, 4.0f);
+  const auto u = random_floats(9, 8);
+  std::vector<float> out(9);
+  swiglu(g.data(), u.data(), 9, out.data());
+  for (int i = 0; i < 9; ++i) EXPECT_FLOAT_EQ(out[i], silu(g[i]) * u[i]);
+}
+
+// Rotation angle of pair i at position p for a plain (non-YaRN) rope, in double.
+double plain_theta(int p, int i, int n_dims, double base, double freq_scale) {
+  return freq_scale * p * std::pow(base, -2.0 * i / n_dims);
+}
+
+void check_rope(bool neox) {
+  const int64_t n_tokens = 3, n_heads = 2, head_dim = 12;
+  const int n_dims = 8;  // partial rotation: dims 8..11 untouched
+  const int32_t pos[] = {0, 5, 77};
+  RopeParams p;
+  p.n_dims = n_dims;
+  p.neox = neox;
+  p.freq_base = 10000.0f;
+  p.freq_scale = 0.5f;
+  auto x = random_floats(static_cast<size_t>(n_tokens * n_heads * head_dim), 9);
+  const auto orig = x;
+  rope(x.data(), n_tokens, n_heads, head_dim, pos, p);
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    for (int64_t h = 0; h < n_heads; ++h) {
+      const float* o = orig.data() + (t * n_heads + h) * head_dim;
+      const float* r = x.data() + (t * n_heads + h) * head_dim;
+      for (int i = 0; i < n_dims / 2; ++i) {
+        const int a = neox ? i : 2 * i;
+        const int b = neox ? i + n_dims / 2 : 2 * i + 1;
+        const double th = plain_theta(pos[t], i, n_dims, 10000.0, 0.5);
+        EXPECT_NEAR(r[a], o[a] * std::cos(th) - o[b] * std::sin(th), 2e-5);
+        EXPECT_NEAR(r[b], o[a] * std::sin(th) + o[b] * std::cos(th), 2e-5);
+      }
+      for (int d = n_dims; d < head_dim; ++d) EXPECT_EQ(r[d], o[d]);
+    }
+  }
+}
+
+TEST(Rope, NormalMatchesFormula) {
+  check_rope(false);
+}
+TEST(Rope, NeoxMatchesFormula) {
+  check_rope(true);
+}
+
+TEST(Rope, UsesGgmlFloatRecurrenceForTheta) {
+  // ggml computes theta_i = p * theta_scale^i by repeated float multiplication; pin it.
+  RopeParams p;
+  p.n_dims = 128;
+  p.freq_base = 500000.0f;
+  const int32_t pos[] = {3000};
+  std::vector<float> x(128, 0.0f);
+  for (int i = 0; i < 128; i += 2) x[static_cast<size_t>(i)] = 1.0f;  // (1, 0) pairs
+  rope(x.data(), 1, 1, 128, pos, p);
+  const float theta_scale = std::pow(500000.0f, -2.0f / 128);
+  float theta = 3000.0f;
+  for (int i = 0; i < 64; ++i) {
+    EXPECT_EQ(x[2 * i], std::cos(theta)) << i;
+    EXPECT_EQ(x[2 * i + 1], std::sin(theta)) << i;
+    theta *= theta_scale;
+  }
+}
+
+TEST(Rope, YarnMatchesFormula) {
+  const int n_dims = 64;
+  RopeParams p;
+  p.n_dims = n_dims;
+  p.freq_base = 10000.0f;
+  p.freq_scale = 0.25f;
+  p.n_ctx_orig = 4096;
+  p.ext_factor = 1.0f;
+  p.attn_factor = 0.9f;
+  p.beta_fast = 32.0f;
+  p.beta_slow = 1.0f;
+  const int32_t pos[] = {1, 9000};
+  std::vector<float> x(2 * 64);
+  for (size_t i = 0; i < x.size(); i += 2) x[i] = 1.0f;
+  rope(x.data(), 2, 1, 64, pos, p);
+
+  auto corr = [&](double beta) {
+    return n_dims * std::log(4096.0 / (beta * 2 * std::numbers::pi)) / (2 * std::log(10000.0));
+  };
+  const double low = std::max(0.0, std::floor(corr(32.0)));
+  const double high = std::min(n_dims - 1.0, std::ceil(corr(1.0)));
+  EXPECT_EQ(low, 10.0);
+  EXPECT_EQ(high, 23.0);
+  const double mscale = 0.9 * (1 + 0.1 * std::log(1 / 0.25));
+  for (int t = 0; t < 2; ++t) {
+    for (int i = 0; i < n_dims / 2; ++i) {
+      const double extrap = pos[t] * std::pow(10000.0, -2.0 * i / n_dims);
+      const double interp = 0.25 * extrap;
+      const double y = (i - low) / std::max(0.001, high - low);
+      const double ramp = 1 - std::min(1.0, std::max(0.0, y));
+      const double th = interp * (1 - ramp) + extrap * ramp;
+      // Angles up to 9000 rad: allow float error of the angle itself.
+      const double tol = 2e-6 * (1 + std::fabs(th)) + 1e-5;
+      EXPECT_NEAR(x[static_cast<size_t>(t * 64 + 2 * i)], std::cos(th) * mscale, tol)
+          << t << " " << i;
+      EXPECT_NEAR(x[static_cast<size_t>(t * 64 + 2 * i + 1)], std::sin(th) * mscale, tol)
+          << t << " " << i;
+    }
+  }
+}
+
+TEST(Rope, FreqFactorsDivideTheta) {
+  RopeParams p;
+  p.n_dims = 4;
+  const float ff[] = {1.0f, 4.0f};
+  p.freq_factors = ff;
+  const int32_t pos[] = {10};
+  std::vector<float> x = {1, 0, 1, 0};
+  rope(x.data(), 1, 1, 4, pos, p);
+  const double th1 = 10.0 * std::pow(10000.0, -0.5) / 4.0;
+  EXPECT_NEAR(x[0], std::cos(10.0), 1e-6);
+  EXPECT_NEAR(x[2], std::cos(th1), 1e-6);
+  EXPECT_NEAR(x[3], std::sin(th1), 1e-6);
+}
+
+std::vector<float> naive_attention(const AttentionArgs& a) {
+  std::vector<float> out(static_cast<size_t>(a.n_tokens * a.n_head * a.head_dim_v), 0.0f);
+  const int64_t group = a.n_head / a.n_head_kv;
+  for (int64_t t = 0; t < a.n_tokens; ++t) {
+    for (int64_t h = 0; h < a.n_head; ++h) {
+      const int64_t hk = h / group;
+      const int64_t rows = a.causal ? std::min<int64_t>(a.n_kv, a.q_pos[t] + 1) : a.n_kv;
+      std::vector<double> s(static_cast<size_t>(rows));
+      double mx = -1e300;
+      for (int64_t j = 0; j < rows; ++j) {
+        double d = 0;
+        for (int64_t e = 0; e < a.head_dim_k; ++e) {
+          d += static_cast<double>(a.q[(t * a.n_head + h) * a.head_dim_k + e]) *
+               a.k[(j * a.n_head_kv + hk) * a.head_dim_k + e];
+        }
+        s[j] = d * a.scale;
+        mx = std::max(mx, s[j]);
+      }
+      double sum = 0;
+      for (auto& v : s) sum += (v = std::exp(v - mx));
+      for (int64_t e = 0; e < a.head_dim_v; ++e) {
+        double acc = 0;
+        for (int64_t j = 0; j < rows; ++j) {
+          acc += s[j] / sum * a.v[(j * a.n_head_kv + hk) * a.head_dim_v + e];
+        }
+        out[static_cast<size_t>((t * a.n_head + h) * a.head_dim_v + e)] = static_cast<float>(acc);
+      }
+    }
+  }
+  return out;
+}
+
+TEST(Attention, CausalGqaMatchesNaive) {
+  const int64_t n_tokens = 3, n_kv = 11, n_head = 6, n_head_kv = 2, dk = 40, dv = 24;
+  const auto q = random_floats(static_cast<size_t>(n_tokens * n_head * dk), 21);
+  const auto k = random_floats(static_cast<size_t>(n_kv * n_head_kv * dk), 22);
+  const auto v = random_floats(static_cast<size_t>(n_kv * n_head_kv * dv), 23);
+  const int32_t q_pos[] = {8, 9, 10};
+  for (bool causal : {true, false}) {
+    for (int threads : {1, 2, 5}) {
+      ThreadPool pool(threads);
+      std::vector<float> out(static_cast<size_t>(n_tokens * n_head * dv), NAN);
+      AttentionArgs a;
+      a.q = q.data();
+      a.k = k.data();
+      a.v = v.data();
+      a.out = out.data();
+      a.n_tokens = n_tokens;
+      a.n_kv = n_kv;
+      a.n_head = n_head;
+      a.n_head_kv = n_head_kv;
+      a.head_dim_k = dk;
+      a.head_dim_v = dv;
+      a.q_pos = q_pos;
+      a.causal = causal;
+      a.scale = 1.0f / std::sqrt(static_cast<float>(dk));
+      attention(pool, a);
+      const auto ref = naive_attention(a);
+      for (size_t i = 0; i < out.size(); ++i) {
+        ASSERT_NEAR(out[i], ref[i], 1e-5) << "causal=" << causal << " i=" << i;
+      }
+    }
+  }
+}
+
+TEST(Attention, CausalMaskActuallyMasks) {
+  // Token at position 0 must see only cache row 0: output equals v[0].
+  ThreadPool pool(2);
+  const std::vector<float> q = {1, 2}, k = {1, 0, 100, 100}, v = {3, 4, 50, 60};
+  std::vector<float> out(2);
+  const int32_t pos[] = {0};
+  AttentionArgs a;
+  a.q = q.data();
+  a.k = k.data();
+  a.v = v.data();
+  a.out = out.data();
+  a.n_tokens = 1;
+  a.n_kv = 2;
+  a.n_head = 1;
+  a.n_head_kv = 1;
+  a.head_dim_k = 2;
+  a.head_dim_v = 2;
+  a.q_pos = pos;
+  attention(pool, a);
+  EXPECT_EQ(out, (std::vector<float>{3, 4}));
+}
+
+}  // namespace
+}  // namespace dkb::kernels
