@@ -116,12 +116,12 @@ Runner add_serve(CLI::App& app) {
     server::AppOptions ao;
     ao.api_keys = o->api_keys;
     ao.max_prompt_chars = o->prompt_limit;
-    server::App app(ao);
+    server::App api(ao);
     auto http = server::http::Server::create();
     server::http::ServerOptions so;
     so.host = o->host;
     so.port = static_cast<uint16_t>(o->port);
-    Status st = http->start(so, [&api = app](const server::http::Request& r, server::http::Responder& w) { api.handle(r, w); });
+    Status st = http->start(so, [&api](const server::http::Request& r, server::http::Responder& w) { api.handle(r, w); });
     if (!st.is_ok()) return fail(st.to_string());
     std::printf("deepkb: listening on http://%s:%u\n", o->host.c_str(), http->port());
     if (o->api_keys.empty()) {
@@ -139,16 +139,16 @@ Runner add_serve(CLI::App& app) {
       first = false;
       if (!o->no_warmup) warm_up(*e);
       std::printf("deepkb: loaded %s as '%s' (%s)\n", path.c_str(), e->name.c_str(), e->model->hparams().arch.c_str());
-      app.add_model(std::move(e).value());
+      api.add_model(std::move(e).value());
     }
     if (!o->embed_model.empty()) {
       auto e = load_entry(o->embed_model, true, pool, *o);
       if (!e.is_ok()) return fail(e.status().to_string());
       if (!o->no_warmup) warm_up(*e);
       std::printf("deepkb: loaded embedding model %s as '%s'\n", o->embed_model.c_str(), e->name.c_str());
-      app.add_model(std::move(e).value());
+      api.add_model(std::move(e).value());
     }
-    app.set_ready(true);
+    api.set_ready(true);
     std::printf("deepkb: ready\n");
     std::fflush(stdout);
 
@@ -158,7 +158,7 @@ Runner add_serve(CLI::App& app) {
                 static_cast<long long>(o->drain_ms));
     std::fflush(stdout);
     http->stop_accepting();
-    app.shutdown(o->drain_ms);
+    api.shutdown(o->drain_ms);
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(o->drain_ms + 2000);
     while (http->active_connections() > 0 && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
