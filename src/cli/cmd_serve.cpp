@@ -1,5 +1,6 @@
 // deepkb serve: the HTTP server (OpenAI, DeepSeek, simple and Ollama APIs).
 #include <csignal>
+#include <filesystem>
 #include <cstdio>
 #include <thread>
 
@@ -45,7 +46,8 @@ Result<server::ModelEntry> load_entry(const std::string& path, bool embedding, T
   if (embedding && !is_emb) return invalid_argument("--embed-model '" + path + "' is not an embedding model");
   if (!embedding && is_emb) return invalid_argument("'" + path + "' is an embedding model; pass it with --embed-model");
   server::ModelEntry e;
-  e.name = model->name();
+  // Model ids are file names without .gguf, as users see them on disk (and Ollama lists them).
+  e.name = std::filesystem::path(path).stem().string();
   e.embedding = is_emb;
   e.model = model;
   if (!is_emb) {

@@ -1,0 +1,243 @@
+// End-to-end: the real deepkb binary serving stories260K (and tiny-bert for embeddings) on
+// 127.0.0.1, driven over HTTP.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "support/fixtures.h"
+#include "support/http_client.h"
+
+namespace dkb::test {
+namespace {
+
+using nlohmann::json;
+const std::map<std::string, std::string> kAuth = {{"Authorization", "Bearer sk-test"}};
+
+class ServerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (!fixture_exists("models/stories260K.gguf") || !fixture_exists("models/tiny-bert-F16.gguf")) return;
+    server_ = new ServerProcess(DKB_BINARY, {"-m", fixture_path("models/stories260K.gguf"),
+                                             "--embed-model", fixture_path("models/tiny-bert-F16.gguf"),
+                                             "--alias", "deepseek-chat", "--api-key", "sk-test",
+                                             "--ctx-size", "256", "--prompt-limit", "200",
+                                             "--threads", "2"});
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  void SetUp() override {
+    DKB_REQUIRE_FIXTURE("models/stories260K.gguf");
+    DKB_REQUIRE_FIXTURE("models/tiny-bert-F16.gguf");
+    ASSERT_TRUE(server_ && server_->ready()) << (server_ ? server_->output() : "");
+  }
+  HttpResult post(const std::string& path, const json& body,
+                  const std::map<std::string, std::string>& h = kAuth) {
+    return http_request(server_->port(), "POST", path, body.dump(), h);
+  }
+  HttpResult get(const std::string& path, const std::map<std::string, std::string>& h = kAuth) {
+    return http_request(server_->port(), "GET", path, "", h);
+  }
+  static ServerProcess* server_;
+};
+ServerProcess* ServerTest::server_ = nullptr;
+
+std::string greedy_reference(const char* prompt) {
+  auto ref = json::parse(read_file(fixture_path("reference/stories260K.json")));
+  for (const auto& c : ref["cases"]) {
+    if (c["prompt"] == prompt) return c["greedy_text"];
+  }
+  return "";
+}
+
+TEST_F(ServerTest, HealthAndReadyNeedNoKey) {
+  EXPECT_EQ(get("/health", {}).status, 200);
+  auto r = get("/ready", {});
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(json::parse(r.body)["status"], "ready");
+}
+
+TEST_F(ServerTest, CompletionsMatchReferenceGreedyText) {
+  auto r = post("/v1/completions", {{"prompt", "Once upon a time"}, {"temperature", 0}, {"max_tokens", 32}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto j = json::parse(r.body);
+  EXPECT_EQ(j["choices"][0]["text"], greedy_reference("Once upon a time"));
+  EXPECT_EQ(j["choices"][0]["finish_reason"], "length");
+  EXPECT_EQ(j["usage"]["prompt_tokens"], 5);
+  EXPECT_EQ(j["usage"]["completion_tokens"], 32);
+  EXPECT_EQ(j["object"], "text_completion");
+}
+
+TEST_F(ServerTest, PrefixCacheIsReportedOnRepeat) {
+  json body = {{"prompt", "Lily and Ben went to the park. They saw a"}, {"temperature", 0}, {"max_tokens", 4}};
+  ASSERT_EQ(post("/v1/completions", body).status, 200);
+  auto r = post("/v1/completions", body);
+  ASSERT_EQ(r.status, 200);
+  auto u = json::parse(r.body)["usage"];
+  EXPECT_GT(u["prompt_cache_hit_tokens"].get<int>(), 0) << u.dump();
+  EXPECT_EQ(u["prompt_cache_hit_tokens"].get<int>() + u["prompt_cache_miss_tokens"].get<int>(),
+            u["prompt_tokens"].get<int>());
+}
+
+TEST_F(ServerTest, ChatCompletionNonStreaming) {
+  auto r = post("/v1/chat/completions",
+                {{"model", "deepseek-chat"},
+                 {"messages", {{{"role", "user"}, {"content", "Once upon a time"}}}},
+                 {"temperature", 0}, {"max_tokens", 8}, {"seed", 1}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto j = json::parse(r.body);
+  EXPECT_EQ(j["object"], "chat.completion");
+  EXPECT_EQ(j["model"], "deepseek-chat");
+  EXPECT_EQ(j["choices"][0]["message"]["role"], "assistant");
+  EXPECT_TRUE(j["choices"][0]["message"]["content"].is_string());
+  EXPECT_EQ(j["usage"]["completion_tokens"], 8);
+}
+
+TEST_F(ServerTest, ChatCompletionStreamsSseWithUsage) {
+  auto r = post("/v1/chat/completions",
+                {{"messages", {{{"role", "user"}, {"content", "The sun was"}}}},
+                 {"stream", true}, {"stream_options", {{"include_usage", true}}},
+                 {"temperature", 0}, {"max_tokens", 6}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.headers["content-type"], "text/event-stream");
+  std::vector<json> events;
+  size_t pos = 0;
+  bool done = false;
+  while ((pos = r.body.find("data: ", pos)) != std::string::npos) {
+    size_t end = r.body.find("\n\n", pos);
+    std::string data = r.body.substr(pos + 6, end - pos - 6);
+    pos = end;
+    if (data == "[DONE]") {
+      done = true;
+      continue;
+    }
+    events.push_back(json::parse(data));
+  }
+  EXPECT_TRUE(done);
+  ASSERT_GE(events.size(), 3u);
+  EXPECT_EQ(events.front()["choices"][0]["delta"]["role"], "assistant");
+  EXPECT_EQ(events.back()["choices"].size(), 0u);
+  EXPECT_EQ(events.back()["usage"]["completion_tokens"], 6);
+  EXPECT_EQ(events[events.size() - 2]["choices"][0]["finish_reason"], "length");
+}
+
+TEST_F(ServerTest, SimpleChatApi) {
+  auto r = post("/v1/chat", {{"prompt", "Once upon a time"}, {"temperature", 0.7}, {"max_tokens", 10}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto j = json::parse(r.body);
+  EXPECT_TRUE(j["choices"][0]["text"].is_string());
+  EXPECT_EQ(j["usage"]["completion_tokens"].get<int>() <= 10, true);
+  auto too_long = post("/v1/chat", {{"prompt", std::string(300, 'a')}});
+  EXPECT_EQ(too_long.status, 400);
+  EXPECT_NE(too_long.body.find("300"), std::string::npos) << too_long.body;
+  EXPECT_NE(too_long.body.find("200"), std::string::npos) << too_long.body;
+  EXPECT_EQ(post("/v1/chat", {{"prompt", "hi"}, {"temperature", 1.5}}).status, 400);
+}
+
+TEST_F(ServerTest, AuthIsRequired) {
+  EXPECT_EQ(post("/v1/chat", {{"prompt", "hi"}}, {}).status, 401);
+  EXPECT_EQ(post("/v1/chat", {{"prompt", "hi"}}, {{"Authorization", "Bearer wrong"}}).status, 401);
+  EXPECT_EQ(post("/v1/chat", {{"prompt", "hi"}, {"max_tokens", 1}}, {{"x-api-key", "sk-test"}}).status, 200);
+  EXPECT_EQ(get("/v1/models", {}).status, 401);
+  EXPECT_EQ(get("/metrics", {}).status, 401);
+}
+
+TEST_F(ServerTest, MalformedRequestsGetClearErrors) {
+  auto bad_json = http_request(server_->port(), "POST", "/v1/chat/completions", "{not json", kAuth);
+  EXPECT_EQ(bad_json.status, 400);
+  EXPECT_NE(json::parse(bad_json.body)["error"]["message"].get<std::string>().find("malformed JSON"), std::string::npos);
+  EXPECT_EQ(post("/v1/chat/completions", {{"messages", "hi"}}).status, 400);
+  EXPECT_EQ(post("/v1/chat/completions", {{"messages", {{{"role", "wizard"}, {"content", "x"}}}}}).status, 400);
+  EXPECT_EQ(post("/v1/chat/completions", {{"model", "gpt-9"}, {"messages", {{{"role", "user"}, {"content", "x"}}}}}).status, 404);
+  EXPECT_EQ(post("/v1/completions", {{"prompt", "x"}, {"top_p", "high"}}).status, 400);
+  EXPECT_EQ(post("/v1/completions", {{"prompt", {1, 99999}}}).status, 400);
+  EXPECT_EQ(get("/v1/nothing").status, 404);
+  EXPECT_EQ(get("/v1/chat/completions").status, 405);
+}
+
+TEST_F(ServerTest, PromptBeyondContextIs400WithBothNumbers) {
+  std::string prompt;
+  for (int i = 0; i < 100; ++i) prompt += "Lily and Ben went to the park. ";
+  auto r = post("/v1/completions", {{"prompt", prompt}, {"max_tokens", 4}});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("256"), std::string::npos) << r.body;
+}
+
+TEST_F(ServerTest, ModelsListAliases) {
+  auto r = get("/v1/models");
+  ASSERT_EQ(r.status, 200);
+  auto j = json::parse(r.body);
+  std::vector<std::string> ids;
+  for (const auto& m : j["data"]) ids.push_back(m["id"]);
+  EXPECT_NE(std::find(ids.begin(), ids.end(), "deepseek-chat"), ids.end());
+  EXPECT_NE(std::find(ids.begin(), ids.end(), "tiny-bert-F16"), ids.end());
+}
+
+TEST_F(ServerTest, EmbeddingsFloatAndBase64) {
+  auto r = post("/v1/embeddings", {{"input", {"What is the capital of France?", "库"}}, {"model", "tiny-bert-F16"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto j = json::parse(r.body);
+  ASSERT_EQ(j["data"].size(), 2u);
+  auto v = j["data"][0]["embedding"].get<std::vector<float>>();
+  EXPECT_EQ(v.size(), 128u);
+  double norm = 0;
+  for (float x : v) norm += x * x;
+  EXPECT_NEAR(norm, 1.0, 1e-4);
+  auto b = post("/v1/embeddings", {{"input", "hello"}, {"encoding_format", "base64"}});
+  ASSERT_EQ(b.status, 200);
+  // 128 floats = 512 bytes → 4 * ceil(512 / 3) base64 characters.
+  EXPECT_EQ(json::parse(b.body)["data"][0]["embedding"].get<std::string>().size(), 684u);
+  EXPECT_EQ(post("/v1/embeddings", {{"input", 5}}).status, 400);
+}
+
+TEST_F(ServerTest, OllamaGenerateAndChat) {
+  auto g = post("/api/generate", {{"model", "stories260K"}, {"prompt", "Once upon a time"}, {"raw", true},
+                                  {"stream", false}, {"options", {{"temperature", 0}, {"num_predict", 32}}}});
+  ASSERT_EQ(g.status, 200) << g.body;
+  auto gj = json::parse(g.body);
+  EXPECT_EQ(gj["response"], greedy_reference("Once upon a time"));
+  EXPECT_EQ(gj["done"], true);
+  EXPECT_EQ(gj["eval_count"], 32);
+  auto c = post("/api/chat", {{"model", "stories260K:latest"}, {"messages", {{{"role", "user"}, {"content", "hi"}}}},
+                              {"options", {{"num_predict", 5}}}});
+  ASSERT_EQ(c.status, 200) << c.body;
+  EXPECT_EQ(c.headers["content-type"], "application/x-ndjson");
+  std::vector<json> lines;
+  size_t start = 0, nl;
+  while ((nl = c.body.find('\n', start)) != std::string::npos) {
+    lines.push_back(json::parse(c.body.substr(start, nl - start)));
+    start = nl + 1;
+  }
+  ASSERT_GE(lines.size(), 1u);
+  EXPECT_EQ(lines.back()["done"], true);
+  EXPECT_EQ(lines.back()["eval_count"].get<int>() <= 5, true);
+  auto tags = get("/api/tags");
+  ASSERT_EQ(tags.status, 200);
+  EXPECT_EQ(json::parse(tags.body)["models"].size(), 2u);
+  auto missing = post("/api/chat", {{"model", "nope"}, {"messages", json::array()}});
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_TRUE(json::parse(missing.body)["error"].is_string());
+}
+
+TEST_F(ServerTest, MetricsExposePrometheusText) {
+  auto r = get("/metrics");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find("deepkb_requests_total{route=\"/v1/completions\",status=\"200\"}"), std::string::npos);
+  EXPECT_NE(r.body.find("deepkb_time_to_first_token_seconds_bucket"), std::string::npos);
+  EXPECT_NE(r.body.find("deepkb_kv_cache_usage_ratio{model=\"stories260K\"}"), std::string::npos);
+}
+
+TEST(ServerLifecycle, QueueFullIs503AndSigtermExitsZero) {
+  DKB_REQUIRE_FIXTURE("models/stories260K.gguf");
+  ServerProcess s(DKB_BINARY, {"-m", fixture_path("models/stories260K.gguf"), "--max-queue", "0",
+                               "--no-warmup"});
+  ASSERT_TRUE(s.ready()) << s.output();
+  auto r = http_request(s.port(), "POST", "/v1/completions", R"({"prompt":"hi"})");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.headers["retry-after"], "1");
+  EXPECT_EQ(s.terminate(), 0);
+}
+
+}  // namespace
+}  // namespace dkb::test

@@ -1,0 +1,43 @@
+// A small blocking HTTP/1.1 client (Boost.Beast) for end-to-end tests, plus a helper that
+// runs the real deepkb binary as a server on 127.0.0.1 with an ephemeral port.
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace dkb::test {
+
+struct HttpResult {
+  int status = 0;  // 0: connection failed
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string body;
+};
+
+HttpResult http_request(int port, const std::string& method, const std::string& target,
+                        const std::string& body = "",
+                        const std::map<std::string, std::string>& headers = {});
+
+// Runs `deepkb serve ARGS --port 0`, waits until it prints "ready" (or exits), and stops it
+// with SIGTERM on destruction.
+class ServerProcess {
+ public:
+  ServerProcess(const std::string& binary, const std::vector<std::string>& args);
+  ~ServerProcess();
+  bool ready() const { return ready_; }
+  int port() const { return port_; }
+  const std::string& output() const { return output_; }
+  // Sends SIGTERM and returns the exit status (-1 if it did not exit within timeout_ms).
+  int terminate(int timeout_ms = 15000);
+
+ private:
+  pid_t pid_ = -1;
+  int out_fd_ = -1;
+  int port_ = 0;
+  bool ready_ = false;
+  std::string output_;
+};
+
+}  // namespace dkb::test
