@@ -278,9 +278,11 @@ Value Evaluator::eval_binary(const Expr& e) {
     int64_t x = a.as_int();
     int64_t y = b.as_int();
     int64_t r = 0;
-    if (op == "+") return checked(__builtin_add_overflow(x, y, &r), r);
-    if (op == "-") return checked(__builtin_sub_overflow(x, y, &r), r);
-    if (op == "*") return checked(__builtin_mul_overflow(x, y, &r), r);
+    bool overflow = false;
+    if (op == "+") overflow = __builtin_add_overflow(x, y, &r);
+    if (op == "-") overflow = __builtin_sub_overflow(x, y, &r);
+    if (op == "*") overflow = __builtin_mul_overflow(x, y, &r);
+    if (op == "+" || op == "-" || op == "*") return checked(overflow, r);
     if (op == "//" || op == "%") {
       if (y == 0) throw Error("integer division or modulo by zero");
       if (x == INT64_MIN && y == -1) throw Error("integer overflow");

@@ -354,18 +354,20 @@ class Parser {
     }
     return e;
   }
-  ExprPtr parse_unary() {
+  // As in Jinja, the operand of unary -/+ takes no filters: `-3|abs` is `(-3)|abs`.
+  ExprPtr parse_unary(bool with_filter = true) {
     DepthGuard guard(this);
     ExprPtr e;
     if (is_op("-") || is_op("+")) {
       const Token& at = next();
       e = expr_node(ExprKind::kUnary, at);
       e->name = at.text;
-      e->args.push_back(parse_unary());
+      e->args.push_back(parse_unary(false));
     } else {
-      e = parse_postfix(parse_primary());
+      e = parse_primary();
     }
-    return parse_filter_tail(std::move(e), peek());
+    e = parse_postfix(std::move(e));
+    return with_filter ? parse_filter_tail(std::move(e), peek()) : std::move(e);
   }
 
   // Parses `| filter(args)` and `is [not] test args` chains; with a null input parses a
