@@ -59,6 +59,7 @@ Result<std::string> ChatTemplate::render(const nlohmann::json& context) const {
   if (!impl_) return failed_precondition("chat template was moved from");
   if (!context.is_object()) return invalid_argument("chat template context must be a JSON object");
   try {
+    jinja::ContainerArena arena;
     jinja::Value globals = jinja::from_json(context);
     // tokenizer_config.json stores special tokens either as strings or as AddedToken
     // objects {"content": ...}; templates expect the string.

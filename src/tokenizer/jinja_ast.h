@@ -43,6 +43,7 @@ struct Expr {
   Value literal;
   std::string name;
   bool negated = false;  // `is not`, `not in`
+  int depth = 1;         // height of this subtree (bounded by the parser)
   std::vector<ExprPtr> args;
   std::vector<std::pair<std::string, ExprPtr>> kwargs;
 };

@@ -137,13 +137,15 @@ class Lexer {
       if (pos >= n) fail(is_var ? "unclosed '{{'" : "unclosed '{%'", start);
       const char* close = is_var ? "}}" : "%}";
       char c = src_[pos];
-      if (depth == 0 && (c == '-' || c == '+') && src_.compare(pos + 1, 2, close) == 0) {
+      // Inside brackets `}}` may close a dict literal; `%}` always ends a block tag.
+      const bool can_close = depth == 0 || !is_var;
+      if (can_close && (c == '-' || c == '+') && src_.compare(pos + 1, 2, close) == 0) {
         tokens_.push_back(make(is_var ? Tok::kVarEnd : Tok::kBlockEnd, "", pos));
         after_close(c, !is_var);
         pos += 3;
         break;
       }
-      if (depth == 0 && src_.compare(pos, 2, close) == 0) {
+      if (can_close && src_.compare(pos, 2, close) == 0) {
         tokens_.push_back(make(is_var ? Tok::kVarEnd : Tok::kBlockEnd, "", pos));
         after_close('\0', !is_var);
         pos += 2;

@@ -96,6 +96,20 @@ class Parser {
     return e;
   }
 
+  // Records the subtree height of e and rejects trees too deep to evaluate safely.
+  ExprPtr seal(ExprPtr e) {
+    int d = 0;
+    for (const auto& a : e->args) {
+      if (a) d = std::max(d, a->depth);
+    }
+    for (const auto& kv : e->kwargs) d = std::max(d, kv.second->depth);
+    e->depth = d + 1;
+    if (e->depth > kMaxExprDepth) {
+      throw Error("expression nested too deeply", e->line, e->col);
+    }
+    return e;
+  }
+
   // Parses statements until `{% <end> ...` for one of `ends`; leaves the stream after the
   // end name. With no ends, parses to end of template.
   Body parse_until(std::initializer_list<const char*> ends, std::string* found,
@@ -106,8 +120,11 @@ class Parser {
       const Token& t = peek();
       if (t.type == Tok::kEof) {
         if (ends.size() == 0) return body;
-        std::string msg = std::string("unexpected end of template, expected '") +
-                          *ends.begin() + "'";
+        std::string msg = "unexpected end of template, expected ";
+        for (const char* e : ends) {
+          if (e != *ends.begin()) msg += " or ";
+          msg += std::string("'") + e + "'";
+        }
         if (opener != nullptr) {
           fail_at(msg + " to close the block opened here", *opener);
         }
@@ -262,7 +279,7 @@ class Parser {
       c->args.push_back(std::move(e));
       c->args.push_back(parse_or());
       c->args.push_back(accept_name("else") ? parse_expression() : nullptr);
-      return c;
+      return seal(std::move(c));
     }
     return e;
   }
@@ -272,7 +289,7 @@ class Parser {
     e->name = std::move(op);
     e->args.push_back(std::move(l));
     e->args.push_back(std::move(r));
-    return e;
+    return seal(std::move(e));
   }
 
   ExprPtr parse_or() {
@@ -297,7 +314,7 @@ class Parser {
       auto e = expr_node(ExprKind::kUnary, next());
       e->name = "not";
       e->args.push_back(parse_not());
-      return e;
+      return seal(std::move(e));
     }
     return parse_compare();
   }
@@ -363,6 +380,7 @@ class Parser {
       e = expr_node(ExprKind::kUnary, at);
       e->name = at.text;
       e->args.push_back(parse_unary(false));
+      e = seal(std::move(e));
     } else {
       e = parse_primary();
     }
@@ -383,7 +401,7 @@ class Parser {
         if (!is_known_filter(f->name)) fail_at("no filter named '" + f->name + "'", name_tok);
         f->args.push_back(std::move(e));
         if (accept_op("(")) parse_call_args(*f);
-        e = parse_postfix(std::move(f));
+        e = parse_postfix(seal(std::move(f)));
         if (block) return e;
       } else if (is_name("is")) {
         const Token& at = next();
@@ -398,7 +416,7 @@ class Parser {
         } else if (starts_test_arg()) {
           t->args.push_back(parse_postfix(parse_primary()));
         }
-        e = std::move(t);
+        e = seal(std::move(t));
       } else {
         return e;
       }
@@ -479,7 +497,7 @@ class Parser {
       tuple->args.push_back(std::move(e));
       while (accept_op(",") && !is_op(")")) tuple->args.push_back(parse_expression());
       expect_op(")");
-      return tuple;
+      return seal(std::move(tuple));
     }
     if (accept_op("[")) {
       auto list = expr_node(ExprKind::kList, t);
@@ -488,7 +506,7 @@ class Parser {
         if (!accept_op(",")) break;
       }
       expect_op("]");
-      return list;
+      return seal(std::move(list));
     }
     if (accept_op("{")) {
       auto dict = expr_node(ExprKind::kDict, t);
@@ -499,7 +517,7 @@ class Parser {
         if (!accept_op(",")) break;
       }
       expect_op("}");
-      return dict;
+      return seal(std::move(dict));
     }
     fail("unexpected " + describe(t));
   }
@@ -519,14 +537,14 @@ class Parser {
           g->name = expect_name();
           g->args.push_back(std::move(e));
         }
-        e = std::move(g);
+        e = seal(std::move(g));
       } else if (accept_op("[")) {
-        e = parse_subscript(std::move(e), at);
+        e = seal(parse_subscript(std::move(e), at));
       } else if (accept_op("(")) {
         auto c = expr_node(ExprKind::kCall, at);
         c->args.push_back(std::move(e));
         parse_call_args(*c);
-        e = std::move(c);
+        e = seal(std::move(c));
       } else {
         return e;
       }

@@ -12,6 +12,8 @@ namespace dkb::tokenizer::jinja {
 
 // Maximum nesting of blocks and sub-expressions the parser accepts.
 constexpr int kMaxParseDepth = 200;
+// Maximum height of an expression tree (long operator chains such as a + b + c ...).
+constexpr int kMaxExprDepth = 512;
 
 // Throws jinja::Error naming line:column on a syntax error.
 Body parse(std::vector<Token> tokens);

@@ -30,8 +30,50 @@ double Value::as_double() const {
   throw Error("expected a number, got " + type_name(*this));
 }
 
-Value Value::make_list(List items) { return Value(std::make_shared<List>(std::move(items))); }
-Value Value::make_dict() { return Value(std::make_shared<Dict>()); }
+namespace {
+thread_local ContainerArena* t_arena = nullptr;
+}  // namespace
+
+ContainerArena::ContainerArena() : previous_(t_arena) { t_arena = this; }
+
+ContainerArena::~ContainerArena() {
+  t_arena = previous_;
+  for (auto& l : lists_) l->clear();
+  for (auto& d : dicts_) d->items.clear();
+}
+
+void ContainerArena::track(const ListPtr& l) {
+  if (t_arena == nullptr) return;
+  t_arena->lists_.push_back(l);
+  t_arena->compact();
+}
+
+void ContainerArena::track(const DictPtr& d) {
+  if (t_arena == nullptr) return;
+  t_arena->dicts_.push_back(d);
+  t_arena->compact();
+}
+
+void ContainerArena::compact() {
+  if (lists_.size() + dicts_.size() < next_compaction_) return;
+  // Dropping a container here destroys at most that one object: its children are still
+  // held by the arena. Children freed this way go in a later compaction.
+  std::erase_if(lists_, [](const ListPtr& l) { return l.use_count() == 1; });
+  std::erase_if(dicts_, [](const DictPtr& d) { return d.use_count() == 1; });
+  next_compaction_ = 2 * (lists_.size() + dicts_.size()) + 4096;
+}
+
+Value Value::make_list(List items) {
+  auto l = std::make_shared<List>(std::move(items));
+  ContainerArena::track(l);
+  return Value(std::move(l));
+}
+
+Value Value::make_dict() {
+  auto d = std::make_shared<Dict>();
+  ContainerArena::track(d);
+  return Value(std::move(d));
+}
 Value Value::make_function(Function f) {
   return Value(std::make_shared<const Function>(std::move(f)));
 }
@@ -282,7 +324,17 @@ std::string type_name(const Value& v) {
   return kNames[v.v.index()];
 }
 
-bool equals(const Value& a, const Value& b) {
+namespace {
+bool equals_at(const Value& a, const Value& b, int depth);
+int compare_at(const Value& a, const Value& b, int depth);
+}  // namespace
+
+bool equals(const Value& a, const Value& b) { return equals_at(a, b, 0); }
+int compare(const Value& a, const Value& b) { return compare_at(a, b, 0); }
+
+namespace {
+bool equals_at(const Value& a, const Value& b, int depth) {
+  if (depth > kMaxValueDepth) throw Error("value nested too deeply to compare");
   if (a.is_number() && b.is_number()) {
     if (a.is_float() || b.is_float()) return a.as_double() == b.as_double();
     return a.as_int() == b.as_int();
@@ -295,7 +347,7 @@ bool equals(const Value& a, const Value& b) {
     const List& y = *b.list();
     if (x.size() != y.size()) return false;
     for (size_t i = 0; i < x.size(); ++i) {
-      if (!equals(x[i], y[i])) return false;
+      if (!equals_at(x[i], y[i], depth + 1)) return false;
     }
     return true;
   }
@@ -306,14 +358,15 @@ bool equals(const Value& a, const Value& b) {
     if (x.items.size() != y.items.size()) return false;
     for (const auto& [k, val] : x.items) {
       const Value* other = y.find(k);
-      if (other == nullptr || !equals(val, *other)) return false;
+      if (other == nullptr || !equals_at(val, *other, depth + 1)) return false;
     }
     return true;
   }
   return std::get<FunctionPtr>(a.v) == std::get<FunctionPtr>(b.v);
 }
 
-int compare(const Value& a, const Value& b) {
+int compare_at(const Value& a, const Value& b, int depth) {
+  if (depth > kMaxValueDepth) throw Error("value nested too deeply to compare");
   if (a.is_number() && b.is_number()) {
     if (a.is_float() || b.is_float()) {
       double x = a.as_double();
@@ -332,7 +385,7 @@ int compare(const Value& a, const Value& b) {
     const List& x = *a.list();
     const List& y = *b.list();
     for (size_t i = 0; i < x.size() && i < y.size(); ++i) {
-      int c = compare(x[i], y[i]);
+      int c = compare_at(x[i], y[i], depth + 1);
       if (c != 0) return c;
     }
     return x.size() < y.size() ? -1 : (x.size() > y.size() ? 1 : 0);
@@ -340,8 +393,12 @@ int compare(const Value& a, const Value& b) {
   throw Error("'<' not supported between instances of '" + type_name(a) + "' and '" +
               type_name(b) + "'");
 }
+}  // namespace
 
-Value from_json(const nlohmann::json& j) {
+Value from_json(const nlohmann::json& j) { return from_json_at(j, 0); }
+
+Value from_json_at(const nlohmann::json& j, int depth) {
+  if (depth > kMaxValueDepth) throw Error("context JSON nested too deeply");
   switch (j.type()) {
     case nlohmann::json::value_t::null: return None{};
     case nlohmann::json::value_t::boolean: return j.get<bool>();
@@ -356,13 +413,13 @@ Value from_json(const nlohmann::json& j) {
     case nlohmann::json::value_t::array: {
       List items;
       items.reserve(j.size());
-      for (const auto& e : j) items.push_back(from_json(e));
+      for (const auto& e : j) items.push_back(from_json_at(e, depth + 1));
       return Value::make_list(std::move(items));
     }
     case nlohmann::json::value_t::object: {
       Value d = Value::make_dict();
       for (auto it = j.begin(); it != j.end(); ++it) {
-        d.dict()->items.emplace_back(it.key(), from_json(it.value()));
+        d.dict()->items.emplace_back(it.key(), from_json_at(it.value(), depth + 1));
       }
       return d;
     }

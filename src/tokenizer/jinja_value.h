@@ -96,6 +96,30 @@ struct Dict {
   void set(const std::string& key, Value value);
 };
 
+// Every list and dict created while a ContainerArena is active on this thread is also
+// owned by the arena. Because the arena keeps each container alive, destroying one never
+// cascades into its children, so deeply nested values cannot overflow the stack, and the
+// arena's destructor empties all containers first, which also frees reference cycles
+// (`l.append(l)`). Containers only the arena still holds are dropped periodically.
+class ContainerArena {
+ public:
+  ContainerArena();
+  ~ContainerArena();
+  ContainerArena(const ContainerArena&) = delete;
+  ContainerArena& operator=(const ContainerArena&) = delete;
+
+  static void track(const ListPtr& l);
+  static void track(const DictPtr& d);
+
+ private:
+  void compact();
+
+  ContainerArena* previous_;
+  std::vector<ListPtr> lists_;
+  std::vector<DictPtr> dicts_;
+  size_t next_compaction_ = 4096;
+};
+
 // Call arguments: positional then keyword.
 struct Args {
   std::vector<Value> pos;
@@ -118,6 +142,7 @@ bool equals(const Value& a, const Value& b);
 // <0, 0, >0; throws for incomparable types.
 int compare(const Value& a, const Value& b);
 Value from_json(const nlohmann::json& j);
+Value from_json_at(const nlohmann::json& j, int depth);
 
 // Python float repr, e.g. 1.0, 0.1, 1e-05, 1e+16.
 std::string format_float(double d);
