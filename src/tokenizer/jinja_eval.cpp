@@ -175,6 +175,8 @@ Evaluator::Flow Evaluator::exec_for(const Stmt& s, std::string& out) {
   const int64_t n = static_cast<int64_t>(items.size());
   for (int64_t i = 0; i < n; ++i) {
     tick();
+    // Assignments in a loop body do not survive into the next iteration (as in Jinja).
+    scopes_.back().clear();
     const Value& item = items[static_cast<size_t>(i)];
     bind(item);
     Value loop = Value::make_dict();
