@@ -22,9 +22,9 @@ namespace {
 
 Status to_status(const jinja::Error& e) {
   if (e.raised) return invalid_argument(e.what());
-  std::string where = e.line() > 0
-                          ? "chat template " + std::to_string(e.line()) + ":" + std::to_string(e.col()) + ": "
-                          : "chat template: ";
+  std::string where = e.line() > 0 ? "chat template " + std::to_string(e.line()) + ":" +
+                                         std::to_string(e.col()) + ": "
+                                   : "chat template: ";
   return invalid_argument(where + e.what());
 }
 

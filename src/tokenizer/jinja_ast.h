@@ -33,7 +33,7 @@ enum class ExprKind {
   kBinary,   // name = operator; args[0], args[1]
   kAnd,
   kOr,
-  kCond,     // args[0] if args[1] else args[2] (null = undefined)
+  kCond,  // args[0] if args[1] else args[2] (null = undefined)
 };
 
 struct Expr {
@@ -49,19 +49,19 @@ struct Expr {
 };
 
 enum class StmtKind {
-  kText,        // text
-  kOutput,      // {{ expr }}
-  kIf,          // branches (cond, body), else_body
-  kFor,         // targets in expr [if cond]: body, else_body
-  kSet,         // targets = expr; or attr_target: targets[0].targets[1] = expr
-  kSetBlock,    // {% set targets[0] %} body {% endset %}
-  kMacro,       // name(params) body
-  kCallBlock,   // {% call expr %} body {% endcall %}: body becomes caller()
-  kFilterBlock, // {% filter expr %} body: expr is a kFilter whose input is null
+  kText,         // text
+  kOutput,       // {{ expr }}
+  kIf,           // branches (cond, body), else_body
+  kFor,          // targets in expr [if cond]: body, else_body
+  kSet,          // targets = expr; or attr_target: targets[0].targets[1] = expr
+  kSetBlock,     // {% set targets[0] %} body {% endset %}
+  kMacro,        // name(params) body
+  kCallBlock,    // {% call expr %} body {% endcall %}: body becomes caller()
+  kFilterBlock,  // {% filter expr %} body: expr is a kFilter whose input is null
   kBreak,
   kContinue,
-  kDo,          // {% do expr %}
-  kScope,       // body rendered as is ({% generation %})
+  kDo,     // {% do expr %}
+  kScope,  // body rendered as is ({% generation %})
 };
 
 struct Stmt {

@@ -1,7 +1,7 @@
 // Statement execution, scopes, budgets and global functions of the evaluator.
-#include <ctime>
-
 #include "jinja_eval.h"
+
+#include <ctime>
 
 namespace dkb::tokenizer::jinja {
 
@@ -35,8 +35,7 @@ Evaluator::Evaluator(const RenderLimits& limits, Value globals)
 
 void Evaluator::tick() {
   if (++iterations_ > limits_.max_iterations) {
-    throw Error("template exceeded " + std::to_string(limits_.max_iterations) +
-                " loop iterations");
+    throw Error("template exceeded " + std::to_string(limits_.max_iterations) + " loop iterations");
   }
 }
 
@@ -97,22 +96,31 @@ Evaluator::Flow Evaluator::exec(const Body& body, std::string& out) {
 Evaluator::Flow Evaluator::exec_stmt(const Stmt& s, std::string& out) {
   try {
     switch (s.kind) {
-      case StmtKind::kText: emit(out, s.text); return Flow::kNormal;
-      case StmtKind::kOutput: emit(out, to_str(eval(*s.expr))); return Flow::kNormal;
+      case StmtKind::kText:
+        emit(out, s.text);
+        return Flow::kNormal;
+      case StmtKind::kOutput:
+        emit(out, to_str(eval(*s.expr)));
+        return Flow::kNormal;
       case StmtKind::kIf:
         for (const auto& [cond, body] : s.branches) {
           if (truthy(eval(*cond))) return exec(body, out);
         }
         return exec(s.else_body, out);
-      case StmtKind::kFor: return exec_for(s, out);
-      case StmtKind::kSet: exec_set(s, eval(*s.expr)); return Flow::kNormal;
+      case StmtKind::kFor:
+        return exec_for(s, out);
+      case StmtKind::kSet:
+        exec_set(s, eval(*s.expr));
+        return Flow::kNormal;
       case StmtKind::kSetBlock: {
         std::string captured;
         exec(s.body, captured);
         exec_set(s, Value(std::move(captured)));
         return Flow::kNormal;
       }
-      case StmtKind::kMacro: assign(s.text, make_macro(s)); return Flow::kNormal;
+      case StmtKind::kMacro:
+        assign(s.text, make_macro(s));
+        return Flow::kNormal;
       case StmtKind::kCallBlock: {
         scopes_.emplace_back();
         const Body* body = &s.body;
@@ -134,10 +142,15 @@ Evaluator::Flow Evaluator::exec_stmt(const Stmt& s, std::string& out) {
         emit(out, to_str(apply_filter(*this, s.expr->name, Value(std::move(captured)), args)));
         return Flow::kNormal;
       }
-      case StmtKind::kBreak: return Flow::kBreak;
-      case StmtKind::kContinue: return Flow::kContinue;
-      case StmtKind::kDo: eval(*s.expr); return Flow::kNormal;
-      case StmtKind::kScope: return exec(s.body, out);
+      case StmtKind::kBreak:
+        return Flow::kBreak;
+      case StmtKind::kContinue:
+        return Flow::kContinue;
+      case StmtKind::kDo:
+        eval(*s.expr);
+        return Flow::kNormal;
+      case StmtKind::kScope:
+        return exec(s.body, out);
     }
   } catch (const Error& e) {
     if (e.line() != 0) throw;

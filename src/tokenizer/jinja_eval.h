@@ -18,11 +18,11 @@
 namespace dkb::tokenizer::jinja {
 
 struct RenderLimits {
-  size_t max_output_bytes = 4u << 20;    // rendered text and any single string value
-  int64_t max_iterations = 1'000'000;    // loop iterations + macro calls, all together
-  size_t max_list_size = 1'000'000;      // range(), list repetition
-  int max_call_depth = 64;               // nested macro calls
-  uint64_t max_string_work = 1ull << 30; // bytes copied by string operations, all together
+  size_t max_output_bytes = 4u << 20;     // rendered text and any single string value
+  int64_t max_iterations = 1'000'000;     // loop iterations + macro calls, all together
+  size_t max_list_size = 1'000'000;       // range(), list repetition
+  int max_call_depth = 64;                // nested macro calls
+  uint64_t max_string_work = 1ull << 30;  // bytes copied by string operations, all together
 };
 
 class Evaluator {

@@ -13,7 +13,9 @@ namespace {
               type_name(b) + "'");
 }
 
-bool is_integral(const Value& v) { return v.is_int() || v.is_bool(); }
+bool is_integral(const Value& v) {
+  return v.is_int() || v.is_bool();
+}
 
 int64_t checked(bool overflow, int64_t r) {
   if (overflow) throw Error("integer overflow");
@@ -43,8 +45,10 @@ bool contains(const Value& container, const Value& item) {
 Value Evaluator::eval(const Expr& e) {
   try {
     switch (e.kind) {
-      case ExprKind::kLiteral: return e.literal;
-      case ExprKind::kName: return lookup(e.name);
+      case ExprKind::kLiteral:
+        return e.literal;
+      case ExprKind::kName:
+        return lookup(e.name);
       case ExprKind::kList:
       case ExprKind::kTuple: {
         List items;
@@ -59,13 +63,16 @@ Value Evaluator::eval(const Expr& e) {
         }
         return d;
       }
-      case ExprKind::kGetAttr: return eval_getattr(e);
+      case ExprKind::kGetAttr:
+        return eval_getattr(e);
       case ExprKind::kGetItem: {
         Value obj = eval(*e.args[0]);
         return eval_getitem(obj, eval(*e.args[1]));
       }
-      case ExprKind::kSlice: return eval_slice(e);
-      case ExprKind::kCall: return eval_call(e);
+      case ExprKind::kSlice:
+        return eval_slice(e);
+      case ExprKind::kCall:
+        return eval_call(e);
       case ExprKind::kFilter: {
         Value input = eval(*e.args[0]);
         Args args;
@@ -82,12 +89,14 @@ Value Evaluator::eval(const Expr& e) {
         Value v = eval(*e.args[0]);
         if (e.name == "not") return !truthy(v);
         require_defined(v);
-        if (!v.is_number()) throw Error("bad operand type for unary " + e.name + ": '" + type_name(v) + "'");
+        if (!v.is_number())
+          throw Error("bad operand type for unary " + e.name + ": '" + type_name(v) + "'");
         if (e.name == "+") return v.is_float() ? v : Value(v.as_int());
         if (v.is_float()) return -v.as_double();
         return checked(v.as_int() == INT64_MIN, -v.as_int());
       }
-      case ExprKind::kBinary: return eval_binary(e);
+      case ExprKind::kBinary:
+        return eval_binary(e);
       case ExprKind::kAnd: {
         Value l = eval(*e.args[0]);
         return truthy(l) ? eval(*e.args[1]) : l;
@@ -154,7 +163,7 @@ Value Evaluator::eval_slice(const Expr& e) {
   Value parts[3];
   for (int i = 0; i < 3; ++i) {
     parts[i] = e.args[static_cast<size_t>(i) + 1] ? eval(*e.args[static_cast<size_t>(i) + 1])
-                                                   : Value(None{});
+                                                  : Value(None{});
   }
   require_defined(obj);
   return slice_value(obj, parts[0], parts[1], parts[2]);
@@ -260,7 +269,8 @@ Value Evaluator::eval_binary(const Expr& e) {
         for (int64_t i = 0; i < k && !seq.str().empty(); ++i) out += seq.str();
         return out;
       }
-      if (!seq.list()->empty()) check_list_size(seq.list()->size() * static_cast<size_t>(std::min<int64_t>(k, 1 << 30)));
+      if (!seq.list()->empty())
+        check_list_size(seq.list()->size() * static_cast<size_t>(std::min<int64_t>(k, 1 << 30)));
       List out;
       for (int64_t i = 0; i < k && !seq.list()->empty(); ++i) {
         out.insert(out.end(), seq.list()->begin(), seq.list()->end());

@@ -12,11 +12,12 @@ namespace {
 
 const std::set<std::string>& filter_names() {
   static const std::set<std::string> kNames = {
-      "abs", "attr", "capitalize", "count", "d", "default", "dictsort", "e", "escape",
-      "first", "float", "indent", "int", "items", "join", "last", "length", "list", "lower",
-      "map", "max", "min", "reject", "rejectattr", "replace", "reverse", "round", "safe",
-      "select", "selectattr", "sort", "string", "sum", "title", "tojson", "trim", "unique",
-      "upper", "wordcount", "center", "batch"};
+      "abs",    "attr",       "capitalize", "count",     "d",       "default", "dictsort",
+      "e",      "escape",     "first",      "float",     "indent",  "int",     "items",
+      "join",   "last",       "length",     "list",      "lower",   "map",     "max",
+      "min",    "reject",     "rejectattr", "replace",   "reverse", "round",   "safe",
+      "select", "selectattr", "sort",       "string",    "sum",     "title",   "tojson",
+      "trim",   "unique",     "upper",      "wordcount", "center",  "batch"};
   return kNames;
 }
 
@@ -26,11 +27,13 @@ Value get_attribute(const Value& v, const std::string& path) {
   size_t start = 0;
   while (true) {
     size_t dot = path.find('.', start);
-    std::string part = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    std::string part =
+        path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
     if (cur.is_dict()) {
       const Value* f = cur.dict()->find(part);
       cur = f ? *f : Value(Undefined{part});
-    } else if (cur.is_list() && !part.empty() && std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    } else if (cur.is_list() && !part.empty() &&
+               std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; })) {
       size_t i = std::stoul(part);
       cur = i < cur.list()->size() ? (*cur.list())[i] : Value(Undefined{part});
     } else {
@@ -79,12 +82,23 @@ std::string html_escape(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&#34;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&#34;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -142,12 +156,15 @@ Value minmax(const Value& input, const Args& args, bool want_max) {
 
 }  // namespace
 
-bool is_known_filter(const std::string& name) { return filter_names().count(name) != 0; }
+bool is_known_filter(const std::string& name) {
+  return filter_names().count(name) != 0;
+}
 
 Value apply_filter(Evaluator& ev, const std::string& name, Value input, Args& args) {
   if (name == "default" || name == "d") {
     bool boolean = truthy(args.get(1, "boolean", false));
-    if (input.is_undefined() || (boolean && !truthy(input))) return args.get(0, "default_value", "");
+    if (input.is_undefined() || (boolean && !truthy(input)))
+      return args.get(0, "default_value", "");
     return input;
   }
   if (name == "length" || name == "count") {
@@ -162,7 +179,10 @@ Value apply_filter(Evaluator& ev, const std::string& name, Value input, Args& ar
   if (name == "tojson") {
     Value indent = args.get(0, "indent", None{});
     bool sort_keys = truthy(args.get(1, "sort_keys", false));
-    std::string out = to_json(input, indent.is_none() ? -1 : static_cast<int>(std::clamp<int64_t>(indent.as_int(), 0, 64)), sort_keys);
+    std::string out = to_json(
+        input,
+        indent.is_none() ? -1 : static_cast<int>(std::clamp<int64_t>(indent.as_int(), 0, 64)),
+        sort_keys);
     ev.charge(out.size());
     return out;
   }
@@ -236,7 +256,8 @@ Value apply_filter(Evaluator& ev, const std::string& name, Value input, Args& ar
     for (const auto& item : iterate(input)) {
       Value key = attr.is_undefined() ? item : get_attribute(item, to_str(attr));
       if (!cs && key.is_string()) key = ascii_lower(key.str());
-      bool dup = std::any_of(seen.begin(), seen.end(), [&](const Value& s) { return equals(s, key); });
+      bool dup =
+          std::any_of(seen.begin(), seen.end(), [&](const Value& s) { return equals(s, key); });
       if (!dup) {
         seen.push_back(key);
         out.push_back(item);
@@ -311,7 +332,9 @@ Value apply_filter(Evaluator& ev, const std::string& name, Value input, Args& ar
     std::string method = to_str(args.get(1, "method", "common"));
     double scale = std::pow(10.0, static_cast<double>(std::clamp<int64_t>(precision, -300, 300)));
     double x = input.as_double() * scale;
-    double r = method == "ceil" ? std::ceil(x) : method == "floor" ? std::floor(x) : std::nearbyint(x);
+    double r = method == "ceil"    ? std::ceil(x)
+               : method == "floor" ? std::floor(x)
+                                   : std::nearbyint(x);
     return r / scale;
   }
   // The remaining filters work on the string form of their input.
@@ -352,7 +375,10 @@ Value apply_filter(Evaluator& ev, const std::string& name, Value input, Args& ar
   }
   if (name == "indent") {
     Value w = args.get(0, "width", 4);
-    std::string pad = w.is_string() ? w.str() : std::string(static_cast<size_t>(std::clamp<int64_t>(w.as_int(), 0, 256)), ' ');
+    std::string pad =
+        w.is_string()
+            ? w.str()
+            : std::string(static_cast<size_t>(std::clamp<int64_t>(w.as_int(), 0, 256)), ' ');
     bool first = truthy(args.get(1, "first", false));
     bool blank = truthy(args.get(2, "blank", false));
     std::string out;

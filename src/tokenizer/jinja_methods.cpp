@@ -10,11 +10,11 @@ namespace {
 
 const std::set<std::string>& test_names() {
   static const std::set<std::string> kNames = {
-      "defined", "undefined", "none",   "string",  "number", "integer", "float",
-      "mapping", "iterable",  "sequence", "true",  "false",  "boolean", "even",
-      "odd",     "eq",        "equalto", "==",     "ne",     "!=",      "lt",
-      "<",       "le",        "<=",     "gt",      ">",      "ge",      ">=",
-      "in",      "callable",  "divisibleby", "sameas", "lower", "upper"};
+      "defined", "undefined", "none",        "string", "number", "integer", "float",
+      "mapping", "iterable",  "sequence",    "true",   "false",  "boolean", "even",
+      "odd",     "eq",        "equalto",     "==",     "ne",     "!=",      "lt",
+      "<",       "le",        "<=",          "gt",     ">",      "ge",      ">=",
+      "in",      "callable",  "divisibleby", "sameas", "lower",  "upper"};
   return kNames;
 }
 
@@ -90,7 +90,8 @@ bool string_method(Evaluator& ev, const std::string& s, const std::string& name,
     auto sep = opt_str(0, "sep");
     long maxsplit = static_cast<long>(args.get(1, "maxsplit", -1).as_int());
     List out;
-    for (auto& part : py_split(s, sep ? &*sep : nullptr, maxsplit, name == "rsplit")) out.emplace_back(std::move(part));
+    for (auto& part : py_split(s, sep ? &*sep : nullptr, maxsplit, name == "rsplit"))
+      out.emplace_back(std::move(part));
     *result = Value::make_list(std::move(out));
   } else if (name == "splitlines") {
     List out;
@@ -234,7 +235,9 @@ bool list_method(Evaluator& ev, const Value& obj, const std::string& name, Args&
 
 }  // namespace
 
-bool is_known_test(const std::string& name) { return test_names().count(name) != 0; }
+bool is_known_test(const std::string& name) {
+  return test_names().count(name) != 0;
+}
 
 bool apply_test(Evaluator& ev, const std::string& name, const Value& v, Args& args) {
   (void)ev;

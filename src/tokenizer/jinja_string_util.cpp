@@ -9,7 +9,9 @@ namespace {
 bool py_space(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
 }
-bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool is_alpha(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
 
 }  // namespace
 
@@ -81,14 +83,16 @@ std::vector<std::string> py_split(const std::string& s, const std::string* sep, 
   }
   size_t k = static_cast<size_t>(maxsplit);
   if (!from_right) {
-    for (size_t w = 0; w < k; ++w) out.push_back(s.substr(words[w].first, words[w].second - words[w].first));
+    for (size_t w = 0; w < k; ++w)
+      out.push_back(s.substr(words[w].first, words[w].second - words[w].first));
     std::string rest = s.substr(words[k].first);
     out.push_back(py_strip(rest, nullptr, false, true));
   } else {
     size_t first = words.size() - k;
     std::string rest = s.substr(0, words[first - 1].second);
     out.push_back(py_strip(rest, nullptr, true, false));
-    for (size_t w = first; w < words.size(); ++w) out.push_back(s.substr(words[w].first, words[w].second - words[w].first));
+    for (size_t w = first; w < words.size(); ++w)
+      out.push_back(s.substr(words[w].first, words[w].second - words[w].first));
   }
   return out;
 }

@@ -1,11 +1,11 @@
-// Value semantics: truthiness, str/repr, JSON, equality and ordering as Python defines them.
+// Value semantics: truthiness, equality and ordering as Python defines them; the container
+// arena; JSON input. Text formatting lives in jinja_value_format.cpp.
 #include "jinja_value.h"
 
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
-
 #include <nlohmann/json.hpp>
 
 #include "base/utf8.h"
@@ -34,7 +34,9 @@ namespace {
 thread_local ContainerArena* t_arena = nullptr;
 }  // namespace
 
-ContainerArena::ContainerArena() : previous_(t_arena) { t_arena = this; }
+ContainerArena::ContainerArena() : previous_(t_arena) {
+  t_arena = this;
+}
 
 ContainerArena::~ContainerArena() {
   t_arena = previous_;
@@ -114,211 +116,8 @@ bool truthy(const Value& v) {
   return true;
 }
 
-std::string format_float(double d) {
-  if (std::isnan(d)) return "nan";
-  if (std::isinf(d)) return d > 0 ? "inf" : "-inf";
-  char buf[64];
-  auto res = std::to_chars(buf, buf + sizeof(buf), d, std::chars_format::scientific);
-  std::string sci(buf, res.ptr);
-  // sci: [-]D[.DDD]e[+-]XX
-  size_t epos = sci.find('e');
-  int exp = std::stoi(sci.substr(epos + 1));
-  std::string mant = sci.substr(0, epos);
-  bool neg = mant[0] == '-';
-  if (neg) mant.erase(0, 1);
-  std::string digits;
-  for (char c : mant) {
-    if (c != '.') digits += c;
-  }
-  std::string out;
-  if (exp < -4 || exp >= 16) {
-    out = digits.substr(0, 1);
-    if (digits.size() > 1) out += "." + digits.substr(1);
-    char eb[16];
-    std::snprintf(eb, sizeof(eb), "e%c%02d", exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
-    out += eb;
-  } else if (exp < 0) {
-    out = "0." + std::string(static_cast<size_t>(-exp - 1), '0') + digits;
-  } else {
-    size_t int_len = static_cast<size_t>(exp) + 1;
-    if (digits.size() <= int_len) {
-      out = digits + std::string(int_len - digits.size(), '0') + ".0";
-    } else {
-      out = digits.substr(0, int_len) + "." + digits.substr(int_len);
-    }
-  }
-  return neg ? "-" + out : out;
-}
-
-namespace {
-
-std::string py_quote(const std::string& s) {
-  bool has_single = s.find('\'') != std::string::npos;
-  bool has_double = s.find('"') != std::string::npos;
-  char q = (has_single && !has_double) ? '"' : '\'';
-  std::string out(1, q);
-  for (unsigned char c : s) {
-    if (c == static_cast<unsigned char>(q) || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\r') {
-      out += "\\r";
-    } else if (c == '\t') {
-      out += "\\t";
-    } else if (c < 0x20 || c == 0x7f) {
-      char b[8];
-      std::snprintf(b, sizeof(b), "\\x%02x", c);
-      out += b;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  out += q;
-  return out;
-}
-
-void repr_into(const Value& v, std::string& out, int depth) {
-  if (depth > kMaxValueDepth) throw Error("value nested too deeply");
-  if (v.is_string()) {
-    out += py_quote(v.str());
-  } else if (v.is_list()) {
-    out += '[';
-    bool first = true;
-    for (const auto& item : *v.list()) {
-      if (!first) out += ", ";
-      first = false;
-      repr_into(item, out, depth + 1);
-    }
-    out += ']';
-  } else if (v.is_dict()) {
-    if (v.dict()->is_namespace) out += "<Namespace ";
-    out += '{';
-    bool first = true;
-    for (const auto& [k, item] : v.dict()->items) {
-      if (!first) out += ", ";
-      first = false;
-      out += py_quote(k) + ": ";
-      repr_into(item, out, depth + 1);
-    }
-    out += '}';
-    if (v.dict()->is_namespace) out += '>';
-  } else {
-    out += to_str(v);
-  }
-}
-
-void json_string(const std::string& s, std::string& out) {
-  out += '"';
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      default:
-        if (c < 0x20) {
-          char b[8];
-          std::snprintf(b, sizeof(b), "\\u%04x", c);
-          out += b;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  out += '"';
-}
-
-void json_into(const Value& v, std::string& out, int indent, bool sort_keys, int depth) {
-  if (depth > kMaxValueDepth) throw Error("value nested too deeply for tojson");
-  auto newline = [&](int level) {
-    out += '\n';
-    out.append(static_cast<size_t>(indent) * static_cast<size_t>(level), ' ');
-  };
-  if (v.is_undefined() || v.is_none()) {
-    out += "null";
-  } else if (v.is_bool()) {
-    out += std::get<bool>(v.v) ? "true" : "false";
-  } else if (v.is_int()) {
-    out += std::to_string(std::get<int64_t>(v.v));
-  } else if (v.is_float()) {
-    double d = std::get<double>(v.v);
-    out += std::isnan(d) ? "NaN" : std::isinf(d) ? (d > 0 ? "Infinity" : "-Infinity")
-                                                   : format_float(d);
-  } else if (v.is_string()) {
-    json_string(v.str(), out);
-  } else if (v.is_list()) {
-    const List& l = *v.list();
-    if (l.empty()) {
-      out += "[]";
-      return;
-    }
-    out += '[';
-    for (size_t i = 0; i < l.size(); ++i) {
-      if (i > 0) out += indent >= 0 ? "," : ", ";
-      if (indent >= 0) newline(depth + 1);
-      json_into(l[i], out, indent, sort_keys, depth + 1);
-    }
-    if (indent >= 0) newline(depth);
-    out += ']';
-  } else if (v.is_dict()) {
-    auto items = v.dict()->items;
-    if (items.empty()) {
-      out += "{}";
-      return;
-    }
-    if (sort_keys) {
-      std::stable_sort(items.begin(), items.end(),
-                       [](const auto& a, const auto& b) { return a.first < b.first; });
-    }
-    out += '{';
-    for (size_t i = 0; i < items.size(); ++i) {
-      if (i > 0) out += indent >= 0 ? "," : ", ";
-      if (indent >= 0) newline(depth + 1);
-      json_string(items[i].first, out);
-      out += ": ";
-      json_into(items[i].second, out, indent, sort_keys, depth + 1);
-    }
-    if (indent >= 0) newline(depth);
-    out += '}';
-  } else {
-    throw Error("object of type " + type_name(v) + " is not JSON serializable");
-  }
-}
-
-}  // namespace
-
-std::string to_str(const Value& v) {
-  if (v.is_undefined()) return "";
-  if (v.is_none()) return "None";
-  if (v.is_bool()) return std::get<bool>(v.v) ? "True" : "False";
-  if (v.is_int()) return std::to_string(std::get<int64_t>(v.v));
-  if (v.is_float()) return format_float(std::get<double>(v.v));
-  if (v.is_string()) return v.str();
-  if (v.is_callable()) return "<function>";
-  std::string out;
-  repr_into(v, out, 0);
-  return out;
-}
-
-std::string repr(const Value& v) {
-  std::string out;
-  repr_into(v, out, 0);
-  return out;
-}
-
-std::string to_json(const Value& v, int indent, bool sort_keys) {
-  std::string out;
-  json_into(v, out, indent, sort_keys, 0);
-  return out;
-}
-
 std::string type_name(const Value& v) {
-  static const char* const kNames[] = {"undefined", "NoneType", "bool", "int", "float",
+  static const char* const kNames[] = {"undefined", "NoneType", "bool", "int",     "float",
                                        "str",       "list",     "dict", "function"};
   if (v.is_dict() && v.dict()->is_namespace) return "Namespace";
   return kNames[v.v.index()];
@@ -329,8 +128,12 @@ bool equals_at(const Value& a, const Value& b, int depth);
 int compare_at(const Value& a, const Value& b, int depth);
 }  // namespace
 
-bool equals(const Value& a, const Value& b) { return equals_at(a, b, 0); }
-int compare(const Value& a, const Value& b) { return compare_at(a, b, 0); }
+bool equals(const Value& a, const Value& b) {
+  return equals_at(a, b, 0);
+}
+int compare(const Value& a, const Value& b) {
+  return compare_at(a, b, 0);
+}
 
 namespace {
 bool equals_at(const Value& a, const Value& b, int depth) {
@@ -390,26 +193,33 @@ int compare_at(const Value& a, const Value& b, int depth) {
     }
     return x.size() < y.size() ? -1 : (x.size() > y.size() ? 1 : 0);
   }
-  throw Error("'<' not supported between instances of '" + type_name(a) + "' and '" +
-              type_name(b) + "'");
+  throw Error("'<' not supported between instances of '" + type_name(a) + "' and '" + type_name(b) +
+              "'");
 }
 }  // namespace
 
-Value from_json(const nlohmann::json& j) { return from_json_at(j, 0); }
+Value from_json(const nlohmann::json& j) {
+  return from_json_at(j, 0);
+}
 
 Value from_json_at(const nlohmann::json& j, int depth) {
   if (depth > kMaxValueDepth) throw Error("context JSON nested too deeply");
   switch (j.type()) {
-    case nlohmann::json::value_t::null: return None{};
-    case nlohmann::json::value_t::boolean: return j.get<bool>();
-    case nlohmann::json::value_t::number_integer: return j.get<int64_t>();
+    case nlohmann::json::value_t::null:
+      return None{};
+    case nlohmann::json::value_t::boolean:
+      return j.get<bool>();
+    case nlohmann::json::value_t::number_integer:
+      return j.get<int64_t>();
     case nlohmann::json::value_t::number_unsigned: {
       uint64_t u = j.get<uint64_t>();
       if (u > static_cast<uint64_t>(INT64_MAX)) return static_cast<double>(u);
       return static_cast<int64_t>(u);
     }
-    case nlohmann::json::value_t::number_float: return j.get<double>();
-    case nlohmann::json::value_t::string: return j.get<std::string>();
+    case nlohmann::json::value_t::number_float:
+      return j.get<double>();
+    case nlohmann::json::value_t::string:
+      return j.get<std::string>();
     case nlohmann::json::value_t::array: {
       List items;
       items.reserve(j.size());
@@ -423,7 +233,8 @@ Value from_json_at(const nlohmann::json& j, int depth) {
       }
       return d;
     }
-    default: return None{};
+    default:
+      return None{};
   }
 }
 

@@ -10,13 +10,12 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <stdexcept>
 #include <string>
 #include <utility>
 #include <variant>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 namespace dkb::tokenizer::jinja {
 
@@ -54,17 +53,17 @@ struct Value {
       v;
 
   Value() = default;
-  Value(Undefined u) : v(std::move(u)) {}          // NOLINT
-  Value(None n) : v(n) {}                          // NOLINT
-  Value(bool b) : v(b) {}                          // NOLINT
-  Value(int64_t i) : v(i) {}                       // NOLINT
-  Value(int i) : v(static_cast<int64_t>(i)) {}     // NOLINT
-  Value(double d) : v(d) {}                        // NOLINT
-  Value(std::string s) : v(std::move(s)) {}        // NOLINT
-  Value(const char* s) : v(std::string(s)) {}      // NOLINT
-  Value(ListPtr l) : v(std::move(l)) {}            // NOLINT
-  Value(DictPtr d) : v(std::move(d)) {}            // NOLINT
-  Value(FunctionPtr f) : v(std::move(f)) {}        // NOLINT
+  Value(Undefined u) : v(std::move(u)) {}       // NOLINT
+  Value(None n) : v(n) {}                       // NOLINT
+  Value(bool b) : v(b) {}                       // NOLINT
+  Value(int64_t i) : v(i) {}                    // NOLINT
+  Value(int i) : v(static_cast<int64_t>(i)) {}  // NOLINT
+  Value(double d) : v(d) {}                     // NOLINT
+  Value(std::string s) : v(std::move(s)) {}     // NOLINT
+  Value(const char* s) : v(std::string(s)) {}   // NOLINT
+  Value(ListPtr l) : v(std::move(l)) {}         // NOLINT
+  Value(DictPtr d) : v(std::move(d)) {}         // NOLINT
+  Value(FunctionPtr f) : v(std::move(f)) {}     // NOLINT
 
   bool is_undefined() const { return std::holds_alternative<Undefined>(v); }
   bool is_none() const { return std::holds_alternative<None>(v); }

@@ -5,11 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "support/fixtures.h"
 
@@ -61,8 +60,8 @@ TEST(ChatTemplateDeepSeekV3, ToolCallsAndOutputs) {
     {"role": "tool", "content": "5C"},
     {"role": "tool", "content": "windy"}
   ])");
-  auto out = tmpl.render({{"messages", messages}, {"add_generation_prompt", true},
-                          {"bos_token", kBos}});
+  auto out =
+      tmpl.render({{"messages", messages}, {"add_generation_prompt", true}, {"bos_token", kBos}});
   ASSERT_TRUE(out.is_ok()) << out.status().to_string();
   EXPECT_EQ(*out, std::string(kBos) +
                       "<｜User｜>Weather?<｜Assistant｜><｜tool▁calls▁begin｜><｜tool▁call▁begin｜>"
@@ -151,10 +150,10 @@ TEST_F(Qwen3Template, EnableThinkingFalseAddsEmptyThinkBlock) {
     {"role": "system", "content": "You are helpful."},
     {"role": "user", "content": "What is 2+2?"}
   ])");
-  EXPECT_EQ(render({{"messages", messages}, {"add_generation_prompt", true},
-                    {"enable_thinking", false}}),
-            "<|im_start|>system\nYou are helpful.<|im_end|>\n<|im_start|>user\nWhat is 2+2?"
-            "<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n");
+  EXPECT_EQ(
+      render({{"messages", messages}, {"add_generation_prompt", true}, {"enable_thinking", false}}),
+      "<|im_start|>system\nYou are helpful.<|im_end|>\n<|im_start|>user\nWhat is 2+2?"
+      "<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n");
 }
 
 TEST_F(Qwen3Template, ToolsToolCallsAndResponses) {

@@ -4,9 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <ctime>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "tokenizer/chat_template.h"
 
@@ -16,11 +15,11 @@ namespace {
 using nlohmann::json;
 
 // gmock is not linked into the test binaries; a substring check with a readable failure.
-#define EXPECT_CONTAINS(haystack, needle)                                           \
-  do {                                                                              \
-    const std::string dkb_h = (haystack);                                           \
-    EXPECT_NE(dkb_h.find(needle), std::string::npos) << "'" << dkb_h << "' lacks '" \
-                                                     << (needle) << "'";           \
+#define EXPECT_CONTAINS(haystack, needle)                  \
+  do {                                                     \
+    const std::string dkb_h = (haystack);                  \
+    EXPECT_NE(dkb_h.find(needle), std::string::npos)       \
+        << "'" << dkb_h << "' lacks '" << (needle) << "'"; \
   } while (0)
 
 Status parse_error(const std::string& source) {
@@ -75,7 +74,8 @@ TEST(JinjaErrors, UnknownFilterAndTestAreParseErrors) {
   ASSERT_FALSE(s.is_ok());
   EXPECT_CONTAINS(s.message(), "no filter named 'frobnicate'");
   EXPECT_CONTAINS(s.message(), "1:11");
-  EXPECT_CONTAINS(parse_error("{% if x is frobnicated %}{% endif %}").message(), "no test named 'frobnicated'");
+  EXPECT_CONTAINS(parse_error("{% if x is frobnicated %}{% endif %}").message(),
+                  "no test named 'frobnicated'");
 }
 
 TEST(JinjaErrors, RaiseExceptionCarriesMessage) {
@@ -97,7 +97,8 @@ TEST(JinjaErrors, RuntimeErrorsNameLocation) {
   EXPECT_CONTAINS(render_error("{{ missing.attr }}").message(), "'missing' is undefined");
   EXPECT_CONTAINS(render_error("{{ missing + 'x' }}").message(), "'missing' is undefined");
   EXPECT_CONTAINS(render_error("{{ 'a' + 1 }}").message(), "unsupported operand");
-  EXPECT_CONTAINS(render_error("{{ messages() }}", {{"messages", json::array()}}).message(), "not callable");
+  EXPECT_CONTAINS(render_error("{{ messages() }}", {{"messages", json::array()}}).message(),
+                  "not callable");
   EXPECT_CONTAINS(render_error("{% set x = 1 %}{% set x.y = 2 %}").message(), "non-namespace");
 }
 
@@ -110,15 +111,19 @@ TEST(JinjaErrors, RunawayLoopIsBounded) {
 }
 
 TEST(JinjaErrors, OutputAndStringSizeAreBounded) {
-  EXPECT_CONTAINS(render_error("{% for i in range(100000) %}{{ 'x' * 1000 }}{% endfor %}").message(), "exceeds");
+  EXPECT_CONTAINS(
+      render_error("{% for i in range(100000) %}{{ 'x' * 1000 }}{% endfor %}").message(),
+      "exceeds");
   EXPECT_CONTAINS(render_error("{{ 'x' * 100000000000 }}").message(), "exceeds");
   EXPECT_CONTAINS(render_error("{% set s = 'x' * 3000000 %}{{ s ~ s }}").message(), "exceeds");
-  EXPECT_CONTAINS(render_error("{% set s = 'x' * 3000000 %}{{ s.replace('x', 'yy') }}").message(), "too large");
+  EXPECT_CONTAINS(render_error("{% set s = 'x' * 3000000 %}{{ s.replace('x', 'yy') }}").message(),
+                  "too large");
   EXPECT_CONTAINS(render_error("{{ [1] * 100000000 }}").message(), "list exceeds");
 }
 
 TEST(JinjaErrors, RecursionIsBounded) {
-  EXPECT_CONTAINS(render_error("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}").message(), "call depth");
+  EXPECT_CONTAINS(render_error("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}").message(),
+                  "call depth");
   std::string deep_parens = "{{ " + std::string(5000, '(') + "1" + std::string(5000, ')') + " }}";
   EXPECT_CONTAINS(parse_error(deep_parens).message(), "nested too deeply");
   std::string deep_blocks;
@@ -133,9 +138,11 @@ TEST(JinjaErrors, RecursionIsBounded) {
 }
 
 TEST(JinjaErrors, SelfReferentialAndDeepValuesAreSafe) {
-  EXPECT_CONTAINS(render("{% set l = [] %}{% set _ = l.append(l) %}{{ l | tojson }}"), "nested too deeply");
+  EXPECT_CONTAINS(render("{% set l = [] %}{% set _ = l.append(l) %}{{ l | tojson }}"),
+                  "nested too deeply");
   EXPECT_CONTAINS(render("{% set l = [] %}{% set _ = l.append(l) %}{{ l }}"), "nested too deeply");
-  EXPECT_CONTAINS(render("{% set l = [] %}{% set _ = l.append(l) %}{{ l == l }}"), "nested too deeply");
+  EXPECT_CONTAINS(render("{% set l = [] %}{% set _ = l.append(l) %}{{ l == l }}"),
+                  "nested too deeply");
   // Deep nesting built in a loop must not overflow the stack when freed.
   EXPECT_EQ(render("{% set ns = namespace(l=[]) %}{% for i in range(200000) %}"
                    "{% set ns.l = [ns.l] %}{% endfor %}done"),
