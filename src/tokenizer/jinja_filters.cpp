@@ -177,12 +177,24 @@ Value apply_filter(Evaluator& ev, const std::string& name, Value input, Args& ar
   if (name == "safe") return input;
   if (name == "string") return to_str(input);
   if (name == "tojson") {
-    Value indent = args.get(0, "indent", None{});
-    bool sort_keys = truthy(args.get(1, "sort_keys", false));
-    std::string out = to_json(
-        input,
-        indent.is_none() ? -1 : static_cast<int>(std::clamp<int64_t>(indent.as_int(), 0, 64)),
-        sort_keys);
+    // transformers: tojson(x, ensure_ascii=False, indent=None, separators=None,
+    // sort_keys=False) -> json.dumps(...).
+    JsonOptions opt;
+    opt.ensure_ascii = truthy(args.get(0, "ensure_ascii", false));
+    Value indent = args.get(1, "indent", None{});
+    if (indent.is_string()) {
+      opt.indent = indent.str();
+    } else if (!indent.is_none() && !indent.is_undefined()) {
+      opt.indent =
+          std::string(static_cast<size_t>(std::clamp<int64_t>(indent.as_int(), 0, 64)), ' ');
+    }
+    Value separators = args.get(2, "separators", None{});
+    if (separators.is_list() && separators.list()->size() == 2) {
+      opt.item_separator = to_str((*separators.list())[0]);
+      opt.key_separator = to_str((*separators.list())[1]);
+    }
+    opt.sort_keys = truthy(args.get(3, "sort_keys", false));
+    std::string out = to_json(input, opt);
     ev.charge(out.size());
     return out;
   }

@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <nlohmann/json_fwd.hpp>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -134,8 +135,15 @@ bool truthy(const Value& v);
 std::string to_str(const Value& v);
 // Python repr().
 std::string repr(const Value& v);
-// Python json.dumps(v, ensure_ascii=False, indent=indent) with default separators.
-std::string to_json(const Value& v, int indent, bool sort_keys = false);
+// Options of Python's json.dumps as transformers' tojson filter passes them.
+struct JsonOptions {
+  bool ensure_ascii = false;
+  std::optional<std::string> indent;          // per-level indent; none = single line
+  std::optional<std::string> item_separator;  // default ", " (or "," when indented)
+  std::optional<std::string> key_separator;   // default ": "
+  bool sort_keys = false;
+};
+std::string to_json(const Value& v, const JsonOptions& options = {});
 std::string type_name(const Value& v);
 bool equals(const Value& a, const Value& b);
 // <0, 0, >0; throws for incomparable types.

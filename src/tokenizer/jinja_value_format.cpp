@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "base/utf8.h"
 #include "jinja_value.h"
 
 namespace dkb::tokenizer::jinja {
@@ -103,9 +104,29 @@ void repr_into(const Value& v, std::string& out, int depth) {
   }
 }
 
-void json_string(const std::string& s, std::string& out) {
+void append_u16(std::string& out, uint32_t unit) {
+  char b[16];
+  std::snprintf(b, sizeof(b), "\\u%04x", unit);
+  out += b;
+}
+
+void json_string(const std::string& s, std::string& out, bool ensure_ascii) {
   out += '"';
-  for (unsigned char c : s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80 && ensure_ascii) {
+      uint32_t cp = dkb::utf8::decode(s, i);
+      if (cp >= 0x10000) {
+        cp -= 0x10000;
+        append_u16(out, 0xD800 + (cp >> 10));
+        append_u16(out, 0xDC00 + (cp & 0x3FF));
+      } else {
+        append_u16(out, cp);
+      }
+      continue;
+    }
+    ++i;
     switch (c) {
       case '"':
         out += "\\\"";
@@ -129,10 +150,8 @@ void json_string(const std::string& s, std::string& out) {
         out += "\\f";
         break;
       default:
-        if (c < 0x20) {
-          char b[8];
-          std::snprintf(b, sizeof(b), "\\u%04x", c);
-          out += b;
+        if (c < 0x20 || (c == 0x7f && ensure_ascii)) {
+          append_u16(out, c);
         } else {
           out += static_cast<char>(c);
         }
@@ -141,11 +160,14 @@ void json_string(const std::string& s, std::string& out) {
   out += '"';
 }
 
-void json_into(const Value& v, std::string& out, int indent, bool sort_keys, int depth) {
+void json_into(const Value& v, std::string& out, const JsonOptions& opt, int depth) {
   if (depth > kMaxValueDepth) throw Error("value nested too deeply for tojson");
+  const bool pretty = opt.indent.has_value();
+  const std::string& item_sep = opt.item_separator ? *opt.item_separator : (pretty ? "," : ", ");
+  const std::string& key_sep = opt.key_separator ? *opt.key_separator : ": ";
   auto newline = [&](int level) {
     out += '\n';
-    out.append(static_cast<size_t>(indent) * static_cast<size_t>(level), ' ');
+    for (int k = 0; k < level; ++k) out += *opt.indent;
   };
   if (v.is_undefined() || v.is_none()) {
     out += "null";
@@ -159,7 +181,7 @@ void json_into(const Value& v, std::string& out, int indent, bool sort_keys, int
            : std::isinf(d) ? (d > 0 ? "Infinity" : "-Infinity")
                            : format_float(d);
   } else if (v.is_string()) {
-    json_string(v.str(), out);
+    json_string(v.str(), out, opt.ensure_ascii);
   } else if (v.is_list()) {
     const List& l = *v.list();
     if (l.empty()) {
@@ -168,11 +190,11 @@ void json_into(const Value& v, std::string& out, int indent, bool sort_keys, int
     }
     out += '[';
     for (size_t i = 0; i < l.size(); ++i) {
-      if (i > 0) out += indent >= 0 ? "," : ", ";
-      if (indent >= 0) newline(depth + 1);
-      json_into(l[i], out, indent, sort_keys, depth + 1);
+      if (i > 0) out += item_sep;
+      if (pretty) newline(depth + 1);
+      json_into(l[i], out, opt, depth + 1);
     }
-    if (indent >= 0) newline(depth);
+    if (pretty) newline(depth);
     out += ']';
   } else if (v.is_dict()) {
     auto items = v.dict()->items;
@@ -180,19 +202,19 @@ void json_into(const Value& v, std::string& out, int indent, bool sort_keys, int
       out += "{}";
       return;
     }
-    if (sort_keys) {
+    if (opt.sort_keys) {
       std::stable_sort(items.begin(), items.end(),
                        [](const auto& a, const auto& b) { return a.first < b.first; });
     }
     out += '{';
     for (size_t i = 0; i < items.size(); ++i) {
-      if (i > 0) out += indent >= 0 ? "," : ", ";
-      if (indent >= 0) newline(depth + 1);
-      json_string(items[i].first, out);
-      out += ": ";
-      json_into(items[i].second, out, indent, sort_keys, depth + 1);
+      if (i > 0) out += item_sep;
+      if (pretty) newline(depth + 1);
+      json_string(items[i].first, out, opt.ensure_ascii);
+      out += key_sep;
+      json_into(items[i].second, out, opt, depth + 1);
     }
-    if (indent >= 0) newline(depth);
+    if (pretty) newline(depth);
     out += '}';
   } else {
     throw Error("object of type " + type_name(v) + " is not JSON serializable");
@@ -220,9 +242,9 @@ std::string repr(const Value& v) {
   return out;
 }
 
-std::string to_json(const Value& v, int indent, bool sort_keys) {
+std::string to_json(const Value& v, const JsonOptions& options) {
   std::string out;
-  json_into(v, out, indent, sort_keys, 0);
+  json_into(v, out, options, 0);
   return out;
 }
 
