@@ -68,7 +68,11 @@ Result<std::string> ChatTemplate::render(const nlohmann::json& context) const {
         if (const jinja::Value* content = value.dict()->find("content")) value = *content;
       }
     }
-    jinja::Evaluator ev(jinja::RenderLimits{}, globals);
+    // The rendered prompt may be as large as the largest prompt the engine accepts plus
+    // the template's own text.
+    jinja::RenderLimits limits;
+    limits.max_output_bytes = Limits::defaults().max_prompt_bytes + (1u << 20);
+    jinja::Evaluator ev(limits, globals);
     return ev.render(impl_->body);
   } catch (const jinja::Error& e) {
     return to_status(e);

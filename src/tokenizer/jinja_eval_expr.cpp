@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "jinja_eval.h"
+#include "jinja_string_util.h"
 
 namespace dkb::tokenizer::jinja {
 namespace {
@@ -235,6 +236,11 @@ Value Evaluator::eval_binary(const Expr& e) {
     std::string t = to_str(b);
     charge(s.size() + t.size());
     return s + t;
+  }
+  if (op == "%" && a.is_string()) {
+    std::string out = percent_format(a.str(), b.is_list() ? *b.list() : List{b});
+    charge(out.size());
+    return out;
   }
   require_defined(a);
   require_defined(b);

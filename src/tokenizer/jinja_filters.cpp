@@ -17,7 +17,7 @@ const std::set<std::string>& filter_names() {
       "join",   "last",       "length",     "list",      "lower",   "map",     "max",
       "min",    "reject",     "rejectattr", "replace",   "reverse", "round",   "safe",
       "select", "selectattr", "sort",       "string",    "sum",     "title",   "tojson",
-      "trim",   "unique",     "upper",      "wordcount", "center",  "batch"};
+      "trim",   "unique",     "upper",      "wordcount", "center",  "batch",   "format"};
   return kNames;
 }
 
@@ -355,6 +355,11 @@ Value apply_filter(Evaluator& ev, const std::string& name, Value input, Args& ar
     Value chars = args.get(0, "chars");
     std::string cs = chars.is_undefined() || chars.is_none() ? "" : to_str(chars);
     return py_strip(s, chars.is_undefined() || chars.is_none() ? nullptr : &cs, true, true);
+  }
+  if (name == "format") {
+    std::string out = percent_format(s, args.pos);
+    ev.charge(out.size());
+    return out;
   }
   if (name == "upper") return ascii_upper(s);
   if (name == "lower") return ascii_lower(s);

@@ -176,3 +176,74 @@ long cp_index(const std::string& s, size_t byte_offset) {
 }
 
 }  // namespace dkb::tokenizer::jinja
+
+namespace dkb::tokenizer::jinja {
+
+std::string percent_format(const std::string& fmt, const std::vector<Value>& args) {
+  std::string out;
+  size_t next_arg = 0;
+  auto take = [&]() -> const Value& {
+    if (next_arg >= args.size()) throw Error("not enough arguments for format string");
+    return args[next_arg++];
+  };
+  for (size_t i = 0; i < fmt.size(); ++i) {
+    if (fmt[i] != '%') {
+      out += fmt[i];
+      continue;
+    }
+    size_t j = i + 1;
+    std::string spec = "%";
+    while (j < fmt.size() && std::string("-+ 0#").find(fmt[j]) != std::string::npos)
+      spec += fmt[j++];
+    while (j < fmt.size() && fmt[j] >= '0' && fmt[j] <= '9' && spec.size() < 8) spec += fmt[j++];
+    if (j < fmt.size() && fmt[j] == '.') {
+      spec += fmt[j++];
+      while (j < fmt.size() && fmt[j] >= '0' && fmt[j] <= '9' && spec.size() < 12) spec += fmt[j++];
+    }
+    if (j >= fmt.size()) throw Error("incomplete format");
+    char conv = fmt[j];
+    char buf[512];
+    switch (conv) {
+      case '%':
+        out += '%';
+        break;
+      case 's':
+      case 'r': {
+        const Value& v = take();
+        std::string text = conv == 's' ? to_str(v) : repr(v);
+        if (spec.size() > 1) {
+          std::snprintf(buf, sizeof(buf), (spec + "s").c_str(), text.c_str());
+          out += buf;
+        } else {
+          out += text;
+        }
+        break;
+      }
+      case 'd':
+      case 'i':
+      case 'x':
+      case 'X':
+      case 'o':
+        std::snprintf(buf, sizeof(buf), (spec + "ll" + (conv == 'i' ? 'd' : conv)).c_str(),
+                      static_cast<long long>(take().as_int()));
+        out += buf;
+        break;
+      case 'f':
+      case 'F':
+      case 'e':
+      case 'E':
+      case 'g':
+      case 'G':
+        std::snprintf(buf, sizeof(buf), (spec + conv).c_str(), take().as_double());
+        out += buf;
+        break;
+      default:
+        throw Error(std::string("unsupported format character '") + conv + "'");
+    }
+    i = j;
+  }
+  if (next_arg < args.size()) throw Error("not all arguments converted during string formatting");
+  return out;
+}
+
+}  // namespace dkb::tokenizer::jinja

@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "jinja_value.h"
+
 namespace dkb::tokenizer::jinja {
 
 // str.strip/lstrip/rstrip; chars empty with `whitespace` true means Python whitespace.
@@ -18,6 +20,8 @@ std::string ascii_upper(std::string s);
 std::string py_title(const std::string& s);
 std::string py_capitalize(const std::string& s);
 size_t count_occurrences(const std::string& s, const std::string& sub);
+// Python printf-style `fmt % args` (%s %r %d %i %x %o %f %e %g with flags/width/precision).
+std::string percent_format(const std::string& fmt, const std::vector<Value>& args);
 // Byte offset -> code-point index.
 long cp_index(const std::string& s, size_t byte_offset);
 
