@@ -1,0 +1,249 @@
+// Python str semantics for ASCII case mapping, strip, split and replace on UTF-8 bytes.
+#include "jinja_string_util.h"
+
+#include "jinja_value.h"
+
+namespace dkb::tokenizer::jinja {
+namespace {
+
+bool py_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+bool is_alpha(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+}  // namespace
+
+std::string py_strip(const std::string& s, const std::string* chars, bool left, bool right) {
+  // Multi-byte strip characters are matched per code point.
+  std::vector<std::string> set;
+  if (chars != nullptr) set = utf8_chars(*chars);
+  auto strip_here = [&](const std::string& cp) {
+    if (chars == nullptr) return cp.size() == 1 && py_space(cp[0]);
+    for (const auto& c : set) {
+      if (c == cp) return true;
+    }
+    return false;
+  };
+  std::vector<std::string> cps = utf8_chars(s);
+  size_t b = 0;
+  size_t e = cps.size();
+  if (left) {
+    while (b < e && strip_here(cps[b])) ++b;
+  }
+  if (right) {
+    while (e > b && strip_here(cps[e - 1])) --e;
+  }
+  std::string out;
+  for (size_t i = b; i < e; ++i) out += cps[i];
+  return out;
+}
+
+std::vector<std::string> py_split(const std::string& s, const std::string* sep, long maxsplit,
+                                  bool from_right) {
+  std::vector<std::string> out;
+  if (sep != nullptr) {
+    if (sep->empty()) throw Error("empty separator");
+    if (!from_right) {
+      size_t pos = 0;
+      while (maxsplit < 0 || static_cast<long>(out.size()) < maxsplit) {
+        size_t f = s.find(*sep, pos);
+        if (f == std::string::npos) break;
+        out.push_back(s.substr(pos, f - pos));
+        pos = f + sep->size();
+      }
+      out.push_back(s.substr(pos));
+      return out;
+    }
+    size_t end = s.size();
+    while (maxsplit < 0 || static_cast<long>(out.size()) < maxsplit) {
+      if (end < sep->size()) break;
+      size_t f = s.rfind(*sep, end - sep->size());
+      if (f == std::string::npos) break;
+      out.insert(out.begin(), s.substr(f + sep->size(), end - f - sep->size()));
+      end = f;
+    }
+    out.insert(out.begin(), s.substr(0, end));
+    return out;
+  }
+  // Whitespace split: runs of whitespace, no empty strings.
+  std::vector<std::pair<size_t, size_t>> words;
+  size_t i = 0;
+  while (i < s.size()) {
+    while (i < s.size() && py_space(s[i])) ++i;
+    if (i >= s.size()) break;
+    size_t b = i;
+    while (i < s.size() && !py_space(s[i])) ++i;
+    words.emplace_back(b, i);
+  }
+  if (maxsplit < 0 || static_cast<size_t>(maxsplit) >= words.size()) {
+    for (auto [b, e] : words) out.push_back(s.substr(b, e - b));
+    return out;
+  }
+  size_t k = static_cast<size_t>(maxsplit);
+  if (!from_right) {
+    for (size_t w = 0; w < k; ++w)
+      out.push_back(s.substr(words[w].first, words[w].second - words[w].first));
+    std::string rest = s.substr(words[k].first);
+    out.push_back(py_strip(rest, nullptr, false, true));
+  } else {
+    size_t first = words.size() - k;
+    std::string rest = s.substr(0, words[first - 1].second);
+    out.push_back(py_strip(rest, nullptr, true, false));
+    for (size_t w = first; w < words.size(); ++w)
+      out.push_back(s.substr(words[w].first, words[w].second - words[w].first));
+  }
+  return out;
+}
+
+std::string py_replace(const std::string& s, const std::string& from, const std::string& to,
+                       long count, size_t max_bytes) {
+  std::string out;
+  auto append = [&](const std::string& piece) {
+    if (out.size() + piece.size() > max_bytes) throw Error("replace() result too large");
+    out += piece;
+  };
+  if (from.empty()) {
+    long n = 0;
+    auto cps = utf8_chars(s);
+    for (size_t i = 0; i <= cps.size(); ++i) {
+      if (count < 0 || n < count) {
+        append(to);
+        ++n;
+      }
+      if (i < cps.size()) append(cps[i]);
+    }
+    return out;
+  }
+  size_t pos = 0;
+  long n = 0;
+  while (count < 0 || n < count) {
+    size_t f = s.find(from, pos);
+    if (f == std::string::npos) break;
+    append(s.substr(pos, f - pos));
+    append(to);
+    pos = f + from.size();
+    ++n;
+  }
+  append(s.substr(pos));
+  return out;
+}
+
+std::string ascii_lower(std::string s) {
+  for (char& c : s) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return s;
+}
+
+std::string ascii_upper(std::string s) {
+  for (char& c : s) {
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  }
+  return s;
+}
+
+std::string py_title(const std::string& s) {
+  std::string out = s;
+  bool prev_alpha = false;
+  for (char& c : out) {
+    if (is_alpha(c)) {
+      c = prev_alpha ? ascii_lower(std::string(1, c))[0] : ascii_upper(std::string(1, c))[0];
+      prev_alpha = true;
+    } else {
+      prev_alpha = (static_cast<unsigned char>(c) & 0x80) != 0;
+    }
+  }
+  return out;
+}
+
+std::string py_capitalize(const std::string& s) {
+  std::string out = ascii_lower(s);
+  if (!out.empty()) out[0] = ascii_upper(out.substr(0, 1))[0];
+  return out;
+}
+
+size_t count_occurrences(const std::string& s, const std::string& sub) {
+  if (sub.empty()) return utf8_length(s) + 1;
+  size_t n = 0;
+  for (size_t pos = s.find(sub); pos != std::string::npos; pos = s.find(sub, pos + sub.size())) ++n;
+  return n;
+}
+
+long cp_index(const std::string& s, size_t byte_offset) {
+  return static_cast<long>(utf8_length(s.substr(0, byte_offset)));
+}
+
+}  // namespace dkb::tokenizer::jinja
+
+namespace dkb::tokenizer::jinja {
+
+std::string percent_format(const std::string& fmt, const std::vector<Value>& args) {
+  std::string out;
+  size_t next_arg = 0;
+  auto take = [&]() -> const Value& {
+    if (next_arg >= args.size()) throw Error("not enough arguments for format string");
+    return args[next_arg++];
+  };
+  for (size_t i = 0; i < fmt.size(); ++i) {
+    if (fmt[i] != '%') {
+      out += fmt[i];
+      continue;
+    }
+    size_t j = i + 1;
+    std::string spec = "%";
+    while (j < fmt.size() && std::string("-+ 0#").find(fmt[j]) != std::string::npos)
+      spec += fmt[j++];
+    while (j < fmt.size() && fmt[j] >= '0' && fmt[j] <= '9' && spec.size() < 8) spec += fmt[j++];
+    if (j < fmt.size() && fmt[j] == '.') {
+      spec += fmt[j++];
+      while (j < fmt.size() && fmt[j] >= '0' && fmt[j] <= '9' && spec.size() < 12) spec += fmt[j++];
+    }
+    if (j >= fmt.size()) throw Error("incomplete format");
+    char conv = fmt[j];
+    char buf[512];
+    switch (conv) {
+      case '%':
+        out += '%';
+        break;
+      case 's':
+      case 'r': {
+        const Value& v = take();
+        std::string text = conv == 's' ? to_str(v) : repr(v);
+        if (spec.size() > 1) {
+          std::snprintf(buf, sizeof(buf), (spec + "s").c_str(), text.c_str());
+          out += buf;
+        } else {
+          out += text;
+        }
+        break;
+      }
+      case 'd':
+      case 'i':
+      case 'x':
+      case 'X':
+      case 'o':
+        std::snprintf(buf, sizeof(buf), (spec + "ll" + (conv == 'i' ? 'd' : conv)).c_str(),
+                      static_cast<long long>(take().as_int()));
+        out += buf;
+        break;
+      case 'f':
+      case 'F':
+      case 'e':
+      case 'E':
+      case 'g':
+      case 'G':
+        std::snprintf(buf, sizeof(buf), (spec + conv).c_str(), take().as_double());
+        out += buf;
+        break;
+      default:
+        throw Error(std::string("unsupported format character '") + conv + "'");
+    }
+    i = j;
+  }
+  if (next_arg < args.size()) throw Error("not all arguments converted during string formatting");
+  return out;
+}
+
+}  // namespace dkb::tokenizer::jinja
