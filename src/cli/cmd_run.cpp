@@ -54,6 +54,7 @@ Runner add_run(CLI::App& app) {
       return true;
     });
     std::fputc('\n', stdout);
+    std::fflush(stdout);
     if (!res.is_ok()) return fail(res.status().to_string());
     std::fprintf(stderr, "prompt: %lld tokens, %.1f ms (%.2f t/s); generated: %lld tokens, %.1f ms (%.2f t/s); finish: %s\n",
                  static_cast<long long>(res->n_prompt), res->prompt_ms,

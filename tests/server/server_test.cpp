@@ -221,6 +221,7 @@ TEST_F(ServerTest, OllamaGenerateAndChat) {
 }
 
 TEST_F(ServerTest, MetricsExposePrometheusText) {
+  ASSERT_EQ(post("/v1/completions", {{"prompt", "The sun was"}, {"max_tokens", 3}}).status, 200);
   auto r = get("/metrics");
   ASSERT_EQ(r.status, 200);
   EXPECT_NE(r.body.find("deepkb_requests_total{route=\"/v1/completions\",status=\"200\"}"), std::string::npos);

@@ -5,6 +5,8 @@
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
+#include <poll.h>
+
 #include <cctype>
 #include <thread>
 
@@ -128,7 +130,6 @@ class BeastServer : public Server {
  public:
   ~BeastServer() override {
     stop_accepting();
-    if (accept_thread_.joinable()) accept_thread_.join();
     // Connection threads are detached; wait for them so none outlives the handler.
     while (active_.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
@@ -157,8 +158,8 @@ class BeastServer : public Server {
 
   void stop_accepting() override {
     if (stopped_.exchange(true)) return;
+    if (accept_thread_.joinable()) accept_thread_.join();
     beast::error_code ec;
-    acceptor_.cancel(ec);
     acceptor_.close(ec);
   }
 
@@ -167,6 +168,10 @@ class BeastServer : public Server {
  private:
   void accept_loop() {
     while (!stopped_.load()) {
+      // Poll so stop_accepting() is noticed: closing a socket does not wake a blocked accept().
+      pollfd p{acceptor_.native_handle(), POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0) continue;
+      if (stopped_.load()) return;
       tcp::socket sock{ioc_};
       beast::error_code ec;
       acceptor_.accept(sock, ec);
