@@ -17,6 +17,7 @@ Runner add_tokenize(CLI::App& app);
 Runner add_logits(CLI::App& app);
 Runner add_embed(CLI::App& app);
 Runner add_serve(CLI::App& app);
+Runner add_bench(CLI::App& app);
 
 // Prints "deepkb: <message>" to stderr and returns 1.
 int fail(const std::string& message);

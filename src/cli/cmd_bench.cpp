@@ -1,0 +1,226 @@
+// deepkb bench: prefill / decode throughput in llama-bench's formats, plus the machine's read
+// bandwidth and how close decode gets to it; and synthetic model generation.
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <numeric>
+#include <random>
+
+#include <nlohmann/json.hpp>
+
+#include "base/thread_pool.h"
+#include "commands.h"
+#include "engine/context.h"
+#include "engine/model.h"
+#include "synthetic_model.h"
+
+namespace dkb::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// Streaming read bandwidth (GB/s) over a buffer much larger than the caches.
+double measure_read_bandwidth(ThreadPool& pool) {
+  const size_t n = (size_t{1} << 30) / sizeof(uint64_t);  // 1 GiB
+  std::vector<uint64_t> buf(n, 1);
+  std::vector<uint64_t> sums(pool.n_threads());
+  double best = 0;
+  for (int rep = 0; rep < 3; ++rep) {
+    auto t0 = Clock::now();
+    pool.run([&](int ith, int nth) {
+      auto [b, e] = ThreadPool::split(static_cast<int64_t>(n), ith, nth);
+      uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      int64_t i = b;
+      for (; i + 4 <= e; i += 4) {
+        s0 += buf[i];
+        s1 += buf[i + 1];
+        s2 += buf[i + 2];
+        s3 += buf[i + 3];
+      }
+      for (; i < e; ++i) s0 += buf[i];
+      sums[ith] = s0 + s1 + s2 + s3;
+    });
+    double dt = seconds_since(t0);
+    best = std::max(best, static_cast<double>(n * sizeof(uint64_t)) / dt / 1e9);
+  }
+  if (std::accumulate(sums.begin(), sums.end(), uint64_t{0}) == 0) std::fputs("", stderr);
+  return best;
+}
+
+struct Stat {
+  double mean = 0, sd = 0;
+  std::vector<double> samples;
+};
+
+Stat stats(const std::vector<double>& v) {
+  Stat s;
+  s.samples = v;
+  s.mean = std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
+  double var = 0;
+  for (double x : v) var += (x - s.mean) * (x - s.mean);
+  s.sd = v.size() > 1 ? std::sqrt(var / static_cast<double>(v.size() - 1)) : 0.0;
+  return s;
+}
+
+}  // namespace
+
+Runner add_bench(CLI::App& app) {
+  struct Opts {
+    std::string model;
+    std::string synthetic, type = "q4_0", out;
+    int n_prompt = 512, n_gen = 128, threads = 0, reps = 5;
+    int64_t batch = 512;
+    std::string format = "md";
+    bool no_bandwidth = false;
+  };
+  auto o = std::make_shared<Opts>();
+  app.add_option("-m,--model", o->model, "GGUF model to measure");
+  app.add_option("--synthetic", o->synthetic, "write a random-weight model of this shape instead");
+  app.add_option("--type", o->type, "synthetic weight type: f16, q8_0, q4_0, q4_k_m, q6_k");
+  app.add_option("--out", o->out, "synthetic output path (default NAME-TYPE.gguf)");
+  app.add_option("-p,--n-prompt", o->n_prompt, "prompt tokens (pp test; 0 skips)");
+  app.add_option("-n,--n-gen", o->n_gen, "generated tokens (tg test; 0 skips)");
+  app.add_option("-t,--threads", o->threads, "threads (default: all cores)");
+  app.add_option("-r,--repetitions", o->reps, "repetitions");
+  app.add_option("-b,--batch-size", o->batch, "prompt tokens per forward");
+  app.add_option("-o,--output", o->format, "md or json");
+  app.add_flag("--no-bandwidth", o->no_bandwidth, "skip the memory bandwidth measurement");
+  return [o]() -> int {
+    if (!o->synthetic.empty()) {
+      std::string path = o->out.empty() ? o->synthetic + "-" + o->type + ".gguf" : o->out;
+      Status s = write_synthetic_model(o->synthetic, o->type, path);
+      if (!s.is_ok()) return fail(s.to_string());
+      std::printf("wrote %s (%.1f MiB)\n", path.c_str(),
+                  static_cast<double>(std::filesystem::file_size(path)) / 1048576.0);
+      return 0;
+    }
+    if (o->model.empty()) return fail("give -m MODEL or --synthetic NAME");
+    if (o->format != "md" && o->format != "json") return fail("-o must be md or json");
+    if (o->reps < 1 || o->n_prompt < 0 || o->n_gen < 0) return fail("bad -r/-p/-n");
+    auto model = engine::Model::load(o->model);
+    if (!model.is_ok()) return fail(model.status().to_string());
+    ThreadPool pool(o->threads);
+    const auto& f = (*model)->file();
+    size_t weight_bytes = 0, embd_row = 0;
+    int64_t n_params = 0;
+    std::map<std::string, size_t> type_bytes;
+    for (const auto& t : f.tensors()) {
+      n_params += t.n_elements();
+      type_bytes[std::string(tensor_type_name(t.type))] += t.n_bytes;
+      if (t.name == "token_embd.weight") {
+        embd_row = t.n_bytes / static_cast<size_t>(t.n_rows());
+        if (!f.find_tensor("output.weight")) weight_bytes += t.n_bytes;  // tied: read as output
+      } else {
+        weight_bytes += t.n_bytes;
+      }
+    }
+    // Decode reads every weight once per token (the embedding table: one row).
+    const double bytes_per_token = static_cast<double>(weight_bytes + embd_row);
+    std::string type_desc;
+    size_t best = 0;
+    for (const auto& [name, b] : type_bytes) {
+      if (b > best) {
+        best = b;
+        type_desc = name;
+      }
+    }
+    const int64_t n_vocab = (*model)->hparams().n_vocab;
+    engine::Context ctx(*model, pool,
+                        {.n_ctx = o->n_prompt + o->n_gen + 8, .n_batch = std::max<int64_t>(1, o->batch)});
+    std::mt19937 rng(42);
+    auto random_tokens = [&](int n) {
+      std::vector<int32_t> t(n);
+      for (auto& x : t) x = static_cast<int32_t>(rng() % n_vocab);
+      return t;
+    };
+    nlohmann::json results = nlohmann::json::array();
+    auto run_test = [&](const std::string& name, int n_p, int n_g) -> Status {
+      std::vector<double> ts;
+      for (int rep = -1; rep < o->reps; ++rep) {  // rep -1: warm-up
+        ctx.reset();
+        auto toks = random_tokens(std::max(n_p, 1));
+        auto t0 = Clock::now();
+        if (n_p > 0) {
+          DKB_RETURN_IF_ERROR(ctx.eval(toks));
+        } else {
+          for (int i = 0; i < n_g; ++i) {
+            int32_t t = toks[0];
+            DKB_RETURN_IF_ERROR(ctx.eval(std::span<const int32_t>(&t, 1)));
+          }
+        }
+        double dt = seconds_since(t0);
+        if (rep >= 0) ts.push_back((n_p > 0 ? n_p : n_g) / dt);
+      }
+      Stat st = stats(ts);
+      results.push_back({{"model_filename", o->model},
+                         {"model_type", (*model)->hparams().arch + " " + type_desc},
+                         {"model_size", f.file_size()},
+                         {"model_n_params", n_params},
+                         {"n_threads", pool.n_threads()},
+                         {"n_batch", o->batch},
+                         {"n_prompt", n_p},
+                         {"n_gen", n_g},
+                         {"test", name},
+                         {"avg_ts", st.mean},
+                         {"stddev_ts", st.sd},
+                         {"samples_ts", st.samples}});
+      return Status::ok();
+    };
+    if (o->n_prompt > 0) {
+      Status s = run_test("pp" + std::to_string(o->n_prompt), o->n_prompt, 0);
+      if (!s.is_ok()) return fail(s.to_string());
+    }
+    if (o->n_gen > 0) {
+      Status s = run_test("tg" + std::to_string(o->n_gen), 0, o->n_gen);
+      if (!s.is_ok()) return fail(s.to_string());
+    }
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    const double peak_rss = static_cast<double>(ru.ru_maxrss) * 1024.0;
+    double bw = o->no_bandwidth ? 0.0 : measure_read_bandwidth(pool);
+    for (auto& r : results) {
+      r["peak_rss_bytes"] = peak_rss;
+      if (bw > 0) {
+        r["mem_read_gbs"] = bw;
+        if (r["n_gen"].get<int>() > 0) {
+          r["bytes_per_token"] = bytes_per_token;
+          r["bandwidth_efficiency"] = bytes_per_token * r["avg_ts"].get<double>() / (bw * 1e9);
+        }
+      }
+    }
+    if (o->format == "json") {
+      std::printf("%s\n", results.dump(2).c_str());
+      return 0;
+    }
+    std::printf("| model | size | params | threads | test | t/s |\n|---|---:|---:|---:|---:|---:|\n");
+    for (const auto& r : results) {
+      std::printf("| %s | %.2f MiB | %.2f B | %d | %s | %.2f ± %.2f |\n",
+                  r["model_type"].get<std::string>().c_str(),
+                  r["model_size"].get<double>() / 1048576.0, r["model_n_params"].get<double>() / 1e9,
+                  r["n_threads"].get<int>(), r["test"].get<std::string>().c_str(),
+                  r["avg_ts"].get<double>(), r["stddev_ts"].get<double>());
+    }
+    std::printf("\npeak RSS %.1f MiB", peak_rss / 1048576.0);
+    if (bw > 0) {
+      std::printf("; read bandwidth %.1f GB/s", bw);
+      for (const auto& r : results) {
+        if (r.contains("bandwidth_efficiency")) {
+          std::printf("; decode reads %.1f MB/token = %.1f GB/s = %.0f%% of bandwidth",
+                      bytes_per_token / 1e6, bytes_per_token * r["avg_ts"].get<double>() / 1e9,
+                      100.0 * r["bandwidth_efficiency"].get<double>());
+        }
+      }
+    }
+    std::printf("\n");
+    return 0;
+  };
+}
+
+}  // namespace dkb::cli
