@@ -174,7 +174,9 @@ class Lexer {
         }
         if (op.empty()) {
           if (std::strchr("+-*/%~<>()[]{}.,:|=", c) == nullptr) {
-            fail(std::string("unexpected character '") + c + "'", pos);
+            fail("unexpected character '" +
+                     src_.substr(pos, dkb::utf8::sequence_length(static_cast<uint8_t>(c))) + "'",
+                 pos);
           }
           op = std::string(1, c);
           if (c == '(' || c == '[' || c == '{') ++depth;
