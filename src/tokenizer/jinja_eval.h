@@ -75,7 +75,7 @@ class Evaluator {
 void require_defined(const Value& v);
 
 // Sequence view used by for loops and filters: list items, dict keys, string characters;
-// Undefined/None... Undefined iterates as empty, other scalars are an Error.
+// Undefined iterates as empty; None and other scalars are an Error.
 List iterate(const Value& v);
 
 // Filters, tests and methods (jinja_filters.cpp, jinja_tests.cpp, jinja_methods.cpp).

@@ -230,7 +230,6 @@ Value apply_filter(Evaluator& ev, const std::string& name, Value input, Args& ar
       if (!first) out += sep;
       first = false;
       out += to_str(attr.is_undefined() ? item : get_attribute(item, to_str(attr)));
-      ev.charge(0);
       if (out.size() > ev.limits().max_output_bytes) throw Error("join() result too large");
     }
     ev.charge(out.size());

@@ -239,8 +239,7 @@ bool is_known_test(const std::string& name) {
   return test_names().count(name) != 0;
 }
 
-bool apply_test(Evaluator& ev, const std::string& name, const Value& v, Args& args) {
-  (void)ev;
+bool apply_test(Evaluator& /*ev*/, const std::string& name, const Value& v, Args& args) {
   Value arg = args.get(0, "other");
   if (name == "defined") return !v.is_undefined();
   if (name == "undefined") return v.is_undefined();
