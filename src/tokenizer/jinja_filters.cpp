@@ -68,7 +68,7 @@ Value select_like(Evaluator& ev, const Value& input, const Args& args, bool by_a
 }
 
 std::string sort_key_str(const Value& v, bool case_sensitive) {
-  return case_sensitive || !v.is_string() ? std::string() : ascii_lower(v.str());
+  return case_sensitive || !v.is_string() ? std::string() : str_lower(v.str());
 }
 
 int sort_compare(const Value& a, const Value& b, bool case_sensitive) {
@@ -266,7 +266,7 @@ Value apply_filter(Evaluator& ev, const std::string& name, Value input, Args& ar
     List seen;
     for (const auto& item : iterate(input)) {
       Value key = attr.is_undefined() ? item : get_attribute(item, to_str(attr));
-      if (!cs && key.is_string()) key = ascii_lower(key.str());
+      if (!cs && key.is_string()) key = str_lower(key.str());
       bool dup =
           std::any_of(seen.begin(), seen.end(), [&](const Value& s) { return equals(s, key); });
       if (!dup) {
@@ -360,9 +360,9 @@ Value apply_filter(Evaluator& ev, const std::string& name, Value input, Args& ar
     ev.charge(out.size());
     return out;
   }
-  if (name == "upper") return ascii_upper(s);
-  if (name == "lower") return ascii_lower(s);
-  if (name == "title") return py_title(s);
+  if (name == "upper") return str_upper(s);
+  if (name == "lower") return str_lower(s);
+  if (name == "title") return jinja_title(s);
   if (name == "capitalize") return py_capitalize(s);
   if (name == "escape" || name == "e") return html_escape(s);
   if (name == "replace") {

@@ -1,6 +1,9 @@
 // Python str semantics for ASCII case mapping, strip, split and replace on UTF-8 bytes.
 #include "jinja_string_util.h"
 
+#include <utf8proc.h>
+
+#include "base/utf8.h"
 #include "jinja_value.h"
 
 namespace dkb::tokenizer::jinja {
@@ -8,9 +11,6 @@ namespace {
 
 bool py_space(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
-}
-bool is_alpha(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
 }  // namespace
@@ -130,38 +130,77 @@ std::string py_replace(const std::string& s, const std::string& from, const std:
   return out;
 }
 
-std::string ascii_lower(std::string s) {
-  for (char& c : s) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+namespace {
+
+bool is_letter(uint32_t cp) {
+  switch (utf8proc_category(static_cast<utf8proc_int32_t>(cp))) {
+    case UTF8PROC_CATEGORY_LU:
+    case UTF8PROC_CATEGORY_LL:
+    case UTF8PROC_CATEGORY_LT:
+    case UTF8PROC_CATEGORY_LM:
+    case UTF8PROC_CATEGORY_LO:
+      return true;
+    default:
+      return false;
   }
-  return s;
 }
 
-std::string ascii_upper(std::string s) {
-  for (char& c : s) {
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+uint32_t lower_cp(uint32_t cp) {
+  return static_cast<uint32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(cp)));
+}
+uint32_t upper_cp(uint32_t cp) {
+  return static_cast<uint32_t>(utf8proc_toupper(static_cast<utf8proc_int32_t>(cp)));
+}
+
+// Applies f(code point, index) to every code point; ASCII-only strings stay byte-exact.
+template <typename F>
+std::string map_cps(const std::string& s, F f) {
+  std::string out;
+  out.reserve(s.size());
+  size_t i = 0;
+  size_t n = 0;
+  while (i < s.size()) {
+    uint32_t cp = dkb::utf8::decode(s, i);
+    dkb::utf8::append(out, f(cp, n++));
   }
-  return s;
+  return out;
+}
+
+}  // namespace
+
+std::string str_lower(const std::string& s) {
+  return map_cps(s, [](uint32_t cp, size_t) { return lower_cp(cp); });
+}
+
+std::string str_upper(const std::string& s) {
+  return map_cps(s, [](uint32_t cp, size_t) { return upper_cp(cp); });
 }
 
 std::string py_title(const std::string& s) {
-  std::string out = s;
-  bool prev_alpha = false;
-  for (char& c : out) {
-    if (is_alpha(c)) {
-      c = prev_alpha ? ascii_lower(std::string(1, c))[0] : ascii_upper(std::string(1, c))[0];
-      prev_alpha = true;
-    } else {
-      prev_alpha = (static_cast<unsigned char>(c) & 0x80) != 0;
-    }
-  }
-  return out;
+  bool prev_letter = false;
+  return map_cps(s, [&](uint32_t cp, size_t) {
+    bool letter = is_letter(cp);
+    uint32_t r = letter ? (prev_letter ? lower_cp(cp) : upper_cp(cp)) : cp;
+    prev_letter = letter;
+    return r;
+  });
+}
+
+std::string jinja_title(const std::string& s) {
+  // Jinja's title filter: each word's first character upper-cased, the rest lower-cased;
+  // words start after runs of whitespace, '-', '(', '{', '[' or '<'.
+  bool word_start = true;
+  return map_cps(s, [&](uint32_t cp, size_t) {
+    bool sep = (cp < 0x80 && py_space(static_cast<char>(cp))) || cp == '-' || cp == '(' ||
+               cp == '{' || cp == '[' || cp == '<';
+    uint32_t r = sep ? cp : (word_start ? upper_cp(cp) : lower_cp(cp));
+    word_start = sep;
+    return r;
+  });
 }
 
 std::string py_capitalize(const std::string& s) {
-  std::string out = ascii_lower(s);
-  if (!out.empty()) out[0] = ascii_upper(out.substr(0, 1))[0];
-  return out;
+  return map_cps(s, [](uint32_t cp, size_t i) { return i == 0 ? upper_cp(cp) : lower_cp(cp); });
 }
 
 size_t count_occurrences(const std::string& s, const std::string& sub) {
