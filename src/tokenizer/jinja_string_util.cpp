@@ -1,7 +1,10 @@
-// Python str semantics for ASCII case mapping, strip, split and replace on UTF-8 bytes.
+// Python str semantics on UTF-8: Unicode case mapping and whitespace, strip, split,
+// replace and printf-style formatting.
 #include "jinja_string_util.h"
 
 #include <utf8proc.h>
+
+#include <algorithm>
 
 #include "base/utf8.h"
 #include "jinja_value.h"
@@ -13,6 +16,20 @@ bool py_space(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
 }
 
+// Python str.isspace() for one code point (includes NBSP, ideographic space, ...).
+bool py_space_cp(uint32_t cp) {
+  if (cp < 0x80) return py_space(static_cast<char>(cp)) || (cp >= 0x1c && cp <= 0x1f);
+  return cp == 0x85 || cp == 0xa0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200a) ||
+         cp == 0x2028 || cp == 0x2029 || cp == 0x202f || cp == 0x205f || cp == 0x3000;
+}
+
+// Length of the whitespace code point at s[i], or 0.
+size_t space_at(const std::string& s, size_t i) {
+  size_t j = i;
+  uint32_t cp = dkb::utf8::decode(s, j);
+  return py_space_cp(cp) ? j - i : 0;
+}
+
 }  // namespace
 
 std::string py_strip(const std::string& s, const std::string* chars, bool left, bool right) {
@@ -20,7 +37,7 @@ std::string py_strip(const std::string& s, const std::string* chars, bool left, 
   std::vector<std::string> set;
   if (chars != nullptr) set = utf8_chars(*chars);
   auto strip_here = [&](const std::string& cp) {
-    if (chars == nullptr) return cp.size() == 1 && py_space(cp[0]);
+    if (chars == nullptr) return space_at(cp, 0) == cp.size();
     for (const auto& c : set) {
       if (c == cp) return true;
     }
@@ -71,11 +88,12 @@ std::vector<std::string> py_split(const std::string& s, const std::string* sep, 
   std::vector<std::pair<size_t, size_t>> words;
   size_t i = 0;
   while (i < s.size()) {
-    while (i < s.size() && py_space(s[i])) ++i;
+    while (i < s.size() && space_at(s, i) > 0) i += space_at(s, i);
     if (i >= s.size()) break;
     size_t b = i;
-    while (i < s.size() && !py_space(s[i])) ++i;
-    words.emplace_back(b, i);
+    while (i < s.size() && space_at(s, i) == 0)
+      i += dkb::utf8::sequence_length(static_cast<uint8_t>(s[i]));
+    words.emplace_back(b, std::min(i, s.size()));
   }
   if (maxsplit < 0 || static_cast<size_t>(maxsplit) >= words.size()) {
     for (auto [b, e] : words) out.push_back(s.substr(b, e - b));
@@ -191,8 +209,7 @@ std::string jinja_title(const std::string& s) {
   // words start after runs of whitespace, '-', '(', '{', '[' or '<'.
   bool word_start = true;
   return map_cps(s, [&](uint32_t cp, size_t) {
-    bool sep = (cp < 0x80 && py_space(static_cast<char>(cp))) || cp == '-' || cp == '(' ||
-               cp == '{' || cp == '[' || cp == '<';
+    bool sep = py_space_cp(cp) || cp == '-' || cp == '(' || cp == '{' || cp == '[' || cp == '<';
     uint32_t r = sep ? cp : (word_start ? upper_cp(cp) : lower_cp(cp));
     word_start = sep;
     return r;
