@@ -1,6 +1,5 @@
 // Built-in filters (Jinja2 semantics; tojson follows Hugging Face's ensure_ascii=False).
 #include <algorithm>
-#include <cctype>
 #include <cmath>
 #include <set>
 
