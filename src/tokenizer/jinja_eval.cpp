@@ -2,6 +2,7 @@
 #include "jinja_eval.h"
 
 #include <ctime>
+#include <memory>
 
 namespace dkb::tokenizer::jinja {
 
@@ -186,29 +187,37 @@ Evaluator::Flow Evaluator::exec_for(const Stmt& s, std::string& out) {
     items = std::move(kept);
   }
   const int64_t n = static_cast<int64_t>(items.size());
+  Value loop = Value::make_dict();
+  auto index = std::make_shared<int64_t>(0);
+  for (const char* key :
+       {"index", "index0", "revindex", "revindex0", "first", "last", "previtem", "nextitem"}) {
+    loop.dict()->items.emplace_back(key, None{});
+  }
+  loop.dict()->items.emplace_back("length", n);
+  loop.dict()->items.emplace_back("depth", 1);
+  loop.dict()->items.emplace_back("depth0", 0);
+  loop.dict()->items.emplace_back("cycle", Value::make_function([index](Args& args) -> Value {
+                                    if (args.pos.empty())
+                                      throw Error("loop.cycle() needs at least one argument");
+                                    return args.pos[static_cast<size_t>(*index) % args.pos.size()];
+                                  }));
   for (int64_t i = 0; i < n; ++i) {
     tick();
     // Assignments in a loop body do not survive into the next iteration (as in Jinja).
     scopes_.back().clear();
     const Value& item = items[static_cast<size_t>(i)];
     bind(item);
-    Value loop = Value::make_dict();
-    Dict& d = *loop.dict();
-    d.set("index", i + 1);
-    d.set("index0", i);
-    d.set("revindex", n - i);
-    d.set("revindex0", n - i - 1);
-    d.set("first", i == 0);
-    d.set("last", i == n - 1);
-    d.set("length", n);
-    d.set("depth", 1);
-    d.set("depth0", 0);
-    d.set("previtem", i > 0 ? items[static_cast<size_t>(i - 1)] : Value(Undefined{"previtem"}));
-    d.set("nextitem", i + 1 < n ? items[static_cast<size_t>(i + 1)] : Value(Undefined{"nextitem"}));
-    d.set("cycle", Value::make_function([i](Args& args) -> Value {
-            if (args.pos.empty()) throw Error("loop.cycle() needs at least one argument");
-            return args.pos[static_cast<size_t>(i) % args.pos.size()];
-          }));
+    // One loop object updated in place, like Jinja's LoopContext.
+    auto& slots = loop.dict()->items;
+    slots[0].second = i + 1;
+    slots[1].second = i;
+    slots[2].second = n - i;
+    slots[3].second = n - i - 1;
+    slots[4].second = i == 0;
+    slots[5].second = i == n - 1;
+    slots[6].second = i > 0 ? items[static_cast<size_t>(i - 1)] : Value(Undefined{"previtem"});
+    slots[7].second = i + 1 < n ? items[static_cast<size_t>(i + 1)] : Value(Undefined{"nextitem"});
+    *index = i;
     assign("loop", loop);
     if (exec(s.body, out) == Flow::kBreak) break;
   }

@@ -75,13 +75,14 @@ class Evaluator {
 void require_defined(const Value& v);
 
 // Sequence view used by for loops and filters: list items, dict keys, string characters;
-// Undefined/None... Undefined iterates as empty, other scalars are an Error.
+// Undefined iterates as empty; None and other scalars are an Error.
 List iterate(const Value& v);
 
-// Filters, tests and methods (jinja_filters.cpp, jinja_tests.cpp, jinja_methods.cpp).
+// Filters, tests and methods (jinja_filters.cpp, jinja_text_filters.cpp, jinja_methods.cpp).
 bool is_known_filter(const std::string& name);
 bool is_known_test(const std::string& name);
 Value apply_filter(Evaluator& ev, const std::string& name, Value input, Args& args);
+Value apply_text_filter(Evaluator& ev, const std::string& name, const std::string& s, Args& args);
 bool apply_test(Evaluator& ev, const std::string& name, const Value& v, Args& args);
 // Looks up a method (str.split, dict.items, list.append ...); false when none exists.
 bool call_method(Evaluator& ev, const Value& obj, const std::string& name, Args& args,

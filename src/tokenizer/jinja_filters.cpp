@@ -1,6 +1,5 @@
 // Built-in filters (Jinja2 semantics; tojson follows Hugging Face's ensure_ascii=False).
 #include <algorithm>
-#include <cctype>
 #include <cmath>
 #include <set>
 
@@ -68,7 +67,7 @@ Value select_like(Evaluator& ev, const Value& input, const Args& args, bool by_a
 }
 
 std::string sort_key_str(const Value& v, bool case_sensitive) {
-  return case_sensitive || !v.is_string() ? std::string() : ascii_lower(v.str());
+  return case_sensitive || !v.is_string() ? std::string() : str_lower(v.str());
 }
 
 int sort_compare(const Value& a, const Value& b, bool case_sensitive) {
@@ -76,32 +75,6 @@ int sort_compare(const Value& a, const Value& b, bool case_sensitive) {
     return compare(Value(sort_key_str(a, false)), Value(sort_key_str(b, false)));
   }
   return compare(a, b);
-}
-
-std::string html_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&#34;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
 }
 
 Value to_int(const Value& v, const Value& def) {
@@ -230,7 +203,6 @@ Value apply_filter(Evaluator& ev, const std::string& name, Value input, Args& ar
       if (!first) out += sep;
       first = false;
       out += to_str(attr.is_undefined() ? item : get_attribute(item, to_str(attr)));
-      ev.charge(0);
       if (out.size() > ev.limits().max_output_bytes) throw Error("join() result too large");
     }
     ev.charge(out.size());
@@ -267,7 +239,7 @@ Value apply_filter(Evaluator& ev, const std::string& name, Value input, Args& ar
     List seen;
     for (const auto& item : iterate(input)) {
       Value key = attr.is_undefined() ? item : get_attribute(item, to_str(attr));
-      if (!cs && key.is_string()) key = ascii_lower(key.str());
+      if (!cs && key.is_string()) key = str_lower(key.str());
       bool dup =
           std::any_of(seen.begin(), seen.end(), [&](const Value& s) { return equals(s, key); });
       if (!dup) {
@@ -349,73 +321,8 @@ Value apply_filter(Evaluator& ev, const std::string& name, Value input, Args& ar
                                    : std::nearbyint(x);
     return r / scale;
   }
-  // The remaining filters work on the string form of their input.
-  std::string s = to_str(input);
-  if (name == "trim") {
-    Value chars = args.get(0, "chars");
-    std::string cs = chars.is_undefined() || chars.is_none() ? "" : to_str(chars);
-    return py_strip(s, chars.is_undefined() || chars.is_none() ? nullptr : &cs, true, true);
-  }
-  if (name == "format") {
-    std::string out = percent_format(s, args.pos);
-    ev.charge(out.size());
-    return out;
-  }
-  if (name == "upper") return ascii_upper(s);
-  if (name == "lower") return ascii_lower(s);
-  if (name == "title") return py_title(s);
-  if (name == "capitalize") return py_capitalize(s);
-  if (name == "escape" || name == "e") return html_escape(s);
-  if (name == "replace") {
-    Value count = args.get(2, "count", None{});
-    return py_replace(s, to_str(args.get(0, "old")), to_str(args.get(1, "new")),
-                      count.is_none() ? -1L : static_cast<long>(count.as_int()),
-                      ev.limits().max_output_bytes);
-  }
-  if (name == "wordcount") {
-    int64_t n = 0;
-    bool in_word = false;
-    for (unsigned char c : s) {
-      bool w = std::isalnum(c) || c == '_' || c >= 0x80;
-      if (w && !in_word) ++n;
-      in_word = w;
-    }
-    return n;
-  }
-  if (name == "center") {
-    int64_t width = std::min<int64_t>(args.get(0, "width", 80).as_int(), 1 << 20);
-    int64_t len = static_cast<int64_t>(utf8_length(s));
-    if (width <= len) return s;
-    int64_t left = (width - len) / 2;
-    return std::string(static_cast<size_t>(left), ' ') + s +
-           std::string(static_cast<size_t>(width - len - left), ' ');
-  }
-  if (name == "indent") {
-    Value w = args.get(0, "width", 4);
-    std::string pad =
-        w.is_string()
-            ? w.str()
-            : std::string(static_cast<size_t>(std::clamp<int64_t>(w.as_int(), 0, 256)), ' ');
-    bool first = truthy(args.get(1, "first", false));
-    bool blank = truthy(args.get(2, "blank", false));
-    std::string out;
-    size_t pos = 0;
-    bool is_first = true;
-    while (true) {
-      size_t nl = s.find('\n', pos);
-      std::string line = s.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
-      bool do_pad = is_first ? first : (blank || !line.empty());
-      if (do_pad) out += pad;
-      out += line;
-      if (out.size() > ev.limits().max_output_bytes) throw Error("indent() result too large");
-      if (nl == std::string::npos) break;
-      out += '\n';
-      pos = nl + 1;
-      is_first = false;
-    }
-    return out;
-  }
-  throw Error("no filter named '" + name + "'");
+  // The remaining filters work on the string form of their input (jinja_text_filters.cpp).
+  return apply_text_filter(ev, name, to_str(input), args);
 }
 
 }  // namespace dkb::tokenizer::jinja

@@ -22,15 +22,22 @@ bool is_digit(char c) {
 
 class Lexer {
  public:
-  Lexer(const std::string& src, const LexOptions& opt) : src_(src), opt_(opt) {
+  Lexer(const std::string& src, const LexOptions& opt) : opt_(opt) {
+    // Jinja normalises \r\n and lone \r to \n (newline_sequence) in text and literals.
+    src_.reserve(src.size());
+    for (size_t i = 0; i < src.size(); ++i) {
+      if (src[i] == '\r') {
+        src_ += '\n';
+        if (i + 1 < src.size() && src[i + 1] == '\n') ++i;
+      } else {
+        src_ += src[i];
+      }
+    }
     line_starts_.push_back(0);
     for (size_t i = 0; i < src_.size(); ++i) {
       if (src_[i] == '\n') line_starts_.push_back(i + 1);
     }
-    if (!opt_.keep_trailing_newline && !src_.empty() && src_.back() == '\n') {
-      src_.pop_back();
-      if (!src_.empty() && src_.back() == '\r') src_.pop_back();
-    }
+    if (!opt_.keep_trailing_newline && !src_.empty() && src_.back() == '\n') src_.pop_back();
   }
 
   std::vector<Token> run() {
@@ -46,10 +53,7 @@ class Lexer {
         text.erase(0, k);
         text_start += k;
       } else if (trim_next_) {
-        if (text.starts_with("\r\n")) {
-          text.erase(0, 2);
-          text_start += 2;
-        } else if (text.starts_with("\n")) {
+        if (text.starts_with("\n")) {
           text.erase(0, 1);
           text_start += 1;
         }
@@ -174,7 +178,9 @@ class Lexer {
         }
         if (op.empty()) {
           if (std::strchr("+-*/%~<>()[]{}.,:|=", c) == nullptr) {
-            fail(std::string("unexpected character '") + c + "'", pos);
+            fail("unexpected character '" +
+                     src_.substr(pos, dkb::utf8::sequence_length(static_cast<uint8_t>(c))) + "'",
+                 pos);
           }
           op = std::string(1, c);
           if (c == '(' || c == '[' || c == '{') ++depth;

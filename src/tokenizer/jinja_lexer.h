@@ -2,6 +2,7 @@
 //
 // Implements Jinja's whitespace rules: `{%-`/`-%}` (also for {{ }} and {# #}) strip all
 // adjacent whitespace; trim_blocks removes the first newline after a block or comment tag;
+// \r\n and \r become \n as in Jinja;
 // lstrip_blocks removes spaces/tabs before a block or comment tag at the start of a line
 // (`{%+` disables it); a single trailing newline of the source is dropped unless
 // keep_trailing_newline. `{% raw %}...{% endraw %}` is emitted as text.

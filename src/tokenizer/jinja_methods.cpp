@@ -110,9 +110,9 @@ bool string_method(Evaluator& ev, const std::string& s, const std::string& name,
     *result = py_replace(s, str_arg(args, 0, "old"), str_arg(args, 1, "new"),
                          static_cast<long>(count.as_int()), ev.limits().max_output_bytes);
   } else if (name == "lower") {
-    *result = ascii_lower(s);
+    *result = str_lower(s);
   } else if (name == "upper") {
-    *result = ascii_upper(s);
+    *result = str_upper(s);
   } else if (name == "title") {
     *result = py_title(s);
   } else if (name == "capitalize") {
@@ -239,8 +239,7 @@ bool is_known_test(const std::string& name) {
   return test_names().count(name) != 0;
 }
 
-bool apply_test(Evaluator& ev, const std::string& name, const Value& v, Args& args) {
-  (void)ev;
+bool apply_test(Evaluator& /*ev*/, const std::string& name, const Value& v, Args& args) {
   Value arg = args.get(0, "other");
   if (name == "defined") return !v.is_undefined();
   if (name == "undefined") return v.is_undefined();
@@ -284,8 +283,8 @@ bool apply_test(Evaluator& ev, const std::string& name, const Value& v, Args& ar
     }
     return arg.is_string() && v.is_string() && arg.str().find(v.str()) != std::string::npos;
   }
-  if (name == "lower") return v.is_string() && ascii_lower(v.str()) == v.str();
-  if (name == "upper") return v.is_string() && ascii_upper(v.str()) == v.str();
+  if (name == "lower") return v.is_string() && str_lower(v.str()) == v.str();
+  if (name == "upper") return v.is_string() && str_upper(v.str()) == v.str();
   throw Error("no test named '" + name + "'");
 }
 

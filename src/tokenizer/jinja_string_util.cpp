@@ -1,6 +1,12 @@
-// Python str semantics for ASCII case mapping, strip, split and replace on UTF-8 bytes.
+// Python str semantics on UTF-8: Unicode case mapping and whitespace, strip, split,
+// replace and printf-style formatting.
 #include "jinja_string_util.h"
 
+#include <utf8proc.h>
+
+#include <algorithm>
+
+#include "base/utf8.h"
 #include "jinja_value.h"
 
 namespace dkb::tokenizer::jinja {
@@ -9,8 +15,19 @@ namespace {
 bool py_space(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
 }
-bool is_alpha(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+
+// Python str.isspace() for one code point (includes NBSP, ideographic space, ...).
+bool py_space_cp(uint32_t cp) {
+  if (cp < 0x80) return py_space(static_cast<char>(cp)) || (cp >= 0x1c && cp <= 0x1f);
+  return cp == 0x85 || cp == 0xa0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200a) ||
+         cp == 0x2028 || cp == 0x2029 || cp == 0x202f || cp == 0x205f || cp == 0x3000;
+}
+
+// Length of the whitespace code point at s[i], or 0.
+size_t space_at(const std::string& s, size_t i) {
+  size_t j = i;
+  uint32_t cp = dkb::utf8::decode(s, j);
+  return py_space_cp(cp) ? j - i : 0;
 }
 
 }  // namespace
@@ -20,7 +37,7 @@ std::string py_strip(const std::string& s, const std::string* chars, bool left, 
   std::vector<std::string> set;
   if (chars != nullptr) set = utf8_chars(*chars);
   auto strip_here = [&](const std::string& cp) {
-    if (chars == nullptr) return cp.size() == 1 && py_space(cp[0]);
+    if (chars == nullptr) return space_at(cp, 0) == cp.size();
     for (const auto& c : set) {
       if (c == cp) return true;
     }
@@ -71,11 +88,12 @@ std::vector<std::string> py_split(const std::string& s, const std::string* sep, 
   std::vector<std::pair<size_t, size_t>> words;
   size_t i = 0;
   while (i < s.size()) {
-    while (i < s.size() && py_space(s[i])) ++i;
+    while (i < s.size() && space_at(s, i) > 0) i += space_at(s, i);
     if (i >= s.size()) break;
     size_t b = i;
-    while (i < s.size() && !py_space(s[i])) ++i;
-    words.emplace_back(b, i);
+    while (i < s.size() && space_at(s, i) == 0)
+      i += dkb::utf8::sequence_length(static_cast<uint8_t>(s[i]));
+    words.emplace_back(b, std::min(i, s.size()));
   }
   if (maxsplit < 0 || static_cast<size_t>(maxsplit) >= words.size()) {
     for (auto [b, e] : words) out.push_back(s.substr(b, e - b));
@@ -130,38 +148,76 @@ std::string py_replace(const std::string& s, const std::string& from, const std:
   return out;
 }
 
-std::string ascii_lower(std::string s) {
-  for (char& c : s) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+namespace {
+
+bool is_letter(uint32_t cp) {
+  switch (utf8proc_category(static_cast<utf8proc_int32_t>(cp))) {
+    case UTF8PROC_CATEGORY_LU:
+    case UTF8PROC_CATEGORY_LL:
+    case UTF8PROC_CATEGORY_LT:
+    case UTF8PROC_CATEGORY_LM:
+    case UTF8PROC_CATEGORY_LO:
+      return true;
+    default:
+      return false;
   }
-  return s;
 }
 
-std::string ascii_upper(std::string s) {
-  for (char& c : s) {
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+uint32_t lower_cp(uint32_t cp) {
+  return static_cast<uint32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(cp)));
+}
+uint32_t upper_cp(uint32_t cp) {
+  return static_cast<uint32_t>(utf8proc_toupper(static_cast<utf8proc_int32_t>(cp)));
+}
+
+// Applies f(code point, index) to every code point; ASCII-only strings stay byte-exact.
+template <typename F>
+std::string map_cps(const std::string& s, F f) {
+  std::string out;
+  out.reserve(s.size());
+  size_t i = 0;
+  size_t n = 0;
+  while (i < s.size()) {
+    uint32_t cp = dkb::utf8::decode(s, i);
+    dkb::utf8::append(out, f(cp, n++));
   }
-  return s;
+  return out;
+}
+
+}  // namespace
+
+std::string str_lower(const std::string& s) {
+  return map_cps(s, [](uint32_t cp, size_t) { return lower_cp(cp); });
+}
+
+std::string str_upper(const std::string& s) {
+  return map_cps(s, [](uint32_t cp, size_t) { return upper_cp(cp); });
 }
 
 std::string py_title(const std::string& s) {
-  std::string out = s;
-  bool prev_alpha = false;
-  for (char& c : out) {
-    if (is_alpha(c)) {
-      c = prev_alpha ? ascii_lower(std::string(1, c))[0] : ascii_upper(std::string(1, c))[0];
-      prev_alpha = true;
-    } else {
-      prev_alpha = (static_cast<unsigned char>(c) & 0x80) != 0;
-    }
-  }
-  return out;
+  bool prev_letter = false;
+  return map_cps(s, [&](uint32_t cp, size_t) {
+    bool letter = is_letter(cp);
+    uint32_t r = letter ? (prev_letter ? lower_cp(cp) : upper_cp(cp)) : cp;
+    prev_letter = letter;
+    return r;
+  });
+}
+
+std::string jinja_title(const std::string& s) {
+  // Jinja's title filter: each word's first character upper-cased, the rest lower-cased;
+  // words start after runs of whitespace, '-', '(', '{', '[' or '<'.
+  bool word_start = true;
+  return map_cps(s, [&](uint32_t cp, size_t) {
+    bool sep = py_space_cp(cp) || cp == '-' || cp == '(' || cp == '{' || cp == '[' || cp == '<';
+    uint32_t r = sep ? cp : (word_start ? upper_cp(cp) : lower_cp(cp));
+    word_start = sep;
+    return r;
+  });
 }
 
 std::string py_capitalize(const std::string& s) {
-  std::string out = ascii_lower(s);
-  if (!out.empty()) out[0] = ascii_upper(out.substr(0, 1))[0];
-  return out;
+  return map_cps(s, [](uint32_t cp, size_t i) { return i == 0 ? upper_cp(cp) : lower_cp(cp); });
 }
 
 size_t count_occurrences(const std::string& s, const std::string& sub) {

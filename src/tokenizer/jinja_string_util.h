@@ -15,10 +15,13 @@ std::vector<std::string> py_split(const std::string& s, const std::string* sep, 
                                   bool from_right);
 std::string py_replace(const std::string& s, const std::string& from, const std::string& to,
                        long count, size_t max_bytes);
-std::string ascii_lower(std::string s);
-std::string ascii_upper(std::string s);
+// Unicode simple case mapping (utf8proc), as Python str.lower/upper for most text.
+std::string str_lower(const std::string& s);
+std::string str_upper(const std::string& s);
 std::string py_title(const std::string& s);
 std::string py_capitalize(const std::string& s);
+// The `title` filter (differs from str.title for apostrophes and digits).
+std::string jinja_title(const std::string& s);
 size_t count_occurrences(const std::string& s, const std::string& sub);
 // Python printf-style `fmt % args` (%s %r %d %i %x %o %f %e %g with flags/width/precision).
 std::string percent_format(const std::string& fmt, const std::vector<Value>& args);

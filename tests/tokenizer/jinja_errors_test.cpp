@@ -149,6 +149,39 @@ TEST(JinjaErrors, SelfReferentialAndDeepValuesAreSafe) {
             "done");
 }
 
+// Cheap deterministic fuzzing: every prefix of a real template, and the template with each
+// character removed, must parse or fail cleanly and render or fail cleanly.
+TEST(JinjaErrors, MutatedRealTemplateNeverCrashes) {
+  const std::string source =
+      "{% set ns = namespace(sys='', n=0) %}{%- for m in messages %}{%- if m['role'] == 'system' "
+      "%}{% set ns.sys = m['content'] %}{%- endif %}{%- endfor %}{{ bos_token }}{{ ns.sys }}"
+      "{%- for m in messages if m.role != 'system' %}{% set c = m.content %}{% if '</think>' in "
+      "c %}{% set c = c.split('</think>')[-1] %}{% endif %}{{ '<' ~ m.role | upper ~ '>' + c | "
+      "trim }}{% set ns.n = ns.n + 1 %}{% else %}{{ raise_exception('empty') }}{% endfor %}{# "
+      "done #}{{- (tools | tojson(indent=2)) if tools is defined else '' -}}{% if "
+      "add_generation_prompt %}{{ '<A>' }}{% endif %}";
+  json ctx = {{"messages", json::array({{{"role", "system"}, {"content", "S"}},
+                                        {{"role", "user"}, {"content", "<think>x</think>q"}}})},
+              {"add_generation_prompt", true},
+              {"bos_token", "<s>"}};
+  ASSERT_EQ(render(source, ctx), "<s>S<USER>q<A>");
+  size_t ok = 0;
+  for (size_t i = 0; i <= source.size(); ++i) {
+    for (const std::string& variant :
+         {source.substr(0, i),
+          source.substr(0, i) + source.substr(std::min(i + 1, source.size()))}) {
+      auto t = ChatTemplate::parse(variant);
+      if (!t.is_ok()) {
+        EXPECT_EQ(t.status().code(), ErrorCode::kInvalidArgument) << variant;
+        continue;
+      }
+      auto out = t->render(ctx);
+      if (out.is_ok()) ++ok;
+    }
+  }
+  EXPECT_GT(ok, 0u);
+}
+
 TEST(JinjaErrors, TemplateSizeIsBounded) {
   Status s = parse_error(std::string(2u << 20, 'x'));
   ASSERT_FALSE(s.is_ok());
