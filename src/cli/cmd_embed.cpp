@@ -31,6 +31,7 @@ Runner add_embed(CLI::App& app) {
     engine::Context ctx(*model, pool, {.n_ctx = o->model.ctx_size});
     nlohmann::json out = nlohmann::json::array();
     const int64_t n_max = (*model)->hparams().n_ctx_train;
+    std::vector<std::vector<int32_t>> inputs;
     for (const std::string& text : o->texts) {
       auto ids = (*model)->tokenizer().encode(text, {.add_special = true, .parse_special = false});
       if (static_cast<int64_t>(ids.size()) > n_max) {
@@ -39,9 +40,13 @@ Runner add_embed(CLI::App& app) {
         ids.resize(static_cast<size_t>(n_max));
         ids.back() = last;
       }
-      auto emb = ctx.embed(ids, !o->no_normalize);
-      if (!emb.is_ok()) return fail(emb.status().to_string());
-      out.push_back({{"text", text}, {"n_tokens", ids.size()}, {"embedding", *emb}});
+      inputs.push_back(std::move(ids));
+    }
+    // All texts go through the model together, batched into forward passes.
+    auto embs = ctx.embed_batch(inputs, !o->no_normalize);
+    if (!embs.is_ok()) return fail(embs.status().to_string());
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      out.push_back({{"text", o->texts[i]}, {"n_tokens", inputs[i].size()}, {"embedding", (*embs)[i]}});
     }
     std::printf("%s\n", out.dump().c_str());
     return 0;

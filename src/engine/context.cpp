@@ -34,19 +34,42 @@ Status Context::check_tokens(std::span<const int32_t> tokens, int64_t n_past) co
 }
 
 Result<std::vector<float>> Context::embed(std::span<const int32_t> tokens, bool normalize) {
+  DKB_ASSIGN_OR_RETURN(auto out, embed_batch({std::vector<int32_t>(tokens.begin(), tokens.end())}, normalize));
+  return std::move(out[0]);
+}
+
+Result<std::vector<std::vector<float>>> Context::embed_batch(
+    const std::vector<std::vector<int32_t>>& inputs, bool normalize) {
   const Architecture& arch = model_->arch();
-  if (arch.embedding_dim() <= 0) {
-    return invalid_argument("model '" + model_->name() + "' is not an embedding model");
-  }
-  DKB_RETURN_IF_ERROR(check_tokens(tokens, 0));
-  std::vector<float> out(static_cast<size_t>(arch.embedding_dim()));
+  const int64_t dim = arch.embedding_dim();
+  if (dim <= 0) return invalid_argument("model '" + model_->name() + "' is not an embedding model");
+  for (const auto& in : inputs) DKB_RETURN_IF_ERROR(check_tokens(in, 0));
+  std::vector<std::vector<float>> out;
+  out.reserve(inputs.size());
   ForwardState st{&pool_, &matmul_, &kv_, &work_, &positions_};
-  DKB_RETURN_IF_ERROR(arch.embed(st, tokens, out.data()));
-  if (normalize) {
-    double sum = 0;
-    for (float v : out) sum += static_cast<double>(v) * v;
-    float inv = sum > 0 ? static_cast<float>(1.0 / std::sqrt(sum)) : 0.0f;
-    for (float& v : out) v *= inv;
+  std::vector<float> pooled;
+  size_t i = 0;
+  while (i < inputs.size()) {
+    // Group inputs into one forward pass while their tokens fit n_batch (at least one input).
+    size_t j = i;
+    int64_t tokens = 0;
+    while (j < inputs.size() && (j == i || tokens + static_cast<int64_t>(inputs[j].size()) <= params_.n_batch)) {
+      tokens += static_cast<int64_t>(inputs[j].size());
+      ++j;
+    }
+    pooled.assign(static_cast<size_t>((j - i) * dim), 0.0f);
+    DKB_RETURN_IF_ERROR(arch.embed(st, std::span<const std::vector<int32_t>>(inputs.data() + i, j - i), pooled.data()));
+    for (size_t k = 0; k < j - i; ++k) {
+      std::vector<float> v(pooled.begin() + k * dim, pooled.begin() + (k + 1) * dim);
+      if (normalize) {
+        double sum = 0;
+        for (float x : v) sum += static_cast<double>(x) * x;
+        float inv = sum > 0 ? static_cast<float>(1.0 / std::sqrt(sum)) : 0.0f;
+        for (float& x : v) x *= inv;
+      }
+      out.push_back(std::move(v));
+    }
+    i = j;
   }
   return out;
 }

@@ -253,17 +253,7 @@ void Scheduler::step_slot(Slot& s) {
 }
 
 void Scheduler::run_embeddings(EmbeddingRequest& req) {
-  std::vector<std::vector<float>> out;
-  out.reserve(req.inputs.size());
-  for (const auto& in : req.inputs) {
-    auto e = slots_[0]->ctx->embed(in, req.normalize);
-    if (!e.is_ok()) {
-      req.on_done(e.status());
-      return;
-    }
-    out.push_back(std::move(e).value());
-  }
-  req.on_done(std::move(out));
+  req.on_done(slots_[0]->ctx->embed_batch(req.inputs, req.normalize));
 }
 
 void Scheduler::loop() {

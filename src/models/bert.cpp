@@ -115,14 +115,23 @@ class Bert : public engine::Architecture {
     return unimplemented("bert is an embedding model: use embed, not generation");
   }
 
-  Status embed(engine::ForwardState& st, std::span<const int32_t> tokens,
+  Status embed(engine::ForwardState& st, std::span<const std::vector<int32_t>> seqs,
                float* out) const override {
-    const int64_t T = static_cast<int64_t>(tokens.size());
     const int64_t n = hp_.n_embd;
-    if (T > hp_.n_ctx_train) {
-      return invalid_argument(std::to_string(T) + " tokens exceed the model's context of " +
-                              std::to_string(hp_.n_ctx_train));
+    // All sequences' tokens form one [T][n] activation matrix; starts[s] is sequence s's row.
+    std::vector<int64_t> starts;
+    std::vector<int32_t> tokens;
+    for (const auto& seq : seqs) {
+      if (seq.empty()) return invalid_argument("cannot embed an empty input");
+      if (static_cast<int64_t>(seq.size()) > hp_.n_ctx_train) {
+        return invalid_argument(std::to_string(seq.size()) + " tokens exceed the model's context of " +
+                                std::to_string(hp_.n_ctx_train));
+      }
+      starts.push_back(static_cast<int64_t>(tokens.size()));
+      tokens.insert(tokens.end(), seq.begin(), seq.end());
     }
+    starts.push_back(static_cast<int64_t>(tokens.size()));
+    const int64_t T = static_cast<int64_t>(tokens.size());
     std::vector<float>& work = *st.work;
     if (work.size() < workspace_floats(T, 0)) work.resize(workspace_floats(T, 0));
     float* x = work.data();      // [T][n]
@@ -135,13 +144,15 @@ class Bert : public engine::Architecture {
     float* up = tmp + T * n;     // [T][n_ff]
     std::vector<int32_t>& pos = *st.positions;
     pos.resize(T);
+    for (size_t sq = 0; sq + 1 < starts.size(); ++sq) {
+      for (int64_t t = starts[sq]; t < starts[sq + 1]; ++t) pos[t] = static_cast<int32_t>(t - starts[sq]);
+    }
     for (int64_t t = 0; t < T; ++t) {
-      pos[t] = static_cast<int32_t>(t);
       kernels::dequantize_row(tok_embd_.type,
                               static_cast<const uint8_t*>(tok_embd_.data) + tokens[t] * tok_embd_.row_bytes(),
                               x + t * n, n);
       kernels::dequantize_row(pos_embd_.type,
-                              static_cast<const uint8_t*>(pos_embd_.data) + t * pos_embd_.row_bytes(),
+                              static_cast<const uint8_t*>(pos_embd_.data) + pos[t] * pos_embd_.row_bytes(),
                               tmp, n);
       for (int64_t i = 0; i < n; ++i) x[t * n + i] += tmp[i];
       if (type_embd_) {
@@ -158,21 +169,25 @@ class Bert : public engine::Architecture {
       add_bias(q, L.bq, T, n);
       add_bias(k, L.bk, T, hp_.n_embd_k_gqa());
       add_bias(v, L.bv, T, hp_.n_embd_v_gqa());
-      kernels::AttentionArgs a;
-      a.q = q;
-      a.k = k;
-      a.v = v;
-      a.out = attn;
-      a.n_tokens = T;
-      a.n_kv = T;
-      a.n_head = hp_.n_head;
-      a.n_head_kv = hp_.n_head_kv;
-      a.head_dim_k = hp_.n_embd_head_k;
-      a.head_dim_v = hp_.n_embd_head_v;
-      a.q_pos = pos.data();
-      a.causal = false;
-      a.scale = 1.0f / std::sqrt(static_cast<float>(hp_.n_embd_head_k));
-      kernels::attention(*st.pool, a);
+      // Attention stays within each sequence.
+      for (size_t sq = 0; sq + 1 < starts.size(); ++sq) {
+        const int64_t b = starts[sq], len = starts[sq + 1] - b;
+        kernels::AttentionArgs a;
+        a.q = q + b * n;
+        a.k = k + b * hp_.n_embd_k_gqa();
+        a.v = v + b * hp_.n_embd_v_gqa();
+        a.out = attn + b * n;
+        a.n_tokens = len;
+        a.n_kv = len;
+        a.n_head = hp_.n_head;
+        a.n_head_kv = hp_.n_head_kv;
+        a.head_dim_k = hp_.n_embd_head_k;
+        a.head_dim_v = hp_.n_embd_head_v;
+        a.q_pos = pos.data() + b;
+        a.causal = false;
+        a.scale = 1.0f / std::sqrt(static_cast<float>(hp_.n_embd_head_k));
+        kernels::attention(*st.pool, a);
+      }
       matmul(st, L.wo, attn, T, o);
       add_bias(o, L.bo, T, n);
       for (int64_t i = 0; i < T * n; ++i) o[i] += x[i];
@@ -185,21 +200,25 @@ class Bert : public engine::Architecture {
       for (int64_t i = 0; i < T * n; ++i) x[i] += o[i];
       layer_norm_rows(x, L.out_norm, L.out_norm_b, T, n, eps);
     }
-    switch (pooling_) {
-      case Pooling::kCls:
-      case Pooling::kNone:  // "none" returns the first token's vector for a single embedding
-        std::memcpy(out, x, n * sizeof(float));
-        break;
-      case Pooling::kLast:
-        std::memcpy(out, x + (T - 1) * n, n * sizeof(float));
-        break;
-      case Pooling::kMean:
-        for (int64_t i = 0; i < n; ++i) {
-          double s = 0;
-          for (int64_t t = 0; t < T; ++t) s += x[t * n + i];
-          out[i] = static_cast<float>(s / static_cast<double>(T));
-        }
-        break;
+    for (size_t sq = 0; sq + 1 < starts.size(); ++sq) {
+      const int64_t b = starts[sq], e = starts[sq + 1];
+      float* dst = out + sq * n;
+      switch (pooling_) {
+        case Pooling::kCls:
+        case Pooling::kNone:  // "none" yields the first token's vector for a single embedding
+          std::memcpy(dst, x + b * n, n * sizeof(float));
+          break;
+        case Pooling::kLast:
+          std::memcpy(dst, x + (e - 1) * n, n * sizeof(float));
+          break;
+        case Pooling::kMean:
+          for (int64_t i = 0; i < n; ++i) {
+            double sum = 0;
+            for (int64_t t = b; t < e; ++t) sum += x[t * n + i];
+            dst[i] = static_cast<float>(sum / static_cast<double>(e - b));
+          }
+          break;
+      }
     }
     return Status::ok();
   }

@@ -57,11 +57,33 @@ TEST_P(EmbeddingConformance, PooledEmbeddingMatchesLlamaCpp) {
   }
 }
 
+TEST_P(EmbeddingConformance, BatchedInputsMatchOneByOne) {
+  const EmbCase& c = GetParam();
+  std::string model_rel = std::string("models/") + c.model + ".gguf";
+  std::string ref_rel = std::string("reference/") + c.model + ".json";
+  DKB_REQUIRE_FIXTURE(model_rel);
+  auto model = engine::Model::load(test::fixture_path(model_rel));
+  ASSERT_TRUE(model.is_ok());
+  auto ref = nlohmann::json::parse(test::read_file(test::fixture_path(ref_rel)));
+  ThreadPool pool(2);
+  engine::Context ctx(*model, pool, {});
+  std::vector<std::vector<int32_t>> inputs;
+  std::vector<std::vector<float>> want;
+  for (const auto& rc : ref["cases"]) {
+    inputs.push_back(rc["prompt_tokens"].get<std::vector<int32_t>>());
+    want.push_back(rc["embedding"].get<std::vector<float>>());
+  }
+  auto got = ctx.embed_batch(inputs, false);  // all inputs in one forward pass
+  ASSERT_TRUE(got.is_ok()) << got.status().to_string();
+  ASSERT_EQ(got->size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_GE(cosine((*got)[i], want[i]), c.min_cosine) << i;
+}
+
 INSTANTIATE_TEST_SUITE_P(Fixtures, EmbeddingConformance,
                          ::testing::Values(EmbCase{"tiny-bert-F16", 0.9999},
                                            EmbCase{"tiny-bert-Q8_0", 0.9999}),
-                         [](const auto& info) {
-                           std::string n = info.param.model;
+                         [](const auto& param_info) {
+                           std::string n = param_info.param.model;
                            for (char& ch : n) if (ch == '-') ch = '_';
                            return n;
                          });

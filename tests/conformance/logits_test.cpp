@@ -136,8 +136,8 @@ TEST_P(LogitsConformance, GreedyTokensMatchWhereMarginIsClear) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, LogitsConformance, ::testing::ValuesIn(kCases),
-                         [](const auto& info) {
-                           std::string n = info.param.model;
+                         [](const auto& param_info) {
+                           std::string n = param_info.param.model;
                            std::replace(n.begin(), n.end(), '-', '_');
                            return n;
                          });

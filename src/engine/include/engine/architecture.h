@@ -45,9 +45,10 @@ class Architecture {
 
   // Embedding models: dimension of the pooled output (0 for generative models).
   virtual int64_t embedding_dim() const { return 0; }
-  // Encodes one sequence (non-causal, positions 0..n-1, no cache) and writes the pooled,
-  // unnormalised embedding [embedding_dim()] to out.
-  virtual Status embed(ForwardState& /*st*/, std::span<const int32_t> /*tokens*/,
+  // Encodes several sequences in one forward pass (each non-causal with positions 0..n-1,
+  // no cache; the matmuls run over all their tokens at once) and writes the pooled,
+  // unnormalised embeddings [seqs.size()][embedding_dim()] to out.
+  virtual Status embed(ForwardState& /*st*/, std::span<const std::vector<int32_t>> /*seqs*/,
                        float* /*out*/) const {
     return unimplemented("architecture '" + hparams().arch + "' does not produce embeddings");
   }

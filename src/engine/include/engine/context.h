@@ -42,6 +42,9 @@ class Context {
   // Embedding models: pooled embedding of tokens (independent of the cache position),
   // L2-normalised when normalize. kInvalidArgument past n_ctx or outside the vocabulary.
   Result<std::vector<float>> embed(std::span<const int32_t> tokens, bool normalize);
+  // Several inputs, batched into forward passes of up to n_batch tokens.
+  Result<std::vector<std::vector<float>>> embed_batch(const std::vector<std::vector<int32_t>>& inputs,
+                                                     bool normalize);
 
   int64_t n_past() const { return n_past_; }
   int64_t n_ctx() const { return kv_.n_ctx(); }
