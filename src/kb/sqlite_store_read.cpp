@@ -166,21 +166,23 @@ Result<std::vector<SearchHit>> SqliteStore::text_search(std::string_view collect
   std::vector<SearchHit> out;
   if (match.empty() || query.k == 0) return out;
   std::string q = std::string("SELECT ") + kHitColumns +
-                  ", bm25(chunks_fts), highlight(chunks_fts, 0, ?, ?) "
+                  ", bm25(chunks_fts) "
                   "FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid "
                   "JOIN documents d ON d.id = c.document_id "
                   "WHERE chunks_fts MATCH ? AND c.collection_id = ? AND (" + filter.sql +
                   ") ORDER BY bm25(chunks_fts) LIMIT ?";
   DKB_ASSIGN_OR_RETURN(auto st, sql::Stmt::prepare(db_, q));
-  st.bind(1, query.highlight_open).bind(2, query.highlight_close).bind(3, match).bind(4, coll.id);
-  int next = st.bind_filter(5, filter);
+  st.bind(1, match).bind(2, coll.id);
+  int next = st.bind_filter(3, filter);
   st.bind(next, static_cast<int64_t>(std::min<size_t>(query.k, INT32_MAX)));
   for (;;) {
     DKB_ASSIGN_OR_RETURN(bool row, st.step());
     if (!row) break;
     DKB_ASSIGN_OR_RETURN(SearchHit h, read_hit(st));
     h.score = -st.col_double(7);
-    h.highlighted = st.col_text(8);
+    // Highlighting in C++ rather than FTS5's highlight(): that marks only the first token of
+    // a position, i.e. one character of a CJK bigram.
+    h.highlighted = highlight_text(h.text, query.text, query.highlight_open, query.highlight_close);
     out.push_back(std::move(h));
   }
   return out;

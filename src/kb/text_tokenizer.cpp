@@ -2,6 +2,7 @@
 
 #include <utf8proc.h>
 
+#include <algorithm>
 #include <unordered_set>
 
 #include "base/utf8.h"
@@ -140,6 +141,32 @@ std::string fts5_match_expression(std::string_view query) {
     expr += '"';
   }
   return expr;
+}
+
+std::string highlight_text(std::string_view text, std::string_view query, std::string_view open,
+                           std::string_view close) {
+  std::unordered_set<std::string> wanted;
+  for (auto& t : tokenize_text(query, TokenizeMode::kQuery)) wanted.insert(std::move(t.text));
+  std::vector<std::pair<size_t, size_t>> spans;
+  for (const auto& t : tokenize_text(text, TokenizeMode::kIndex)) {
+    if (!wanted.count(t.text)) continue;
+    if (!spans.empty() && t.start <= spans.back().second) {
+      spans.back().second = std::max(spans.back().second, t.end);
+    } else {
+      spans.emplace_back(t.start, t.end);
+    }
+  }
+  std::string out;
+  size_t pos = 0;
+  for (auto [a, b] : spans) {
+    out.append(text.substr(pos, a - pos));
+    out.append(open);
+    out.append(text.substr(a, b - a));
+    out.append(close);
+    pos = b;
+  }
+  out.append(text.substr(pos));
+  return out;
 }
 
 }  // namespace dkb::kb

@@ -36,6 +36,7 @@ struct TextQuery {
   std::string text;              // free text; tokenized with kb's CJK-aware tokenizer
   size_t k = 10;
   Json where;                    // Chroma `where` filter on chunk metadata; null = none
+  // SearchHit::highlighted wraps matched spans in these (text_tokenizer.h highlight_text).
   std::string highlight_open = "<b>";
   std::string highlight_close = "</b>";
 };

@@ -40,4 +40,10 @@ bool is_cjk(uint32_t cp);
 // Empty when the text has no tokens.
 std::string fts5_match_expression(std::string_view query);
 
+// Wraps every span of `text` whose index-mode token equals a query-mode token of `query` in
+// open/close markers; overlapping and touching spans merge ("[模型库]"). Uses the same
+// tokenization as indexing, so what matched is what gets marked.
+std::string highlight_text(std::string_view text, std::string_view query, std::string_view open,
+                           std::string_view close);
+
 }  // namespace dkb::kb
