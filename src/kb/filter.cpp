@@ -1,5 +1,8 @@
 #include "kb/filter.h"
 
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
 namespace dkb::kb {
 namespace {
 
@@ -127,7 +130,64 @@ struct Compiler {
   }
 };
 
+Status check_regex(const std::string& pattern) {
+  int err = 0;
+  PCRE2_SIZE offset = 0;
+  pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
+                                   PCRE2_UTF, &err, &offset, nullptr);
+  if (code != nullptr) {
+    pcre2_code_free(code);
+    return Status::ok();
+  }
+  PCRE2_UCHAR msg[256];
+  pcre2_get_error_message(err, msg, sizeof msg);
+  return invalid_argument("bad regex at offset " + std::to_string(offset) + ": " +
+                          reinterpret_cast<const char*>(msg));
+}
+
+Status compile_document(const Json& w, std::string_view column, CompiledFilter& out, int depth) {
+  if (depth > kMaxDepth) return invalid_argument("where_document nested too deeply");
+  if (!w.is_object() || w.size() != 1) {
+    return invalid_argument("where_document must be an object with exactly one operator");
+  }
+  const std::string& op = w.begin().key();
+  const Json& v = w.begin().value();
+  if (op == "$and" || op == "$or") {
+    if (!v.is_array() || v.empty()) return invalid_argument(op + " needs a non-empty array");
+    out.sql += "(";
+    for (size_t i = 0; i < v.size(); ++i) {
+      if (i) out.sql += op == "$and" ? " AND " : " OR ";
+      DKB_RETURN_IF_ERROR(compile_document(v[i], column, out, depth + 1));
+    }
+    out.sql += ")";
+    return Status::ok();
+  }
+  if (!v.is_string() || v.get<std::string>().empty()) {
+    return invalid_argument("where_document " + op + " needs a non-empty string");
+  }
+  std::string arg = v.get<std::string>();
+  if (op == "$contains" || op == "$not_contains") {
+    out.sql += "instr(" + std::string(column) + ", ?) " + (op == "$contains" ? "> 0" : "= 0");
+  } else if (op == "$regex" || op == "$not_regex") {
+    DKB_RETURN_IF_ERROR(check_regex(arg));
+    out.sql += std::string(op == "$regex" ? "" : "NOT ") + "dkb_regexp(?, " + std::string(column) + ")";
+  } else {
+    return invalid_argument("unknown where_document operator " + op);
+  }
+  out.params.emplace_back(std::move(arg));
+  return Status::ok();
+}
+
 }  // namespace
+
+Result<CompiledFilter> compile_where_document(const Json& where_document,
+                                              std::string_view text_column) {
+  if (where_document.is_null()) return CompiledFilter{"1", {}};
+  CompiledFilter out;
+  Status s = compile_document(where_document, text_column, out, 0);
+  if (!s.is_ok()) return s.with_context("where_document");
+  return out;
+}
 
 Result<CompiledFilter> compile_where(const Json& where, std::string_view metadata_column) {
   if (where.is_null() || (where.is_object() && where.empty())) return CompiledFilter{"1", {}};

@@ -51,8 +51,8 @@ Result<std::vector<VectorHit>> Searcher::vector_search(std::string_view collecti
   }
   DKB_ASSIGN_OR_RETURN(auto index, index_for(collection, coll.dimension));
   std::optional<std::vector<int64_t>> allow;
-  if (!request.where.is_null()) {
-    DKB_ASSIGN_OR_RETURN(allow, store_.filter_chunk_ids(collection, request.where));
+  if (!request.where.is_null() || !request.where_document.is_null()) {
+    DKB_ASSIGN_OR_RETURN(allow, store_.filter_chunk_ids(collection, request.where, request.where_document));
   }
   return index->search(query, k, allow ? &*allow : nullptr);
 }
@@ -63,6 +63,7 @@ Result<SearchResponse> Searcher::search(std::string_view collection, const Searc
   TextQuery tq;
   tq.text = request.text;
   tq.where = request.where;
+  tq.where_document = request.where_document;
   tq.k = request.k;
 
   if (request.mode == SearchMode::kBm25) {

@@ -10,6 +10,7 @@
 
 #include "base/utf8.h"
 #include "fts5_tokenizer.h"
+#include "sqlite_functions.h"
 #include "kb/filter.h"
 #include "kb/hash.h"
 #include "sqlite_store_impl.h"
@@ -177,6 +178,7 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& dir,
   sqlite3_extended_result_codes(db, 1);
   sqlite3_busy_timeout(db, 5000);
   DKB_RETURN_IF_ERROR(register_fts5_tokenizer(db));
+  DKB_RETURN_IF_ERROR(register_sql_functions(db));
   Status s = store->init_schema();
   if (!s.is_ok()) return s.with_context("opening knowledge base in " + dir);
   return std::unique_ptr<Store>(std::move(store));

@@ -41,8 +41,8 @@ class SqliteStore final : public Store {
 
   Result<std::vector<SearchHit>> text_search(std::string_view collection,
                                              const TextQuery& query) override;
-  Result<std::vector<int64_t>> filter_chunk_ids(std::string_view collection,
-                                                const Json& where) override;
+  Result<std::vector<int64_t>> filter_chunk_ids(std::string_view collection, const Json& where,
+                                                const Json& where_document) override;
   Status for_each_vector(std::string_view collection,
                          const std::function<void(int64_t, std::span<const float>)>& fn) override;
   Result<std::vector<SearchHit>> get_hits(std::span<const int64_t> chunk_ids) override;

@@ -160,6 +160,7 @@ Result<int64_t> SqliteStore::count_chunks(std::string_view collection) {
 Result<std::vector<SearchHit>> SqliteStore::text_search(std::string_view collection,
                                                         const TextQuery& query) {
   DKB_ASSIGN_OR_RETURN(CompiledFilter filter, compile_where(query.where, "c.metadata"));
+  DKB_ASSIGN_OR_RETURN(CompiledFilter doc_filter, compile_where_document(query.where_document, "c.text"));
   std::string match = fts5_match_expression(query.text);
   std::lock_guard lock(mu_);
   DKB_ASSIGN_OR_RETURN(Collection coll, get_collection_locked(collection));
@@ -170,10 +171,10 @@ Result<std::vector<SearchHit>> SqliteStore::text_search(std::string_view collect
                   "FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid "
                   "JOIN documents d ON d.id = c.document_id "
                   "WHERE chunks_fts MATCH ? AND c.collection_id = ? AND (" + filter.sql +
-                  ") ORDER BY bm25(chunks_fts) LIMIT ?";
+                  ") AND (" + doc_filter.sql + ") ORDER BY bm25(chunks_fts) LIMIT ?";
   DKB_ASSIGN_OR_RETURN(auto st, sql::Stmt::prepare(db_, q));
   st.bind(1, match).bind(2, coll.id);
-  int next = st.bind_filter(3, filter);
+  int next = st.bind_filter(st.bind_filter(3, filter), doc_filter);
   st.bind(next, static_cast<int64_t>(std::min<size_t>(query.k, INT32_MAX)));
   for (;;) {
     DKB_ASSIGN_OR_RETURN(bool row, st.step());
@@ -182,21 +183,26 @@ Result<std::vector<SearchHit>> SqliteStore::text_search(std::string_view collect
     h.score = -st.col_double(7);
     // Highlighting in C++ rather than FTS5's highlight(): that marks only the first token of
     // a position, i.e. one character of a CJK bigram.
-    h.highlighted = highlight_text(h.text, query.text, query.highlight_open, query.highlight_close);
+    if (query.highlight) {
+      h.highlighted = highlight_text(h.text, query.text, query.highlight_open, query.highlight_close);
+    }
     out.push_back(std::move(h));
   }
   return out;
 }
 
 Result<std::vector<int64_t>> SqliteStore::filter_chunk_ids(std::string_view collection,
-                                                           const Json& where) {
+                                                           const Json& where,
+                                                           const Json& where_document) {
   DKB_ASSIGN_OR_RETURN(CompiledFilter filter, compile_where(where, "c.metadata"));
+  DKB_ASSIGN_OR_RETURN(CompiledFilter doc_filter, compile_where_document(where_document, "c.text"));
   std::lock_guard lock(mu_);
   DKB_ASSIGN_OR_RETURN(Collection coll, get_collection_locked(collection));
   DKB_ASSIGN_OR_RETURN(auto st, sql::Stmt::prepare(
-      db_, "SELECT c.id FROM chunks c WHERE c.collection_id = ? AND (" + filter.sql + ") ORDER BY c.id"));
+      db_, "SELECT c.id FROM chunks c WHERE c.collection_id = ? AND (" + filter.sql + ") AND (" +
+               doc_filter.sql + ") ORDER BY c.id"));
   st.bind(1, coll.id);
-  st.bind_filter(2, filter);
+  st.bind_filter(st.bind_filter(2, filter), doc_filter);
   std::vector<int64_t> out;
   for (;;) {
     DKB_ASSIGN_OR_RETURN(bool row, st.step());

@@ -155,6 +155,45 @@ TEST_F(SearchTest, WhereFiltersInsideTheQuery) {
   }
 }
 
+TEST_F(SearchTest, WhereDocumentFilters) {
+  auto ids = [&](Json wd) {
+    auto r = store_->filter_chunk_ids("kb", nullptr, wd);
+    EXPECT_TRUE(r.is_ok()) << r.status().to_string();
+    std::vector<std::string> docs;
+    if (!r.is_ok()) return docs;
+    auto hits = store_->get_hits(*r);
+    for (auto& h : *hits) docs.push_back(h.document_id);
+    std::sort(docs.begin(), docs.end());
+    return docs;
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(ids({{"$contains", "模型"}}), (V{"zh-model"}));
+  EXPECT_EQ(ids({{"$contains", "models"}}), V{});  // case-sensitive, like Chroma
+  EXPECT_EQ(ids({{"$regex", "(?i)models?\\b"}}), (V{"en-model"}));
+  EXPECT_EQ(ids({{"$and", {{{"$regex", "^[A-Z]"}}, {{"$not_contains", "bread"}}}}}), (V{"en-model"}));
+  EXPECT_EQ(ids({{"$or", {{{"$contains", "库"}}, {{"$not_regex", "[a-z\\p{Han}]"}}}}}), (V{"zh-lib"}));
+  TextQuery tq;
+  tq.text = "模型 models bread";
+  tq.where_document = {{"$not_contains", "模型"}};
+  tq.where = {{"year", {{"$gte", 2020}}}};
+  auto r = store_->text_search("kb", tq);
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  EXPECT_EQ(doc_ids(*r), (V{"en-model"}));
+  for (Json bad : {Json::parse(R"({"$regex": "("})"), Json::parse(R"({"$contains": 3})"),
+                   Json::parse(R"({"$contains": "a", "$regex": "b"})"), Json::parse(R"({"$like": "x"})")}) {
+    EXPECT_EQ(store_->filter_chunk_ids("kb", nullptr, bad).status().code(), ErrorCode::kInvalidArgument)
+        << bad.dump();
+  }
+}
+
+TEST_F(SearchTest, QueryTextIsNeverFts5Syntax) {
+  for (const char* q : {"OR AND NOT", "NEAR(a b)", "\"unbalanced", "col:term", "a* ^b", "-x +y"}) {
+    TextQuery tq;
+    tq.text = q;
+    EXPECT_TRUE(store_->text_search("kb", tq).is_ok()) << q;
+  }
+}
+
 TEST_F(SearchTest, VectorSearchWithFilter) {
   Searcher searcher(*store_, &embedder_);
   SearchRequest req;

@@ -65,6 +65,7 @@ TEST(CmrcEval, Bm25NdcgAt10) {
     TextQuery tq;
     tq.text = q["text"].get<std::string>();
     tq.k = 30;
+    tq.highlight = false;
     auto hits = store.text_search("cmrc", tq);
     ASSERT_TRUE(hits.is_ok()) << hits.status().to_string();
     std::vector<std::string> ranked;  // documents by their best chunk

@@ -10,7 +10,7 @@
 //   $gt/$gte/$lt/$lte take numbers only. $ne and $nin also match records lacking the key.
 // Errors: kInvalidArgument naming the offending part. Keys must be 1..256 bytes without '"'
 // or control characters.
-// Thread-safety: pure function.
+// Thread-safety: pure functions.
 #pragma once
 
 #include <string>
@@ -34,6 +34,15 @@ struct CompiledFilter {
 // `metadata_column` is the SQL expression of the JSON metadata column, e.g. "c.metadata".
 // A null `where` (or an empty object) compiles to "1".
 Result<CompiledFilter> compile_where(const Json& where, std::string_view metadata_column);
+
+// Chroma `where_document` over chunk text:
+//   { "$contains" | "$not_contains": "substring" }   case-sensitive substring test
+//   { "$regex" | "$not_regex": "pattern" }           PCRE2 (UTF mode), unanchored search
+//   { "$and" | "$or": [where_document, …] }
+// Patterns are compiled here so a bad one is kInvalidArgument; the SQL calls the
+// dkb_regexp(pattern, text) function that SqliteStore registers on its connection.
+Result<CompiledFilter> compile_where_document(const Json& where_document,
+                                              std::string_view text_column);
 
 // Metadata must be a JSON object whose values are strings, numbers, booleans, or non-empty
 // arrays of those; keys 1..256 bytes. kInvalidArgument otherwise.

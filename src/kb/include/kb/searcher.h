@@ -31,7 +31,8 @@ struct SearchRequest {
   std::vector<float> vector;        // optional precomputed query embedding
   size_t k = 10;
   SearchMode mode = SearchMode::kHybrid;
-  Json where;                       // Chroma filter; null = none
+  Json where;                       // Chroma metadata filter; null = none
+  Json where_document;              // Chroma document-text filter; null = none
   double rrf_k = 60.0;
   double bm25_weight = 1.0;
   double vector_weight = 1.0;

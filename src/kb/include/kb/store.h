@@ -36,6 +36,8 @@ struct TextQuery {
   std::string text;              // free text; tokenized with kb's CJK-aware tokenizer
   size_t k = 10;
   Json where;                    // Chroma `where` filter on chunk metadata; null = none
+  Json where_document;           // Chroma `where_document` filter on chunk text; null = none
+  bool highlight = true;         // fill SearchHit::highlighted
   // SearchHit::highlighted wraps matched spans in these (text_tokenizer.h highlight_text).
   std::string highlight_open = "<b>";
   std::string highlight_close = "</b>";
@@ -55,7 +57,9 @@ class Store {
   virtual Status delete_collection(std::string_view name) = 0;
 
   // Documents. `doc.collection` names the target collection; chunk ordinals are reassigned
-  // 0..n-1 in the given order. Vectors, when present, must all have the collection's
+  // 0..n-1 in the given order. Each chunk's stored metadata is the document's metadata
+  // overlaid with the chunk's own keys. An empty doc.content_hash is computed from title,
+  // metadata and chunk texts. Vectors, when present, must all have the collection's
   // dimension (the first vectors stored fix it when it is still 0).
   virtual Result<PutResult> put_document(const Document& doc, const std::vector<Chunk>& chunks) = 0;
   // Returns the ids of the removed chunks.
@@ -75,9 +79,11 @@ class Store {
   // inside the query. Hits are ordered by descending score (score = -bm25).
   virtual Result<std::vector<SearchHit>> text_search(std::string_view collection,
                                                      const TextQuery& query) = 0;
-  // Ids of the chunks of the collection that match `where` (all chunks when null).
+  // Ids (ascending) of the chunks of the collection that match `where` and `where_document`
+  // (all chunks when both are null).
   virtual Result<std::vector<int64_t>> filter_chunk_ids(std::string_view collection,
-                                                        const Json& where) = 0;
+                                                        const Json& where,
+                                                        const Json& where_document = nullptr) = 0;
   // Calls fn(chunk_id, vector) for every chunk of the collection that has a vector.
   virtual Status for_each_vector(
       std::string_view collection,
