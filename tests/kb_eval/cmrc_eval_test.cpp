@@ -1,5 +1,8 @@
 // Retrieval regression on CMRC 2018 (fixtures/ireval/cmrc2018_zh): BM25 with the CJK
-// tokenizer must keep nDCG@10 ≥ 0.95 (the fixture's reference BM25 reaches ≈ 0.98).
+// tokenizer must keep nDCG@10 ≥ 0.98 (issue #6; the fixture's reference uni+bigram BM25 gets
+// 0.982). Passages are the retrieval unit, so each is ingested as one chunk. Measured
+// 2026-11: 0.9823 (R@10 0.9964); with the default 256-token chunking (≈2.5 chunks per
+// passage, documents ranked by their best chunk) it is 0.9789.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -36,7 +39,9 @@ TEST(CmrcEval, Bm25NdcgAt10) {
   ASSERT_TRUE(store_r.is_ok()) << store_r.status().to_string();
   Store& store = *store_r.value();
   ASSERT_TRUE(store.create_collection("cmrc", Json::object(), 0).is_ok());
-  Ingestor ingestor(store, nullptr);
+  IngestOptions iopt;
+  iopt.chunker.max_tokens = 2048;  // longest passage is 980 characters: one chunk each
+  Ingestor ingestor(store, nullptr, iopt);
   for (const Json& doc : read_jsonl(base + "corpus.jsonl")) {
     IngestRequest req;
     req.collection = "cmrc";
@@ -96,7 +101,7 @@ TEST(CmrcEval, Bm25NdcgAt10) {
               n, ndcg, recall, static_cast<long long>(ms(t0, t1)),
               static_cast<long long>(ms(t1, t2)), static_cast<long long>(*store.count_chunks("cmrc")));
   RecordProperty("ndcg_at_10", std::to_string(ndcg));
-  EXPECT_GE(ndcg, 0.95);
+  EXPECT_GE(ndcg, 0.98);
 }
 
 }  // namespace
