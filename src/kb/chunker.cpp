@@ -22,7 +22,9 @@ struct Section {
   bool starts_with_heading = false;
 };
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
+}
 
 bool is_blank(std::string_view s) {
   return std::all_of(s.begin(), s.end(), [](char c) { return is_space(c); });
@@ -64,7 +66,8 @@ std::vector<Section> split_sections(std::string_view text, bool markdown) {
     if (eol == std::string_view::npos) eol = text.size();
     std::string_view line = text.substr(pos, eol - pos);
     size_t ind = line.find_first_not_of(' ');
-    std::string_view body = ind == std::string_view::npos || ind > 3 ? std::string_view() : line.substr(ind);
+    std::string_view body =
+        ind == std::string_view::npos || ind > 3 ? std::string_view() : line.substr(ind);
     std::string title;
     if (body.size() >= 3 && (body.starts_with("```") || body.starts_with("~~~"))) {
       if (!in_fence) {
@@ -168,7 +171,8 @@ size_t approx_token_count(std::string_view text) {
 }
 
 std::vector<ChunkDraft> chunk_text(std::string_view text, const ChunkerOptions& options) {
-  TokenCounter count = options.count_tokens ? options.count_tokens : TokenCounter(approx_token_count);
+  TokenCounter count =
+      options.count_tokens ? options.count_tokens : TokenCounter(approx_token_count);
   const size_t max_tokens = std::max<size_t>(options.max_tokens, 1);
   auto tokens_of = [&](Range r) { return count(text.substr(r.start, r.end - r.start)); };
   std::vector<ChunkDraft> out;
@@ -187,15 +191,20 @@ std::vector<ChunkDraft> chunk_text(std::string_view text, const ChunkerOptions& 
         size_t lo = a + 1, hi = cuts.size() - 1;  // largest b with tokens(a,b) <= max
         while (lo < hi) {
           size_t mid = (lo + hi + 1) / 2;
-          if (tokens_of({cuts[a], cuts[mid]}) <= max_tokens) lo = mid; else hi = mid - 1;
+          if (tokens_of({cuts[a], cuts[mid]}) <= max_tokens)
+            lo = mid;
+          else
+            hi = mid - 1;
         }
         units.push_back({cuts[a], cuts[lo], tokens_of({cuts[a], cuts[lo]})});
         a = lo;
       }
     };
+    bool heading_unit = false;  // units[0] is the section's heading line
     for (Range para : split_paragraphs(text, section)) {
       size_t t = tokens_of(para);
       if (t <= max_tokens) {
+        heading_unit = heading_unit || (units.empty() && section.starts_with_heading);
         units.push_back({para.start, para.end, t});
         continue;
       }
@@ -221,6 +230,14 @@ std::vector<ChunkDraft> chunk_text(std::string_view text, const ChunkerOptions& 
     };
     for (const Unit& u : units) {
       if (!cur.empty() && cur_tokens + u.tokens > max_tokens) {
+        if (heading_unit && cur.size() == 1 && cur[0].start == units[0].start) {
+          // A heading alone is not worth a chunk; it lives on in the heading path.
+          cur.clear();
+          cur_tokens = 0;
+          cur.push_back(u);
+          cur_tokens += u.tokens;
+          continue;
+        }
         emit();
         std::vector<Unit> keep;
         size_t kept = 0;

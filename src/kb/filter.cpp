@@ -72,7 +72,8 @@ struct Compiler {
       return bind_scalar(v, desc);
     }
     if (op == "$in" || op == "$nin") {
-      if (!v.is_array() || v.empty()) return invalid_argument(desc + ": operand must be a non-empty array");
+      if (!v.is_array() || v.empty())
+        return invalid_argument(desc + ": operand must be a non-empty array");
       if (op == "$nin") {
         out.sql += "(" + extract() + " IS NULL OR " + extract() + " NOT IN (";
         DKB_RETURN_IF_ERROR(key_path(key));
@@ -99,7 +100,8 @@ struct Compiler {
 
   Status compile(const Json& where, int depth) {
     if (depth > kMaxDepth) return invalid_argument("filter nested too deeply");
-    if (!where.is_object()) return invalid_argument("filter must be an object, got " + where.dump());
+    if (!where.is_object())
+      return invalid_argument("filter must be an object, got " + where.dump());
     if (where.empty()) return invalid_argument("filter object must not be empty");
     bool multi = where.size() > 1;
     if (multi) out.sql += "(";
@@ -170,7 +172,8 @@ Status compile_document(const Json& w, std::string_view column, CompiledFilter& 
     out.sql += "instr(" + std::string(column) + ", ?) " + (op == "$contains" ? "> 0" : "= 0");
   } else if (op == "$regex" || op == "$not_regex") {
     DKB_RETURN_IF_ERROR(check_regex(arg));
-    out.sql += std::string(op == "$regex" ? "" : "NOT ") + "dkb_regexp(?, " + std::string(column) + ")";
+    out.sql +=
+        std::string(op == "$regex" ? "" : "NOT ") + "dkb_regexp(?, " + std::string(column) + ")";
   } else {
     return invalid_argument("unknown where_document operator " + op);
   }
@@ -208,7 +211,8 @@ Status validate_metadata(const Json& metadata) {
     if (scalar(v)) continue;
     if (v.is_array() && !v.empty()) {
       for (const auto& e : v) {
-        if (!scalar(e)) return invalid_argument("metadata '" + it.key() + "': array elements must be scalars");
+        if (!scalar(e))
+          return invalid_argument("metadata '" + it.key() + "': array elements must be scalars");
       }
       continue;
     }

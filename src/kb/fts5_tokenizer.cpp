@@ -26,9 +26,9 @@ int tok_tokenize(Fts5Tokenizer*, void* ctx, int flags, const char* text, int n_t
   try {
     auto tokens = tokenize_text(std::string_view(text, static_cast<size_t>(n_text)), mode);
     for (const auto& t : tokens) {
-      int rc = emit(ctx, t.colocated ? FTS5_TOKEN_COLOCATED : 0, t.text.data(),
-                    static_cast<int>(t.text.size()), static_cast<int>(t.start),
-                    static_cast<int>(t.end));
+      int rc =
+          emit(ctx, t.colocated ? FTS5_TOKEN_COLOCATED : 0, t.text.data(),
+               static_cast<int>(t.text.size()), static_cast<int>(t.start), static_cast<int>(t.end));
       if (rc != SQLITE_OK) return rc;
     }
   } catch (...) {

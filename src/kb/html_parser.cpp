@@ -15,7 +15,9 @@ struct DocFree {
   void operator()(xmlDoc* d) const { xmlFreeDoc(d); }
 };
 
-const char* name_of(const xmlNode* n) { return reinterpret_cast<const char*>(n->name); }
+const char* name_of(const xmlNode* n) {
+  return reinterpret_cast<const char*>(n->name);
+}
 
 bool is_one_of(const char* name, std::initializer_list<const char*> names) {
   for (const char* x : names) {
@@ -30,9 +32,10 @@ bool is_dropped(const char* name) {
 }
 
 bool is_block(const char* name) {
-  return is_one_of(name, {"p", "div", "section", "article", "main", "li", "ul", "ol", "table", "tr",
-                          "blockquote", "pre", "dd", "dt", "dl", "figcaption", "figure", "body",
-                          "td", "th", "hr", "address"});
+  return is_one_of(name,
+                   {"p",      "div",  "section",    "article", "main", "li",     "ul", "ol",
+                    "table",  "tr",   "blockquote", "pre",     "dd",   "dt",     "dl", "figcaption",
+                    "figure", "body", "td",         "th",      "hr",   "address"});
 }
 
 int heading_level(const char* name) {
@@ -128,7 +131,8 @@ Result<ParsedDocument> parse_html(std::string_view html) {
   DKB_RETURN_IF_ERROR(check_utf8(html));
   static std::once_flag init;
   std::call_once(init, [] { xmlInitParser(); });
-  if (html.size() > static_cast<size_t>(INT32_MAX)) return invalid_argument("HTML document too large");
+  if (html.size() > static_cast<size_t>(INT32_MAX))
+    return invalid_argument("HTML document too large");
   std::unique_ptr<xmlDoc, DocFree> doc(htmlReadMemory(
       html.data(), static_cast<int>(html.size()), nullptr, "UTF-8",
       HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING | HTML_PARSE_NONET));

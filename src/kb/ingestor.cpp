@@ -36,10 +36,11 @@ Result<PutResult> Ingestor::ingest(const IngestRequest& req) {
   record.collection = req.collection;
   record.source = req.source;
   record.metadata = doc.metadata;
-  for (auto it = req.metadata.begin(); it != req.metadata.end(); ++it) record.metadata[it.key()] = it.value();
+  for (auto it = req.metadata.begin(); it != req.metadata.end(); ++it)
+    record.metadata[it.key()] = it.value();
   record.title = req.title.empty() ? doc.title : req.title;
-  record.content_hash = content_hash({format_name(req.format), record.title, record.metadata.dump(),
-                                      req.content});
+  record.content_hash =
+      content_hash({format_name(req.format), record.title, record.metadata.dump(), req.content});
 
   auto existing = store_.get_document(req.collection, req.document_id);
   if (existing.is_ok() && existing->content_hash == record.content_hash) {
@@ -72,7 +73,8 @@ Result<PutResult> Ingestor::ingest(const IngestRequest& req) {
       for (size_t i = 0; i < n; ++i) texts.push_back(chunks[b + i].text);
       auto vecs = embedder_->embed(texts);
       if (!vecs.is_ok()) return fail(vecs.status().with_context("embedding"));
-      if (vecs->size() != n) return fail(internal_error("embedder returned the wrong number of vectors"));
+      if (vecs->size() != n)
+        return fail(internal_error("embedder returned the wrong number of vectors"));
       for (size_t i = 0; i < n; ++i) {
         if ((*vecs)[i].size() != embedder_->dimension()) {
           return fail(internal_error("embedder returned a vector of the wrong dimension"));

@@ -17,7 +17,8 @@ Json yaml_scalar(const YAML::Node& n) {
   if (s == "false" || s == "False" || s == "FALSE") return false;
   if (s == "~" || s == "null" || s == "Null" || s == "NULL" || s.empty()) return nullptr;
   // Numbers: parse the whole scalar or keep it as a string (dates, versions, "1.2.3").
-  if (!s.empty() && (std::isdigit(static_cast<unsigned char>(s[0])) || s[0] == '-' || s[0] == '+')) {
+  if (!s.empty() &&
+      (std::isdigit(static_cast<unsigned char>(s[0])) || s[0] == '-' || s[0] == '+')) {
     try {
       size_t used = 0;
       long long v = std::stoll(s, &used);
@@ -52,7 +53,8 @@ Json yaml_to_json(const YAML::Node& n) {
 void flatten_into(Json& out, const std::string& prefix, const Json& v) {
   if (v.is_null()) return;
   if (v.is_object()) {
-    for (auto it = v.begin(); it != v.end(); ++it) flatten_into(out, prefix + "." + it.key(), it.value());
+    for (auto it = v.begin(); it != v.end(); ++it)
+      flatten_into(out, prefix + "." + it.key(), it.value());
     return;
   }
   if (v.is_array()) {
@@ -86,7 +88,8 @@ Result<Format> format_from_path(std::string_view path) {
     return invalid_argument("cannot tell the format of " + std::string(path) + " (no extension)");
   }
   std::string ext(path.substr(dot + 1));
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   if (ext == "txt" || ext == "text") return Format::kText;
   if (ext == "md" || ext == "markdown") return Format::kMarkdown;
   if (ext == "html" || ext == "htm") return Format::kHtml;
@@ -95,9 +98,12 @@ Result<Format> format_from_path(std::string_view path) {
 
 std::string_view format_name(Format f) {
   switch (f) {
-    case Format::kText: return "text";
-    case Format::kMarkdown: return "markdown";
-    case Format::kHtml: return "html";
+    case Format::kText:
+      return "text";
+    case Format::kMarkdown:
+      return "markdown";
+    case Format::kHtml:
+      return "html";
   }
   return "unknown";
 }
@@ -107,8 +113,8 @@ Result<Json> parse_front_matter_yaml(std::string_view yaml) {
   try {
     root = YAML::Load(std::string(yaml));
   } catch (const YAML::Exception& e) {
-    return invalid_argument("front matter is not valid YAML (line " + std::to_string(e.mark.line + 1) +
-                            "): " + e.msg);
+    return invalid_argument("front matter is not valid YAML (line " +
+                            std::to_string(e.mark.line + 1) + "): " + e.msg);
   }
   if (root.IsNull()) return Json::object();
   if (!root.IsMap()) return invalid_argument("front matter must be a YAML mapping of key: value");
@@ -151,8 +157,8 @@ Result<ParsedDocument> parse_markdown(std::string_view text) {
     if (close == std::string_view::npos) {
       return invalid_argument("front matter opened with '---' on line 1 is never closed");
     }
-    DKB_ASSIGN_OR_RETURN(doc.metadata,
-                         parse_front_matter_yaml(body.substr(first_line_end + 1, close - first_line_end - 1)));
+    DKB_ASSIGN_OR_RETURN(doc.metadata, parse_front_matter_yaml(body.substr(
+                                           first_line_end + 1, close - first_line_end - 1)));
     body = body.substr(after);
     if (auto t = doc.metadata.find("title"); t != doc.metadata.end() && t->is_string()) {
       doc.title = t->get<std::string>();

@@ -52,7 +52,8 @@ Result<std::vector<VectorHit>> Searcher::vector_search(std::string_view collecti
   DKB_ASSIGN_OR_RETURN(auto index, index_for(collection, coll.dimension));
   std::optional<std::vector<int64_t>> allow;
   if (!request.where.is_null() || !request.where_document.is_null()) {
-    DKB_ASSIGN_OR_RETURN(allow, store_.filter_chunk_ids(collection, request.where, request.where_document));
+    DKB_ASSIGN_OR_RETURN(
+        allow, store_.filter_chunk_ids(collection, request.where, request.where_document));
   }
   return index->search(query, k, allow ? &*allow : nullptr);
 }

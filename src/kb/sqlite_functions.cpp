@@ -8,7 +8,9 @@
 namespace dkb::kb {
 namespace {
 
-void free_code(void* p) { pcre2_code_free(static_cast<pcre2_code*>(p)); }
+void free_code(void* p) {
+  pcre2_code_free(static_cast<pcre2_code*>(p));
+}
 
 void regexp_fn(sqlite3_context* ctx, int, sqlite3_value** argv) {
   if (sqlite3_value_type(argv[0]) == SQLITE_NULL || sqlite3_value_type(argv[1]) == SQLITE_NULL) {
@@ -58,7 +60,8 @@ Status register_sql_functions(sqlite3* db) {
   int rc = sqlite3_create_function_v2(db, "dkb_regexp", 2,
                                       SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY,
                                       nullptr, regexp_fn, nullptr, nullptr, nullptr);
-  if (rc != SQLITE_OK) return internal_error(std::string("registering dkb_regexp: ") + sqlite3_errstr(rc));
+  if (rc != SQLITE_OK)
+    return internal_error(std::string("registering dkb_regexp: ") + sqlite3_errstr(rc));
   return Status::ok();
 }
 

@@ -10,9 +10,9 @@
 
 #include "base/utf8.h"
 #include "fts5_tokenizer.h"
-#include "sqlite_functions.h"
 #include "kb/filter.h"
 #include "kb/hash.h"
+#include "sqlite_functions.h"
 #include "sqlite_store_impl.h"
 
 namespace dkb::kb {
@@ -66,11 +66,13 @@ END;
 )sql";
 
 Status validate_name(std::string_view name) {
-  if (name.empty() || name.size() > 128) return invalid_argument("collection name must be 1..128 bytes");
+  if (name.empty() || name.size() > 128)
+    return invalid_argument("collection name must be 1..128 bytes");
   for (char c : name) {
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
               c == '.' || c == '_' || c == '-';
-    if (!ok) return invalid_argument("collection name may only use [A-Za-z0-9._-]: " + std::string(name));
+    if (!ok)
+      return invalid_argument("collection name may only use [A-Za-z0-9._-]: " + std::string(name));
   }
   return Status::ok();
 }
@@ -82,7 +84,8 @@ Result<int64_t> pragma_int(sqlite3* db, const char* sql_text) {
 }
 
 Status validate_document(const Document& doc, const std::vector<Chunk>& chunks) {
-  if (doc.id.empty() || doc.id.size() > 512) return invalid_argument("document id must be 1..512 bytes");
+  if (doc.id.empty() || doc.id.size() > 512)
+    return invalid_argument("document id must be 1..512 bytes");
   for (const std::string* s : {&doc.id, &doc.source, &doc.title}) {
     if (!utf8::is_valid(*s)) return invalid_argument("document fields must be valid UTF-8");
   }
@@ -189,12 +192,15 @@ Result<Collection> SqliteStore::create_collection(std::string_view name, const J
   DKB_RETURN_IF_ERROR(validate_name(name));
   DKB_RETURN_IF_ERROR(validate_metadata(metadata));
   std::lock_guard lock(mu_);
-  DKB_ASSIGN_OR_RETURN(auto st, sql::Stmt::prepare(
-      db_, "INSERT INTO collections(name, metadata, dimension) VALUES (?, ?, ?) "
-           "ON CONFLICT(name) DO NOTHING"));
+  DKB_ASSIGN_OR_RETURN(
+      auto st,
+      sql::Stmt::prepare(db_,
+                         "INSERT INTO collections(name, metadata, dimension) VALUES (?, ?, ?) "
+                         "ON CONFLICT(name) DO NOTHING"));
   st.bind(1, name).bind(2, metadata.dump()).bind(3, int64_t{dimension});
   DKB_RETURN_IF_ERROR(st.run());
-  if (sqlite3_changes(db_) == 0) return already_exists("collection " + std::string(name) + " already exists");
+  if (sqlite3_changes(db_) == 0)
+    return already_exists("collection " + std::string(name) + " already exists");
   bump_generation(std::string(name));
   return Collection{sqlite3_last_insert_rowid(db_), std::string(name), metadata, dimension};
 }
@@ -202,7 +208,8 @@ Result<Collection> SqliteStore::create_collection(std::string_view name, const J
 Status SqliteStore::update_collection_metadata(std::string_view name, const Json& metadata) {
   DKB_RETURN_IF_ERROR(validate_metadata(metadata));
   std::lock_guard lock(mu_);
-  DKB_ASSIGN_OR_RETURN(auto st, sql::Stmt::prepare(db_, "UPDATE collections SET metadata=? WHERE name=?"));
+  DKB_ASSIGN_OR_RETURN(auto st,
+                       sql::Stmt::prepare(db_, "UPDATE collections SET metadata=? WHERE name=?"));
   st.bind(1, metadata.dump()).bind(2, name);
   DKB_RETURN_IF_ERROR(st.run());
   if (sqlite3_changes(db_) == 0) return not_found("collection " + std::string(name) + " not found");
@@ -214,9 +221,9 @@ Status SqliteStore::delete_collection(std::string_view name) {
   sql::Tx tx(db_);
   DKB_RETURN_IF_ERROR(tx.begin());
   DKB_ASSIGN_OR_RETURN(Collection c, get_collection_locked(name));
-  for (const char* q : {"DELETE FROM chunks WHERE collection_id=?",
-                        "DELETE FROM documents WHERE collection_id=?",
-                        "DELETE FROM collections WHERE id=?"}) {
+  for (const char* q :
+       {"DELETE FROM chunks WHERE collection_id=?", "DELETE FROM documents WHERE collection_id=?",
+        "DELETE FROM collections WHERE id=?"}) {
     DKB_ASSIGN_OR_RETURN(auto st, sql::Stmt::prepare(db_, q));
     st.bind(1, c.id);
     DKB_RETURN_IF_ERROR(st.run());
@@ -242,19 +249,23 @@ Result<PutResult> SqliteStore::put_document(const Document& doc, const std::vect
   size_t dim = 0;
   for (const Chunk& c : chunks) {
     if (c.vector.empty()) continue;
-    if (dim != 0 && c.vector.size() != dim) return invalid_argument("chunk vectors differ in dimension");
+    if (dim != 0 && c.vector.size() != dim)
+      return invalid_argument("chunk vectors differ in dimension");
     dim = c.vector.size();
   }
   if (dim != 0 && coll.dimension != 0 && dim != coll.dimension) {
-    return invalid_argument("embedding dimension " + std::to_string(dim) + " does not match collection " +
-                            coll.name + " (dimension " + std::to_string(coll.dimension) + ")");
+    return invalid_argument("embedding dimension " + std::to_string(dim) +
+                            " does not match collection " + coll.name + " (dimension " +
+                            std::to_string(coll.dimension) + ")");
   }
 
   PutResult result;
   int64_t doc_row = 0;
   {
-    DKB_ASSIGN_OR_RETURN(auto st, sql::Stmt::prepare(
-        db_, "SELECT id, content_hash FROM documents WHERE collection_id=? AND ext_id=?"));
+    DKB_ASSIGN_OR_RETURN(
+        auto st,
+        sql::Stmt::prepare(
+            db_, "SELECT id, content_hash FROM documents WHERE collection_id=? AND ext_id=?"));
     st.bind(1, coll.id).bind(2, doc.id);
     DKB_ASSIGN_OR_RETURN(bool found, st.step());
     if (found) {
@@ -267,30 +278,47 @@ Result<PutResult> SqliteStore::put_document(const Document& doc, const std::vect
     }
   }
   if (dim != 0 && coll.dimension == 0) {
-    DKB_ASSIGN_OR_RETURN(auto st, sql::Stmt::prepare(db_, "UPDATE collections SET dimension=? WHERE id=?"));
+    DKB_ASSIGN_OR_RETURN(auto st,
+                         sql::Stmt::prepare(db_, "UPDATE collections SET dimension=? WHERE id=?"));
     st.bind(1, static_cast<int64_t>(dim)).bind(2, coll.id);
     DKB_RETURN_IF_ERROR(st.run());
   }
   if (doc_row != 0) {
-    DKB_ASSIGN_OR_RETURN(auto ids, sql::Stmt::prepare(db_, "SELECT id FROM chunks WHERE document_id=? ORDER BY ordinal"));
+    DKB_ASSIGN_OR_RETURN(
+        auto ids,
+        sql::Stmt::prepare(db_, "SELECT id FROM chunks WHERE document_id=? ORDER BY ordinal"));
     ids.bind(1, doc_row);
     for (;;) {
       DKB_ASSIGN_OR_RETURN(bool row, ids.step());
       if (!row) break;
       result.removed_chunk_ids.push_back(ids.col_int(0));
     }
-    DKB_ASSIGN_OR_RETURN(auto del, sql::Stmt::prepare(db_, "DELETE FROM chunks WHERE document_id=?"));
+    DKB_ASSIGN_OR_RETURN(auto del,
+                         sql::Stmt::prepare(db_, "DELETE FROM chunks WHERE document_id=?"));
     del.bind(1, doc_row);
     DKB_RETURN_IF_ERROR(del.run());
-    DKB_ASSIGN_OR_RETURN(auto up, sql::Stmt::prepare(
-        db_, "UPDATE documents SET source=?, title=?, content_hash=?, metadata=? WHERE id=?"));
-    up.bind(1, doc.source).bind(2, doc.title).bind(3, hash).bind(4, doc.metadata.dump()).bind(5, doc_row);
+    DKB_ASSIGN_OR_RETURN(
+        auto up,
+        sql::Stmt::prepare(
+            db_, "UPDATE documents SET source=?, title=?, content_hash=?, metadata=? WHERE id=?"));
+    up.bind(1, doc.source)
+        .bind(2, doc.title)
+        .bind(3, hash)
+        .bind(4, doc.metadata.dump())
+        .bind(5, doc_row);
     DKB_RETURN_IF_ERROR(up.run());
   } else {
-    DKB_ASSIGN_OR_RETURN(auto ins, sql::Stmt::prepare(
-        db_, "INSERT INTO documents(collection_id, ext_id, source, title, content_hash, metadata) "
-             "VALUES (?, ?, ?, ?, ?, ?)"));
-    ins.bind(1, coll.id).bind(2, doc.id).bind(3, doc.source).bind(4, doc.title).bind(5, hash)
+    DKB_ASSIGN_OR_RETURN(
+        auto ins,
+        sql::Stmt::prepare(
+            db_,
+            "INSERT INTO documents(collection_id, ext_id, source, title, content_hash, metadata) "
+            "VALUES (?, ?, ?, ?, ?, ?)"));
+    ins.bind(1, coll.id)
+        .bind(2, doc.id)
+        .bind(3, doc.source)
+        .bind(4, doc.title)
+        .bind(5, hash)
         .bind(6, doc.metadata.dump());
     DKB_RETURN_IF_ERROR(ins.run());
     doc_row = sqlite3_last_insert_rowid(db_);
@@ -299,12 +327,21 @@ Result<PutResult> SqliteStore::put_document(const Document& doc, const std::vect
     const Chunk& c = chunks[i];
     Json meta = doc.metadata;
     for (auto it = c.metadata.begin(); it != c.metadata.end(); ++it) meta[it.key()] = it.value();
-    DKB_ASSIGN_OR_RETURN(auto ins, sql::Stmt::prepare(
-        db_, "INSERT INTO chunks(document_id, collection_id, ordinal, text, heading_path, page, "
-             "start_offset, end_offset, metadata, vector) VALUES (?,?,?,?,?,?,?,?,?,?)"));
-    ins.bind(1, doc_row).bind(2, coll.id).bind(3, static_cast<int64_t>(i)).bind(4, c.text)
-        .bind(5, Json(c.heading_path).dump()).bind(6, int64_t{c.page}).bind(7, c.start_offset)
-        .bind(8, c.end_offset).bind(9, meta.dump());
+    DKB_ASSIGN_OR_RETURN(
+        auto ins,
+        sql::Stmt::prepare(
+            db_,
+            "INSERT INTO chunks(document_id, collection_id, ordinal, text, heading_path, page, "
+            "start_offset, end_offset, metadata, vector) VALUES (?,?,?,?,?,?,?,?,?,?)"));
+    ins.bind(1, doc_row)
+        .bind(2, coll.id)
+        .bind(3, static_cast<int64_t>(i))
+        .bind(4, c.text)
+        .bind(5, Json(c.heading_path).dump())
+        .bind(6, int64_t{c.page})
+        .bind(7, c.start_offset)
+        .bind(8, c.end_offset)
+        .bind(9, meta.dump());
     if (c.vector.empty()) {
       ins.bind_null(10);
     } else {
@@ -324,21 +361,24 @@ Result<std::vector<int64_t>> SqliteStore::delete_document(std::string_view colle
   sql::Tx tx(db_);
   DKB_RETURN_IF_ERROR(tx.begin());
   DKB_ASSIGN_OR_RETURN(Collection coll, get_collection_locked(collection));
-  DKB_ASSIGN_OR_RETURN(auto find, sql::Stmt::prepare(
-      db_, "SELECT id FROM documents WHERE collection_id=? AND ext_id=?"));
+  DKB_ASSIGN_OR_RETURN(
+      auto find,
+      sql::Stmt::prepare(db_, "SELECT id FROM documents WHERE collection_id=? AND ext_id=?"));
   find.bind(1, coll.id).bind(2, doc_id);
   DKB_ASSIGN_OR_RETURN(bool found, find.step());
   if (!found) return not_found("document " + std::string(doc_id) + " not found in " + coll.name);
   int64_t doc_row = find.col_int(0);
   std::vector<int64_t> removed;
-  DKB_ASSIGN_OR_RETURN(auto ids, sql::Stmt::prepare(db_, "SELECT id FROM chunks WHERE document_id=?"));
+  DKB_ASSIGN_OR_RETURN(auto ids,
+                       sql::Stmt::prepare(db_, "SELECT id FROM chunks WHERE document_id=?"));
   ids.bind(1, doc_row);
   for (;;) {
     DKB_ASSIGN_OR_RETURN(bool row, ids.step());
     if (!row) break;
     removed.push_back(ids.col_int(0));
   }
-  for (const char* q : {"DELETE FROM chunks WHERE document_id=?", "DELETE FROM documents WHERE id=?"}) {
+  for (const char* q :
+       {"DELETE FROM chunks WHERE document_id=?", "DELETE FROM documents WHERE id=?"}) {
     DKB_ASSIGN_OR_RETURN(auto st, sql::Stmt::prepare(db_, q));
     st.bind(1, doc_row);
     DKB_RETURN_IF_ERROR(st.run());
@@ -361,8 +401,10 @@ Status SqliteStore::verify() {
   std::lock_guard lock(mu_);
   DKB_ASSIGN_OR_RETURN(auto st, sql::Stmt::prepare(db_, "PRAGMA quick_check"));
   DKB_ASSIGN_OR_RETURN(bool row, st.step());
-  if (!row || st.col_text(0) != "ok") return corruption("quick_check: " + (row ? st.col_text(0) : ""));
-  Status s = sql::exec(db_, "INSERT INTO chunks_fts(chunks_fts, rank) VALUES('integrity-check', 1)");
+  if (!row || st.col_text(0) != "ok")
+    return corruption("quick_check: " + (row ? st.col_text(0) : ""));
+  Status s =
+      sql::exec(db_, "INSERT INTO chunks_fts(chunks_fts, rank) VALUES('integrity-check', 1)");
   if (!s.is_ok()) return corruption("full-text index: " + s.message());
   return Status::ok();
 }

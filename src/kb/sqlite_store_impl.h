@@ -15,7 +15,8 @@ namespace dkb::kb {
 
 class SqliteStore final : public Store {
  public:
-  SqliteStore(sqlite3* db, int lock_fd, std::string dir) : db_(db), lock_fd_(lock_fd), dir_(std::move(dir)) {}
+  SqliteStore(sqlite3* db, int lock_fd, std::string dir)
+      : db_(db), lock_fd_(lock_fd), dir_(std::move(dir)) {}
   ~SqliteStore() override;
   SqliteStore(const SqliteStore&) = delete;
   SqliteStore& operator=(const SqliteStore&) = delete;

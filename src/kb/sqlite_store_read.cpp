@@ -21,7 +21,8 @@ Result<SearchHit> read_hit(const sql::Stmt& st) {
   h.text = st.col_text(3);
   DKB_ASSIGN_OR_RETURN(Json path, parse_json_column(st.col_text(4), "heading_path"));
   if (!path.is_array()) return corruption("stored heading_path is not an array");
-  for (const auto& p : path) h.heading_path.push_back(p.is_string() ? p.get<std::string>() : p.dump());
+  for (const auto& p : path)
+    h.heading_path.push_back(p.is_string() ? p.get<std::string>() : p.dump());
   h.page = static_cast<int32_t>(st.col_int(5));
   DKB_ASSIGN_OR_RETURN(h.metadata, parse_json_column(st.col_text(6), "chunk metadata"));
   return h;
@@ -30,8 +31,9 @@ Result<SearchHit> read_hit(const sql::Stmt& st) {
 }  // namespace
 
 Result<Collection> SqliteStore::get_collection_locked(std::string_view name) {
-  DKB_ASSIGN_OR_RETURN(auto st, sql::Stmt::prepare(
-      db_, "SELECT id, name, metadata, dimension FROM collections WHERE name=?"));
+  DKB_ASSIGN_OR_RETURN(
+      auto st, sql::Stmt::prepare(
+                   db_, "SELECT id, name, metadata, dimension FROM collections WHERE name=?"));
   st.bind(1, name);
   DKB_ASSIGN_OR_RETURN(bool row, st.step());
   if (!row) return not_found("collection " + std::string(name) + " not found");
@@ -50,8 +52,9 @@ Result<Collection> SqliteStore::get_collection(std::string_view name) {
 
 Result<std::vector<Collection>> SqliteStore::list_collections() {
   std::lock_guard lock(mu_);
-  DKB_ASSIGN_OR_RETURN(auto st, sql::Stmt::prepare(
-      db_, "SELECT id, name, metadata, dimension FROM collections ORDER BY name"));
+  DKB_ASSIGN_OR_RETURN(
+      auto st, sql::Stmt::prepare(
+                   db_, "SELECT id, name, metadata, dimension FROM collections ORDER BY name"));
   std::vector<Collection> out;
   for (;;) {
     DKB_ASSIGN_OR_RETURN(bool row, st.step());
@@ -66,14 +69,16 @@ Result<std::vector<Collection>> SqliteStore::list_collections() {
   return out;
 }
 
-Result<std::vector<Document>> SqliteStore::list_documents(std::string_view collection,
-                                                          size_t limit, size_t offset) {
+Result<std::vector<Document>> SqliteStore::list_documents(std::string_view collection, size_t limit,
+                                                          size_t offset) {
   std::lock_guard lock(mu_);
   DKB_ASSIGN_OR_RETURN(Collection coll, get_collection_locked(collection));
-  DKB_ASSIGN_OR_RETURN(auto st, sql::Stmt::prepare(
-      db_, "SELECT d.ext_id, d.source, d.title, d.content_hash, d.metadata, "
-           "(SELECT count(*) FROM chunks c WHERE c.document_id = d.id) "
-           "FROM documents d WHERE d.collection_id=? ORDER BY d.ext_id LIMIT ? OFFSET ?"));
+  DKB_ASSIGN_OR_RETURN(
+      auto st, sql::Stmt::prepare(
+                   db_,
+                   "SELECT d.ext_id, d.source, d.title, d.content_hash, d.metadata, "
+                   "(SELECT count(*) FROM chunks c WHERE c.document_id = d.id) "
+                   "FROM documents d WHERE d.collection_id=? ORDER BY d.ext_id LIMIT ? OFFSET ?"));
   st.bind(1, coll.id)
       .bind(2, limit > static_cast<size_t>(INT64_MAX) ? int64_t{-1} : static_cast<int64_t>(limit))
       .bind(3, static_cast<int64_t>(offset));
@@ -97,10 +102,11 @@ Result<std::vector<Document>> SqliteStore::list_documents(std::string_view colle
 Result<Document> SqliteStore::get_document(std::string_view collection, std::string_view doc_id) {
   std::lock_guard lock(mu_);
   DKB_ASSIGN_OR_RETURN(Collection coll, get_collection_locked(collection));
-  DKB_ASSIGN_OR_RETURN(auto st, sql::Stmt::prepare(
-      db_, "SELECT d.ext_id, d.source, d.title, d.content_hash, d.metadata, "
-           "(SELECT count(*) FROM chunks c WHERE c.document_id = d.id) "
-           "FROM documents d WHERE d.collection_id=? AND d.ext_id=?"));
+  DKB_ASSIGN_OR_RETURN(
+      auto st, sql::Stmt::prepare(db_,
+                                  "SELECT d.ext_id, d.source, d.title, d.content_hash, d.metadata, "
+                                  "(SELECT count(*) FROM chunks c WHERE c.document_id = d.id) "
+                                  "FROM documents d WHERE d.collection_id=? AND d.ext_id=?"));
   st.bind(1, coll.id).bind(2, doc_id);
   DKB_ASSIGN_OR_RETURN(bool row, st.step());
   if (!row) return not_found("document " + std::string(doc_id) + " not found in " + coll.name);
@@ -119,10 +125,13 @@ Result<std::vector<Chunk>> SqliteStore::get_chunks(std::string_view collection,
                                                    std::string_view doc_id) {
   std::lock_guard lock(mu_);
   DKB_ASSIGN_OR_RETURN(Collection coll, get_collection_locked(collection));
-  DKB_ASSIGN_OR_RETURN(auto st, sql::Stmt::prepare(
-      db_, "SELECT c.id, d.ext_id, c.ordinal, c.text, c.heading_path, c.page, c.metadata, "
-           "c.start_offset, c.end_offset, c.vector FROM chunks c JOIN documents d "
-           "ON d.id = c.document_id WHERE d.collection_id=? AND d.ext_id=? ORDER BY c.ordinal"));
+  DKB_ASSIGN_OR_RETURN(
+      auto st,
+      sql::Stmt::prepare(
+          db_,
+          "SELECT c.id, d.ext_id, c.ordinal, c.text, c.heading_path, c.page, c.metadata, "
+          "c.start_offset, c.end_offset, c.vector FROM chunks c JOIN documents d "
+          "ON d.id = c.document_id WHERE d.collection_id=? AND d.ext_id=? ORDER BY c.ordinal"));
   st.bind(1, coll.id).bind(2, doc_id);
   std::vector<Chunk> out;
   for (;;) {
@@ -140,7 +149,8 @@ Result<std::vector<Chunk>> SqliteStore::get_chunks(std::string_view collection,
     c.start_offset = st.col_int(7);
     c.end_offset = st.col_int(8);
     auto blob = st.col_blob(9);
-    if (blob.size() % sizeof(float) != 0) return corruption("chunk vector size is not a multiple of 4");
+    if (blob.size() % sizeof(float) != 0)
+      return corruption("chunk vector size is not a multiple of 4");
     c.vector.resize(blob.size() / sizeof(float));
     if (!blob.empty()) std::memcpy(c.vector.data(), blob.data(), blob.size());
     out.push_back(std::move(c));
@@ -151,7 +161,8 @@ Result<std::vector<Chunk>> SqliteStore::get_chunks(std::string_view collection,
 Result<int64_t> SqliteStore::count_chunks(std::string_view collection) {
   std::lock_guard lock(mu_);
   DKB_ASSIGN_OR_RETURN(Collection coll, get_collection_locked(collection));
-  DKB_ASSIGN_OR_RETURN(auto st, sql::Stmt::prepare(db_, "SELECT count(*) FROM chunks WHERE collection_id=?"));
+  DKB_ASSIGN_OR_RETURN(
+      auto st, sql::Stmt::prepare(db_, "SELECT count(*) FROM chunks WHERE collection_id=?"));
   st.bind(1, coll.id);
   DKB_ASSIGN_OR_RETURN(bool row, st.step());
   return row ? st.col_int(0) : int64_t{0};
@@ -160,7 +171,8 @@ Result<int64_t> SqliteStore::count_chunks(std::string_view collection) {
 Result<std::vector<SearchHit>> SqliteStore::text_search(std::string_view collection,
                                                         const TextQuery& query) {
   DKB_ASSIGN_OR_RETURN(CompiledFilter filter, compile_where(query.where, "c.metadata"));
-  DKB_ASSIGN_OR_RETURN(CompiledFilter doc_filter, compile_where_document(query.where_document, "c.text"));
+  DKB_ASSIGN_OR_RETURN(CompiledFilter doc_filter,
+                       compile_where_document(query.where_document, "c.text"));
   std::string match = fts5_match_expression(query.text);
   std::lock_guard lock(mu_);
   DKB_ASSIGN_OR_RETURN(Collection coll, get_collection_locked(collection));
@@ -170,8 +182,8 @@ Result<std::vector<SearchHit>> SqliteStore::text_search(std::string_view collect
                   ", bm25(chunks_fts) "
                   "FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid "
                   "JOIN documents d ON d.id = c.document_id "
-                  "WHERE chunks_fts MATCH ? AND c.collection_id = ? AND (" + filter.sql +
-                  ") AND (" + doc_filter.sql + ") ORDER BY bm25(chunks_fts) LIMIT ?";
+                  "WHERE chunks_fts MATCH ? AND c.collection_id = ? AND (" +
+                  filter.sql + ") AND (" + doc_filter.sql + ") ORDER BY bm25(chunks_fts) LIMIT ?";
   DKB_ASSIGN_OR_RETURN(auto st, sql::Stmt::prepare(db_, q));
   st.bind(1, match).bind(2, coll.id);
   int next = st.bind_filter(st.bind_filter(3, filter), doc_filter);
@@ -184,7 +196,8 @@ Result<std::vector<SearchHit>> SqliteStore::text_search(std::string_view collect
     // Highlighting in C++ rather than FTS5's highlight(): that marks only the first token of
     // a position, i.e. one character of a CJK bigram.
     if (query.highlight) {
-      h.highlighted = highlight_text(h.text, query.text, query.highlight_open, query.highlight_close);
+      h.highlighted =
+          highlight_text(h.text, query.text, query.highlight_open, query.highlight_close);
     }
     out.push_back(std::move(h));
   }
@@ -198,9 +211,10 @@ Result<std::vector<int64_t>> SqliteStore::filter_chunk_ids(std::string_view coll
   DKB_ASSIGN_OR_RETURN(CompiledFilter doc_filter, compile_where_document(where_document, "c.text"));
   std::lock_guard lock(mu_);
   DKB_ASSIGN_OR_RETURN(Collection coll, get_collection_locked(collection));
-  DKB_ASSIGN_OR_RETURN(auto st, sql::Stmt::prepare(
-      db_, "SELECT c.id FROM chunks c WHERE c.collection_id = ? AND (" + filter.sql + ") AND (" +
-               doc_filter.sql + ") ORDER BY c.id"));
+  DKB_ASSIGN_OR_RETURN(
+      auto st,
+      sql::Stmt::prepare(db_, "SELECT c.id FROM chunks c WHERE c.collection_id = ? AND (" +
+                                  filter.sql + ") AND (" + doc_filter.sql + ") ORDER BY c.id"));
   st.bind(1, coll.id);
   st.bind_filter(st.bind_filter(2, filter), doc_filter);
   std::vector<int64_t> out;
@@ -216,8 +230,10 @@ Status SqliteStore::for_each_vector(
     std::string_view collection, const std::function<void(int64_t, std::span<const float>)>& fn) {
   std::lock_guard lock(mu_);
   DKB_ASSIGN_OR_RETURN(Collection coll, get_collection_locked(collection));
-  DKB_ASSIGN_OR_RETURN(auto st, sql::Stmt::prepare(
-      db_, "SELECT id, vector FROM chunks WHERE collection_id = ? AND vector IS NOT NULL"));
+  DKB_ASSIGN_OR_RETURN(
+      auto st,
+      sql::Stmt::prepare(
+          db_, "SELECT id, vector FROM chunks WHERE collection_id = ? AND vector IS NOT NULL"));
   st.bind(1, coll.id);
   std::vector<float> buf;
   for (;;) {
@@ -240,10 +256,11 @@ Result<std::vector<SearchHit>> SqliteStore::get_hits(std::span<const int64_t> ch
   std::lock_guard lock(mu_);
   std::vector<SearchHit> out;
   if (chunk_ids.empty()) return out;
-  DKB_ASSIGN_OR_RETURN(auto st, sql::Stmt::prepare(
-      db_, std::string("SELECT ") + kHitColumns +
-               " FROM chunks c JOIN documents d ON d.id = c.document_id "
-               "WHERE c.id IN (SELECT value FROM json_each(?))"));
+  DKB_ASSIGN_OR_RETURN(
+      auto st,
+      sql::Stmt::prepare(db_, std::string("SELECT ") + kHitColumns +
+                                  " FROM chunks c JOIN documents d ON d.id = c.document_id "
+                                  "WHERE c.id IN (SELECT value FROM json_each(?))"));
   st.bind(1, Json(std::vector<int64_t>(chunk_ids.begin(), chunk_ids.end())).dump());
   std::unordered_map<int64_t, SearchHit> by_id;
   for (;;) {

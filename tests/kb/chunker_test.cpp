@@ -1,7 +1,8 @@
+#include "kb/chunker.h"
+
 #include <gtest/gtest.h>
 
 #include "base/utf8.h"
-#include "kb/chunker.h"
 
 namespace dkb::kb {
 namespace {
@@ -39,8 +40,9 @@ TEST(Chunker, SplitsChineseAtSentenceEnds) {
   auto chunks = chunk_text(text, opt);
   std::vector<std::string> texts;
   for (auto& c : chunks) texts.push_back(c.text);
-  EXPECT_EQ(texts, (std::vector<std::string>{"第一句话很长很长。", "第二句话也很长！", "第三句话是问题吗？",
-                                             "第四句话；", "第五句话结束。"}));
+  EXPECT_EQ(texts,
+            (std::vector<std::string>{"第一句话很长很长。", "第二句话也很长！",
+                                      "第三句话是问题吗？", "第四句话；", "第五句话结束。"}));
   for (auto& c : chunks) {
     EXPECT_LE(code_points(c.text), 12u);
     EXPECT_EQ(text.substr(c.start, c.end - c.start), c.text);  // offsets are exact
@@ -51,7 +53,7 @@ TEST(Chunker, EnglishSentencesOverlapAndHardSplit) {
   std::string text =
       "Alpha beta gamma. Delta epsilon zeta! Eta theta iota? Kappa lambda mu. Nu xi omicron.";
   ChunkerOptions opt;
-  opt.max_tokens = 12;  // ≈ 48 bytes: two sentences
+  opt.max_tokens = 12;     // ≈ 48 bytes: two sentences
   opt.overlap_tokens = 5;  // one sentence
   auto chunks = chunk_text(text, opt);
   ASSERT_GE(chunks.size(), 3u);

@@ -72,6 +72,9 @@ TEST_F(IngestTest, MarkdownFrontMatterHeadingsAndBatchedEmbedding) {
     EXPECT_EQ(c.text.find("title:"), std::string::npos);  // front matter is not content
   }
   EXPECT_EQ(chunks->back().heading_path, (std::vector<std::string>{"Setup", "Run"}));
+  for (const auto& c : *chunks)
+    EXPECT_FALSE(c.text.starts_with("#") && c.text.find('\n') == std::string::npos)
+        << "heading-only chunk: " << c.text;
   EXPECT_EQ(store_->get_collection("kb")->dimension, 16u);
 
   // Re-adding unchanged: no embedding, no write.
@@ -172,8 +175,10 @@ TEST_F(IngestTest, IngestFileDetectsFormat) {
   ASSERT_TRUE(doc.is_ok());
   EXPECT_EQ(doc->title, "Title");
   EXPECT_EQ(doc->source, path);
-  EXPECT_EQ(ingestor_->ingest_file("kb", dir_.path() + "/x.pdf").status().code(), ErrorCode::kInvalidArgument);
-  EXPECT_EQ(ingestor_->ingest_file("kb", dir_.path() + "/missing.txt").status().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(ingestor_->ingest_file("kb", dir_.path() + "/x.pdf").status().code(),
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(ingestor_->ingest_file("kb", dir_.path() + "/missing.txt").status().code(),
+            ErrorCode::kNotFound);
 }
 
 }  // namespace

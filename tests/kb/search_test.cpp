@@ -32,12 +32,15 @@ class SearchTest : public ::testing::Test {
     store_ = std::move(s).value();
     ASSERT_TRUE(store_->create_collection("kb", Json::object(), 0).is_ok());
     ingestor_ = std::make_unique<Ingestor>(*store_, &embedder_);
-    add("zh-model", "大语言模型可以在本地运行。", {{"lang", "zh"}, {"year", 2024}, {"tags", {"ai", "llm"}}});
-    add("zh-lib", "知识库保存私有文档。图书馆也是一种库。", {{"lang", "zh"}, {"year", 2023}, {"tags", {"kb"}}});
+    add("zh-model", "大语言模型可以在本地运行。",
+        {{"lang", "zh"}, {"year", 2024}, {"tags", {"ai", "llm"}}});
+    add("zh-lib", "知识库保存私有文档。图书馆也是一种库。",
+        {{"lang", "zh"}, {"year", 2023}, {"tags", {"kb"}}});
     add("zh-other", "今天天气很好，我们去公园散步。", {{"lang", "zh"}, {"year", 2020}});
     add("en-model", "Running Large Language MODELS locally keeps data private.",
         {{"lang", "en"}, {"year", 2024}, {"draft", false}});
-    add("en-cook", "A recipe for bread: flour, water, salt and yeast.", {{"lang", "en"}, {"year", 2019}, {"draft", true}});
+    add("en-cook", "A recipe for bread: flour, water, salt and yeast.",
+        {{"lang", "en"}, {"year", 2019}, {"draft", true}});
   }
 
   void add(const std::string& id, const std::string& text, Json meta) {
@@ -121,7 +124,8 @@ TEST_F(SearchTest, Bm25RanksRepeatedTermsHigher) {
 
 TEST_F(SearchTest, WhereFiltersInsideTheQuery) {
   EXPECT_EQ(bm25("模型 models", {{"lang", "en"}}), (std::vector<std::string>{"en-model"}));
-  EXPECT_EQ(bm25("模型 models", {{"lang", {{"$ne", "en"}}}}), (std::vector<std::string>{"zh-model"}));
+  EXPECT_EQ(bm25("模型 models", {{"lang", {{"$ne", "en"}}}}),
+            (std::vector<std::string>{"zh-model"}));
   auto ids = [&](Json where) {
     auto r = store_->filter_chunk_ids("kb", where);
     EXPECT_TRUE(r.is_ok()) << r.status().to_string();
@@ -133,19 +137,27 @@ TEST_F(SearchTest, WhereFiltersInsideTheQuery) {
   };
   using V = std::vector<std::string>;
   EXPECT_EQ(ids({{"year", {{"$gte", 2024}}}}), (V{"en-model", "zh-model"}));
-  EXPECT_EQ(ids({{"year", {{"$gt", 2019}}, }, {"lang", "en"}}), (V{"en-model"}));
+  EXPECT_EQ(ids({{
+                     "year",
+                     {{"$gt", 2019}},
+                 },
+                 {"lang", "en"}}),
+            (V{"en-model"}));
   EXPECT_EQ(ids({{"year", {{"$lt", 2020}}}}), (V{"en-cook"}));
   EXPECT_EQ(ids({{"year", {{"$lte", 2020}}}}), (V{"en-cook", "zh-other"}));
   EXPECT_EQ(ids({{"year", {{"$in", {2019, 2023}}}}}), (V{"en-cook", "zh-lib"}));
   EXPECT_EQ(ids({{"year", {{"$nin", {2019, 2023, 2024}}}}}), (V{"zh-other"}));
   EXPECT_EQ(ids({{"draft", true}}), (V{"en-cook"}));
   EXPECT_EQ(ids({{"tags", {{"$contains", "llm"}}}}), (V{"zh-model"}));
-  EXPECT_EQ(ids({{"$or", {{{"lang", "en"}}, {{"year", 2020}}}}}), (V{"en-cook", "en-model", "zh-other"}));
-  EXPECT_EQ(ids({{"$and", {{{"lang", "zh"}}, {{"year", {{"$ne", 2020}}}}}}}), (V{"zh-lib", "zh-model"}));
+  EXPECT_EQ(ids({{"$or", {{{"lang", "en"}}, {{"year", 2020}}}}}),
+            (V{"en-cook", "en-model", "zh-other"}));
+  EXPECT_EQ(ids({{"$and", {{{"lang", "zh"}}, {{"year", {{"$ne", 2020}}}}}}}),
+            (V{"zh-lib", "zh-model"}));
   // Malformed filters are rejected, not ignored.
-  for (Json bad : {Json::parse(R"({"year": {"$gt": "x"}})"), Json::parse(R"({"$or": []})"),
-                   Json::parse(R"({"year": {"$regex": 1}})"), Json::parse(R"({"$nope": [{"a": 1}]})"),
-                   Json::parse(R"([1, 2])"), Json::parse(R"({"a\"b": 1})")}) {
+  for (Json bad :
+       {Json::parse(R"({"year": {"$gt": "x"}})"), Json::parse(R"({"$or": []})"),
+        Json::parse(R"({"year": {"$regex": 1}})"), Json::parse(R"({"$nope": [{"a": 1}]})"),
+        Json::parse(R"([1, 2])"), Json::parse(R"({"a\"b": 1})")}) {
     auto r = store_->filter_chunk_ids("kb", bad);
     EXPECT_EQ(r.status().code(), ErrorCode::kInvalidArgument) << bad.dump();
     TextQuery tq;
@@ -170,8 +182,10 @@ TEST_F(SearchTest, WhereDocumentFilters) {
   EXPECT_EQ(ids({{"$contains", "模型"}}), (V{"zh-model"}));
   EXPECT_EQ(ids({{"$contains", "models"}}), V{});  // case-sensitive, like Chroma
   EXPECT_EQ(ids({{"$regex", "(?i)models?\\b"}}), (V{"en-model"}));
-  EXPECT_EQ(ids({{"$and", {{{"$regex", "^[A-Z]"}}, {{"$not_contains", "bread"}}}}}), (V{"en-model"}));
-  EXPECT_EQ(ids({{"$or", {{{"$contains", "库"}}, {{"$not_regex", "[a-z\\p{Han}]"}}}}}), (V{"zh-lib"}));
+  EXPECT_EQ(ids({{"$and", {{{"$regex", "^[A-Z]"}}, {{"$not_contains", "bread"}}}}}),
+            (V{"en-model"}));
+  EXPECT_EQ(ids({{"$or", {{{"$contains", "库"}}, {{"$not_regex", "[a-z\\p{Han}]"}}}}}),
+            (V{"zh-lib"}));
   TextQuery tq;
   tq.text = "模型 models bread";
   tq.where_document = {{"$not_contains", "模型"}};
@@ -179,9 +193,11 @@ TEST_F(SearchTest, WhereDocumentFilters) {
   auto r = store_->text_search("kb", tq);
   ASSERT_TRUE(r.is_ok()) << r.status().to_string();
   EXPECT_EQ(doc_ids(*r), (V{"en-model"}));
-  for (Json bad : {Json::parse(R"({"$regex": "("})"), Json::parse(R"({"$contains": 3})"),
-                   Json::parse(R"({"$contains": "a", "$regex": "b"})"), Json::parse(R"({"$like": "x"})")}) {
-    EXPECT_EQ(store_->filter_chunk_ids("kb", nullptr, bad).status().code(), ErrorCode::kInvalidArgument)
+  for (Json bad :
+       {Json::parse(R"({"$regex": "("})"), Json::parse(R"({"$contains": 3})"),
+        Json::parse(R"({"$contains": "a", "$regex": "b"})"), Json::parse(R"({"$like": "x"})")}) {
+    EXPECT_EQ(store_->filter_chunk_ids("kb", nullptr, bad).status().code(),
+              ErrorCode::kInvalidArgument)
         << bad.dump();
   }
 }

@@ -184,12 +184,14 @@ TEST(SqliteStore, CompactionGivesSpaceBack) {
   for (int d = 0; d < 60; ++d) {
     std::vector<std::string> texts;
     for (int k = 0; k < 10; ++k) texts.push_back(filler + std::to_string(d * 100 + k));
-    ASSERT_TRUE(store->put_document(make_doc("c", "doc" + std::to_string(d)), make_chunks(texts)).is_ok());
+    ASSERT_TRUE(
+        store->put_document(make_doc("c", "doc" + std::to_string(d)), make_chunks(texts)).is_ok());
   }
   ASSERT_TRUE(store->compact().is_ok());
   auto db_size = [&] { return std::filesystem::file_size(dir.path() + "/kb.db"); };
   auto full = db_size();
-  for (int d = 0; d < 60; ++d) ASSERT_TRUE(store->delete_document("c", "doc" + std::to_string(d)).is_ok());
+  for (int d = 0; d < 60; ++d)
+    ASSERT_TRUE(store->delete_document("c", "doc" + std::to_string(d)).is_ok());
   ASSERT_TRUE(store->compact().is_ok());
   auto after = db_size();
   EXPECT_LT(after * 4, full) << "full=" << full << " after=" << after;
@@ -220,7 +222,8 @@ TEST(SqliteStore, KillNineKeepsEveryAcknowledgedDocument) {
     for (int i = 0;; ++i) {
       std::vector<std::string> texts;
       for (int k = 0; k < kChunksPerDoc; ++k) texts.push_back(chunk_text(i, k));
-      if (!(*s)->put_document(make_doc("c", "doc" + std::to_string(i)), make_chunks(texts)).is_ok()) {
+      if (!(*s)->put_document(make_doc("c", "doc" + std::to_string(i)), make_chunks(texts))
+               .is_ok()) {
         _exit(3);
       }
       if (write(fds[1], &i, sizeof i) != sizeof i) _exit(4);

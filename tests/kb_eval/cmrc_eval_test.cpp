@@ -12,9 +12,9 @@
 #include <set>
 #include <sstream>
 
+#include "../kb/kb_test_util.h"
 #include "kb/ingestor.h"
 #include "kb/sqlite_store.h"
-#include "../kb/kb_test_util.h"
 #include "support/fixtures.h"
 
 namespace dkb::kb {
@@ -96,10 +96,11 @@ TEST(CmrcEval, Bm25NdcgAt10) {
   auto ms = [](auto a, auto b) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(b - a).count();
   };
-  std::printf("cmrc2018_zh BM25: %zu queries, nDCG@10 = %.4f, recall@10 = %.4f "
-              "(ingest %lld ms, search %lld ms, %lld chunks)\n",
-              n, ndcg, recall, static_cast<long long>(ms(t0, t1)),
-              static_cast<long long>(ms(t1, t2)), static_cast<long long>(*store.count_chunks("cmrc")));
+  std::printf(
+      "cmrc2018_zh BM25: %zu queries, nDCG@10 = %.4f, recall@10 = %.4f "
+      "(ingest %lld ms, search %lld ms, %lld chunks)\n",
+      n, ndcg, recall, static_cast<long long>(ms(t0, t1)), static_cast<long long>(ms(t1, t2)),
+      static_cast<long long>(*store.count_chunks("cmrc")));
   RecordProperty("ndcg_at_10", std::to_string(ndcg));
   EXPECT_GE(ndcg, 0.98);
 }

@@ -5,7 +5,9 @@
 // a paragraph over budget is split into sentences — ends are . ! ? followed by whitespace,
 // and 。！？；！？ (full-width) anywhere, each keeping trailing closing quotes/brackets; a
 // sentence over budget is cut at code-point boundaries. Units are packed greedily up to
-// max_tokens; consecutive chunks of a section share up to overlap_tokens of trailing units.
+// max_tokens; consecutive chunks of a section share up to overlap_tokens of trailing units. A
+// heading line that does not fit together with the text after it is left out of the chunk text
+// (it stays in heading_path) rather than becoming a chunk of its own.
 // Chunk text is always a contiguous slice of the input (start/end are byte offsets), so it
 // never splits a UTF-8 character. Chunks never span sections. Whitespace-only input → none.
 // Token counts come from `count_tokens` (the embedding model's tokenizer plugs in here);

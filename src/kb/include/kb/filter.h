@@ -27,8 +27,8 @@ namespace dkb::kb {
 using SqlValue = std::variant<std::string, int64_t, double>;
 
 struct CompiledFilter {
-  std::string sql;                // boolean SQL expression; "1" when there is no filter
-  std::vector<SqlValue> params;   // bound to the '?' placeholders, in order
+  std::string sql;               // boolean SQL expression; "1" when there is no filter
+  std::vector<SqlValue> params;  // bound to the '?' placeholders, in order
 };
 
 // `metadata_column` is the SQL expression of the JSON metadata column, e.g. "c.metadata".

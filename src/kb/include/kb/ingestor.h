@@ -29,10 +29,10 @@ struct IngestOptions {
 struct IngestRequest {
   std::string collection;
   std::string document_id;
-  std::string content;       // raw bytes of the file
+  std::string content;  // raw bytes of the file
   Format format = Format::kText;
-  std::string source;        // path or URL, informational
-  std::string title;         // overrides the parsed title when non-empty
+  std::string source;              // path or URL, informational
+  std::string title;               // overrides the parsed title when non-empty
   Json metadata = Json::object();  // merged over parsed metadata (front matter)
 };
 

@@ -25,10 +25,10 @@ namespace dkb::kb {
 enum class Format { kText, kMarkdown, kHtml };
 
 struct ParsedDocument {
-  std::string text;          // body to chunk (Markdown-style headings for md/html)
-  std::string title;         // from front matter "title", <title>, or empty
+  std::string text;   // body to chunk (Markdown-style headings for md/html)
+  std::string title;  // from front matter "title", <title>, or empty
   Json metadata = Json::object();
-  bool markdown = false;     // whether the chunker should recognise headings
+  bool markdown = false;  // whether the chunker should recognise headings
 };
 
 // Format from a file name's extension (.txt .text .md .markdown .htm .html), else kInvalidArgument.

@@ -27,21 +27,21 @@ namespace dkb::kb {
 enum class SearchMode { kBm25, kVector, kHybrid };
 
 struct SearchRequest {
-  std::string text;                 // query text (BM25, and embedded for vector search)
-  std::vector<float> vector;        // optional precomputed query embedding
+  std::string text;           // query text (BM25, and embedded for vector search)
+  std::vector<float> vector;  // optional precomputed query embedding
   size_t k = 10;
   SearchMode mode = SearchMode::kHybrid;
-  Json where;                       // Chroma metadata filter; null = none
-  Json where_document;              // Chroma document-text filter; null = none
+  Json where;           // Chroma metadata filter; null = none
+  Json where_document;  // Chroma document-text filter; null = none
   double rrf_k = 60.0;
   double bm25_weight = 1.0;
   double vector_weight = 1.0;
-  size_t candidates = 0;            // per-list depth for hybrid; 0 = max(4k, 50)
+  size_t candidates = 0;  // per-list depth for hybrid; 0 = max(4k, 50)
 };
 
 struct SearchResponse {
-  std::vector<SearchHit> hits;      // best first; score per mode: -bm25, similarity, or RRF
-  bool vector_used = false;         // false when hybrid fell back to BM25 only (no embeddings)
+  std::vector<SearchHit> hits;  // best first; score per mode: -bm25, similarity, or RRF
+  bool vector_used = false;     // false when hybrid fell back to BM25 only (no embeddings)
 };
 
 class Searcher {
@@ -58,8 +58,7 @@ class Searcher {
   };
   Result<std::shared_ptr<const VectorIndex>> index_for(std::string_view collection,
                                                        uint32_t dimension);
-  Result<std::vector<VectorHit>> vector_search(std::string_view collection,
-                                               const Collection& coll,
+  Result<std::vector<VectorHit>> vector_search(std::string_view collection, const Collection& coll,
                                                const SearchRequest& request, size_t k);
 
   Store& store_;

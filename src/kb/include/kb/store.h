@@ -33,11 +33,11 @@ struct PutResult {
 };
 
 struct TextQuery {
-  std::string text;              // free text; tokenized with kb's CJK-aware tokenizer
+  std::string text;  // free text; tokenized with kb's CJK-aware tokenizer
   size_t k = 10;
-  Json where;                    // Chroma `where` filter on chunk metadata; null = none
-  Json where_document;           // Chroma `where_document` filter on chunk text; null = none
-  bool highlight = true;         // fill SearchHit::highlighted
+  Json where;             // Chroma `where` filter on chunk metadata; null = none
+  Json where_document;    // Chroma `where_document` filter on chunk text; null = none
+  bool highlight = true;  // fill SearchHit::highlighted
   // SearchHit::highlighted wraps matched spans in these (text_tokenizer.h highlight_text).
   std::string highlight_open = "<b>";
   std::string highlight_close = "</b>";

@@ -25,9 +25,9 @@ inline constexpr size_t kMaxTokenBytes = 64;
 enum class TokenizeMode { kIndex, kQuery };
 
 struct TextToken {
-  std::string text;      // normalized token
-  size_t start = 0;      // byte offset of the first source byte
-  size_t end = 0;        // byte offset one past the last source byte
+  std::string text;        // normalized token
+  size_t start = 0;        // byte offset of the first source byte
+  size_t end = 0;          // byte offset one past the last source byte
   bool colocated = false;  // same position as the previous token (index bigrams)
 };
 
