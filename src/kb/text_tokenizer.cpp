@@ -131,6 +131,7 @@ std::string fts5_match_expression(std::string_view query) {
   std::string expr;
   std::unordered_set<std::string> seen;
   for (auto& tok : tokenize_text(query, TokenizeMode::kQuery)) {
+    if (seen.size() >= kMaxQueryTerms) break;
     if (!seen.insert(tok.text).second) continue;
     if (!expr.empty()) expr += " OR ";
     expr += '"';

@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 #include "kb/filter.h"
 #include "kb/fusion.h"
 #include "kb/ingestor.h"
@@ -341,6 +344,72 @@ TEST(Hybrid, FusedOrderingWithExplicitVectors) {
   ASSERT_TRUE(r.is_ok());
   EXPECT_EQ(r->hits[0].document_id, "A");
   EXPECT_EQ(r->hits[1].document_id, "C");
+}
+
+// "hnsw:space" in collection metadata picks the metric, as in Chroma.
+TEST(Searcher, MetricFromCollectionMetadata) {
+  TempDir dir;
+  auto s = open_sqlite_store(dir.path());
+  ASSERT_TRUE(s.is_ok());
+  Store& store = *s.value();
+  for (const char* space : {"cosine", "l2", "ip", "bogus"}) {
+    ASSERT_TRUE(store.create_collection(space, {{"hnsw:space", space}}, 2).is_ok());
+    for (auto [id, v] : {std::pair{"near-long", std::vector<float>{10, 1}},
+                         std::pair{"far-short", std::vector<float>{0.5f, 0.6f}}}) {
+      Document d;
+      d.collection = space;
+      d.id = id;
+      Chunk c;
+      c.text = id;
+      c.vector = v;
+      ASSERT_TRUE(store.put_document(d, {c}).is_ok());
+    }
+  }
+  Searcher searcher(store, nullptr);
+  SearchRequest req;
+  req.mode = SearchMode::kVector;
+  req.vector = {1, 0.1f};
+  req.k = 1;
+  auto top = [&](const char* coll) {
+    auto r = searcher.search(coll, req);
+    EXPECT_TRUE(r.is_ok()) << r.status().to_string();
+    return r.is_ok() && !r->hits.empty() ? r->hits[0].document_id : std::string();
+  };
+  EXPECT_EQ(top("cosine"), "near-long");  // same direction
+  EXPECT_EQ(top("ip"), "near-long");      // larger dot product
+  EXPECT_EQ(top("l2"), "far-short");      // closer point
+  EXPECT_EQ(searcher.search("bogus", req).status().code(), ErrorCode::kInvalidArgument);
+}
+
+// Writers and searchers in parallel: no errors, and every search sees whole documents.
+TEST_F(SearchTest, ConcurrentIngestAndSearch) {
+  Searcher searcher(*store_, &embedder_);
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int w = 0; w < 2; ++w) {
+    threads.emplace_back([&, w] {
+      for (int i = 0; i < 15; ++i) {
+        IngestRequest req;
+        req.collection = "kb";
+        req.document_id = "w" + std::to_string(w) + "-" + std::to_string(i);
+        req.content = "并发写入测试 concurrent document number " + std::to_string(i);
+        if (!ingestor_->ingest(req).is_ok()) ++failures;
+      }
+    });
+  }
+  for (int r = 0; r < 2; ++r) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 15; ++i) {
+        SearchRequest req;
+        req.text = "concurrent 并发";
+        req.k = 5;
+        if (!searcher.search("kb", req).is_ok()) ++failures;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(store_->list_documents("kb")->size(), 5u + 30u);
 }
 
 }  // namespace

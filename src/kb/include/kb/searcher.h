@@ -1,13 +1,14 @@
 // kb::Searcher: BM25, vector and hybrid (RRF) search over one Store.
 //
-// Vector search uses one VectorIndex per collection (ExactVectorIndex for now), built from the
-// Store on first use and rebuilt when Store::generation() shows the collection changed.
-// Filters (`where`) are compiled to SQL: for BM25 inside the FTS query, for vectors as an
-// allow-list consulted during the index scan — never by trimming a top-k afterwards.
-// Ownership: borrows the Store and the optional Embedder; both must outlive the Searcher.
-// Thread-safety: search() may be called concurrently (index cache guarded by a mutex).
-// Errors: kNotFound (collection), kInvalidArgument (filter, dimension, missing query vector
-// for vector mode without an embedder), kFailedPrecondition (vector mode on a collection
+// The metric comes from the collection's metadata key "hnsw:space" ("cosine", "ip", "l2"), as
+// in Chroma, else the Searcher's default. Vector search uses one VectorIndex per collection
+// (ExactVectorIndex for now), built from the Store on first use and rebuilt when
+// Store::generation() shows the collection changed. Filters (`where`) are compiled to SQL: for BM25
+// inside the FTS query, for vectors as an allow-list consulted during the index scan — never by
+// trimming a top-k afterwards. Ownership: borrows the Store and the optional Embedder; both must
+// outlive the Searcher. Thread-safety: search() may be called concurrently (index cache guarded by
+// a mutex). Errors: kNotFound (collection), kInvalidArgument (filter, dimension, missing query
+// vector for vector mode without an embedder), kFailedPrecondition (vector mode on a collection
 // without vectors).
 #pragma once
 
@@ -56,8 +57,8 @@ class Searcher {
     uint64_t generation = 0;
     std::shared_ptr<const VectorIndex> index;
   };
-  Result<std::shared_ptr<const VectorIndex>> index_for(std::string_view collection,
-                                                       uint32_t dimension);
+  Result<std::shared_ptr<const VectorIndex>> index_for(const Collection& coll);
+  Result<Metric> metric_for(const Collection& coll) const;
   Result<std::vector<VectorHit>> vector_search(std::string_view collection, const Collection& coll,
                                                const SearchRequest& request, size_t k);
 

@@ -21,6 +21,8 @@
 namespace dkb::kb {
 
 inline constexpr size_t kMaxTokenBytes = 64;
+// Distinct terms used from one query (bounds the cost of pasted-in walls of text).
+inline constexpr size_t kMaxQueryTerms = 256;
 
 enum class TokenizeMode { kIndex, kQuery };
 
@@ -36,7 +38,8 @@ std::vector<TextToken> tokenize_text(std::string_view text, TokenizeMode mode);
 // True for code points treated as CJK (Han, kana, Hangul, CJK compatibility ideographs).
 bool is_cjk(uint32_t cp);
 
-// Builds an FTS5 MATCH expression: the distinct query tokens, quoted, joined by OR.
+// Builds an FTS5 MATCH expression: the first kMaxQueryTerms distinct query tokens, quoted,
+// joined by OR. Query text can never inject FTS5 syntax.
 // Empty when the text has no tokens.
 std::string fts5_match_expression(std::string_view query);
 
