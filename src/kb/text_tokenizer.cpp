@@ -3,6 +3,7 @@
 #include <utf8proc.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <unordered_set>
 
 #include "base/utf8.h"
@@ -53,6 +54,26 @@ void clamp_token(std::string& s) {
   s.resize(cut);
 }
 
+bool is_ascii(const std::string& s) {
+  for (char c : s) {
+    if (static_cast<unsigned char>(c) >= 0x80) return false;
+  }
+  return true;
+}
+
+// NFKC + case folding for non-ASCII words: "ＧＰＵ" → "gpu", "Straße" → "strasse".
+void nfkc_casefold(std::string& word) {
+  utf8proc_uint8_t* mapped = nullptr;
+  utf8proc_ssize_t n =
+      utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(word.data()),
+                   static_cast<utf8proc_ssize_t>(word.size()), &mapped,
+                   static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE |
+                                                  UTF8PROC_COMPAT | UTF8PROC_CASEFOLD));
+  if (n >= 0 && mapped != nullptr)
+    word.assign(reinterpret_cast<const char*>(mapped), static_cast<size_t>(n));
+  std::free(mapped);
+}
+
 struct CjkChar {
   size_t start, end;
 };
@@ -100,6 +121,7 @@ std::vector<TextToken> tokenize_text(std::string_view text, TokenizeMode mode) {
   size_t word_start = 0, word_end = 0;
   auto flush_word = [&] {
     if (word.empty()) return;
+    if (!is_ascii(word)) nfkc_casefold(word);
     clamp_token(word);
     out.push_back({std::move(word), word_start, word_end, false});
     word.clear();

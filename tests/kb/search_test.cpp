@@ -84,6 +84,12 @@ TEST(TextTokenizer, CjkUnigramsAndBigramsEnglishCaseFolded) {
   EXPECT_EQ(tokenize_text("库", TokenizeMode::kQuery)[0].text, "库");
   EXPECT_EQ(fts5_match_expression("Ünïcode ünïcode"), "\"ünïcode\"");
   EXPECT_EQ(fts5_match_expression("  ,.;"), "");
+  EXPECT_EQ(fts5_match_expression("ＧＰＵ Straße"), "\"gpu\" OR \"strasse\"");
+  auto mixed = tokenize_text("用ＧＰＵ跑", TokenizeMode::kIndex);
+  ASSERT_EQ(mixed.size(), 3u);
+  EXPECT_EQ(mixed[1].text, "gpu");
+  EXPECT_EQ(mixed[1].start, 3u);
+  EXPECT_EQ(mixed[1].end, 12u);
 }
 
 TEST_F(SearchTest, ChineseOneAndTwoCharacterQueries) {

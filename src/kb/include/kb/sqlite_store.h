@@ -14,7 +14,9 @@
 // Durability: journal_mode=WAL, synchronous=FULL — a put_document() that returned OK is on
 // disk. auto_vacuum=INCREMENTAL; compact() runs incremental_vacuum + a WAL checkpoint.
 // Full-text: FTS5 table over chunk text with the "dkb_cjk" tokenizer (text_tokenizer.h),
-// registered on the connection at open; the sqlite3 shell cannot query it without it.
+// registered on the connection at open; the sqlite3 shell cannot query it without it. The
+// tokenizer's output is part of the format: changing it needs a kSchemaVersion bump and an
+// FTS5 'rebuild' on open.
 // Thread-safety: one connection guarded by a mutex; every method is safe to call concurrently.
 #pragma once
 

@@ -1,8 +1,9 @@
 // CJK-aware word tokenizer shared by indexing, querying and highlighting.
 //
 // Rules (one pass over code points; byte offsets refer to the input):
-//  - Letters, digits and marks outside CJK scripts form words, case-folded (utf8proc
-//    casefold), e.g. "Models" → "models". Apostrophes and punctuation split words.
+//  - Letters, digits and marks outside CJK scripts form words, lower-cased; non-ASCII words
+//    are NFKC-normalized and case-folded (utf8proc), so "Models" → "models", "ＧＰＵ" → "gpu",
+//    "Straße" → "strasse". Apostrophes and punctuation split words.
 //  - Han, Hiragana, Katakana and Hangul characters form "CJK runs". In kIndex mode a run emits
 //    every character (unigram) and every adjacent pair (bigram, colocated with its first
 //    character). In kQuery mode a run of length 1 emits the unigram, longer runs emit only
