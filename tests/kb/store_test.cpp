@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
 #include <set>
 
 #include "kb/sqlite_store.h"
@@ -175,6 +176,37 @@ TEST(SqliteStore, RejectsForeignDatabase) {
   EXPECT_EQ(s.status().code(), ErrorCode::kCorruption) << s.status().to_string();
 }
 
+TEST(SqliteStore, CorruptedDatabaseIsDetected) {
+  TempDir dir;
+  {
+    auto store = open_store(dir.path());
+    ASSERT_TRUE(store->create_collection("c", Json::object(), 0).is_ok());
+    for (int d = 0; d < 20; ++d) {
+      std::vector<std::string> texts(5, std::string(2000, static_cast<char>('a' + d)));
+      ASSERT_TRUE(
+          store->put_document(make_doc("c", "d" + std::to_string(d)), make_chunks(texts)).is_ok());
+    }
+  }  // closing checkpoints the WAL into kb.db
+  std::string db = dir.path() + "/kb.db";
+  auto size = std::filesystem::file_size(db);
+  ASSERT_GT(size, 16u * 4096u);
+  {
+    std::FILE* f = std::fopen(db.c_str(), "r+b");
+    ASSERT_TRUE(f);
+    std::string garbage(4096 * 6, '\x5a');
+    std::fseek(f, static_cast<long>(size / 2 / 4096 * 4096), SEEK_SET);
+    std::fwrite(garbage.data(), 1, garbage.size(), f);
+    std::fclose(f);
+  }
+  auto s = open_sqlite_store(dir.path());
+  if (!s.is_ok()) {
+    EXPECT_EQ(s.status().code(), ErrorCode::kCorruption) << s.status().to_string();
+    return;
+  }
+  Status v = verify_sqlite_store(*s.value());
+  EXPECT_EQ(v.code(), ErrorCode::kCorruption) << v.to_string();
+}
+
 TEST(SqliteStore, CompactionGivesSpaceBack) {
   TempDir dir;
   auto store = open_store(dir.path());
@@ -198,14 +230,20 @@ TEST(SqliteStore, CompactionGivesSpaceBack) {
   EXPECT_TRUE(verify_sqlite_store(*store).is_ok());
 }
 
-// kill -9 while a child process ingests: every acknowledged document is complete after
-// reopening, and no partial document is visible.
+// kill -9 while a child process ingests and replaces documents: after reopening, every
+// acknowledged write is there, and every document is exactly one complete version (never a
+// mix of old and new chunks, never a partial set).
 TEST(SqliteStore, KillNineKeepsEveryAcknowledgedDocument) {
   TempDir dir;
   constexpr int kChunksPerDoc = 25;
-  auto chunk_text = [](int doc, int k) {
-    return "document " + std::to_string(doc) + " part " + std::to_string(k) + " " +
-           std::string(400, static_cast<char>('a' + k % 26));
+  auto chunk_text = [](int doc, int version, int k) {
+    return "document " + std::to_string(doc) + " version " + std::to_string(version) + " part " +
+           std::to_string(k) + " " + std::string(400, static_cast<char>('a' + k % 26));
+  };
+  auto put = [&](Store& s, int doc, int version) {
+    std::vector<std::string> texts;
+    for (int k = 0; k < kChunksPerDoc; ++k) texts.push_back(chunk_text(doc, version, k));
+    return s.put_document(make_doc("c", "doc" + std::to_string(doc)), make_chunks(texts)).is_ok();
   };
   {
     auto store = open_store(dir.path());
@@ -220,12 +258,8 @@ TEST(SqliteStore, KillNineKeepsEveryAcknowledgedDocument) {
     auto s = open_sqlite_store(dir.path());
     if (!s.is_ok()) _exit(2);
     for (int i = 0;; ++i) {
-      std::vector<std::string> texts;
-      for (int k = 0; k < kChunksPerDoc; ++k) texts.push_back(chunk_text(i, k));
-      if (!(*s)->put_document(make_doc("c", "doc" + std::to_string(i)), make_chunks(texts))
-               .is_ok()) {
-        _exit(3);
-      }
+      // Step i: insert doc i (version 0), then replace doc i/2 with version i+1; ack i.
+      if (!put(**s, i, 0) || !put(**s, i / 2, i + 1)) _exit(3);
       if (write(fds[1], &i, sizeof i) != sizeof i) _exit(4);
     }
   }
@@ -241,22 +275,37 @@ TEST(SqliteStore, KillNineKeepsEveryAcknowledgedDocument) {
   ASSERT_TRUE(WIFSIGNALED(status)) << "child exited early with " << WEXITSTATUS(status);
   ASSERT_GE(acked.size(), 40u);
 
+  std::map<int, int> min_version;  // doc → the newest acknowledged version
+  for (int i : acked) {
+    min_version.emplace(i, 0);
+    min_version[i / 2] = std::max(min_version[i / 2], i + 1);
+  }
   auto store = open_store(dir.path());
   ASSERT_TRUE(store);
   EXPECT_TRUE(verify_sqlite_store(*store).is_ok());
-  for (int doc : acked) {
-    auto chunks = store->get_chunks("c", "doc" + std::to_string(doc));
-    ASSERT_TRUE(chunks.is_ok());
-    ASSERT_EQ(chunks->size(), static_cast<size_t>(kChunksPerDoc)) << "doc" << doc;
-    for (int k = 0; k < kChunksPerDoc; ++k) EXPECT_EQ((*chunks)[k].text, chunk_text(doc, k));
-  }
   auto docs = store->list_documents("c");
   ASSERT_TRUE(docs.is_ok());
-  EXPECT_LE(docs->size(), acked.size() + 1);  // at most the one committed but not yet acked
-  for (const auto& d : *docs) EXPECT_EQ(d.n_chunks, kChunksPerDoc) << "partial document " << d.id;
+  EXPECT_LE(docs->size(), acked.size() + 1);  // at most one committed but not yet acked
+  for (const auto& d : *docs) {
+    auto chunks = store->get_chunks("c", d.id);
+    ASSERT_TRUE(chunks.is_ok());
+    ASSERT_EQ(chunks->size(), static_cast<size_t>(kChunksPerDoc)) << "partial document " << d.id;
+    int doc = std::stoi(d.id.substr(3));
+    int version = std::stoi((*chunks)[0].text.substr((*chunks)[0].text.find("version ") + 8));
+    for (int k = 0; k < kChunksPerDoc; ++k) {
+      EXPECT_EQ((*chunks)[k].text, chunk_text(doc, version, k)) << "mixed versions in " << d.id;
+    }
+    if (auto it = min_version.find(doc); it != min_version.end()) {
+      EXPECT_GE(version, it->second) << "acknowledged replacement of " << d.id << " lost";
+      min_version.erase(it);
+    }
+  }
+  EXPECT_TRUE(min_version.empty()) << min_version.size() << " acknowledged documents missing";
   TextQuery q;
   q.text = "document " + std::to_string(*acked.rbegin());
-  EXPECT_FALSE(store->text_search("c", q)->empty());
+  auto hits = store->text_search("c", q);
+  ASSERT_TRUE(hits.is_ok());
+  EXPECT_FALSE(hits->empty());
 }
 
 }  // namespace
