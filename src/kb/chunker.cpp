@@ -94,6 +94,27 @@ std::vector<Section> split_sections(std::string_view text, bool markdown) {
   return out;
 }
 
+// Page breaks (form feeds) split sections too, so no chunk spans two pages.
+std::vector<Section> split_pages(std::string_view text, std::vector<Section> sections) {
+  if (text.find('\f') == std::string_view::npos) return sections;
+  std::vector<Section> out;
+  for (Section& s : sections) {
+    size_t start = s.start;
+    bool heading = s.starts_with_heading;
+    for (;;) {
+      size_t ff = text.find('\f', start);
+      size_t end = ff == std::string_view::npos || ff >= s.end ? s.end : ff;
+      if (!is_blank(text.substr(start, end - start))) {
+        out.push_back(Section{start, end, s.heading_path, heading});
+      }
+      heading = false;
+      if (end == s.end) break;
+      start = end + 1;
+    }
+  }
+  return out;
+}
+
 std::vector<Range> split_paragraphs(std::string_view text, const Section& s) {
   std::vector<Range> out;
   size_t pos = s.start, para_start = s.start;
@@ -176,8 +197,9 @@ std::vector<ChunkDraft> chunk_text(std::string_view text, const ChunkerOptions& 
   const size_t max_tokens = std::max<size_t>(options.max_tokens, 1);
   auto tokens_of = [&](Range r) { return count(text.substr(r.start, r.end - r.start)); };
   std::vector<ChunkDraft> out;
+  const bool paged = text.find('\f') != std::string_view::npos;
 
-  for (const Section& section : split_sections(text, options.markdown)) {
+  for (const Section& section : split_pages(text, split_sections(text, options.markdown))) {
     std::vector<Unit> units;
     auto add_hard_split = [&](Range r) {
       std::vector<size_t> cuts;  // code-point boundaries
@@ -226,6 +248,9 @@ std::vector<ChunkDraft> chunk_text(std::string_view text, const ChunkerOptions& 
       d.end = cur.back().end;
       d.text = std::string(text.substr(d.start, d.end - d.start));
       d.heading_path = section.heading_path;
+      if (paged) {
+        d.page = 1 + static_cast<int32_t>(std::count(text.begin(), text.begin() + d.start, '\f'));
+      }
       out.push_back(std::move(d));
     };
     for (const Unit& u : units) {

@@ -63,6 +63,7 @@ Result<PutResult> Ingestor::ingest(const IngestRequest& req) {
     chunks[i].heading_path = std::move(drafts[i].heading_path);
     chunks[i].start_offset = static_cast<int64_t>(drafts[i].start);
     chunks[i].end_offset = static_cast<int64_t>(drafts[i].end);
+    chunks[i].page = drafts[i].page;
   }
   if (embedder_ != nullptr) {
     size_t batch = std::max<size_t>(embedder_->max_batch(), 1);

@@ -112,5 +112,16 @@ TEST(Chunker, MarkdownHeadingPathsAndCodeFences) {
   EXPECT_EQ(chunk_text(md, plain)[0].heading_path, P{});
 }
 
+TEST(Chunker, FormFeedsGivePageNumbers) {
+  ChunkerOptions opt;
+  opt.max_tokens = 5;
+  opt.overlap_tokens = 0;
+  auto chunks = chunk_text("Page one text.\fPage two text.\n\nMore on two.\fThree.", opt);
+  std::vector<int32_t> pages;
+  for (auto& c : chunks) pages.push_back(c.page);
+  EXPECT_EQ(pages, (std::vector<int32_t>{1, 2, 2, 3}));
+  EXPECT_EQ(chunk_text("no form feeds", {})[0].page, 0);
+}
+
 }  // namespace
 }  // namespace dkb::kb

@@ -9,12 +9,14 @@
 // heading line that does not fit together with the text after it is left out of the chunk text
 // (it stays in heading_path) rather than becoming a chunk of its own.
 // Chunk text is always a contiguous slice of the input (start/end are byte offsets), so it
-// never splits a UTF-8 character. Chunks never span sections. Whitespace-only input → none.
-// Token counts come from `count_tokens` (the embedding model's tokenizer plugs in here);
-// the default approx_token_count() counts one per CJK character plus ⌈bytes/4⌉ of the rest.
-// Thread-safety: pure functions (count_tokens must be callable concurrently if shared).
+// never splits a UTF-8 character. Chunks never span sections or page breaks (form feeds).
+// Whitespace-only input → none. Token counts come from `count_tokens` (the embedding model's
+// tokenizer plugs in here); the default approx_token_count() counts one per CJK character plus
+// ⌈bytes/4⌉ of the rest. Thread-safety: pure functions (count_tokens must be callable concurrently
+// if shared).
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -38,6 +40,8 @@ struct ChunkDraft {
   std::vector<std::string> heading_path;
   size_t start = 0;  // byte offsets into the chunked text
   size_t end = 0;
+  int32_t page = 0;  // 1-based page of `start` when the text has form feeds (\f, as from
+                     // pdftotext), else 0
 };
 
 std::vector<ChunkDraft> chunk_text(std::string_view text, const ChunkerOptions& options);
