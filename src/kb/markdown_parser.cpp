@@ -93,6 +93,7 @@ Result<Format> format_from_path(std::string_view path) {
   if (ext == "txt" || ext == "text") return Format::kText;
   if (ext == "md" || ext == "markdown") return Format::kMarkdown;
   if (ext == "html" || ext == "htm") return Format::kHtml;
+  if (ext == "json") return Format::kJson;
   return invalid_argument("unsupported document format ." + ext + " (" + std::string(path) + ")");
 }
 
@@ -104,6 +105,8 @@ std::string_view format_name(Format f) {
       return "markdown";
     case Format::kHtml:
       return "html";
+    case Format::kJson:
+      return "json";
   }
   return "unknown";
 }
@@ -180,6 +183,8 @@ Result<ParsedDocument> parse_document(std::string_view content, Format format) {
       return parse_markdown(content);
     case Format::kHtml:
       return parse_html(content);
+    case Format::kJson:
+      return parse_json_document(content);
   }
   return invalid_argument("unknown format");
 }

@@ -145,6 +145,26 @@ TEST_F(IngestTest, MalformedInputIsRejectedAndNothingStored) {
   EXPECT_EQ(small.ingest(req).status().code(), ErrorCode::kNotFound);
 }
 
+TEST_F(IngestTest, JsonRecordsBecomeParagraphs) {
+  auto parsed = parse_json_document(
+      R"([{"name": "Ada", "langs": ["en", "fr"], "addr": {"city": "London"}}, {"name": "林", "n": 2}])");
+  ASSERT_TRUE(parsed.is_ok()) << parsed.status().to_string();
+  EXPECT_EQ(parsed->text, "name: Ada\nlangs: en, fr\naddr.city: London\n\nname: 林\nn: 2\n\n");
+  auto r = ingest("people.json", R"({"title": "People", "items": [{"who": "Grace Hopper"}]})",
+                  Format::kJson);
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  EXPECT_EQ(store_->get_document("kb", "people.json")->title, "People");
+  TextQuery q;
+  q.text = "hopper";
+  EXPECT_EQ(store_->text_search("kb", q)->size(), 1u);
+  auto bad = ingest("bad.json", "{\"a\": ", Format::kJson);
+  EXPECT_EQ(bad.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("not valid JSON"), std::string::npos);
+  std::string deep(100, '[');
+  EXPECT_EQ(parse_json_document(deep + std::string(100, ']')).status().code(),
+            ErrorCode::kInvalidArgument);
+}
+
 class FailingEmbedder : public Embedder {
  public:
   size_t dimension() const override { return 4; }

@@ -11,6 +11,9 @@
 //  - HTML (libxml2's tolerant HTML parser): <title> → title; script, style, nav, header,
 //    footer, aside, form, noscript and template are dropped; <h1>..<h6> become Markdown ATX
 //    headings and block elements become paragraphs, so the Markdown chunker keeps headings.
+//  - JSON (nlohmann): one "dotted.path: value" line per scalar (arrays of scalars joined by
+//    ", "); each element of a top-level array becomes its own paragraph; a top-level
+//    "title" string becomes the title. Nesting is limited to 64 levels.
 // Thread-safety: pure functions (libxml2 is initialised once, thread-safely).
 #pragma once
 
@@ -22,7 +25,7 @@
 
 namespace dkb::kb {
 
-enum class Format { kText, kMarkdown, kHtml };
+enum class Format { kText, kMarkdown, kHtml, kJson };
 
 struct ParsedDocument {
   std::string text;   // body to chunk (Markdown-style headings for md/html)
@@ -31,7 +34,8 @@ struct ParsedDocument {
   bool markdown = false;  // whether the chunker should recognise headings
 };
 
-// Format from a file name's extension (.txt .text .md .markdown .htm .html), else kInvalidArgument.
+// Format from a file name's extension (.txt .text .md .markdown .htm .html .json), else
+// kInvalidArgument.
 Result<Format> format_from_path(std::string_view path);
 std::string_view format_name(Format f);
 
@@ -41,6 +45,7 @@ Status check_utf8(std::string_view text);
 Result<Json> parse_front_matter_yaml(std::string_view yaml);
 Result<ParsedDocument> parse_markdown(std::string_view text);
 Result<ParsedDocument> parse_html(std::string_view html);
+Result<ParsedDocument> parse_json_document(std::string_view content);
 Result<ParsedDocument> parse_document(std::string_view content, Format format);
 
 }  // namespace dkb::kb
