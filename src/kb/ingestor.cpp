@@ -106,4 +106,12 @@ Result<PutResult> Ingestor::ingest_file(const std::string& collection, const std
   return ingest(req);
 }
 
+std::vector<Result<PutResult>> Ingestor::ingest_files(const std::string& collection,
+                                                      const std::vector<std::string>& paths) {
+  std::vector<Result<PutResult>> out;
+  out.reserve(paths.size());
+  for (const auto& p : paths) out.push_back(ingest_file(collection, p));
+  return out;
+}
+
 }  // namespace dkb::kb

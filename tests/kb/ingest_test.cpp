@@ -1,7 +1,9 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <random>
 
+#include "base/utf8.h"
 #include "kb/ingestor.h"
 #include "kb/parsers.h"
 #include "kb/sqlite_store.h"
@@ -199,6 +201,49 @@ TEST_F(IngestTest, IngestFileDetectsFormat) {
             ErrorCode::kInvalidArgument);
   EXPECT_EQ(ingestor_->ingest_file("kb", dir_.path() + "/missing.txt").status().code(),
             ErrorCode::kNotFound);
+  // A batch: the bad file is reported with its reason, the good ones still go in.
+  std::string good = dir_.path() + "/good.txt", bad = dir_.path() + "/bad.md";
+  std::ofstream(good) << "good text";
+  std::ofstream(bad) << "---\ntitle: [oops\n---\nbody";
+  auto results = ingestor_->ingest_files("kb", {good, bad, path});
+  ASSERT_EQ(results.size(), 3u);
+  EXPECT_TRUE(results[0].is_ok());
+  EXPECT_NE(results[1].status().message().find("bad.md"), std::string::npos);
+  EXPECT_NE(results[1].status().message().find("YAML"), std::string::npos);
+  EXPECT_TRUE(results[2].is_ok());
+  EXPECT_TRUE(store_->get_document("kb", good).is_ok());
+  EXPECT_EQ(store_->get_document("kb", bad).status().code(), ErrorCode::kNotFound);
+}
+
+// Parsers and the chunker take untrusted bytes: random input never crashes them and every
+// chunk they produce is valid UTF-8 and inside the text.
+TEST(ParserRobustness, RandomInputs) {
+  std::mt19937 rng(1234);
+  const std::vector<std::string> pieces = {"#",    "---\n",    "\n",    "\n\n", "<p>",   "</div>",
+                                           "<h2>", "{",        "}",     "[",    "]",     "\"",
+                                           ":",    "。",       "模型",  "a b",  "```\n", "\f",
+                                           "\xff", "\xe6\x97", "- x\n", "!",    ". ",    "？"};
+  for (int iter = 0; iter < 300; ++iter) {
+    std::string s;
+    int n = static_cast<int>(rng() % 60);
+    for (int i = 0; i < n; ++i) s += pieces[rng() % pieces.size()];
+    for (Format f : {Format::kText, Format::kMarkdown, Format::kHtml, Format::kJson}) {
+      auto parsed = parse_document(s, f);
+      if (!parsed.is_ok()) {
+        EXPECT_EQ(parsed.status().code(), ErrorCode::kInvalidArgument);
+        continue;
+      }
+      ChunkerOptions opt;
+      opt.max_tokens = 1 + rng() % 8;
+      opt.overlap_tokens = rng() % 4;
+      opt.markdown = parsed->markdown;
+      for (const auto& c : chunk_text(parsed->text, opt)) {
+        EXPECT_TRUE(utf8::is_valid(c.text));
+        EXPECT_LE(c.end, parsed->text.size());
+        EXPECT_FALSE(c.text.empty());
+      }
+    }
+  }
 }
 
 }  // namespace

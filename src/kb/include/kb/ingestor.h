@@ -13,6 +13,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "kb/chunker.h"
 #include "kb/embedder.h"
@@ -45,6 +46,10 @@ class Ingestor {
   // Reads `path`, detects the format from its extension; document id defaults to the path.
   Result<PutResult> ingest_file(const std::string& collection, const std::string& path,
                                 std::string document_id = {});
+  // Ingests each file independently: one that fails is reported (results[i]) and the others
+  // still go in.
+  std::vector<Result<PutResult>> ingest_files(const std::string& collection,
+                                              const std::vector<std::string>& paths);
 
  private:
   Store& store_;
