@@ -9,7 +9,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev
   libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev
   libpcre2-dev libutf8proc-dev
-  libsqlite3-dev
+  libsqlite3-dev libyaml-cpp-dev libxml2-dev
   libboost-dev
 )
 

@@ -1,0 +1,48 @@
+// SqliteStore: the embedded kb::Store — one data directory, one SQLite database (WAL, FTS5).
+//
+// On-disk layout of a data directory (format version 1):
+//   DIR/LOCK     lock file, held with flock(LOCK_EX) for the store's lifetime; its content is
+//                the owner's pid (informational). A second opener fails at once with
+//                kFailedPrecondition ("data directory ... is in use").
+//   DIR/kb.db    SQLite database (+ kb.db-wal, kb.db-shm). Magic: PRAGMA application_id =
+//                0x444B4231 ("DKB1"); version: PRAGMA user_version = kSchemaVersion. A file
+//                with another application_id or a newer version is rejected (kCorruption /
+//                kFailedPrecondition). Integrity: SQLite's own page format; the checksum-level
+//                check is `PRAGMA quick_check` via verify().
+//   Vectors are BLOBs of dimension × float32, little-endian, no header (the dimension is the
+//   collection's).
+// Durability: journal_mode=WAL, synchronous=FULL — a put_document() that returned OK is on
+// disk. auto_vacuum=INCREMENTAL; compact() runs incremental_vacuum + a WAL checkpoint.
+// Full-text: FTS5 table over chunk text with the "dkb_cjk" tokenizer (text_tokenizer.h),
+// registered on the connection at open; the sqlite3 shell cannot query it without it. The
+// tokenizer's output is part of the format: changing it needs a kSchemaVersion bump and an
+// FTS5 'rebuild' on open.
+// Thread-safety: one connection guarded by a mutex; every method is safe to call concurrently.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "base/status.h"
+#include "kb/store.h"
+
+namespace dkb::kb {
+
+inline constexpr int32_t kApplicationId = 0x444B4231;  // "DKB1"
+inline constexpr int32_t kSchemaVersion = 1;
+
+struct SqliteStoreOptions {
+  bool create_if_missing = true;  // create DIR and the database when absent
+};
+
+class SqliteStore;
+
+// Opens (or creates) the store in `dir`. The returned store owns the directory lock until
+// destroyed.
+Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& dir,
+                                                 const SqliteStoreOptions& options = {});
+
+// Runs SQLite's integrity check and the FTS5 integrity check; kCorruption on failure.
+Status verify_sqlite_store(Store& store);
+
+}  // namespace dkb::kb

@@ -1,0 +1,102 @@
+// kb::Store: persistent collections, documents and chunks plus their full-text index.
+//
+// The interface lets a PostgreSQL store follow the embedded SQLite one (sqlite_store.h).
+// Contract for every implementation:
+//  - put_document() is atomic: the document row, all its chunks, their vectors and their
+//    full-text entries commit together or not at all. An acknowledged (OK-returned) write is
+//    durable across a crash (kill -9, power loss as far as fsync allows).
+//  - Re-putting a document whose content_hash is unchanged is a no-op (kUnchanged).
+//  - Errors: kNotFound (unknown collection/document), kAlreadyExists (duplicate collection),
+//    kInvalidArgument (bad names, wrong vector dimension, malformed filters),
+//    kIOError/kCorruption (storage failures). A failed call changes nothing.
+//  - Thread-safety: all methods may be called concurrently; implementations serialize as needed.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "kb/types.h"
+
+namespace dkb::kb {
+
+enum class PutOutcome { kInserted, kReplaced, kUnchanged };
+
+struct PutResult {
+  PutOutcome outcome = PutOutcome::kInserted;
+  std::vector<int64_t> added_chunk_ids;    // in ordinal order
+  std::vector<int64_t> removed_chunk_ids;  // chunks of the replaced version
+};
+
+struct TextQuery {
+  std::string text;  // free text; tokenized with kb's CJK-aware tokenizer
+  size_t k = 10;
+  Json where;             // Chroma `where` filter on chunk metadata; null = none
+  Json where_document;    // Chroma `where_document` filter on chunk text; null = none
+  bool highlight = true;  // fill SearchHit::highlighted
+  // SearchHit::highlighted wraps matched spans in these (text_tokenizer.h highlight_text).
+  std::string highlight_open = "<b>";
+  std::string highlight_close = "</b>";
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Collections.
+  virtual Result<Collection> create_collection(std::string_view name, const Json& metadata,
+                                               uint32_t dimension) = 0;
+  virtual Result<Collection> get_collection(std::string_view name) = 0;
+  virtual Result<std::vector<Collection>> list_collections() = 0;
+  virtual Status update_collection_metadata(std::string_view name, const Json& metadata) = 0;
+  // Deletes the collection with all its documents and chunks.
+  virtual Status delete_collection(std::string_view name) = 0;
+
+  // Documents. `doc.collection` names the target collection; chunk ordinals are reassigned
+  // 0..n-1 in the given order. Each chunk's stored metadata is the document's metadata
+  // overlaid with the chunk's own keys. An empty doc.content_hash is computed from title,
+  // metadata and chunk texts. Vectors, when present, must all have the collection's
+  // dimension (the first vectors stored fix it when it is still 0).
+  virtual Result<PutResult> put_document(const Document& doc, const std::vector<Chunk>& chunks) = 0;
+  // Returns the ids of the removed chunks.
+  virtual Result<std::vector<int64_t>> delete_document(std::string_view collection,
+                                                       std::string_view doc_id) = 0;
+  virtual Result<Document> get_document(std::string_view collection, std::string_view doc_id) = 0;
+  // Ordered by document id.
+  virtual Result<std::vector<Document>> list_documents(std::string_view collection,
+                                                       size_t limit = SIZE_MAX,
+                                                       size_t offset = 0) = 0;
+  // Chunks of one document in ordinal order, with vectors.
+  virtual Result<std::vector<Chunk>> get_chunks(std::string_view collection,
+                                                std::string_view doc_id) = 0;
+  virtual Result<int64_t> count_chunks(std::string_view collection) = 0;
+
+  // Full-text (BM25) search restricted to the collection and the `where` filter, applied
+  // inside the query. Hits are ordered by descending score (score = -bm25).
+  virtual Result<std::vector<SearchHit>> text_search(std::string_view collection,
+                                                     const TextQuery& query) = 0;
+  // Ids (ascending) of the chunks of the collection that match `where` and `where_document`
+  // (all chunks when both are null).
+  virtual Result<std::vector<int64_t>> filter_chunk_ids(std::string_view collection,
+                                                        const Json& where,
+                                                        const Json& where_document = nullptr) = 0;
+  // Calls fn(chunk_id, vector) for every chunk of the collection that has a vector.
+  virtual Status for_each_vector(
+      std::string_view collection,
+      const std::function<void(int64_t, std::span<const float>)>& fn) = 0;
+  // Full chunk rows (without vectors) for the given ids, in the same order; unknown ids skipped.
+  virtual Result<std::vector<SearchHit>> get_hits(std::span<const int64_t> chunk_ids) = 0;
+
+  // Monotonic counter bumped by every committed change to the collection's chunks; lets
+  // in-memory indexes know when to rebuild. Unknown collection → 0.
+  virtual uint64_t generation(std::string_view collection) = 0;
+
+  // Gives freed pages back to the file system (deleted documents shrink the store).
+  virtual Status compact() = 0;
+};
+
+}  // namespace dkb::kb

@@ -1,0 +1,244 @@
+// SqliteStore writes: collections and documents (see kb/sqlite_store.h for the format).
+#include <cmath>
+
+#include "base/utf8.h"
+#include "kb/filter.h"
+#include "kb/hash.h"
+#include "sqlite_store_impl.h"
+
+namespace dkb::kb {
+namespace {
+
+Status validate_name(std::string_view name) {
+  if (name.empty() || name.size() > 128)
+    return invalid_argument("collection name must be 1..128 bytes");
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-';
+    if (!ok)
+      return invalid_argument("collection name may only use [A-Za-z0-9._-]: " + std::string(name));
+  }
+  return Status::ok();
+}
+
+Status validate_document(const Document& doc, const std::vector<Chunk>& chunks) {
+  if (doc.id.empty() || doc.id.size() > 512)
+    return invalid_argument("document id must be 1..512 bytes");
+  for (const std::string* s : {&doc.id, &doc.source, &doc.title}) {
+    if (!utf8::is_valid(*s)) return invalid_argument("document fields must be valid UTF-8");
+  }
+  DKB_RETURN_IF_ERROR(validate_metadata(doc.metadata));
+  for (const Chunk& c : chunks) {
+    if (!utf8::is_valid(c.text)) return invalid_argument("chunk text is not valid UTF-8");
+    DKB_RETURN_IF_ERROR(validate_metadata(c.metadata));
+    for (float f : c.vector) {
+      if (!std::isfinite(f)) return invalid_argument("vector contains NaN or infinity");
+    }
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+Result<Collection> SqliteStore::create_collection(std::string_view name, const Json& metadata,
+                                                  uint32_t dimension) {
+  DKB_RETURN_IF_ERROR(validate_name(name));
+  DKB_RETURN_IF_ERROR(validate_metadata(metadata));
+  std::lock_guard lock(mu_);
+  DKB_ASSIGN_OR_RETURN(
+      auto st,
+      sql::Stmt::prepare(db_,
+                         "INSERT INTO collections(name, metadata, dimension) VALUES (?, ?, ?) "
+                         "ON CONFLICT(name) DO NOTHING"));
+  st.bind(1, name).bind(2, metadata.dump()).bind(3, int64_t{dimension});
+  DKB_RETURN_IF_ERROR(st.run());
+  if (sqlite3_changes(db_) == 0)
+    return already_exists("collection " + std::string(name) + " already exists");
+  bump_generation(std::string(name));
+  return Collection{sqlite3_last_insert_rowid(db_), std::string(name), metadata, dimension};
+}
+
+Status SqliteStore::update_collection_metadata(std::string_view name, const Json& metadata) {
+  DKB_RETURN_IF_ERROR(validate_metadata(metadata));
+  std::lock_guard lock(mu_);
+  DKB_ASSIGN_OR_RETURN(auto st,
+                       sql::Stmt::prepare(db_, "UPDATE collections SET metadata=? WHERE name=?"));
+  st.bind(1, metadata.dump()).bind(2, name);
+  DKB_RETURN_IF_ERROR(st.run());
+  if (sqlite3_changes(db_) == 0) return not_found("collection " + std::string(name) + " not found");
+  return Status::ok();
+}
+
+Status SqliteStore::delete_collection(std::string_view name) {
+  std::lock_guard lock(mu_);
+  sql::Tx tx(db_);
+  DKB_RETURN_IF_ERROR(tx.begin());
+  DKB_ASSIGN_OR_RETURN(Collection c, get_collection_locked(name));
+  for (const char* q :
+       {"DELETE FROM chunks WHERE collection_id=?", "DELETE FROM documents WHERE collection_id=?",
+        "DELETE FROM collections WHERE id=?"}) {
+    DKB_ASSIGN_OR_RETURN(auto st, sql::Stmt::prepare(db_, q));
+    st.bind(1, c.id);
+    DKB_RETURN_IF_ERROR(st.run());
+  }
+  DKB_RETURN_IF_ERROR(tx.commit());
+  generations_.erase(c.name);
+  return Status::ok();
+}
+
+Result<PutResult> SqliteStore::put_document(const Document& doc, const std::vector<Chunk>& chunks) {
+  DKB_RETURN_IF_ERROR(validate_document(doc, chunks));
+  std::string hash = doc.content_hash;
+  if (hash.empty()) {
+    std::string texts;
+    for (const Chunk& c : chunks) texts += c.text + '\x1f';
+    hash = content_hash({doc.title, doc.metadata.dump(), texts});
+  }
+  std::lock_guard lock(mu_);
+  sql::Tx tx(db_);
+  DKB_RETURN_IF_ERROR(tx.begin());
+  DKB_ASSIGN_OR_RETURN(Collection coll, get_collection_locked(doc.collection));
+
+  size_t dim = 0;
+  for (const Chunk& c : chunks) {
+    if (c.vector.empty()) continue;
+    if (dim != 0 && c.vector.size() != dim)
+      return invalid_argument("chunk vectors differ in dimension");
+    dim = c.vector.size();
+  }
+  if (dim != 0 && coll.dimension != 0 && dim != coll.dimension) {
+    return invalid_argument("embedding dimension " + std::to_string(dim) +
+                            " does not match collection " + coll.name + " (dimension " +
+                            std::to_string(coll.dimension) + ")");
+  }
+
+  PutResult result;
+  int64_t doc_row = 0;
+  {
+    DKB_ASSIGN_OR_RETURN(
+        auto st,
+        sql::Stmt::prepare(
+            db_, "SELECT id, content_hash FROM documents WHERE collection_id=? AND ext_id=?"));
+    st.bind(1, coll.id).bind(2, doc.id);
+    DKB_ASSIGN_OR_RETURN(bool found, st.step());
+    if (found) {
+      if (st.col_text(1) == hash) {
+        result.outcome = PutOutcome::kUnchanged;
+        return result;  // Tx rolls back: nothing was written
+      }
+      doc_row = st.col_int(0);
+      result.outcome = PutOutcome::kReplaced;
+    }
+  }
+  if (dim != 0 && coll.dimension == 0) {
+    DKB_ASSIGN_OR_RETURN(auto st,
+                         sql::Stmt::prepare(db_, "UPDATE collections SET dimension=? WHERE id=?"));
+    st.bind(1, static_cast<int64_t>(dim)).bind(2, coll.id);
+    DKB_RETURN_IF_ERROR(st.run());
+  }
+  if (doc_row != 0) {
+    DKB_ASSIGN_OR_RETURN(
+        auto ids,
+        sql::Stmt::prepare(db_, "SELECT id FROM chunks WHERE document_id=? ORDER BY ordinal"));
+    ids.bind(1, doc_row);
+    for (;;) {
+      DKB_ASSIGN_OR_RETURN(bool row, ids.step());
+      if (!row) break;
+      result.removed_chunk_ids.push_back(ids.col_int(0));
+    }
+    DKB_ASSIGN_OR_RETURN(auto del,
+                         sql::Stmt::prepare(db_, "DELETE FROM chunks WHERE document_id=?"));
+    del.bind(1, doc_row);
+    DKB_RETURN_IF_ERROR(del.run());
+    DKB_ASSIGN_OR_RETURN(
+        auto up,
+        sql::Stmt::prepare(
+            db_, "UPDATE documents SET source=?, title=?, content_hash=?, metadata=? WHERE id=?"));
+    up.bind(1, doc.source)
+        .bind(2, doc.title)
+        .bind(3, hash)
+        .bind(4, doc.metadata.dump())
+        .bind(5, doc_row);
+    DKB_RETURN_IF_ERROR(up.run());
+  } else {
+    DKB_ASSIGN_OR_RETURN(
+        auto ins,
+        sql::Stmt::prepare(
+            db_,
+            "INSERT INTO documents(collection_id, ext_id, source, title, content_hash, metadata) "
+            "VALUES (?, ?, ?, ?, ?, ?)"));
+    ins.bind(1, coll.id)
+        .bind(2, doc.id)
+        .bind(3, doc.source)
+        .bind(4, doc.title)
+        .bind(5, hash)
+        .bind(6, doc.metadata.dump());
+    DKB_RETURN_IF_ERROR(ins.run());
+    doc_row = sqlite3_last_insert_rowid(db_);
+  }
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    const Chunk& c = chunks[i];
+    Json meta = doc.metadata;
+    for (auto it = c.metadata.begin(); it != c.metadata.end(); ++it) meta[it.key()] = it.value();
+    DKB_ASSIGN_OR_RETURN(
+        auto ins,
+        sql::Stmt::prepare(
+            db_,
+            "INSERT INTO chunks(document_id, collection_id, ordinal, text, heading_path, page, "
+            "start_offset, end_offset, metadata, vector) VALUES (?,?,?,?,?,?,?,?,?,?)"));
+    ins.bind(1, doc_row)
+        .bind(2, coll.id)
+        .bind(3, static_cast<int64_t>(i))
+        .bind(4, c.text)
+        .bind(5, Json(c.heading_path).dump())
+        .bind(6, int64_t{c.page})
+        .bind(7, c.start_offset)
+        .bind(8, c.end_offset)
+        .bind(9, meta.dump());
+    if (c.vector.empty()) {
+      ins.bind_null(10);
+    } else {
+      ins.bind_blob(10, c.vector.data(), c.vector.size() * sizeof(float));
+    }
+    DKB_RETURN_IF_ERROR(ins.run());
+    result.added_chunk_ids.push_back(sqlite3_last_insert_rowid(db_));
+  }
+  DKB_RETURN_IF_ERROR(tx.commit());
+  bump_generation(coll.name);
+  return result;
+}
+
+Result<std::vector<int64_t>> SqliteStore::delete_document(std::string_view collection,
+                                                          std::string_view doc_id) {
+  std::lock_guard lock(mu_);
+  sql::Tx tx(db_);
+  DKB_RETURN_IF_ERROR(tx.begin());
+  DKB_ASSIGN_OR_RETURN(Collection coll, get_collection_locked(collection));
+  DKB_ASSIGN_OR_RETURN(
+      auto find,
+      sql::Stmt::prepare(db_, "SELECT id FROM documents WHERE collection_id=? AND ext_id=?"));
+  find.bind(1, coll.id).bind(2, doc_id);
+  DKB_ASSIGN_OR_RETURN(bool found, find.step());
+  if (!found) return not_found("document " + std::string(doc_id) + " not found in " + coll.name);
+  int64_t doc_row = find.col_int(0);
+  std::vector<int64_t> removed;
+  DKB_ASSIGN_OR_RETURN(auto ids,
+                       sql::Stmt::prepare(db_, "SELECT id FROM chunks WHERE document_id=?"));
+  ids.bind(1, doc_row);
+  for (;;) {
+    DKB_ASSIGN_OR_RETURN(bool row, ids.step());
+    if (!row) break;
+    removed.push_back(ids.col_int(0));
+  }
+  for (const char* q :
+       {"DELETE FROM chunks WHERE document_id=?", "DELETE FROM documents WHERE id=?"}) {
+    DKB_ASSIGN_OR_RETURN(auto st, sql::Stmt::prepare(db_, q));
+    st.bind(1, doc_row);
+    DKB_RETURN_IF_ERROR(st.run());
+  }
+  DKB_RETURN_IF_ERROR(tx.commit());
+  bump_generation(coll.name);
+  return removed;
+}
+
+}  // namespace dkb::kb

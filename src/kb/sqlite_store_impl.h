@@ -1,0 +1,71 @@
+// SqliteStore class definition, shared by sqlite_store.cpp (open, schema, writes) and
+// sqlite_store_read.cpp (reads and searches). Private to kb; see kb/sqlite_store.h.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "kb/sqlite_store.h"
+#include "sqlite_util.h"
+
+namespace dkb::kb {
+
+class SqliteStore final : public Store {
+ public:
+  SqliteStore(sqlite3* db, int lock_fd, std::string dir)
+      : db_(db), lock_fd_(lock_fd), dir_(std::move(dir)) {}
+  ~SqliteStore() override;
+  SqliteStore(const SqliteStore&) = delete;
+  SqliteStore& operator=(const SqliteStore&) = delete;
+
+  Status init_schema();
+
+  Result<Collection> create_collection(std::string_view name, const Json& metadata,
+                                       uint32_t dimension) override;
+  Result<Collection> get_collection(std::string_view name) override;
+  Result<std::vector<Collection>> list_collections() override;
+  Status update_collection_metadata(std::string_view name, const Json& metadata) override;
+  Status delete_collection(std::string_view name) override;
+
+  Result<PutResult> put_document(const Document& doc, const std::vector<Chunk>& chunks) override;
+  Result<std::vector<int64_t>> delete_document(std::string_view collection,
+                                               std::string_view doc_id) override;
+  Result<Document> get_document(std::string_view collection, std::string_view doc_id) override;
+  Result<std::vector<Document>> list_documents(std::string_view collection, size_t limit,
+                                               size_t offset) override;
+  Result<std::vector<Chunk>> get_chunks(std::string_view collection,
+                                        std::string_view doc_id) override;
+  Result<int64_t> count_chunks(std::string_view collection) override;
+
+  Result<std::vector<SearchHit>> text_search(std::string_view collection,
+                                             const TextQuery& query) override;
+  Result<std::vector<int64_t>> filter_chunk_ids(std::string_view collection, const Json& where,
+                                                const Json& where_document) override;
+  Status for_each_vector(std::string_view collection,
+                         const std::function<void(int64_t, std::span<const float>)>& fn) override;
+  Result<std::vector<SearchHit>> get_hits(std::span<const int64_t> chunk_ids) override;
+  uint64_t generation(std::string_view collection) override;
+  Status compact() override;
+
+  Status verify();
+
+ private:
+  // Callers hold mu_.
+  Result<Collection> get_collection_locked(std::string_view name);
+  void bump_generation(const std::string& name) { generations_[name] = ++generation_counter_; }
+
+  std::mutex mu_;
+  sqlite3* db_;
+  int lock_fd_;
+  std::string dir_;
+  std::map<std::string, uint64_t, std::less<>> generations_;
+  uint64_t generation_counter_ = 1;
+};
+
+// Parses a stored JSON text column; malformed text is reported as corruption.
+Result<Json> parse_json_column(const std::string& text, std::string_view what);
+
+}  // namespace dkb::kb
