@@ -46,7 +46,7 @@ Result<std::vector<std::vector<float>>> Context::embed_batch(
   for (const auto& in : inputs) DKB_RETURN_IF_ERROR(check_tokens(in, 0));
   std::vector<std::vector<float>> out;
   out.reserve(inputs.size());
-  ForwardState st{&pool_, &matmul_, &kv_, &work_, &positions_};
+  ForwardState st{&pool_, &matmul_, &kv_, &work_, &positions_, nullptr};
   std::vector<float> pooled;
   size_t i = 0;
   while (i < inputs.size()) {
@@ -74,12 +74,35 @@ Result<std::vector<std::vector<float>>> Context::embed_batch(
   return out;
 }
 
+Status Context::eval_batch(std::span<Context* const> ctxs,
+                           std::span<const std::span<const int32_t>> tokens, ThreadPool& pool,
+                           BatchScratch& scratch) {
+  if (ctxs.size() != tokens.size()) return invalid_argument("eval_batch: size mismatch");
+  if (ctxs.empty()) return Status::ok();
+  const Model& model = *ctxs[0]->model_;
+  std::vector<SeqChunk> chunks;
+  chunks.reserve(ctxs.size());
+  for (size_t i = 0; i < ctxs.size(); ++i) {
+    Context& c = *ctxs[i];
+    if (&*c.model_ != &model) return invalid_argument("eval_batch: contexts of different models");
+    DKB_RETURN_IF_ERROR(c.check_tokens(tokens[i], c.n_past_));
+    chunks.push_back({&c.kv_, tokens[i], c.n_past_, c.logits_.data()});
+  }
+  ForwardState st{&pool, &scratch.matmul, nullptr, &scratch.work, &scratch.positions, &scratch.logits};
+  DKB_RETURN_IF_ERROR(model.arch().forward_batch(st, chunks));
+  for (size_t i = 0; i < ctxs.size(); ++i) {
+    ctxs[i]->n_past_ += static_cast<int64_t>(tokens[i].size());
+    ctxs[i]->n_logits_ = 1;
+  }
+  return Status::ok();
+}
+
 Status Context::eval(std::span<const int32_t> tokens, bool all_logits) {
   DKB_RETURN_IF_ERROR(check_tokens(tokens, n_past_));
   int64_t n = static_cast<int64_t>(tokens.size());
   size_t need = static_cast<size_t>((all_logits ? n : 1) * n_vocab_);
   if (logits_.size() < need) logits_.resize(need);
-  ForwardState st{&pool_, &matmul_, &kv_, &work_, &positions_};
+  ForwardState st{&pool_, &matmul_, &kv_, &work_, &positions_, nullptr};
   for (int64_t off = 0; off < n; off += params_.n_batch) {
     int64_t m = std::min(params_.n_batch, n - off);
     float* out = all_logits ? logits_.data() + off * n_vocab_ : logits_.data();

@@ -22,7 +22,7 @@ struct Scheduler::Slot {
   std::unique_ptr<TextStream> stream;
   size_t prompt_done = 0;          // prompt tokens evaluated (including reused ones)
   int64_t n_cached = 0;
-  bool have_logits = false;
+  int32_t next_token = 0;          // sampled, to be evaluated this step
   GenerateResult result;
   Clock::time_point submitted, first_token, gen_start;
   bool got_first = false;
@@ -147,7 +147,6 @@ bool Scheduler::admit_locked() {
     s.cached.resize(reuse);
     s.prompt_done = reuse;
     s.n_cached = static_cast<int64_t>(reuse);
-    s.have_logits = false;
     s.sampler = std::make_unique<Sampler>(s.req.params.sampling, s.ctx->n_vocab());
     for (int32_t t : s.req.prompt) s.sampler->accept(t);
     s.stream = std::make_unique<TextStream>(s.req.params.stop);
@@ -202,24 +201,7 @@ void Scheduler::fail_slot(Slot& s, const Status& st) {
   --stats_.running;
 }
 
-void Scheduler::step_slot(Slot& s) {
-  if (s.req.cancel->load() || cancel_all_.load()) {
-    finish_slot(s, FinishReason::kCancelled);
-    return;
-  }
-  const auto& prompt = s.req.prompt;
-  if (s.prompt_done < prompt.size()) {
-    // Chunked prefill: at most n_batch prompt tokens this step.
-    size_t n = std::min<size_t>(prompt.size() - s.prompt_done, static_cast<size_t>(opt_.n_batch));
-    auto t0 = Clock::now();
-    Status st = s.ctx->eval(std::span<const int32_t>(prompt.data() + s.prompt_done, n));
-    s.result.prompt_ms += ms_between(t0, Clock::now());
-    if (!st.is_ok()) return fail_slot(s, st);
-    s.cached.insert(s.cached.end(), prompt.begin() + s.prompt_done, prompt.begin() + s.prompt_done + n);
-    s.prompt_done += n;
-    s.have_logits = s.prompt_done == prompt.size();
-    return;
-  }
+bool Scheduler::sample_slot(Slot& s) {
   const tokenizer::Tokenizer& tok = model_->tokenizer();
   int32_t id = s.sampler->sample(s.ctx->last_logits());
   s.sampler->accept(id);
@@ -233,7 +215,10 @@ void Scheduler::step_slot(Slot& s) {
     std::lock_guard<std::mutex> lock(mu_);
     ++stats_.generated_tokens_total;
   }
-  if (!s.req.params.ignore_eos && tok.is_eog(id)) return finish_slot(s, FinishReason::kStop);
+  if (!s.req.params.ignore_eos && tok.is_eog(id)) {
+    finish_slot(s, FinishReason::kStop);
+    return false;
+  }
   bool stopped = false;
   std::string text = s.stream->push(tok.token_to_piece(id), &stopped);
   if (!text.empty()) {
@@ -242,14 +227,73 @@ void Scheduler::step_slot(Slot& s) {
     ev.text = std::move(text);
     s.req.on_event(std::move(ev));
   }
-  if (stopped) return finish_slot(s, FinishReason::kStop);
+  if (stopped) {
+    finish_slot(s, FinishReason::kStop);
+    return false;
+  }
   const int32_t max = s.req.params.max_tokens;
   if ((max >= 0 && s.result.n_generated >= max) || s.ctx->n_past() >= s.ctx->n_ctx()) {
-    return finish_slot(s, FinishReason::kLength);
+    finish_slot(s, FinishReason::kLength);
+    return false;
   }
-  Status st = s.ctx->eval(std::span<const int32_t>(&id, 1));
-  if (!st.is_ok()) return fail_slot(s, st);
-  s.cached.push_back(id);
+  s.next_token = id;
+  return true;
+}
+
+void Scheduler::step() {
+  // One batch per step: the next token of every decoding sequence first, then prompt chunks
+  // of the others while the step's token budget (n_batch) lasts.
+  std::vector<Slot*> members;
+  std::vector<Context*> ctxs;
+  std::vector<std::span<const int32_t>> tokens;
+  std::vector<size_t> prefill_len;
+  int64_t budget = opt_.n_batch;
+  for (auto& sp : slots_) {
+    Slot& s = *sp;
+    if (!s.active) continue;
+    if (s.req.cancel->load() || cancel_all_.load()) {
+      finish_slot(s, FinishReason::kCancelled);
+      continue;
+    }
+    if (s.prompt_done < s.req.prompt.size()) continue;
+    if (!sample_slot(s)) continue;
+    members.push_back(&s);
+    ctxs.push_back(s.ctx.get());
+    tokens.emplace_back(&s.next_token, 1);
+    prefill_len.push_back(0);
+    --budget;
+  }
+  for (auto& sp : slots_) {
+    Slot& s = *sp;
+    if (!s.active || s.prompt_done >= s.req.prompt.size()) continue;
+    if (budget <= 0 && !ctxs.empty()) break;
+    size_t n = std::min<size_t>(s.req.prompt.size() - s.prompt_done,
+                                static_cast<size_t>(std::max<int64_t>(budget, 1)));
+    members.push_back(&s);
+    ctxs.push_back(s.ctx.get());
+    tokens.emplace_back(s.req.prompt.data() + s.prompt_done, n);
+    prefill_len.push_back(n);
+    budget -= static_cast<int64_t>(n);
+  }
+  if (members.empty()) return;
+  auto t0 = Clock::now();
+  Status st = Context::eval_batch(ctxs, tokens, pool_, batch_);
+  double ms = ms_between(t0, Clock::now());
+  for (size_t i = 0; i < members.size(); ++i) {
+    Slot& s = *members[i];
+    if (!st.is_ok()) {
+      fail_slot(s, st);
+      continue;
+    }
+    if (prefill_len[i] == 0) {
+      s.cached.push_back(s.next_token);
+    } else {
+      const auto& p = s.req.prompt;
+      s.cached.insert(s.cached.end(), p.begin() + s.prompt_done, p.begin() + s.prompt_done + prefill_len[i]);
+      s.prompt_done += prefill_len[i];
+      s.result.prompt_ms += ms;
+    }
+  }
 }
 
 void Scheduler::run_embeddings(EmbeddingRequest& req) {
@@ -281,15 +325,7 @@ void Scheduler::loop() {
       }
     }
     for (auto& e : embeds) run_embeddings(e);
-    // Decode steps first (slots past their prompt), then prompt chunks.
-    for (int pass = 0; pass < 2; ++pass) {
-      for (auto& s : slots_) {
-        if (!s->active) continue;
-        bool decoding = s->prompt_done >= s->req.prompt.size();
-        if ((pass == 0) != decoding) continue;
-        step_slot(*s);
-      }
-    }
+    step();
     {
       std::lock_guard<std::mutex> lock(mu_);
       int64_t used = 0;

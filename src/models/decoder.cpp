@@ -94,7 +94,26 @@ size_t Decoder::workspace_floats(int64_t T, int64_t /*n_ctx*/) const {
 
 Status Decoder::forward(engine::ForwardState& st, std::span<const int32_t> tokens, int64_t n_past,
                         bool all_logits, float* logits) const {
-  const int64_t T = static_cast<int64_t>(tokens.size());
+  engine::SeqChunk c{st.kv, tokens, n_past, logits};
+  return run(st, std::span<const engine::SeqChunk>(&c, 1), all_logits);
+}
+
+Status Decoder::forward_batch(engine::ForwardState& st,
+                              std::span<const engine::SeqChunk> chunks) const {
+  return run(st, chunks, false);
+}
+
+Status Decoder::run(engine::ForwardState& st, std::span<const engine::SeqChunk> chunks,
+                    bool all_logits) const {
+  // Every chunk's tokens form one [T][n_embd] activation matrix, so each matmul reads its
+  // weights once for the whole batch; only attention is per sequence.
+  std::vector<int64_t> starts;
+  int64_t T = 0;
+  for (const auto& c : chunks) {
+    starts.push_back(T);
+    T += static_cast<int64_t>(c.tokens.size());
+  }
+  starts.push_back(T);
   const int64_t n_embd = hp_.n_embd;
   const int64_t hd_k = hp_.n_embd_head_k, hd_v = hp_.n_embd_head_v;
   const int64_t n_q = hp_.n_head * hd_k, n_k = hp_.n_embd_k_gqa(), n_v = hp_.n_embd_v_gqa();
@@ -115,12 +134,13 @@ Status Decoder::forward(engine::ForwardState& st, std::span<const int32_t> token
 
   std::vector<int32_t>& pos = *st.positions;
   pos.resize(T);
-  for (int64_t t = 0; t < T; ++t) pos[t] = static_cast<int32_t>(n_past + t);
-
   const size_t emb_row = tok_embd_.row_bytes();
-  for (int64_t t = 0; t < T; ++t) {
-    const auto* row = static_cast<const uint8_t*>(tok_embd_.data) + tokens[t] * emb_row;
-    kernels::dequantize_row(tok_embd_.type, row, x + t * n_embd, n_embd);
+  for (size_t c = 0; c < chunks.size(); ++c) {
+    for (int64_t t = starts[c]; t < starts[c + 1]; ++t) {
+      pos[t] = static_cast<int32_t>(chunks[c].n_past + (t - starts[c]));
+      const auto* row = static_cast<const uint8_t*>(tok_embd_.data) + chunks[c].tokens[t - starts[c]] * emb_row;
+      kernels::dequantize_row(tok_embd_.type, row, x + t * n_embd, n_embd);
+    }
   }
 
   kernels::RopeParams rp;
@@ -142,25 +162,29 @@ Status Decoder::forward(engine::ForwardState& st, std::span<const int32_t> token
     add_bias(v, L.bv, T, n_v);
     kernels::rope(q, T, hp_.n_head, hd_k, pos.data(), rp);
     kernels::rope(k, T, hp_.n_head_kv, hd_k, pos.data(), rp);
-    for (int64_t t = 0; t < T; ++t) {
-      std::memcpy(st.kv->k(l, n_past + t), k + t * n_k, n_k * sizeof(float));
-      std::memcpy(st.kv->v(l, n_past + t), v + t * n_v, n_v * sizeof(float));
+    for (size_t c = 0; c < chunks.size(); ++c) {
+      const engine::SeqChunk& ch = chunks[c];
+      const int64_t b = starts[c], len = starts[c + 1] - b;
+      for (int64_t t = 0; t < len; ++t) {
+        std::memcpy(ch.kv->k(l, ch.n_past + t), k + (b + t) * n_k, n_k * sizeof(float));
+        std::memcpy(ch.kv->v(l, ch.n_past + t), v + (b + t) * n_v, n_v * sizeof(float));
+      }
+      kernels::AttentionArgs a;
+      a.q = q + b * n_q;
+      a.k = ch.kv->k(l, 0);
+      a.v = ch.kv->v(l, 0);
+      a.out = attn + b * n_attn;
+      a.n_tokens = len;
+      a.n_kv = ch.n_past + len;
+      a.n_head = hp_.n_head;
+      a.n_head_kv = hp_.n_head_kv;
+      a.head_dim_k = hd_k;
+      a.head_dim_v = hd_v;
+      a.q_pos = pos.data() + b;
+      a.causal = true;
+      a.scale = 1.0f / std::sqrt(static_cast<float>(hd_k));
+      kernels::attention(*st.pool, a);
     }
-    kernels::AttentionArgs a;
-    a.q = q;
-    a.k = st.kv->k(l, 0);
-    a.v = st.kv->v(l, 0);
-    a.out = attn;
-    a.n_tokens = T;
-    a.n_kv = n_past + T;
-    a.n_head = hp_.n_head;
-    a.n_head_kv = hp_.n_head_kv;
-    a.head_dim_k = hd_k;
-    a.head_dim_v = hd_v;
-    a.q_pos = pos.data();
-    a.causal = true;
-    a.scale = 1.0f / std::sqrt(static_cast<float>(hd_k));
-    kernels::attention(*st.pool, a);
     matmul(st, L.wo, attn, T, o);
     for (int64_t i = 0; i < T * n_embd; ++i) x[i] += o[i];
 
@@ -172,10 +196,26 @@ Status Decoder::forward(engine::ForwardState& st, std::span<const int32_t> token
     for (int64_t i = 0; i < T * n_embd; ++i) x[i] += o[i];
   }
 
-  const int64_t first = all_logits ? 0 : T - 1;
-  const int64_t n_out = T - first;
-  rms_norm_rows(x + first * n_embd, output_norm_, n_out, n_embd, eps, fin);
-  matmul(st, output_, fin, n_out, logits);
+  if (all_logits) {  // one chunk, logits for every token
+    rms_norm_rows(x, output_norm_, T, n_embd, eps, fin);
+    matmul(st, output_, fin, T, chunks[0].logits);
+    return Status::ok();
+  }
+  // Last token of each chunk; one output matmul for all of them.
+  const int64_t n_out = static_cast<int64_t>(chunks.size());
+  for (int64_t c = 0; c < n_out; ++c) {
+    rms_norm_rows(x + (starts[c + 1] - 1) * n_embd, output_norm_, 1, n_embd, eps, fin + c * n_embd);
+  }
+  if (n_out == 1) {
+    matmul(st, output_, fin, 1, chunks[0].logits);
+    return Status::ok();
+  }
+  std::vector<float>& out = *st.batch_logits;
+  out.resize(static_cast<size_t>(n_out * hp_.n_vocab));
+  matmul(st, output_, fin, n_out, out.data());
+  for (int64_t c = 0; c < n_out; ++c) {
+    std::memcpy(chunks[c].logits, out.data() + c * hp_.n_vocab, hp_.n_vocab * sizeof(float));
+  }
   return Status::ok();
 }
 

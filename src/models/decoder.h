@@ -35,8 +35,14 @@ class Decoder : public engine::Architecture {
   size_t workspace_floats(int64_t n_tokens, int64_t n_ctx) const override;
   Status forward(engine::ForwardState& st, std::span<const int32_t> tokens, int64_t n_past,
                  bool all_logits, float* logits) const override;
+  Status forward_batch(engine::ForwardState& st,
+                       std::span<const engine::SeqChunk> chunks) const override;
 
  private:
+  // all_logits: logits for every token of a single chunk (teacher forcing).
+  Status run(engine::ForwardState& st, std::span<const engine::SeqChunk> chunks,
+             bool all_logits) const;
+
   engine::Hparams hp_;
   DecoderOptions opt_;
   engine::Weight tok_embd_;     // [n_embd, n_vocab]

@@ -29,6 +29,16 @@ struct ForwardState {
   KvCache* kv = nullptr;
   std::vector<float>* work = nullptr;  // activation arena, sized by workspace_floats()
   std::vector<int32_t>* positions = nullptr;
+  std::vector<float>* batch_logits = nullptr;  // [n_chunks][n_vocab] for forward_batch
+};
+
+// One sequence's share of a batched forward pass: its tokens (at positions n_past ..), its
+// KV cache, and where the logits of its last token go.
+struct SeqChunk {
+  KvCache* kv = nullptr;
+  std::span<const int32_t> tokens;
+  int64_t n_past = 0;
+  float* logits = nullptr;  // [n_vocab], last token of the chunk
 };
 
 class Architecture {
@@ -42,6 +52,19 @@ class Architecture {
   // logits: [n_out][n_vocab] where n_out = n (all_logits) or 1 (last token only).
   virtual Status forward(ForwardState& st, std::span<const int32_t> tokens, int64_t n_past,
                          bool all_logits, float* logits) const = 0;
+
+  // Evaluates several sequences in one pass so each weight is read once for all of them
+  // (continuous batching). The default runs forward() per chunk.
+  virtual Status forward_batch(ForwardState& st, std::span<const SeqChunk> chunks) const {
+    for (const SeqChunk& c : chunks) {
+      KvCache* saved = st.kv;
+      st.kv = c.kv;
+      Status s = forward(st, c.tokens, c.n_past, false, c.logits);
+      st.kv = saved;
+      if (!s.is_ok()) return s;
+    }
+    return Status::ok();
+  }
 
   // Embedding models: dimension of the pooled output (0 for generative models).
   virtual int64_t embedding_dim() const { return 0; }

@@ -25,6 +25,14 @@ struct ContextParams {
   int64_t n_batch = 512; // most tokens per forward call (longer evals are split)
 };
 
+// Scratch memory shared by batched evaluations (owned by a scheduler).
+struct BatchScratch {
+  kernels::MatmulScratch matmul;
+  std::vector<float> work;
+  std::vector<int32_t> positions;
+  std::vector<float> logits;
+};
+
 class Context {
  public:
   Context(std::shared_ptr<const Model> model, ThreadPool& pool, ContextParams params);
@@ -32,6 +40,12 @@ class Context {
   // Evaluates tokens after the current position. With all_logits, logits(i) is available for
   // every token of this call; otherwise only for the last one (i = 0).
   Status eval(std::span<const int32_t> tokens, bool all_logits = false);
+  // Evaluates tokens[i] for ctxs[i] (all of the same model) in one forward pass, so every
+  // weight is read once for the whole batch; each context's last_logits() then belongs to
+  // its last token. On error no context advances.
+  static Status eval_batch(std::span<Context* const> ctxs,
+                           std::span<const std::span<const int32_t>> tokens, ThreadPool& pool,
+                           BatchScratch& scratch);
   // Checks ids against the vocabulary and n_past + n against n_ctx.
   Status check_tokens(std::span<const int32_t> tokens, int64_t n_past) const;
   const float* logits(int64_t i = 0) const { return logits_.data() + i * n_vocab_; }

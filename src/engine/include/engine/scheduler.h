@@ -93,7 +93,9 @@ class Scheduler {
   struct Slot;
   void loop();
   bool admit_locked();
-  void step_slot(Slot& s);
+  void step();
+  // Samples the slot's next token and streams it; false when the sequence finished.
+  bool sample_slot(Slot& s);
   void finish_slot(Slot& s, FinishReason reason);
   void fail_slot(Slot& s, const Status& st);
   void run_embeddings(EmbeddingRequest& req);
@@ -103,6 +105,7 @@ class Scheduler {
   SchedulerOptions opt_;
   int64_t n_ctx_;
   std::vector<std::unique_ptr<Slot>> slots_;
+  BatchScratch batch_;  // scheduler thread only
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
