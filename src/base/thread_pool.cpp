@@ -11,6 +11,14 @@
 
 namespace dkb {
 namespace {
+// Flush denormals to zero on compute threads: a denormal operand costs ~100x in SIMD
+// arithmetic, and such tiny values carry no information in model activations.
+void enable_flush_to_zero() {
+#if defined(__x86_64__) || defined(__i386__)
+  _mm_setcsr(_mm_getcsr() | 0x8040);  // FTZ | DAZ
+#endif
+}
+
 // About 50-100 microseconds of spinning before a worker sleeps.
 constexpr int kSpinIterations = 20000;
 }  // namespace
@@ -37,6 +45,11 @@ ThreadPool::~ThreadPool() {
 
 void ThreadPool::run(const std::function<void(int, int)>& fn) {
   std::lock_guard<std::mutex> serialise(run_mu_);
+  thread_local bool ftz = false;
+  if (!ftz) {
+    enable_flush_to_zero();
+    ftz = true;
+  }
   if (n_threads_ == 1) {
     fn(0, 1);
     return;
@@ -56,6 +69,7 @@ void ThreadPool::run(const std::function<void(int, int)>& fn) {
 }
 
 void ThreadPool::worker_loop(int ith) {
+  enable_flush_to_zero();
   // Workers are created before any job is published, so generation 0 is the one seen.
   uint64_t seen = 0;
   for (;;) {
