@@ -21,6 +21,8 @@ void enable_flush_to_zero() {
 
 // About 50-100 microseconds of spinning before a worker sleeps.
 constexpr int kSpinIterations = 20000;
+// Pause-spins before a waiting thread starts yielding its core.
+constexpr int kSpinBeforeYield = 2000;
 }  // namespace
 
 int ThreadPool::default_threads() {
@@ -64,7 +66,15 @@ void ThreadPool::run(const std::function<void(int, int)>& fn) {
     cv_.notify_all();
   }
   fn(0, n_threads_);
-  while (remaining_.load(std::memory_order_acquire) != 0) DKB_PAUSE();
+  // Spin briefly, then yield: when the machine is oversubscribed the thread we wait for may
+  // need our core to finish.
+  for (int spins = 0; remaining_.load(std::memory_order_acquire) != 0; ++spins) {
+    if (spins < kSpinBeforeYield) {
+      DKB_PAUSE();
+    } else {
+      std::this_thread::yield();
+    }
+  }
   job_ = nullptr;
 }
 
@@ -75,7 +85,11 @@ void ThreadPool::worker_loop(int ith) {
   for (;;) {
     int spins = 0;
     while (generation_.load(std::memory_order_acquire) == seen && spins < kSpinIterations) {
-      DKB_PAUSE();
+      if (spins < kSpinBeforeYield) {
+        DKB_PAUSE();
+      } else {
+        std::this_thread::yield();
+      }
       ++spins;
     }
     if (generation_.load(std::memory_order_acquire) == seen) {
