@@ -9,7 +9,9 @@
 #include "commands.h"
 #include "engine/model.h"
 #include "engine/scheduler.h"
+#include "kb/sqlite_store.h"
 #include "server/app.h"
+#include "server/engine_embedder.h"
 #include "server/http.h"
 #include "tokenizer/chat_template.h"
 
@@ -37,7 +39,15 @@ struct ServeOpts {
   size_t prompt_limit = 32768;
   int64_t drain_ms = 10000;
   bool no_warmup = false;
+  std::string data_dir;
 };
+
+// $XDG_DATA_HOME/deepkb, else ~/.local/share/deepkb, else ./deepkb-data.
+std::string default_data_dir() {
+  if (const char* x = std::getenv("XDG_DATA_HOME"); x && *x) return std::string(x) + "/deepkb";
+  if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.local/share/deepkb";
+  return "deepkb-data";
+}
 
 Result<server::ModelEntry> load_entry(const std::string& path, bool embedding, ThreadPool& pool,
                                       const ServeOpts& o) {
@@ -104,8 +114,13 @@ Runner add_serve(CLI::App& app) {
   app.add_option("--prompt-limit", o->prompt_limit, "the simple API's prompt limit in bytes");
   app.add_option("--drain-ms", o->drain_ms, "on SIGTERM, how long in-flight requests may finish");
   app.add_flag("--no-warmup", o->no_warmup, "skip the warm-up generation");
+  app.add_option("--data", o->data_dir, "knowledge-base data directory (default: $XDG_DATA_HOME/deepkb)");
   return [o]() -> int {
     if (o->models.empty() && o->embed_model.empty()) return fail("give a model with -m and/or --embed-model");
+    // The knowledge base's store is opened first: a data directory in use fails at once.
+    std::string data_dir = o->data_dir.empty() ? default_data_dir() : o->data_dir;
+    auto store = kb::open_sqlite_store(data_dir);
+    if (!store.is_ok()) return fail(store.status().to_string());
     if (o->port < 0 || o->port > 65535) return fail("--port must be in [0, 65535]");
     // Signals are handled by sigwait below; block them before any thread starts.
     sigset_t sigs;
@@ -149,6 +164,14 @@ Runner add_serve(CLI::App& app) {
       if (!o->no_warmup) warm_up(*e);
       std::printf("deepkb: loaded embedding model %s as '%s'\n", o->embed_model.c_str(), e->name.c_str());
       api.add_model(std::move(e).value());
+    }
+    {
+      server::ModelEntry* emb = api.find_model("", true);
+      std::unique_ptr<kb::Embedder> embedder;
+      if (emb) embedder = std::make_unique<server::EngineEmbedder>(emb->model, *emb->scheduler);
+      api.set_knowledge_base(std::move(store).value(), std::move(embedder));
+      std::printf("deepkb: knowledge base at %s (%s)\n", data_dir.c_str(),
+                  emb ? ("embeddings by " + emb->name).c_str() : "full-text search only: no --embed-model");
     }
     api.set_ready(true);
     std::printf("deepkb: ready\n");

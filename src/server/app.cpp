@@ -10,6 +10,14 @@ namespace dkb::server {
 App::App(AppOptions opt) : opt_(std::move(opt)) {}
 App::~App() = default;
 
+void App::set_knowledge_base(std::unique_ptr<kb::Store> store,
+                             std::unique_ptr<kb::Embedder> embedder) {
+  kb_store_ = std::move(store);
+  kb_embedder_ = std::move(embedder);
+  kb_searcher_ = std::make_unique<kb::Searcher>(*kb_store_, kb_embedder_.get());
+  kb_ingestor_ = std::make_unique<kb::Ingestor>(*kb_store_, kb_embedder_.get());
+}
+
 void App::add_model(ModelEntry entry) {
   if (entry.created == 0) {
     entry.created = std::chrono::duration_cast<std::chrono::seconds>(
@@ -124,7 +132,17 @@ void App::handle(const http::Request& req, http::Responder& resp) {
     if (req.method == r.method) route = &r;
   }
   std::string label = route ? route->path : "other";
-  if (!route) {
+  const bool kb_path = req.path == "/v1/kb" || req.path.rfind("/v1/kb/", 0) == 0;
+  if (kb_path) {
+    label = "/v1/kb";
+    if (Status auth = check_api_key(opt_, req); !auth.is_ok()) {
+      counted.respond(error_response(auth));
+    } else if (!ready()) {
+      counted.respond(error_response(failed_precondition("the server is still loading")));
+    } else {
+      handle_kb(*this, req, counted);
+    }
+  } else if (!route) {
     if (path_known) {
       auto r = error_response(invalid_argument("method " + req.method + " not allowed on " + req.path));
       r.status = 405;

@@ -19,4 +19,7 @@ void handle_ollama_generate(App& app, const http::Request& req, http::Responder&
 void handle_ollama_embed(App& app, const http::Request& req, http::Responder& resp);
 void handle_ollama_tags(App& app, const http::Request& req, http::Responder& resp);
 
+// Knowledge base, native API under /v1/kb (kb_routes.cpp)
+void handle_kb(App& app, const http::Request& req, http::Responder& resp);
+
 }  // namespace dkb::server

@@ -3,7 +3,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import OpenAI from 'openai';
 import { Ollama } from 'ollama';
 
@@ -14,12 +15,14 @@ const embed = `${fixtures}/models/tiny-bert-F16.gguf`;
 const KEY = 'sk-sdk-test';
 let server;
 let base;
+const dataDir = mkdtempSync(`${tmpdir()}/dkb_sdk_`);
 
 before(async () => {
   assert.ok(bin && existsSync(bin), `DEEPKB_BIN must point at the deepkb binary (got ${bin})`);
   assert.ok(existsSync(model), `fixture missing: ${model}`);
   server = spawn(bin, ['serve', '-m', model, '--embed-model', embed, '--alias', 'deepseek-chat',
-                       '--api-key', KEY, '--port', '0', '--ctx-size', '256', '--threads', '2'],
+                       '--api-key', KEY, '--port', '0', '--ctx-size', '256', '--threads', '2',
+                       '--data', dataDir],
                  { stdio: ['ignore', 'pipe', 'inherit'] });
   base = await new Promise((resolve, reject) => {
     let out = '';
@@ -41,6 +44,7 @@ after(async () => {
   const exited = new Promise((resolve) => server.on('exit', (code) => resolve(code)));
   server.kill('SIGTERM');
   assert.equal(await exited, 0);
+  rmSync(dataDir, { recursive: true, force: true });
 });
 
 function reference(prompt) {

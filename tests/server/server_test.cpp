@@ -242,3 +242,67 @@ TEST(ServerLifecycle, QueueFullIs503AndSigtermExitsZero) {
 
 }  // namespace
 }  // namespace dkb::test
+
+namespace dkb::test {
+namespace {
+
+TEST_F(ServerTest, KnowledgeBaseIngestAndSearch) {
+  auto created = post("/v1/kb", {{"name", "notes"}, {"metadata", {{"team", "infra"}}}});
+  ASSERT_EQ(created.status, 201) << created.body;
+  EXPECT_EQ(json::parse(created.body)["dimension"], 128);
+  EXPECT_EQ(post("/v1/kb", {{"name", "notes"}}).status, 409);
+  json docs = {{"documents",
+                {{{"id", "zh"}, {"text", "本地部署大模型。知识库可以检索文档。"}, {"metadata", {{"lang", "zh"}}}},
+                 {{"id", "en"}, {"text", "# Setup\n\nThe Model runs on CPU with GGUF weights."},
+                  {"format", "markdown"}, {"metadata", {{"lang", "en"}}}},
+                 {{"id", "bad"}, {"text", "x"}, {"format", "pdfx"}}}}};
+  auto added = post("/v1/kb/notes/documents", docs);
+  ASSERT_EQ(added.status, 200) << added.body;
+  auto results = json::parse(added.body)["results"];
+  EXPECT_EQ(results[0]["status"], "inserted");
+  EXPECT_EQ(results[2]["status"], "error");
+  EXPECT_NE(results[2]["error"].get<std::string>().find("pdfx"), std::string::npos);
+  // Re-adding unchanged content is a no-op.
+  auto again = post("/v1/kb/notes/documents", {{"documents", {docs["documents"][0]}}});
+  EXPECT_EQ(json::parse(again.body)["results"][0]["status"], "unchanged");
+
+  // A two-character Chinese term and a one-character one, by BM25.
+  auto s1 = post("/v1/kb/notes/search", {{"query", "模型"}, {"mode", "bm25"}});
+  ASSERT_EQ(s1.status, 200) << s1.body;
+  auto h1 = json::parse(s1.body)["hits"];
+  ASSERT_GE(h1.size(), 1u);
+  EXPECT_EQ(h1[0]["document"], "zh");
+  auto s2 = post("/v1/kb/notes/search", {{"query", "库"}, {"mode", "bm25"}});
+  EXPECT_EQ(json::parse(s2.body)["hits"][0]["document"], "zh");
+  // English with case folding, hybrid (vectors from the embedding model), a metadata filter.
+  auto s3 = post("/v1/kb/notes/search", {{"query", "model gguf"}, {"where", {{"lang", "en"}}}});
+  ASSERT_EQ(s3.status, 200) << s3.body;
+  auto j3 = json::parse(s3.body);
+  EXPECT_TRUE(j3["vector_used"].get<bool>());
+  for (const auto& h : j3["hits"]) EXPECT_EQ(h["document"], "en");
+  EXPECT_EQ(j3["hits"][0]["heading"][0], "Setup");
+
+  EXPECT_EQ(post("/v1/kb/notes/search", {{"query", ""}}).status, 400);
+  EXPECT_EQ(post("/v1/kb/notes/search", {{"query", "x"}, {"where", {{"lang", {{"$bogus", 1}}}}}}).status, 400);
+  EXPECT_EQ(post("/v1/kb/missing/search", {{"query", "x"}}).status, 404);
+  EXPECT_EQ(http_request(server_->port(), "DELETE", "/v1/kb/notes/documents/zh", "", kAuth).status, 200);
+  auto s4 = post("/v1/kb/notes/search", {{"query", "模型"}, {"mode", "bm25"}});
+  for (const auto& h : json::parse(s4.body)["hits"]) EXPECT_NE(h["document"], "zh");
+  EXPECT_EQ(get("/v1/kb/notes/documents").status, 200);
+  EXPECT_EQ(http_request(server_->port(), "DELETE", "/v1/kb/notes", "", kAuth).status, 200);
+  EXPECT_EQ(get("/v1/kb/notes").status, 404);
+  EXPECT_EQ(get("/v1/kb", {}).status, 401);
+}
+
+TEST(ServerLifecycle, SecondServerOnSameDataDirFailsAtOnce) {
+  DKB_REQUIRE_FIXTURE("models/stories260K.gguf");
+  ServerProcess first(DKB_BINARY, {"-m", fixture_path("models/stories260K.gguf"), "--no-warmup"});
+  ASSERT_TRUE(first.ready()) << first.output();
+  ServerProcess second(DKB_BINARY, {"-m", fixture_path("models/stories260K.gguf"), "--no-warmup",
+                                    "--data", first.data_dir()});
+  EXPECT_FALSE(second.ready());
+  EXPECT_EQ(second.terminate(), 1);
+}
+
+}  // namespace
+}  // namespace dkb::test

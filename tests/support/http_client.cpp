@@ -10,7 +10,9 @@
 #include <utility>
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
+#include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <regex>
 
 namespace dkb::test {
@@ -55,7 +57,16 @@ HttpResult http_request(int port, const std::string& method, const std::string& 
   return out;
 }
 
-ServerProcess::ServerProcess(const std::string& binary, const std::vector<std::string>& args) {
+ServerProcess::ServerProcess(const std::string& binary, const std::vector<std::string>& args_in) {
+  std::vector<std::string> args = args_in;
+  if (std::find(args.begin(), args.end(), "--data") == args.end()) {
+    char tmpl[] = "/tmp/dkb_serve_XXXXXX";
+    if (mkdtemp(tmpl)) {
+      temp_dir_ = tmpl;
+      args.push_back("--data");
+      args.push_back(temp_dir_);
+    }
+  }
   int fds[2];
   if (pipe(fds) != 0) return;
   pid_ = fork();
@@ -115,6 +126,7 @@ int ServerProcess::terminate(int timeout_ms) {
 ServerProcess::~ServerProcess() {
   if (pid_ > 0) terminate(5000);
   if (out_fd_ >= 0) close(out_fd_);
+  if (!temp_dir_.empty()) std::filesystem::remove_all(temp_dir_);
 }
 
 }  // namespace dkb::test

@@ -20,8 +20,9 @@ HttpResult http_request(int port, const std::string& method, const std::string& 
                         const std::string& body = "",
                         const std::map<std::string, std::string>& headers = {});
 
-// Runs `deepkb serve ARGS --port 0`, waits until it prints "ready" (or exits), and stops it
-// with SIGTERM on destruction.
+// Runs `deepkb serve ARGS --port 0` (with a fresh temporary --data directory unless ARGS
+// name one), waits until it prints "ready" (or exits), and stops it with SIGTERM on
+// destruction, removing the temporary directory.
 class ServerProcess {
  public:
   ServerProcess(const std::string& binary, const std::vector<std::string>& args);
@@ -29,12 +30,14 @@ class ServerProcess {
   bool ready() const { return ready_; }
   int port() const { return port_; }
   const std::string& output() const { return output_; }
+  const std::string& data_dir() const { return temp_dir_; }
   // Sends SIGTERM and returns the exit status (-1 if it did not exit within timeout_ms).
   int terminate(int timeout_ms = 15000);
 
  private:
   pid_t pid_ = -1;
   int out_fd_ = -1;
+  std::string temp_dir_;
   int port_ = 0;
   bool ready_ = false;
   std::string output_;

@@ -12,6 +12,10 @@
 #include <vector>
 
 #include "engine/model.h"
+#include "kb/embedder.h"
+#include "kb/ingestor.h"
+#include "kb/searcher.h"
+#include "kb/store.h"
 #include "engine/scheduler.h"
 #include "server/http.h"
 #include "server/metrics.h"
@@ -41,6 +45,12 @@ class App {
   ~App();
   void add_model(ModelEntry entry);
   void set_ready(bool ready) { ready_.store(ready); }
+  // The knowledge base (before serving starts). embedder may be null: full-text search only.
+  void set_knowledge_base(std::unique_ptr<kb::Store> store, std::unique_ptr<kb::Embedder> embedder);
+  kb::Store* kb_store() { return kb_store_.get(); }
+  kb::Searcher* kb_searcher() { return kb_searcher_.get(); }
+  kb::Ingestor* kb_ingestor() { return kb_ingestor_.get(); }
+  kb::Embedder* kb_embedder() { return kb_embedder_.get(); }
   bool ready() const { return ready_.load(); }
   Metrics& metrics() { return metrics_; }
 
@@ -59,6 +69,10 @@ class App {
   std::vector<std::unique_ptr<ModelEntry>> models_;
   std::atomic<bool> ready_{false};
   Metrics metrics_;
+  std::unique_ptr<kb::Store> kb_store_;
+  std::unique_ptr<kb::Embedder> kb_embedder_;
+  std::unique_ptr<kb::Searcher> kb_searcher_;
+  std::unique_ptr<kb::Ingestor> kb_ingestor_;
 };
 
 }  // namespace dkb::server

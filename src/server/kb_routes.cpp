@@ -1,0 +1,222 @@
+// Knowledge-base routes (native API):
+//   GET    /v1/kb                           list collections
+//   POST   /v1/kb                           {name, metadata?} create a collection
+//   GET    /v1/kb/{kb}                      a collection with its counts
+//   DELETE /v1/kb/{kb}                      delete it with all documents
+//   GET    /v1/kb/{kb}/documents            list documents
+//   POST   /v1/kb/{kb}/documents            {documents: [{id, text, title?, format?, source?, metadata?}]}
+//   DELETE /v1/kb/{kb}/documents/{id}       delete one document
+//   POST   /v1/kb/{kb}/search               {query, top_k?, mode?: hybrid|vector|bm25, where?, where_document?}
+#include <nlohmann/json.hpp>
+
+#include "kb/parsers.h"
+#include "route_util.h"
+#include "routes.h"
+
+namespace dkb::server {
+namespace {
+
+std::vector<std::string> split_path(const std::string& path) {
+  std::vector<std::string> parts;
+  size_t i = 0;
+  while (i < path.size()) {
+    size_t j = path.find('/', i);
+    if (j == std::string::npos) j = path.size();
+    if (j > i) parts.push_back(path.substr(i, j - i));
+    i = j + 1;
+  }
+  return parts;
+}
+
+json collection_json(kb::Store& store, const kb::Collection& c) {
+  json j = {{"name", c.name}, {"metadata", c.metadata}, {"dimension", c.dimension}};
+  if (auto n = store.count_chunks(c.name); n.is_ok()) j["chunks"] = *n;
+  return j;
+}
+
+Result<kb::Format> parse_format(const json& d) {
+  std::string f = d.value("format", "text");
+  if (f == "text" || f == "txt") return kb::Format::kText;
+  if (f == "markdown" || f == "md") return kb::Format::kMarkdown;
+  if (f == "html") return kb::Format::kHtml;
+  if (f == "json") return kb::Format::kJson;
+  return invalid_argument("unknown document format '" + f + "' (text, markdown, html, json)");
+}
+
+const char* outcome_name(kb::PutOutcome o) {
+  switch (o) {
+    case kb::PutOutcome::kInserted: return "inserted";
+    case kb::PutOutcome::kReplaced: return "replaced";
+    case kb::PutOutcome::kUnchanged: return "unchanged";
+  }
+  return "inserted";
+}
+
+void add_documents(App& app, const std::string& kb_name, const http::Request& req, http::Responder& resp) {
+  auto body = parse_json_object(req);
+  if (!body.is_ok()) return resp.respond(error_response(body.status()));
+  auto coll = app.kb_store()->get_collection(kb_name);
+  if (!coll.is_ok()) return resp.respond(error_response(coll.status()));
+  auto docs = body->find("documents");
+  if (docs == body->end() || !docs->is_array() || docs->empty()) {
+    return resp.respond(error_response(invalid_argument("'documents' must be a non-empty array")));
+  }
+  if (docs->size() > 1000) return resp.respond(error_response(invalid_argument("at most 1000 documents per request")));
+  json results = json::array();
+  size_t failed = 0;
+  for (size_t i = 0; i < docs->size(); ++i) {
+    const json& d = (*docs)[i];
+    std::string where = "documents[" + std::to_string(i) + "]";
+    json r = {{"index", i}};
+    Status st;
+    if (!d.is_object() || !d.contains("id") || !d["id"].is_string() || !d.contains("text") || !d["text"].is_string()) {
+      st = invalid_argument(where + " needs string fields 'id' and 'text'");
+    } else if (d.contains("metadata") && !d["metadata"].is_object()) {
+      st = invalid_argument(where + ".metadata must be an object");
+    }
+    kb::IngestRequest ir;
+    if (st.is_ok()) {
+      auto fmt = parse_format(d);
+      if (!fmt.is_ok()) st = fmt.status().with_context(where);
+      else ir.format = *fmt;
+    }
+    if (st.is_ok()) {
+      ir.collection = kb_name;
+      ir.document_id = d["id"].get<std::string>();
+      ir.content = d["text"].get<std::string>();
+      ir.title = d.value("title", "");
+      ir.source = d.value("source", "");
+      if (d.contains("metadata")) ir.metadata = d["metadata"];
+      r["id"] = ir.document_id;
+      auto put = app.kb_ingestor()->ingest(ir);
+      if (put.is_ok()) {
+        r["status"] = outcome_name(put->outcome);
+        r["chunks"] = put->added_chunk_ids.size();
+      } else {
+        st = put.status();
+      }
+    }
+    if (!st.is_ok()) {
+      ++failed;
+      r["status"] = "error";
+      r["error"] = st.message();
+    }
+    results.push_back(std::move(r));
+  }
+  json out = {{"results", results}, {"embeddings", app.kb_embedder() != nullptr}};
+  if (!app.kb_embedder()) out["note"] = "no embedding model configured: documents are searchable by full text only";
+  resp.respond(json_response(failed == docs->size() ? 400 : 200, out));
+}
+
+void search(App& app, const std::string& kb_name, const http::Request& req, http::Responder& resp) {
+  auto body = parse_json_object(req);
+  if (!body.is_ok()) return resp.respond(error_response(body.status()));
+  kb::SearchRequest sr;
+  auto q = body->find("query");
+  if (q == body->end() || !q->is_string() || q->get<std::string>().empty()) {
+    return resp.respond(error_response(invalid_argument("'query' must be a non-empty string")));
+  }
+  sr.text = q->get<std::string>();
+  auto k = get_int(*body, "top_k", 10, 1, 1000);
+  if (!k.is_ok()) return resp.respond(error_response(k.status()));
+  sr.k = static_cast<size_t>(*k);
+  std::string mode = body->value("mode", "hybrid");
+  if (mode == "hybrid") sr.mode = kb::SearchMode::kHybrid;
+  else if (mode == "vector") sr.mode = kb::SearchMode::kVector;
+  else if (mode == "bm25") sr.mode = kb::SearchMode::kBm25;
+  else return resp.respond(error_response(invalid_argument("'mode' must be hybrid, vector or bm25")));
+  if (sr.mode == kb::SearchMode::kVector && !app.kb_embedder()) {
+    return resp.respond(error_response(failed_precondition("vector search needs an embedding model (serve --embed-model)")));
+  }
+  if (body->contains("where")) sr.where = (*body)["where"];
+  if (body->contains("where_document")) sr.where_document = (*body)["where_document"];
+  auto res = app.kb_searcher()->search(kb_name, sr);
+  if (!res.is_ok()) return resp.respond(error_response(res.status()));
+  json hits = json::array();
+  for (const auto& h : res->hits) {
+    hits.push_back({{"document", h.document_id}, {"chunk", h.ordinal}, {"chunk_id", h.chunk_id},
+                    {"text", h.text}, {"highlighted", h.highlighted}, {"heading", h.heading_path},
+                    {"page", h.page}, {"score", h.score}, {"metadata", h.metadata}});
+  }
+  json out = {{"hits", hits}, {"mode", mode}, {"vector_used", res->vector_used}};
+  if (!res->vector_used && sr.mode == kb::SearchMode::kHybrid) out["note"] = "full-text only: no embeddings available";
+  resp.respond(json_response(200, out));
+}
+
+}  // namespace
+
+void handle_kb(App& app, const http::Request& req, http::Responder& resp) {
+  kb::Store* store = app.kb_store();
+  if (!store) return resp.respond(error_response(failed_precondition("no knowledge base is configured (serve --data DIR)")));
+  auto parts = split_path(req.path);  // "v1", "kb", ...
+  const std::string& m = req.method;
+  auto not_allowed = [&] {
+    auto r = error_response(invalid_argument("method " + m + " not allowed on " + req.path));
+    r.status = 405;
+    resp.respond(r);
+  };
+  if (parts.size() == 2) {
+    if (m == "GET") {
+      auto list = store->list_collections();
+      if (!list.is_ok()) return resp.respond(error_response(list.status()));
+      json data = json::array();
+      for (const auto& c : *list) data.push_back(collection_json(*store, c));
+      return resp.respond(json_response(200, {{"data", data}}));
+    }
+    if (m == "POST") {
+      auto body = parse_json_object(req);
+      if (!body.is_ok()) return resp.respond(error_response(body.status()));
+      auto name = body->find("name");
+      if (name == body->end() || !name->is_string()) return resp.respond(error_response(invalid_argument("'name' must be a string")));
+      json meta = body->value("metadata", json::object());
+      if (!meta.is_object()) return resp.respond(error_response(invalid_argument("'metadata' must be an object")));
+      uint32_t dim = app.kb_embedder() ? static_cast<uint32_t>(app.kb_embedder()->dimension()) : 0;
+      auto c = store->create_collection(name->get<std::string>(), meta, dim);
+      if (!c.is_ok()) return resp.respond(error_response(c.status()));
+      return resp.respond(json_response(201, collection_json(*store, *c)));
+    }
+    return not_allowed();
+  }
+  const std::string& kb_name = parts[2];
+  if (parts.size() == 3) {
+    if (m == "GET") {
+      auto c = store->get_collection(kb_name);
+      if (!c.is_ok()) return resp.respond(error_response(c.status()));
+      return resp.respond(json_response(200, collection_json(*store, *c)));
+    }
+    if (m == "DELETE") {
+      Status s = store->delete_collection(kb_name);
+      if (!s.is_ok()) return resp.respond(error_response(s));
+      return resp.respond(json_response(200, {{"deleted", kb_name}}));
+    }
+    return not_allowed();
+  }
+  const std::string& sub = parts[3];
+  if (sub == "documents" && parts.size() == 4) {
+    if (m == "POST") return add_documents(app, kb_name, req, resp);
+    if (m == "GET") {
+      auto docs = store->list_documents(kb_name, 1000, 0);
+      if (!docs.is_ok()) return resp.respond(error_response(docs.status()));
+      json data = json::array();
+      for (const auto& d : *docs) {
+        data.push_back({{"id", d.id}, {"title", d.title}, {"source", d.source}, {"metadata", d.metadata},
+                        {"content_hash", d.content_hash}});
+      }
+      return resp.respond(json_response(200, {{"data", data}}));
+    }
+    return not_allowed();
+  }
+  if (sub == "documents" && parts.size() == 5) {
+    if (m != "DELETE") return not_allowed();
+    auto removed = store->delete_document(kb_name, parts[4]);
+    if (!removed.is_ok()) return resp.respond(error_response(removed.status()));
+    return resp.respond(json_response(200, {{"deleted", parts[4]}, {"chunks", removed->size()}}));
+  }
+  if (sub == "search" && parts.size() == 4) {
+    if (m != "POST") return not_allowed();
+    return search(app, kb_name, req, resp);
+  }
+  resp.respond(error_response(not_found("no route for " + m + " " + req.path)));
+}
+
+}  // namespace dkb::server
