@@ -15,11 +15,6 @@
 namespace dkb::cli {
 namespace {
 
-// llama.cpp's fallback when a model carries no template.
-constexpr const char* kChatMlTemplate =
-    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] "
-    "+ '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' "
-    "}}{% endif %}";
 
 }  // namespace
 
@@ -40,7 +35,7 @@ Runner add_chat(CLI::App& app) {
     auto model = o->model.load();
     if (!model.is_ok()) return fail(model.status().to_string());
     const auto& tok = (*model)->tokenizer();
-    std::string source = (*model)->chat_template().value_or(kChatMlTemplate);
+    std::string source = (*model)->chat_template().value_or(tokenizer::kChatMlTemplate);
     auto tmpl = tokenizer::ChatTemplate::parse(source);
     if (!tmpl.is_ok()) return fail("chat template: " + tmpl.status().to_string());
     ThreadPool pool(o->model.threads);

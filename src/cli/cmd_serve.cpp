@@ -18,11 +18,6 @@
 namespace dkb::cli {
 namespace {
 
-// llama.cpp's fallback when a model carries no template.
-constexpr const char* kChatMl =
-    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] "
-    "+ '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' "
-    "}}{% endif %}";
 
 struct ServeOpts {
   std::vector<std::string> models;
@@ -61,7 +56,7 @@ Result<server::ModelEntry> load_entry(const std::string& path, bool embedding, T
   e.embedding = is_emb;
   e.model = model;
   if (!is_emb) {
-    std::string src = model->chat_template().value_or(kChatMl);
+    std::string src = model->chat_template().value_or(tokenizer::kChatMlTemplate);
     auto tmpl = tokenizer::ChatTemplate::parse(src);
     if (!tmpl.is_ok()) return tmpl.status().with_context("chat template of '" + path + "'");
     e.chat_template = std::make_unique<tokenizer::ChatTemplate>(std::move(tmpl).value());

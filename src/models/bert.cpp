@@ -8,6 +8,7 @@
 #include "engine/hparams.h"
 #include "engine/weights.h"
 #include "kernels/kernels.h"
+#include "layer_ops.h"
 
 namespace dkb::models {
 namespace {
@@ -25,23 +26,8 @@ struct BertLayer {
   Weight out_norm, out_norm_b;     // layer_output_norm
 };
 
-void matmul(engine::ForwardState& st, const Weight& w, const float* x, int64_t n, float* y) {
-  kernels::matmul(*st.pool, *st.matmul, w.type, w.data, w.ne[0], w.ne[1], x, n, y);
-}
 
-void add_bias(float* y, const Weight& b, int64_t rows, int64_t n) {
-  if (!b) return;
-  for (int64_t t = 0; t < rows; ++t) {
-    for (int64_t i = 0; i < n; ++i) y[t * n + i] += b.f32()[i];
-  }
-}
 
-void layer_norm_rows(float* x, const Weight& w, const Weight& b, int64_t rows, int64_t n,
-                     float eps) {
-  for (int64_t t = 0; t < rows; ++t) {
-    kernels::layer_norm(x + t * n, w ? w.f32() : nullptr, b ? b.f32() : nullptr, n, eps, x + t * n);
-  }
-}
 
 class Bert : public engine::Architecture {
  public:

@@ -4,28 +4,15 @@
 #include <cstring>
 
 #include "kernels/kernels.h"
+#include "layer_ops.h"
 
 namespace dkb::models {
 namespace {
 
 using engine::Weight;
 
-void matmul(engine::ForwardState& st, const Weight& w, const float* x, int64_t n_tokens,
-            float* y) {
-  kernels::matmul(*st.pool, *st.matmul, w.type, w.data, w.ne[0], w.ne[1], x, n_tokens, y);
-}
 
-void add_bias(float* y, const Weight& b, int64_t n_tokens, int64_t n) {
-  if (!b) return;
-  for (int64_t t = 0; t < n_tokens; ++t) {
-    for (int64_t i = 0; i < n; ++i) y[t * n + i] += b.f32()[i];
-  }
-}
 
-void rms_norm_rows(const float* x, const Weight& w, int64_t n_tokens, int64_t n, float eps,
-                   float* out) {
-  for (int64_t t = 0; t < n_tokens; ++t) kernels::rms_norm(x + t * n, w.f32(), n, eps, out + t * n);
-}
 
 }  // namespace
 

@@ -7,15 +7,13 @@
 
 #include "engine/hparams.h"
 #include "kernels/kernels.h"
+#include "layer_ops.h"
 
 namespace dkb::models {
 namespace {
 
 using engine::Weight;
 
-void matmul(engine::ForwardState& st, const Weight& w, const float* x, int64_t n_tokens, float* y) {
-  kernels::matmul(*st.pool, *st.matmul, w.type, w.data, w.ne[0], w.ne[1], x, n_tokens, y);
-}
 
 // Expert e's [ne0, ne1] slice of a 3-D expert tensor, as a 2-D weight.
 Weight expert_slice(const Weight& w, int64_t e) {
@@ -27,12 +25,6 @@ Weight expert_slice(const Weight& w, int64_t e) {
   return s;
 }
 
-void rms_norm_rows(const float* x, const Weight& w, int64_t rows, int64_t n, int64_t stride_in,
-                   float eps, float* out, int64_t stride_out) {
-  for (int64_t t = 0; t < rows; ++t) {
-    kernels::rms_norm(x + t * stride_in, w.f32(), n, eps, out + t * stride_out);
-  }
-}
 
 Status check_types(const std::vector<const Weight*>& ws) {
   for (const Weight* w : ws) {
@@ -171,7 +163,7 @@ void Deepseek2::attention(engine::ForwardState& st, const Deepseek2Layer& L, int
   const float eps = hp_.f_norm_rms_eps;
   if (L.wq_a) {
     matmul(st, L.wq_a, cur, T, q_a);
-    rms_norm_rows(q_a, L.q_a_norm, T, p_.n_lora_q, p_.n_lora_q, eps, q_a, p_.n_lora_q);
+    rms_norm_rows(q_a, L.q_a_norm, T, p_.n_lora_q, eps, q_a, p_.n_lora_q, p_.n_lora_q);
     matmul(st, L.wq_b, q_a, T, q);
   } else {
     matmul(st, L.wq, cur, T, q);
@@ -355,10 +347,10 @@ Status Deepseek2::forward(engine::ForwardState& st, std::span<const int32_t> tok
   const float eps = hp_.f_norm_rms_eps;
   for (int64_t l = 0; l < hp_.n_layer; ++l) {
     const Deepseek2Layer& L = layers_[l];
-    rms_norm_rows(x, L.attn_norm, T, n_embd, n_embd, eps, cur, n_embd);
+    rms_norm_rows(x, L.attn_norm, T, n_embd, eps, cur, n_embd, n_embd);
     attention(st, L, l, cur, T, n_past, o, scratch);
     for (int64_t i = 0; i < T * n_embd; ++i) x[i] += o[i];
-    rms_norm_rows(x, L.ffn_norm, T, n_embd, n_embd, eps, cur, n_embd);
+    rms_norm_rows(x, L.ffn_norm, T, n_embd, eps, cur, n_embd, n_embd);
     if (l < p_.n_layer_dense_lead) {
       float* gate = scratch;
       float* up = gate + T * hp_.n_ff;
@@ -373,7 +365,7 @@ Status Deepseek2::forward(engine::ForwardState& st, std::span<const int32_t> tok
   }
   const int64_t first = all_logits ? 0 : T - 1;
   const int64_t n_out = T - first;
-  rms_norm_rows(x + first * n_embd, output_norm_, n_out, n_embd, n_embd, eps, fin, n_embd);
+  rms_norm_rows(x + first * n_embd, output_norm_, n_out, n_embd, eps, fin, n_embd, n_embd);
   matmul(st, output_, fin, n_out, logits);
   return Status::ok();
 }

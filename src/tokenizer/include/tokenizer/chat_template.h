@@ -22,6 +22,12 @@
 
 namespace dkb::tokenizer {
 
+// llama.cpp's fallback for models that carry no template (ChatML).
+inline constexpr const char* kChatMlTemplate =
+    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] "
+    "+ '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' "
+    "}}{% endif %}";
+
 class ChatTemplate {
  public:
   static Result<ChatTemplate> parse(const std::string& source);

@@ -1,0 +1,45 @@
+// Row-wise helpers shared by the architecture files: weight matmuls through the compute pool,
+// bias adds and norms over [rows][n] activations.
+#pragma once
+
+#include <cstdint>
+
+#include "engine/architecture.h"
+#include "engine/weights.h"
+#include "kernels/kernels.h"
+
+namespace dkb::models {
+
+// y[rows][w.ne[1]] = x[rows][w.ne[0]] · Wᵀ
+inline void matmul(engine::ForwardState& st, const engine::Weight& w, const float* x, int64_t rows,
+                   float* y) {
+  kernels::matmul(*st.pool, *st.matmul, w.type, w.data, w.ne[0], w.ne[1], x, rows, y);
+}
+
+// y[r][i] += b[i]; no-op for an absent bias.
+inline void add_bias(float* y, const engine::Weight& b, int64_t rows, int64_t n) {
+  if (!b) return;
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t i = 0; i < n; ++i) y[r * n + i] += b.f32()[i];
+  }
+}
+
+// out[r] = rms_norm(x[r]) * w, rows of n floats with the given strides.
+inline void rms_norm_rows(const float* x, const engine::Weight& w, int64_t rows, int64_t n,
+                          float eps, float* out, int64_t stride_in = -1, int64_t stride_out = -1) {
+  if (stride_in < 0) stride_in = n;
+  if (stride_out < 0) stride_out = n;
+  for (int64_t r = 0; r < rows; ++r) {
+    kernels::rms_norm(x + r * stride_in, w.f32(), n, eps, out + r * stride_out);
+  }
+}
+
+// In place: x[r] = layer_norm(x[r]) * w + b (w, b optional).
+inline void layer_norm_rows(float* x, const engine::Weight& w, const engine::Weight& b, int64_t rows,
+                            int64_t n, float eps) {
+  for (int64_t r = 0; r < rows; ++r) {
+    kernels::layer_norm(x + r * n, w ? w.f32() : nullptr, b ? b.f32() : nullptr, n, eps, x + r * n);
+  }
+}
+
+}  // namespace dkb::models
