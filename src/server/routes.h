@@ -21,5 +21,8 @@ void handle_ollama_tags(App& app, const http::Request& req, http::Responder& res
 
 // Knowledge base, native API under /v1/kb (kb_routes.cpp)
 void handle_kb(App& app, const http::Request& req, http::Responder& resp);
+// RAG: POST /v1/kb/{kb}/ask (ask_route.cpp)
+void handle_kb_ask(App& app, const std::string& kb_name, const http::Request& req,
+                   http::Responder& resp);
 
 }  // namespace dkb::server

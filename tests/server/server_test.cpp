@@ -20,7 +20,7 @@ class ServerTest : public ::testing::Test {
     server_ = new ServerProcess(DKB_BINARY, {"-m", fixture_path("models/stories260K.gguf"),
                                              "--embed-model", fixture_path("models/tiny-bert-F16.gguf"),
                                              "--alias", "deepseek-chat", "--api-key", "sk-test",
-                                             "--ctx-size", "256", "--prompt-limit", "200",
+                                             "--ctx-size", "512", "--prompt-limit", "200",
                                              "--threads", "2"});
   }
   static void TearDownTestSuite() {
@@ -161,7 +161,7 @@ TEST_F(ServerTest, PromptBeyondContextIs400WithBothNumbers) {
   for (int i = 0; i < 100; ++i) prompt += "Lily and Ben went to the park. ";
   auto r = post("/v1/completions", {{"prompt", prompt}, {"max_tokens", 4}});
   EXPECT_EQ(r.status, 400);
-  EXPECT_NE(r.body.find("256"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("512"), std::string::npos) << r.body;
 }
 
 TEST_F(ServerTest, ModelsListAliases) {
@@ -302,6 +302,49 @@ TEST(ServerLifecycle, SecondServerOnSameDataDirFailsAtOnce) {
                                     "--data", first.data_dir()});
   EXPECT_FALSE(second.ready());
   EXPECT_EQ(second.terminate(), 1);
+}
+
+}  // namespace
+}  // namespace dkb::test
+
+namespace dkb::test {
+namespace {
+
+TEST_F(ServerTest, AskAnswersFromTheKnowledgeBaseWithCitations) {
+  ASSERT_EQ(post("/v1/kb", {{"name", "stories"}}).status, 201);
+  json docs = {{"documents",
+                {{{"id", "lily"}, {"title", "Lily"}, {"text", "Lily loved to play outside in the park."}},
+                 {{"id", "ben"}, {"title", "Ben"}, {"text", "Ben had a big red ball."}}}}};
+  ASSERT_EQ(post("/v1/kb/stories/documents", docs).status, 200);
+  auto r = post("/v1/kb/stories/ask", {{"question", "Where did Lily play?"}, {"search", "bm25"}, {"top_k", 1},
+                                       {"temperature", 0}, {"max_tokens", 16}, {"return_prompt", true}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto j = json::parse(r.body);
+  EXPECT_EQ(j["sources_dropped"], 0) << j.dump();
+  ASSERT_EQ(j["sources"].size(), 1u);
+  EXPECT_EQ(j["sources"][0]["document"], "lily");
+  EXPECT_EQ(j["sources"][0]["n"], 1);
+  EXPECT_EQ(j["sources_used"], 1);
+  const std::string prompt = j["prompt"];
+  EXPECT_NE(prompt.find("[1] Lily\nLily loved to play outside in the park."), std::string::npos) << prompt;
+  EXPECT_NE(prompt.find("<|im_start|>user\nWhere did Lily play?<|im_end|>"), std::string::npos);
+  EXPECT_TRUE(j["answer"].is_string());
+  EXPECT_EQ(j["usage"]["completion_tokens"].get<int>() <= 16, true);
+  for (const auto& c : j["citations"]) EXPECT_EQ(c["n"], 1);
+
+  auto streamed = post("/v1/kb/stories/ask", {{"question", "Where did Lily play?"}, {"search", "bm25"},
+                                              {"stream", true}, {"max_tokens", 4}});
+  ASSERT_EQ(streamed.status, 200);
+  EXPECT_EQ(streamed.body.rfind("data: {\"sources\":", 0), 0u) << streamed.body.substr(0, 80);
+  EXPECT_NE(streamed.body.find("data: [DONE]"), std::string::npos);
+
+  auto none = post("/v1/kb/stories/ask", {{"question", "zebra quantum"}, {"search", "bm25"}});
+  ASSERT_EQ(none.status, 200);
+  EXPECT_NE(json::parse(none.body)["answer"].get<std::string>().find("does not contain"), std::string::npos);
+  EXPECT_EQ(post("/v1/kb/nope/ask", {{"question", "x"}}).status, 404);
+  EXPECT_EQ(post("/v1/kb/stories/ask", {{"question", "  "}}).status, 400);
+  EXPECT_EQ(post("/v1/kb/stories/ask", {{"question", "x"}, {"filter", {{"a", {{"$nope", 1}}}}}}).status, 400);
+  EXPECT_EQ(post("/v1/kb/stories/ask", {{"question", "x"}, {"search", "magic"}}).status, 400);
 }
 
 }  // namespace

@@ -1,0 +1,151 @@
+// POST /v1/kb/{kb}/ask — answers grounded in a knowledge base, with citations:
+// retrieval → prompt with numbered sources (rag/prompt.h) → generation → [n] → chunk mapping.
+#include <nlohmann/json.hpp>
+
+#include "generation_util.h"
+#include "rag/prompt.h"
+#include "route_util.h"
+#include "routes.h"
+
+namespace dkb::server {
+namespace {
+
+constexpr const char* kNothingFound =
+    "The knowledge base does not contain information about this question.";
+
+json source_json(const rag::Source& s) {
+  std::string heading;
+  for (const auto& h : s.hit.heading_path) heading += (heading.empty() ? "" : " > ") + h;
+  return {{"n", s.n},         {"document", s.hit.document_id}, {"title", s.title},
+          {"page", s.hit.page}, {"heading", heading},          {"chunk", s.hit.ordinal},
+          {"score", s.hit.score}, {"text", s.hit.text}};
+}
+
+std::string sse(const json& j) {
+  return "data: " + j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";
+}
+
+}  // namespace
+
+void handle_kb_ask(App& app, const std::string& kb_name, const http::Request& req,
+                   http::Responder& resp) {
+  auto body = parse_json_object(req);
+  if (!body.is_ok()) return resp.respond(error_response(body.status()));
+  auto q = body->find("question");
+  if (q == body->end() || !q->is_string() || q->get<std::string>().find_first_not_of(" \t\r\n") == std::string::npos) {
+    return resp.respond(error_response(invalid_argument("'question' must be a non-empty string")));
+  }
+  const std::string question = q->get<std::string>();
+  auto top_k = get_int(*body, "top_k", 5, 1, 100);
+  auto stream = get_bool(*body, "stream", false);
+  auto return_prompt = get_bool(*body, "return_prompt", false);
+  for (const Status& s : {top_k.status(), stream.status(), return_prompt.status()}) {
+    if (!s.is_ok()) return resp.respond(error_response(s));
+  }
+  auto coll = app.kb_store()->get_collection(kb_name);
+  if (!coll.is_ok()) return resp.respond(error_response(coll.status()));
+  auto model = chat_model(app, *body);
+  if (!model.is_ok()) return resp.respond(error_response(model.status()));
+  ModelEntry& m = **model;
+  engine::GenerationRequest gr;
+  Status sampling = read_sampling(*body, gr.params, 512);
+  if (!sampling.is_ok()) return resp.respond(error_response(sampling));
+
+  kb::SearchRequest sr;
+  sr.text = question;
+  sr.k = static_cast<size_t>(*top_k);
+  std::string mode = body->value("search", "hybrid");
+  if (mode == "hybrid") sr.mode = kb::SearchMode::kHybrid;
+  else if (mode == "vector") sr.mode = kb::SearchMode::kVector;
+  else if (mode == "bm25") sr.mode = kb::SearchMode::kBm25;
+  else return resp.respond(error_response(invalid_argument("'search' must be hybrid, vector or bm25")));
+  if (body->contains("filter")) sr.where = (*body)["filter"];
+  auto hits = app.kb_searcher()->search(kb_name, sr);
+  if (!hits.is_ok()) return resp.respond(error_response(hits.status()));
+
+  std::vector<rag::Source> candidates;
+  for (const auto& h : hits->hits) {
+    rag::Source s;
+    s.hit = h;
+    if (auto d = app.kb_store()->get_document(kb_name, h.document_id); d.is_ok()) s.title = d->title;
+    candidates.push_back(std::move(s));
+  }
+  json usage_zero = {{"prompt_tokens", 0}, {"completion_tokens", 0}, {"total_tokens", 0}};
+  if (candidates.empty()) {
+    // Nothing relevant: say so rather than let the model invent an answer.
+    return resp.respond(json_response(200, {{"answer", kNothingFound}, {"citations", json::array()},
+                                            {"sources", json::array()}, {"sources_used", 0},
+                                            {"sources_dropped", 0}, {"usage", usage_zero}}));
+  }
+  json conversation = json::array({{{"role", "user"}, {"content", question}}});
+  rag::PromptOptions po;
+  po.n_ctx = m.scheduler->n_ctx();
+  po.max_tokens = gr.params.max_tokens > 0 ? gr.params.max_tokens : 512;
+  auto built = rag::build_prompt(conversation, candidates, m.model->tokenizer(), *m.chat_template, po);
+  if (!built.is_ok()) return resp.respond(error_response(built.status()));
+  json sources = json::array();
+  for (const auto& s : built->used) sources.push_back(source_json(s));
+  gr.prompt = built->tokens;
+  std::string rendered = built->rendered;
+  std::string_view tail = rendered;
+  while (!tail.empty() && (tail.back() == '\n' || tail.back() == ' ')) tail.remove_suffix(1);
+  ThinkSplitter splitter(tail.size() >= 7 && tail.substr(tail.size() - 7) == "<think>");
+
+  auto finish = [&](const std::string& answer, const engine::GenerationEvent& done) {
+    json cited = json::array();
+    for (int n : rag::cited_numbers(answer, built->used.size())) cited.push_back(source_json(built->used[n - 1]));
+    json out = {{"citations", cited},
+                {"sources_used", built->used.size()},
+                {"sources_dropped", built->dropped.size()},
+                {"usage", usage_json(done)},
+                {"finish_reason", engine::finish_reason_name(done.result.finish)}};
+    if (*return_prompt) out["prompt"] = rendered;
+    return out;
+  };
+
+  if (!*stream) {
+    std::string reasoning, answer;
+    auto done = run_generation(*m.scheduler, std::move(gr), [&](const std::string& t) {
+      auto [r, c] = splitter.push(t);
+      reasoning += r;
+      answer += c;
+      return true;
+    });
+    if (!done.is_ok()) return resp.respond(error_response(done.status()));
+    auto [r, c] = splitter.flush();
+    reasoning += r;
+    answer += c;
+    record_metrics(app, *done);
+    json out = finish(answer, *done);
+    out["answer"] = sanitize_utf8(answer);
+    out["sources"] = sources;
+    if (!reasoning.empty()) out["reasoning_content"] = sanitize_utf8(reasoning);
+    return resp.respond(json_response(200, out));
+  }
+  // SSE: the numbered sources first (what [n] refers to), then answer deltas, then the
+  // citations actually used and the usage.
+  http::Stream& out = resp.stream(200, "text/event-stream", {});
+  out.write(sse({{"sources", sources}, {"sources_used", built->used.size()},
+                 {"sources_dropped", built->dropped.size()}}));
+  std::string answer;
+  auto done = run_generation(*m.scheduler, std::move(gr), [&](const std::string& t) {
+    auto [r, c] = splitter.push(t);
+    answer += c;
+    json d = json::object();
+    if (!r.empty()) d["reasoning_content"] = r;
+    if (!c.empty()) d["answer"] = c;
+    return d.empty() ? true : out.write(sse({{"delta", d}}));
+  });
+  if (!done.is_ok()) {
+    out.write(sse(json::parse(error_response(done.status()).body)));
+    return;
+  }
+  auto [r, c] = splitter.flush();
+  answer += c;
+  if (!r.empty() || !c.empty()) out.write(sse({{"delta", {{"reasoning_content", r}, {"answer", c}}}}));
+  record_metrics(app, *done);
+  out.write(sse(finish(answer, *done)));
+  out.write("data: [DONE]\n\n");
+}
+
+}  // namespace dkb::server
