@@ -3,15 +3,11 @@
 #include <nlohmann/json.hpp>
 
 #include "generation_util.h"
-#include "rag/prompt.h"
+#include "rag_util.h"
 #include "route_util.h"
 #include "routes.h"
 
 namespace dkb::server {
-namespace {
-
-constexpr const char* kNothingFound =
-    "The knowledge base does not contain information about this question.";
 
 json source_json(const rag::Source& s) {
   std::string heading;
@@ -21,11 +17,54 @@ json source_json(const rag::Source& s) {
           {"score", s.hit.score}, {"text", s.hit.text}};
 }
 
+namespace {
+
 std::string sse(const json& j) {
   return "data: " + j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";
 }
 
 }  // namespace
+
+Result<RagPlan> prepare_rag(App& app, ModelEntry& m, const std::string& kb_name,
+                            const RagQuery& q, const json& conversation, int64_t max_tokens) {
+  if (!app.kb_store()) return failed_precondition("no knowledge base is configured (serve --data DIR)");
+  DKB_RETURN_IF_ERROR(app.kb_store()->get_collection(kb_name).status());
+  kb::SearchRequest sr;
+  sr.text = q.text;
+  sr.k = static_cast<size_t>(q.top_k);
+  if (q.mode == "hybrid") sr.mode = kb::SearchMode::kHybrid;
+  else if (q.mode == "vector") sr.mode = kb::SearchMode::kVector;
+  else if (q.mode == "bm25") sr.mode = kb::SearchMode::kBm25;
+  else return invalid_argument("'search' must be hybrid, vector or bm25");
+  sr.where = q.filter;
+  DKB_ASSIGN_OR_RETURN(kb::SearchResponse hits, app.kb_searcher()->search(kb_name, sr));
+  RagPlan plan;
+  std::vector<rag::Source> candidates;
+  for (const auto& h : hits.hits) {
+    rag::Source s;
+    s.hit = h;
+    if (auto d = app.kb_store()->get_document(kb_name, h.document_id); d.is_ok()) s.title = d->title;
+    candidates.push_back(std::move(s));
+  }
+  plan.nothing_found = candidates.empty();
+  if (plan.nothing_found) return plan;
+  rag::PromptOptions po;
+  po.n_ctx = m.scheduler->n_ctx();
+  po.max_tokens = max_tokens > 0 ? max_tokens : 512;
+  DKB_ASSIGN_OR_RETURN(plan.prompt, rag::build_prompt(conversation, candidates, m.model->tokenizer(),
+                                                      *m.chat_template, po));
+  plan.sources = json::array();
+  for (const auto& s : plan.prompt.used) plan.sources.push_back(source_json(s));
+  return plan;
+}
+
+json cited_sources(const RagPlan& plan, const std::string& answer) {
+  json cited = json::array();
+  for (int n : rag::cited_numbers(answer, plan.prompt.used.size())) {
+    cited.push_back(source_json(plan.prompt.used[n - 1]));
+  }
+  return cited;
+}
 
 void handle_kb_ask(App& app, const std::string& kb_name, const http::Request& req,
                    http::Responder& resp) {
@@ -42,8 +81,6 @@ void handle_kb_ask(App& app, const std::string& kb_name, const http::Request& re
   for (const Status& s : {top_k.status(), stream.status(), return_prompt.status()}) {
     if (!s.is_ok()) return resp.respond(error_response(s));
   }
-  auto coll = app.kb_store()->get_collection(kb_name);
-  if (!coll.is_ok()) return resp.respond(error_response(coll.status()));
   auto model = chat_model(app, *body);
   if (!model.is_ok()) return resp.respond(error_response(model.status()));
   ModelEntry& m = **model;
@@ -51,40 +88,23 @@ void handle_kb_ask(App& app, const std::string& kb_name, const http::Request& re
   Status sampling = read_sampling(*body, gr.params, 512);
   if (!sampling.is_ok()) return resp.respond(error_response(sampling));
 
-  kb::SearchRequest sr;
-  sr.text = question;
-  sr.k = static_cast<size_t>(*top_k);
-  std::string mode = body->value("search", "hybrid");
-  if (mode == "hybrid") sr.mode = kb::SearchMode::kHybrid;
-  else if (mode == "vector") sr.mode = kb::SearchMode::kVector;
-  else if (mode == "bm25") sr.mode = kb::SearchMode::kBm25;
-  else return resp.respond(error_response(invalid_argument("'search' must be hybrid, vector or bm25")));
-  if (body->contains("filter")) sr.where = (*body)["filter"];
-  auto hits = app.kb_searcher()->search(kb_name, sr);
-  if (!hits.is_ok()) return resp.respond(error_response(hits.status()));
-
-  std::vector<rag::Source> candidates;
-  for (const auto& h : hits->hits) {
-    rag::Source s;
-    s.hit = h;
-    if (auto d = app.kb_store()->get_document(kb_name, h.document_id); d.is_ok()) s.title = d->title;
-    candidates.push_back(std::move(s));
-  }
+  RagQuery rq;
+  rq.text = question;
+  rq.top_k = *top_k;
+  rq.mode = body->value("search", "hybrid");
+  if (body->contains("filter")) rq.filter = (*body)["filter"];
+  json conversation = json::array({{{"role", "user"}, {"content", question}}});
+  auto plan = prepare_rag(app, m, kb_name, rq, conversation, gr.params.max_tokens);
+  if (!plan.is_ok()) return resp.respond(error_response(plan.status()));
   json usage_zero = {{"prompt_tokens", 0}, {"completion_tokens", 0}, {"total_tokens", 0}};
-  if (candidates.empty()) {
+  if (plan->nothing_found) {
     // Nothing relevant: say so rather than let the model invent an answer.
     return resp.respond(json_response(200, {{"answer", kNothingFound}, {"citations", json::array()},
                                             {"sources", json::array()}, {"sources_used", 0},
                                             {"sources_dropped", 0}, {"usage", usage_zero}}));
   }
-  json conversation = json::array({{{"role", "user"}, {"content", question}}});
-  rag::PromptOptions po;
-  po.n_ctx = m.scheduler->n_ctx();
-  po.max_tokens = gr.params.max_tokens > 0 ? gr.params.max_tokens : 512;
-  auto built = rag::build_prompt(conversation, candidates, m.model->tokenizer(), *m.chat_template, po);
-  if (!built.is_ok()) return resp.respond(error_response(built.status()));
-  json sources = json::array();
-  for (const auto& s : built->used) sources.push_back(source_json(s));
+  const rag::BuiltPrompt* built = &plan->prompt;
+  const json& sources = plan->sources;
   gr.prompt = built->tokens;
   std::string rendered = built->rendered;
   std::string_view tail = rendered;
@@ -92,9 +112,7 @@ void handle_kb_ask(App& app, const std::string& kb_name, const http::Request& re
   ThinkSplitter splitter(tail.size() >= 7 && tail.substr(tail.size() - 7) == "<think>");
 
   auto finish = [&](const std::string& answer, const engine::GenerationEvent& done) {
-    json cited = json::array();
-    for (int n : rag::cited_numbers(answer, built->used.size())) cited.push_back(source_json(built->used[n - 1]));
-    json out = {{"citations", cited},
+    json out = {{"citations", cited_sources(*plan, answer)},
                 {"sources_used", built->used.size()},
                 {"sources_dropped", built->dropped.size()},
                 {"usage", usage_json(done)},

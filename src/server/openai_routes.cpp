@@ -1,8 +1,11 @@
 // OpenAI-compatible routes (also the DeepSeek API conventions): chat completions,
 // completions, embeddings, models.
+#include <optional>
+
 #include <nlohmann/json.hpp>
 
 #include "generation_util.h"
+#include "rag_util.h"
 #include "route_util.h"
 #include "routes.h"
 
@@ -36,6 +39,61 @@ Status reject_unsupported(const json& body) {
   return Status::ok();
 }
 
+// The search query for the last user turn. Multi-turn conversations are first rewritten by
+// the model into a standalone question ("what about its price?" → "price of X"); the last
+// user message is kept in the query too, so a weak rewrite cannot lose its words.
+std::string standalone_query(ModelEntry& m, const json& messages) {
+  std::string last;
+  int user_turns = 0;
+  for (const auto& msg : messages) {
+    if (msg["role"] == "user") {
+      last = msg["content"].get<std::string>();
+      ++user_turns;
+    }
+  }
+  if (user_turns <= 1) return last;
+  std::string transcript;
+  for (const auto& msg : messages) {
+    if (msg["role"] == "system") continue;
+    transcript += msg["role"].get<std::string>() + ": " + msg["content"].get<std::string>() + "\n";
+  }
+  json rewrite = json::array(
+      {{{"role", "system"},
+        {"content", "Rewrite the user's last question as one standalone search query that needs no "
+                    "earlier context. Reply with the query only."}},
+       {{"role", "user"}, {"content", "Conversation:\n" + transcript + "\nStandalone query:"}}});
+  auto prompt = render_chat(m, rewrite);
+  if (!prompt.is_ok()) return last;
+  engine::GenerationRequest gr;
+  gr.prompt = std::move(prompt->tokens);
+  gr.params.max_tokens = 48;
+  gr.params.sampling.temperature = 0;
+  gr.params.stop = {"\n"};
+  ThinkSplitter splitter(prompt->starts_in_think);
+  std::string query;
+  auto done = run_generation(*m.scheduler, std::move(gr), [&](const std::string& t) {
+    query += splitter.push(t).second;
+    return true;
+  });
+  if (!done.is_ok()) return last;
+  query += splitter.flush().second;
+  return query.empty() ? last : query + " " + last;
+}
+
+Result<RagQuery> read_kb_field(const json& kbf, const json& messages, ModelEntry& m, std::string* name) {
+  if (!kbf.is_object()) return invalid_argument("'knowledge_base' must be an object");
+  auto n = kbf.find("name");
+  if (n == kbf.end() || !n->is_string()) return invalid_argument("'knowledge_base.name' must be a string");
+  *name = n->get<std::string>();
+  RagQuery q;
+  DKB_ASSIGN_OR_RETURN(q.top_k, get_int(kbf, "top_k", 5, 1, 100));
+  q.mode = kbf.value("search", "hybrid");
+  if (kbf.contains("filter")) q.filter = kbf["filter"];
+  q.text = standalone_query(m, messages);
+  if (q.text.empty()) return invalid_argument("the conversation has no user question to search for");
+  return q;
+}
+
 }  // namespace
 
 void handle_chat_completions(App& app, const http::Request& req, http::Responder& resp) {
@@ -55,15 +113,51 @@ void handle_chat_completions(App& app, const http::Request& req, http::Responder
   engine::GenerationRequest gr;
   Status s = read_sampling(*body, gr.params, -1);
   if (!s.is_ok()) return resp.respond(error_response(s));
+  // Chat with a knowledge base (extension field): retrieval, numbered sources, citations.
+  std::optional<RagPlan> plan;
+  if (auto kbf = body->find("knowledge_base"); kbf != body->end() && !kbf->is_null()) {
+    std::string kb_name;
+    auto rq = read_kb_field(*kbf, *messages, m, &kb_name);
+    if (!rq.is_ok()) return resp.respond(error_response(rq.status()));
+    auto p = prepare_rag(app, m, kb_name, *rq, *messages, gr.params.max_tokens);
+    if (!p.is_ok()) return resp.respond(error_response(p.status()));
+    plan = std::move(p).value();
+  }
   auto prompt = render_chat(m, *messages);
   if (!prompt.is_ok()) return resp.respond(error_response(prompt.status()));
   gr.prompt = std::move(prompt->tokens);
+  if (plan && !plan->nothing_found) {
+    gr.prompt = plan->prompt.tokens;
+    std::string_view r = plan->prompt.rendered;
+    while (!r.empty() && (r.back() == '\n' || r.back() == ' ')) r.remove_suffix(1);
+    prompt->starts_in_think = r.size() >= 7 && r.substr(r.size() - 7) == "<think>";
+  }
 
   const std::string id = random_id("chatcmpl-");
   const int64_t created = unix_now();
   const std::string model_name = body->value("model", m.name);
   ThinkSplitter splitter(prompt->starts_in_think);
 
+  if (plan && plan->nothing_found && !so->stream) {
+    // Retrieval found nothing: say so instead of letting the model invent an answer.
+    json msg = {{"role", "assistant"}, {"content", kNothingFound}};
+    return resp.respond(json_response(
+        200, {{"id", id}, {"object", "chat.completion"}, {"created", created}, {"model", model_name},
+              {"choices", json::array({{{"index", 0}, {"message", msg}, {"logprobs", nullptr},
+                                        {"finish_reason", "stop"}}})},
+              {"usage", {{"prompt_tokens", 0}, {"completion_tokens", 0}, {"total_tokens", 0}}},
+              {"citations", json::array()}, {"sources", json::array()}}));
+  }
+  if (plan && plan->nothing_found) {
+    http::Stream& st = resp.stream(200, "text/event-stream", {});
+    json c = {{"id", id}, {"object", "chat.completion.chunk"}, {"created", created}, {"model", model_name},
+              {"choices", json::array({{{"index", 0}, {"delta", {{"role", "assistant"}, {"content", kNothingFound}}},
+                                        {"finish_reason", "stop"}}})},
+              {"citations", json::array()}, {"sources", json::array()}};
+    st.write(sse(c));
+    st.write("data: [DONE]\n\n");
+    return;
+  }
   if (!so->stream) {
     std::string reasoning, content;
     auto done = run_generation(*m.scheduler, std::move(gr), [&](const std::string& t) {
@@ -89,6 +183,10 @@ void handle_chat_completions(App& app, const http::Request& req, http::Responder
                                           {"finish_reason", engine::finish_reason_name(done->result.finish)}}})},
                 {"usage", usage_json(*done)},
                 {"system_fingerprint", "deepkb"}};
+    if (plan) {
+      out["sources"] = plan->sources;
+      out["citations"] = cited_sources(*plan, content);
+    }
     return resp.respond(json_response(200, out));
   }
 
@@ -109,12 +207,19 @@ void handle_chat_completions(App& app, const http::Request& req, http::Responder
     if (ok && !c.empty()) ok = stream->write(sse(chunk({{"content", c}}, nullptr)));
     return ok;
   };
+  std::string streamed_content;
+  auto first_chunk = [&] {
+    json c = chunk({{"role", "assistant"}, {"content", ""}}, nullptr);
+    if (plan) c["sources"] = plan->sources;
+    return c;
+  };
   auto done = run_generation(*m.scheduler, std::move(gr), [&](const std::string& t) {
     if (!stream) {
       stream = &resp.stream(200, "text/event-stream", {});
-      if (!stream->write(sse(chunk({{"role", "assistant"}, {"content", ""}}, nullptr)))) return false;
+      if (!stream->write(sse(first_chunk()))) return false;
     }
     auto [r, c] = splitter.push(t);
+    streamed_content += c;
     return send_parts(r, c);
   });
   if (!done.is_ok()) {
@@ -125,11 +230,14 @@ void handle_chat_completions(App& app, const http::Request& req, http::Responder
   record_metrics(app, *done);
   if (!stream) {
     stream = &resp.stream(200, "text/event-stream", {});
-    stream->write(sse(chunk({{"role", "assistant"}, {"content", ""}}, nullptr)));
+    stream->write(sse(first_chunk()));
   }
   auto [r, c] = splitter.flush();
+  streamed_content += c;
   send_parts(r, c);
-  stream->write(sse(chunk(json::object(), engine::finish_reason_name(done->result.finish))));
+  json last = chunk(json::object(), engine::finish_reason_name(done->result.finish));
+  if (plan) last["citations"] = cited_sources(*plan, streamed_content);
+  stream->write(sse(last));
   if (so->include_usage) {
     stream->write(sse({{"id", id}, {"object", "chat.completion.chunk"}, {"created", created},
                        {"model", model_name}, {"choices", json::array()}, {"usage", usage_json(*done)}}));

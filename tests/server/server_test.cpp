@@ -349,3 +349,41 @@ TEST_F(ServerTest, AskAnswersFromTheKnowledgeBaseWithCitations) {
 
 }  // namespace
 }  // namespace dkb::test
+
+namespace dkb::test {
+namespace {
+
+TEST_F(ServerTest, ChatCompletionsWithKnowledgeBase) {
+  ASSERT_EQ(post("/v1/kb", {{"name", "park"}}).status, 201);
+  json docs = {{"documents", {{{"id", "p1"}, {"title", "Park"}, {"text", "Lily and Ben played in the park with a ball."}}}}};
+  ASSERT_EQ(post("/v1/kb/park/documents", docs).status, 200);
+  json kbf = {{"name", "park"}, {"top_k", 3}, {"search", "bm25"}};
+  auto r = post("/v1/chat/completions", {{"messages", {{{"role", "user"}, {"content", "Who played in the park?"}}}},
+                                         {"knowledge_base", kbf}, {"temperature", 0}, {"max_tokens", 8}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto j = json::parse(r.body);
+  ASSERT_EQ(j["sources"].size(), 1u);
+  EXPECT_EQ(j["sources"][0]["document"], "p1");
+  EXPECT_TRUE(j["citations"].is_array());
+  // Multi-turn: the question is rewritten into a standalone query before retrieval.
+  auto multi = post("/v1/chat/completions",
+                    {{"messages", {{{"role", "user"}, {"content", "Tell me about Lily."}},
+                                   {{"role", "assistant"}, {"content", "Lily is a girl."}},
+                                   {{"role", "user"}, {"content", "Where did she play with Ben?"}}}},
+                     {"knowledge_base", kbf}, {"max_tokens", 4}, {"stream", true}});
+  ASSERT_EQ(multi.status, 200) << multi.body;
+  EXPECT_NE(multi.body.find("\"sources\":[{"), std::string::npos) << multi.body.substr(0, 300);
+  EXPECT_NE(multi.body.find("\"citations\":"), std::string::npos);
+  auto none = post("/v1/chat/completions", {{"messages", {{{"role", "user"}, {"content", "zebra quantum"}}}},
+                                            {"knowledge_base", kbf}});
+  ASSERT_EQ(none.status, 200);
+  EXPECT_NE(json::parse(none.body)["choices"][0]["message"]["content"].get<std::string>().find("does not contain"),
+            std::string::npos);
+  EXPECT_EQ(post("/v1/chat/completions", {{"messages", {{{"role", "user"}, {"content", "x"}}}},
+                                          {"knowledge_base", {{"name", "nope"}}}}).status, 404);
+  EXPECT_EQ(post("/v1/chat/completions", {{"messages", {{{"role", "user"}, {"content", "x"}}}},
+                                          {"knowledge_base", "park"}}).status, 400);
+}
+
+}  // namespace
+}  // namespace dkb::test
