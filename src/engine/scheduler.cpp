@@ -23,6 +23,7 @@ struct Scheduler::Slot {
   size_t prompt_done = 0;          // prompt tokens evaluated (including reused ones)
   int64_t n_cached = 0;
   int32_t next_token = 0;          // sampled, to be evaluated this step
+  std::vector<TokenLogprob> pending_logprobs;  // not yet attached to a text event
   GenerateResult result;
   Clock::time_point submitted, first_token, gen_start;
   bool got_first = false;
@@ -150,6 +151,7 @@ bool Scheduler::admit_locked() {
     s.sampler = std::make_unique<Sampler>(s.req.params.sampling, s.ctx->n_vocab());
     for (int32_t t : s.req.prompt) s.sampler->accept(t);
     s.stream = std::make_unique<TextStream>(s.req.params.stop);
+    s.pending_logprobs.clear();
     s.result = GenerateResult{};
     s.result.n_prompt = static_cast<int64_t>(s.req.prompt.size());
     s.submitted = Clock::now();
@@ -169,10 +171,11 @@ void Scheduler::finish_slot(Slot& s, FinishReason reason) {
   s.result.finish = reason;
   if (reason != FinishReason::kCancelled) {
     std::string rest = s.stream->flush();
-    if (!rest.empty()) {
+    if (!rest.empty() || !s.pending_logprobs.empty()) {
       GenerationEvent ev;
       ev.kind = GenerationEvent::Kind::kText;
       ev.text = std::move(rest);
+      ev.logprobs = std::move(s.pending_logprobs);
       s.req.on_event(std::move(ev));
     }
   }
@@ -205,6 +208,11 @@ bool Scheduler::sample_slot(Slot& s) {
   const tokenizer::Tokenizer& tok = model_->tokenizer();
   int32_t id = s.sampler->sample(s.ctx->last_logits());
   s.sampler->accept(id);
+  if (s.req.params.logprobs >= 0) {
+    TokenLogprob lp = compute_logprobs(s.ctx->last_logits(), s.ctx->n_vocab(), id, s.req.params.logprobs);
+    s.result.logprobs.push_back(lp);
+    s.pending_logprobs.push_back(std::move(lp));
+  }
   if (!s.got_first) {
     s.got_first = true;
     s.first_token = Clock::now();
@@ -216,6 +224,11 @@ bool Scheduler::sample_slot(Slot& s) {
     ++stats_.generated_tokens_total;
   }
   if (!s.req.params.ignore_eos && tok.is_eog(id)) {
+    // The end-of-generation token is not part of the answer, nor of its logprobs.
+    if (s.req.params.logprobs >= 0) {
+      s.result.logprobs.pop_back();
+      s.pending_logprobs.pop_back();
+    }
     finish_slot(s, FinishReason::kStop);
     return false;
   }
@@ -225,6 +238,8 @@ bool Scheduler::sample_slot(Slot& s) {
     GenerationEvent ev;
     ev.kind = GenerationEvent::Kind::kText;
     ev.text = std::move(text);
+    ev.logprobs = std::move(s.pending_logprobs);
+    s.pending_logprobs.clear();
     s.req.on_event(std::move(ev));
   }
   if (stopped) {

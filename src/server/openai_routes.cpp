@@ -34,8 +34,30 @@ Result<StreamOpts> read_stream_opts(const json& body) {
 Status reject_unsupported(const json& body) {
   DKB_ASSIGN_OR_RETURN(int64_t n, get_int(body, "n", 1, 1, 128));
   if (n != 1) return invalid_argument("'n' greater than 1 is not supported yet");
-  DKB_ASSIGN_OR_RETURN(bool logprobs, get_bool(body, "logprobs", false));
-  if (logprobs) return invalid_argument("'logprobs' is not supported yet");
+  return Status::ok();
+}
+
+// Chat: logprobs (bool) + top_logprobs (0..20) → GenerateParams::logprobs.
+Status read_chat_logprobs(const json& body, engine::GenerateParams& gp) {
+  DKB_ASSIGN_OR_RETURN(bool on, get_bool(body, "logprobs", false));
+  DKB_ASSIGN_OR_RETURN(int64_t top, get_int(body, "top_logprobs", 0, 0, 20));
+  if (!on && body.contains("top_logprobs") && !body["top_logprobs"].is_null()) {
+    return invalid_argument("'top_logprobs' requires 'logprobs': true");
+  }
+  gp.logprobs = on ? static_cast<int32_t>(top) : -1;
+  return Status::ok();
+}
+
+// Completions: logprobs is an integer 0..5 (alternatives per token).
+Status read_completion_logprobs(const json& body, engine::GenerateParams& gp) {
+  auto it = body.find("logprobs");
+  if (it == body.end() || it->is_null()) return Status::ok();
+  if (it->is_boolean()) {
+    gp.logprobs = it->get<bool>() ? 0 : -1;
+    return Status::ok();
+  }
+  DKB_ASSIGN_OR_RETURN(int64_t k, get_int(body, "logprobs", -1, 0, 5));
+  gp.logprobs = static_cast<int32_t>(k);
   return Status::ok();
 }
 
@@ -94,6 +116,23 @@ Result<RagQuery> read_kb_field(const json& kbf, const json& messages, ModelEntry
   return q;
 }
 
+// Legacy completions "logprobs": {tokens, token_logprobs, top_logprobs, text_offset}.
+json completion_logprobs_json(const tokenizer::Tokenizer& tok, const std::vector<engine::TokenLogprob>& lps) {
+  json tokens = json::array(), token_lp = json::array(), top = json::array(), offsets = json::array();
+  size_t offset = 0;
+  for (const auto& t : lps) {
+    std::string piece = tok.token_to_piece(t.token);
+    tokens.push_back(sanitize_utf8(piece));
+    token_lp.push_back(t.logprob);
+    json alts = json::object();
+    for (const auto& [id, lp] : t.top) alts[sanitize_utf8(tok.token_to_piece(id))] = lp;
+    top.push_back(alts);
+    offsets.push_back(offset);
+    offset += piece.size();
+  }
+  return {{"tokens", tokens}, {"token_logprobs", token_lp}, {"top_logprobs", top}, {"text_offset", offsets}};
+}
+
 }  // namespace
 
 void handle_chat_completions(App& app, const http::Request& req, http::Responder& resp) {
@@ -112,6 +151,7 @@ void handle_chat_completions(App& app, const http::Request& req, http::Responder
   if (!messages.is_ok()) return resp.respond(error_response(messages.status()));
   engine::GenerationRequest gr;
   Status s = read_sampling(*body, gr.params, -1);
+  if (s.is_ok()) s = read_chat_logprobs(*body, gr.params);
   if (!s.is_ok()) return resp.respond(error_response(s));
   // Chat with a knowledge base (extension field): retrieval, numbered sources, citations.
   std::optional<RagPlan> plan;
@@ -158,6 +198,7 @@ void handle_chat_completions(App& app, const http::Request& req, http::Responder
     st.write("data: [DONE]\n\n");
     return;
   }
+  const bool gr_logprobs = gr.params.logprobs >= 0;
   if (!so->stream) {
     std::string reasoning, content;
     auto done = run_generation(*m.scheduler, std::move(gr), [&](const std::string& t) {
@@ -179,7 +220,7 @@ void handle_chat_completions(App& app, const http::Request& req, http::Responder
                 {"model", model_name},
                 {"choices", json::array({{{"index", 0},
                                           {"message", msg},
-                                          {"logprobs", nullptr},
+                                          {"logprobs", gr_logprobs ? json{{"content", chat_logprobs_json(m.model->tokenizer(), done->result.logprobs)}} : json(nullptr)},
                                           {"finish_reason", engine::finish_reason_name(done->result.finish)}}})},
                 {"usage", usage_json(*done)},
                 {"system_fingerprint", "deepkb"}};
@@ -201,10 +242,18 @@ void handle_chat_completions(App& app, const http::Request& req, http::Responder
                 {"choices", json::array({{{"index", 0}, {"delta", delta}, {"logprobs", nullptr},
                                           {"finish_reason", finish}}})}};
   };
+  std::vector<engine::TokenLogprob> pending_lp;  // logprobs not yet sent
   auto send_parts = [&](const std::string& r, const std::string& c) {
     bool ok = true;
     if (!r.empty()) ok = stream->write(sse(chunk({{"reasoning_content", r}, {"content", nullptr}}, nullptr)));
-    if (ok && !c.empty()) ok = stream->write(sse(chunk({{"content", c}}, nullptr)));
+    if (ok && (!c.empty() || !pending_lp.empty())) {
+      json ch = chunk({{"content", c}}, nullptr);
+      if (!pending_lp.empty()) {
+        ch["choices"][0]["logprobs"] = {{"content", chat_logprobs_json(m.model->tokenizer(), pending_lp)}};
+        pending_lp.clear();
+      }
+      ok = stream->write(sse(ch));
+    }
     return ok;
   };
   std::string streamed_content;
@@ -221,6 +270,8 @@ void handle_chat_completions(App& app, const http::Request& req, http::Responder
     auto [r, c] = splitter.push(t);
     streamed_content += c;
     return send_parts(r, c);
+  }, [&](const std::vector<engine::TokenLogprob>& lps) {
+    pending_lp.insert(pending_lp.end(), lps.begin(), lps.end());
   });
   if (!done.is_ok()) {
     if (!stream) return resp.respond(error_response(done.status()));
@@ -257,6 +308,7 @@ void handle_completions(App& app, const http::Request& req, http::Responder& res
   if (!so.is_ok()) return resp.respond(error_response(so.status()));
   engine::GenerationRequest gr;
   Status s = read_sampling(*body, gr.params, 16);  // OpenAI's default for completions
+  if (s.is_ok()) s = read_completion_logprobs(*body, gr.params);
   if (!s.is_ok()) return resp.respond(error_response(s));
   auto p = body->find("prompt");
   if (p == body->end()) return resp.respond(error_response(invalid_argument("'prompt' is required")));
@@ -283,11 +335,13 @@ void handle_completions(App& app, const http::Request& req, http::Responder& res
     return json{{"id", id}, {"object", "text_completion"}, {"created", created}, {"model", model_name},
                 {"choices", json::array({{{"text", text}, {"index", 0}, {"logprobs", nullptr}, {"finish_reason", finish}}})}};
   };
+  const bool want_logprobs = gr.params.logprobs >= 0;
   if (!so->stream) {
     auto done = run_generation(*m.scheduler, std::move(gr), {});
     if (!done.is_ok()) return resp.respond(error_response(done.status()));
     record_metrics(app, *done);
     json out = chunk(sanitize_utf8(done->result.text), engine::finish_reason_name(done->result.finish));
+    if (want_logprobs) out["choices"][0]["logprobs"] = completion_logprobs_json(m.model->tokenizer(), done->result.logprobs);
     out["usage"] = usage_json(*done);
     return resp.respond(json_response(200, out));
   }

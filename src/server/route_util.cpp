@@ -169,7 +169,8 @@ engine::GenerationEvent EventChannel::pop() {
 
 Result<engine::GenerationEvent> run_generation(
     engine::Scheduler& sched, engine::GenerationRequest req,
-    const std::function<bool(const std::string&)>& on_text) {
+    const std::function<bool(const std::string&)>& on_text,
+    const std::function<void(const std::vector<engine::TokenLogprob>&)>& on_logprobs) {
   auto ch = std::make_shared<EventChannel>();
   auto cancel = std::make_shared<std::atomic<bool>>(false);
   req.cancel = cancel;
@@ -179,6 +180,7 @@ Result<engine::GenerationEvent> run_generation(
     engine::GenerationEvent ev = ch->pop();
     switch (ev.kind) {
       case engine::GenerationEvent::Kind::kText:
+        if (on_logprobs && !ev.logprobs.empty()) on_logprobs(ev.logprobs);
         if (!cancel->load() && on_text && !on_text(ev.text)) cancel->store(true);
         break;
       case engine::GenerationEvent::Kind::kDone:
@@ -187,6 +189,24 @@ Result<engine::GenerationEvent> run_generation(
         return ev.error;
     }
   }
+}
+
+json chat_logprobs_json(const tokenizer::Tokenizer& tok, const std::vector<engine::TokenLogprob>& lps) {
+  auto entry = [&](int32_t id, float lp) {
+    std::string piece = tok.token_to_piece(id);
+    std::vector<int> bytes(piece.begin(), piece.end());
+    for (int& b : bytes) b &= 0xFF;
+    return json{{"token", sanitize_utf8(piece)}, {"logprob", lp}, {"bytes", bytes}};
+  };
+  json content = json::array();
+  for (const auto& t : lps) {
+    json e = entry(t.token, t.logprob);
+    json top = json::array();
+    for (const auto& [id, lp] : t.top) top.push_back(entry(id, lp));
+    e["top_logprobs"] = top;
+    content.push_back(std::move(e));
+  }
+  return content;
 }
 
 namespace {

@@ -56,9 +56,14 @@ class EventChannel {
 
 // Runs a generation to completion on the calling thread, passing text to on_text as it
 // arrives (returning false cancels). Returns the kDone event or the error.
+// on_logprobs (optional) receives the tokens' logprobs of each event before its text.
 Result<engine::GenerationEvent> run_generation(
     engine::Scheduler& sched, engine::GenerationRequest req,
-    const std::function<bool(const std::string&)>& on_text);
+    const std::function<bool(const std::string&)>& on_text,
+    const std::function<void(const std::vector<engine::TokenLogprob>&)>& on_logprobs = {});
+
+// OpenAI chat "logprobs.content" entries for tokens.
+json chat_logprobs_json(const tokenizer::Tokenizer& tok, const std::vector<engine::TokenLogprob>& lps);
 
 // Splits DeepSeek-R1 output into reasoning ("<think>…</think>") and answer text as it
 // streams; holds back a partial tag.

@@ -387,3 +387,39 @@ TEST_F(ServerTest, ChatCompletionsWithKnowledgeBase) {
 
 }  // namespace
 }  // namespace dkb::test
+
+namespace dkb::test {
+namespace {
+
+TEST_F(ServerTest, LogprobsForChatAndCompletions) {
+  auto r = post("/v1/chat/completions", {{"messages", {{{"role", "user"}, {"content", "Once upon a time"}}}},
+                                         {"temperature", 0}, {"max_tokens", 5}, {"logprobs", true},
+                                         {"top_logprobs", 3}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto j = json::parse(r.body);
+  auto content = j["choices"][0]["logprobs"]["content"];
+  ASSERT_EQ(content.size(), j["usage"]["completion_tokens"].get<size_t>());
+  for (const auto& t : content) {
+    EXPECT_LE(t["logprob"].get<double>(), 0.0);
+    ASSERT_EQ(t["top_logprobs"].size(), 3u);
+    // Greedy: the chosen token is the most likely one.
+    EXPECT_EQ(t["top_logprobs"][0]["token"], t["token"]);
+    EXPECT_GE(t["top_logprobs"][0]["logprob"].get<double>(), t["top_logprobs"][1]["logprob"].get<double>());
+  }
+  auto c = post("/v1/completions", {{"prompt", "Once upon a time"}, {"temperature", 0}, {"max_tokens", 4}, {"logprobs", 2}});
+  ASSERT_EQ(c.status, 200) << c.body;
+  auto lp = json::parse(c.body)["choices"][0]["logprobs"];
+  EXPECT_EQ(lp["tokens"].size(), 4u);
+  EXPECT_EQ(lp["top_logprobs"][0].size(), 2u);
+  std::string joined;
+  for (const auto& t : lp["tokens"]) joined += t.get<std::string>();
+  EXPECT_EQ(joined, json::parse(c.body)["choices"][0]["text"]);
+  auto s = post("/v1/chat/completions", {{"messages", {{{"role", "user"}, {"content", "The sun was"}}}},
+                                         {"max_tokens", 3}, {"logprobs", true}, {"stream", true}});
+  EXPECT_NE(s.body.find("\"logprobs\":{\"content\":[{"), std::string::npos) << s.body.substr(0, 400);
+  EXPECT_EQ(post("/v1/chat/completions", {{"messages", {{{"role", "user"}, {"content", "x"}}}},
+                                          {"top_logprobs", 30}, {"logprobs", true}}).status, 400);
+}
+
+}  // namespace
+}  // namespace dkb::test

@@ -14,6 +14,7 @@
 
 #include "base/status.h"
 #include "engine/context.h"
+#include "engine/logprobs.h"
 #include "engine/sampler.h"
 
 namespace dkb::engine {
@@ -24,6 +25,7 @@ struct GenerateParams {
   SamplingParams sampling;
   bool ignore_eos = false;
   const std::atomic<bool>* cancel = nullptr;
+  int32_t logprobs = -1;            // -1: none; k >= 0: each token's logprob and k alternatives
 };
 
 enum class FinishReason { kStop, kLength, kCancelled };
@@ -37,6 +39,7 @@ struct GenerateResult {
   int64_t n_generated = 0;
   double prompt_ms = 0;
   double generate_ms = 0;
+  std::vector<TokenLogprob> logprobs;  // one per generated token when requested
 };
 
 // Evaluates prompt (appended to ctx's current position) and generates.

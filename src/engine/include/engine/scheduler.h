@@ -44,6 +44,7 @@ struct GenerationEvent {
   enum class Kind { kText, kDone, kError };
   Kind kind = Kind::kText;
   std::string text;          // kText
+  std::vector<TokenLogprob> logprobs;  // kText: tokens sampled since the previous event
   GenerateResult result;     // kDone: usage, finish reason, full text
   int64_t n_cached = 0;      // kDone: prompt tokens reused from the prefix cache
   double ttft_ms = 0;        // kDone: time from submit to first token
