@@ -31,10 +31,36 @@ Result<StreamOpts> read_stream_opts(const json& body) {
   return o;
 }
 
-Status reject_unsupported(const json& body) {
-  DKB_ASSIGN_OR_RETURN(int64_t n, get_int(body, "n", 1, 1, 128));
-  if (n != 1) return invalid_argument("'n' greater than 1 is not supported yet");
-  return Status::ok();
+// n: choices per request (1..16); n > 1 is answered without streaming.
+Result<int> read_n(const json& body, bool stream) {
+  DKB_ASSIGN_OR_RETURN(int64_t n, get_int(body, "n", 1, 1, 16));
+  if (n > 1 && stream) return invalid_argument("'n' greater than 1 cannot be streamed; set stream to false");
+  return static_cast<int>(n);
+}
+
+// Runs n copies of gr (seed + i when a seed was given) and returns their final events.
+Result<std::vector<engine::GenerationEvent>> run_n(engine::Scheduler& sched, const engine::GenerationRequest& gr, int n) {
+  std::vector<engine::GenerationRequest> reqs;
+  for (int i = 0; i < n; ++i) {
+    engine::GenerationRequest r = gr;
+    if (r.params.sampling.seed != 0xFFFFFFFFu) r.params.sampling.seed += static_cast<uint64_t>(i);
+    reqs.push_back(std::move(r));
+  }
+  std::vector<engine::GenerationEvent> out;
+  for (auto& r : run_generations(sched, std::move(reqs))) {
+    if (!r.is_ok()) return r.status();
+    out.push_back(std::move(r).value());
+  }
+  return out;
+}
+
+json summed_usage(const std::vector<engine::GenerationEvent>& evs) {
+  json u = usage_json(evs[0]);
+  int64_t completion = 0;
+  for (const auto& e : evs) completion += e.result.n_generated;
+  u["completion_tokens"] = completion;
+  u["total_tokens"] = u["prompt_tokens"].get<int64_t>() + completion;
+  return u;
 }
 
 // Chat: logprobs (bool) + top_logprobs (0..20) → GenerateParams::logprobs.
@@ -141,10 +167,10 @@ void handle_chat_completions(App& app, const http::Request& req, http::Responder
   auto model = chat_model(app, *body);
   if (!model.is_ok()) return resp.respond(error_response(model.status()));
   ModelEntry& m = **model;
-  Status unsupported = reject_unsupported(*body);
-  if (!unsupported.is_ok()) return resp.respond(error_response(unsupported));
   auto so = read_stream_opts(*body);
   if (!so.is_ok()) return resp.respond(error_response(so.status()));
+  auto n_choices = read_n(*body, so->stream);
+  if (!n_choices.is_ok()) return resp.respond(error_response(n_choices.status()));
   auto it = body->find("messages");
   if (it == body->end()) return resp.respond(error_response(invalid_argument("'messages' is required")));
   auto messages = normalize_messages(*it);
@@ -199,6 +225,27 @@ void handle_chat_completions(App& app, const http::Request& req, http::Responder
     return;
   }
   const bool gr_logprobs = gr.params.logprobs >= 0;
+  if (*n_choices > 1) {
+    auto evs = run_n(*m.scheduler, gr, *n_choices);
+    if (!evs.is_ok()) return resp.respond(error_response(evs.status()));
+    json choices = json::array();
+    for (size_t i = 0; i < evs->size(); ++i) {
+      const auto& ev = (*evs)[i];
+      record_metrics(app, ev);
+      ThinkSplitter sp(prompt->starts_in_think);
+      auto [r1, c1] = sp.push(ev.result.text);
+      auto [r2, c2] = sp.flush();
+      json msg = {{"role", "assistant"}, {"content", sanitize_utf8(c1 + c2)}};
+      if (!(r1 + r2).empty()) msg["reasoning_content"] = sanitize_utf8(r1 + r2);
+      choices.push_back({{"index", i}, {"message", msg},
+                         {"logprobs", gr_logprobs ? json{{"content", chat_logprobs_json(m.model->tokenizer(), ev.result.logprobs)}} : json(nullptr)},
+                         {"finish_reason", engine::finish_reason_name(ev.result.finish)}});
+    }
+    json out = {{"id", id}, {"object", "chat.completion"}, {"created", created}, {"model", model_name},
+                {"choices", choices}, {"usage", summed_usage(*evs)}, {"system_fingerprint", "deepkb"}};
+    if (plan) out["sources"] = plan->sources;
+    return resp.respond(json_response(200, out));
+  }
   if (!so->stream) {
     std::string reasoning, content;
     auto done = run_generation(*m.scheduler, std::move(gr), [&](const std::string& t) {
@@ -302,10 +349,10 @@ void handle_completions(App& app, const http::Request& req, http::Responder& res
   auto model = chat_model(app, *body);
   if (!model.is_ok()) return resp.respond(error_response(model.status()));
   ModelEntry& m = **model;
-  Status unsupported = reject_unsupported(*body);
-  if (!unsupported.is_ok()) return resp.respond(error_response(unsupported));
   auto so = read_stream_opts(*body);
   if (!so.is_ok()) return resp.respond(error_response(so.status()));
+  auto n_choices = read_n(*body, so->stream);
+  if (!n_choices.is_ok()) return resp.respond(error_response(n_choices.status()));
   engine::GenerationRequest gr;
   Status s = read_sampling(*body, gr.params, 16);  // OpenAI's default for completions
   if (s.is_ok()) s = read_completion_logprobs(*body, gr.params);
@@ -336,6 +383,21 @@ void handle_completions(App& app, const http::Request& req, http::Responder& res
                 {"choices", json::array({{{"text", text}, {"index", 0}, {"logprobs", nullptr}, {"finish_reason", finish}}})}};
   };
   const bool want_logprobs = gr.params.logprobs >= 0;
+  if (*n_choices > 1) {
+    auto evs = run_n(*m.scheduler, gr, *n_choices);
+    if (!evs.is_ok()) return resp.respond(error_response(evs.status()));
+    json out = chunk("", nullptr);
+    out["choices"] = json::array();
+    for (size_t i = 0; i < evs->size(); ++i) {
+      const auto& ev = (*evs)[i];
+      record_metrics(app, ev);
+      out["choices"].push_back({{"text", sanitize_utf8(ev.result.text)}, {"index", i},
+                                {"logprobs", want_logprobs ? completion_logprobs_json(m.model->tokenizer(), ev.result.logprobs) : json(nullptr)},
+                                {"finish_reason", engine::finish_reason_name(ev.result.finish)}});
+    }
+    out["usage"] = summed_usage(*evs);
+    return resp.respond(json_response(200, out));
+  }
   if (!so->stream) {
     auto done = run_generation(*m.scheduler, std::move(gr), {});
     if (!done.is_ok()) return resp.respond(error_response(done.status()));

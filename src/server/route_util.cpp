@@ -1,6 +1,7 @@
 #include "route_util.h"
 
 #include <cmath>
+#include <optional>
 
 #include "base/utf8.h"
 
@@ -189,6 +190,47 @@ Result<engine::GenerationEvent> run_generation(
         return ev.error;
     }
   }
+}
+
+std::vector<Result<engine::GenerationEvent>> run_generations(engine::Scheduler& sched,
+                                                             std::vector<engine::GenerationRequest> reqs) {
+  struct Tagged {
+    size_t i;
+    engine::GenerationEvent ev;
+  };
+  struct Channel {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::deque<Tagged> q;
+  };
+  auto ch = std::make_shared<Channel>();
+  std::vector<std::optional<Result<engine::GenerationEvent>>> out(reqs.size());
+  size_t pending = 0;
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    reqs[i].cancel = std::make_shared<std::atomic<bool>>(false);
+    reqs[i].on_event = [ch, i](engine::GenerationEvent&& ev) {
+      if (ev.kind == engine::GenerationEvent::Kind::kText) return;  // the final event has the text
+      std::lock_guard<std::mutex> lock(ch->mu);
+      ch->q.push_back({i, std::move(ev)});
+      ch->cv.notify_one();
+    };
+    Status s = sched.submit(std::move(reqs[i]));
+    if (s.is_ok()) ++pending;
+    else out[i].emplace(s);
+  }
+  while (pending > 0) {
+    std::unique_lock<std::mutex> lock(ch->mu);
+    ch->cv.wait(lock, [&] { return !ch->q.empty(); });
+    Tagged t = std::move(ch->q.front());
+    ch->q.pop_front();
+    lock.unlock();
+    if (t.ev.kind == engine::GenerationEvent::Kind::kDone) out[t.i].emplace(std::move(t.ev));
+    else out[t.i].emplace(t.ev.error);
+    --pending;
+  }
+  std::vector<Result<engine::GenerationEvent>> results;
+  for (auto& o : out) results.push_back(std::move(*o));
+  return results;
 }
 
 json chat_logprobs_json(const tokenizer::Tokenizer& tok, const std::vector<engine::TokenLogprob>& lps) {

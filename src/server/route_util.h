@@ -62,6 +62,11 @@ Result<engine::GenerationEvent> run_generation(
     const std::function<bool(const std::string&)>& on_text,
     const std::function<void(const std::vector<engine::TokenLogprob>&)>& on_logprobs = {});
 
+// Runs several requests concurrently (they share the scheduler's batches) and waits for all;
+// results in request order. Used for OpenAI's n > 1.
+std::vector<Result<engine::GenerationEvent>> run_generations(engine::Scheduler& sched,
+                                                             std::vector<engine::GenerationRequest> reqs);
+
 // OpenAI chat "logprobs.content" entries for tokens.
 json chat_logprobs_json(const tokenizer::Tokenizer& tok, const std::vector<engine::TokenLogprob>& lps);
 

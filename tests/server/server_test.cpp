@@ -423,3 +423,34 @@ TEST_F(ServerTest, LogprobsForChatAndCompletions) {
 
 }  // namespace
 }  // namespace dkb::test
+
+namespace dkb::test {
+namespace {
+
+TEST_F(ServerTest, SeveralChoicesWithN) {
+  auto r = post("/v1/chat/completions", {{"messages", {{{"role", "user"}, {"content", "Once upon a time"}}}},
+                                         {"n", 3}, {"temperature", 1.0}, {"seed", 7}, {"max_tokens", 6}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto j = json::parse(r.body);
+  ASSERT_EQ(j["choices"].size(), 3u);
+  int total = 0;
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(j["choices"][i]["index"], i);
+    EXPECT_TRUE(j["choices"][i]["message"]["content"].is_string());
+  }
+  total = j["usage"]["completion_tokens"];
+  EXPECT_GE(total, 3);
+  EXPECT_LE(total, 18);
+  // The same seed gives the same choices again.
+  auto again = post("/v1/chat/completions", {{"messages", {{{"role", "user"}, {"content", "Once upon a time"}}}},
+                                             {"n", 3}, {"temperature", 1.0}, {"seed", 7}, {"max_tokens", 6}});
+  EXPECT_EQ(json::parse(again.body)["choices"], j["choices"]);
+  auto c = post("/v1/completions", {{"prompt", "The sun was"}, {"n", 2}, {"max_tokens", 3}});
+  ASSERT_EQ(c.status, 200);
+  EXPECT_EQ(json::parse(c.body)["choices"].size(), 2u);
+  EXPECT_EQ(post("/v1/completions", {{"prompt", "x"}, {"n", 2}, {"stream", true}}).status, 400);
+  EXPECT_EQ(post("/v1/completions", {{"prompt", "x"}, {"n", 0}}).status, 400);
+}
+
+}  // namespace
+}  // namespace dkb::test
