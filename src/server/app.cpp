@@ -57,6 +57,7 @@ class CountingResponder : public http::Responder {
     status_ = status;
     return inner_.stream(status, ct, h);
   }
+  bool client_gone() override { return inner_.client_gone(); }
   int status() const { return status_; }
 
  private:
@@ -124,6 +125,7 @@ const Route kRoutes[] = {
 
 void App::handle(const http::Request& req, http::Responder& resp) {
   CountingResponder counted(resp);
+  ResponderScope scope(&counted);
   const Route* route = nullptr;
   bool path_known = false;
   for (const Route& r : kRoutes) {

@@ -1,5 +1,6 @@
 #include "route_util.h"
 
+#include <chrono>
 #include <cmath>
 #include <optional>
 
@@ -168,17 +169,39 @@ engine::GenerationEvent EventChannel::pop() {
   return ev;
 }
 
+namespace {
+thread_local http::Responder* t_responder = nullptr;
+}  // namespace
+
+ResponderScope::ResponderScope(http::Responder* r) : previous_(t_responder) { t_responder = r; }
+ResponderScope::~ResponderScope() { t_responder = previous_; }
+bool current_client_gone() { return t_responder && t_responder->client_gone(); }
+
+bool EventChannel::pop_for(engine::GenerationEvent* out, int timeout_ms) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (!cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return !q_.empty(); })) return false;
+  *out = std::move(q_.front());
+  q_.pop_front();
+  return true;
+}
+
 Result<engine::GenerationEvent> run_generation(
     engine::Scheduler& sched, engine::GenerationRequest req,
     const std::function<bool(const std::string&)>& on_text,
-    const std::function<void(const std::vector<engine::TokenLogprob>&)>& on_logprobs) {
+    const std::function<void(const std::vector<engine::TokenLogprob>&)>& on_logprobs,
+    const std::function<bool()>& client_gone) {
   auto ch = std::make_shared<EventChannel>();
   auto cancel = std::make_shared<std::atomic<bool>>(false);
   req.cancel = cancel;
   req.on_event = [ch](engine::GenerationEvent&& ev) { ch->push(std::move(ev)); };
   DKB_RETURN_IF_ERROR(sched.submit(std::move(req)));
   for (;;) {
-    engine::GenerationEvent ev = ch->pop();
+    engine::GenerationEvent ev;
+    if (!ch->pop_for(&ev, 20)) {
+      bool gone = client_gone ? client_gone() : current_client_gone();
+      if (gone && !cancel->load()) cancel->store(true);
+      continue;
+    }
     switch (ev.kind) {
       case engine::GenerationEvent::Kind::kText:
         if (on_logprobs && !ev.logprobs.empty()) on_logprobs(ev.logprobs);

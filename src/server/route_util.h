@@ -47,6 +47,8 @@ class EventChannel {
  public:
   void push(engine::GenerationEvent&& ev);
   engine::GenerationEvent pop();
+  // Waits at most timeout_ms; false when nothing arrived.
+  bool pop_for(engine::GenerationEvent* out, int timeout_ms);
 
  private:
   std::mutex mu_;
@@ -57,10 +59,28 @@ class EventChannel {
 // Runs a generation to completion on the calling thread, passing text to on_text as it
 // arrives (returning false cancels). Returns the kDone event or the error.
 // on_logprobs (optional) receives the tokens' logprobs of each event before its text.
+// While waiting it polls client_gone every 20 ms and cancels the sequence once the client has
+// disconnected; without an explicit client_gone it asks the responder that App::handle
+// registered for the current thread (ResponderScope).
 Result<engine::GenerationEvent> run_generation(
     engine::Scheduler& sched, engine::GenerationRequest req,
     const std::function<bool(const std::string&)>& on_text,
-    const std::function<void(const std::vector<engine::TokenLogprob>&)>& on_logprobs = {});
+    const std::function<void(const std::vector<engine::TokenLogprob>&)>& on_logprobs = {},
+    const std::function<bool()>& client_gone = {});
+
+// Registers the responder serving the current thread's request (RAII), for disconnect checks.
+class ResponderScope {
+ public:
+  explicit ResponderScope(http::Responder* r);
+  ~ResponderScope();
+  ResponderScope(const ResponderScope&) = delete;
+  ResponderScope& operator=(const ResponderScope&) = delete;
+
+ private:
+  http::Responder* previous_;
+};
+// True when the current thread's client has gone away.
+bool current_client_gone();
 
 // Runs several requests concurrently (they share the scheduler's batches) and waits for all;
 // results in request order. Used for OpenAI's n > 1.

@@ -6,6 +6,7 @@
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
 #include <poll.h>
+#include <sys/socket.h>
 
 #include <cctype>
 #include <thread>
@@ -94,6 +95,17 @@ class ConnResponder : public Responder, public Stream {
     bhttp::write_header(sock_, sr, ec);
     if (ec) ok_ = false;
     return *this;
+  }
+
+  bool client_gone() override {
+    if (!ok_) return true;
+    pollfd p{sock_.native_handle(), POLLIN | POLLRDHUP, 0};
+    if (::poll(&p, 1, 0) <= 0) return false;
+    if (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) return true;
+    // Readable: either a pipelined request (still connected) or EOF.
+    char c;
+    ssize_t n = ::recv(sock_.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0;
   }
 
   bool write(std::string_view chunk) override {

@@ -55,6 +55,9 @@ class Responder {
   // Starts a chunked response; the returned stream is valid until the handler returns.
   virtual Stream& stream(int status, const std::string& content_type,
                          const std::vector<std::pair<std::string, std::string>>& headers) = 0;
+  // True once the client has closed its end of the connection (checked without blocking),
+  // so work for a client that went away can be cancelled before anything is written.
+  virtual bool client_gone() { return false; }
 };
 
 using Handler = std::function<void(const Request&, Responder&)>;
