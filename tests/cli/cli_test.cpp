@@ -88,3 +88,42 @@ TEST(Cli, InfoShowsArchitectureAndTypes) {
 }
 
 }  // namespace
+
+#include <filesystem>
+#include <fstream>
+
+#include "support/http_client.h"
+
+namespace {
+
+TEST(Cli, KbAndAskTalkToARunningServer) {
+  DKB_REQUIRE_FIXTURE("models/stories260K.gguf");
+  dkb::test::ServerProcess server(DKB_BINARY, {"-m", dkb::test::fixture_path("models/stories260K.gguf"),
+                                               "--api-key", "k1", "--no-warmup"});
+  ASSERT_TRUE(server.ready()) << server.output();
+  std::string url = " --url http://127.0.0.1:" + std::to_string(server.port()) + " --api-key k1";
+  std::filesystem::path dir = std::filesystem::temp_directory_path() / "dkb_cli_kb";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "park.md") << "# Park\n\nLily and Ben played in the park.\n";
+  std::ofstream(dir / "ball.txt") << "Ben had a big red ball.";
+  std::ofstream(dir / "scan.pdfx") << "binary";
+  EXPECT_EQ(run("kb create stories" + url).status, 0);
+  Output add = run("kb add stories " + (dir / "park.md").string() + " " + (dir / "ball.txt").string() + " " +
+                   (dir / "scan.pdfx").string() + url);
+  EXPECT_NE(add.status, 0);  // one file failed
+  EXPECT_NE(add.out.find("park.md: inserted"), std::string::npos) << add.out;
+  EXPECT_NE(add.out.find("ball.txt: inserted"), std::string::npos) << add.out;
+  Output list = run("kb list" + url);
+  EXPECT_NE(list.out.find("stories"), std::string::npos);
+  Output search = run("kb search stories 'red ball' --mode bm25" + url);
+  EXPECT_EQ(search.status, 0);
+  EXPECT_NE(search.out.find("ball.txt"), std::string::npos) << search.out;
+  Output ask = run("ask stories 'Where did Lily play?'" + url);
+  EXPECT_EQ(ask.status, 0);
+  EXPECT_NE(ask.out.find("Sources:\n  [1] "), std::string::npos) << ask.out;
+  EXPECT_NE(run("kb search nope x" + url).status, 0);
+  EXPECT_NE(run("kb list --url http://127.0.0.1:" + std::to_string(server.port()) + " --api-key wrong").status, 0);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
