@@ -18,6 +18,7 @@ Runner add_logits(CLI::App& app);
 Runner add_embed(CLI::App& app);
 Runner add_serve(CLI::App& app);
 Runner add_bench(CLI::App& app);
+Runner add_quantize(CLI::App& app);
 
 // Prints "deepkb: <message>" to stderr and returns 1.
 int fail(const std::string& message);

@@ -30,6 +30,8 @@ int main(int argc, char** argv) {
   };
   add("serve", "serve models over HTTP (OpenAI, DeepSeek, Ollama APIs)", add_serve);
   add("bench", "measure prefill/decode speed (llama-bench formats); write synthetic models", add_bench);
+  add("quantize", "convert a GGUF model to a quantized type (llama-quantize's type mix)",
+      add_quantize);
   add("run", "generate text from a prompt", add_run);
   add("chat", "interactive chat using the model's chat template", add_chat);
   add("info", "show a GGUF model's architecture, shapes, tensor types, vocab and template",
