@@ -154,4 +154,50 @@ Result<QuantizeReport> quantize_model_file(const std::string& in_path,
   return report;
 }
 
+Result<QuantizeReport> quantize_in_memory(gguf::File& file, FileType ftype, int threads,
+                                          std::vector<std::vector<uint8_t>>& buffers) {
+  QuantPlanner planner(ftype, file);
+  QuantizeReport report;
+  report.file_bytes_in = file.file_size();
+  struct Job {
+    size_t index;
+    QuantPlanner::Decision decision;
+  };
+  std::vector<Job> jobs;
+  for (size_t idx : llama_tensor_order(file)) {
+    const gguf::TensorInfo& t = file.tensors()[idx];
+    QuantPlanner::Decision d = planner.decide(t);
+    if (d.quantize && !is_float_type(t.type)) {
+      return failed_precondition(
+          "--quantize " + std::string(file_type_name(ftype)) + " needs a model with F16/BF16/F32 "
+          "weights, but tensor '" + t.name + "' is already " +
+          std::string(tensor_type_name(t.type)) + " (load that file without --quantize)");
+    }
+    jobs.push_back({idx, d});
+  }
+  ThreadPool pool(threads);
+  for (const Job& job : jobs) {
+    const gguf::TensorInfo t = file.tensors()[job.index];  // copy: replace_tensor rewrites it
+    TensorQuantReport tr{t.name, t.ne, t.type, job.decision.type, t.n_bytes, t.n_bytes,
+                         job.decision.quantize, job.decision.fallback};
+    if (job.decision.quantize) {
+      const size_t out_bytes =
+          static_cast<size_t>(t.n_rows()) * tensor_row_size(job.decision.type, t.ne[0]);
+      std::vector<uint8_t> buf(out_bytes);
+      DKB_RETURN_IF_ERROR(convert_rows(pool, t.type, t.data, job.decision.type, buf.data(),
+                                       t.ne[0], t.n_rows()));
+      DKB_RETURN_IF_ERROR(file.replace_tensor(t.name, job.decision.type, buf.data(), buf.size()));
+      file.release_pages(t.data, t.n_bytes);
+      buffers.push_back(std::move(buf));
+      tr.bytes_out = out_bytes;
+      ++report.n_converted;
+    }
+    report.n_fallback += job.decision.fallback ? 1 : 0;
+    report.tensor_bytes_in += tr.bytes_in;
+    report.tensor_bytes_out += tr.bytes_out;
+    report.tensors.push_back(std::move(tr));
+  }
+  return report;
+}
+
 }  // namespace dkb::engine

@@ -30,6 +30,7 @@
 #include "base/tensor_type.h"
 #include "base/thread_pool.h"
 #include "engine/quant_plan.h"
+#include "gguf/gguf.h"
 
 namespace dkb::engine {
 
@@ -66,6 +67,13 @@ struct QuantizeOptions {
 Result<QuantizeReport> quantize_model_file(const std::string& in_path,
                                            const std::string& out_path,
                                            const QuantizeOptions& opts);
+
+// Quantizes file's tensors in memory exactly as quantize_model_file would write them (same
+// plan and bytes), pointing the file's TensorInfo at new buffers appended to `buffers` (which
+// must outlive the file) and releasing the original pages. Float tensors only: a tensor that
+// would need re-quantization gives kFailedPrecondition. Only for a File not yet shared.
+Result<QuantizeReport> quantize_in_memory(gguf::File& file, FileType ftype, int threads,
+                                          std::vector<std::vector<uint8_t>>& buffers);
 
 // Converts n_rows rows of row_len elements from src (type src_type: F32/F16/BF16 or any type
 // dequantize_row supports) to dst (type dst_type, kernels::can_quantize). Rows are split over
