@@ -122,7 +122,11 @@ Result<QuantizeReport> quantize_model_file(const std::string& in_path,
     TensorQuantReport tr{t.name, t.ne, t.type, d.type, t.n_bytes, w.tensor_bytes(k), d.quantize,
                          d.fallback};
     if (!d.quantize) {
-      DKB_RETURN_IF_ERROR(sink.write(t.data, t.n_bytes));
+      for (size_t off = 0; off < t.n_bytes; off += kChunkBytes) {
+        const size_t n = std::min(kChunkBytes, t.n_bytes - off);
+        DKB_RETURN_IF_ERROR(sink.write(t.data + off, n));
+        in.release_pages(t.data + off, n);
+      }
     } else {
       const int64_t row_len = t.ne[0];
       const int64_t n_rows = t.n_rows();
@@ -136,9 +140,10 @@ Result<QuantizeReport> quantize_model_file(const std::string& in_path,
         DKB_RETURN_IF_ERROR(
             convert_rows(pool, t.type, t.data + r * src_row, d.type, chunk.data(), row_len, nr));
         DKB_RETURN_IF_ERROR(sink.write(chunk.data(), chunk.size()));
+        // The source rows are not read again: keep the resident set at about one chunk even
+        // for a multi-GB embedding matrix.
+        in.release_pages(t.data + r * src_row, static_cast<size_t>(nr) * src_row);
       }
-      // The source pages are not needed again: keep the resident set at one chunk.
-      in.release_pages(t.data, t.n_bytes);
       ++report.n_converted;
     }
     report.n_fallback += d.fallback ? 1 : 0;
