@@ -189,10 +189,19 @@ Result<QuantizeReport> quantize_in_memory(gguf::File& file, FileType ftype, int 
       const size_t out_bytes =
           static_cast<size_t>(t.n_rows()) * tensor_row_size(job.decision.type, t.ne[0]);
       std::vector<uint8_t> buf(out_bytes);
-      DKB_RETURN_IF_ERROR(convert_rows(pool, t.type, t.data, job.decision.type, buf.data(),
-                                       t.ne[0], t.n_rows()));
+      // By chunks of rows, releasing each chunk's source pages as soon as it is converted, so
+      // the peak is the quantized model plus one chunk of F16, not plus the largest tensor.
+      const size_t src_row = tensor_row_size(t.type, t.ne[0]);
+      const size_t dst_row = tensor_row_size(job.decision.type, t.ne[0]);
+      const int64_t rows_per_chunk =
+          std::max<int64_t>(1, static_cast<int64_t>(kChunkBytes / std::max(src_row, dst_row)));
+      for (int64_t r = 0; r < t.n_rows(); r += rows_per_chunk) {
+        const int64_t nr = std::min(rows_per_chunk, t.n_rows() - r);
+        DKB_RETURN_IF_ERROR(convert_rows(pool, t.type, t.data + r * src_row, job.decision.type,
+                                         buf.data() + r * dst_row, t.ne[0], nr));
+        file.release_pages(t.data + r * src_row, static_cast<size_t>(nr) * src_row);
+      }
       DKB_RETURN_IF_ERROR(file.replace_tensor(t.name, job.decision.type, buf.data(), buf.size()));
-      file.release_pages(t.data, t.n_bytes);
       buffers.push_back(std::move(buf));
       tr.bytes_out = out_bytes;
       ++report.n_converted;
