@@ -16,7 +16,9 @@ std::string shape_str(const std::vector<int64_t>& ne) {
   return "[" + s + "]";
 }
 
-double mib(uint64_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024.0); }
+double mib(uint64_t bytes) {
+  return static_cast<double>(bytes) / (1024.0 * 1024.0);
+}
 
 }  // namespace
 
@@ -62,8 +64,8 @@ Runner add_quantize(CLI::App& app) {
     if (!rep.is_ok()) return fail(rep.status().to_string());
     const double secs =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::printf("quantized %s -> %s as %s: %d of %zu tensors converted in %.2f s\n",
-                o->in.c_str(), o->out.c_str(), std::string(engine::file_type_name(*ftype)).c_str(),
+    std::printf("quantized %s -> %s as %s: %d of %zu tensors converted in %.2f s\n", o->in.c_str(),
+                o->out.c_str(), std::string(engine::file_type_name(*ftype)).c_str(),
                 rep->n_converted, rep->tensors.size(), secs);
     std::printf("model size: %10.2f MiB -> %10.2f MiB (tensor data, %.1f%%)\n",
                 mib(rep->tensor_bytes_in), mib(rep->tensor_bytes_out),
@@ -73,9 +75,10 @@ Runner add_quantize(CLI::App& app) {
                 static_cast<unsigned long long>(rep->file_bytes_in),
                 static_cast<unsigned long long>(rep->file_bytes_out));
     if (rep->n_fallback > 0) {
-      std::printf("warning: %d tensor(s) used a fallback type (row length not a multiple of "
-                  "the block size)\n",
-                  rep->n_fallback);
+      std::printf(
+          "warning: %d tensor(s) used a fallback type (row length not a multiple of "
+          "the block size)\n",
+          rep->n_fallback);
     }
     return 0;
   };

@@ -17,11 +17,11 @@ struct FileTypeName {
   std::string_view name;
 };
 constexpr FileTypeName kNames[] = {
-    {FileType::kQ4_0, "Q4_0"},     {FileType::kQ4_1, "Q4_1"},     {FileType::kQ5_0, "Q5_0"},
-    {FileType::kQ5_1, "Q5_1"},     {FileType::kQ8_0, "Q8_0"},     {FileType::kQ2_K, "Q2_K"},
-    {FileType::kQ3_K_S, "Q3_K_S"}, {FileType::kQ3_K_M, "Q3_K_M"}, {FileType::kQ3_K_L, "Q3_K_L"},
-    {FileType::kQ4_K_S, "Q4_K_S"}, {FileType::kQ4_K_M, "Q4_K_M"}, {FileType::kQ5_K_S, "Q5_K_S"},
-    {FileType::kQ5_K_M, "Q5_K_M"}, {FileType::kQ6_K, "Q6_K"},     {FileType::kMostlyF16, "F16"},
+    {FileType::kQ4_0, "Q4_0"},       {FileType::kQ4_1, "Q4_1"},     {FileType::kQ5_0, "Q5_0"},
+    {FileType::kQ5_1, "Q5_1"},       {FileType::kQ8_0, "Q8_0"},     {FileType::kQ2_K, "Q2_K"},
+    {FileType::kQ3_K_S, "Q3_K_S"},   {FileType::kQ3_K_M, "Q3_K_M"}, {FileType::kQ3_K_L, "Q3_K_L"},
+    {FileType::kQ4_K_S, "Q4_K_S"},   {FileType::kQ4_K_M, "Q4_K_M"}, {FileType::kQ5_K_S, "Q5_K_S"},
+    {FileType::kQ5_K_M, "Q5_K_M"},   {FileType::kQ6_K, "Q6_K"},     {FileType::kMostlyF16, "F16"},
     {FileType::kMostlyBF16, "BF16"}, {FileType::kAllF32, "F32"},
 };
 
@@ -72,23 +72,36 @@ std::string supported_file_type_names() {
 
 TensorType file_type_base(FileType t) {
   switch (t) {
-    case FileType::kAllF32: return T::kF32;
-    case FileType::kMostlyF16: return T::kF16;
-    case FileType::kMostlyBF16: return T::kBF16;
-    case FileType::kQ4_0: return T::kQ4_0;
-    case FileType::kQ4_1: return T::kQ4_1;
-    case FileType::kQ5_0: return T::kQ5_0;
-    case FileType::kQ5_1: return T::kQ5_1;
-    case FileType::kQ8_0: return T::kQ8_0;
-    case FileType::kQ2_K: return T::kQ2_K;
+    case FileType::kAllF32:
+      return T::kF32;
+    case FileType::kMostlyF16:
+      return T::kF16;
+    case FileType::kMostlyBF16:
+      return T::kBF16;
+    case FileType::kQ4_0:
+      return T::kQ4_0;
+    case FileType::kQ4_1:
+      return T::kQ4_1;
+    case FileType::kQ5_0:
+      return T::kQ5_0;
+    case FileType::kQ5_1:
+      return T::kQ5_1;
+    case FileType::kQ8_0:
+      return T::kQ8_0;
+    case FileType::kQ2_K:
+      return T::kQ2_K;
     case FileType::kQ3_K_S:
     case FileType::kQ3_K_M:
-    case FileType::kQ3_K_L: return T::kQ3_K;
+    case FileType::kQ3_K_L:
+      return T::kQ3_K;
     case FileType::kQ4_K_S:
-    case FileType::kQ4_K_M: return T::kQ4_K;
+    case FileType::kQ4_K_M:
+      return T::kQ4_K;
     case FileType::kQ5_K_S:
-    case FileType::kQ5_K_M: return T::kQ5_K;
-    case FileType::kQ6_K: return T::kQ6_K;
+    case FileType::kQ5_K_M:
+      return T::kQ5_K;
+    case FileType::kQ6_K:
+      return T::kQ6_K;
   }
   return T::kF32;
 }
@@ -115,9 +128,9 @@ bool is_quantizable_tensor(const gguf::TensorInfo& t) {
   q = q && !contains(name, "ffn_gate_inp.weight");
   q = q && name != "position_embd.weight" && name != "token_types.weight";
   q = q && !contains(name, "ssm_conv1d.weight");
-  for (std::string_view rwkv : {"time_mix_first.weight", "time_mix_w1.weight",
-                                "time_mix_w2.weight", "time_mix_decay_w1.weight",
-                                "time_mix_decay_w2.weight", "time_mix_lerp_fused.weight"}) {
+  for (std::string_view rwkv :
+       {"time_mix_first.weight", "time_mix_w1.weight", "time_mix_w2.weight",
+        "time_mix_decay_w1.weight", "time_mix_decay_w2.weight", "time_mix_lerp_fused.weight"}) {
     q = q && !contains(name, rwkv);
   }
   q = q && !contains(name, "attn_rel_b.weight");
@@ -196,14 +209,14 @@ TensorType QuantPlanner::mix_type(const gguf::TensorInfo& t, TensorType new_type
     if (ft == FileType::kQ2_K) {
       new_type = T::kQ3_K;
     } else if (ft == FileType::kQ3_K_M) {
-      new_type = i_layer < n_layer / 16                         ? T::kQ5_K
+      new_type = i_layer < n_layer / 16                       ? T::kQ5_K
                  : !falcon || use_more_bits(i_layer, n_layer) ? T::kQ4_K
                                                               : T::kQ3_K;
     } else if (ft == FileType::kQ3_K_L) {
       new_type = falcon ? T::kQ4_K : T::kQ5_K;
     } else if (ft == FileType::kQ4_K_M) {
       if (falcon) {
-        new_type = i_layer < n_layer / 16               ? T::kQ6_K
+        new_type = i_layer < n_layer / 16            ? T::kQ6_K
                    : use_more_bits(i_layer, n_layer) ? T::kQ5_K
                                                      : T::kQ4_K;
       } else if (use_more_bits(i_layer, n_layer)) {
@@ -223,17 +236,23 @@ TensorType QuantPlanner::mix_type(const gguf::TensorInfo& t, TensorType new_type
           new_type = T::kQ5_K;
         }
       } else {
-        if (ft == FileType::kQ2_K) new_type = T::kQ3_K;
-        else if (ft == FileType::kQ3_K_M) new_type = T::kQ4_K;
-        else if (ft == FileType::kQ3_K_L) new_type = T::kQ5_K;
+        if (ft == FileType::kQ2_K)
+          new_type = T::kQ3_K;
+        else if (ft == FileType::kQ3_K_M)
+          new_type = T::kQ4_K;
+        else if (ft == FileType::kQ3_K_L)
+          new_type = T::kQ5_K;
       }
     } else if (ft == FileType::kQ3_K_L) {
       new_type = T::kQ4_K;
     }
   } else if (contains(name, "attn_qkv.weight")) {
-    if (ft == FileType::kQ3_K_M || ft == FileType::kQ3_K_L) new_type = T::kQ4_K;
-    else if (ft == FileType::kQ4_K_M) new_type = T::kQ5_K;
-    else if (ft == FileType::kQ5_K_M) new_type = T::kQ6_K;
+    if (ft == FileType::kQ3_K_M || ft == FileType::kQ3_K_L)
+      new_type = T::kQ4_K;
+    else if (ft == FileType::kQ4_K_M)
+      new_type = T::kQ5_K;
+    else if (ft == FileType::kQ5_K_M)
+      new_type = T::kQ6_K;
   } else if (contains(name, "ffn_gate")) {
     ++i_ffn_gate_;
   } else if (contains(name, "ffn_up")) {
@@ -253,15 +272,25 @@ QuantPlanner::Decision QuantPlanner::decide(const gguf::TensorInfo& t) {
       fallback = true;
       switch (new_type) {
         case T::kQ2_K:
-        case T::kQ3_K: new_type = T::kQ4_0; break;
-        case T::kQ4_K: new_type = T::kQ5_0; break;
-        case T::kQ5_K: new_type = T::kQ5_1; break;
-        case T::kQ6_K: new_type = T::kQ8_0; break;
-        default: new_type = T::kF16; break;
+        case T::kQ3_K:
+          new_type = T::kQ4_0;
+          break;
+        case T::kQ4_K:
+          new_type = T::kQ5_0;
+          break;
+        case T::kQ5_K:
+          new_type = T::kQ5_1;
+          break;
+        case T::kQ6_K:
+          new_type = T::kQ8_0;
+          break;
+        default:
+          new_type = T::kF16;
+          break;
       }
       if (nx % tensor_type_traits(new_type)->block_size != 0) new_type = T::kF16;
-      log::warn("tensor '{}': row length {} is not a multiple of the block size; using {}",
-                   t.name, nx, tensor_type_name(new_type));
+      log::warn("tensor '{}': row length {} is not a multiple of the block size; using {}", t.name,
+                nx, tensor_type_name(new_type));
       ++n_fallback_;
     }
   }

@@ -54,12 +54,10 @@ Status convert_rows(ThreadPool& pool, TensorType src_type, const void* src, Tens
   return Status::ok();
 }
 
-Result<QuantizeReport> quantize_model_file(const std::string& in_path,
-                                           const std::string& out_path,
+Result<QuantizeReport> quantize_model_file(const std::string& in_path, const std::string& out_path,
                                            const QuantizeOptions& opts) {
   std::error_code ec;
-  if (std::filesystem::exists(out_path, ec) &&
-      std::filesystem::equivalent(in_path, out_path, ec)) {
+  if (std::filesystem::exists(out_path, ec) && std::filesystem::equivalent(in_path, out_path, ec)) {
     return invalid_argument("output '" + out_path + "' is the input file");
   }
   auto opened = gguf::File::open(in_path);
@@ -77,10 +75,9 @@ Result<QuantizeReport> quantize_model_file(const std::string& in_path,
     QuantPlanner::Decision d = planner.decide(t);
     if (d.quantize) {
       if (!kernels::is_supported_weight_type(t.type)) {
-        return invalid_argument("tensor '" + t.name + "' has type " +
-                                std::string(tensor_type_name(t.type)) +
-                                ", which cannot be converted to " +
-                                std::string(tensor_type_name(d.type)));
+        return invalid_argument(
+            "tensor '" + t.name + "' has type " + std::string(tensor_type_name(t.type)) +
+            ", which cannot be converted to " + std::string(tensor_type_name(d.type)));
       }
       if (!is_float_type(t.type)) {
         if (!opts.allow_requantize) {
@@ -97,9 +94,10 @@ Result<QuantizeReport> quantize_model_file(const std::string& in_path,
     decisions.push_back(d);
   }
   if (report.n_requantized > 0) {
-    log::warn("*** re-quantizing {} already-quantized tensors of '{}': quality will be worse "
-              "than quantizing the original F16/BF16/F32 weights ***",
-              report.n_requantized, in_path);
+    log::warn(
+        "*** re-quantizing {} already-quantized tensors of '{}': quality will be worse "
+        "than quantizing the original F16/BF16/F32 weights ***",
+        report.n_requantized, in_path);
   }
 
   gguf::Writer w(in.alignment());
@@ -119,8 +117,8 @@ Result<QuantizeReport> quantize_model_file(const std::string& in_path,
   auto produce = [&](size_t k, gguf::TensorSink& sink) -> Status {
     const gguf::TensorInfo& t = in.tensors()[order[k]];
     const QuantPlanner::Decision& d = decisions[k];
-    TensorQuantReport tr{t.name, t.ne, t.type, d.type, t.n_bytes, w.tensor_bytes(k), d.quantize,
-                         d.fallback};
+    TensorQuantReport tr{t.name,     t.ne,      t.type, d.type, t.n_bytes, w.tensor_bytes(k),
+                         d.quantize, d.fallback};
     if (!d.quantize) {
       for (size_t off = 0; off < t.n_bytes; off += kChunkBytes) {
         const size_t n = std::min(kChunkBytes, t.n_bytes - off);
@@ -173,18 +171,25 @@ Result<QuantizeReport> quantize_in_memory(gguf::File& file, FileType ftype, int 
     const gguf::TensorInfo& t = file.tensors()[idx];
     QuantPlanner::Decision d = planner.decide(t);
     if (d.quantize && !is_float_type(t.type)) {
-      return failed_precondition(
-          "--quantize " + std::string(file_type_name(ftype)) + " needs a model with F16/BF16/F32 "
-          "weights, but tensor '" + t.name + "' is already " +
-          std::string(tensor_type_name(t.type)) + " (load that file without --quantize)");
+      return failed_precondition("--quantize " + std::string(file_type_name(ftype)) +
+                                 " needs a model with F16/BF16/F32 "
+                                 "weights, but tensor '" +
+                                 t.name + "' is already " + std::string(tensor_type_name(t.type)) +
+                                 " (load that file without --quantize)");
     }
     jobs.push_back({idx, d});
   }
   ThreadPool pool(threads);
   for (const Job& job : jobs) {
     const gguf::TensorInfo t = file.tensors()[job.index];  // copy: replace_tensor rewrites it
-    TensorQuantReport tr{t.name, t.ne, t.type, job.decision.type, t.n_bytes, t.n_bytes,
-                         job.decision.quantize, job.decision.fallback};
+    TensorQuantReport tr{t.name,
+                         t.ne,
+                         t.type,
+                         job.decision.type,
+                         t.n_bytes,
+                         t.n_bytes,
+                         job.decision.quantize,
+                         job.decision.fallback};
     if (job.decision.quantize) {
       const size_t out_bytes =
           static_cast<size_t>(t.n_rows()) * tensor_row_size(job.decision.type, t.ne[0]);

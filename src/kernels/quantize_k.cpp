@@ -29,8 +29,7 @@ int nearest_int(float fval) {
 
 // Symmetric quantization of n values to [-nmax, nmax-1] (stored biased by nmax in L), with a
 // weighted least-squares scale search (ggml's make_qx_quants; qw null: weights from rmse_type).
-float make_qx_quants(int n, int nmax, const float* x, int8_t* L, int rmse_type,
-                     const float* qw) {
+float make_qx_quants(int n, int nmax, const float* x, int8_t* L, int rmse_type, const float* qw) {
   float max = 0;
   float amax = 0;
   for (int i = 0; i < n; ++i) {
@@ -60,10 +59,14 @@ float make_qx_quants(int n, int nmax, const float* x, int8_t* L, int rmse_type,
   auto weight = [&](int i) {
     if (qw) return qw[i];
     switch (rmse_type) {
-      case 1: return x[i] * x[i];
-      case 2: return 1.0f;
-      case 3: return std::fabs(x[i]);
-      default: return std::sqrt(std::fabs(x[i]));
+      case 1:
+        return x[i] * x[i];
+      case 2:
+        return 1.0f;
+      case 3:
+        return std::fabs(x[i]);
+      default:
+        return std::sqrt(std::fabs(x[i]));
     }
   };
   float sumlx = 0;
@@ -384,7 +387,8 @@ void quantize_q3_k(const float* src, void* dst, int64_t n) {
           y[i].scales[j - 8] = static_cast<uint8_t>(y[i].scales[j - 8] | ((l & 0xF) << 4));
         }
         l = static_cast<int8_t>(l >> 4);
-        y[i].scales[j % 4 + 8] = static_cast<uint8_t>(y[i].scales[j % 4 + 8] | (l << (2 * (j / 4))));
+        y[i].scales[j % 4 + 8] =
+            static_cast<uint8_t>(y[i].scales[j % 4 + 8] | (l << (2 * (j / 4))));
       }
       y[i].d = fp32_to_fp16(1 / iscale);
     } else {

@@ -1,12 +1,11 @@
 // End-to-end: `deepkb quantize` and `--quantize` as a user runs them.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
 #include <filesystem>
 #include <string>
-
-#include <unistd.h>
 
 #include "support/fixtures.h"
 
@@ -29,13 +28,15 @@ Output run_both(const std::string& args) {
   return o;
 }
 
-std::string q(const std::string& s) { return "'" + s + "'"; }
+std::string q(const std::string& s) {
+  return "'" + s + "'";
+}
 
 class QuantizeCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("dkb_quantize_cli_" + std::to_string(::getpid()));
+    dir_ =
+        std::filesystem::temp_directory_path() / ("dkb_quantize_cli_" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir_);
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }

@@ -1,14 +1,13 @@
 // gguf::Writer's streaming path: deferred tensors produced while writing give the same bytes
 // as the in-memory path, wrong producers fail cleanly, and replace_tensor() repoints a tensor.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <unistd.h>
 
 #include "gguf/gguf.h"
 
@@ -26,7 +25,9 @@ std::string temp_path(const char* tag) {
   return "/tmp/dkb_writer_" + std::string(tag) + "_" + std::to_string(::getpid()) + ".gguf";
 }
 
-bool exists(const std::string& p) { return std::ifstream(p).good(); }
+bool exists(const std::string& p) {
+  return std::ifstream(p).good();
+}
 
 std::vector<float> ramp(size_t n) {
   std::vector<float> v(n);
@@ -70,7 +71,8 @@ TEST(WriterStreaming, WrongSizeOrProducerErrorLeavesNoFile) {
   ASSERT_TRUE(w.add_tensor_deferred("a", TensorType::kF32, {32}).is_ok());
   const std::string path = temp_path("bad");
   const float x[31] = {};
-  Status s = w.write_streaming(path, [&](size_t, TensorSink& sink) { return sink.write(x, sizeof x); });
+  Status s =
+      w.write_streaming(path, [&](size_t, TensorSink& sink) { return sink.write(x, sizeof x); });
   EXPECT_EQ(s.code(), ErrorCode::kInternal) << s.to_string();
   EXPECT_NE(s.message().find("124 bytes produced, 128 expected"), std::string::npos) << s.message();
   EXPECT_FALSE(exists(path));
@@ -82,7 +84,8 @@ TEST(WriterStreaming, WrongSizeOrProducerErrorLeavesNoFile) {
   EXPECT_EQ(w.write(path).code(), ErrorCode::kFailedPrecondition);
   EXPECT_FALSE(exists(path));
   EXPECT_EQ(w.add_tensor_deferred("a", TensorType::kF32, {32}).code(), ErrorCode::kAlreadyExists);
-  EXPECT_EQ(w.add_tensor_deferred("c", TensorType::kQ4_0, {48}).code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(w.add_tensor_deferred("c", TensorType::kQ4_0, {48}).code(),
+            ErrorCode::kInvalidArgument);
 }
 
 TEST(WriterStreaming, ExistingKeyKeepsItsPosition) {

@@ -35,8 +35,8 @@ TEST_P(LoadTimeQuant, SameLogitsAsQuantizedFile) {
     TempDir dir;
     engine::QuantizeOptions opts;
     opts.ftype = ftype;
-    ASSERT_TRUE(
-        engine::quantize_model_file(test::fixture_path(model_rel), dir.file("q.gguf"), opts).is_ok());
+    ASSERT_TRUE(engine::quantize_model_file(test::fixture_path(model_rel), dir.file("q.gguf"), opts)
+                    .is_ok());
     auto from_file = engine::Model::load(dir.file("q.gguf"));
     ASSERT_TRUE(from_file.is_ok()) << from_file.status().to_string();
     engine::LoadOptions lo;

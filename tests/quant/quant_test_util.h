@@ -2,6 +2,7 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -10,8 +11,6 @@
 #include <map>
 #include <string>
 #include <vector>
-
-#include <unistd.h>
 
 #include "base/thread_pool.h"
 #include "engine/context.h"
@@ -39,7 +38,7 @@ class TempDir {
   // Number of entries (to check nothing was left behind).
   size_t n_entries() const {
     return static_cast<size_t>(std::distance(std::filesystem::directory_iterator(path_),
-                                              std::filesystem::directory_iterator()));
+                                             std::filesystem::directory_iterator()));
   }
 
  private:

@@ -144,14 +144,15 @@ TEST(QuantizeErrors, IntegerWeightTensor) {
 TEST(QuantizePlan, FallbacksAndCopies) {
   TempDir dir;
   const std::string in = write_model(dir, "m.gguf",
-                                     {{"output.weight", {96, 16}},          // Q6_K: 96 % 256
+                                     {{"output.weight", {96, 16}},  // Q6_K: 96 % 256
                                       {"token_embd.weight", {96, 16}},
                                       {"output_norm.weight", {96}},
-                                      {"blk.0.attn_q.weight", {96, 32}},    // Q4_K → Q5_0
-                                      {"blk.0.attn_k.weight", {48, 32}},    // → F16 (48 % 32)
+                                      {"blk.0.attn_q.weight", {96, 32}},  // Q4_K → Q5_0
+                                      {"blk.0.attn_k.weight", {48, 32}},  // → F16 (48 % 32)
                                       {"blk.0.attn_norm.weight", {96}},
                                       {"blk.0.ffn_gate_inp.weight", {96, 4}}});
-  auto r = engine::quantize_model_file(in, dir.file("out.gguf"), opts_for(engine::FileType::kQ4_K_M));
+  auto r =
+      engine::quantize_model_file(in, dir.file("out.gguf"), opts_for(engine::FileType::kQ4_K_M));
   ASSERT_TRUE(r.is_ok()) << r.status().to_string();
   auto f = gguf::File::open(dir.file("out.gguf"));
   ASSERT_TRUE(f.is_ok());
@@ -165,7 +166,8 @@ TEST(QuantizePlan, FallbacksAndCopies) {
   EXPECT_EQ(type_of("blk.0.ffn_gate_inp.weight"), TensorType::kF32);
   EXPECT_EQ(r->n_fallback, 3);
   // Legacy target, row not a multiple of 32.
-  auto r2 = engine::quantize_model_file(in, dir.file("out2.gguf"), opts_for(engine::FileType::kQ4_0));
+  auto r2 =
+      engine::quantize_model_file(in, dir.file("out2.gguf"), opts_for(engine::FileType::kQ4_0));
   ASSERT_TRUE(r2.is_ok()) << r2.status().to_string();
   auto f2 = gguf::File::open(dir.file("out2.gguf"));
   EXPECT_EQ(f2->find_tensor("blk.0.attn_k.weight")->type, TensorType::kF16);
@@ -189,7 +191,8 @@ TEST(QuantizePlan, UseMoreBitsOnDeepModel) {
   auto f = gguf::File::open(in);
   ASSERT_TRUE(f.is_ok());
   auto more = [](int i) { return i < 4 || i >= 28 || (i - 4) % 3 == 2; };
-  for (auto ft : {engine::FileType::kQ4_K_M, engine::FileType::kQ5_K_M, engine::FileType::kQ4_K_S}) {
+  for (auto ft :
+       {engine::FileType::kQ4_K_M, engine::FileType::kQ5_K_M, engine::FileType::kQ4_K_S}) {
     engine::QuantPlanner planner(ft, *f);
     for (size_t idx : engine::llama_tensor_order(*f)) {
       const auto& t = f->tensors()[idx];
@@ -215,9 +218,8 @@ TEST(QuantizePlan, UseMoreBitsOnDeepModel) {
 
 TEST(QuantizePlan, TiedEmbeddingsGetOutputType) {
   TempDir dir;
-  const std::string in = write_model(dir, "tied.gguf",
-                                     {{"token_embd.weight", {256, 8}},
-                                      {"blk.0.attn_q.weight", {256, 256}}});
+  const std::string in = write_model(
+      dir, "tied.gguf", {{"token_embd.weight", {256, 8}}, {"blk.0.attn_q.weight", {256, 256}}});
   auto f = gguf::File::open(in);
   ASSERT_TRUE(f.is_ok());
   engine::QuantPlanner planner(engine::FileType::kQ4_0, *f);

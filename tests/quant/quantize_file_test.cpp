@@ -143,12 +143,13 @@ TEST(QuantizeLogits, CloseToF16AsLlamaCppQuantizedFile) {
   DKB_REQUIRE_FIXTURE("reference/tiny-llama-F16.json");
   const auto f16_ref =
       nlohmann::json::parse(test::read_file(test::fixture_path("reference/tiny-llama-F16.json")));
-  for (auto [ftype, target] : {std::pair{engine::FileType::kQ8_0, std::string("tiny-llama-Q8_0")},
-                               std::pair{engine::FileType::kQ4_K_M, std::string("tiny-llama-Q4_K_M")},
-                               std::pair{engine::FileType::kQ4_0, std::string("tiny-llama-Q4_0")}}) {
+  for (auto [ftype, target] :
+       {std::pair{engine::FileType::kQ8_0, std::string("tiny-llama-Q8_0")},
+        std::pair{engine::FileType::kQ4_K_M, std::string("tiny-llama-Q4_K_M")},
+        std::pair{engine::FileType::kQ4_0, std::string("tiny-llama-Q4_0")}}) {
     DKB_REQUIRE_FIXTURE("reference/" + target + ".json");
-    const auto q_ref = nlohmann::json::parse(
-        test::read_file(test::fixture_path("reference/" + target + ".json")));
+    const auto q_ref =
+        nlohmann::json::parse(test::read_file(test::fixture_path("reference/" + target + ".json")));
     TempDir dir;
     engine::QuantizeOptions opts;
     opts.ftype = ftype;

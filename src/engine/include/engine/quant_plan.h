@@ -74,9 +74,9 @@ class QuantPlanner {
   QuantPlanner(FileType ftype, const gguf::File& file);
 
   struct Decision {
-    TensorType type;       // type to write (== source type: copy unchanged)
-    bool quantize = false; // true when the data must be converted
-    bool fallback = false; // the preferred type did not fit the row length
+    TensorType type;        // type to write (== source type: copy unchanged)
+    bool quantize = false;  // true when the data must be converted
+    bool fallback = false;  // the preferred type did not fit the row length
   };
   // The decision for tensor t; call once per tensor in llama_tensor_order().
   Decision decide(const gguf::TensorInfo& t);

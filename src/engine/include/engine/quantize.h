@@ -64,8 +64,7 @@ struct QuantizeOptions {
   std::function<void(const TensorQuantReport&)> on_tensor;
 };
 
-Result<QuantizeReport> quantize_model_file(const std::string& in_path,
-                                           const std::string& out_path,
+Result<QuantizeReport> quantize_model_file(const std::string& in_path, const std::string& out_path,
                                            const QuantizeOptions& opts);
 
 // Quantizes file's tensors in memory exactly as quantize_model_file would write them (same
