@@ -1,6 +1,8 @@
 #include "engine/quantize.h"
 
 #include <algorithm>
+#include <atomic>
+#include <cmath>
 #include <filesystem>
 #include <memory>
 
@@ -42,15 +44,30 @@ Status convert_rows(ThreadPool& pool, TensorType src_type, const void* src, Tens
   const size_t dst_row = tensor_row_size(dst_type, row_len);
   const auto* in = static_cast<const uint8_t*>(src);
   auto* out = static_cast<uint8_t*>(dst);
+  // First non-finite row, or n_rows: llama.cpp rejects such data after quantizing
+  // (ggml_validate_row_data); we check the source so the message can name the row.
+  std::atomic<int64_t> bad_row{n_rows};
   pool.run([&](int ith, int nth) {
     const auto [r0, r1] = ThreadPool::split(n_rows, ith, nth);
     if (r0 >= r1) return;
     std::vector<float> row(static_cast<size_t>(row_len));  // [row_len]
     for (int64_t r = r0; r < r1; ++r) {
       kernels::dequantize_row(src_type, in + r * src_row, row.data(), row_len);
+      for (float v : row) {
+        if (!std::isfinite(v)) {
+          int64_t cur = bad_row.load();
+          while (r < cur && !bad_row.compare_exchange_weak(cur, r)) {
+          }
+          break;
+        }
+      }
       kernels::quantize_row(dst_type, row.data(), out + r * dst_row, row_len);
     }
   });
+  if (bad_row.load() < n_rows) {
+    return invalid_argument("row " + std::to_string(bad_row.load()) +
+                            " contains NaN or infinite values");
+  }
   return Status::ok();
 }
 
@@ -202,8 +219,9 @@ Result<QuantizeReport> quantize_in_memory(gguf::File& file, FileType ftype, int 
           std::max<int64_t>(1, static_cast<int64_t>(kChunkBytes / std::max(src_row, dst_row)));
       for (int64_t r = 0; r < t.n_rows(); r += rows_per_chunk) {
         const int64_t nr = std::min(rows_per_chunk, t.n_rows() - r);
-        DKB_RETURN_IF_ERROR(convert_rows(pool, t.type, t.data + r * src_row, job.decision.type,
-                                         buf.data() + r * dst_row, t.ne[0], nr));
+        Status st = convert_rows(pool, t.type, t.data + r * src_row, job.decision.type,
+                                 buf.data() + r * dst_row, t.ne[0], nr);
+        if (!st.is_ok()) return st.with_context("tensor '" + t.name + "'");
         file.release_pages(t.data + r * src_row, static_cast<size_t>(nr) * src_row);
       }
       DKB_RETURN_IF_ERROR(file.replace_tensor(t.name, job.decision.type, buf.data(), buf.size()));

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <limits>
 #include <random>
 
 #include "engine/quant_plan.h"
@@ -137,6 +138,35 @@ TEST(QuantizeErrors, IntegerWeightTensor) {
   ASSERT_FALSE(r.is_ok());
   EXPECT_EQ(r.status().code(), ErrorCode::kInvalidArgument);
   EXPECT_NE(r.status().message().find("blk.0.attn_q.weight"), std::string::npos);
+}
+
+// NaN/Inf weights are rejected with the tensor and row named (llama.cpp: "quantized data
+// validation failed"), both by the file quantizer and at load time.
+TEST(QuantizeErrors, NonFiniteWeights) {
+  TempDir dir;
+  gguf::Writer w;
+  w.set_string("general.architecture", "llama");
+  std::vector<float> v(64 * 4, 0.25f);
+  v[64 * 2 + 5] = std::numeric_limits<float>::quiet_NaN();
+  ASSERT_TRUE(w.add_tensor("blk.0.attn_q.weight", TensorType::kF32, {64, 4}, v.data(), v.size() * 4)
+                  .is_ok());
+  ASSERT_TRUE(w.write(dir.file("nan.gguf")).is_ok());
+  auto r = engine::quantize_model_file(dir.file("nan.gguf"), dir.file("out.gguf"),
+                                       opts_for(engine::FileType::kQ8_0));
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_EQ(r.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("tensor 'blk.0.attn_q.weight'"), std::string::npos)
+      << r.status().message();
+  EXPECT_NE(r.status().message().find("row 2 contains NaN"), std::string::npos)
+      << r.status().message();
+  EXPECT_EQ(dir.n_entries(), 1u);
+  auto f = gguf::File::open(dir.file("nan.gguf"));
+  ASSERT_TRUE(f.is_ok());
+  std::vector<std::vector<uint8_t>> buffers;
+  auto m = engine::quantize_in_memory(*f, engine::FileType::kQ4_0, 1, buffers);
+  ASSERT_FALSE(m.is_ok());
+  EXPECT_NE(m.status().message().find("row 2 contains NaN"), std::string::npos)
+      << m.status().message();
 }
 
 // Rows that do not fit the block size fall back as llama.cpp does: Q4_K → Q5_0, Q6_K → Q8_0,

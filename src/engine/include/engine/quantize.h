@@ -16,8 +16,9 @@
 // that keep their type (norms, or already of the target type) are copied byte for byte.
 //
 // Errors: the reader's (kNotFound for a missing file, kCorruption …), kInvalidArgument for
-// in == out or a source type that cannot be converted (integer tensors), kFailedPrecondition
-// as above, kIOError from the writer. On error no output file is left behind.
+// in == out, a source type that cannot be converted (integer tensors) or NaN/Inf weights
+// (naming tensor and row), kFailedPrecondition as above, kIOError from the writer. On error
+// no output file is left behind.
 // Thread-safety: functions are reentrant; conversion uses the given/temporary ThreadPool.
 #pragma once
 
@@ -77,7 +78,8 @@ Result<QuantizeReport> quantize_in_memory(gguf::File& file, FileType ftype, int 
 // Converts n_rows rows of row_len elements from src (type src_type: F32/F16/BF16 or any type
 // dequantize_row supports) to dst (type dst_type, kernels::can_quantize). Rows are split over
 // the pool. dst must hold n_rows * tensor_row_size(dst_type, row_len) bytes.
-// kInvalidArgument when a type is unsupported or row_len does not fit a block size.
+// kInvalidArgument when a type is unsupported, row_len does not fit a block size, or a row
+// holds NaN/Inf (naming the first such row; dst is fully written regardless).
 Status convert_rows(ThreadPool& pool, TensorType src_type, const void* src, TensorType dst_type,
                     void* dst, int64_t row_len, int64_t n_rows);
 
