@@ -6,7 +6,9 @@
 // [1024, 5120) past end of file (4096 bytes)"), never a crash.
 //
 // Ownership: File owns its MappedFile; TensorInfo::data points into it and lives as long as
-// the File. Thread-safety: immutable after open(); safe to share across threads.
+// the File (or, after replace_tensor(), into a buffer the caller keeps alive as long).
+// Thread-safety: immutable after open() (replace_tensor() aside, which must happen before the
+// File is shared); safe to share across threads.
 #pragma once
 
 #include <cstdint>
