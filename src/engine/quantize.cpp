@@ -117,9 +117,13 @@ Result<QuantizeReport> quantize_model_file(const std::string& in_path, const std
         report.n_requantized, in_path);
   }
 
+  // Metadata as llama.cpp writes it: every input key in order except split.* (one output
+  // file, not shards), then quantization_version and file_type appended last (its gguf_set_*
+  // removes a key and appends it), so headers come out byte-identical to llama-quantize's.
   gguf::Writer w(in.alignment());
   for (const auto& [key, value] : in.metadata()) {
-    if (key.rfind("split.", 0) == 0) continue;  // one output file, not shards
+    if (key.rfind("split.", 0) == 0) continue;
+    if (key == "general.quantization_version" || key == "general.file_type") continue;
     w.set(key, value);
   }
   w.set_u32("general.quantization_version", 2);

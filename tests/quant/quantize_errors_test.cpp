@@ -22,11 +22,11 @@ std::string write_model(const TempDir& dir, const std::string& name,
                         const std::vector<std::pair<std::string, std::vector<int64_t>>>& tensors,
                         int n_layer = 1, TensorType type = TensorType::kF32) {
   gguf::Writer w;
+  w.set_u32("general.file_type", 0);  // first, as convert_hf_to_gguf.py writes it early
   w.set_string("general.architecture", "llama");
   w.set_u32("llama.block_count", static_cast<uint32_t>(n_layer));
   w.set_u32("llama.attention.head_count", 4);
   w.set_u32("llama.attention.head_count_kv", 4);
-  w.set_u32("general.file_type", 0);
   std::mt19937 rng(3);
   std::normal_distribution<float> dist(0.0f, 0.02f);
   for (const auto& [tname, ne] : tensors) {
@@ -195,6 +195,13 @@ TEST(QuantizePlan, FallbacksAndCopies) {
   EXPECT_EQ(type_of("blk.0.attn_norm.weight"), TensorType::kF32);
   EXPECT_EQ(type_of("blk.0.ffn_gate_inp.weight"), TensorType::kF32);
   EXPECT_EQ(r->n_fallback, 3);
+  // general.file_type moved to the end after quantization_version, as llama.cpp does.
+  const auto& kv = f->metadata();
+  ASSERT_GE(kv.size(), 2u);
+  EXPECT_EQ(kv[kv.size() - 2].first, "general.quantization_version");
+  EXPECT_EQ(kv.back().first, "general.file_type");
+  EXPECT_EQ(f->get_uint("general.file_type"), 15u);
+  EXPECT_EQ(f->get_string("general.architecture"), "llama");
   // Legacy target, row not a multiple of 32.
   auto r2 =
       engine::quantize_model_file(in, dir.file("out2.gguf"), opts_for(engine::FileType::kQ4_0));
