@@ -123,6 +123,41 @@ TEST(QuantizeK, Q4KExactLevels) {
   for (int i = 0; i < kQK_K; ++i) EXPECT_NEAR(y[i], x[i], 0.01f);
 }
 
+// Q5_K with x = i % 32: exact levels 0..31 with scale 1, min 0 (same scale bytes as Q4_K
+// above); low nibbles in qs, and the fifth bit, set for levels 16..31, in qh (bit 2c for the
+// first 32 of chunk c, bit 2c+1 for the second).
+TEST(QuantizeK, Q5KExactLevels) {
+  std::vector<float> x(kQK_K);
+  for (int i = 0; i < kQK_K; ++i) x[i] = static_cast<float>(i % 32);
+  BlockQ5_K b;
+  quantize_row(TensorType::kQ5_K, x.data(), &b, kQK_K);
+  EXPECT_EQ(b.d, fp32_to_fp16(1.0f / 63.0f));
+  EXPECT_EQ(b.dmin, 0);
+  const uint8_t want_scales[12] = {0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0, 0x0F, 0x0F, 0x0F, 0x0F};
+  EXPECT_EQ(std::memcmp(b.scales, want_scales, 12), 0);
+  for (int c = 0; c < 4; ++c) {
+    for (int l = 0; l < 32; ++l) ASSERT_EQ(b.qs[32 * c + l], 0x11 * (l & 15)) << c << "," << l;
+  }
+  for (int l = 0; l < 32; ++l) ASSERT_EQ(b.qh[l], l > 15 ? 0xFF : 0x00) << l;
+}
+
+// Q2_K with x = i % 4: every 16-group fits levels 0..3 exactly with scale 1 and min 0, so the
+// 4-bit sub-block scales are all 15 with d = fp16(1/15), no mins (dmin 0), and each qs byte
+// packs four equal levels: (l % 4) * 0b01010101.
+TEST(QuantizeK, Q2KExactLevels) {
+  std::vector<float> x(kQK_K);
+  for (int i = 0; i < kQK_K; ++i) x[i] = static_cast<float>(i % 4);
+  BlockQ2_K b;
+  quantize_row(TensorType::kQ2_K, x.data(), &b, kQK_K);
+  EXPECT_EQ(b.d, fp32_to_fp16(1.0f / 15.0f));
+  EXPECT_EQ(b.dmin, 0);
+  for (int j = 0; j < 16; ++j) EXPECT_EQ(b.scales[j], 0x0F) << j;
+  for (int i = 0; i < 64; ++i) ASSERT_EQ(b.qs[i], 0x55 * (i % 4)) << i;
+  std::vector<float> y(kQK_K);
+  dequantize_row(TensorType::kQ2_K, &b, y.data(), kQK_K);
+  for (int i = 0; i < kQK_K; ++i) EXPECT_NEAR(y[i], x[i], 1e-3f);
+}
+
 // x = (i % 16 - 8) / 4: the first element of each 16-group has the largest magnitude (-2), so
 // the group scale is -2 / -32 = 1/16 and the levels l = 16x = 4(i % 16 - 8) fit exactly (no
 // other candidate scale beats an exact fit). The super-block scale is then -128 with
