@@ -13,6 +13,7 @@
 
 #include "base/thread_pool.h"
 #include "commands.h"
+#include "model_options.h"
 #include "engine/context.h"
 #include "engine/model.h"
 #include "synthetic_model.h"
@@ -74,6 +75,7 @@ Stat stats(const std::vector<double>& v) {
 Runner add_bench(CLI::App& app) {
   struct Opts {
     std::string model;
+    std::string quantize;
     std::string synthetic, type = "q4_0", out;
     int n_prompt = 512, n_gen = 128, threads = 0, reps = 5;
     int64_t batch = 512;
@@ -82,6 +84,7 @@ Runner add_bench(CLI::App& app) {
   };
   auto o = std::make_shared<Opts>();
   app.add_option("-m,--model", o->model, "GGUF model to measure");
+  add_quantize_option(app, o->quantize);
   app.add_option("--synthetic", o->synthetic, "write a random-weight model of this shape instead");
   app.add_option("--type", o->type, "synthetic weight type: f16, q8_0, q4_0, q4_k_m, q6_k");
   app.add_option("--out", o->out, "synthetic output path (default NAME-TYPE.gguf)");
@@ -104,7 +107,9 @@ Runner add_bench(CLI::App& app) {
     if (o->model.empty()) return fail("give -m MODEL or --synthetic NAME");
     if (o->format != "md" && o->format != "json") return fail("-o must be md or json");
     if (o->reps < 1 || o->n_prompt < 0 || o->n_gen < 0) return fail("bad -r/-p/-n");
-    auto model = engine::Model::load(o->model);
+    auto lo = load_options(o->quantize, o->threads);
+    if (!lo.is_ok()) return fail(lo.status().to_string());
+    auto model = engine::Model::load(o->model, *lo);
     if (!model.is_ok()) return fail(model.status().to_string());
     ThreadPool pool(o->threads);
     const auto& f = (*model)->file();

@@ -7,6 +7,7 @@
 #include "base/log.h"
 #include "base/thread_pool.h"
 #include "commands.h"
+#include "model_options.h"
 #include "engine/model.h"
 #include "engine/scheduler.h"
 #include "kb/sqlite_store.h"
@@ -29,6 +30,7 @@ struct ServeOpts {
   int parallel = 4;
   int64_t max_batch = 256;
   int threads = 0;
+  std::string quantize;
   int max_queue = 64;
   std::vector<std::string> api_keys;
   size_t prompt_limit = 32768;
@@ -46,7 +48,8 @@ std::string default_data_dir() {
 
 Result<server::ModelEntry> load_entry(const std::string& path, bool embedding, ThreadPool& pool,
                                       const ServeOpts& o) {
-  DKB_ASSIGN_OR_RETURN(auto model, engine::Model::load(path));
+  DKB_ASSIGN_OR_RETURN(engine::LoadOptions lo, load_options(o.quantize, o.threads));
+  DKB_ASSIGN_OR_RETURN(auto model, engine::Model::load(path, lo));
   bool is_emb = model->arch().embedding_dim() > 0;
   if (embedding && !is_emb) return invalid_argument("--embed-model '" + path + "' is not an embedding model");
   if (!embedding && is_emb) return invalid_argument("'" + path + "' is an embedding model; pass it with --embed-model");
@@ -104,6 +107,7 @@ Runner add_serve(CLI::App& app) {
   app.add_option("--parallel", o->parallel, "sequences decoded concurrently per model");
   app.add_option("--max-batch-size", o->max_batch, "most prompt tokens per sequence per step");
   app.add_option("-t,--threads", o->threads, "compute threads (default: all cores)");
+  add_quantize_option(app, o->quantize);
   app.add_option("--max-queue", o->max_queue, "waiting requests before 503");
   app.add_option("--api-key", o->api_keys, "accepted API key (repeatable; default: none = open)");
   app.add_option("--prompt-limit", o->prompt_limit, "the simple API's prompt limit in bytes");

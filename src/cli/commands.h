@@ -20,6 +20,7 @@ Runner add_serve(CLI::App& app);
 Runner add_bench(CLI::App& app);
 Runner add_kb(CLI::App& app);
 Runner add_ask(CLI::App& app);
+Runner add_quantize(CLI::App& app);
 
 // Prints "deepkb: <message>" to stderr and returns 1.
 int fail(const std::string& message);

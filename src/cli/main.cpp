@@ -32,6 +32,8 @@ int main(int argc, char** argv) {
   add("bench", "measure prefill/decode speed (llama-bench formats); write synthetic models", add_bench);
   add("kb", "manage knowledge bases on a running server (create, list, add, search, rm)", add_kb);
   add("ask", "ask a question of a knowledge base on a running server; prints the sources", add_ask);
+  add("quantize", "convert a GGUF model to a quantized type (llama-quantize's type mix)",
+      add_quantize);
   add("run", "generate text from a prompt", add_run);
   add("chat", "interactive chat using the model's chat template", add_chat);
   add("info", "show a GGUF model's architecture, shapes, tensor types, vocab and template",

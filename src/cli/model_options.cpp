@@ -6,10 +6,31 @@ void ModelOptions::add_to(CLI::App& app) {
   app.add_option("-m,--model", model_path, "GGUF model file")->required();
   app.add_option("-t,--threads", threads, "compute threads (default: all cores)");
   app.add_option("-c,--ctx-size", ctx_size, "context size (default: the model's)");
+  add_quantize_option(app, quantize);
 }
 
 Result<std::shared_ptr<const engine::Model>> ModelOptions::load() const {
-  return engine::Model::load(model_path);
+  DKB_ASSIGN_OR_RETURN(engine::LoadOptions lo, load_options(quantize, threads));
+  return engine::Model::load(model_path, lo);
+}
+
+void add_quantize_option(CLI::App& app, std::string& type) {
+  app.add_option("--quantize", type,
+                 "quantize an F16/BF16/F32 model's weights in memory at load time: q4_0 or q8_0 "
+                 "(also any `deepkb quantize` type, e.g. q4_k_m)");
+}
+
+Result<engine::LoadOptions> load_options(const std::string& quantize, int threads) {
+  engine::LoadOptions lo;
+  lo.threads = threads;
+  if (!quantize.empty()) {
+    lo.quantize = engine::file_type_from_name(quantize);
+    if (!lo.quantize) {
+      return invalid_argument("unknown --quantize type '" + quantize +
+                              "' (supported: " + engine::supported_file_type_names() + ")");
+    }
+  }
+  return lo;
 }
 
 }  // namespace dkb::cli

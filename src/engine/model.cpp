@@ -2,12 +2,25 @@
 
 #include <filesystem>
 
+#include "base/log.h"
+#include "engine/quantize.h"
+
 namespace dkb::engine {
 
-Result<std::shared_ptr<const Model>> Model::load(const std::string& path) {
+Result<std::shared_ptr<const Model>> Model::load(const std::string& path,
+                                                const LoadOptions& opts) {
   std::shared_ptr<Model> m(new Model());
   DKB_ASSIGN_OR_RETURN(gguf::File file, gguf::File::open(path));
   m->file_ = std::make_unique<gguf::File>(std::move(file));
+  if (opts.quantize) {
+    auto rep = quantize_in_memory(*m->file_, *opts.quantize, opts.threads, m->quantized_);
+    if (!rep.is_ok()) return rep.status().with_context("model '" + path + "'");
+    for (const auto& t : rep->tensors) m->quantized_bytes_ += t.converted ? t.bytes_out : 0;
+    log::info("model '{}': quantized {} tensors to {} at load: {:.2f} MiB -> {:.2f} MiB", path,
+              rep->n_converted, file_type_name(*opts.quantize),
+              static_cast<double>(rep->tensor_bytes_in) / 1048576.0,
+              static_cast<double>(rep->tensor_bytes_out) / 1048576.0);
+  }
   auto hp = Hparams::from_gguf(*m->file_);
   if (!hp.is_ok()) return hp.status().with_context("model '" + path + "'");
   DKB_ASSIGN_OR_RETURN(ArchitectureFactory factory, find_architecture(hp->arch));

@@ -301,6 +301,28 @@ const TensorInfo* File::find_tensor(std::string_view name) const {
   return it == tensor_index_.end() ? nullptr : &tensors_[it->second];
 }
 
+Status File::replace_tensor(std::string_view name, TensorType type, const uint8_t* data,
+                            size_t n_bytes) {
+  auto it = tensor_index_.find(name);
+  if (it == tensor_index_.end()) return not_found("no tensor '" + std::string(name) + "'");
+  TensorInfo& t = tensors_[it->second];
+  auto traits = tensor_type_traits(type);
+  if (!traits || t.ne.empty() || t.ne[0] % traits->block_size != 0) {
+    return invalid_argument("tensor '" + t.name + "' cannot have type " +
+                            std::string(tensor_type_name(type)));
+  }
+  const size_t expect =
+      static_cast<size_t>(t.n_elements() / traits->block_size) * traits->type_size;
+  if (expect != n_bytes) {
+    return invalid_argument("tensor '" + t.name + "': " + std::to_string(n_bytes) +
+                            " bytes given, " + std::to_string(expect) + " expected");
+  }
+  t.type = type;
+  t.data = data;
+  t.n_bytes = n_bytes;
+  return Status::ok();
+}
+
 std::optional<std::string> File::get_string(std::string_view key) const {
   const Value* v = find(key);
   if (!v || !v->is_string()) return std::nullopt;

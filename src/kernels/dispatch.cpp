@@ -49,15 +49,15 @@ TypeOps ops_for(TensorType t) {
     case T::kQ8_1:
       return {dequantize_q8_1, quantize_q8_1, nullptr, nullptr, T::kQ8_1, false};
     case T::kQ2_K:
-      return {dequantize_q2_k, nullptr, vec_dot_q2_k_scalar, vec_dot_q2_k_avx2, T::kQ8_K, true};
+      return {dequantize_q2_k, quantize_q2_k, vec_dot_q2_k_scalar, vec_dot_q2_k_avx2, T::kQ8_K, true};
     case T::kQ3_K:
-      return {dequantize_q3_k, nullptr, vec_dot_q3_k_scalar, vec_dot_q3_k_avx2, T::kQ8_K, true};
+      return {dequantize_q3_k, quantize_q3_k, vec_dot_q3_k_scalar, vec_dot_q3_k_avx2, T::kQ8_K, true};
     case T::kQ4_K:
-      return {dequantize_q4_k, nullptr, vec_dot_q4_k_scalar, vec_dot_q4_k_avx2, T::kQ8_K, true};
+      return {dequantize_q4_k, quantize_q4_k, vec_dot_q4_k_scalar, vec_dot_q4_k_avx2, T::kQ8_K, true};
     case T::kQ5_K:
-      return {dequantize_q5_k, nullptr, vec_dot_q5_k_scalar, vec_dot_q5_k_avx2, T::kQ8_K, true};
+      return {dequantize_q5_k, quantize_q5_k, vec_dot_q5_k_scalar, vec_dot_q5_k_avx2, T::kQ8_K, true};
     case T::kQ6_K:
-      return {dequantize_q6_k, nullptr, vec_dot_q6_k_scalar, vec_dot_q6_k_avx2, T::kQ8_K, true};
+      return {dequantize_q6_k, quantize_q6_k, vec_dot_q6_k_scalar, vec_dot_q6_k_avx2, T::kQ8_K, true};
     case T::kQ8_K:
       return {dequantize_q8_k, quantize_q8_k, nullptr, nullptr, T::kQ8_K, false};
     default:
@@ -113,6 +113,8 @@ void dequantize_row(TensorType t, const void* src, float* dst, int64_t n) {
   DKB_CHECK(ops.dequantize != nullptr);
   ops.dequantize(src, dst, n);
 }
+
+bool can_quantize(TensorType t) { return ops_for(t).quantize != nullptr; }
 
 void quantize_row(TensorType t, const float* src, void* dst, int64_t n) {
   const TypeOps ops = ops_for(t);

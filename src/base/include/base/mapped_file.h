@@ -28,6 +28,12 @@ class MappedFile {
   size_t size() const { return size_; }
   const std::string& path() const { return path_; }
 
+  // Hint that bytes [p, p + n) of the mapping will not be read again: the whole pages inside
+  // the range leave this process's resident memory (the mapping stays valid; touching them
+  // again re-reads the file). Used after load-time quantization has consumed the F16 weights.
+  // Ranges outside the mapping are ignored. Never fails (it is only a hint).
+  void release_pages(const void* p, size_t n) const;
+
  private:
   void reset();
   const uint8_t* data_ = nullptr;

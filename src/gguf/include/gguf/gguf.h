@@ -6,10 +6,13 @@
 // [1024, 5120) past end of file (4096 bytes)"), never a crash.
 //
 // Ownership: File owns its MappedFile; TensorInfo::data points into it and lives as long as
-// the File. Thread-safety: immutable after open(); safe to share across threads.
+// the File (or, after replace_tensor(), into a buffer the caller keeps alive as long).
+// Thread-safety: immutable after open() (replace_tensor() aside, which must happen before the
+// File is shared); safe to share across threads.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -131,6 +134,16 @@ class File {
   const std::vector<TensorInfo>& tensors() const { return tensors_; }
   const TensorInfo* find_tensor(std::string_view name) const;
 
+  // Points tensor `name` at n_bytes of `type` elsewhere (same shape), e.g. weights its owner
+  // quantized in memory at load time. The caller keeps data alive as long as this File. Only
+  // for an owner that has not shared the File yet (not thread-safe). Errors: kNotFound,
+  // kInvalidArgument when n_bytes does not match type and shape.
+  Status replace_tensor(std::string_view name, TensorType type, const uint8_t* data,
+                        size_t n_bytes);
+  // Drops the resident pages of [data, data + n) if it lies in the mapping (a hint; see
+  // MappedFile::release_pages), e.g. the original bytes of a tensor after replace_tensor().
+  void release_pages(const void* data, size_t n) const { mapped_.release_pages(data, n); }
+
  private:
   MappedFile mapped_;
   uint32_t version_ = 0;
@@ -141,12 +154,31 @@ class File {
   std::map<std::string, size_t, std::less<>> tensor_index_;
 };
 
+// Receives a tensor's bytes in one or more pieces while a Writer streams a file.
+class TensorSink {
+ public:
+  virtual ~TensorSink() = default;
+  virtual Status write(const void* data, size_t n_bytes) = 0;
+};
+
 // Writes GGUF v3 files. Keys and tensors are written in insertion order; tensor data is
 // aligned to `alignment` (general.alignment is written when it differs from 32).
+//
+// Two ways to supply tensor data:
+//  - add_tensor() copies the bytes now (small files, tests); write()/serialize() emit them.
+//  - add_tensor_deferred() declares name, type and shape only; write_streaming() then asks a
+//    TensorProducer for each deferred tensor's bytes, in file order, while writing. Memory use
+//    is whatever the producer holds, never the whole file (quantizing a multi-GB model).
+// Ownership: the Writer owns copied bytes only. Not thread-safe.
 class Writer {
  public:
+  // Called once per deferred tensor, in file order, with its index among all tensors; it must
+  // write exactly the tensor's size (type and shape) to sink, or return an error.
+  using TensorProducer = std::function<Status(size_t tensor_index, TensorSink& sink)>;
+
   explicit Writer(uint64_t alignment = kDefaultAlignment) : alignment_(alignment) {}
 
+  // Sets a key; an existing key keeps its position and gets the new value.
   void set(std::string key, Value v);
   void set_string(std::string key, std::string v) { set(std::move(key), Value::make_string(std::move(v))); }
   void set_u32(std::string key, uint32_t v) { set(std::move(key), Value::make_uint(ValueType::kUint32, v)); }
@@ -157,10 +189,19 @@ class Writer {
   // Copies data (n_bytes must equal the size implied by type and ne).
   Status add_tensor(std::string name, TensorType type, std::vector<int64_t> ne, const void* data,
                     size_t n_bytes);
+  // Declares a tensor whose bytes write_streaming() will ask for. Same checks as add_tensor.
+  Status add_tensor_deferred(std::string name, TensorType type, std::vector<int64_t> ne);
+  // Bytes of tensor i's data (without padding).
+  size_t tensor_bytes(size_t i) const { return tensors_[i].n_bytes; }
+  size_t n_tensors() const { return tensors_.size(); }
 
-  // Writes atomically (temporary file + rename).
+  // Writes atomically (temporary file + rename). kFailedPrecondition if a tensor is deferred.
   Status write(const std::string& path) const;
-  // Serialises to memory (tests, fuzzing).
+  // Writes atomically, streaming: header first, then each tensor's data (copied bytes, or the
+  // producer's for deferred tensors). On any error (producer's, a size mismatch, I/O) the
+  // temporary file is removed and path is left untouched.
+  Status write_streaming(const std::string& path, const TensorProducer& produce) const;
+  // Serialises to memory (tests, fuzzing). Deferred tensors are a programmer error.
   std::string serialize() const;
 
  private:
@@ -168,8 +209,13 @@ class Writer {
     std::string name;
     TensorType type;
     std::vector<int64_t> ne;
+    size_t n_bytes = 0;
+    bool deferred = false;
     std::string bytes;
   };
+  Result<size_t> check_tensor(const std::string& name, TensorType type,
+                              const std::vector<int64_t>& ne) const;
+  std::string header() const;
   uint64_t alignment_;
   std::vector<std::pair<std::string, Value>> kv_;
   std::vector<PendingTensor> tensors_;

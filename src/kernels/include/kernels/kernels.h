@@ -39,12 +39,19 @@ TensorType vec_dot_type(TensorType weight_type);
 
 // Dequantizes n elements (multiple of the block size) of type t into dst.
 void dequantize_row(TensorType t, const void* src, float* dst, int64_t n);
-// Quantizes n floats to type t. Supported targets: F32, F16, BF16, Q8_0, Q8_1, Q8_K (the
-// vec-dot types) and Q4_0, Q4_1, Q5_0, Q5_1 (reference quantizers, for the quantizer/tests).
-// Output is bit-identical to ggml's quantize_row_*_ref. Note: ggml's own AVX2 builds quantize
-// Q8_0/Q8_1 activations with 127/amax and round-half-even instead, so a rare element can differ
-// by one quantum from llama.cpp running on an AVX2 CPU.
+// Quantizes n floats (a multiple of t's block size) to type t. Supported targets (see
+// can_quantize): F32, F16, BF16, Q8_0, Q8_1, Q8_K (the vec-dot types) and Q4_0, Q4_1, Q5_0,
+// Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K (weight quantizers: `deepkb quantize`, load-time
+// quantization, tests). Output is bit-identical to ggml's quantize_row_*_ref, which is what
+// llama.cpp's quantizer writes when it has no importance matrix (K-quants included: the
+// make_qx/q3/qkx2 scale searches are reproduced operation by operation). Rows are independent,
+// so callers may split a tensor by rows over threads. Unsupported t: DKB_CHECK.
+// Note: ggml's own AVX2 builds quantize Q8_0/Q8_1 activations with 127/amax and
+// round-half-even instead, so a rare element can differ by one quantum from llama.cpp running
+// on an AVX2 CPU (activations only; weights always use the reference path).
 void quantize_row(TensorType t, const float* src, void* dst, int64_t n);
+// True when quantize_row supports target type t.
+bool can_quantize(TensorType t);
 // Dot product of one weight row (type t) with one activation row already in vec_dot_type(t).
 float vec_dot(TensorType t, int64_t n, const void* w_row, const void* x_row);
 
