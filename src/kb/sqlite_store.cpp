@@ -69,6 +69,26 @@ Status SqliteStore::update_collection_metadata(std::string_view name, const Json
   return Status::ok();
 }
 
+Status SqliteStore::rename_collection(std::string_view name, std::string_view new_name) {
+  DKB_RETURN_IF_ERROR(validate_name(new_name));
+  std::lock_guard lock(mu_);
+  sql::Tx tx(db_);
+  DKB_RETURN_IF_ERROR(tx.begin());
+  DKB_ASSIGN_OR_RETURN(Collection c, get_collection_locked(name));
+  if (c.name == new_name) return Status::ok();
+  if (get_collection_locked(new_name).is_ok()) {
+    return already_exists("collection " + std::string(new_name) + " already exists");
+  }
+  DKB_ASSIGN_OR_RETURN(auto st, sql::Stmt::prepare(db_, "UPDATE collections SET name=? WHERE id=?"));
+  st.bind(1, new_name).bind(2, c.id);
+  DKB_RETURN_IF_ERROR(st.run());
+  DKB_RETURN_IF_ERROR(tx.commit());
+  // Generations are keyed by name: both names count as changed, so no cached index survives.
+  generations_.erase(c.name);
+  bump_generation(std::string(new_name));
+  return Status::ok();
+}
+
 Status SqliteStore::delete_collection(std::string_view name) {
   std::lock_guard lock(mu_);
   sql::Tx tx(db_);

@@ -28,6 +28,7 @@ class SqliteStore final : public Store {
   Result<Collection> get_collection(std::string_view name) override;
   Result<std::vector<Collection>> list_collections() override;
   Status update_collection_metadata(std::string_view name, const Json& metadata) override;
+  Status rename_collection(std::string_view name, std::string_view new_name) override;
   Status delete_collection(std::string_view name) override;
 
   Result<PutResult> put_document(const Document& doc, const std::vector<Chunk>& chunks) override;

@@ -126,6 +126,7 @@ Result<std::vector<std::string>> get_stop(const json& j, const char* key) {
 Status check_api_key(const AppOptions& opt, const http::Request& req) {
   if (opt.api_keys.empty()) return Status::ok();
   std::string key = req.header("x-api-key");
+  if (key.empty()) key = req.header("x-chroma-token");  // the chromadb clients' token header
   std::string auth = req.header("authorization");
   if (key.empty() && auth.size() > 7 && (auth.compare(0, 7, "Bearer ") == 0 || auth.compare(0, 7, "bearer ") == 0)) {
     key = auth.substr(7);

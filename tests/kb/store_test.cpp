@@ -64,6 +64,27 @@ TEST(SqliteStore, CollectionCrud) {
   EXPECT_EQ(store->delete_collection("notes").code(), ErrorCode::kNotFound);
 }
 
+TEST(SqliteStore, RenameCollectionKeepsDocuments) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  ASSERT_TRUE(store->create_collection("a", {{"k", 1}}, 0).is_ok());
+  ASSERT_TRUE(store->create_collection("b", Json::object(), 0).is_ok());
+  ASSERT_TRUE(store->put_document(make_doc("a", "d1", Json::object()), make_chunks({"x", "y"})).is_ok());
+  uint64_t gen_before = store->generation("a");
+  EXPECT_EQ(store->rename_collection("a", "b").code(), ErrorCode::kAlreadyExists);
+  EXPECT_EQ(store->rename_collection("a", "bad name").code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(store->rename_collection("nope", "c").code(), ErrorCode::kNotFound);
+  ASSERT_TRUE(store->rename_collection("a", "c").is_ok());
+  EXPECT_EQ(store->get_collection("a").status().code(), ErrorCode::kNotFound);
+  auto c = store->get_collection("c");
+  ASSERT_TRUE(c.is_ok());
+  EXPECT_EQ(c->metadata["k"], 1);
+  EXPECT_EQ(*store->count_chunks("c"), 2);
+  EXPECT_TRUE(store->get_document("c", "d1").is_ok());
+  EXPECT_NE(store->generation("c"), gen_before);
+  EXPECT_TRUE(store->rename_collection("c", "c").is_ok());
+}
+
 TEST(SqliteStore, DocumentCrudAndReopen) {
   TempDir dir;
   {

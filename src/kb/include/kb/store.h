@@ -53,6 +53,9 @@ class Store {
   virtual Result<Collection> get_collection(std::string_view name) = 0;
   virtual Result<std::vector<Collection>> list_collections() = 0;
   virtual Status update_collection_metadata(std::string_view name, const Json& metadata) = 0;
+  // Renames a collection, keeping its documents, chunks and vectors. kNotFound (unknown
+  // `name`), kAlreadyExists (`new_name` taken), kInvalidArgument (bad `new_name`).
+  virtual Status rename_collection(std::string_view name, std::string_view new_name) = 0;
   // Deletes the collection with all its documents and chunks.
   virtual Status delete_collection(std::string_view name) = 0;
 
