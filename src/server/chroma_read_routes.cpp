@@ -1,7 +1,7 @@
 // Chroma record reads:
 //   GET  .../collections/{id}/count   → number of records
 //   POST .../collections/{id}/get     {ids?, where?, where_document?, limit?, offset?, include?}
-//        → {ids, embeddings, documents, metadatas, uris, include}   (insertion order)
+//        → {ids, embeddings, documents, metadatas, uris, include}   (ordered by id)
 //   POST .../collections/{id}/query   {query_embeddings | query_texts, n_results?, ids?, where?,
 //                                      where_document?, include?}
 //        → the same fields, one list per query, plus distances (lower is better, in the

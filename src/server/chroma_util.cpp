@@ -1,5 +1,6 @@
 #include "chroma_util.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <mutex>
@@ -236,6 +237,10 @@ Result<std::vector<kb::SearchHit>> matching_records(kb::Store& store, const std:
   for (auto& h : hits) {
     if (seen.insert(h.document_id).second) out.push_back(std::move(h));
   }
+  // Ordered by record id: stable under updates (a re-put record gets new chunk ids), so
+  // limit/offset pagination neither skips nor repeats records.
+  std::sort(out.begin(), out.end(),
+            [](const kb::SearchHit& a, const kb::SearchHit& b) { return a.document_id < b.document_id; });
   return out;
 }
 

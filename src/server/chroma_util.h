@@ -59,8 +59,8 @@ Result<std::vector<std::string>> get_include(const json& body,
                                              const std::vector<std::string>& allowed,
                                              const std::vector<std::string>& def);
 bool has(const std::vector<std::string>& include, const char* name);
-// The records (one hit per document id, first chunk in insertion order) of the collection
-// that match both filters (null = no filter), without vectors.
+// The records (one hit per document id: its first matching chunk) of the collection that
+// match both filters (null = no filter), without vectors, ordered by record id.
 Result<std::vector<kb::SearchHit>> matching_records(kb::Store& store, const std::string& collection,
                                                     const json& where, const json& where_document);
 

@@ -228,9 +228,9 @@ TEST_F(ChromaTest, QueryDistancesPerSpace) {
   EXPECT_TRUE(r["embeddings"].is_null());
   EXPECT_TRUE(r["distances"].is_array());
   auto restricted = json::parse(post(records(id, "query"), {{"query_embeddings", {{1, 0}}}, {"ids", {"b", "c"}}}).body);
-  EXPECT_EQ(restricted["ids"], json({{"c", "b"}}));
+  EXPECT_EQ(restricted["ids"], json::array({json::array({"c", "b"})}));
   auto wd = json::parse(post(records(id, "query"), {{"query_embeddings", {{1, 0}}}, {"where_document", {{"$not_contains", "apple"}}}}).body);
-  EXPECT_EQ(wd["ids"], json({{"c", "b"}}));
+  EXPECT_EQ(wd["ids"], json::array({json::array({"c", "b"})}));
   expect_chroma_error(post(records(id, "query"), {{"query_embeddings", {{1, 0, 0}}}}), 400, "InvalidArgumentError");
   expect_chroma_error(post(records(id, "query"), {{"query_embeddings", {{1, 0}}}, {"where", {{"$and", 1}}}}), 400, "InvalidArgumentError");
   expect_chroma_error(post(records(id, "query"), {{"n_results", 2}}), 400, "InvalidArgumentError");
