@@ -13,19 +13,21 @@ namespace dkb::server::chroma {
 
 namespace {
 
-// Chroma's error kinds; the JavaScript client picks its error class from the status and
-// shows "message".
+// Chroma's error kinds: its server names InvalidArgumentError, NotFoundError and
+// InternalError; the others are the Python client's exception names (Chroma's own server
+// says "ChromaError" there). The JavaScript client picks its error class from the status
+// and shows "message".
 const char* error_kind(ErrorCode code) {
   switch (code) {
     case ErrorCode::kInvalidArgument: return "InvalidArgumentError";
     case ErrorCode::kNotFound: return "NotFoundError";
     case ErrorCode::kAlreadyExists: return "UniqueConstraintError";
-    case ErrorCode::kUnauthenticated: return "AuthError";
-    case ErrorCode::kPermissionDenied: return "PermissionDeniedError";
-    case ErrorCode::kUnimplemented: return "UnimplementedError";
-    case ErrorCode::kResourceExhausted:
-    case ErrorCode::kFailedPrecondition: return "UnavailableError";
-    default: return "InternalError";
+    case ErrorCode::kUnauthenticated: return "AuthenticationError";
+    case ErrorCode::kPermissionDenied: return "AuthorizationError";
+    case ErrorCode::kCorruption:
+    case ErrorCode::kIOError:
+    case ErrorCode::kInternal: return "InternalError";
+    default: return "ChromaError";
   }
 }
 

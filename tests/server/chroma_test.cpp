@@ -75,7 +75,7 @@ TEST_F(ChromaTest, SystemTenantAndDatabase) {
   auto pf = json::parse(req("GET", "/api/v2/pre-flight-checks", "", {}).body);
   EXPECT_GT(pf["max_batch_size"].get<int>(), 0);
   EXPECT_EQ(pf["supports_base64_encoding"], false);
-  expect_chroma_error(req("GET", kDb + "/collections", "", {}), 401, "AuthError");
+  expect_chroma_error(req("GET", kDb + "/collections", "", {}), 401, "AuthenticationError");
   EXPECT_EQ(req("GET", kDb + "/collections", "", {{"x-chroma-token", "sk-test"}}).status, 200);
   EXPECT_EQ(json::parse(get("/api/v2/auth/identity").body)["tenant"], "default_tenant");
   EXPECT_EQ(json::parse(get("/api/v2/tenants/default_tenant").body)["name"], "default_tenant");
@@ -259,6 +259,28 @@ TEST_F(ChromaTest, ServerEmbedsDocumentsWithoutEmbeddings) {
   auto s = post("/v1/kb/server-embedded/search", {{"query", "Berlin"}, {"mode", "bm25"}});
   ASSERT_EQ(s.status, 200) << s.body;
   EXPECT_EQ(json::parse(s.body)["hits"][0]["document"], "de");
+}
+
+TEST_F(ChromaTest, V1PathsMethodsAndAuthOnRecords) {
+  std::string id = create("v1-records");
+  auto add = post("/api/v1/collections/" + id + "/add", {{"ids", {"p"}}, {"embeddings", {{0.25, 0.75}}}});
+  ASSERT_EQ(add.status, 201) << add.body;
+  auto q = json::parse(post("/api/v1/collections/" + id + "/query", {{"query_embeddings", {{0.25, 0.75}}}}).body);
+  EXPECT_EQ(q["ids"], json::array({json::array({"p"})}));
+  EXPECT_EQ(json::parse(get("/api/v1/collections/" + id + "/count").body), 1);
+  EXPECT_EQ(req("GET", records(id, "add")).status, 405);
+  EXPECT_EQ(req("POST", records(id, "count")).status, 405);
+  expect_chroma_error(req("POST", records(id, "add"), "{}", {{"Authorization", "Bearer wrong"}}), 401, "AuthenticationError");
+  expect_chroma_error(post(records(id, "frobnicate"), json::object()), 404, "NotFoundError");
+  // Updating a document without an embedding keeps the record's (2-dim) vector: the server's
+  // model has another dimension.
+  ASSERT_EQ(post(records(id, "update"), {{"ids", {"p"}}, {"documents", {"new text"}}}).status, 200);
+  auto g = json::parse(post(records(id, "get"), {{"include", {"documents", "embeddings"}}}).body);
+  EXPECT_EQ(g["documents"][0], "new text");
+  EXPECT_EQ(g["embeddings"][0], json({0.25, 0.75}));
+  // A new record without an embedding gets the server's, of the wrong dimension here.
+  expect_chroma_error(post(records(id, "upsert"), {{"ids", {"q"}}, {"documents", {"text"}}}), 400, "InvalidArgumentError");
+  EXPECT_EQ(json::parse(get(records(id, "count")).body), 1);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // App: the HTTP API of deepkb serve — routes for the OpenAI, DeepSeek, simple and Ollama
-// APIs plus /health, /ready and /metrics — over the loaded models' schedulers.
+// APIs plus /health, /ready and /metrics — over the loaded models' schedulers, and the
+// knowledge base's native (/v1/kb) and Chroma-compatible (/api/v1, /api/v2) APIs.
 //
 // The one place that maps ErrorCode → HTTP status and JSON error body (errors.cpp).
 // Thread-safety: handle() is called concurrently from HTTP connection threads; models are
