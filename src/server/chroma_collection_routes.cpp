@@ -2,11 +2,12 @@
 //   GET  /api/v2/heartbeat | version | healthcheck | pre-flight-checks | auth/identity
 //   GET  /api/v2/tenants/{t}, /api/v2/tenants/{t}/databases[/{d}]   (default ones only)
 //   GET  /api/v2/tenants/{t}/databases/{d}/collections[?limit&offset]  list
-//   POST /api/v2/tenants/{t}/databases/{d}/collections   {name, metadata?, configuration?, get_or_create?}
-//   GET  /api/v2/tenants/{t}/databases/{d}/collections_count
-//   GET|PUT|DELETE /api/v2/tenants/{t}/databases/{d}/collections/{name or id}  (PUT: {new_name?, new_metadata?})
+//   POST /api/v2/tenants/{t}/databases/{d}/collections   {name, metadata?, configuration?,
+//   get_or_create?} GET  /api/v2/tenants/{t}/databases/{d}/collections_count GET|PUT|DELETE
+//   /api/v2/tenants/{t}/databases/{d}/collections/{name or id}  (PUT: {new_name?, new_metadata?})
 //   GET  /api/v2/tenants/{t}/databases/{d}/collections/by-id/{id}
-//   .../collections/{id}/{add|upsert|update|delete|get|query} (POST), .../count (GET): record routes
+//   .../collections/{id}/{add|upsert|update|delete|get|query} (POST), .../count (GET): record
+//   routes
 // v1: /api/v1/{heartbeat,version,pre-flight-checks,collections...,count_collections} act on the
 // default tenant and database. Authentication and readiness are checked by App::handle.
 #include <chrono>
@@ -38,20 +39,24 @@ Status validate_chroma_name(const std::string& name) {
             name.find("..") == std::string::npos;
   for (char c : name) ok = ok && (alnum(c) || c == '.' || c == '_' || c == '-');
   if (ok) return Status::ok();
-  return invalid_argument("Expected a name containing 3-128 characters from [a-zA-Z0-9._-], starting and ending with [a-zA-Z0-9], without '..'; got '" +
-                          name + "'");
+  return invalid_argument(
+      "Expected a name containing 3-128 characters from [a-zA-Z0-9._-], starting and ending with "
+      "[a-zA-Z0-9], without '..'; got '" +
+      name + "'");
 }
 
 // The space a create request asks for: metadata "hnsw:space", else configuration.hnsw/spann.space.
 Result<std::string> requested_space(const json& metadata, const json& configuration) {
   std::string space;
   if (metadata.contains("hnsw:space")) {
-    if (!metadata["hnsw:space"].is_string()) return invalid_argument("'hnsw:space' must be a string");
+    if (!metadata["hnsw:space"].is_string())
+      return invalid_argument("'hnsw:space' must be a string");
     space = metadata["hnsw:space"].get<std::string>();
   } else if (configuration.is_object()) {
     for (const char* k : {"hnsw", "spann"}) {
       auto it = configuration.find(k);
-      if (it != configuration.end() && it->is_object() && it->contains("space") && (*it)["space"].is_string()) {
+      if (it != configuration.end() && it->is_object() && it->contains("space") &&
+          (*it)["space"].is_string()) {
         space = (*it)["space"].get<std::string>();
       }
     }
@@ -66,24 +71,28 @@ void create_collection(kb::Store& store, const http::Request& req, http::Respond
   auto body = parse_json_object(req);
   if (!body.is_ok()) return resp.respond(error(body.status()));
   auto name_it = body->find("name");
-  if (name_it == body->end() || !name_it->is_string()) return resp.respond(error(invalid_argument("'name' must be a string")));
+  if (name_it == body->end() || !name_it->is_string())
+    return resp.respond(error(invalid_argument("'name' must be a string")));
   std::string name = name_it->get<std::string>();
   if (Status s = validate_chroma_name(name); !s.is_ok()) return resp.respond(error(s));
   json metadata = body->value("metadata", json(nullptr));
   if (metadata.is_null()) metadata = json::object();
-  if (!metadata.is_object()) return resp.respond(error(invalid_argument("'metadata' must be an object")));
+  if (!metadata.is_object())
+    return resp.respond(error(invalid_argument("'metadata' must be an object")));
   metadata.erase(chroma::kIdKey);
   if (Status s = kb::validate_metadata(metadata); !s.is_ok()) return resp.respond(error(s));
   auto space = requested_space(metadata, body->value("configuration", json(nullptr)));
   if (!space.is_ok()) return resp.respond(error(space.status()));
   if (!space->empty()) metadata["hnsw:space"] = *space;
   auto get_or_create = body->value("get_or_create", json(false));
-  if (!get_or_create.is_boolean()) return resp.respond(error(invalid_argument("'get_or_create' must be a boolean")));
+  if (!get_or_create.is_boolean())
+    return resp.respond(error(invalid_argument("'get_or_create' must be a boolean")));
 
   metadata[chroma::kIdKey] = chroma::new_uuid();
   auto created = store.create_collection(name, metadata, 0);
   if (created.is_ok()) return resp.respond(chroma::ok(chroma::collection_json(*created)));
-  if (created.status().code() != ErrorCode::kAlreadyExists) return resp.respond(error(created.status()));
+  if (created.status().code() != ErrorCode::kAlreadyExists)
+    return resp.respond(error(created.status()));
   if (!get_or_create.get<bool>()) {
     return resp.respond(error(already_exists("Collection [" + name + "] already exists")));
   }
@@ -92,18 +101,22 @@ void create_collection(kb::Store& store, const http::Request& req, http::Respond
   resp.respond(chroma::ok(chroma::collection_json(*existing)));
 }
 
-void modify_collection(kb::Store& store, kb::Collection coll, const http::Request& req, http::Responder& resp) {
+void modify_collection(kb::Store& store, kb::Collection coll, const http::Request& req,
+                       http::Responder& resp) {
   auto body = parse_json_object(req);
   if (!body.is_ok()) return resp.respond(error(body.status()));
   json new_name = body->value("new_name", json(nullptr));
   json new_meta = body->value("new_metadata", json(nullptr));
-  if (!new_name.is_null() && !new_name.is_string()) return resp.respond(error(invalid_argument("'new_name' must be a string")));
-  if (!new_meta.is_null() && !new_meta.is_object()) return resp.respond(error(invalid_argument("'new_metadata' must be an object")));
+  if (!new_name.is_null() && !new_name.is_string())
+    return resp.respond(error(invalid_argument("'new_name' must be a string")));
+  if (!new_meta.is_null() && !new_meta.is_object())
+    return resp.respond(error(invalid_argument("'new_metadata' must be an object")));
   json meta = coll.metadata;
   if (new_meta.is_object()) {
     json keep_space = coll.metadata.value("hnsw:space", json(nullptr));
     if (new_meta.contains("hnsw:space") && new_meta["hnsw:space"] != keep_space) {
-      return resp.respond(error(invalid_argument("changing the distance function (hnsw:space) of a collection is not supported")));
+      return resp.respond(error(invalid_argument(
+          "changing the distance function (hnsw:space) of a collection is not supported")));
     }
     meta = new_meta;
     meta.erase(chroma::kIdKey);
@@ -113,14 +126,16 @@ void modify_collection(kb::Store& store, kb::Collection coll, const http::Reques
   }
   std::string name = coll.name;
   if (new_name.is_string() && new_name.get<std::string>() != name) {
-    if (Status s = validate_chroma_name(new_name.get<std::string>()); !s.is_ok()) return resp.respond(error(s));
+    if (Status s = validate_chroma_name(new_name.get<std::string>()); !s.is_ok())
+      return resp.respond(error(s));
     if (Status s = store.rename_collection(name, new_name.get<std::string>()); !s.is_ok()) {
       return resp.respond(error(s));
     }
     name = new_name.get<std::string>();
   }
   if (new_meta.is_object()) {
-    if (Status s = store.update_collection_metadata(name, meta); !s.is_ok()) return resp.respond(error(s));
+    if (Status s = store.update_collection_metadata(name, meta); !s.is_ok())
+      return resp.respond(error(s));
   }
   resp.respond(chroma::ok(json::object()));
 }
@@ -128,24 +143,29 @@ void modify_collection(kb::Store& store, kb::Collection coll, const http::Reques
 void list_collections(kb::Store& store, const http::Request& req, http::Responder& resp) {
   size_t limit = SIZE_MAX, offset = 0;
   try {
-    if (auto it = req.query.find("limit"); it != req.query.end() && !it->second.empty()) limit = std::stoul(it->second);
-    if (auto it = req.query.find("offset"); it != req.query.end() && !it->second.empty()) offset = std::stoul(it->second);
+    if (auto it = req.query.find("limit"); it != req.query.end() && !it->second.empty())
+      limit = std::stoul(it->second);
+    if (auto it = req.query.find("offset"); it != req.query.end() && !it->second.empty())
+      offset = std::stoul(it->second);
   } catch (const std::exception&) {
-    return resp.respond(error(invalid_argument("'limit' and 'offset' must be non-negative integers")));
+    return resp.respond(
+        error(invalid_argument("'limit' and 'offset' must be non-negative integers")));
   }
   auto all = store.list_collections();
   if (!all.is_ok()) return resp.respond(error(all.status()));
   json out = json::array();
   for (size_t i = offset; i < all->size() && out.size() < limit; ++i) {
     kb::Collection& c = (*all)[i];
-    if (auto id = chroma::ensure_uuid(store, c); !id.is_ok()) return resp.respond(error(id.status()));
+    if (auto id = chroma::ensure_uuid(store, c); !id.is_ok())
+      return resp.respond(error(id.status()));
     out.push_back(chroma::collection_json(c));
   }
   resp.respond(chroma::ok(out));
 }
 
 // Routes below /tenants/{t}/databases/{d}/: `rest` starts at "collections" or "collections_count".
-void collections(App& app, const std::vector<std::string>& rest, const http::Request& req, http::Responder& resp) {
+void collections(App& app, const std::vector<std::string>& rest, const http::Request& req,
+                 http::Responder& resp) {
   kb::Store& store = *app.kb_store();
   const std::string& m = req.method;
   auto not_allowed = [&] {
@@ -159,7 +179,8 @@ void collections(App& app, const std::vector<std::string>& rest, const http::Req
     if (!all.is_ok()) return resp.respond(error(all.status()));
     return resp.respond(chroma::ok(all->size()));
   }
-  if (rest[0] != "collections") return resp.respond(error(not_found("no route for " + m + " " + req.path)));
+  if (rest[0] != "collections")
+    return resp.respond(error(not_found("no route for " + m + " " + req.path)));
   if (rest.size() == 1) {
     if (m == "GET") return list_collections(store, req, resp);
     if (m == "POST") return create_collection(store, req, resp);
@@ -180,16 +201,23 @@ void collections(App& app, const std::vector<std::string>& rest, const http::Req
   }
   if (rest.size() != 3) return resp.respond(error(not_found("no route for " + m + " " + req.path)));
   const std::string& op = rest[2];
-  if (op == "count") return m == "GET" ? handle_chroma_read(app, *coll, op, req, resp) : not_allowed();
-  if (op == "get" || op == "query") return m == "POST" ? handle_chroma_read(app, *coll, op, req, resp) : not_allowed();
+  if (op == "count")
+    return m == "GET" ? handle_chroma_read(app, *coll, op, req, resp) : not_allowed();
+  if (op == "get" || op == "query")
+    return m == "POST" ? handle_chroma_read(app, *coll, op, req, resp) : not_allowed();
   if (op == "add" || op == "upsert" || op == "update" || op == "delete") {
     return m == "POST" ? handle_chroma_write(app, *coll, op, req, resp) : not_allowed();
+  }
+  if (op == "search" || op == "indexing_status" || op == "fork" || op == "fork_count") {
+    return resp.respond(
+        error({ErrorCode::kUnimplemented, "'" + op + "' is not supported by deepkb"}));
   }
   resp.respond(error(not_found("no route for " + m + " " + req.path)));
 }
 
 json database_json(const std::string& name) {
-  return {{"id", "00000000-0000-0000-0000-000000000000"}, {"name", name}, {"tenant", chroma::kTenant}};
+  return {
+      {"id", "00000000-0000-0000-0000-000000000000"}, {"name", name}, {"tenant", chroma::kTenant}};
 }
 
 }  // namespace
@@ -206,17 +234,23 @@ void handle_chroma(App& app, const http::Request& req, http::Responder& resp) {
   const std::string& m = req.method;
   if (p.size() == 2 || (p.size() == 3 && p[2] == "heartbeat")) {
     int64_t ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                     std::chrono::system_clock::now().time_since_epoch()).count();
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count();
     return resp.respond(chroma::ok({{"nanosecond heartbeat", ns}}));
   }
   if (p.size() == 3 && p[2] == "version") return resp.respond(chroma::ok(chroma::kVersion));
-  if (p.size() == 3 && p[2] == "healthcheck") return resp.respond(chroma::ok({{"is_executor_ready", true}, {"is_log_client_ready", true}}));
+  if (p.size() == 3 && p[2] == "healthcheck")
+    return resp.respond(chroma::ok({{"is_executor_ready", true}, {"is_log_client_ready", true}}));
   if (p.size() == 3 && p[2] == "pre-flight-checks") {
-    return resp.respond(chroma::ok({{"max_batch_size", chroma::kMaxBatch}, {"supports_base64_encoding", false}}));
+    return resp.respond(
+        chroma::ok({{"max_batch_size", chroma::kMaxBatch}, {"supports_base64_encoding", false}}));
   }
-  if (!app.kb_store()) return resp.respond(error(failed_precondition("no knowledge base is configured (serve --data DIR)")));
+  if (!app.kb_store())
+    return resp.respond(
+        error(failed_precondition("no knowledge base is configured (serve --data DIR)")));
   if (p.size() == 4 && p[2] == "auth" && p[3] == "identity") {
-    return resp.respond(chroma::ok({{"user_id", ""}, {"tenant", chroma::kTenant}, {"databases", {chroma::kDatabase}}}));
+    return resp.respond(chroma::ok(
+        {{"user_id", ""}, {"tenant", chroma::kTenant}, {"databases", {chroma::kDatabase}}}));
   }
   if (p.size() == 3 && p[2] == "reset") {
     return resp.respond(error({ErrorCode::kPermissionDenied, "reset is disabled on deepkb"}));
@@ -228,18 +262,26 @@ void handle_chroma(App& app, const http::Request& req, http::Responder& resp) {
     return collections(app, rest, req, resp);
   }
   // tenants/{t}[/databases[/{d}[/...]]]
-  if (p[2] != "tenants") return resp.respond(error(not_found("no route for " + m + " " + req.path)));
+  if (p[2] != "tenants")
+    return resp.respond(error(not_found("no route for " + m + " " + req.path)));
   if (p.size() == 3) {
-    return resp.respond(error({ErrorCode::kUnimplemented, "deepkb serves only the tenant '" + std::string(chroma::kTenant) + "'"}));
+    return resp.respond(error({ErrorCode::kUnimplemented, "deepkb serves only the tenant '" +
+                                                              std::string(chroma::kTenant) + "'"}));
   }
-  if (p[3] != chroma::kTenant) return resp.respond(error(not_found("Tenant [" + p[3] + "] not found")));
+  if (p[3] != chroma::kTenant)
+    return resp.respond(error(not_found("Tenant [" + p[3] + "] not found")));
   if (p.size() == 4) return resp.respond(chroma::ok({{"name", chroma::kTenant}}));
-  if (p[4] != "databases") return resp.respond(error(not_found("no route for " + m + " " + req.path)));
+  if (p[4] != "databases")
+    return resp.respond(error(not_found("no route for " + m + " " + req.path)));
   if (p.size() == 5) {
-    if (m == "GET") return resp.respond(chroma::ok(json::array({database_json(chroma::kDatabase)})));
-    return resp.respond(error({ErrorCode::kUnimplemented, "deepkb serves only the database '" + std::string(chroma::kDatabase) + "'"}));
+    if (m == "GET")
+      return resp.respond(chroma::ok(json::array({database_json(chroma::kDatabase)})));
+    return resp.respond(
+        error({ErrorCode::kUnimplemented,
+               "deepkb serves only the database '" + std::string(chroma::kDatabase) + "'"}));
   }
-  if (p[5] != chroma::kDatabase) return resp.respond(error(not_found("Database [" + p[5] + "] not found")));
+  if (p[5] != chroma::kDatabase)
+    return resp.respond(error(not_found("Database [" + p[5] + "] not found")));
   if (p.size() == 6) return resp.respond(chroma::ok(database_json(chroma::kDatabase)));
   rest.assign(p.begin() + 6, p.end());
   collections(app, rest, req, resp);

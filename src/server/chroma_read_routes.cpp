@@ -17,10 +17,13 @@ namespace {
 
 using chroma::error;
 
-json document_json(const std::string& text) { return text.empty() ? json(nullptr) : json(text); }
+json document_json(const std::string& text) {
+  return text.empty() ? json(nullptr) : json(text);
+}
 
 // The record's embedding (its first chunk's vector); null when it has none.
-Result<json> embedding_json(kb::Store& store, const std::string& collection, const std::string& id) {
+Result<json> embedding_json(kb::Store& store, const std::string& collection,
+                            const std::string& id) {
   DKB_ASSIGN_OR_RETURN(auto chunks, store.get_chunks(collection, id));
   if (chunks.empty() || chunks[0].vector.empty()) return json(nullptr);
   return json(chunks[0].vector);
@@ -94,26 +97,31 @@ void query_records(App& app, const kb::Collection& coll, const json& body, http:
   std::vector<std::vector<float>> queries;
   if (*embeddings) {
     queries = std::move(**embeddings);
-  } else if (auto texts = body.find("query_texts"); texts != body.end() && texts->is_array() && !texts->empty()) {
+  } else if (auto texts = body.find("query_texts");
+             texts != body.end() && texts->is_array() && !texts->empty()) {
     kb::Embedder* emb = app.kb_embedder();
     if (!emb) {
-      return resp.respond(error(invalid_argument(
-          "query_texts need the server's embedding model: pass 'query_embeddings', or start deepkb serve with --embed-model")));
+      return resp.respond(
+          error(invalid_argument("query_texts need the server's embedding model: pass "
+                                 "'query_embeddings', or start deepkb serve with --embed-model")));
     }
     std::vector<std::string> list;
     for (const auto& t : *texts) {
-      if (!t.is_string()) return resp.respond(error(invalid_argument("'query_texts' must contain strings")));
+      if (!t.is_string())
+        return resp.respond(error(invalid_argument("'query_texts' must contain strings")));
       list.push_back(t.get<std::string>());
     }
     for (size_t start = 0; start < list.size(); start += std::max<size_t>(1, emb->max_batch())) {
       size_t end = std::min(list.size(), start + std::max<size_t>(1, emb->max_batch()));
-      std::vector<std::string> batch(list.begin() + static_cast<std::ptrdiff_t>(start), list.begin() + static_cast<std::ptrdiff_t>(end));
+      std::vector<std::string> batch(list.begin() + static_cast<std::ptrdiff_t>(start),
+                                     list.begin() + static_cast<std::ptrdiff_t>(end));
       auto vecs = emb->embed(batch);
       if (!vecs.is_ok()) return resp.respond(error(vecs.status()));
       for (auto& v : *vecs) queries.push_back(std::move(v));
     }
   } else {
-    return resp.respond(error(invalid_argument("query needs 'query_embeddings' or 'query_texts' (non-empty arrays)")));
+    return resp.respond(error(
+        invalid_argument("query needs 'query_embeddings' or 'query_texts' (non-empty arrays)")));
   }
   auto n_results = get_int(body, "n_results", 10, 1, 100000);
   if (!n_results.is_ok()) return resp.respond(error(n_results.status()));
@@ -123,15 +131,17 @@ void query_records(App& app, const kb::Collection& coll, const json& body, http:
   if (!where.is_ok()) return resp.respond(error(where.status()));
   auto where_doc = chroma::get_where(body, "where_document");
   if (!where_doc.is_ok()) return resp.respond(error(where_doc.status()));
-  auto include = chroma::get_include(body, {"documents", "embeddings", "metadatas", "distances", "uris"},
-                                     {"metadatas", "documents", "distances"});
+  auto include =
+      chroma::get_include(body, {"documents", "embeddings", "metadatas", "distances", "uris"},
+                          {"metadatas", "documents", "distances"});
   if (!include.is_ok()) return resp.respond(error(include.status()));
   auto metric = chroma::metric_of(coll);
   if (!metric.is_ok()) return resp.respond(error(metric.status()));
   for (const auto& q : queries) {
     if (coll.dimension != 0 && q.size() != coll.dimension) {
-      return resp.respond(error(invalid_argument("Collection expecting embedding with dimension of " +
-                                                 std::to_string(coll.dimension) + ", got " + std::to_string(q.size()))));
+      return resp.respond(error(
+          invalid_argument("Collection expecting embedding with dimension of " +
+                           std::to_string(coll.dimension) + ", got " + std::to_string(q.size()))));
     }
   }
   std::set<std::string> allow;
@@ -139,8 +149,9 @@ void query_records(App& app, const kb::Collection& coll, const json& body, http:
   auto count = store.count_chunks(coll.name);
   if (!count.is_ok()) return resp.respond(error(count.status()));
 
-  json out = {{"ids", json::array()}, {"documents", json::array()}, {"metadatas", json::array()},
-              {"embeddings", json::array()}, {"distances", json::array()}, {"uris", json::array()}};
+  json out = {{"ids", json::array()},       {"documents", json::array()},
+              {"metadatas", json::array()}, {"embeddings", json::array()},
+              {"distances", json::array()}, {"uris", json::array()}};
   for (const auto& q : queries) {
     std::vector<kb::SearchHit> hits;
     if (coll.dimension != 0 && *count > 0) {
@@ -162,10 +173,12 @@ void query_records(App& app, const kb::Collection& coll, const json& body, http:
       }
     }
     json cols = json::object();
-    if (Status s = fill_columns(store, coll.name, hits, *include, cols); !s.is_ok()) return resp.respond(error(s));
+    if (Status s = fill_columns(store, coll.name, hits, *include, cols); !s.is_ok())
+      return resp.respond(error(s));
     json dist = json::array();
     for (const auto& h : hits) dist.push_back(chroma::distance_from_score(h.score, *metric));
-    for (const char* k : {"ids", "documents", "metadatas", "embeddings", "uris"}) out[k].push_back(cols[k]);
+    for (const char* k : {"ids", "documents", "metadatas", "embeddings", "uris"})
+      out[k].push_back(cols[k]);
     out["distances"].push_back(std::move(dist));
   }
   for (const char* k : {"documents", "metadatas", "embeddings", "distances", "uris"}) {

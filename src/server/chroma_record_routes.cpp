@@ -35,7 +35,8 @@ Result<RecordSet> parse_records(const json& body, bool allow_null_values) {
   DKB_ASSIGN_OR_RETURN(auto ids, chroma::get_ids(body, "ids"));
   if (!ids || ids->empty()) return invalid_argument("'ids' must be a non-empty array of strings");
   if (ids->size() > chroma::kMaxBatch) {
-    return invalid_argument("at most " + std::to_string(chroma::kMaxBatch) + " records per request");
+    return invalid_argument("at most " + std::to_string(chroma::kMaxBatch) +
+                            " records per request");
   }
   rs.ids = std::move(*ids);
   const size_t n = rs.ids.size();
@@ -50,15 +51,17 @@ Result<RecordSet> parse_records(const json& body, bool allow_null_values) {
     auto it = body.find(key);
     if (it == body.end() || it->is_null()) continue;
     if (!it->is_array() || it->size() != n) {
-      return invalid_argument(std::string("'") + key + "' must be an array with one entry per id (" +
-                              std::to_string(n) + ")");
+      return invalid_argument(std::string("'") + key +
+                              "' must be an array with one entry per id (" + std::to_string(n) +
+                              ")");
     }
     bool meta = key[0] == 'm';
     for (size_t i = 0; i < n; ++i) {
       const json& v = (*it)[i];
       if (v.is_null()) continue;
       if (meta) {
-        if (!v.is_object()) return invalid_argument("metadatas[" + std::to_string(i) + "] must be an object or null");
+        if (!v.is_object())
+          return invalid_argument("metadatas[" + std::to_string(i) + "] must be an object or null");
         json check = json::object();
         for (auto kv = v.begin(); kv != v.end(); ++kv) {
           if (kv.value().is_null() && allow_null_values) continue;
@@ -69,7 +72,8 @@ Result<RecordSet> parse_records(const json& body, bool allow_null_values) {
         }
         rs.metadatas[i] = v;
       } else {
-        if (!v.is_string()) return invalid_argument("documents[" + std::to_string(i) + "] must be a string or null");
+        if (!v.is_string())
+          return invalid_argument("documents[" + std::to_string(i) + "] must be a string or null");
         rs.documents[i] = v;
       }
     }
@@ -88,8 +92,9 @@ Status embed_documents(App& app, const RecordSet& rs, const std::vector<size_t>&
   if (todo.empty()) return Status::ok();
   kb::Embedder* emb = app.kb_embedder();
   if (!emb) {
-    return invalid_argument("records without embeddings need the server's embedding model: pass "
-                            "'embeddings', or start deepkb serve with --embed-model");
+    return invalid_argument(
+        "records without embeddings need the server's embedding model: pass "
+        "'embeddings', or start deepkb serve with --embed-model");
   }
   size_t batch = std::max<size_t>(1, emb->max_batch());
   for (size_t start = 0; start < todo.size(); start += batch) {
@@ -98,7 +103,8 @@ Status embed_documents(App& app, const RecordSet& rs, const std::vector<size_t>&
       texts.push_back(rs.documents[todo[k]].get<std::string>());
     }
     DKB_ASSIGN_OR_RETURN(auto vecs, emb->embed(texts));
-    if (vecs.size() != texts.size()) return internal_error("embedder returned the wrong number of vectors");
+    if (vecs.size() != texts.size())
+      return internal_error("embedder returned the wrong number of vectors");
     for (size_t k = 0; k < vecs.size(); ++k) out[todo[start + k]] = std::move(vecs[k]);
   }
   return Status::ok();
@@ -115,8 +121,8 @@ std::string record_hash(const Pending& p) {
   return kb::content_hash({p.chunk.text, p.doc.metadata.dump(), vec});
 }
 
-void write_records(App& app, const kb::Collection& coll, const std::string& op,
-                   const json& body, http::Responder& resp) {
+void write_records(App& app, const kb::Collection& coll, const std::string& op, const json& body,
+                   http::Responder& resp) {
   kb::Store& store = *app.kb_store();
   auto rs = parse_records(body, op != "add");
   if (!rs.is_ok()) return resp.respond(error(rs.status()));
@@ -138,7 +144,8 @@ void write_records(App& app, const kb::Collection& coll, const std::string& op,
   if (op == "add" && !existing.empty()) {
     std::string list;
     for (const auto& [i, p] : existing) list += (list.empty() ? "" : ", ") + rs->ids[i];
-    return resp.respond(error(already_exists("IDs already exist in collection " + coll.name + ": " + list)));
+    return resp.respond(
+        error(already_exists("IDs already exist in collection " + coll.name + ": " + list)));
   }
 
   // Which records need the server to embed their document.
@@ -155,12 +162,13 @@ void write_records(App& app, const kb::Collection& coll, const std::string& op,
       bool can_embed = emb && (coll.dimension == 0 || emb->dimension() == coll.dimension);
       if (is_new || can_embed) todo.push_back(i);
     } else if (is_new) {
-      return resp.respond(error(invalid_argument("record '" + rs->ids[i] +
-                                                 "' has neither an embedding nor a document")));
+      return resp.respond(error(
+          invalid_argument("record '" + rs->ids[i] + "' has neither an embedding nor a document")));
     }
   }
   std::map<size_t, std::vector<float>> computed;
-  if (Status s = embed_documents(app, *rs, todo, computed); !s.is_ok()) return resp.respond(error(s));
+  if (Status s = embed_documents(app, *rs, todo, computed); !s.is_ok())
+    return resp.respond(error(s));
 
   std::vector<Pending> writes;
   uint32_t dim = coll.dimension;
@@ -178,13 +186,17 @@ void write_records(App& app, const kb::Collection& coll, const std::string& op,
     if (rs->metadatas[i].is_object()) {
       if (ex == existing.end()) p.doc.metadata = json::object();
       for (auto kv = rs->metadatas[i].begin(); kv != rs->metadatas[i].end(); ++kv) {
-        if (kv.value().is_null()) p.doc.metadata.erase(kv.key());
-        else p.doc.metadata[kv.key()] = kv.value();
+        if (kv.value().is_null())
+          p.doc.metadata.erase(kv.key());
+        else
+          p.doc.metadata[kv.key()] = kv.value();
       }
     }
     if (rs->documents[i].is_string()) p.chunk.text = rs->documents[i].get<std::string>();
-    if (rs->embeddings) p.chunk.vector = (*rs->embeddings)[i];
-    else if (auto c = computed.find(i); c != computed.end()) p.chunk.vector = c->second;
+    if (rs->embeddings)
+      p.chunk.vector = (*rs->embeddings)[i];
+    else if (auto c = computed.find(i); c != computed.end())
+      p.chunk.vector = c->second;
     // The chunk carries no metadata of its own: the store overlays it on the document's.
     p.chunk.metadata = json::object();
     p.chunk.ordinal = 0;
@@ -203,7 +215,8 @@ void write_records(App& app, const kb::Collection& coll, const std::string& op,
   }
   for (const Pending& p : writes) {
     auto put = store.put_document(p.doc, {p.chunk});
-    if (!put.is_ok()) return resp.respond(error(put.status().with_context("record '" + p.doc.id + "'")));
+    if (!put.is_ok())
+      return resp.respond(error(put.status().with_context("record '" + p.doc.id + "'")));
   }
   resp.respond(json_response(op == "add" ? 201 : 200, json::object()));
 }
@@ -237,8 +250,10 @@ void delete_records(App& app, const kb::Collection& coll, const json& body, http
   for (const auto& id : targets) {
     if (deleted >= *limit) break;
     auto r = store.delete_document(coll.name, id);
-    if (r.is_ok()) ++deleted;
-    else if (r.status().code() != ErrorCode::kNotFound) return resp.respond(error(r.status()));
+    if (r.is_ok())
+      ++deleted;
+    else if (r.status().code() != ErrorCode::kNotFound)
+      return resp.respond(error(r.status()));
   }
   resp.respond(chroma::ok({{"deleted", deleted}}));
 }

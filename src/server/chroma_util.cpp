@@ -19,15 +19,22 @@ namespace {
 // and shows "message".
 const char* error_kind(ErrorCode code) {
   switch (code) {
-    case ErrorCode::kInvalidArgument: return "InvalidArgumentError";
-    case ErrorCode::kNotFound: return "NotFoundError";
-    case ErrorCode::kAlreadyExists: return "UniqueConstraintError";
-    case ErrorCode::kUnauthenticated: return "AuthenticationError";
-    case ErrorCode::kPermissionDenied: return "AuthorizationError";
+    case ErrorCode::kInvalidArgument:
+      return "InvalidArgumentError";
+    case ErrorCode::kNotFound:
+      return "NotFoundError";
+    case ErrorCode::kAlreadyExists:
+      return "UniqueConstraintError";
+    case ErrorCode::kUnauthenticated:
+      return "AuthenticationError";
+    case ErrorCode::kPermissionDenied:
+      return "AuthorizationError";
     case ErrorCode::kCorruption:
     case ErrorCode::kIOError:
-    case ErrorCode::kInternal: return "InternalError";
-    default: return "ChromaError";
+    case ErrorCode::kInternal:
+      return "InternalError";
+    default:
+      return "ChromaError";
   }
 }
 
@@ -52,13 +59,15 @@ http::Response error(const Status& s) {
   return r;
 }
 
-http::Response ok(const json& body) { return json_response(200, body); }
+http::Response ok(const json& body) {
+  return json_response(200, body);
+}
 
 std::string new_uuid() {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
   uint64_t hi = rng(), lo = rng();
-  hi = (hi & ~0xF000ULL) | 0x4000ULL;               // version 4
-  lo = (lo & ~(0xC0ULL << 56)) | (0x80ULL << 56);   // RFC 4122 variant
+  hi = (hi & ~0xF000ULL) | 0x4000ULL;              // version 4
+  lo = (lo & ~(0xC0ULL << 56)) | (0x80ULL << 56);  // RFC 4122 variant
   char buf[37];
   std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
                 static_cast<unsigned>((hi >> 16) & 0xFFFF), static_cast<unsigned>(hi & 0xFFFF),
@@ -104,7 +113,8 @@ Result<kb::Collection> find_collection(kb::Store& store, const std::string& name
   }
   auto c = store.get_collection(name_or_id);
   if (!c.is_ok()) {
-    if (c.status().code() == ErrorCode::kNotFound || c.status().code() == ErrorCode::kInvalidArgument) {
+    if (c.status().code() == ErrorCode::kNotFound ||
+        c.status().code() == ErrorCode::kInvalidArgument) {
       return not_found("Collection [" + name_or_id + "] does not exist");
     }
     return c.status();
@@ -151,9 +161,12 @@ Result<kb::Metric> metric_of(const kb::Collection& c) {
 
 double distance_from_score(double score, kb::Metric metric) {
   switch (metric) {
-    case kb::Metric::kL2: return -score;  // score is the negated squared L2 distance
-    case kb::Metric::kCosine: return 1.0 - score;
-    case kb::Metric::kInnerProduct: return 1.0 - score;
+    case kb::Metric::kL2:
+      return -score;  // score is the negated squared L2 distance
+    case kb::Metric::kCosine:
+      return 1.0 - score;
+    case kb::Metric::kInnerProduct:
+      return 1.0 - score;
   }
   return -score;
 }
@@ -161,7 +174,8 @@ double distance_from_score(double score, kb::Metric metric) {
 Result<std::optional<std::vector<std::string>>> get_ids(const json& body, const char* key) {
   auto it = body.find(key);
   if (it == body.end() || it->is_null()) return std::optional<std::vector<std::string>>();
-  if (!it->is_array()) return invalid_argument(std::string("'") + key + "' must be an array of strings");
+  if (!it->is_array())
+    return invalid_argument(std::string("'") + key + "' must be an array of strings");
   std::vector<std::string> ids;
   std::set<std::string> seen;
   for (const auto& v : *it) {
@@ -169,8 +183,10 @@ Result<std::optional<std::vector<std::string>>> get_ids(const json& body, const 
       return invalid_argument(std::string("'") + key + "' must contain non-empty strings");
     }
     std::string id = v.get<std::string>();
-    if (id.size() > 512) return invalid_argument("ID too long (at most 512 bytes): " + id.substr(0, 64));
-    if (!seen.insert(id).second) return invalid_argument("Expected IDs to be unique, found duplicates of: " + id);
+    if (id.size() > 512)
+      return invalid_argument("ID too long (at most 512 bytes): " + id.substr(0, 64));
+    if (!seen.insert(id).second)
+      return invalid_argument("Expected IDs to be unique, found duplicates of: " + id);
     ids.push_back(std::move(id));
   }
   return std::optional(std::move(ids));
@@ -184,7 +200,8 @@ Result<std::optional<std::vector<std::vector<float>>>> get_embeddings(const json
   if (!it->is_array()) return invalid_argument(name + " must be an array of number arrays");
   std::vector<std::vector<float>> out;
   for (const auto& e : *it) {
-    if (!e.is_array() || e.empty()) return invalid_argument(name + " must contain non-empty number arrays");
+    if (!e.is_array() || e.empty())
+      return invalid_argument(name + " must contain non-empty number arrays");
     std::vector<float> v;
     v.reserve(e.size());
     for (const auto& x : e) {
@@ -195,7 +212,8 @@ Result<std::optional<std::vector<std::vector<float>>>> get_embeddings(const json
     }
     if (!out.empty() && v.size() != out[0].size()) {
       return invalid_argument(name + ": all embeddings must have the same dimension (" +
-                              std::to_string(out[0].size()) + " vs " + std::to_string(v.size()) + ")");
+                              std::to_string(out[0].size()) + " vs " + std::to_string(v.size()) +
+                              ")");
     }
     out.push_back(std::move(v));
   }
@@ -241,8 +259,9 @@ Result<std::vector<kb::SearchHit>> matching_records(kb::Store& store, const std:
   }
   // Ordered by record id: stable under updates (a re-put record gets new chunk ids), so
   // limit/offset pagination neither skips nor repeats records.
-  std::sort(out.begin(), out.end(),
-            [](const kb::SearchHit& a, const kb::SearchHit& b) { return a.document_id < b.document_id; });
+  std::sort(out.begin(), out.end(), [](const kb::SearchHit& a, const kb::SearchHit& b) {
+    return a.document_id < b.document_id;
+  });
   return out;
 }
 
@@ -251,9 +270,8 @@ Result<json> get_where(const json& body, const char* key) {
   if (it == body.end() || it->is_null()) return json(nullptr);
   if (!it->is_object()) return invalid_argument(std::string("'") + key + "' must be an object");
   if (it->empty()) return json(nullptr);
-  Status s = std::strcmp(key, "where") == 0
-                 ? kb::compile_where(*it, "m").status()
-                 : kb::compile_where_document(*it, "t").status();
+  Status s = std::strcmp(key, "where") == 0 ? kb::compile_where(*it, "m").status()
+                                            : kb::compile_where_document(*it, "t").status();
   if (!s.is_ok()) return s.with_context(std::string("invalid '") + key + "'");
   return *it;
 }

@@ -19,8 +19,9 @@ class ChromaTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     if (!fixture_exists("models/tiny-bert-F16.gguf")) return;
-    server_ = new ServerProcess(DKB_BINARY, {"--embed-model", fixture_path("models/tiny-bert-F16.gguf"),
-                                             "--api-key", "sk-test", "--threads", "2"});
+    server_ =
+        new ServerProcess(DKB_BINARY, {"--embed-model", fixture_path("models/tiny-bert-F16.gguf"),
+                                       "--api-key", "sk-test", "--threads", "2"});
   }
   static void TearDownTestSuite() {
     delete server_;
@@ -34,7 +35,9 @@ class ChromaTest : public ::testing::Test {
                  const std::map<std::string, std::string>& h = kKey) {
     return http_request(server_->port(), method, path, body, h);
   }
-  HttpResult post(const std::string& path, const json& body) { return req("POST", path, body.dump()); }
+  HttpResult post(const std::string& path, const json& body) {
+    return req("POST", path, body.dump());
+  }
   HttpResult get(const std::string& path) { return req("GET", path); }
   // Creates a collection and returns its id.
   std::string create(const std::string& name, const json& extra = json::object()) {
@@ -44,14 +47,18 @@ class ChromaTest : public ::testing::Test {
     EXPECT_EQ(r.status, 200) << r.body;
     return json::parse(r.body).value("id", "");
   }
-  std::string records(const std::string& id, const char* op) { return kDb + "/collections/" + id + "/" + op; }
+  std::string records(const std::string& id, const char* op) {
+    return kDb + "/collections/" + id + "/" + op;
+  }
   // Adds a=[1,0], b=[0,1], c=[0.5,0.5] with metadata and documents.
   void add_abc(const std::string& id) {
-    auto r = post(records(id, "add"),
-                  {{"ids", {"a", "b", "c"}},
-                   {"embeddings", {{1, 0}, {0, 1}, {0.5, 0.5}}},
-                   {"metadatas", {{{"kind", "x"}, {"n", 1}}, {{"kind", "y"}, {"n", 2}}, {{"kind", "x"}, {"n", 3}}}},
-                   {"documents", {"apple pie", "banana bread", "cherry tart"}}});
+    auto r =
+        post(records(id, "add"),
+             {{"ids", {"a", "b", "c"}},
+              {"embeddings", {{1, 0}, {0, 1}, {0.5, 0.5}}},
+              {"metadatas",
+               {{{"kind", "x"}, {"n", 1}}, {{"kind", "y"}, {"n", 2}}, {{"kind", "x"}, {"n", 3}}}},
+              {"documents", {"apple pie", "banana bread", "cherry tart"}}});
     ASSERT_EQ(r.status, 201) << r.body;
   }
   static ServerProcess* server_;
@@ -80,8 +87,10 @@ TEST_F(ChromaTest, SystemTenantAndDatabase) {
   EXPECT_EQ(json::parse(get("/api/v2/auth/identity").body)["tenant"], "default_tenant");
   EXPECT_EQ(json::parse(get("/api/v2/tenants/default_tenant").body)["name"], "default_tenant");
   EXPECT_EQ(json::parse(get(kDb).body)["name"], "default_database");
-  expect_chroma_error(get("/api/v2/tenants/other/databases/default_database/collections"), 404, "NotFoundError");
-  expect_chroma_error(get("/api/v2/tenants/default_tenant/databases/other/collections"), 404, "NotFoundError");
+  expect_chroma_error(get("/api/v2/tenants/other/databases/default_database/collections"), 404,
+                      "NotFoundError");
+  expect_chroma_error(get("/api/v2/tenants/default_tenant/databases/other/collections"), 404,
+                      "NotFoundError");
 }
 
 TEST_F(ChromaTest, CollectionLifecycle) {
@@ -94,7 +103,8 @@ TEST_F(ChromaTest, CollectionLifecycle) {
   EXPECT_EQ(c["metadata"], json({{"team", "infra"}}));  // the reserved id key stays hidden
   EXPECT_EQ(c["tenant"], "default_tenant");
   EXPECT_TRUE(c["configuration_json"].is_object());
-  expect_chroma_error(post(kDb + "/collections", {{"name", "lifecycle"}}), 409, "UniqueConstraintError");
+  expect_chroma_error(post(kDb + "/collections", {{"name", "lifecycle"}}), 409,
+                      "UniqueConstraintError");
   auto again = post(kDb + "/collections", {{"name", "lifecycle"}, {"get_or_create", true}});
   ASSERT_EQ(again.status, 200);
   EXPECT_EQ(json::parse(again.body)["id"], id);
@@ -123,10 +133,12 @@ TEST_F(ChromaTest, CollectionLifecycle) {
   expect_chroma_error(get(kDb + "/collections/" + id), 404, "NotFoundError");
   expect_chroma_error(req("DELETE", kDb + "/collections/renamed"), 404, "NotFoundError");
   expect_chroma_error(post(kDb + "/collections", {{"name", "x"}}), 400, "InvalidArgumentError");
-  expect_chroma_error(post(kDb + "/collections", {{"name", "bad name!"}}), 400, "InvalidArgumentError");
+  expect_chroma_error(post(kDb + "/collections", {{"name", "bad name!"}}), 400,
+                      "InvalidArgumentError");
   expect_chroma_error(req("POST", kDb + "/collections", "{not json"), 400, "InvalidArgumentError");
-  expect_chroma_error(post(kDb + "/collections", {{"name", "spaced"}, {"metadata", {{"hnsw:space", "manhattan"}}}}),
-                      400, "InvalidArgumentError");
+  expect_chroma_error(
+      post(kDb + "/collections", {{"name", "spaced"}, {"metadata", {{"hnsw:space", "manhattan"}}}}),
+      400, "InvalidArgumentError");
 }
 
 TEST_F(ChromaTest, AddGetUpdateUpsertDeleteCount) {
@@ -134,19 +146,30 @@ TEST_F(ChromaTest, AddGetUpdateUpsertDeleteCount) {
   add_abc(id);
   EXPECT_EQ(json::parse(get(records(id, "count")).body), 3);
   // Bad input changes nothing.
-  expect_chroma_error(post(records(id, "add"), {{"ids", {"a"}}, {"embeddings", {{1, 1}}}}), 409, "UniqueConstraintError");
-  expect_chroma_error(post(records(id, "add"), {{"ids", {"d", "d"}}, {"embeddings", {{1, 1}, {1, 1}}}}), 400, "InvalidArgumentError");
-  expect_chroma_error(post(records(id, "add"), {{"ids", {"d"}}, {"embeddings", {{1, 1, 1}}}}), 400, "InvalidArgumentError");
-  expect_chroma_error(post(records(id, "add"), {{"ids", {"d", "e"}}, {"embeddings", {{1, 1}}}}), 400, "InvalidArgumentError");
-  expect_chroma_error(post(records(id, "add"), {{"ids", {""}}, {"embeddings", {{1, 1}}}}), 400, "InvalidArgumentError");
-  expect_chroma_error(post(records(id, "add"), {{"ids", {"d"}}, {"embeddings", {{1, 1}}}, {"metadatas", {{{"o", {{"x", 1}}}}}}}),
+  expect_chroma_error(post(records(id, "add"), {{"ids", {"a"}}, {"embeddings", {{1, 1}}}}), 409,
+                      "UniqueConstraintError");
+  expect_chroma_error(
+      post(records(id, "add"), {{"ids", {"d", "d"}}, {"embeddings", {{1, 1}, {1, 1}}}}), 400,
+      "InvalidArgumentError");
+  expect_chroma_error(post(records(id, "add"), {{"ids", {"d"}}, {"embeddings", {{1, 1, 1}}}}), 400,
+                      "InvalidArgumentError");
+  expect_chroma_error(post(records(id, "add"), {{"ids", {"d", "e"}}, {"embeddings", {{1, 1}}}}),
                       400, "InvalidArgumentError");
+  expect_chroma_error(post(records(id, "add"), {{"ids", {""}}, {"embeddings", {{1, 1}}}}), 400,
+                      "InvalidArgumentError");
+  expect_chroma_error(
+      post(records(id, "add"),
+           {{"ids", {"d"}}, {"embeddings", {{1, 1}}}, {"metadatas", {{{"o", {{"x", 1}}}}}}}),
+      400, "InvalidArgumentError");
   expect_chroma_error(req("POST", records(id, "add"), "[1,2"), 400, "InvalidArgumentError");
-  expect_chroma_error(post(records("00000000-0000-4000-8000-000000000000", "add"), {{"ids", {"d"}}, {"embeddings", {{1, 1}}}}),
+  expect_chroma_error(post(records("00000000-0000-4000-8000-000000000000", "add"),
+                           {{"ids", {"d"}}, {"embeddings", {{1, 1}}}}),
                       404, "NotFoundError");
   EXPECT_EQ(json::parse(get(records(id, "count")).body), 3);
 
-  auto g = json::parse(post(records(id, "get"), {{"ids", {"b"}}, {"include", {"embeddings", "documents", "metadatas"}}}).body);
+  auto g = json::parse(post(records(id, "get"),
+                            {{"ids", {"b"}}, {"include", {"embeddings", "documents", "metadatas"}}})
+                           .body);
   EXPECT_EQ(g["ids"], json({"b"}));
   EXPECT_EQ(g["embeddings"], json({{0.0, 1.0}}));
   EXPECT_EQ(g["documents"], json({"banana bread"}));
@@ -156,30 +179,49 @@ TEST_F(ChromaTest, AddGetUpdateUpsertDeleteCount) {
   EXPECT_TRUE(all["embeddings"].is_null());
   auto w = json::parse(post(records(id, "get"), {{"where", {{"kind", "x"}}}}).body);
   EXPECT_EQ(w["ids"], json({"a", "c"}));
-  auto wd = json::parse(post(records(id, "get"), {{"where_document", {{"$contains", "bread"}}}}).body);
+  auto wd =
+      json::parse(post(records(id, "get"), {{"where_document", {{"$contains", "bread"}}}}).body);
   EXPECT_EQ(wd["ids"], json({"b"}));
   auto page = json::parse(post(records(id, "get"), {{"limit", 1}, {"offset", 1}}).body);
   EXPECT_EQ(page["ids"], json({"b"}));
-  auto gt = json::parse(post(records(id, "get"), {{"where", {{"$and", {{{"n", {{"$gte", 2}}}}, {{"kind", {{"$in", {"x", "y"}}}}}}}}}}).body);
+  auto gt = json::parse(
+      post(records(id, "get"),
+           {{"where", {{"$and", {{{"n", {{"$gte", 2}}}}, {{"kind", {{"$in", {"x", "y"}}}}}}}}}})
+          .body);
   EXPECT_EQ(gt["ids"], json({"b", "c"}));
-  expect_chroma_error(post(records(id, "get"), {{"where", {{"n", {{"$bogus", 1}}}}}}), 400, "InvalidArgumentError");
-  expect_chroma_error(post(records(id, "get"), {{"where_document", {{"$regex", "("}}}}), 400, "InvalidArgumentError");
-  expect_chroma_error(post(records(id, "get"), {{"include", {"distances"}}}), 400, "InvalidArgumentError");
+  expect_chroma_error(post(records(id, "get"), {{"where", {{"n", {{"$bogus", 1}}}}}}), 400,
+                      "InvalidArgumentError");
+  expect_chroma_error(post(records(id, "get"), {{"where_document", {{"$regex", "("}}}}), 400,
+                      "InvalidArgumentError");
+  expect_chroma_error(post(records(id, "get"), {{"include", {"distances"}}}), 400,
+                      "InvalidArgumentError");
 
   // update merges metadata (null removes a key), skips unknown ids.
-  ASSERT_EQ(post(records(id, "update"), {{"ids", {"a", "zzz"}}, {"metadatas", {{{"n", nullptr}, {"extra", true}}, nullptr}},
-                                         {"documents", {"apple crumble", nullptr}}}).status, 200);
-  auto ua = json::parse(post(records(id, "get"), {{"ids", {"a"}}, {"include", {"metadatas", "documents", "embeddings"}}}).body);
+  ASSERT_EQ(
+      post(records(id, "update"), {{"ids", {"a", "zzz"}},
+                                   {"metadatas", {{{"n", nullptr}, {"extra", true}}, nullptr}},
+                                   {"documents", {"apple crumble", nullptr}}})
+          .status,
+      200);
+  auto ua =
+      json::parse(post(records(id, "get"),
+                       {{"ids", {"a"}}, {"include", {"metadatas", "documents", "embeddings"}}})
+                      .body);
   EXPECT_EQ(ua["metadatas"][0], json({{"kind", "x"}, {"extra", true}}));
   EXPECT_EQ(ua["documents"][0], "apple crumble");
   EXPECT_EQ(ua["embeddings"][0], json({1.0, 0.0}));
   EXPECT_EQ(json::parse(get(records(id, "count")).body), 3);
 
   // upsert: replaces b's embedding, adds d.
-  ASSERT_EQ(post(records(id, "upsert"), {{"ids", {"b", "d"}}, {"embeddings", {{0, 2}, {3, 3}}},
-                                         {"metadatas", {{{"kind", "z"}}, {{"kind", "z"}}}}}).status, 200);
+  ASSERT_EQ(post(records(id, "upsert"), {{"ids", {"b", "d"}},
+                                         {"embeddings", {{0, 2}, {3, 3}}},
+                                         {"metadatas", {{{"kind", "z"}}, {{"kind", "z"}}}}})
+                .status,
+            200);
   EXPECT_EQ(json::parse(get(records(id, "count")).body), 4);
-  auto ub = json::parse(post(records(id, "get"), {{"where", {{"kind", "z"}}}, {"include", {"embeddings", "documents"}}}).body);
+  auto ub = json::parse(post(records(id, "get"),
+                             {{"where", {{"kind", "z"}}}, {"include", {"embeddings", "documents"}}})
+                            .body);
   EXPECT_EQ(ub["ids"], json({"b", "d"}));
   EXPECT_EQ(ub["embeddings"], json({{0.0, 2.0}, {3.0, 3.0}}));
   EXPECT_EQ(ub["documents"], json({"banana bread", nullptr}));
@@ -203,15 +245,19 @@ TEST_F(ChromaTest, QueryDistancesPerSpace) {
     std::vector<double> dist;  // a, c, b
   } cases[] = {
       {"space-l2", json::object(), {0.0, 0.5, 2.0}},
-      {"space-cosine", {{"metadata", {{"hnsw:space", "cosine"}}}}, {0.0, 1.0 - std::sqrt(0.5), 1.0}},
+      {"space-cosine",
+       {{"metadata", {{"hnsw:space", "cosine"}}}},
+       {0.0, 1.0 - std::sqrt(0.5), 1.0}},
       {"space-ip", {{"configuration", {{"hnsw", {{"space", "ip"}}}}}}, {0.0, 0.5, 1.0}},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);
     std::string id = create(c.name, c.extra);
     add_abc(id);
-    auto r = post(records(id, "query"), {{"query_embeddings", {{1, 0}}}, {"n_results", 3},
-                                         {"include", {"distances", "documents", "metadatas", "embeddings"}}});
+    auto r = post(records(id, "query"),
+                  {{"query_embeddings", {{1, 0}}},
+                   {"n_results", 3},
+                   {"include", {"distances", "documents", "metadatas", "embeddings"}}});
     ASSERT_EQ(r.status, 200) << r.body;
     auto j = json::parse(r.body);
     EXPECT_EQ(j["ids"], json({{"a", "c", "b"}}));
@@ -222,17 +268,26 @@ TEST_F(ChromaTest, QueryDistancesPerSpace) {
   }
   std::string id = json::parse(get(kDb + "/collections/space-l2").body)["id"];
   // Two queries, a filter, n_results, the default include, and an id restriction.
-  auto r = json::parse(post(records(id, "query"), {{"query_embeddings", {{1, 0}, {0, 1}}}, {"n_results", 1},
-                                                   {"where", {{"kind", "x"}}}}).body);
+  auto r = json::parse(
+      post(records(id, "query"),
+           {{"query_embeddings", {{1, 0}, {0, 1}}}, {"n_results", 1}, {"where", {{"kind", "x"}}}})
+          .body);
   EXPECT_EQ(r["ids"], json({{"a"}, {"c"}}));
   EXPECT_TRUE(r["embeddings"].is_null());
   EXPECT_TRUE(r["distances"].is_array());
-  auto restricted = json::parse(post(records(id, "query"), {{"query_embeddings", {{1, 0}}}, {"ids", {"b", "c"}}}).body);
+  auto restricted = json::parse(
+      post(records(id, "query"), {{"query_embeddings", {{1, 0}}}, {"ids", {"b", "c"}}}).body);
   EXPECT_EQ(restricted["ids"], json::array({json::array({"c", "b"})}));
-  auto wd = json::parse(post(records(id, "query"), {{"query_embeddings", {{1, 0}}}, {"where_document", {{"$not_contains", "apple"}}}}).body);
+  auto wd =
+      json::parse(post(records(id, "query"), {{"query_embeddings", {{1, 0}}},
+                                              {"where_document", {{"$not_contains", "apple"}}}})
+                      .body);
   EXPECT_EQ(wd["ids"], json::array({json::array({"c", "b"})}));
-  expect_chroma_error(post(records(id, "query"), {{"query_embeddings", {{1, 0, 0}}}}), 400, "InvalidArgumentError");
-  expect_chroma_error(post(records(id, "query"), {{"query_embeddings", {{1, 0}}}, {"where", {{"$and", 1}}}}), 400, "InvalidArgumentError");
+  expect_chroma_error(post(records(id, "query"), {{"query_embeddings", {{1, 0, 0}}}}), 400,
+                      "InvalidArgumentError");
+  expect_chroma_error(
+      post(records(id, "query"), {{"query_embeddings", {{1, 0}}}, {"where", {{"$and", 1}}}}), 400,
+      "InvalidArgumentError");
   expect_chroma_error(post(records(id, "query"), {{"n_results", 2}}), 400, "InvalidArgumentError");
   // An empty collection answers with empty lists.
   std::string empty = create("space-empty");
@@ -242,13 +297,16 @@ TEST_F(ChromaTest, QueryDistancesPerSpace) {
 
 TEST_F(ChromaTest, ServerEmbedsDocumentsWithoutEmbeddings) {
   std::string id = create("server-embedded");
-  auto r = post(records(id, "add"), {{"ids", {"fr", "de", "jp"}},
-                                     {"documents", {"Paris is the capital of France", "Berlin is the capital of Germany",
-                                                    "Sushi is a Japanese dish"}}});
+  auto r = post(records(id, "add"),
+                {{"ids", {"fr", "de", "jp"}},
+                 {"documents",
+                  {"Paris is the capital of France", "Berlin is the capital of Germany",
+                   "Sushi is a Japanese dish"}}});
   ASSERT_EQ(r.status, 201) << r.body;
   auto c = json::parse(get(kDb + "/collections/" + id).body);
   EXPECT_GT(c["dimension"].get<int>(), 0);
-  auto q = post(records(id, "query"), {{"query_texts", {"Sushi is a Japanese dish"}}, {"n_results", 3}});
+  auto q =
+      post(records(id, "query"), {{"query_texts", {"Sushi is a Japanese dish"}}, {"n_results", 3}});
   ASSERT_EQ(q.status, 200) << q.body;
   auto j = json::parse(q.body);
   EXPECT_EQ(j["ids"][0][0], "jp");
@@ -263,14 +321,17 @@ TEST_F(ChromaTest, ServerEmbedsDocumentsWithoutEmbeddings) {
 
 TEST_F(ChromaTest, V1PathsMethodsAndAuthOnRecords) {
   std::string id = create("v1-records");
-  auto add = post("/api/v1/collections/" + id + "/add", {{"ids", {"p"}}, {"embeddings", {{0.25, 0.75}}}});
+  auto add =
+      post("/api/v1/collections/" + id + "/add", {{"ids", {"p"}}, {"embeddings", {{0.25, 0.75}}}});
   ASSERT_EQ(add.status, 201) << add.body;
-  auto q = json::parse(post("/api/v1/collections/" + id + "/query", {{"query_embeddings", {{0.25, 0.75}}}}).body);
+  auto q = json::parse(
+      post("/api/v1/collections/" + id + "/query", {{"query_embeddings", {{0.25, 0.75}}}}).body);
   EXPECT_EQ(q["ids"], json::array({json::array({"p"})}));
   EXPECT_EQ(json::parse(get("/api/v1/collections/" + id + "/count").body), 1);
   EXPECT_EQ(req("GET", records(id, "add")).status, 405);
   EXPECT_EQ(req("POST", records(id, "count")).status, 405);
-  expect_chroma_error(req("POST", records(id, "add"), "{}", {{"Authorization", "Bearer wrong"}}), 401, "AuthenticationError");
+  expect_chroma_error(req("POST", records(id, "add"), "{}", {{"Authorization", "Bearer wrong"}}),
+                      401, "AuthenticationError");
   expect_chroma_error(post(records(id, "frobnicate"), json::object()), 404, "NotFoundError");
   // Updating a document without an embedding keeps the record's (2-dim) vector: the server's
   // model has another dimension.
@@ -279,7 +340,8 @@ TEST_F(ChromaTest, V1PathsMethodsAndAuthOnRecords) {
   EXPECT_EQ(g["documents"][0], "new text");
   EXPECT_EQ(g["embeddings"][0], json({0.25, 0.75}));
   // A new record without an embedding gets the server's, of the wrong dimension here.
-  expect_chroma_error(post(records(id, "upsert"), {{"ids", {"q"}}, {"documents", {"text"}}}), 400, "InvalidArgumentError");
+  expect_chroma_error(post(records(id, "upsert"), {{"ids", {"q"}}, {"documents", {"text"}}}), 400,
+                      "InvalidArgumentError");
   EXPECT_EQ(json::parse(get(records(id, "count")).body), 1);
 }
 
