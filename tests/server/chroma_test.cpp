@@ -343,6 +343,11 @@ TEST_F(ChromaTest, V1PathsMethodsAndAuthOnRecords) {
   expect_chroma_error(post(records(id, "upsert"), {{"ids", {"q"}}, {"documents", {"text"}}}), 400,
                       "InvalidArgumentError");
   EXPECT_EQ(json::parse(get(records(id, "count")).body), 1);
+  // A renamed collection keeps its records and answers queries under the same id.
+  ASSERT_EQ(req("PUT", kDb + "/collections/" + id, json({{"new_name", "v1-moved"}}).dump()).status, 200);
+  auto moved = json::parse(post(records(id, "query"), {{"query_embeddings", {{0.25, 0.75}}}}).body);
+  EXPECT_EQ(moved["ids"], json::array({json::array({"p"})}));
+  EXPECT_EQ(json::parse(get(kDb + "/collections/v1-moved").body)["id"], id);
 }
 
 }  // namespace
