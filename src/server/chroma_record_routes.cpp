@@ -8,7 +8,8 @@
 // key); upsert updates existing records and adds the others. An update that changes a document
 // without an embedding re-embeds it only when the server's model matches the collection's
 // dimension, else the record keeps its embedding. The whole request is validated
-// (and embedded) before anything is written, so a bad request changes nothing.
+// (and embedded) before anything is written, and the records are written in one store
+// transaction, so a bad request changes nothing.
 // delete: {ids?, where?, where_document?, limit?} → {"deleted": n}.
 #include <map>
 #include <set>
@@ -213,10 +214,12 @@ void write_records(App& app, const kb::Collection& coll, const std::string& op, 
     p.doc.content_hash = record_hash(p);
     writes.push_back(std::move(p));
   }
-  for (const Pending& p : writes) {
-    auto put = store.put_document(p.doc, {p.chunk});
-    if (!put.is_ok())
-      return resp.respond(error(put.status().with_context("record '" + p.doc.id + "'")));
+  // One transaction: a failure (say, a dimension clash with a concurrent writer) writes nothing.
+  std::vector<kb::DocumentWrite> batch;
+  batch.reserve(writes.size());
+  for (Pending& p : writes) batch.push_back({std::move(p.doc), {std::move(p.chunk)}});
+  if (auto put = store.put_documents(coll.name, batch); !put.is_ok()) {
+    return resp.respond(error(put.status()));
   }
   resp.respond(json_response(op == "add" ? 201 : 200, json::object()));
 }
@@ -246,16 +249,18 @@ void delete_records(App& app, const kb::Collection& coll, const json& body, http
       if (!*ids || allow.count(h.document_id)) targets.push_back(h.document_id);
     }
   }
-  int64_t deleted = 0;
-  for (const auto& id : targets) {
-    if (deleted >= *limit) break;
-    auto r = store.delete_document(coll.name, id);
-    if (r.is_ok())
-      ++deleted;
-    else if (r.status().code() != ErrorCode::kNotFound)
-      return resp.respond(error(r.status()));
+  if (static_cast<int64_t>(targets.size()) > *limit) {
+    if (where->is_null() && where_doc->is_null()) {
+      // Only ids that exist count towards the limit.
+      std::erase_if(targets, [&](const std::string& id) {
+        return !store.get_document(coll.name, id).is_ok();
+      });
+    }
+    if (static_cast<int64_t>(targets.size()) > *limit) targets.resize(static_cast<size_t>(*limit));
   }
-  resp.respond(chroma::ok({{"deleted", deleted}}));
+  auto deleted = store.delete_documents(coll.name, targets);
+  if (!deleted.is_ok()) return resp.respond(error(deleted.status()));
+  resp.respond(chroma::ok({{"deleted", *deleted}}));
 }
 
 }  // namespace
