@@ -62,7 +62,7 @@ Result<json> parse_json_object(const http::Request& req) {
     try {
       json again = json::parse(req.body);
       (void)again;
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // parse_error, or out_of_range for 1e400
       return invalid_argument(std::string("malformed JSON: ") + e.what());
     }
     return invalid_argument("malformed JSON");

@@ -162,6 +162,8 @@ TEST_F(ChromaTest, AddGetUpdateUpsertDeleteCount) {
            {{"ids", {"d"}}, {"embeddings", {{1, 1}}}, {"metadatas", {{{"o", {{"x", 1}}}}}}}),
       400, "InvalidArgumentError");
   expect_chroma_error(req("POST", records(id, "add"), "[1,2"), 400, "InvalidArgumentError");
+  expect_chroma_error(req("POST", records(id, "add"), R"({"ids":["d"],"embeddings":[[1e400, 1]]})"),
+                      400, "InvalidArgumentError");
   expect_chroma_error(post(records("00000000-0000-4000-8000-000000000000", "add"),
                            {{"ids", {"d"}}, {"embeddings", {{1, 1}}}}),
                       404, "NotFoundError");
