@@ -127,7 +127,10 @@ TEST_F(ChromaTest, CollectionLifecycle) {
   EXPECT_EQ(renamed["metadata"], json({{"team", "ml"}}));
   expect_chroma_error(get(kDb + "/collections/lifecycle"), 404, "NotFoundError");
   // The same collection is a native knowledge base.
-  EXPECT_EQ(get("/v1/kb/renamed").status, 200);
+  auto native = get("/v1/kb/renamed");
+  ASSERT_EQ(native.status, 200);
+  EXPECT_EQ(json::parse(native.body)["chroma_id"], id);
+  EXPECT_EQ(json::parse(native.body)["metadata"], json({{"team", "ml"}}));
 
   EXPECT_EQ(req("DELETE", kDb + "/collections/renamed").status, 200);
   expect_chroma_error(get(kDb + "/collections/" + id), 404, "NotFoundError");
