@@ -25,7 +25,7 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
 fi
 
-# Node.js runs the end-to-end tests with the official OpenAI/Ollama SDKs (npm registry).
+# Node.js runs the end-to-end tests with the official OpenAI/Ollama/Chroma SDKs (npm registry).
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   echo "setup: installing nodejs npm"
   SUDO=""

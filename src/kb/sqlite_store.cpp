@@ -69,6 +69,26 @@ Status SqliteStore::update_collection_metadata(std::string_view name, const Json
   return Status::ok();
 }
 
+Status SqliteStore::rename_collection(std::string_view name, std::string_view new_name) {
+  DKB_RETURN_IF_ERROR(validate_name(new_name));
+  std::lock_guard lock(mu_);
+  sql::Tx tx(db_);
+  DKB_RETURN_IF_ERROR(tx.begin());
+  DKB_ASSIGN_OR_RETURN(Collection c, get_collection_locked(name));
+  if (c.name == new_name) return Status::ok();
+  if (get_collection_locked(new_name).is_ok()) {
+    return already_exists("collection " + std::string(new_name) + " already exists");
+  }
+  DKB_ASSIGN_OR_RETURN(auto st, sql::Stmt::prepare(db_, "UPDATE collections SET name=? WHERE id=?"));
+  st.bind(1, new_name).bind(2, c.id);
+  DKB_RETURN_IF_ERROR(st.run());
+  DKB_RETURN_IF_ERROR(tx.commit());
+  // Generations are keyed by name: both names count as changed, so no cached index survives.
+  generations_.erase(c.name);
+  bump_generation(std::string(new_name));
+  return Status::ok();
+}
+
 Status SqliteStore::delete_collection(std::string_view name) {
   std::lock_guard lock(mu_);
   sql::Tx tx(db_);
@@ -88,17 +108,50 @@ Status SqliteStore::delete_collection(std::string_view name) {
 
 Result<PutResult> SqliteStore::put_document(const Document& doc, const std::vector<Chunk>& chunks) {
   DKB_RETURN_IF_ERROR(validate_document(doc, chunks));
+  std::lock_guard lock(mu_);
+  sql::Tx tx(db_);
+  DKB_RETURN_IF_ERROR(tx.begin());
+  DKB_ASSIGN_OR_RETURN(Collection coll, get_collection_locked(doc.collection));
+  DKB_ASSIGN_OR_RETURN(PutResult result, put_locked(doc, chunks, coll));
+  if (result.outcome == PutOutcome::kUnchanged) return result;  // Tx rolls back: nothing written
+  DKB_RETURN_IF_ERROR(tx.commit());
+  bump_generation(coll.name);
+  return result;
+}
+
+Result<std::vector<PutResult>> SqliteStore::put_documents(std::string_view collection,
+                                                          std::span<const DocumentWrite> writes) {
+  for (const DocumentWrite& w : writes) {
+    if (w.doc.collection != collection) {
+      return invalid_argument("document " + w.doc.id + " names collection '" + w.doc.collection +
+                              "', not '" + std::string(collection) + "'");
+    }
+    DKB_RETURN_IF_ERROR(validate_document(w.doc, w.chunks).with_context("document " + w.doc.id));
+  }
+  std::lock_guard lock(mu_);
+  sql::Tx tx(db_);
+  DKB_RETURN_IF_ERROR(tx.begin());
+  DKB_ASSIGN_OR_RETURN(Collection coll, get_collection_locked(collection));
+  std::vector<PutResult> results;
+  results.reserve(writes.size());
+  for (const DocumentWrite& w : writes) {
+    auto r = put_locked(w.doc, w.chunks, coll);
+    if (!r.is_ok()) return r.status().with_context("document " + w.doc.id);  // Tx rolls back
+    results.push_back(std::move(*r));
+  }
+  DKB_RETURN_IF_ERROR(tx.commit());
+  bump_generation(coll.name);
+  return results;
+}
+
+Result<PutResult> SqliteStore::put_locked(const Document& doc, const std::vector<Chunk>& chunks,
+                                          Collection& coll) {
   std::string hash = doc.content_hash;
   if (hash.empty()) {
     std::string texts;
     for (const Chunk& c : chunks) texts += c.text + '\x1f';
     hash = content_hash({doc.title, doc.metadata.dump(), texts});
   }
-  std::lock_guard lock(mu_);
-  sql::Tx tx(db_);
-  DKB_RETURN_IF_ERROR(tx.begin());
-  DKB_ASSIGN_OR_RETURN(Collection coll, get_collection_locked(doc.collection));
-
   size_t dim = 0;
   for (const Chunk& c : chunks) {
     if (c.vector.empty()) continue;
@@ -124,7 +177,7 @@ Result<PutResult> SqliteStore::put_document(const Document& doc, const std::vect
     if (found) {
       if (st.col_text(1) == hash) {
         result.outcome = PutOutcome::kUnchanged;
-        return result;  // Tx rolls back: nothing was written
+        return result;  // nothing written
       }
       doc_row = st.col_int(0);
       result.outcome = PutOutcome::kReplaced;
@@ -135,6 +188,7 @@ Result<PutResult> SqliteStore::put_document(const Document& doc, const std::vect
                          sql::Stmt::prepare(db_, "UPDATE collections SET dimension=? WHERE id=?"));
     st.bind(1, static_cast<int64_t>(dim)).bind(2, coll.id);
     DKB_RETURN_IF_ERROR(st.run());
+    coll.dimension = static_cast<uint32_t>(dim);  // later documents of a batch must match
   }
   if (doc_row != 0) {
     DKB_ASSIGN_OR_RETURN(
@@ -203,8 +257,6 @@ Result<PutResult> SqliteStore::put_document(const Document& doc, const std::vect
     DKB_RETURN_IF_ERROR(ins.run());
     result.added_chunk_ids.push_back(sqlite3_last_insert_rowid(db_));
   }
-  DKB_RETURN_IF_ERROR(tx.commit());
-  bump_generation(coll.name);
   return result;
 }
 
@@ -214,12 +266,38 @@ Result<std::vector<int64_t>> SqliteStore::delete_document(std::string_view colle
   sql::Tx tx(db_);
   DKB_RETURN_IF_ERROR(tx.begin());
   DKB_ASSIGN_OR_RETURN(Collection coll, get_collection_locked(collection));
+  DKB_ASSIGN_OR_RETURN(auto removed, delete_locked(coll, doc_id));
+  if (!removed) return not_found("document " + std::string(doc_id) + " not found in " + coll.name);
+  DKB_RETURN_IF_ERROR(tx.commit());
+  bump_generation(coll.name);
+  return std::move(*removed);
+}
+
+Result<size_t> SqliteStore::delete_documents(std::string_view collection,
+                                             std::span<const std::string> doc_ids) {
+  std::lock_guard lock(mu_);
+  sql::Tx tx(db_);
+  DKB_RETURN_IF_ERROR(tx.begin());
+  DKB_ASSIGN_OR_RETURN(Collection coll, get_collection_locked(collection));
+  size_t n = 0;
+  for (const std::string& id : doc_ids) {
+    DKB_ASSIGN_OR_RETURN(auto removed, delete_locked(coll, id));
+    if (removed) ++n;
+  }
+  if (n == 0) return n;
+  DKB_RETURN_IF_ERROR(tx.commit());
+  bump_generation(coll.name);
+  return n;
+}
+
+Result<std::optional<std::vector<int64_t>>> SqliteStore::delete_locked(const Collection& coll,
+                                                                       std::string_view doc_id) {
   DKB_ASSIGN_OR_RETURN(
       auto find,
       sql::Stmt::prepare(db_, "SELECT id FROM documents WHERE collection_id=? AND ext_id=?"));
   find.bind(1, coll.id).bind(2, doc_id);
   DKB_ASSIGN_OR_RETURN(bool found, find.step());
-  if (!found) return not_found("document " + std::string(doc_id) + " not found in " + coll.name);
+  if (!found) return std::optional<std::vector<int64_t>>();
   int64_t doc_row = find.col_int(0);
   std::vector<int64_t> removed;
   DKB_ASSIGN_OR_RETURN(auto ids,
@@ -236,9 +314,7 @@ Result<std::vector<int64_t>> SqliteStore::delete_document(std::string_view colle
     st.bind(1, doc_row);
     DKB_RETURN_IF_ERROR(st.run());
   }
-  DKB_RETURN_IF_ERROR(tx.commit());
-  bump_generation(coll.name);
-  return removed;
+  return std::optional(std::move(removed));
 }
 
 }  // namespace dkb::kb

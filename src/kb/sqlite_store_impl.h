@@ -6,6 +6,7 @@
 
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "kb/sqlite_store.h"
@@ -28,11 +29,16 @@ class SqliteStore final : public Store {
   Result<Collection> get_collection(std::string_view name) override;
   Result<std::vector<Collection>> list_collections() override;
   Status update_collection_metadata(std::string_view name, const Json& metadata) override;
+  Status rename_collection(std::string_view name, std::string_view new_name) override;
   Status delete_collection(std::string_view name) override;
 
   Result<PutResult> put_document(const Document& doc, const std::vector<Chunk>& chunks) override;
+  Result<std::vector<PutResult>> put_documents(std::string_view collection,
+                                               std::span<const DocumentWrite> writes) override;
   Result<std::vector<int64_t>> delete_document(std::string_view collection,
                                                std::string_view doc_id) override;
+  Result<size_t> delete_documents(std::string_view collection,
+                                  std::span<const std::string> doc_ids) override;
   Result<Document> get_document(std::string_view collection, std::string_view doc_id) override;
   Result<std::vector<Document>> list_documents(std::string_view collection, size_t limit,
                                                size_t offset) override;
@@ -55,6 +61,13 @@ class SqliteStore final : public Store {
  private:
   // Callers hold mu_.
   Result<Collection> get_collection_locked(std::string_view name);
+  // Writes one validated document inside the caller's transaction; sets coll.dimension when
+  // these are the collection's first vectors.
+  Result<PutResult> put_locked(const Document& doc, const std::vector<Chunk>& chunks,
+                               Collection& coll);
+  // Deletes one document inside the caller's transaction; nullopt when it does not exist.
+  Result<std::optional<std::vector<int64_t>>> delete_locked(const Collection& coll,
+                                                            std::string_view doc_id);
   void bump_generation(const std::string& name) { generations_[name] = ++generation_counter_; }
 
   std::mutex mu_;

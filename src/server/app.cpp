@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "chroma_util.h"
 #include "route_util.h"
 #include "routes.h"
 
@@ -15,6 +16,8 @@ void App::set_knowledge_base(std::unique_ptr<kb::Store> store,
   kb_store_ = std::move(store);
   kb_embedder_ = std::move(embedder);
   kb_searcher_ = std::make_unique<kb::Searcher>(*kb_store_, kb_embedder_.get());
+  kb_chroma_searcher_ =
+      std::make_unique<kb::Searcher>(*kb_store_, kb_embedder_.get(), kb::Metric::kL2);
   kb_ingestor_ = std::make_unique<kb::Ingestor>(*kb_store_, kb_embedder_.get());
 }
 
@@ -135,7 +138,19 @@ void App::handle(const http::Request& req, http::Responder& resp) {
   }
   std::string label = route ? route->path : "other";
   const bool kb_path = req.path == "/v1/kb" || req.path.rfind("/v1/kb/", 0) == 0;
-  if (kb_path) {
+  const bool chroma_path = req.path == "/api/v1" || req.path == "/api/v2" ||
+                           req.path.rfind("/api/v1/", 0) == 0 || req.path.rfind("/api/v2/", 0) == 0;
+  if (chroma_path) {
+    label = "/api/v2";
+    Status auth = chroma_public_path(req.path) ? Status::ok() : check_api_key(opt_, req);
+    if (!auth.is_ok()) {
+      counted.respond(chroma::error(auth));
+    } else if (!ready() && !chroma_public_path(req.path)) {
+      counted.respond(chroma::error(failed_precondition("the server is still loading")));
+    } else {
+      handle_chroma(*this, req, counted);
+    }
+  } else if (kb_path) {
     label = "/v1/kb";
     if (Status auth = check_api_key(opt_, req); !auth.is_ok()) {
       counted.respond(error_response(auth));

@@ -11,6 +11,7 @@
 //                                            max_tokens?, model?, return_prompt?}  (RAG, ask_route.cpp)
 #include <nlohmann/json.hpp>
 
+#include "chroma_util.h"
 #include "kb/parsers.h"
 #include "route_util.h"
 #include "routes.h"
@@ -31,7 +32,14 @@ std::vector<std::string> split_path(const std::string& path) {
 }
 
 json collection_json(kb::Store& store, const kb::Collection& c) {
-  json j = {{"name", c.name}, {"metadata", c.metadata}, {"dimension", c.dimension}};
+  json meta = c.metadata;
+  json j = {{"name", c.name}, {"dimension", c.dimension}};
+  // The Chroma API's collection id lives under a reserved metadata key (chroma_util.h).
+  if (auto it = meta.find(chroma::kIdKey); it != meta.end()) {
+    j["chroma_id"] = *it;
+    meta.erase(it);
+  }
+  j["metadata"] = std::move(meta);
   if (auto n = store.count_chunks(c.name); n.is_ok()) j["chunks"] = *n;
   return j;
 }
@@ -172,6 +180,7 @@ void handle_kb(App& app, const http::Request& req, http::Responder& resp) {
       if (name == body->end() || !name->is_string()) return resp.respond(error_response(invalid_argument("'name' must be a string")));
       json meta = body->value("metadata", json::object());
       if (!meta.is_object()) return resp.respond(error_response(invalid_argument("'metadata' must be an object")));
+      meta.erase(chroma::kIdKey);  // reserved: assigned by the Chroma API
       uint32_t dim = app.kb_embedder() ? static_cast<uint32_t>(app.kb_embedder()->dimension()) : 0;
       auto c = store->create_collection(name->get<std::string>(), meta, dim);
       if (!c.is_ok()) return resp.respond(error_response(c.status()));

@@ -64,7 +64,7 @@ Result<json> parse_json_object(const http::Request& req) {
     try {
       json again = json::parse(req.body);
       (void)again;
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // parse_error, or out_of_range for 1e400
       return invalid_argument(std::string("malformed JSON: ") + e.what());
     }
     return invalid_argument("malformed JSON");
@@ -128,6 +128,7 @@ Result<std::vector<std::string>> get_stop(const json& j, const char* key) {
 Status check_api_key(const AppOptions& opt, const http::Request& req) {
   if (opt.api_keys.empty()) return Status::ok();
   std::string key = req.header("x-api-key");
+  if (key.empty()) key = req.header("x-chroma-token");  // the chromadb clients' token header
   std::string auth = req.header("authorization");
   if (key.empty() && auth.size() > 7 && (auth.compare(0, 7, "Bearer ") == 0 || auth.compare(0, 7, "bearer ") == 0)) {
     key = auth.substr(7);

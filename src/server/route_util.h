@@ -36,7 +36,7 @@ Result<bool> get_bool(const json& j, const char* key, bool def);
 Result<std::vector<std::string>> get_stop(const json& j, const char* key);
 
 // kUnauthenticated unless the request carries one of the configured keys
-// (Authorization: Bearer KEY or x-api-key: KEY). No keys configured: always OK.
+// (Authorization: Bearer KEY, x-api-key: KEY or Chroma's x-chroma-token: KEY). No keys configured: always OK.
 Status check_api_key(const AppOptions& opt, const http::Request& req);
 
 // Replaces invalid UTF-8 with U+FFFD so the text can go into JSON.

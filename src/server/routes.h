@@ -1,6 +1,8 @@
 // Route handlers, one file per API family. Each returns after answering through resp.
 #pragma once
 
+#include <string>
+
 #include "server/app.h"
 #include "server/http.h"
 
@@ -24,5 +26,16 @@ void handle_kb(App& app, const http::Request& req, http::Responder& resp);
 // RAG: POST /v1/kb/{kb}/ask (ask_route.cpp)
 void handle_kb_ask(App& app, const std::string& kb_name, const http::Request& req,
                    http::Responder& resp);
+
+// Chroma-compatible API under /api/v1 and /api/v2 (chroma_collection_routes.cpp): system,
+// tenant, database and collection routes; records in chroma_record_routes.cpp (writes) and
+// chroma_read_routes.cpp (get, query, count).
+void handle_chroma(App& app, const http::Request& req, http::Responder& resp);
+// Chroma paths answered without authentication (heartbeat, version, checks).
+bool chroma_public_path(const std::string& path);
+void handle_chroma_write(App& app, const kb::Collection& coll, const std::string& op,
+                         const http::Request& req, http::Responder& resp);
+void handle_chroma_read(App& app, const kb::Collection& coll, const std::string& op,
+                        const http::Request& req, http::Responder& resp);
 
 }  // namespace dkb::server

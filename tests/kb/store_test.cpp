@@ -64,6 +64,68 @@ TEST(SqliteStore, CollectionCrud) {
   EXPECT_EQ(store->delete_collection("notes").code(), ErrorCode::kNotFound);
 }
 
+TEST(SqliteStore, PutAndDeleteDocumentsInOneTransaction) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  ASSERT_TRUE(store->create_collection("c", Json::object(), 0).is_ok());
+  auto with_vector = [](const std::string& id, std::vector<float> v) {
+    DocumentWrite w{make_doc("c", id), make_chunks({"text " + id})};
+    w.chunks[0].vector = std::move(v);
+    return w;
+  };
+  // The second document's dimension differs from the first's (which would fix it): nothing
+  // is written.
+  std::vector<DocumentWrite> bad = {with_vector("a", {1, 2}), with_vector("b", {1, 2, 3})};
+  auto r = store->put_documents("c", bad);
+  EXPECT_EQ(r.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("document b"), std::string::npos) << r.status().to_string();
+  EXPECT_EQ(*store->count_chunks("c"), 0);
+  EXPECT_EQ(store->get_collection("c")->dimension, 0u);
+  std::vector<DocumentWrite> wrong_coll = {with_vector("a", {1, 2})};
+  wrong_coll[0].doc.collection = "other";
+  EXPECT_EQ(store->put_documents("c", wrong_coll).status().code(), ErrorCode::kInvalidArgument);
+
+  uint64_t gen = store->generation("c");
+  std::vector<DocumentWrite> good = {with_vector("a", {1, 2}), with_vector("b", {3, 4}),
+                                     with_vector("d", {5, 6})};
+  auto ok = store->put_documents("c", good);
+  ASSERT_TRUE(ok.is_ok()) << ok.status().to_string();
+  ASSERT_EQ(ok->size(), 3u);
+  EXPECT_EQ((*ok)[1].outcome, PutOutcome::kInserted);
+  EXPECT_EQ(store->get_collection("c")->dimension, 2u);
+  EXPECT_GT(store->generation("c"), gen);
+  EXPECT_EQ(store->put_documents("c", good)->at(0).outcome, PutOutcome::kUnchanged);
+
+  std::vector<std::string> ids = {"a", "missing", "d"};
+  auto removed = store->delete_documents("c", ids);
+  ASSERT_TRUE(removed.is_ok()) << removed.status().to_string();
+  EXPECT_EQ(*removed, 2u);
+  EXPECT_EQ(*store->count_chunks("c"), 1);
+  EXPECT_TRUE(store->get_document("c", "b").is_ok());
+  EXPECT_EQ(store->delete_documents("nope", ids).status().code(), ErrorCode::kNotFound);
+}
+
+TEST(SqliteStore, RenameCollectionKeepsDocuments) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  ASSERT_TRUE(store->create_collection("a", {{"k", 1}}, 0).is_ok());
+  ASSERT_TRUE(store->create_collection("b", Json::object(), 0).is_ok());
+  ASSERT_TRUE(store->put_document(make_doc("a", "d1", Json::object()), make_chunks({"x", "y"})).is_ok());
+  uint64_t gen_before = store->generation("a");
+  EXPECT_EQ(store->rename_collection("a", "b").code(), ErrorCode::kAlreadyExists);
+  EXPECT_EQ(store->rename_collection("a", "bad name").code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(store->rename_collection("nope", "c").code(), ErrorCode::kNotFound);
+  ASSERT_TRUE(store->rename_collection("a", "c").is_ok());
+  EXPECT_EQ(store->get_collection("a").status().code(), ErrorCode::kNotFound);
+  auto c = store->get_collection("c");
+  ASSERT_TRUE(c.is_ok());
+  EXPECT_EQ(c->metadata["k"], 1);
+  EXPECT_EQ(*store->count_chunks("c"), 2);
+  EXPECT_TRUE(store->get_document("c", "d1").is_ok());
+  EXPECT_NE(store->generation("c"), gen_before);
+  EXPECT_TRUE(store->rename_collection("c", "c").is_ok());
+}
+
 TEST(SqliteStore, DocumentCrudAndReopen) {
   TempDir dir;
   {

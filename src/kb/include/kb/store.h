@@ -32,6 +32,12 @@ struct PutResult {
   std::vector<int64_t> removed_chunk_ids;  // chunks of the replaced version
 };
 
+// One document with its chunks, for put_documents().
+struct DocumentWrite {
+  Document doc;
+  std::vector<Chunk> chunks;
+};
+
 struct TextQuery {
   std::string text;  // free text; tokenized with kb's CJK-aware tokenizer
   size_t k = 10;
@@ -53,6 +59,9 @@ class Store {
   virtual Result<Collection> get_collection(std::string_view name) = 0;
   virtual Result<std::vector<Collection>> list_collections() = 0;
   virtual Status update_collection_metadata(std::string_view name, const Json& metadata) = 0;
+  // Renames a collection, keeping its documents, chunks and vectors. kNotFound (unknown
+  // `name`), kAlreadyExists (`new_name` taken), kInvalidArgument (bad `new_name`).
+  virtual Status rename_collection(std::string_view name, std::string_view new_name) = 0;
   // Deletes the collection with all its documents and chunks.
   virtual Status delete_collection(std::string_view name) = 0;
 
@@ -62,9 +71,18 @@ class Store {
   // metadata and chunk texts. Vectors, when present, must all have the collection's
   // dimension (the first vectors stored fix it when it is still 0).
   virtual Result<PutResult> put_document(const Document& doc, const std::vector<Chunk>& chunks) = 0;
+  // Several documents of one collection in one transaction: all of them are written, or none
+  // (the first error, naming the document, is returned). Each follows put_document's rules;
+  // every doc.collection must equal `collection`. Results are in input order.
+  virtual Result<std::vector<PutResult>> put_documents(std::string_view collection,
+                                                       std::span<const DocumentWrite> writes) = 0;
   // Returns the ids of the removed chunks.
   virtual Result<std::vector<int64_t>> delete_document(std::string_view collection,
                                                        std::string_view doc_id) = 0;
+  // Deletes the listed documents in one transaction; ids that do not exist are skipped.
+  // Returns how many documents were removed.
+  virtual Result<size_t> delete_documents(std::string_view collection,
+                                          std::span<const std::string> doc_ids) = 0;
   virtual Result<Document> get_document(std::string_view collection, std::string_view doc_id) = 0;
   // Ordered by document id.
   virtual Result<std::vector<Document>> list_documents(std::string_view collection,

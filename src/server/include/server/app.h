@@ -1,5 +1,6 @@
 // App: the HTTP API of deepkb serve — routes for the OpenAI, DeepSeek, simple and Ollama
-// APIs plus /health, /ready and /metrics — over the loaded models' schedulers.
+// APIs plus /health, /ready and /metrics — over the loaded models' schedulers, and the
+// knowledge base's native (/v1/kb) and Chroma-compatible (/api/v1, /api/v2) APIs.
 //
 // The one place that maps ErrorCode → HTTP status and JSON error body (errors.cpp).
 // Thread-safety: handle() is called concurrently from HTTP connection threads; models are
@@ -49,6 +50,8 @@ class App {
   void set_knowledge_base(std::unique_ptr<kb::Store> store, std::unique_ptr<kb::Embedder> embedder);
   kb::Store* kb_store() { return kb_store_.get(); }
   kb::Searcher* kb_searcher() { return kb_searcher_.get(); }
+  // Searcher for the Chroma API: collections without "hnsw:space" use L2, Chroma's default.
+  kb::Searcher* kb_chroma_searcher() { return kb_chroma_searcher_.get(); }
   kb::Ingestor* kb_ingestor() { return kb_ingestor_.get(); }
   kb::Embedder* kb_embedder() { return kb_embedder_.get(); }
   bool ready() const { return ready_.load(); }
@@ -72,6 +75,7 @@ class App {
   std::unique_ptr<kb::Store> kb_store_;
   std::unique_ptr<kb::Embedder> kb_embedder_;
   std::unique_ptr<kb::Searcher> kb_searcher_;
+  std::unique_ptr<kb::Searcher> kb_chroma_searcher_;
   std::unique_ptr<kb::Ingestor> kb_ingestor_;
 };
 
