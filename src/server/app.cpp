@@ -122,6 +122,9 @@ const Route kRoutes[] = {
     {"POST", "/api/generate", true, handle_ollama_generate},
     {"POST", "/api/embed", true, handle_ollama_embed},
     {"GET", "/api/tags", true, handle_ollama_tags},
+    {"POST", "/tokenize", true, handle_tokenize},
+    {"POST", "/detokenize", true, handle_detokenize},
+    {"POST", "/apply-template", true, handle_apply_template},
 };
 
 }  // namespace

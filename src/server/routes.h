@@ -21,6 +21,10 @@ void handle_ollama_generate(App& app, const http::Request& req, http::Responder&
 void handle_ollama_embed(App& app, const http::Request& req, http::Responder& resp);
 void handle_ollama_tags(App& app, const http::Request& req, http::Responder& resp);
 
+// llama-server utilities (utility_routes.cpp)
+void handle_tokenize(App& app, const http::Request& req, http::Responder& resp);
+void handle_detokenize(App& app, const http::Request& req, http::Responder& resp);
+void handle_apply_template(App& app, const http::Request& req, http::Responder& resp);
 // Knowledge base, native API under /v1/kb (kb_routes.cpp)
 void handle_kb(App& app, const http::Request& req, http::Responder& resp);
 // RAG: POST /v1/kb/{kb}/ask (ask_route.cpp)

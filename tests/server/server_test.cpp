@@ -454,3 +454,71 @@ TEST_F(ServerTest, SeveralChoicesWithN) {
 
 }  // namespace
 }  // namespace dkb::test
+
+#include <thread>
+
+namespace dkb::test {
+namespace {
+
+TEST_F(ServerTest, TokenizeDetokenizeApplyTemplate) {
+  auto t = post("/tokenize", {{"content", "Once upon a time"}, {"add_special", true}});
+  ASSERT_EQ(t.status, 200) << t.body;
+  EXPECT_EQ(json::parse(t.body)["tokens"], json({1, 403, 407, 261, 378}));
+  auto p = post("/tokenize", {{"content", "Once"}, {"with_pieces", true}});
+  EXPECT_TRUE(json::parse(p.body)["tokens"][0].contains("piece"));
+  auto d = post("/detokenize", {{"tokens", {403, 407, 261, 378}}});
+  ASSERT_EQ(d.status, 200);
+  EXPECT_EQ(json::parse(d.body)["content"], "Once upon a time");  // llama_detokenize drops the leading space
+  EXPECT_EQ(post("/detokenize", {{"tokens", {-1}}}).status, 400);
+  auto a = post("/apply-template", {{"messages", {{{"role", "user"}, {"content", "hi"}}}}});
+  ASSERT_EQ(a.status, 200);
+  EXPECT_EQ(json::parse(a.body)["prompt"], "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n");
+  EXPECT_EQ(post("/tokenize", {{"content", 5}}).status, 400);
+}
+
+// 16 simultaneous streaming requests of different lengths all complete, and at temperature 0
+// each equals the same request run alone.
+TEST_F(ServerTest, SixteenConcurrentStreamsEqualSoloRuns) {
+  const char* prompts[] = {"Once upon a time", "Lily and Ben went to the park.", "The sun was", "A big red ball"};
+  auto request = [&](int i) {
+    json body = {{"prompt", prompts[i % 4]}, {"temperature", 0}, {"max_tokens", 4 + 3 * (i % 5)},
+                 {"stream", true}};
+    auto r = post("/v1/completions", body);
+    std::string text;
+    size_t pos = 0;
+    while ((pos = r.body.find("data: ", pos)) != std::string::npos) {
+      size_t end = r.body.find("\n\n", pos);
+      std::string data = r.body.substr(pos + 6, end - pos - 6);
+      pos = end;
+      if (data == "[DONE]") break;
+      auto j = json::parse(data);
+      if (!j["choices"].empty()) text += j["choices"][0]["text"].get<std::string>();
+    }
+    return std::make_pair(r.status, text);
+  };
+  std::vector<std::pair<int, std::string>> concurrent(16);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 16; ++i) threads.emplace_back([&, i] { concurrent[i] = request(i); });
+  for (auto& th : threads) th.join();
+  for (int i = 0; i < 16; ++i) {
+    auto solo = request(i);
+    EXPECT_EQ(concurrent[i].first, 200);
+    EXPECT_EQ(concurrent[i].second, solo.second) << "request " << i;
+  }
+}
+
+TEST_F(ServerTest, HostileInputsLeaveTheServerUnharmed) {
+  EXPECT_EQ(post("/v1/completions", {{"prompt", "x"}, {"max_tokens", -5}}).status, 400);
+  EXPECT_EQ(post("/v1/completions", {{"prompt", "x"}, {"temperature", 9}}).status, 400);
+  EXPECT_EQ(post("/v1/completions", {{"prompt", "x"}, {"stop", {1, 2}}}).status, 400);
+  auto bad_utf8 = http_request(server_->port(), "POST", "/v1/completions",
+                               std::string("{\"prompt\":\"\xff\xfe\",\"max_tokens\":2}"), kAuth);
+  EXPECT_EQ(bad_utf8.status, 400) << bad_utf8.body;
+  auto huge = http_request(server_->port(), "POST", "/v1/completions", std::string(40u << 20, 'a'), kAuth);
+  EXPECT_TRUE(huge.status == 413 || huge.status == 0) << huge.status;
+  // Still serving.
+  EXPECT_EQ(post("/v1/completions", {{"prompt", "The sun was"}, {"max_tokens", 2}}).status, 200);
+}
+
+}  // namespace
+}  // namespace dkb::test
