@@ -87,6 +87,7 @@ Status Scheduler::submit(GenerationRequest req) {
       return resource_exhausted("the request queue is full (" + std::to_string(opt_.max_queue) +
                                 " waiting)");
     }
+    req.submitted = Clock::now();
     queue_.push_back(std::move(req));
     stats_.queued = static_cast<int64_t>(queue_.size());
   }
@@ -154,7 +155,7 @@ bool Scheduler::admit_locked() {
     s.pending_logprobs.clear();
     s.result = GenerateResult{};
     s.result.n_prompt = static_cast<int64_t>(s.req.prompt.size());
-    s.submitted = Clock::now();
+    s.submitted = s.req.submitted;
     s.got_first = false;
     s.active = true;
     ++stats_.running;

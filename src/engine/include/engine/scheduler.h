@@ -16,6 +16,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -56,6 +57,7 @@ struct GenerationRequest {
   GenerateParams params;
   std::function<void(GenerationEvent&&)> on_event;
   std::shared_ptr<std::atomic<bool>> cancel;  // set by the client side (disconnect)
+  std::chrono::steady_clock::time_point submitted;  // set by submit(): TTFT includes queueing
 };
 
 struct EmbeddingRequest {
