@@ -77,7 +77,7 @@ Runner add_bench(CLI::App& app) {
     std::string model;
     std::string quantize;
     std::string synthetic, type = "q4_0", out;
-    int n_prompt = 512, n_gen = 128, threads = 0, reps = 5;
+    int n_prompt = 512, n_gen = 128, threads = 0, reps = 5, parallel = 1;
     int64_t batch = 512;
     std::string format = "md";
     bool no_bandwidth = false;
@@ -93,6 +93,8 @@ Runner add_bench(CLI::App& app) {
   app.add_option("-t,--threads", o->threads, "threads (default: all cores)");
   app.add_option("-r,--repetitions", o->reps, "repetitions");
   app.add_option("-b,--batch-size", o->batch, "prompt tokens per forward");
+  app.add_option("--parallel", o->parallel,
+                 "also measure N sequences decoding together (one forward pass per step)");
   app.add_option("-o,--output", o->format, "md or json");
   app.add_flag("--no-bandwidth", o->no_bandwidth, "skip the memory bandwidth measurement");
   return [o]() -> int {
@@ -186,6 +188,50 @@ Runner add_bench(CLI::App& app) {
       Status s = run_test("tg" + std::to_string(o->n_gen), 0, o->n_gen);
       if (!s.is_ok()) return fail(s.to_string());
     }
+    if (o->n_gen > 0 && o->parallel > 1) {
+      // Batched decode: N sequences, each one token per step, in one forward pass per step
+      // (what the server's continuous batching does); reports aggregate tokens/s.
+      const int np = o->parallel;
+      std::vector<std::unique_ptr<engine::Context>> ctxs;
+      for (int i = 0; i < np; ++i) {
+        ctxs.push_back(std::make_unique<engine::Context>(
+            *model, pool, engine::ContextParams{.n_ctx = o->n_gen + 8, .n_batch = 8}));
+      }
+      engine::BatchScratch scratch;
+      std::vector<double> ts;
+      for (int rep = -1; rep < o->reps; ++rep) {
+        std::vector<engine::Context*> cs;
+        for (auto& c : ctxs) {
+          c->reset();
+          cs.push_back(c.get());
+        }
+        std::vector<int32_t> toks(np);
+        for (auto& t : toks) t = static_cast<int32_t>(rng() % n_vocab);
+        auto t0 = Clock::now();
+        for (int i = 0; i < o->n_gen; ++i) {
+          std::vector<std::span<const int32_t>> spans;
+          for (int k = 0; k < np; ++k) spans.emplace_back(&toks[k], 1);
+          Status s = engine::Context::eval_batch(cs, spans, pool, scratch);
+          if (!s.is_ok()) return fail(s.to_string());
+        }
+        double dt = seconds_since(t0);
+        if (rep >= 0) ts.push_back(static_cast<double>(np) * o->n_gen / dt);
+      }
+      Stat st = stats(ts);
+      results.push_back({{"model_filename", o->model},
+                         {"model_type", (*model)->hparams().arch + " " + type_desc},
+                         {"model_size", f.file_size()},
+                         {"model_n_params", n_params},
+                         {"n_threads", pool.n_threads()},
+                         {"n_batch", o->batch},
+                         {"n_prompt", 0},
+                         {"n_gen", o->n_gen},
+                         {"n_parallel", np},
+                         {"test", "tg" + std::to_string(o->n_gen) + "x" + std::to_string(np)},
+                         {"avg_ts", st.mean},
+                         {"stddev_ts", st.sd},
+                         {"samples_ts", st.samples}});
+    }
     rusage ru{};
     getrusage(RUSAGE_SELF, &ru);
     const double peak_rss = static_cast<double>(ru.ru_maxrss) * 1024.0;
@@ -194,7 +240,7 @@ Runner add_bench(CLI::App& app) {
       r["peak_rss_bytes"] = peak_rss;
       if (bw > 0) {
         r["mem_read_gbs"] = bw;
-        if (r["n_gen"].get<int>() > 0) {
+        if (r["n_gen"].get<int>() > 0 && !r.contains("n_parallel")) {
           r["bytes_per_token"] = bytes_per_token;
           r["bandwidth_efficiency"] = bytes_per_token * r["avg_ts"].get<double>() / (bw * 1e9);
         }
