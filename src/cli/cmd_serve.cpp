@@ -37,6 +37,7 @@ struct ServeOpts {
   int64_t drain_ms = 10000;
   bool no_warmup = false;
   std::string data_dir;
+  size_t cache_mb = 64;
 };
 
 // $XDG_DATA_HOME/deepkb, else ~/.local/share/deepkb, else ./deepkb-data.
@@ -113,6 +114,7 @@ Runner add_serve(CLI::App& app) {
   app.add_option("--prompt-limit", o->prompt_limit, "the simple API's prompt limit in bytes");
   app.add_option("--drain-ms", o->drain_ms, "on SIGTERM, how long in-flight requests may finish");
   app.add_flag("--no-warmup", o->no_warmup, "skip the warm-up generation");
+  app.add_option("--response-cache-mb", o->cache_mb, "exact-match cache of deterministic responses (0: off)");
   app.add_option("--data", o->data_dir, "knowledge-base data directory (default: $XDG_DATA_HOME/deepkb)");
   return [o]() -> int {
     if (o->models.empty() && o->embed_model.empty()) return fail("give a model with -m and/or --embed-model");
@@ -132,6 +134,7 @@ Runner add_serve(CLI::App& app) {
     server::AppOptions ao;
     ao.api_keys = o->api_keys;
     ao.max_prompt_chars = o->prompt_limit;
+    ao.response_cache_bytes = o->cache_mb << 20;
     server::App api(ao);
     auto http = server::http::Server::create();
     server::http::ServerOptions so;

@@ -1,6 +1,7 @@
 #include "server/app.h"
 
 #include <chrono>
+#include <optional>
 
 #include "chroma_util.h"
 #include "route_util.h"
@@ -8,7 +9,7 @@
 
 namespace dkb::server {
 
-App::App(AppOptions opt) : opt_(std::move(opt)) {}
+App::App(AppOptions opt) : opt_(std::move(opt)), response_cache_(opt_.response_cache_bytes) {}
 App::~App() = default;
 
 void App::set_knowledge_base(std::unique_ptr<kb::Store> store,
@@ -68,6 +69,48 @@ class CountingResponder : public http::Responder {
   int status_ = 0;
 };
 
+// Records a successful JSON response so it can be cached.
+class CapturingResponder : public http::Responder {
+ public:
+  explicit CapturingResponder(http::Responder& inner) : inner_(inner) {}
+  void respond(http::Response r) override {
+    if (r.status == 200 && r.content_type == "application/json") captured_ = r.body;
+    inner_.respond(std::move(r));
+  }
+  http::Stream& stream(int status, const std::string& ct,
+                       const std::vector<std::pair<std::string, std::string>>& h) override {
+    return inner_.stream(status, ct, h);
+  }
+  bool client_gone() override { return inner_.client_gone(); }
+  const std::optional<std::string>& captured() const { return captured_; }
+
+ private:
+  http::Responder& inner_;
+  std::optional<std::string> captured_;
+};
+
+// The cache key for a deterministic, non-streamed generation request; nullopt otherwise.
+std::optional<std::string> cache_key(const http::Request& req) {
+  static const char* kCacheable[] = {"/v1/chat/completions", "/chat/completions", "/v1/completions",
+                                     "/completions", "/v1/chat", "/api/generate", "/api/chat"};
+  bool route_ok = false;
+  for (const char* p : kCacheable) route_ok |= req.path == p;
+  if (!route_ok || req.method != "POST") return std::nullopt;
+  json body = json::parse(req.body, nullptr, false);
+  if (!body.is_object() || body.contains("knowledge_base")) return std::nullopt;
+  const bool ollama = req.path.rfind("/api/", 0) == 0;
+  auto stream = body.find("stream");
+  bool streaming = stream == body.end() ? ollama : !stream->is_boolean() || stream->get<bool>();
+  if (streaming) return std::nullopt;
+  const json& opts = ollama && body.contains("options") && body["options"].is_object() ? body["options"] : body;
+  auto temp = opts.find("temperature");
+  bool greedy = temp != opts.end() && temp->is_number() && temp->get<double>() == 0.0;
+  auto seed = opts.find("seed");
+  bool seeded = seed != opts.end() && seed->is_number_integer() && seed->get<int64_t>() >= 0;
+  if (!greedy && !seeded) return std::nullopt;
+  return req.path + "\n" + body.dump();  // nlohmann objects are key-sorted: canonical
+}
+
 struct Route {
   const char* method;
   const char* path;
@@ -102,6 +145,9 @@ void handle_metrics(App& app, const http::Request&, http::Responder& resp) {
         s.kv_capacity ? static_cast<double>(s.kv_used) / s.kv_capacity : 0.0;
   }
   g["deepkb_ready"] = app.ready() ? 1 : 0;
+  g["deepkb_response_cache_hits"] = static_cast<double>(app.response_cache().hits());
+  g["deepkb_response_cache_misses"] = static_cast<double>(app.response_cache().misses());
+  g["deepkb_response_cache_bytes"] = static_cast<double>(app.response_cache().bytes());
   resp.respond({200, "text/plain; version=0.0.4", app.metrics().render(g), {}});
 }
 
@@ -176,6 +222,14 @@ void App::handle(const http::Request& req, http::Responder& resp) {
   } else if (route->needs_auth && !ready()) {
     // Models are added while not ready; nothing but /health and /ready reads them then.
     counted.respond(error_response(failed_precondition("the server is still loading models")));
+  } else if (auto key = opt_.response_cache_bytes ? cache_key(req) : std::nullopt; key) {
+    if (auto hit = response_cache_.get(*key)) {
+      counted.respond({200, "application/json", std::move(*hit), {{"X-Cache", "hit"}}});
+    } else {
+      CapturingResponder capture(counted);
+      route->fn(*this, req, capture);
+      if (capture.captured()) response_cache_.put(*key, *capture.captured());
+    }
   } else {
     route->fn(*this, req, counted);
   }

@@ -72,10 +72,12 @@ TEST_F(ServerTest, CompletionsMatchReferenceGreedyText) {
 TEST_F(ServerTest, PrefixCacheIsReportedOnRepeat) {
   json body = {{"prompt", "Lily and Ben went to the park. They saw a"}, {"temperature", 0}, {"max_tokens", 4}};
   ASSERT_EQ(post("/v1/completions", body).status, 200);
+  body["max_tokens"] = 5;  // a different request (not a response-cache hit) with the same prompt
   auto r = post("/v1/completions", body);
   ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.headers.count("x-cache"), 0u);
   auto u = json::parse(r.body)["usage"];
-  EXPECT_GT(u["prompt_cache_hit_tokens"].get<int>(), 0) << u.dump();
+  EXPECT_GT(u["prompt_cache_hit_tokens"].get<int>(), 5) << u.dump();
   EXPECT_EQ(u["prompt_cache_hit_tokens"].get<int>() + u["prompt_cache_miss_tokens"].get<int>(),
             u["prompt_tokens"].get<int>());
 }
@@ -518,6 +520,34 @@ TEST_F(ServerTest, HostileInputsLeaveTheServerUnharmed) {
   EXPECT_TRUE(huge.status == 413 || huge.status == 0) << huge.status;
   // Still serving.
   EXPECT_EQ(post("/v1/completions", {{"prompt", "The sun was"}, {"max_tokens", 2}}).status, 200);
+}
+
+}  // namespace
+}  // namespace dkb::test
+
+namespace dkb::test {
+namespace {
+
+TEST_F(ServerTest, DeterministicResponsesAreCached) {
+  json body = {{"messages", {{{"role", "user"}, {"content", "The sun was"}}}}, {"temperature", 0}, {"max_tokens", 6}};
+  auto first = post("/v1/chat/completions", body);
+  ASSERT_EQ(first.status, 200);
+  EXPECT_EQ(first.headers.count("x-cache"), 0u);
+  auto second = post("/v1/chat/completions", body);
+  ASSERT_EQ(second.status, 200);
+  EXPECT_EQ(second.headers["x-cache"], "hit");
+  EXPECT_EQ(second.body, first.body);
+  // Sampled without a seed, or streamed: never cached.
+  json sampled = body;
+  sampled["temperature"] = 0.8;
+  post("/v1/chat/completions", sampled);
+  EXPECT_EQ(post("/v1/chat/completions", sampled).headers.count("x-cache"), 0u);
+  json seeded = sampled;
+  seeded["seed"] = 11;
+  post("/v1/chat/completions", seeded);
+  EXPECT_EQ(post("/v1/chat/completions", seeded).headers["x-cache"], "hit");
+  auto m = get("/metrics");
+  EXPECT_NE(m.body.find("deepkb_response_cache_hits 2"), std::string::npos) << m.body;
 }
 
 }  // namespace

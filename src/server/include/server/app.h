@@ -20,6 +20,7 @@
 #include "engine/scheduler.h"
 #include "server/http.h"
 #include "server/metrics.h"
+#include "server/response_cache.h"
 #include "tokenizer/chat_template.h"
 
 namespace dkb::server {
@@ -38,6 +39,7 @@ struct AppOptions {
   std::vector<std::string> api_keys;      // empty: no authentication (loudly announced)
   size_t max_prompt_chars = 32768;        // the simple API's prompt limit
   int32_t default_max_tokens = 512;       // the simple API's default
+  size_t response_cache_bytes = 64u << 20; // exact-match cache of deterministic responses; 0: off
 };
 
 class App {
@@ -56,6 +58,7 @@ class App {
   kb::Embedder* kb_embedder() { return kb_embedder_.get(); }
   bool ready() const { return ready_.load(); }
   Metrics& metrics() { return metrics_; }
+  ResponseCache& response_cache() { return response_cache_; }
 
   // Serves one request (any thread).
   void handle(const http::Request& req, http::Responder& resp);
@@ -72,6 +75,7 @@ class App {
   std::vector<std::unique_ptr<ModelEntry>> models_;
   std::atomic<bool> ready_{false};
   Metrics metrics_;
+  ResponseCache response_cache_;
   std::unique_ptr<kb::Store> kb_store_;
   std::unique_ptr<kb::Embedder> kb_embedder_;
   std::unique_ptr<kb::Searcher> kb_searcher_;
