@@ -148,6 +148,21 @@ Runner add_bench(CLI::App& app) {
       return t;
     };
     nlohmann::json results = nlohmann::json::array();
+    auto add_row = [&](const std::string& name, int n_p, int n_g, const Stat& st) -> nlohmann::json& {
+      results.push_back({{"model_filename", o->model},
+                         {"model_type", (*model)->hparams().arch + " " + type_desc},
+                         {"model_size", f.file_size()},
+                         {"model_n_params", n_params},
+                         {"n_threads", pool.n_threads()},
+                         {"n_batch", o->batch},
+                         {"n_prompt", n_p},
+                         {"n_gen", n_g},
+                         {"test", name},
+                         {"avg_ts", st.mean},
+                         {"stddev_ts", st.sd},
+                         {"samples_ts", st.samples}});
+      return results.back();
+    };
     auto run_test = [&](const std::string& name, int n_p, int n_g) -> Status {
       std::vector<double> ts;
       for (int rep = -1; rep < o->reps; ++rep) {  // rep -1: warm-up
@@ -165,19 +180,7 @@ Runner add_bench(CLI::App& app) {
         double dt = seconds_since(t0);
         if (rep >= 0) ts.push_back((n_p > 0 ? n_p : n_g) / dt);
       }
-      Stat st = stats(ts);
-      results.push_back({{"model_filename", o->model},
-                         {"model_type", (*model)->hparams().arch + " " + type_desc},
-                         {"model_size", f.file_size()},
-                         {"model_n_params", n_params},
-                         {"n_threads", pool.n_threads()},
-                         {"n_batch", o->batch},
-                         {"n_prompt", n_p},
-                         {"n_gen", n_g},
-                         {"test", name},
-                         {"avg_ts", st.mean},
-                         {"stddev_ts", st.sd},
-                         {"samples_ts", st.samples}});
+      add_row(name, n_p, n_g, stats(ts));
       return Status::ok();
     };
     if (o->n_prompt > 0) {
@@ -217,20 +220,7 @@ Runner add_bench(CLI::App& app) {
         double dt = seconds_since(t0);
         if (rep >= 0) ts.push_back(static_cast<double>(np) * o->n_gen / dt);
       }
-      Stat st = stats(ts);
-      results.push_back({{"model_filename", o->model},
-                         {"model_type", (*model)->hparams().arch + " " + type_desc},
-                         {"model_size", f.file_size()},
-                         {"model_n_params", n_params},
-                         {"n_threads", pool.n_threads()},
-                         {"n_batch", o->batch},
-                         {"n_prompt", 0},
-                         {"n_gen", o->n_gen},
-                         {"n_parallel", np},
-                         {"test", "tg" + std::to_string(o->n_gen) + "x" + std::to_string(np)},
-                         {"avg_ts", st.mean},
-                         {"stddev_ts", st.sd},
-                         {"samples_ts", st.samples}});
+      add_row("tg" + std::to_string(o->n_gen) + "x" + std::to_string(np), 0, o->n_gen, stats(ts))["n_parallel"] = np;
     }
     rusage ru{};
     getrusage(RUSAGE_SELF, &ru);

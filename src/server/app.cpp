@@ -69,12 +69,14 @@ class CountingResponder : public http::Responder {
   int status_ = 0;
 };
 
-// Records a successful JSON response so it can be cached.
-class CapturingResponder : public http::Responder {
+// Stores a successful JSON response in the cache before it is sent, so a client that
+// repeats the request right after reading the answer already finds it cached.
+class CachingResponder : public http::Responder {
  public:
-  explicit CapturingResponder(http::Responder& inner) : inner_(inner) {}
+  CachingResponder(http::Responder& inner, ResponseCache& cache, std::string key)
+      : inner_(inner), cache_(cache), key_(std::move(key)) {}
   void respond(http::Response r) override {
-    if (r.status == 200 && r.content_type == "application/json") captured_ = r.body;
+    if (r.status == 200 && r.content_type == "application/json") cache_.put(key_, r.body);
     inner_.respond(std::move(r));
   }
   http::Stream& stream(int status, const std::string& ct,
@@ -82,11 +84,11 @@ class CapturingResponder : public http::Responder {
     return inner_.stream(status, ct, h);
   }
   bool client_gone() override { return inner_.client_gone(); }
-  const std::optional<std::string>& captured() const { return captured_; }
 
  private:
   http::Responder& inner_;
-  std::optional<std::string> captured_;
+  ResponseCache& cache_;
+  std::string key_;
 };
 
 // The cache key for a deterministic, non-streamed generation request; nullopt otherwise.
@@ -226,9 +228,8 @@ void App::handle(const http::Request& req, http::Responder& resp) {
     if (auto hit = response_cache_.get(*key)) {
       counted.respond({200, "application/json", std::move(*hit), {{"X-Cache", "hit"}}});
     } else {
-      CapturingResponder capture(counted);
-      route->fn(*this, req, capture);
-      if (capture.captured()) response_cache_.put(*key, *capture.captured());
+      CachingResponder caching(counted, response_cache_, *key);
+      route->fn(*this, req, caching);
     }
   } else {
     route->fn(*this, req, counted);

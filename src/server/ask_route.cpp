@@ -109,7 +109,8 @@ void handle_kb_ask(App& app, const std::string& kb_name, const http::Request& re
   std::string rendered = built->rendered;
   std::string_view tail = rendered;
   while (!tail.empty() && (tail.back() == '\n' || tail.back() == ' ')) tail.remove_suffix(1);
-  ThinkSplitter splitter(tail.size() >= 7 && tail.substr(tail.size() - 7) == "<think>");
+  const bool splitter_starts_in_think = tail.size() >= 7 && tail.substr(tail.size() - 7) == "<think>";
+  ThinkSplitter splitter(splitter_starts_in_think);
 
   auto finish = [&](const std::string& answer, const engine::GenerationEvent& done) {
     json out = {{"citations", cited_sources(*plan, answer)},
@@ -122,18 +123,11 @@ void handle_kb_ask(App& app, const std::string& kb_name, const http::Request& re
   };
 
   if (!*stream) {
-    std::string reasoning, answer;
-    auto done = run_generation(*m.scheduler, std::move(gr), [&](const std::string& t) {
-      auto [r, c] = splitter.push(t);
-      reasoning += r;
-      answer += c;
-      return true;
-    });
-    if (!done.is_ok()) return resp.respond(error_response(done.status()));
-    auto [r, c] = splitter.flush();
-    reasoning += r;
-    answer += c;
-    record_metrics(app, *done);
+    auto split = generate_split(app, *m.scheduler, std::move(gr), splitter_starts_in_think);
+    if (!split.is_ok()) return resp.respond(error_response(split.status()));
+    const std::string& reasoning = split->reasoning;
+    const std::string& answer = split->content;
+    const engine::GenerationEvent* done = &split->done;
     json out = finish(answer, *done);
     out["answer"] = sanitize_utf8(answer);
     out["sources"] = sources;

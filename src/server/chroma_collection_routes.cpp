@@ -21,18 +21,6 @@ namespace {
 
 using chroma::error;
 
-std::vector<std::string> split(const std::string& path) {
-  std::vector<std::string> parts;
-  size_t i = 0;
-  while (i < path.size()) {
-    size_t j = path.find('/', i);
-    if (j == std::string::npos) j = path.size();
-    if (j > i) parts.push_back(path.substr(i, j - i));
-    i = j + 1;
-  }
-  return parts;
-}
-
 Status validate_chroma_name(const std::string& name) {
   auto alnum = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; };
   bool ok = name.size() >= 3 && name.size() <= 128 && alnum(name.front()) && alnum(name.back()) &&
@@ -223,14 +211,14 @@ json database_json(const std::string& name) {
 }  // namespace
 
 bool chroma_public_path(const std::string& path) {
-  auto p = split(path);
+  auto p = split_path(path);
   if (p.size() == 2) return true;  // /api/v2: the root answers a heartbeat
   return p.size() == 3 && (p[2] == "heartbeat" || p[2] == "version" || p[2] == "healthcheck" ||
                            p[2] == "pre-flight-checks");
 }
 
 void handle_chroma(App& app, const http::Request& req, http::Responder& resp) {
-  auto p = split(req.path);  // "api", "v1"|"v2", ...
+  auto p = split_path(req.path);  // "api", "v1"|"v2", ...
   const std::string& m = req.method;
   if (p.size() == 2 || (p.size() == 3 && p[2] == "heartbeat")) {
     int64_t ns = std::chrono::duration_cast<std::chrono::nanoseconds>(

@@ -105,6 +105,25 @@ void record_metrics(App& app, const engine::GenerationEvent& done) {
   }
 }
 
+Result<SplitAnswer> generate_split(App& app, engine::Scheduler& sched, engine::GenerationRequest req,
+                                   bool starts_in_think) {
+  ThinkSplitter splitter(starts_in_think);
+  SplitAnswer out;
+  auto done = run_generation(sched, std::move(req), [&](const std::string& t) {
+    auto [r, c] = splitter.push(t);
+    out.reasoning += r;
+    out.content += c;
+    return true;
+  });
+  if (!done.is_ok()) return done.status();
+  auto [r, c] = splitter.flush();
+  out.reasoning += r;
+  out.content += c;
+  out.done = std::move(done).value();
+  record_metrics(app, out.done);
+  return out;
+}
+
 std::string random_id(const char* prefix) {
   static thread_local std::mt19937_64 rng(std::random_device{}());
   char buf[17];

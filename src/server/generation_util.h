@@ -24,6 +24,16 @@ Result<RenderedPrompt> render_chat(const ModelEntry& m, const json& messages);
 // Tokenizes a raw prompt (BOS added as the model wants).
 std::vector<int32_t> tokenize_prompt(const ModelEntry& m, const std::string& prompt);
 
+// A finished generation with DeepSeek-R1's <think> reasoning split from the answer.
+struct SplitAnswer {
+  engine::GenerationEvent done;
+  std::string reasoning;
+  std::string content;
+};
+// Runs req to completion (non-streaming) and records its metrics.
+Result<SplitAnswer> generate_split(App& app, engine::Scheduler& sched, engine::GenerationRequest req,
+                                   bool starts_in_think);
+
 // OpenAI usage object with DeepSeek's cache fields.
 json usage_json(const engine::GenerationEvent& done);
 void record_metrics(App& app, const engine::GenerationEvent& done);

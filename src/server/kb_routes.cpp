@@ -19,18 +19,6 @@
 namespace dkb::server {
 namespace {
 
-std::vector<std::string> split_path(const std::string& path) {
-  std::vector<std::string> parts;
-  size_t i = 0;
-  while (i < path.size()) {
-    size_t j = path.find('/', i);
-    if (j == std::string::npos) j = path.size();
-    if (j > i) parts.push_back(path.substr(i, j - i));
-    i = j + 1;
-  }
-  return parts;
-}
-
 json collection_json(kb::Store& store, const kb::Collection& c) {
   json meta = c.metadata;
   json j = {{"name", c.name}, {"dimension", c.dimension}};

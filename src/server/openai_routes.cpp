@@ -247,18 +247,11 @@ void handle_chat_completions(App& app, const http::Request& req, http::Responder
     return resp.respond(json_response(200, out));
   }
   if (!so->stream) {
-    std::string reasoning, content;
-    auto done = run_generation(*m.scheduler, std::move(gr), [&](const std::string& t) {
-      auto [r, c] = splitter.push(t);
-      reasoning += r;
-      content += c;
-      return true;
-    });
-    if (!done.is_ok()) return resp.respond(error_response(done.status()));
-    auto [r, c] = splitter.flush();
-    reasoning += r;
-    content += c;
-    record_metrics(app, *done);
+    auto split = generate_split(app, *m.scheduler, std::move(gr), prompt->starts_in_think);
+    if (!split.is_ok()) return resp.respond(error_response(split.status()));
+    const std::string& reasoning = split->reasoning;
+    const std::string& content = split->content;
+    const engine::GenerationEvent* done = &split->done;
     json msg = {{"role", "assistant"}, {"content", sanitize_utf8(content)}};
     if (!reasoning.empty() || prompt->starts_in_think) msg["reasoning_content"] = sanitize_utf8(reasoning);
     json out = {{"id", id},

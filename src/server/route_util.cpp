@@ -146,6 +146,18 @@ Status check_api_key(const AppOptions& opt, const http::Request& req) {
   return {ErrorCode::kUnauthenticated, "invalid API key"};
 }
 
+std::vector<std::string> split_path(const std::string& path) {
+  std::vector<std::string> parts;
+  size_t i = 0;
+  while (i < path.size()) {
+    size_t j = path.find('/', i);
+    if (j == std::string::npos) j = path.size();
+    if (j > i) parts.push_back(path.substr(i, j - i));
+    i = j + 1;
+  }
+  return parts;
+}
+
 std::string sanitize_utf8(const std::string& s) {
   if (utf8::is_valid(s)) return s;
   std::string out;

@@ -39,6 +39,9 @@ Result<std::vector<std::string>> get_stop(const json& j, const char* key);
 // (Authorization: Bearer KEY, x-api-key: KEY or Chroma's x-chroma-token: KEY). No keys configured: always OK.
 Status check_api_key(const AppOptions& opt, const http::Request& req);
 
+// "/v1/kb/x/documents" → {"v1", "kb", "x", "documents"} (empty segments dropped).
+std::vector<std::string> split_path(const std::string& path);
+
 // Replaces invalid UTF-8 with U+FFFD so the text can go into JSON.
 std::string sanitize_utf8(const std::string& s);
 

@@ -34,19 +34,11 @@ void handle_simple_chat(App& app, const http::Request& req, http::Responder& res
   auto rendered = render_chat(m, messages);
   if (!rendered.is_ok()) return resp.respond(error_response(rendered.status()));
   gr.prompt = std::move(rendered->tokens);
-  ThinkSplitter splitter(rendered->starts_in_think);
-  std::string reasoning, content;
-  auto done = run_generation(*m.scheduler, std::move(gr), [&](const std::string& t) {
-    auto [r, c] = splitter.push(t);
-    reasoning += r;
-    content += c;
-    return true;
-  });
-  if (!done.is_ok()) return resp.respond(error_response(done.status()));
-  auto [r, c] = splitter.flush();
-  reasoning += r;
-  content += c;
-  record_metrics(app, *done);
+  auto split = generate_split(app, *m.scheduler, std::move(gr), rendered->starts_in_think);
+  if (!split.is_ok()) return resp.respond(error_response(split.status()));
+  const std::string& reasoning = split->reasoning;
+  const std::string& content = split->content;
+  const engine::GenerationEvent* done = &split->done;
   json choice = {{"index", 0}, {"text", sanitize_utf8(content)},
                  {"finish_reason", engine::finish_reason_name(done->result.finish)}};
   if (!reasoning.empty()) choice["reasoning_content"] = sanitize_utf8(reasoning);
