@@ -48,25 +48,38 @@ void App::shutdown(int64_t grace_ms) {
 
 namespace {
 
-// Wraps a Responder to record the status for metrics.
+// Counts the request in /metrics (route label × status) as its answer starts — before the
+// client can see it, so a client reading /metrics next always finds it counted.
 class CountingResponder : public http::Responder {
  public:
-  explicit CountingResponder(http::Responder& inner) : inner_(inner) {}
+  CountingResponder(http::Responder& inner, Metrics& metrics)
+      : inner_(inner), metrics_(metrics) {}
+  void set_label(std::string label) { label_ = std::move(label); }
   void respond(http::Response r) override {
-    status_ = r.status;
+    count(r.status);
     inner_.respond(std::move(r));
   }
   http::Stream& stream(int status, const std::string& ct,
                        const std::vector<std::pair<std::string, std::string>>& h) override {
-    status_ = status;
+    count(status);
     return inner_.stream(status, ct, h);
   }
   bool client_gone() override { return inner_.client_gone(); }
-  int status() const { return status_; }
+  // A handler that answered nothing gets a 500 from the transport; count it as such.
+  void finish() {
+    if (!counted_) count(500);
+  }
 
  private:
+  void count(int status) {
+    if (counted_) return;
+    counted_ = true;
+    metrics_.request(label_, status);
+  }
   http::Responder& inner_;
-  int status_ = 0;
+  Metrics& metrics_;
+  std::string label_ = "other";
+  bool counted_ = false;
 };
 
 // Stores a successful JSON response in the cache before it is sent, so a client that
@@ -178,7 +191,7 @@ const Route kRoutes[] = {
 }  // namespace
 
 void App::handle(const http::Request& req, http::Responder& resp) {
-  CountingResponder counted(resp);
+  CountingResponder counted(resp, metrics_);
   ResponderScope scope(&counted);
   const Route* route = nullptr;
   bool path_known = false;
@@ -191,8 +204,10 @@ void App::handle(const http::Request& req, http::Responder& resp) {
   const bool kb_path = req.path == "/v1/kb" || req.path.rfind("/v1/kb/", 0) == 0;
   const bool chroma_path = req.path == "/api/v1" || req.path == "/api/v2" ||
                            req.path.rfind("/api/v1/", 0) == 0 || req.path.rfind("/api/v2/", 0) == 0;
+  if (chroma_path) label = "/api/v2";
+  if (kb_path) label = "/v1/kb";
+  counted.set_label(label);
   if (chroma_path) {
-    label = "/api/v2";
     Status auth = chroma_public_path(req.path) ? Status::ok() : check_api_key(opt_, req);
     if (!auth.is_ok()) {
       counted.respond(chroma::error(auth));
@@ -202,7 +217,6 @@ void App::handle(const http::Request& req, http::Responder& resp) {
       handle_chroma(*this, req, counted);
     }
   } else if (kb_path) {
-    label = "/v1/kb";
     if (Status auth = check_api_key(opt_, req); !auth.is_ok()) {
       counted.respond(error_response(auth));
     } else if (!ready()) {
@@ -234,7 +248,7 @@ void App::handle(const http::Request& req, http::Responder& resp) {
   } else {
     route->fn(*this, req, counted);
   }
-  metrics_.request(label, counted.status());
+  counted.finish();
 }
 
 }  // namespace dkb::server
