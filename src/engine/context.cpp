@@ -80,8 +80,8 @@ Status Context::eval_batch(std::span<Context* const> ctxs,
   if (ctxs.size() != tokens.size()) return invalid_argument("eval_batch: size mismatch");
   if (ctxs.empty()) return Status::ok();
   const Model& model = *ctxs[0]->model_;
-  std::vector<SeqChunk> chunks;
-  chunks.reserve(ctxs.size());
+  thread_local std::vector<SeqChunk> chunks;  // reused: no allocation per decode step
+  chunks.clear();
   for (size_t i = 0; i < ctxs.size(); ++i) {
     Context& c = *ctxs[i];
     if (&*c.model_ != &model) return invalid_argument("eval_batch: contexts of different models");

@@ -259,10 +259,15 @@ bool Scheduler::sample_slot(Slot& s) {
 void Scheduler::step() {
   // One batch per step: the next token of every decoding sequence first, then prompt chunks
   // of the others while the step's token budget (n_batch) lasts.
-  std::vector<Slot*> members;
-  std::vector<Context*> ctxs;
-  std::vector<std::span<const int32_t>> tokens;
-  std::vector<size_t> prefill_len;
+  // Per-step lists, reused (scheduler thread only): no allocation per step once warm.
+  thread_local std::vector<Slot*> members;
+  thread_local std::vector<Context*> ctxs;
+  thread_local std::vector<std::span<const int32_t>> tokens;
+  thread_local std::vector<size_t> prefill_len;
+  members.clear();
+  ctxs.clear();
+  tokens.clear();
+  prefill_len.clear();
   int64_t budget = opt_.n_batch;
   for (auto& sp : slots_) {
     Slot& s = *sp;

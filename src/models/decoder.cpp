@@ -94,7 +94,8 @@ Status Decoder::run(engine::ForwardState& st, std::span<const engine::SeqChunk> 
                     bool all_logits) const {
   // Every chunk's tokens form one [T][n_embd] activation matrix, so each matmul reads its
   // weights once for the whole batch; only attention is per sequence.
-  std::vector<int64_t> starts;
+  thread_local std::vector<int64_t> starts;  // reused: no allocation per decode step
+  starts.clear();
   int64_t T = 0;
   for (const auto& c : chunks) {
     starts.push_back(T);

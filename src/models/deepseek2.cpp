@@ -260,9 +260,12 @@ void Deepseek2::moe(engine::ForwardState& st, const Deepseek2Layer& L, const flo
   float* up = gate + T * n_ff_max;           // [T][n_ff_max]
 
   matmul(st, L.gate_inp, cur, T, probs);
-  std::vector<int32_t> selected(static_cast<size_t>(T * k));
-  std::vector<int32_t> order(static_cast<size_t>(n_exp));
-  std::vector<float> sel(static_cast<size_t>(n_exp));
+  // Routing scratch, reused per thread: no allocation per decode step once warm.
+  thread_local std::vector<int32_t> selected, order;
+  thread_local std::vector<float> sel;
+  selected.resize(static_cast<size_t>(T * k));
+  order.resize(static_cast<size_t>(n_exp));
+  sel.resize(static_cast<size_t>(n_exp));
   for (int64_t t = 0; t < T; ++t) {
     float* pr = probs + t * n_exp;
     if (p_.gating == 1) {
@@ -287,8 +290,8 @@ void Deepseek2::moe(engine::ForwardState& st, const Deepseek2Layer& L, const flo
   }
   std::fill(out, out + T * n_embd, 0.0f);
   // Tokens routed to the same expert are batched into one matmul per expert.
-  std::vector<int64_t> rows;
-  std::vector<float> row_w;
+  thread_local std::vector<int64_t> rows;
+  thread_local std::vector<float> row_w;
   for (int64_t e = 0; e < n_exp; ++e) {
     rows.clear();
     row_w.clear();
