@@ -127,3 +127,24 @@ TEST(Cli, KbAndAskTalkToARunningServer) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Cli, BenchReportsParallelDecodeAndRejectsBadFlags) {
+  DKB_REQUIRE_FIXTURE("models/stories260K.gguf");
+  const std::string m = q(dkb::test::fixture_path("models/stories260K.gguf"));
+  Output o = run("bench -m " + m + " -p 8 -n 4 -r 1 --parallel 3 --no-bandwidth -o json");
+  ASSERT_EQ(o.status, 0) << o.out;
+  auto j = nlohmann::json::parse(o.out);
+  ASSERT_EQ(j.size(), 3u);
+  EXPECT_EQ(j[0]["test"], "pp8");
+  EXPECT_EQ(j[1]["test"], "tg4");
+  EXPECT_EQ(j[2]["test"], "tg4x3");
+  EXPECT_EQ(j[2]["n_parallel"], 3);
+  EXPECT_GT(j[2]["avg_ts"].get<double>(), 0.0);
+  EXPECT_NE(run("bench -m " + m + " -o xml").status, 0);
+  EXPECT_NE(run("bench -m " + m + " -r 0").status, 0);
+  EXPECT_NE(run("bench --synthetic no-such-model --out /tmp/x.gguf").status, 0);
+}
+
+}  // namespace
