@@ -2,48 +2,23 @@
 // Run by CTest (test "client_sdks") with DEEPKB_BIN and DKB_FIXTURES set.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { startServer, fixtures } from './serve.mjs';
 import {
   ChromaClient, ChromaClientError, ChromaNotFoundError, ChromaUniqueError, ChromaUnauthorizedError,
 } from 'chromadb';
 
-const bin = process.env.DEEPKB_BIN;
-const fixtures = process.env.DKB_FIXTURES ?? new URL('../../../shared/fixtures', import.meta.url).pathname;
 const embed = `${fixtures}/models/tiny-bert-F16.gguf`;
 const KEY = 'sk-chroma-test';
 let server;
 let base;
-const dataDir = mkdtempSync(`${tmpdir()}/dkb_chroma_`);
 
 before(async () => {
-  assert.ok(bin && existsSync(bin), `DEEPKB_BIN must point at the deepkb binary (got ${bin})`);
-  assert.ok(existsSync(embed), `fixture missing: ${embed}`);
-  server = spawn(bin, ['serve', '--embed-model', embed, '--api-key', KEY, '--port', '0',
-                       '--threads', '2', '--data', dataDir],
-                 { stdio: ['ignore', 'pipe', 'inherit'] });
-  base = await new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`server not ready: ${out}`)), 60000);
-    server.stdout.on('data', (d) => {
-      out += d;
-      const m = out.match(/listening on (http:\/\/[^\s]+)/);
-      if (m && out.includes('deepkb: ready')) {
-        clearTimeout(timer);
-        resolve(new URL(m[1]));
-      }
-    });
-    server.on('exit', (code) => reject(new Error(`server exited ${code}: ${out}`)));
-  });
+  server = await startServer(['--embed-model', embed, '--api-key', KEY, '--threads', '2'], [embed]);
+  base = server.url;
 });
 
 after(async () => {
-  if (!server) return;
-  const exited = new Promise((resolve) => server.on('exit', (code) => resolve(code)));
-  server.kill('SIGTERM');
-  assert.equal(await exited, 0);
-  rmSync(dataDir, { recursive: true, force: true });
+  if (server) await server.stop();
 });
 
 function client(key = KEY) {

@@ -2,49 +2,25 @@
 // Run by CTest (test "client_sdks") with DEEPKB_BIN and DKB_FIXTURES set.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { readFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { startServer, fixtures } from './serve.mjs';
 import OpenAI from 'openai';
 import { Ollama } from 'ollama';
 
-const bin = process.env.DEEPKB_BIN;
-const fixtures = process.env.DKB_FIXTURES ?? new URL('../../../shared/fixtures', import.meta.url).pathname;
 const model = `${fixtures}/models/stories260K.gguf`;
 const embed = `${fixtures}/models/tiny-bert-F16.gguf`;
 const KEY = 'sk-sdk-test';
 let server;
 let base;
-const dataDir = mkdtempSync(`${tmpdir()}/dkb_sdk_`);
 
 before(async () => {
-  assert.ok(bin && existsSync(bin), `DEEPKB_BIN must point at the deepkb binary (got ${bin})`);
-  assert.ok(existsSync(model), `fixture missing: ${model}`);
-  server = spawn(bin, ['serve', '-m', model, '--embed-model', embed, '--alias', 'deepseek-chat',
-                       '--api-key', KEY, '--port', '0', '--ctx-size', '256', '--threads', '2',
-                       '--data', dataDir],
-                 { stdio: ['ignore', 'pipe', 'inherit'] });
-  base = await new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`server not ready: ${out}`)), 60000);
-    server.stdout.on('data', (d) => {
-      out += d;
-      const m = out.match(/listening on (http:\/\/[^\s]+)/);
-      if (m && out.includes('deepkb: ready')) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-    server.on('exit', (code) => reject(new Error(`server exited ${code}: ${out}`)));
-  });
+  server = await startServer(['-m', model, '--embed-model', embed, '--alias', 'deepseek-chat',
+                              '--api-key', KEY, '--ctx-size', '256', '--threads', '2'], [model, embed]);
+  base = server.url.origin;
 });
 
 after(async () => {
-  if (!server) return;
-  const exited = new Promise((resolve) => server.on('exit', (code) => resolve(code)));
-  server.kill('SIGTERM');
-  assert.equal(await exited, 0);
-  rmSync(dataDir, { recursive: true, force: true });
+  if (server) await server.stop();
 });
 
 function reference(prompt) {
