@@ -107,9 +107,7 @@ void handle_kb_ask(App& app, const std::string& kb_name, const http::Request& re
   const json& sources = plan->sources;
   gr.prompt = built->tokens;
   std::string rendered = built->rendered;
-  std::string_view tail = rendered;
-  while (!tail.empty() && (tail.back() == '\n' || tail.back() == ' ')) tail.remove_suffix(1);
-  const bool splitter_starts_in_think = tail.size() >= 7 && tail.substr(tail.size() - 7) == "<think>";
+  const bool splitter_starts_in_think = ends_in_think(rendered);
   ThinkSplitter splitter(splitter_starts_in_think);
 
   auto finish = [&](const std::string& answer, const engine::GenerationEvent& done) {

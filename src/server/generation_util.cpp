@@ -76,10 +76,13 @@ Result<RenderedPrompt> render_chat(const ModelEntry& m, const json& messages) {
   RenderedPrompt p;
   bool has_bos = !bos.empty() && rendered->rfind(bos, 0) == 0;
   p.tokens = tok.encode(*rendered, {.add_special = !has_bos, .parse_special = true});
-  std::string_view r = *rendered;
-  while (!r.empty() && (r.back() == '\n' || r.back() == ' ')) r.remove_suffix(1);
-  p.starts_in_think = r.size() >= 7 && r.substr(r.size() - 7) == "<think>";
+  p.starts_in_think = ends_in_think(*rendered);
   return p;
+}
+
+bool ends_in_think(std::string_view r) {
+  while (!r.empty() && (r.back() == '\n' || r.back() == ' ')) r.remove_suffix(1);
+  return r.size() >= 7 && r.substr(r.size() - 7) == "<think>";
 }
 
 std::vector<int32_t> tokenize_prompt(const ModelEntry& m, const std::string& prompt) {

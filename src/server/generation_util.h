@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "route_util.h"
 
@@ -21,6 +22,8 @@ struct RenderedPrompt {
 };
 // Renders messages with the model's template and tokenizes the result.
 Result<RenderedPrompt> render_chat(const ModelEntry& m, const json& messages);
+// True when a rendered prompt ends inside an opened "<think>" (R1's generation prompt).
+bool ends_in_think(std::string_view rendered);
 // Tokenizes a raw prompt (BOS added as the model wants).
 std::vector<int32_t> tokenize_prompt(const ModelEntry& m, const std::string& prompt);
 

@@ -194,9 +194,7 @@ void handle_chat_completions(App& app, const http::Request& req, http::Responder
   gr.prompt = std::move(prompt->tokens);
   if (plan && !plan->nothing_found) {
     gr.prompt = plan->prompt.tokens;
-    std::string_view r = plan->prompt.rendered;
-    while (!r.empty() && (r.back() == '\n' || r.back() == ' ')) r.remove_suffix(1);
-    prompt->starts_in_think = r.size() >= 7 && r.substr(r.size() - 7) == "<think>";
+    prompt->starts_in_think = ends_in_think(plan->prompt.rendered);
   }
 
   const std::string id = random_id("chatcmpl-");
