@@ -1,9 +1,14 @@
 #include "server/app.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <optional>
 
+#include "base/log.h"
+
 #include "chroma_util.h"
+#include "request_auth.h"
 #include "route_util.h"
 #include "routes.h"
 
@@ -69,17 +74,20 @@ class CountingResponder : public http::Responder {
   void finish() {
     if (!counted_) count(500);
   }
+  int status() const { return status_; }
 
  private:
   void count(int status) {
     if (counted_) return;
     counted_ = true;
+    status_ = status;
     metrics_.request(label_, status);
   }
   http::Responder& inner_;
   Metrics& metrics_;
   std::string label_ = "other";
   bool counted_ = false;
+  int status_ = 500;
 };
 
 // Stores a successful JSON response in the cache before it is sent, so a client that
@@ -190,9 +198,54 @@ const Route kRoutes[] = {
 
 }  // namespace
 
-void App::handle(const http::Request& req, http::Responder& resp) {
-  CountingResponder counted(resp, metrics_);
-  ResponderScope scope(&counted);
+namespace {
+
+enum class Family { kOpenAI, kOllama, kChroma };
+
+Family family_of(const std::string& path) {
+  if (path == "/api/v1" || path == "/api/v2" || path.rfind("/api/v1/", 0) == 0 ||
+      path.rfind("/api/v2/", 0) == 0) {
+    return Family::kChroma;
+  }
+  return path.rfind("/api/", 0) == 0 ? Family::kOllama : Family::kOpenAI;
+}
+
+http::Response styled_error(const Status& s, Family f) {
+  if (f == Family::kChroma) return chroma::error(s);
+  return error_response(s, f == Family::kOllama ? ErrorStyle::kOllama : ErrorStyle::kOpenAI);
+}
+
+// 429 in the API family's error shape, with Retry-After in whole seconds (at least 1).
+http::Response rate_limited(double retry_after_s, Family f) {
+  const int64_t secs = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(retry_after_s)));
+  const std::string msg = "rate limit exceeded; retry in " + std::to_string(secs) + " s";
+  http::Response r;
+  if (f == Family::kOpenAI) {
+    r = json_response(429, {{"error", {{"message", msg}, {"type", "rate_limit_error"}, {"param", nullptr},
+                                       {"code", "rate_limit_exceeded"}}}});
+  } else {
+    r = styled_error(resource_exhausted(msg), f);
+    r.status = 429;
+    std::erase_if(r.headers, [](const auto& h) { return h.first == "Retry-After"; });
+  }
+  r.headers.push_back({"Retry-After", std::to_string(secs)});
+  return r;
+}
+
+std::string outcome_of(int status) {
+  if (status == 401 || status == 403) return "denied";
+  if (status == 429) return "rate_limited";
+  return status < 400 ? "ok" : "error";
+}
+
+}  // namespace
+
+namespace {
+
+// Routes the request to its handler (after authentication and the route's authorization).
+void dispatch(App& app, const http::Request& req, CountingResponder& counted) {
+  const AppOptions& opt_ = app.options();
+  const bool no_authenticator = app.auth() == nullptr;
   const Route* route = nullptr;
   bool path_known = false;
   for (const Route& r : kRoutes) {
@@ -202,27 +255,37 @@ void App::handle(const http::Request& req, http::Responder& resp) {
   }
   std::string label = route ? route->path : "other";
   const bool kb_path = req.path == "/v1/kb" || req.path.rfind("/v1/kb/", 0) == 0;
-  const bool chroma_path = req.path == "/api/v1" || req.path == "/api/v2" ||
-                           req.path.rfind("/api/v1/", 0) == 0 || req.path.rfind("/api/v2/", 0) == 0;
+  const bool chroma_path = family_of(req.path) == Family::kChroma;
+  const bool auth_path = req.path.rfind("/v1/auth/", 0) == 0;
+  const bool admin_path = req.path.rfind("/v1/admin/", 0) == 0;
   if (chroma_path) label = "/api/v2";
   if (kb_path) label = "/v1/kb";
+  if (auth_path) label = "/v1/auth";
+  if (admin_path) label = "/v1/admin";
   counted.set_label(label);
+  // Without an Authenticator (--no-auth) only the static --api-key list applies.
+  auto key_check = [&](bool needs) { return no_authenticator && needs ? check_api_key(opt_, req) : Status::ok(); };
+  if (auth_path || admin_path) {
+    if (Status a = key_check(true); !a.is_ok()) return counted.respond(error_response(a));
+    if (auth_path) return handle_auth_routes(app, req, counted);
+    return handle_admin(app, req, counted);
+  }
   if (chroma_path) {
-    Status auth = chroma_public_path(req.path) ? Status::ok() : check_api_key(opt_, req);
-    if (!auth.is_ok()) {
-      counted.respond(chroma::error(auth));
-    } else if (!ready() && !chroma_public_path(req.path)) {
+    Status a = key_check(!chroma_public_path(req.path));
+    if (!a.is_ok()) {
+      counted.respond(chroma::error(a));
+    } else if (!app.ready() && !chroma_public_path(req.path)) {
       counted.respond(chroma::error(failed_precondition("the server is still loading")));
     } else {
-      handle_chroma(*this, req, counted);
+      handle_chroma(app, req, counted);
     }
   } else if (kb_path) {
-    if (Status auth = check_api_key(opt_, req); !auth.is_ok()) {
-      counted.respond(error_response(auth));
-    } else if (!ready()) {
+    if (Status a = key_check(true); !a.is_ok()) {
+      counted.respond(error_response(a));
+    } else if (!app.ready()) {
       counted.respond(error_response(failed_precondition("the server is still loading")));
     } else {
-      handle_kb(*this, req, counted);
+      handle_kb(app, req, counted);
     }
   } else if (!route) {
     if (path_known) {
@@ -232,23 +295,86 @@ void App::handle(const http::Request& req, http::Responder& resp) {
     } else {
       counted.respond(error_response(not_found("no route for " + req.method + " " + req.path)));
     }
-  } else if (Status auth = route->needs_auth ? check_api_key(opt_, req) : Status::ok(); !auth.is_ok()) {
+  } else if (Status a = key_check(route->needs_auth); !a.is_ok()) {
     bool ollama = req.path.rfind("/api/", 0) == 0;
-    counted.respond(error_response(auth, ollama ? ErrorStyle::kOllama : ErrorStyle::kOpenAI));
-  } else if (route->needs_auth && !ready()) {
+    counted.respond(error_response(a, ollama ? ErrorStyle::kOllama : ErrorStyle::kOpenAI));
+  } else if (route->needs_auth && !app.ready()) {
     // Models are added while not ready; nothing but /health and /ready reads them then.
     counted.respond(error_response(failed_precondition("the server is still loading models")));
   } else if (auto key = opt_.response_cache_bytes ? cache_key(req) : std::nullopt; key) {
-    if (auto hit = response_cache_.get(*key)) {
+    if (auto hit = app.response_cache().get(*key)) {
       counted.respond({200, "application/json", std::move(*hit), {{"X-Cache", "hit"}}});
     } else {
-      CachingResponder caching(counted, response_cache_, *key);
-      route->fn(*this, req, caching);
+      CachingResponder caching(counted, app.response_cache(), *key);
+      route->fn(app, req, caching);
     }
   } else {
-    route->fn(*this, req, counted);
+    route->fn(app, req, counted);
   }
-  counted.finish();
 }
+
+}  // namespace
+
+void App::handle(const http::Request& req, http::Responder& resp) {
+  CountingResponder counted(resp, metrics_);
+  ResponderScope scope(&counted);
+  RequestAuth ra;
+  ra.remote = req.remote;
+  RequestAuthScope auth_scope(&ra);
+  const Family fam = family_of(req.path);
+  const bool open_path = req.path == "/health" || req.path == "/ready" ||
+                         (auth_ && req.path == "/v1/auth/login" && req.method == "POST");
+  bool admitted = true;
+  if (!auth_) {
+    ra.principal.kind = auth::Principal::Kind::kOpen;
+  } else if (!open_path) {
+    auto who = auth_->authenticate(request_credential(req));
+    if (!who.is_ok()) {
+      counted.set_label("unauthenticated");
+      counted.respond(styled_error(who.status(), fam));
+      ra.action = "authenticate";
+      ra.detail = who.status().message();
+      ra.audit = true;
+      admitted = false;
+    } else {
+      ra.principal = std::move(who).value();
+      if (auto d = auth_->admit(ra.principal); !d.allowed) {
+        counted.set_label("rate_limited");
+        counted.respond(rate_limited(d.retry_after_s, fam));
+        ra.action = "request";
+        ra.audit = true;
+        admitted = false;
+      }
+    }
+  }
+  if (admitted && auth_ && !open_path) {
+    // The route's own permission, before any handler or store is touched.
+    Requirement need = requirement_for(*this, req);
+    Status ok = authorize(need.permission, need.resource);
+    if (ok.is_ok() && need.has_second) ok = authorize(need.second_permission, need.second_resource);
+    if (!ok.is_ok()) {
+      counted.set_label("forbidden");
+      counted.respond(styled_error(ok, fam));
+      admitted = false;
+    }
+  }
+  if (admitted) dispatch(*this, req, counted);
+  counted.finish();
+  if (auth_ && ra.audit) {
+    auth::AuditEvent ev;
+    ev.actor = ra.principal.audit_name();
+    ev.actor_kind = std::string(ra.principal.kind_name());
+    ev.action = ra.action.empty() ? "request" : ra.action;
+    ev.resource = ra.resource;
+    ev.status = counted.status();
+    ev.outcome = outcome_of(ev.status);
+    ev.remote = req.remote;
+    ev.detail = req.method + " " + req.path + (ra.detail.empty() ? "" : ": " + ra.detail);
+    if (auto st = auth_->audit().append(std::move(ev)); !st.is_ok()) {
+      log::error("audit log append failed: {}", st.status().to_string());
+    }
+  }
+}
+
 
 }  // namespace dkb::server

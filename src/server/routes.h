@@ -42,4 +42,9 @@ void handle_chroma_write(App& app, const kb::Collection& coll, const std::string
 void handle_chroma_read(App& app, const kb::Collection& coll, const std::string& op,
                         const http::Request& req, http::Responder& resp);
 
+// Sign-in: POST /v1/auth/login, GET /v1/auth/whoami (auth_routes.cpp)
+void handle_auth_routes(App& app, const http::Request& req, http::Responder& resp);
+// Users, API keys, knowledge-base grants and the audit log under /v1/admin (admin_routes.cpp)
+void handle_admin(App& app, const http::Request& req, http::Responder& resp);
+
 }  // namespace dkb::server

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "auth/authenticator.h"
 #include "engine/model.h"
 #include "kb/embedder.h"
 #include "kb/ingestor.h"
@@ -36,7 +37,9 @@ struct ModelEntry {
 };
 
 struct AppOptions {
-  std::vector<std::string> api_keys;      // empty: no authentication (loudly announced)
+  // Without an Authenticator (serve --no-auth): the keys every request must present; empty:
+  // no authentication (loudly announced). With one, the Authenticator owns the static keys.
+  std::vector<std::string> api_keys;
   size_t max_prompt_chars = 32768;        // the simple API's prompt limit
   int32_t default_max_tokens = 512;       // the simple API's default
   size_t response_cache_bytes = 64u << 20; // exact-match cache of deterministic responses; 0: off
@@ -51,9 +54,20 @@ class App {
   // The knowledge base (before serving starts). embedder may be null: full-text search only.
   void set_knowledge_base(std::unique_ptr<kb::Store> store, std::unique_ptr<kb::Embedder> embedder);
   kb::Store* kb_store() { return kb_store_.get(); }
-  kb::Searcher* kb_searcher() { return kb_searcher_.get(); }
-  // Searcher for the Chroma API: collections without "hnsw:space" use L2, Chroma's default.
-  kb::Searcher* kb_chroma_searcher() { return kb_chroma_searcher_.get(); }
+  // Users, keys, roles and the audit log (before serving starts); null: serve --no-auth.
+  void set_auth(std::unique_ptr<auth::Authenticator> a) { auth_ = std::move(a); }
+  auth::Authenticator* auth() { return auth_.get(); }
+  // The only way routes search a knowledge base: the collection is authorized (kb.read for
+  // the current request's principal, request_auth.h) before the store is touched, so
+  // retrieval can never run over a collection the caller may not read.
+  // chroma: collections without "hnsw:space" use L2, Chroma's default (else cosine).
+  Result<kb::SearchResponse> search_kb(const std::string& collection, const kb::SearchRequest& r,
+                                       bool chroma = false);
+  // The collections the current request's principal may read, in store order.
+  Result<std::vector<kb::Collection>> readable_collections();
+  // Keeps role grants in step with a knowledge base renamed or deleted (no-op without auth).
+  void kb_renamed(const std::string& from, const std::string& to);
+  void kb_deleted(const std::string& name);
   kb::Ingestor* kb_ingestor() { return kb_ingestor_.get(); }
   kb::Embedder* kb_embedder() { return kb_embedder_.get(); }
   bool ready() const { return ready_.load(); }
@@ -81,6 +95,7 @@ class App {
   std::unique_ptr<kb::Searcher> kb_searcher_;
   std::unique_ptr<kb::Searcher> kb_chroma_searcher_;
   std::unique_ptr<kb::Ingestor> kb_ingestor_;
+  std::unique_ptr<auth::Authenticator> auth_;
 };
 
 }  // namespace dkb::server
