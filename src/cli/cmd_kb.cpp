@@ -10,46 +10,12 @@
 #include "commands.h"
 #include "kb/parsers.h"
 #include "server/http_client.h"
+#include "server_client.h"
 
 namespace dkb::cli {
 namespace {
 
 using nlohmann::json;
-
-struct ServerOpts {
-  std::string url;
-  std::string api_key;
-  void add_to(CLI::App& app) {
-    const char* env_url = std::getenv("DEEPKB_URL");
-    url = env_url ? env_url : "http://127.0.0.1:8080";
-    const char* env_key = std::getenv("DEEPKB_API_KEY");
-    api_key = env_key ? env_key : "";
-    app.add_option("--url", url, "deepkb server (default $DEEPKB_URL or http://127.0.0.1:8080)");
-    app.add_option("--api-key", api_key, "API key (default $DEEPKB_API_KEY)");
-  }
-  std::map<std::string, std::string> headers() const {
-    if (api_key.empty()) return {};
-    return {{"Authorization", "Bearer " + api_key}};
-  }
-};
-
-// Sends a request; prints the server's error and returns false on failure.
-bool call(const ServerOpts& s, const std::string& method, const std::string& target, const json& body,
-          json* out) {
-  auto r = server::http::request(s.url, method, target, body.is_null() ? "" : body.dump(), s.headers());
-  if (!r.is_ok()) {
-    fail(r.status().message());
-    return false;
-  }
-  json j = json::parse(r->body, nullptr, false);
-  if (r->status >= 300) {
-    std::string msg = j.is_object() && j.contains("error") ? (j["error"].is_object() ? j["error"].value("message", r->body) : j["error"].dump()) : r->body;
-    fail("HTTP " + std::to_string(r->status) + ": " + msg);
-    return false;
-  }
-  if (out) *out = std::move(j);
-  return true;
-}
 
 std::string read_whole(const std::string& path, bool* ok) {
   std::ifstream in(path, std::ios::binary);
@@ -90,15 +56,35 @@ Runner add_kb(CLI::App& app) {
   CLI::App* add = app.add_subcommand("add", "add files (txt, md, html, json) to a knowledge base");
   add->add_option("name", *name)->required();
   add->add_option("files", *files)->required();
+  auto grant_user = std::make_shared<std::string>();
+  auto role = std::make_shared<std::string>();
+  CLI::App* grant = app.add_subcommand("grant", "give a user a role on a knowledge base (admin, editor, viewer)");
+  grant->add_option("name", *name)->required();
+  grant->add_option("user", *grant_user)->required();
+  grant->add_option("role", *role)->required()->check(CLI::IsMember({"admin", "editor", "viewer"}));
+  CLI::App* revoke = app.add_subcommand("revoke", "remove a user's role on a knowledge base");
+  revoke->add_option("name", *name)->required();
+  revoke->add_option("user", *grant_user)->required();
   CLI::App* search = app.add_subcommand("search", "search a knowledge base");
   search->add_option("name", *name)->required();
   search->add_option("query", *query)->required();
   search->add_option("-k,--top-k", *k, "results");
   search->add_option("--mode", *mode, "hybrid, vector or bm25");
   // --url/--api-key may come after the nested command ("deepkb kb add NAME f.md --url ...").
-  for (CLI::App* sub : {create, list, rm, add, search}) sub->fallthrough();
+  for (CLI::App* sub : {create, list, rm, add, search, grant, revoke}) sub->fallthrough();
   return [=]() -> int {
     json out;
+    if (grant->parsed()) {
+      if (!call(*s, "POST", "/v1/admin/grants", {{"user", *grant_user}, {"kb", *name}, {"role", *role}}, &out)) return 1;
+      std::printf("%s is now %s of %s\n", grant_user->c_str(), role->c_str(), name->c_str());
+      return 0;
+    }
+    if (revoke->parsed()) {
+      std::string target = "/v1/admin/grants?user=" + url_encode(*grant_user) + "&kb=" + url_encode(*name);
+      if (!call(*s, "DELETE", target, nullptr, &out)) return 1;
+      std::printf("%s has no role on %s any more\n", grant_user->c_str(), name->c_str());
+      return 0;
+    }
     if (create->parsed()) {
       if (!call(*s, "POST", "/v1/kb", {{"name", *name}}, &out)) return 1;
       std::printf("created %s\n", name->c_str());

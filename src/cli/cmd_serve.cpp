@@ -10,6 +10,7 @@
 #include "model_options.h"
 #include "engine/model.h"
 #include "engine/scheduler.h"
+#include "auth/authenticator.h"
 #include "kb/sqlite_store.h"
 #include "server/app.h"
 #include "server/engine_embedder.h"
@@ -38,7 +39,40 @@ struct ServeOpts {
   bool no_warmup = false;
   std::string data_dir;
   size_t cache_mb = 64;
+  bool no_auth = false;
+  std::string jwt_secret_file;
+  int64_t token_ttl = 3600;
+  double rate_limit = 600;
+  double rate_burst = 0;
+  std::string admin_user = "admin";
 };
+
+// Opens users/keys/audit in the data directory and creates the first administrator of an
+// empty installation (password from $DEEPKB_ADMIN_PASSWORD, else generated and printed once).
+Result<std::unique_ptr<auth::Authenticator>> open_auth(const ServeOpts& o, const std::string& data_dir) {
+  auth::AuthOptions ao;
+  ao.data_dir = data_dir;
+  ao.static_keys = o.api_keys;
+  ao.token_ttl_s = o.token_ttl;
+  ao.rate_per_minute = o.rate_limit;
+  ao.rate_burst = o.rate_burst;
+  if (const char* env = std::getenv("DEEPKB_JWT_SECRET"); env && *env) ao.jwt_secret = env;
+  if (!o.jwt_secret_file.empty()) {
+    DKB_ASSIGN_OR_RETURN(ao.jwt_secret, auth::load_or_create_secret(o.jwt_secret_file));
+  }
+  DKB_ASSIGN_OR_RETURN(auto a, auth::Authenticator::open(ao));
+  const char* env_pw = std::getenv("DEEPKB_ADMIN_PASSWORD");
+  DKB_ASSIGN_OR_RETURN(auto admin, a->ensure_admin(o.admin_user, env_pw ? env_pw : ""));
+  if (admin && !admin->password.empty()) {
+    std::printf("deepkb: created administrator '%s' with password: %s\n"
+                "deepkb: (shown once; change it with: deepkb user passwd %s)\n",
+                admin->username.c_str(), admin->password.c_str(), admin->username.c_str());
+  } else if (admin) {
+    std::printf("deepkb: created administrator '%s' (password from DEEPKB_ADMIN_PASSWORD)\n",
+                admin->username.c_str());
+  }
+  return a;
+}
 
 // $XDG_DATA_HOME/deepkb, else ~/.local/share/deepkb, else ./deepkb-data.
 std::string default_data_dir() {
@@ -110,7 +144,14 @@ Runner add_serve(CLI::App& app) {
   app.add_option("-t,--threads", o->threads, "compute threads (default: all cores)");
   add_quantize_option(app, o->quantize);
   app.add_option("--max-queue", o->max_queue, "waiting requests before 503");
-  app.add_option("--api-key", o->api_keys, "accepted API key (repeatable; default: none = open)");
+  app.add_option("--api-key", o->api_keys, "static API key with global admin rights (repeatable)");
+  app.add_flag("--no-auth", o->no_auth, "no users or roles: the API is open (or needs only --api-key)");
+  app.add_option("--jwt-secret-file", o->jwt_secret_file,
+                 "JWT signing secret (default: $DEEPKB_JWT_SECRET, else DATA/jwt.secret, generated, mode 0600)");
+  app.add_option("--token-ttl", o->token_ttl, "lifetime of login tokens in seconds");
+  app.add_option("--rate-limit", o->rate_limit, "requests per minute per user and per API key (0: unlimited)");
+  app.add_option("--rate-burst", o->rate_burst, "requests allowed back to back (default: max(10, rate/5))");
+  app.add_option("--admin-user", o->admin_user, "name of the administrator created on first run");
   app.add_option("--prompt-limit", o->prompt_limit, "the simple API's prompt limit in bytes");
   app.add_option("--drain-ms", o->drain_ms, "on SIGTERM, how long in-flight requests may finish");
   app.add_flag("--no-warmup", o->no_warmup, "skip the warm-up generation");
@@ -136,6 +177,11 @@ Runner add_serve(CLI::App& app) {
     ao.max_prompt_chars = o->prompt_limit;
     ao.response_cache_bytes = o->cache_mb << 20;
     server::App api(ao);
+    if (!o->no_auth) {
+      auto a = open_auth(*o, data_dir);
+      if (!a.is_ok()) return fail(a.status().to_string());
+      api.set_auth(std::move(a).value());
+    }
     auto http = server::http::Server::create();
     server::http::ServerOptions so;
     so.host = o->host;
@@ -143,9 +189,14 @@ Runner add_serve(CLI::App& app) {
     Status st = http->start(so, [&api](const server::http::Request& r, server::http::Responder& w) { api.handle(r, w); });
     if (!st.is_ok()) return fail(st.to_string());
     std::printf("deepkb: listening on http://%s:%u\n", o->host.c_str(), http->port());
-    if (o->api_keys.empty()) {
-      std::fprintf(stderr, "deepkb: WARNING: no --api-key given; the API is open to anyone who can reach %s:%u\n",
-                   o->host.c_str(), http->port());
+    if (o->no_auth && o->api_keys.empty()) {
+      std::fprintf(stderr, "deepkb: WARNING: --no-auth: authentication is OFF; anyone who can reach %s:%u may read, "
+                   "change and delete every knowledge base and use every model\n", o->host.c_str(), http->port());
+    } else if (o->no_auth) {
+      std::fprintf(stderr, "deepkb: WARNING: --no-auth: no users or roles; every holder of the shared --api-key "
+                   "may do everything\n");
+    } else {
+      std::printf("deepkb: authentication on: users, keys and audit log in %s/auth.db\n", data_dir.c_str());
     }
     std::fflush(stdout);
 

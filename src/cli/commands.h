@@ -21,6 +21,8 @@ Runner add_bench(CLI::App& app);
 Runner add_kb(CLI::App& app);
 Runner add_ask(CLI::App& app);
 Runner add_quantize(CLI::App& app);
+Runner add_user(CLI::App& app);
+Runner add_key(CLI::App& app);
 
 // Prints "deepkb: <message>" to stderr and returns 1.
 int fail(const std::string& message);

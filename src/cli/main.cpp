@@ -30,7 +30,9 @@ int main(int argc, char** argv) {
   };
   add("serve", "serve models over HTTP (OpenAI, DeepSeek, Ollama APIs)", add_serve);
   add("bench", "measure prefill/decode speed (llama-bench formats); write synthetic models", add_bench);
-  add("kb", "manage knowledge bases on a running server (create, list, add, search, rm)", add_kb);
+  add("kb", "manage knowledge bases on a running server (create, list, add, search, rm, grant, revoke)", add_kb);
+  add("user", "manage users on a running server (add, list, rm, passwd)", add_user);
+  add("key", "manage API keys on a running server (create, list, revoke)", add_key);
   add("ask", "ask a question of a knowledge base on a running server; prints the sources", add_ask);
   add("quantize", "convert a GGUF model to a quantized type (llama-quantize's type mix)",
       add_quantize);

@@ -4,6 +4,7 @@
 
 #include "generation_util.h"
 #include "rag_util.h"
+#include "request_auth.h"
 #include "route_util.h"
 #include "routes.h"
 
@@ -28,6 +29,8 @@ std::string sse(const json& j) {
 Result<RagPlan> prepare_rag(App& app, ModelEntry& m, const std::string& kb_name,
                             const RagQuery& q, const json& conversation, int64_t max_tokens) {
   if (!app.kb_store()) return failed_precondition("no knowledge base is configured (serve --data DIR)");
+  // The caller may read kb_name, checked before the store is touched (search_kb checks again).
+  DKB_RETURN_IF_ERROR(authorize(auth::Permission::kKbRead, auth::Resource::kb(kb_name)));
   DKB_RETURN_IF_ERROR(app.kb_store()->get_collection(kb_name).status());
   kb::SearchRequest sr;
   sr.text = q.text;
@@ -37,7 +40,8 @@ Result<RagPlan> prepare_rag(App& app, ModelEntry& m, const std::string& kb_name,
   else if (q.mode == "bm25") sr.mode = kb::SearchMode::kBm25;
   else return invalid_argument("'search' must be hybrid, vector or bm25");
   sr.where = q.filter;
-  DKB_ASSIGN_OR_RETURN(kb::SearchResponse hits, app.kb_searcher()->search(kb_name, sr));
+  // Authorized inside search_kb before the store is touched (kb.read on kb_name).
+  DKB_ASSIGN_OR_RETURN(kb::SearchResponse hits, app.search_kb(kb_name, sr));
   RagPlan plan;
   std::vector<rag::Source> candidates;
   for (const auto& h : hits.hits) {

@@ -14,6 +14,7 @@
 
 #include "chroma_util.h"
 #include "kb/filter.h"
+#include "request_auth.h"
 #include "routes.h"
 
 namespace dkb::server {
@@ -55,7 +56,8 @@ Result<std::string> requested_space(const json& metadata, const json& configurat
   return space;
 }
 
-void create_collection(kb::Store& store, const http::Request& req, http::Responder& resp) {
+void create_collection(App& app, const http::Request& req, http::Responder& resp) {
+  kb::Store& store = *app.kb_store();
   auto body = parse_json_object(req);
   if (!body.is_ok()) return resp.respond(error(body.status()));
   auto name_it = body->find("name");
@@ -75,10 +77,20 @@ void create_collection(kb::Store& store, const http::Request& req, http::Respond
   auto get_or_create = body->value("get_or_create", json(false));
   if (!get_or_create.is_boolean())
     return resp.respond(error(invalid_argument("'get_or_create' must be a boolean")));
+  // get_or_create of an existing collection only reads it; anything else creates one.
+  const bool just_get = get_or_create.get<bool>() && store.get_collection(name).is_ok();
+  if (Status s = authorize(just_get ? auth::Permission::kKbRead : auth::Permission::kKbCreate,
+                           auth::Resource::kb(name));
+      !s.is_ok()) {
+    return resp.respond(error(s));
+  }
 
   metadata[chroma::kIdKey] = chroma::new_uuid();
   auto created = store.create_collection(name, metadata, 0);
-  if (created.is_ok()) return resp.respond(chroma::ok(chroma::collection_json(*created)));
+  if (created.is_ok()) {
+    app.kb_deleted(name);  // a new collection starts without members
+    return resp.respond(chroma::ok(chroma::collection_json(*created)));
+  }
   if (created.status().code() != ErrorCode::kAlreadyExists)
     return resp.respond(error(created.status()));
   if (!get_or_create.get<bool>()) {
@@ -89,8 +101,9 @@ void create_collection(kb::Store& store, const http::Request& req, http::Respond
   resp.respond(chroma::ok(chroma::collection_json(*existing)));
 }
 
-void modify_collection(kb::Store& store, kb::Collection coll, const http::Request& req,
+void modify_collection(App& app, kb::Collection coll, const http::Request& req,
                        http::Responder& resp) {
+  kb::Store& store = *app.kb_store();
   auto body = parse_json_object(req);
   if (!body.is_ok()) return resp.respond(error(body.status()));
   json new_name = body->value("new_name", json(nullptr));
@@ -119,6 +132,7 @@ void modify_collection(kb::Store& store, kb::Collection coll, const http::Reques
     if (Status s = store.rename_collection(name, new_name.get<std::string>()); !s.is_ok()) {
       return resp.respond(error(s));
     }
+    app.kb_renamed(name, new_name.get<std::string>());
     name = new_name.get<std::string>();
   }
   if (new_meta.is_object()) {
@@ -128,7 +142,8 @@ void modify_collection(kb::Store& store, kb::Collection coll, const http::Reques
   resp.respond(chroma::ok(json::object()));
 }
 
-void list_collections(kb::Store& store, const http::Request& req, http::Responder& resp) {
+void list_collections(App& app, const http::Request& req, http::Responder& resp) {
+  kb::Store& store = *app.kb_store();
   size_t limit = SIZE_MAX, offset = 0;
   try {
     if (auto it = req.query.find("limit"); it != req.query.end() && !it->second.empty())
@@ -139,7 +154,7 @@ void list_collections(kb::Store& store, const http::Request& req, http::Responde
     return resp.respond(
         error(invalid_argument("'limit' and 'offset' must be non-negative integers")));
   }
-  auto all = store.list_collections();
+  auto all = app.readable_collections();  // only what the caller may read
   if (!all.is_ok()) return resp.respond(error(all.status()));
   json out = json::array();
   for (size_t i = offset; i < all->size() && out.size() < limit; ++i) {
@@ -149,6 +164,21 @@ void list_collections(kb::Store& store, const http::Request& req, http::Responde
     out.push_back(chroma::collection_json(c));
   }
   resp.respond(chroma::ok(out));
+}
+
+// What an operation on one collection needs: `rest` = {"collections", name-or-id[, op]}.
+auth::Permission collection_permission(const std::string& method, const std::vector<std::string>& rest) {
+  using P = auth::Permission;
+  const bool by_id = rest.size() == 3 && rest[1] == "by-id";
+  if (rest.size() == 2 || by_id) {
+    if (method == "PUT") return P::kKbManage;
+    if (method == "DELETE") return P::kKbDelete;
+    return P::kKbRead;
+  }
+  const std::string& op = rest.size() == 3 ? rest[2] : "";
+  if (op == "add" || op == "upsert" || op == "update") return P::kKbWrite;
+  if (op == "delete") return P::kKbDelete;
+  return P::kKbRead;
 }
 
 // Routes below /tenants/{t}/databases/{d}/: `rest` starts at "collections" or "collections_count".
@@ -163,26 +193,30 @@ void collections(App& app, const std::vector<std::string>& rest, const http::Req
   };
   if (rest[0] == "collections_count" && rest.size() == 1) {
     if (m != "GET") return not_allowed();
-    auto all = store.list_collections();
+    auto all = app.readable_collections();
     if (!all.is_ok()) return resp.respond(error(all.status()));
     return resp.respond(chroma::ok(all->size()));
   }
   if (rest[0] != "collections")
     return resp.respond(error(not_found("no route for " + m + " " + req.path)));
   if (rest.size() == 1) {
-    if (m == "GET") return list_collections(store, req, resp);
-    if (m == "POST") return create_collection(store, req, resp);
+    if (m == "GET") return list_collections(app, req, resp);
+    if (m == "POST") return create_collection(app, req, resp);
     return not_allowed();
   }
   bool by_id = rest.size() == 3 && rest[1] == "by-id" && chroma::looks_like_uuid(rest[2]);
   auto coll = chroma::find_collection(store, by_id ? rest[2] : rest[1]);
   if (!coll.is_ok()) return resp.respond(error(coll.status()));
+  if (Status s = authorize(collection_permission(m, rest), auth::Resource::kb(coll->name)); !s.is_ok()) {
+    return resp.respond(error(s));
+  }
   if (rest.size() == 2 || by_id) {
     if (m == "GET") return resp.respond(chroma::ok(chroma::collection_json(*coll)));
     if (by_id) return not_allowed();
-    if (m == "PUT") return modify_collection(store, *coll, req, resp);
+    if (m == "PUT") return modify_collection(app, *coll, req, resp);
     if (m == "DELETE") {
       if (Status s = store.delete_collection(coll->name); !s.is_ok()) return resp.respond(error(s));
+      app.kb_deleted(coll->name);
       return resp.respond(chroma::ok(json::object()));
     }
     return not_allowed();
@@ -238,7 +272,9 @@ void handle_chroma(App& app, const http::Request& req, http::Responder& resp) {
         error(failed_precondition("no knowledge base is configured (serve --data DIR)")));
   if (p.size() == 4 && p[2] == "auth" && p[3] == "identity") {
     return resp.respond(chroma::ok(
-        {{"user_id", ""}, {"tenant", chroma::kTenant}, {"databases", {chroma::kDatabase}}}));
+        {{"user_id", current_request_auth() ? current_request_auth()->principal.audit_name() : ""},
+         {"tenant", chroma::kTenant},
+         {"databases", {chroma::kDatabase}}}));
   }
   if (p.size() == 3 && p[2] == "reset") {
     return resp.respond(error({ErrorCode::kPermissionDenied, "reset is disabled on deepkb"}));

@@ -162,7 +162,7 @@ void query_records(App& app, const kb::Collection& coll, const json& body, http:
       sr.k = *ids ? static_cast<size_t>(*count) : static_cast<size_t>(*n_results);
       sr.where = *where;
       sr.where_document = *where_doc;
-      auto res = app.kb_chroma_searcher()->search(coll.name, sr);
+      auto res = app.search_kb(coll.name, sr, /*chroma=*/true);
       if (!res.is_ok()) return resp.respond(error(res.status()));
       std::set<std::string> seen;
       for (auto& h : res->hits) {

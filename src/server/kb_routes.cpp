@@ -13,6 +13,7 @@
 
 #include "chroma_util.h"
 #include "kb/parsers.h"
+#include "request_auth.h"
 #include "route_util.h"
 #include "routes.h"
 
@@ -128,7 +129,7 @@ void search(App& app, const std::string& kb_name, const http::Request& req, http
   }
   if (body->contains("where")) sr.where = (*body)["where"];
   if (body->contains("where_document")) sr.where_document = (*body)["where_document"];
-  auto res = app.kb_searcher()->search(kb_name, sr);
+  auto res = app.search_kb(kb_name, sr);
   if (!res.is_ok()) return resp.respond(error_response(res.status()));
   json hits = json::array();
   for (const auto& h : res->hits) {
@@ -155,7 +156,7 @@ void handle_kb(App& app, const http::Request& req, http::Responder& resp) {
   };
   if (parts.size() == 2) {
     if (m == "GET") {
-      auto list = store->list_collections();
+      auto list = app.readable_collections();  // only what the caller may read
       if (!list.is_ok()) return resp.respond(error_response(list.status()));
       json data = json::array();
       for (const auto& c : *list) data.push_back(collection_json(*store, c));
@@ -172,6 +173,7 @@ void handle_kb(App& app, const http::Request& req, http::Responder& resp) {
       uint32_t dim = app.kb_embedder() ? static_cast<uint32_t>(app.kb_embedder()->dimension()) : 0;
       auto c = store->create_collection(name->get<std::string>(), meta, dim);
       if (!c.is_ok()) return resp.respond(error_response(c.status()));
+      app.kb_deleted(c->name);  // a new base starts without members
       return resp.respond(json_response(201, collection_json(*store, *c)));
     }
     return not_allowed();
@@ -186,6 +188,7 @@ void handle_kb(App& app, const http::Request& req, http::Responder& resp) {
     if (m == "DELETE") {
       Status s = store->delete_collection(kb_name);
       if (!s.is_ok()) return resp.respond(error_response(s));
+      app.kb_deleted(kb_name);
       return resp.respond(json_response(200, {{"deleted", kb_name}}));
     }
     return not_allowed();

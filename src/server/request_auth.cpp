@@ -44,8 +44,10 @@ Status authorize(auth::Permission p, const auth::Resource& on) {
   if (!ra) return {ErrorCode::kPermissionDenied, "no authenticated request"};
   Status s = auth::authorize(ra->principal, p, on);
   if (!s.is_ok()) {
-    ra->action = std::string(auth::permission_name(p));
-    ra->resource = resource_label(on);
+    if (!ra->explicit_action) {
+      ra->action = std::string(auth::permission_name(p));
+      ra->resource = resource_label(on);
+    }
     ra->audit = true;
   } else if (audited(p) && ra->action.empty()) {
     ra->action = std::string(auth::permission_name(p));
@@ -66,6 +68,7 @@ void audit_as(const std::string& action, const std::string& resource, const std:
     ra->resource = resource;
     ra->detail = detail;
     ra->audit = true;
+    ra->explicit_action = true;
   }
 }
 

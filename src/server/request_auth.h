@@ -25,6 +25,7 @@ struct RequestAuth {
   std::string action;
   std::string resource;
   bool audit = false;
+  bool explicit_action = false;  // set by audit_as: later checks keep it
   std::string detail;  // extra words for the audit entry (never secrets)
 };
 

@@ -57,8 +57,12 @@ HttpResult http_request(int port, const std::string& method, const std::string& 
   return out;
 }
 
-ServerProcess::ServerProcess(const std::string& binary, const std::vector<std::string>& args_in) {
+ServerProcess::ServerProcess(const std::string& binary, const std::vector<std::string>& args_in,
+                             const Options& opt) {
   std::vector<std::string> args = args_in;
+  if (!opt.auth && std::find(args.begin(), args.end(), "--no-auth") == args.end()) {
+    args.push_back("--no-auth");
+  }
   if (std::find(args.begin(), args.end(), "--data") == args.end()) {
     char tmpl[] = "/tmp/dkb_serve_XXXXXX";
     if (mkdtemp(tmpl)) {
@@ -71,7 +75,9 @@ ServerProcess::ServerProcess(const std::string& binary, const std::vector<std::s
   if (pipe(fds) != 0) return;
   pid_ = fork();
   if (pid_ == 0) {
+    for (const auto& [k, v] : opt.env) setenv(k.c_str(), v.c_str(), 1);
     dup2(fds[1], STDOUT_FILENO);
+    dup2(fds[1], STDERR_FILENO);
     close(fds[0]);
     close(fds[1]);
     std::vector<std::string> all = {binary, "serve"};
@@ -94,6 +100,7 @@ ServerProcess::ServerProcess(const std::string& binary, const std::vector<std::s
     char buf[4096];
     ssize_t n = read(out_fd_, buf, sizeof buf);
     if (n <= 0) break;  // exited
+    std::lock_guard lock(mu_);
     output_.append(buf, static_cast<size_t>(n));
     std::smatch m;
     if (port_ == 0 && std::regex_search(output_, m, listen_re)) port_ = std::stoi(m[1]);
@@ -102,6 +109,22 @@ ServerProcess::ServerProcess(const std::string& binary, const std::vector<std::s
       break;
     }
   }
+  if (ready_) {
+    reader_ = std::thread([this] {
+      char buf[4096];
+      for (;;) {
+        ssize_t n = read(out_fd_, buf, sizeof buf);
+        if (n <= 0) return;
+        std::lock_guard lock(mu_);
+        output_.append(buf, static_cast<size_t>(n));
+      }
+    });
+  }
+}
+
+std::string ServerProcess::output() const {
+  std::lock_guard lock(mu_);
+  return output_;
 }
 
 int ServerProcess::terminate(int timeout_ms) {
@@ -113,6 +136,7 @@ int ServerProcess::terminate(int timeout_ms) {
     pid_t r = waitpid(pid_, &status, WNOHANG);
     if (r == pid_) {
       pid_ = -1;
+      if (reader_.joinable()) reader_.join();
       return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -125,6 +149,7 @@ int ServerProcess::terminate(int timeout_ms) {
 
 ServerProcess::~ServerProcess() {
   if (pid_ > 0) terminate(5000);
+  if (reader_.joinable()) reader_.join();  // the pipe reaches EOF once the server has exited
   if (out_fd_ >= 0) close(out_fd_);
   if (!temp_dir_.empty()) std::filesystem::remove_all(temp_dir_);
 }

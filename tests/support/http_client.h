@@ -5,7 +5,9 @@
 #include <sys/types.h>
 
 #include <map>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace dkb::test {
@@ -22,16 +24,26 @@ HttpResult http_request(int port, const std::string& method, const std::string& 
 
 // Runs `deepkb serve ARGS --port 0` (with a fresh temporary --data directory unless ARGS
 // name one), waits until it prints "ready" (or exits), and stops it with SIGTERM on
-// destruction, removing the temporary directory.
+// destruction, removing the temporary directory. By default the server runs with --no-auth
+// (tests of other features need no credentials); Options{.auth = true} runs it with users,
+// keys and roles. stdout and stderr are both captured, for as long as the server runs.
 class ServerProcess {
  public:
-  ServerProcess(const std::string& binary, const std::vector<std::string>& args);
+  struct Options {
+    bool auth = false;
+    std::map<std::string, std::string> env;  // extra environment variables
+  };
+  ServerProcess(const std::string& binary, const std::vector<std::string>& args)
+      : ServerProcess(binary, args, Options{}) {}
+  ServerProcess(const std::string& binary, const std::vector<std::string>& args, const Options& opt);
   ~ServerProcess();
   bool ready() const { return ready_; }
   int port() const { return port_; }
-  const std::string& output() const { return output_; }
+  // Everything the server printed so far (stdout and stderr).
+  std::string output() const;
   const std::string& data_dir() const { return temp_dir_; }
-  // Sends SIGTERM and returns the exit status (-1 if it did not exit within timeout_ms).
+  // Sends SIGTERM and returns the exit status (-1 if it did not exit within timeout_ms);
+  // output() then holds everything the server printed.
   int terminate(int timeout_ms = 15000);
 
  private:
@@ -40,7 +52,9 @@ class ServerProcess {
   std::string temp_dir_;
   int port_ = 0;
   bool ready_ = false;
+  mutable std::mutex mu_;
   std::string output_;
+  std::thread reader_;  // keeps draining the pipe after "ready"
 };
 
 }  // namespace dkb::test
