@@ -15,7 +15,11 @@ int64_t unix_s() {
              std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
-int64_t unix_ms() { return unix_s() * 1000; }
+int64_t unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 Status unauthenticated(std::string m) { return {ErrorCode::kUnauthenticated, std::move(m)}; }
 

@@ -76,7 +76,8 @@ TEST(AuthIsolationTest, ViewerOfAlphaNeverReceivesBeta) {
   r = s.call("GET", "/v1/kb", nullptr, vic);
   ASSERT_EQ(r.status, 200);
   json names = json::array();
-  for (const auto& c : json::parse(r.body)["data"]) names.push_back(c["name"]);
+  const json listed = json::parse(r.body);
+  for (const auto& c : listed["data"]) names.push_back(c["name"]);
   EXPECT_EQ(names, json::array({"alpha"}));
   r = s.call("GET", kChroma, nullptr, vic);
   ASSERT_EQ(r.status, 200);

@@ -1,6 +1,7 @@
 // The authorization matrix (issue #8): every route × {anonymous, viewer, editor, kb admin,
 // global admin, expired key, revoked key, key scoped to another KB, tampered JWT, JWT with
 // alg:none} → the expected status, asserted per cell, against the real server.
+#include <array>
 #include <thread>
 
 #include "auth_server.h"
@@ -73,7 +74,7 @@ std::vector<Cell> cells() {
       {"GET", c + "/alpha", nullptr, read_alpha},
       {"POST", c + "/alpha/get", json::object(), read_alpha},
       {"POST", c + "/alpha/query", {{"query_texts", {"alpha"}}, {"n_results", 1}}, read_alpha},
-      {"POST", c + "/alpha/add", {{"ids", {"c-{p}"}}, {"documents", {"chroma record by {p}"}}}, write_alpha},
+      {"POST", c + "/alpha/add", {{"ids", {"c-{p}"}}, {"documents", {"chroma record by {p}"}}}, {403, 201, 201, 201, 403}},
       {"POST", c + "/alpha/delete", {{"ids", {"no-such-record"}}}, delete_alpha},
       {"GET", "/v1/auth/whoami", nullptr, all_ok},
       {"GET", "/v1/admin/users", nullptr, admin_only},
