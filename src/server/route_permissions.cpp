@@ -36,12 +36,20 @@ Requirement need(Permission p, Resource r) {
   return q;
 }
 
-Requirement kb_requirement(App& app, const http::Request& req, const json& body) {
+// The request body as a JSON object (empty when absent or malformed: the handler reports it).
+// Parsed only for the routes whose requirement names something in the body.
+json body_of(const http::Request& req) {
+  json body = req.body.empty() ? json::object() : json::parse(req.body, nullptr, false);
+  return body.is_object() ? body : json::object();
+}
+
+Requirement kb_requirement(App& app, const http::Request& req) {
   auto parts = split_path(req.path);  // "v1", "kb", ...
   const std::string& m = req.method;
   if (parts.size() == 2) {
     if (m == "POST") {
       std::string name;
+      json body = body_of(req);
       if (auto it = body.find("name"); it != body.end() && it->is_string()) name = *it;
       return need(Permission::kKbCreate, Resource::kb(name));
     }
@@ -54,7 +62,7 @@ Requirement kb_requirement(App& app, const http::Request& req, const json& body)
     if (m == "POST" && parts[3] == "ask") {
       q.has_second = true;
       q.second_permission = Permission::kModelChat;
-      q.second_resource = model_resource(app, body, false);
+      q.second_resource = model_resource(app, body_of(req), false);
     }
     return q;
   }
@@ -66,18 +74,17 @@ Requirement kb_requirement(App& app, const http::Request& req, const json& body)
 
 Requirement requirement_for(App& app, const http::Request& req) {
   const std::string& p = req.path;
-  json body = req.body.empty() ? json::object() : json::parse(req.body, nullptr, false);
-  if (!body.is_object()) body = json::object();  // the handler reports malformed JSON
-  if (p == "/v1/kb" || p.rfind("/v1/kb/", 0) == 0) return kb_requirement(app, req, body);
+  if (p == "/v1/kb" || p.rfind("/v1/kb/", 0) == 0) return kb_requirement(app, req);
   if (p == "/metrics") return need(Permission::kMetrics, Resource::global());
   if (p == "/v1/embeddings" || p == "/embeddings" || p == "/api/embed" || p == "/api/embeddings") {
-    return need(Permission::kModelEmbed, model_resource(app, body, true));
+    return need(Permission::kModelEmbed, model_resource(app, body_of(req), true));
   }
   static const char* kChat[] = {"/v1/chat/completions", "/chat/completions", "/v1/completions",
                                 "/completions", "/v1/chat", "/api/chat", "/api/generate",
                                 "/tokenize", "/detokenize", "/apply-template"};
   for (const char* c : kChat) {
     if (p != c) continue;
+    const json body = body_of(req);
     Requirement q = need(Permission::kModelChat, model_resource(app, body, false));
     auto kbf = body.find("knowledge_base");
     if (kbf != body.end() && kbf->is_object() && kbf->contains("name") && (*kbf)["name"].is_string()) {

@@ -146,9 +146,13 @@ TEST(AuthMatrixTest, EveryRouteForEveryPrincipal) {
 TEST(AuthMatrixTest, ErrorShapes) {
   DKB_REQUIRE_FIXTURE("models/stories260K.gguf");
   DKB_REQUIRE_FIXTURE("models/tiny-bert-F16.gguf");
-  AuthServer s({"--rate-limit", "0"});
+  AuthServer s({"--rate-limit", "0", "--api-key", "sk-static-e2e"});
   ASSERT_TRUE(s.server->ready()) << s.server->output();
   const std::string admin = s.login("admin", kAdminPassword);
+  // serve --api-key still works, as a static key with global admin rights.
+  EXPECT_EQ(s.call("GET", "/v1/admin/users", nullptr, "sk-static-e2e").status, 200);
+  EXPECT_EQ(http_request(s.port(), "GET", "/metrics", "", {{"x-api-key", "sk-static-e2e"}}).status, 200);
+  EXPECT_EQ(s.call("GET", "/v1/admin/users", nullptr, "sk-static-e2f").status, 401);
   ASSERT_EQ(s.call("POST", "/v1/admin/users", {{"username", "eve"}, {"password", "eve-password"}, {"models", json::array()}}, admin).status, 201);
   const std::string eve = s.login("eve", "eve-password");
 
