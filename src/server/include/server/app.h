@@ -3,6 +3,9 @@
 // knowledge base's native (/v1/kb) and Chroma-compatible (/api/v1, /api/v2) APIs.
 //
 // The one place that maps ErrorCode → HTTP status and JSON error body (errors.cpp).
+// With an auth::Authenticator (set_auth), handle() authenticates every request except /health,
+// /ready and POST /v1/auth/login, applies the caller's rate limit (429), checks the route's
+// permission (request_auth.h) before any handler runs, and appends the audit entry afterwards.
 // Thread-safety: handle() is called concurrently from HTTP connection threads; models are
 // added before serving starts; readiness flips once.
 #pragma once
