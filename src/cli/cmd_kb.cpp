@@ -173,8 +173,13 @@ Runner add_ask(CLI::App& app) {
   app.add_option("question", *question, "question")->required();
   app.add_option("-k,--top-k", *k, "sources to retrieve");
   app.add_option("--model", *model, "chat model id (default: the server's first)");
+  auto search = std::make_shared<std::string>("hybrid");
+  auto rerank = std::make_shared<bool>(false);
+  app.add_option("--search", *search, "retrieval: hybrid, vector or bm25")->check(CLI::IsMember({"hybrid", "vector", "bm25"}));
+  app.add_flag("--rerank", *rerank, "rerank candidates by embedding similarity before answering");
   return [=]() -> int {
-    json body = {{"question", *question}, {"top_k", *k}, {"stream", true}};
+    json body = {{"question", *question}, {"top_k", *k}, {"stream", true}, {"search", *search}};
+    if (*rerank) body["rerank"] = true;
     if (!model->empty()) body["model"] = *model;
     json sources = json::array(), final_event;
     std::string pending;

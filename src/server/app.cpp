@@ -20,6 +20,7 @@ void App::set_knowledge_base(std::unique_ptr<kb::Store> store,
   kb_chroma_searcher_ =
       std::make_unique<kb::Searcher>(*kb_store_, kb_embedder_.get(), kb::Metric::kL2);
   kb_ingestor_ = std::make_unique<kb::Ingestor>(*kb_store_, kb_embedder_.get());
+  if (kb_embedder_) reranker_ = std::make_unique<rag::EmbeddingReranker>(*kb_embedder_);
 }
 
 void App::add_model(ModelEntry entry) {
