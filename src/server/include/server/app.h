@@ -14,6 +14,7 @@
 
 #include "engine/model.h"
 #include "kb/embedder.h"
+#include "kb/ingest_jobs.h"
 #include "kb/ingestor.h"
 #include "kb/searcher.h"
 #include "kb/store.h"
@@ -56,6 +57,8 @@ class App {
   kb::Searcher* kb_chroma_searcher() { return kb_chroma_searcher_.get(); }
   kb::Ingestor* kb_ingestor() { return kb_ingestor_.get(); }
   kb::Embedder* kb_embedder() { return kb_embedder_.get(); }
+  // Background ingestion jobs (large uploads); null without a knowledge base.
+  kb::IngestJobs* kb_jobs() { return kb_jobs_.get(); }
   bool ready() const { return ready_.load(); }
   Metrics& metrics() { return metrics_; }
   ResponseCache& response_cache() { return response_cache_; }
@@ -81,6 +84,7 @@ class App {
   std::unique_ptr<kb::Searcher> kb_searcher_;
   std::unique_ptr<kb::Searcher> kb_chroma_searcher_;
   std::unique_ptr<kb::Ingestor> kb_ingestor_;
+  std::unique_ptr<kb::IngestJobs> kb_jobs_;  // declared after the ingestor: destroyed first
 };
 
 }  // namespace dkb::server
