@@ -116,7 +116,7 @@ Result<PutResult> Ingestor::ingest_parsed(const IngestRequest& req, ParsedDocume
 
 Result<PutResult> Ingestor::ingest_file(const std::string& collection, const std::string& path,
                                         std::string document_id) {
-  DKB_ASSIGN_OR_RETURN(Format format, format_from_path(path));
+  DKB_RETURN_IF_ERROR(format_from_path(path).status());  // unsupported extension: say so first
   std::ifstream in(path, std::ios::binary);
   if (!in) return not_found("cannot open " + path);
   std::ostringstream ss;
@@ -126,7 +126,8 @@ Result<PutResult> Ingestor::ingest_file(const std::string& collection, const std
   req.collection = collection;
   req.document_id = document_id.empty() ? path : std::move(document_id);
   req.content = std::move(ss).str();
-  req.format = format;
+  // The extension named a supported format; the bytes must agree (a "PDF" without %PDF-).
+  DKB_ASSIGN_OR_RETURN(req.format, detect_format(path, "", req.content));
   req.source = path;
   return ingest(req);
 }

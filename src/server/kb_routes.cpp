@@ -225,8 +225,12 @@ void handle_kb(App& app, const http::Request& req, http::Responder& resp) {
     return not_allowed();
   }
   if (sub == "documents" && parts.size() >= 5) {
-    std::string doc_id = parts[4];  // vault note ids are paths: "Projects/Plan.md"
-    for (size_t i = 5; i < parts.size(); ++i) doc_id += "/" + parts[i];
+    // Everything after ".../documents/" is the id: vault note ids are paths
+    // ("Projects/Plan.md") and `kb add` uses the file's path, which may start with '/'.
+    std::string doc_id = parts[4];
+    const std::string prefix = "/documents/";
+    size_t at = req.path.find(prefix, req.path.find(kb_name));
+    if (at != std::string::npos) doc_id = req.path.substr(at + prefix.size());
     if (m == "GET") return handle_kb_document_get(app, kb_name, doc_id, resp);
     if (m != "DELETE") return not_allowed();
     auto removed = store->delete_document(kb_name, doc_id);

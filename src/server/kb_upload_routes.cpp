@@ -91,6 +91,11 @@ void handle_kb_upload(App& app, const std::string& kb_name, const http::Request&
     ir.source = f->filename;
     ir.metadata = metadata;
     auto fmt = kb::detect_format(f->filename, f->content_type, f->body);
+    if (!fmt.is_ok() && files.size() > 1) {
+      // In a batch, a file whose bytes contradict its name still goes to the job under the
+      // named format, so its parse error is reported there with the other files.
+      fmt = kb::format_from_path(f->filename);
+    }
     if (!fmt.is_ok()) {
       if (files.size() == 1) return resp.respond(error_response(fmt.status()));
       results.push_back({{"id", ir.document_id}, {"status", "error"}, {"error", fmt.status().message()}});

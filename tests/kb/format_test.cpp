@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <random>
 #include <sstream>
 
 #include "kb/ingestor.h"
@@ -121,6 +122,29 @@ TEST(FormatDetection, ExtensionTypeAndMagicBytes) {
   EXPECT_FALSE(detect_format("x.exe", "", "MZ").is_ok());
   EXPECT_EQ(*format_from_name("md"), Format::kMarkdown);
   EXPECT_FALSE(format_from_name("pptx").is_ok());
+}
+
+// Damaged copies of the fixtures (seeded byte flips and truncations) parse or fail with
+// kInvalidArgument; none may crash or report another kind of error.
+TEST(DocumentParsers, DamagedFilesFailCleanly) {
+  std::mt19937 rng(1234);
+  for (const auto& [name, format] : std::vector<std::pair<std::string, Format>>{
+           {"two_pages.pdf", Format::kPdf}, {"report.docx", Format::kDocx}}) {
+    const std::string original = data_file(name);
+    for (int i = 0; i < 150; ++i) {
+      std::string bytes = original;
+      if (i % 3 == 0) {
+        bytes.resize(rng() % bytes.size());
+      } else {
+        for (int k = 0; k < 1 + i % 8; ++k) bytes[rng() % bytes.size()] = static_cast<char>(rng());
+      }
+      auto doc = parse_document(bytes, format);
+      if (!doc.is_ok()) {
+        EXPECT_EQ(doc.status().code(), ErrorCode::kInvalidArgument)
+            << name << " #" << i << ": " << doc.status().to_string();
+      }
+    }
+  }
 }
 
 class FormatIngestTest : public ::testing::Test {
