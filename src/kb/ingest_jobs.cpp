@@ -57,9 +57,16 @@ Result<JobStatus> IngestJobs::submit(const std::string& collection,
   job->status.files_total = requests.size();
   job->status.created_unix_ms = now_ms();
   for (const auto& r : requests) job->status.files.push_back({r.document_id, "pending", "", 0});
+  size_t bytes = 0;
+  for (const auto& r : requests) bytes += r.content.size();
   job->requests = std::move(requests);
   std::lock_guard lock(mu_);
   if (stopping_) return failed_precondition("the server is shutting down");
+  if (queued_bytes_ + bytes > kMaxQueuedBytes) {
+    return resource_exhausted("ingestion queue is full (" + std::to_string(queued_bytes_ >> 20) +
+                              " MiB waiting); retry when the running jobs are done");
+  }
+  queued_bytes_ += bytes;
   job->status.id = "job-" + std::to_string(next_id_++);
   jobs_[job->status.id] = job;
   queue_.push_back(job);
@@ -118,6 +125,7 @@ void IngestJobs::run() {
     for (size_t i = 0; i < job->requests.size(); ++i) {
       JobFileResult& fr = job->status.files[i];
       if (stopping_) {
+        queued_bytes_ -= job->requests[i].content.size();
         fr.status = "cancelled";
         fr.error = "the server shut down before this file was ingested";
         ++job->status.files_failed;
@@ -125,6 +133,7 @@ void IngestJobs::run() {
         continue;
       }
       IngestRequest req = std::move(job->requests[i]);
+      const size_t bytes = req.content.size();
       lock.unlock();
       Result<PutResult> put = [&]() -> Result<PutResult> {
         try {
@@ -133,7 +142,9 @@ void IngestJobs::run() {
           return internal_error(std::string("ingestion failed: ") + e.what());
         }
       }();
+      req = IngestRequest();  // the document's bytes are no longer needed
       lock.lock();
+      queued_bytes_ -= bytes;
       if (put.is_ok()) {
         fr.status = outcome_name(put->outcome);
         fr.chunks = static_cast<int64_t>(put->added_chunk_ids.size());

@@ -56,6 +56,8 @@ struct JobStatus {
 class IngestJobs {
  public:
   static constexpr size_t kMaxFinished = 256;
+  // Bytes of documents waiting in queued or running jobs; beyond it submit() refuses.
+  static constexpr size_t kMaxQueuedBytes = size_t{1} << 30;
 
   explicit IngestJobs(Ingestor& ingestor) : ingestor_(ingestor) {}
   ~IngestJobs();
@@ -63,7 +65,8 @@ class IngestJobs {
   IngestJobs& operator=(const IngestJobs&) = delete;
 
   // Queues the requests (all for `collection`) as one job; returns its status (queued).
-  // kInvalidArgument when `requests` is empty; kFailedPrecondition after shutdown().
+  // kInvalidArgument when `requests` is empty; kFailedPrecondition after shutdown();
+  // kResourceExhausted while more than kMaxQueuedBytes of documents wait.
   Result<JobStatus> submit(const std::string& collection, std::vector<IngestRequest> requests);
   // kNotFound for an unknown (or expired) id or one of another collection.
   Result<JobStatus> get(std::string_view collection, std::string_view id) const;
@@ -87,6 +90,7 @@ class IngestJobs {
   std::map<std::string, std::shared_ptr<Job>, std::less<>> jobs_;
   std::deque<std::string> finished_order_;
   uint64_t next_id_ = 1;
+  size_t queued_bytes_ = 0;
   bool stopping_ = false;
   std::thread worker_;
 };
