@@ -8,70 +8,62 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
-#include "kb/parsers.h"
+#include "kb_client.h"
 #include "server/http_client.h"
 
 namespace dkb::cli {
-namespace {
 
 using nlohmann::json;
 
-struct ServerOpts {
-  std::string url;
-  std::string api_key;
-  void add_to(CLI::App& app) {
-    const char* env_url = std::getenv("DEEPKB_URL");
-    url = env_url ? env_url : "http://127.0.0.1:8080";
-    const char* env_key = std::getenv("DEEPKB_API_KEY");
-    api_key = env_key ? env_key : "";
-    app.add_option("--url", url, "deepkb server (default $DEEPKB_URL or http://127.0.0.1:8080)");
-    app.add_option("--api-key", api_key, "API key (default $DEEPKB_API_KEY)");
-  }
-  std::map<std::string, std::string> headers() const {
-    if (api_key.empty()) return {};
-    return {{"Authorization", "Bearer " + api_key}};
-  }
-};
+void ServerOpts::add_to(CLI::App& app) {
+  const char* env_url = std::getenv("DEEPKB_URL");
+  url = env_url ? env_url : "http://127.0.0.1:8080";
+  const char* env_key = std::getenv("DEEPKB_API_KEY");
+  api_key = env_key ? env_key : "";
+  app.add_option("--url", url, "deepkb server (default $DEEPKB_URL or http://127.0.0.1:8080)");
+  app.add_option("--api-key", api_key, "API key (default $DEEPKB_API_KEY)");
+}
 
-// Sends a request; prints the server's error and returns false on failure.
-bool call(const ServerOpts& s, const std::string& method, const std::string& target, const json& body,
-          json* out) {
-  auto r = server::http::request(s.url, method, target, body.is_null() ? "" : body.dump(), s.headers());
+std::map<std::string, std::string> ServerOpts::headers() const {
+  if (api_key.empty()) return {};
+  return {{"Authorization", "Bearer " + api_key}};
+}
+
+bool call_raw(const ServerOpts& s, const std::string& method, const std::string& target,
+              const std::string& body, const std::string& content_type, json* out, int* http_status) {
+  auto headers = s.headers();
+  if (!content_type.empty()) headers["Content-Type"] = content_type;
+  auto r = server::http::request(s.url, method, target, body, headers);
   if (!r.is_ok()) {
     fail(r.status().message());
     return false;
   }
+  if (http_status) *http_status = r->status;
   json j = json::parse(r->body, nullptr, false);
   if (r->status >= 300) {
     std::string msg = j.is_object() && j.contains("error") ? (j["error"].is_object() ? j["error"].value("message", r->body) : j["error"].dump()) : r->body;
     fail("HTTP " + std::to_string(r->status) + ": " + msg);
+    if (out) *out = std::move(j);
     return false;
   }
   if (out) *out = std::move(j);
   return true;
 }
 
-std::string read_whole(const std::string& path, bool* ok) {
+bool call(const ServerOpts& s, const std::string& method, const std::string& target, const json& body,
+          json* out) {
+  return call_raw(s, method, target, body.is_null() ? "" : body.dump(),
+                  body.is_null() ? "" : "application/json", out);
+}
+
+bool read_file_bytes(const std::string& path, std::string* out) {
   std::ifstream in(path, std::ios::binary);
-  *ok = in.good();
+  if (!in.good()) return false;
   std::stringstream ss;
   ss << in.rdbuf();
-  return ss.str();
+  *out = ss.str();
+  return !in.bad();
 }
-
-std::string format_for(const std::string& path) {
-  auto f = kb::format_from_path(path);
-  if (!f.is_ok()) return "";
-  switch (*f) {
-    case kb::Format::kMarkdown: return "markdown";
-    case kb::Format::kHtml: return "html";
-    case kb::Format::kJson: return "json";
-    case kb::Format::kText: return "text";
-  }
-  return "text";
-}
-
-}  // namespace
 
 Runner add_kb(CLI::App& app) {
   auto s = std::make_shared<ServerOpts>();
@@ -87,16 +79,26 @@ Runner add_kb(CLI::App& app) {
   CLI::App* list = app.add_subcommand("list", "list knowledge bases");
   CLI::App* rm = app.add_subcommand("rm", "delete a knowledge base and its documents");
   rm->add_option("name", *name)->required();
-  CLI::App* add = app.add_subcommand("add", "add files (txt, md, html, json) to a knowledge base");
+  auto async = std::make_shared<bool>(false);
+  CLI::App* add = app.add_subcommand(
+      "add", "add files (txt, md, html, json, pdf, docx, csv, tsv) to a knowledge base");
   add->add_option("name", *name)->required();
   add->add_option("files", *files)->required();
+  add->add_flag("--async", *async, "always run as a server-side job (several files always do)");
+  auto vault_dir = std::make_shared<std::string>();
+  auto keep_deleted = std::make_shared<bool>(false);
+  CLI::App* vault = app.add_subcommand(
+      "import-vault", "import or re-sync an Obsidian/Logseq folder (links, tags, front matter)");
+  vault->add_option("name", *name)->required();
+  vault->add_option("path", *vault_dir, "vault folder")->required();
+  vault->add_flag("--keep-deleted", *keep_deleted, "keep notes that were deleted from the folder");
   CLI::App* search = app.add_subcommand("search", "search a knowledge base");
   search->add_option("name", *name)->required();
   search->add_option("query", *query)->required();
   search->add_option("-k,--top-k", *k, "results");
   search->add_option("--mode", *mode, "hybrid, vector or bm25");
   // --url/--api-key may come after the nested command ("deepkb kb add NAME f.md --url ...").
-  for (CLI::App* sub : {create, list, rm, add, search}) sub->fallthrough();
+  for (CLI::App* sub : {create, list, rm, add, vault, search}) sub->fallthrough();
   return [=]() -> int {
     json out;
     if (create->parsed()) {
@@ -117,37 +119,8 @@ Runner add_kb(CLI::App& app) {
       std::printf("deleted %s\n", name->c_str());
       return 0;
     }
-    if (add->parsed()) {
-      int failed = 0;
-      size_t done = 0;
-      for (const auto& path : *files) {
-        bool ok = false;
-        std::string content = read_whole(path, &ok);
-        std::string fmt = format_for(path);
-        ++done;
-        if (!ok || fmt.empty()) {
-          std::fprintf(stderr, "[%zu/%zu] %s: %s\n", done, files->size(), path.c_str(),
-                       ok ? "unsupported file type (txt, md, html, json)" : "cannot read");
-          ++failed;
-          continue;
-        }
-        json body = {{"documents", {{{"id", path}, {"text", content}, {"format", fmt}, {"source", path}}}}};
-        if (!call(*s, "POST", "/v1/kb/" + *name + "/documents", body, &out)) {
-          ++failed;
-          continue;
-        }
-        const json& r = out["results"][0];
-        if (r["status"] == "error") {
-          std::fprintf(stderr, "[%zu/%zu] %s: %s\n", done, files->size(), path.c_str(),
-                       r["error"].get<std::string>().c_str());
-          ++failed;
-        } else {
-          std::printf("[%zu/%zu] %s: %s (%lld chunks)\n", done, files->size(), path.c_str(),
-                      r["status"].get<std::string>().c_str(), static_cast<long long>(r.value("chunks", 0)));
-        }
-      }
-      return failed ? 1 : 0;
-    }
+    if (add->parsed()) return kb_add_files(*s, *name, *files, *async);
+    if (vault->parsed()) return kb_import_vault(*s, *name, *vault_dir, *keep_deleted);
     if (search->parsed()) {
       if (!call(*s, "POST", "/v1/kb/" + *name + "/search", {{"query", *query}, {"top_k", *k}, {"mode", *mode}}, &out)) return 1;
       int i = 0;
