@@ -12,6 +12,7 @@ PACKAGES=(
   libsqlite3-dev libyaml-cpp-dev libxml2-dev
   libboost-dev
   libssl-dev libargon2-dev
+  libpoppler-cpp-dev libzip-dev libcsv-dev
 )
 
 missing=()

@@ -8,36 +8,93 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
-#include "kb/parsers.h"
+#include "kb_client.h"
 #include "server/http_client.h"
-#include "server_client.h"
 
 namespace dkb::cli {
-namespace {
 
 using nlohmann::json;
 
-std::string read_whole(const std::string& path, bool* ok) {
+void ServerOpts::add_to(CLI::App& app) {
+  const char* env_url = std::getenv("DEEPKB_URL");
+  url = env_url ? env_url : "http://127.0.0.1:8080";
+  const char* env_key = std::getenv("DEEPKB_API_KEY");
+  api_key = env_key ? env_key : "";
+  const char* env_user = std::getenv("DEEPKB_USER");
+  user = env_user ? env_user : "";
+  app.add_option("--url", url, "deepkb server (default $DEEPKB_URL or http://127.0.0.1:8080)");
+  app.add_option("--api-key", api_key, "API key or login token (default $DEEPKB_API_KEY)");
+  app.add_option("--user", user, "sign in as this user, password from $DEEPKB_PASSWORD (default $DEEPKB_USER)");
+}
+
+std::map<std::string, std::string> ServerOpts::headers() const {
+  if (!api_key.empty()) return {{"Authorization", "Bearer " + api_key}};
+  if (user.empty()) return {};
+  if (token_.empty()) {
+    const char* pw = std::getenv("DEEPKB_PASSWORD");
+    json body = {{"username", user}, {"password", pw ? pw : ""}};
+    auto r = server::http::request(url, "POST", "/v1/auth/login", body.dump(), {{"Content-Type", "application/json"}});
+    json j = r.is_ok() ? json::parse(r->body, nullptr, false) : json();
+    if (!r.is_ok() || r->status != 200 || !j.is_object() || !j.contains("access_token")) {
+      std::fprintf(stderr, "deepkb: sign-in as '%s' failed%s\n", user.c_str(),
+                   r.is_ok() ? (" (HTTP " + std::to_string(r->status) + ")").c_str() : "");
+      return {};
+    }
+    token_ = j["access_token"].get<std::string>();
+  }
+  return {{"Authorization", "Bearer " + token_}};
+}
+
+std::string url_encode(const std::string& v) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : v) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+bool call_raw(const ServerOpts& s, const std::string& method, const std::string& target,
+              const std::string& body, const std::string& content_type, json* out, int* http_status) {
+  auto headers = s.headers();
+  if (!content_type.empty()) headers["Content-Type"] = content_type;
+  auto r = server::http::request(s.url, method, target, body, headers);
+  if (!r.is_ok()) {
+    fail(r.status().message());
+    return false;
+  }
+  if (http_status) *http_status = r->status;
+  json j = json::parse(r->body, nullptr, false);
+  if (r->status >= 300) {
+    std::string msg = j.is_object() && j.contains("error") ? (j["error"].is_object() ? j["error"].value("message", r->body) : j["error"].dump()) : r->body;
+    fail("HTTP " + std::to_string(r->status) + ": " + msg);
+    if (out) *out = std::move(j);
+    return false;
+  }
+  if (out) *out = std::move(j);
+  return true;
+}
+
+bool call(const ServerOpts& s, const std::string& method, const std::string& target, const json& body,
+          json* out) {
+  return call_raw(s, method, target, body.is_null() ? "" : body.dump(),
+                  body.is_null() ? "" : "application/json", out);
+}
+
+bool read_file_bytes(const std::string& path, std::string* out) {
   std::ifstream in(path, std::ios::binary);
-  *ok = in.good();
+  if (!in.good()) return false;
   std::stringstream ss;
   ss << in.rdbuf();
-  return ss.str();
+  *out = ss.str();
+  return !in.bad();
 }
-
-std::string format_for(const std::string& path) {
-  auto f = kb::format_from_path(path);
-  if (!f.is_ok()) return "";
-  switch (*f) {
-    case kb::Format::kMarkdown: return "markdown";
-    case kb::Format::kHtml: return "html";
-    case kb::Format::kJson: return "json";
-    case kb::Format::kText: return "text";
-  }
-  return "text";
-}
-
-}  // namespace
 
 Runner add_kb(CLI::App& app) {
   auto s = std::make_shared<ServerOpts>();
@@ -53,9 +110,19 @@ Runner add_kb(CLI::App& app) {
   CLI::App* list = app.add_subcommand("list", "list knowledge bases");
   CLI::App* rm = app.add_subcommand("rm", "delete a knowledge base and its documents");
   rm->add_option("name", *name)->required();
-  CLI::App* add = app.add_subcommand("add", "add files (txt, md, html, json) to a knowledge base");
+  auto async = std::make_shared<bool>(false);
+  CLI::App* add = app.add_subcommand(
+      "add", "add files (txt, md, html, json, pdf, docx, csv, tsv) to a knowledge base");
   add->add_option("name", *name)->required();
   add->add_option("files", *files)->required();
+  add->add_flag("--async", *async, "always run as a server-side job (several files always do)");
+  auto vault_dir = std::make_shared<std::string>();
+  auto keep_deleted = std::make_shared<bool>(false);
+  CLI::App* vault = app.add_subcommand(
+      "import-vault", "import or re-sync an Obsidian/Logseq folder (links, tags, front matter)");
+  vault->add_option("name", *name)->required();
+  vault->add_option("path", *vault_dir, "vault folder")->required();
+  vault->add_flag("--keep-deleted", *keep_deleted, "keep notes that were deleted from the folder");
   auto grant_user = std::make_shared<std::string>();
   auto role = std::make_shared<std::string>();
   CLI::App* grant = app.add_subcommand("grant", "give a user a role on a knowledge base (admin, editor, viewer)");
@@ -71,7 +138,7 @@ Runner add_kb(CLI::App& app) {
   search->add_option("-k,--top-k", *k, "results");
   search->add_option("--mode", *mode, "hybrid, vector or bm25");
   // --url/--api-key may come after the nested command ("deepkb kb add NAME f.md --url ...").
-  for (CLI::App* sub : {create, list, rm, add, search, grant, revoke}) sub->fallthrough();
+  for (CLI::App* sub : {create, list, rm, add, vault, search, grant, revoke}) sub->fallthrough();
   return [=]() -> int {
     json out;
     if (grant->parsed()) {
@@ -103,37 +170,8 @@ Runner add_kb(CLI::App& app) {
       std::printf("deleted %s\n", name->c_str());
       return 0;
     }
-    if (add->parsed()) {
-      int failed = 0;
-      size_t done = 0;
-      for (const auto& path : *files) {
-        bool ok = false;
-        std::string content = read_whole(path, &ok);
-        std::string fmt = format_for(path);
-        ++done;
-        if (!ok || fmt.empty()) {
-          std::fprintf(stderr, "[%zu/%zu] %s: %s\n", done, files->size(), path.c_str(),
-                       ok ? "unsupported file type (txt, md, html, json)" : "cannot read");
-          ++failed;
-          continue;
-        }
-        json body = {{"documents", {{{"id", path}, {"text", content}, {"format", fmt}, {"source", path}}}}};
-        if (!call(*s, "POST", "/v1/kb/" + *name + "/documents", body, &out)) {
-          ++failed;
-          continue;
-        }
-        const json& r = out["results"][0];
-        if (r["status"] == "error") {
-          std::fprintf(stderr, "[%zu/%zu] %s: %s\n", done, files->size(), path.c_str(),
-                       r["error"].get<std::string>().c_str());
-          ++failed;
-        } else {
-          std::printf("[%zu/%zu] %s: %s (%lld chunks)\n", done, files->size(), path.c_str(),
-                      r["status"].get<std::string>().c_str(), static_cast<long long>(r.value("chunks", 0)));
-        }
-      }
-      return failed ? 1 : 0;
-    }
+    if (add->parsed()) return kb_add_files(*s, *name, *files, *async);
+    if (vault->parsed()) return kb_import_vault(*s, *name, *vault_dir, *keep_deleted);
     if (search->parsed()) {
       if (!call(*s, "POST", "/v1/kb/" + *name + "/search", {{"query", *query}, {"top_k", *k}, {"mode", *mode}}, &out)) return 1;
       int i = 0;
@@ -159,8 +197,13 @@ Runner add_ask(CLI::App& app) {
   app.add_option("question", *question, "question")->required();
   app.add_option("-k,--top-k", *k, "sources to retrieve");
   app.add_option("--model", *model, "chat model id (default: the server's first)");
+  auto search = std::make_shared<std::string>("hybrid");
+  auto rerank = std::make_shared<bool>(false);
+  app.add_option("--search", *search, "retrieval: hybrid, vector or bm25")->check(CLI::IsMember({"hybrid", "vector", "bm25"}));
+  app.add_flag("--rerank", *rerank, "rerank candidates by embedding similarity before answering");
   return [=]() -> int {
-    json body = {{"question", *question}, {"top_k", *k}, {"stream", true}};
+    json body = {{"question", *question}, {"top_k", *k}, {"stream", true}, {"search", *search}};
+    if (*rerank) body["rerank"] = true;
     if (!model->empty()) body["model"] = *model;
     json sources = json::array(), final_event;
     std::string pending;

@@ -3,7 +3,7 @@
 #include <cstdio>
 
 #include "commands.h"
-#include "server_client.h"
+#include "kb_client.h"
 
 namespace dkb::cli {
 

@@ -7,7 +7,7 @@
 #include <iostream>
 
 #include "commands.h"
-#include "server_client.h"
+#include "kb_client.h"
 
 namespace dkb::cli {
 

@@ -1,5 +1,6 @@
 #include "kb/ingestor.h"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -29,9 +30,21 @@ Result<PutResult> Ingestor::ingest(const IngestRequest& req) {
   if (!meta_ok.is_ok()) return fail(meta_ok);
   auto parsed = parse_document(req.content, req.format);
   if (!parsed.is_ok()) return fail(parsed.status());
-  ParsedDocument& doc = parsed.value();
+  return ingest_parsed(req, std::move(parsed).value(), {});
+}
 
+Result<PutResult> Ingestor::ingest_parsed(const IngestRequest& req, ParsedDocument doc,
+                                          std::vector<DocumentLink> links) {
+  auto fail = [&](const Status& s) { return s.with_context("ingesting " + req.document_id); };
+  if (req.content.size() > options_.max_document_bytes) {
+    return fail(invalid_argument("document is " + std::to_string(req.content.size()) +
+                                 " bytes, over the limit of " +
+                                 std::to_string(options_.max_document_bytes)));
+  }
+  Status meta_ok = validate_metadata(req.metadata);
+  if (!meta_ok.is_ok()) return fail(meta_ok);
   Document record;
+  record.links = std::move(links);
   record.id = req.document_id;
   record.collection = req.collection;
   record.source = req.source;
@@ -64,6 +77,18 @@ Result<PutResult> Ingestor::ingest(const IngestRequest& req) {
     chunks[i].start_offset = static_cast<int64_t>(drafts[i].start);
     chunks[i].end_offset = static_cast<int64_t>(drafts[i].end);
     chunks[i].page = drafts[i].page;
+    if (doc.paged && chunks[i].page == 0) chunks[i].page = 1;  // one page: no form feed
+  }
+  if (!doc.row_starts.empty()) {
+    // CSV: the 1-based data rows each chunk covers, for filters such as row_start <= 10.
+    for (Chunk& c : chunks) {
+      auto first = std::upper_bound(doc.row_starts.begin(), doc.row_starts.end(),
+                                    static_cast<size_t>(c.start_offset));
+      auto last = std::lower_bound(doc.row_starts.begin(), doc.row_starts.end(),
+                                   static_cast<size_t>(c.end_offset));
+      c.metadata["row_start"] = first - doc.row_starts.begin();
+      c.metadata["row_end"] = last - doc.row_starts.begin();
+    }
   }
   if (embedder_ != nullptr) {
     size_t batch = std::max<size_t>(embedder_->max_batch(), 1);
@@ -91,7 +116,7 @@ Result<PutResult> Ingestor::ingest(const IngestRequest& req) {
 
 Result<PutResult> Ingestor::ingest_file(const std::string& collection, const std::string& path,
                                         std::string document_id) {
-  DKB_ASSIGN_OR_RETURN(Format format, format_from_path(path));
+  DKB_RETURN_IF_ERROR(format_from_path(path).status());  // unsupported extension: say so first
   std::ifstream in(path, std::ios::binary);
   if (!in) return not_found("cannot open " + path);
   std::ostringstream ss;
@@ -101,7 +126,8 @@ Result<PutResult> Ingestor::ingest_file(const std::string& collection, const std
   req.collection = collection;
   req.document_id = document_id.empty() ? path : std::move(document_id);
   req.content = std::move(ss).str();
-  req.format = format;
+  // The extension named a supported format; the bytes must agree (a "PDF" without %PDF-).
+  DKB_ASSIGN_OR_RETURN(req.format, detect_format(path, "", req.content));
   req.source = path;
   return ingest(req);
 }

@@ -1,4 +1,4 @@
-// Plain text and Markdown parsing, YAML front matter (yaml-cpp), format detection.
+// Markdown parsing: YAML front matter (yaml-cpp) → metadata; UTF-8 validation.
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -81,36 +81,6 @@ Status check_utf8(std::string_view text) {
   return Status::ok();
 }
 
-Result<Format> format_from_path(std::string_view path) {
-  size_t dot = path.rfind('.');
-  size_t slash = path.rfind('/');
-  if (dot == std::string_view::npos || (slash != std::string_view::npos && dot < slash)) {
-    return invalid_argument("cannot tell the format of " + std::string(path) + " (no extension)");
-  }
-  std::string ext(path.substr(dot + 1));
-  std::transform(ext.begin(), ext.end(), ext.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
-  if (ext == "txt" || ext == "text") return Format::kText;
-  if (ext == "md" || ext == "markdown") return Format::kMarkdown;
-  if (ext == "html" || ext == "htm") return Format::kHtml;
-  if (ext == "json") return Format::kJson;
-  return invalid_argument("unsupported document format ." + ext + " (" + std::string(path) + ")");
-}
-
-std::string_view format_name(Format f) {
-  switch (f) {
-    case Format::kText:
-      return "text";
-    case Format::kMarkdown:
-      return "markdown";
-    case Format::kHtml:
-      return "html";
-    case Format::kJson:
-      return "json";
-  }
-  return "unknown";
-}
-
 Result<Json> parse_front_matter_yaml(std::string_view yaml) {
   YAML::Node root;
   try {
@@ -169,24 +139,6 @@ Result<ParsedDocument> parse_markdown(std::string_view text) {
   }
   doc.text = std::string(body);
   return doc;
-}
-
-Result<ParsedDocument> parse_document(std::string_view content, Format format) {
-  switch (format) {
-    case Format::kText: {
-      DKB_RETURN_IF_ERROR(check_utf8(content));
-      ParsedDocument doc;
-      doc.text = std::string(content);
-      return doc;
-    }
-    case Format::kMarkdown:
-      return parse_markdown(content);
-    case Format::kHtml:
-      return parse_html(content);
-    case Format::kJson:
-      return parse_json_document(content);
-  }
-  return invalid_argument("unknown format");
 }
 
 }  // namespace dkb::kb

@@ -28,6 +28,12 @@ Status validate_document(const Document& doc, const std::vector<Chunk>& chunks) 
     if (!utf8::is_valid(*s)) return invalid_argument("document fields must be valid UTF-8");
   }
   DKB_RETURN_IF_ERROR(validate_metadata(doc.metadata));
+  for (const DocumentLink& l : doc.links) {
+    if (l.target.empty()) return invalid_argument("link target must not be empty");
+    for (const std::string* s : {&l.target, &l.heading, &l.alias}) {
+      if (!utf8::is_valid(*s)) return invalid_argument("link fields must be valid UTF-8");
+    }
+  }
   for (const Chunk& c : chunks) {
     if (!utf8::is_valid(c.text)) return invalid_argument("chunk text is not valid UTF-8");
     DKB_RETURN_IF_ERROR(validate_metadata(c.metadata));
@@ -230,6 +236,7 @@ Result<PutResult> SqliteStore::put_locked(const Document& doc, const std::vector
     DKB_RETURN_IF_ERROR(ins.run());
     doc_row = sqlite3_last_insert_rowid(db_);
   }
+  DKB_RETURN_IF_ERROR(put_links_locked(doc_row, doc.links));
   for (size_t i = 0; i < chunks.size(); ++i) {
     const Chunk& c = chunks[i];
     Json meta = doc.metadata;
@@ -258,6 +265,27 @@ Result<PutResult> SqliteStore::put_locked(const Document& doc, const std::vector
     result.added_chunk_ids.push_back(sqlite3_last_insert_rowid(db_));
   }
   return result;
+}
+
+Status SqliteStore::put_links_locked(int64_t doc_row, const std::vector<DocumentLink>& links) {
+  DKB_ASSIGN_OR_RETURN(auto del, sql::Stmt::prepare(db_, "DELETE FROM links WHERE document_id=?"));
+  del.bind(1, doc_row);
+  DKB_RETURN_IF_ERROR(del.run());
+  for (size_t i = 0; i < links.size(); ++i) {
+    const DocumentLink& l = links[i];
+    DKB_ASSIGN_OR_RETURN(
+        auto ins, sql::Stmt::prepare(db_,
+                                     "INSERT INTO links(document_id, position, target, heading, "
+                                     "alias, embed) VALUES (?,?,?,?,?,?)"));
+    ins.bind(1, doc_row)
+        .bind(2, static_cast<int64_t>(i))
+        .bind(3, l.target)
+        .bind(4, l.heading)
+        .bind(5, l.alias)
+        .bind(6, int64_t{l.embed ? 1 : 0});
+    DKB_RETURN_IF_ERROR(ins.run());
+  }
+  return Status::ok();
 }
 
 Result<std::vector<int64_t>> SqliteStore::delete_document(std::string_view collection,

@@ -45,6 +45,7 @@ class SqliteStore final : public Store {
   Result<std::vector<Chunk>> get_chunks(std::string_view collection,
                                         std::string_view doc_id) override;
   Result<int64_t> count_chunks(std::string_view collection) override;
+  Result<std::vector<LinkRecord>> list_links(std::string_view collection) override;
 
   Result<std::vector<SearchHit>> text_search(std::string_view collection,
                                              const TextQuery& query) override;
@@ -68,6 +69,8 @@ class SqliteStore final : public Store {
   // Deletes one document inside the caller's transaction; nullopt when it does not exist.
   Result<std::optional<std::vector<int64_t>>> delete_locked(const Collection& coll,
                                                             std::string_view doc_id);
+  // Replaces the document's links inside the caller's transaction.
+  Status put_links_locked(int64_t doc_row, const std::vector<DocumentLink>& links);
   void bump_generation(const std::string& name) { generations_[name] = ++generation_counter_; }
 
   std::mutex mu_;

@@ -62,6 +62,17 @@ CREATE TRIGGER chunks_au AFTER UPDATE OF text ON chunks BEGIN
   INSERT INTO chunks_fts(rowid, text) VALUES (new.id, new.text);
 END;
 )sql";
+// Schema version 2: outgoing links of each document, replaced with it (vault import).
+constexpr const char* kLinksSchema = R"sql(
+CREATE TABLE IF NOT EXISTS links(
+  document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+  position INTEGER NOT NULL,
+  target TEXT NOT NULL,
+  heading TEXT NOT NULL DEFAULT '',
+  alias TEXT NOT NULL DEFAULT '',
+  embed INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY(document_id, position));
+)sql";
 Result<int64_t> pragma_int(sqlite3* db, const char* sql_text) {
   DKB_ASSIGN_OR_RETURN(auto st, sql::Stmt::prepare(db, sql_text));
   DKB_ASSIGN_OR_RETURN(bool row, st.step());
@@ -96,6 +107,7 @@ Status SqliteStore::init_schema() {
     sql::Tx tx(db_);
     DKB_RETURN_IF_ERROR(tx.begin());
     DKB_RETURN_IF_ERROR(sql::exec(db_, kSchema));
+    DKB_RETURN_IF_ERROR(sql::exec(db_, kLinksSchema));
     std::string ids = "PRAGMA application_id=" + std::to_string(kApplicationId) +
                       "; PRAGMA user_version=" + std::to_string(kSchemaVersion);
     DKB_RETURN_IF_ERROR(sql::exec(db_, ids.c_str()));
@@ -107,6 +119,13 @@ Status SqliteStore::init_schema() {
     return failed_precondition("store schema version " + std::to_string(version) +
                                " is newer than this build supports (" +
                                std::to_string(kSchemaVersion) + ")");
+  }
+  if (version < 2) {  // version 1 → 2: add the links table
+    sql::Tx tx(db_);
+    DKB_RETURN_IF_ERROR(tx.begin());
+    DKB_RETURN_IF_ERROR(sql::exec(db_, kLinksSchema));
+    DKB_RETURN_IF_ERROR(sql::exec(db_, "PRAGMA user_version=2"));
+    DKB_RETURN_IF_ERROR(tx.commit());
   }
   DKB_RETURN_IF_ERROR(sql::exec(db_, "PRAGMA journal_mode=WAL"));
   DKB_RETURN_IF_ERROR(sql::exec(db_, "PRAGMA synchronous=FULL"));

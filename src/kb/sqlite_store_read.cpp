@@ -288,4 +288,28 @@ uint64_t SqliteStore::generation(std::string_view collection) {
   return g;
 }
 
+Result<std::vector<LinkRecord>> SqliteStore::list_links(std::string_view collection) {
+  std::lock_guard lock(mu_);
+  DKB_ASSIGN_OR_RETURN(Collection coll, get_collection_locked(collection));
+  DKB_ASSIGN_OR_RETURN(
+      auto st, sql::Stmt::prepare(db_,
+                                  "SELECT d.ext_id, l.target, l.heading, l.alias, l.embed "
+                                  "FROM links l JOIN documents d ON d.id = l.document_id "
+                                  "WHERE d.collection_id=? ORDER BY d.ext_id, l.position"));
+  st.bind(1, coll.id);
+  std::vector<LinkRecord> out;
+  for (;;) {
+    DKB_ASSIGN_OR_RETURN(bool row, st.step());
+    if (!row) break;
+    LinkRecord r;
+    r.source_id = st.col_text(0);
+    r.link.target = st.col_text(1);
+    r.link.heading = st.col_text(2);
+    r.link.alias = st.col_text(3);
+    r.link.embed = st.col_int(4) != 0;
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
 }  // namespace dkb::kb

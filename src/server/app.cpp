@@ -25,6 +25,8 @@ void App::set_knowledge_base(std::unique_ptr<kb::Store> store,
   kb_chroma_searcher_ =
       std::make_unique<kb::Searcher>(*kb_store_, kb_embedder_.get(), kb::Metric::kL2);
   kb_ingestor_ = std::make_unique<kb::Ingestor>(*kb_store_, kb_embedder_.get());
+  if (kb_embedder_) reranker_ = std::make_unique<rag::EmbeddingReranker>(*kb_embedder_);
+  kb_jobs_ = std::make_unique<kb::IngestJobs>(*kb_ingestor_);
 }
 
 void App::add_model(ModelEntry entry) {
@@ -48,6 +50,7 @@ ModelEntry* App::find_model(const std::string& name, bool embedding) {
 }
 
 void App::shutdown(int64_t grace_ms) {
+  if (kb_jobs_) kb_jobs_->shutdown();  // before the schedulers its embedder may use
   for (auto& m : models_) m->scheduler->shutdown(grace_ms);
 }
 

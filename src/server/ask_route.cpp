@@ -13,9 +13,34 @@ namespace dkb::server {
 json source_json(const rag::Source& s) {
   std::string heading;
   for (const auto& h : s.hit.heading_path) heading += (heading.empty() ? "" : " > ") + h;
-  return {{"n", s.n},         {"document", s.hit.document_id}, {"title", s.title},
+  json j = {{"n", s.n},         {"document", s.hit.document_id}, {"title", s.title},
           {"page", s.hit.page}, {"heading", heading},          {"chunk", s.hit.ordinal},
           {"score", s.hit.score}, {"text", s.hit.text}};
+  if (s.reranked) j["retrieval_score"] = s.retrieval_score;
+  return j;
+}
+
+Result<RagQuery> read_rag_fields(const json& obj) {
+  RagQuery q;
+  DKB_ASSIGN_OR_RETURN(q.top_k, get_int(obj, "top_k", 5, 1, 100));
+  if (auto it = obj.find("search"); it != obj.end() && !it->is_null()) {
+    if (!it->is_string()) return invalid_argument("'search' must be hybrid, vector or bm25");
+    q.mode = it->get<std::string>();
+  }
+  if (q.mode != "hybrid" && q.mode != "vector" && q.mode != "bm25") {
+    return invalid_argument("'search' must be hybrid, vector or bm25");
+  }
+  if (auto it = obj.find("filter"); it != obj.end() && !it->is_null()) {
+    if (!it->is_object()) return invalid_argument("'filter' must be an object (a Chroma where filter)");
+    q.filter = *it;
+  }
+  DKB_ASSIGN_OR_RETURN(q.rerank, get_bool(obj, "rerank", false));
+  DKB_ASSIGN_OR_RETURN(q.rerank_candidates, get_int(obj, "rerank_candidates", 0, 0, 400));
+  if (q.rerank_candidates != 0 && q.rerank_candidates < q.top_k) {
+    return invalid_argument("'rerank_candidates' (" + std::to_string(q.rerank_candidates) +
+                            ") must be at least top_k (" + std::to_string(q.top_k) + ")");
+  }
+  return q;
 }
 
 namespace {
@@ -32,9 +57,13 @@ Result<RagPlan> prepare_rag(App& app, ModelEntry& m, const std::string& kb_name,
   // The caller may read kb_name, checked before the store is touched (search_kb checks again).
   DKB_RETURN_IF_ERROR(authorize(auth::Permission::kKbRead, auth::Resource::kb(kb_name)));
   DKB_RETURN_IF_ERROR(app.kb_store()->get_collection(kb_name).status());
+  if (q.rerank && !app.reranker()) {
+    return failed_precondition("'rerank' needs an embedding model (serve --embed-model)");
+  }
   kb::SearchRequest sr;
   sr.text = q.text;
   sr.k = static_cast<size_t>(q.top_k);
+  if (q.rerank) sr.k = static_cast<size_t>(q.rerank_candidates > 0 ? q.rerank_candidates : 4 * q.top_k);
   if (q.mode == "hybrid") sr.mode = kb::SearchMode::kHybrid;
   else if (q.mode == "vector") sr.mode = kb::SearchMode::kVector;
   else if (q.mode == "bm25") sr.mode = kb::SearchMode::kBm25;
@@ -49,6 +78,10 @@ Result<RagPlan> prepare_rag(App& app, ModelEntry& m, const std::string& kb_name,
     s.hit = h;
     if (auto d = app.kb_store()->get_document(kb_name, h.document_id); d.is_ok()) s.title = d->title;
     candidates.push_back(std::move(s));
+  }
+  if (q.rerank && !candidates.empty()) {
+    DKB_ASSIGN_OR_RETURN(candidates, rag::rerank(*app.reranker(), q.text, std::move(candidates),
+                                                 static_cast<size_t>(q.top_k)));
   }
   plan.nothing_found = candidates.empty();
   if (plan.nothing_found) return plan;
@@ -79,10 +112,10 @@ void handle_kb_ask(App& app, const std::string& kb_name, const http::Request& re
     return resp.respond(error_response(invalid_argument("'question' must be a non-empty string")));
   }
   const std::string question = q->get<std::string>();
-  auto top_k = get_int(*body, "top_k", 5, 1, 100);
+  auto rq = read_rag_fields(*body);
   auto stream = get_bool(*body, "stream", false);
   auto return_prompt = get_bool(*body, "return_prompt", false);
-  for (const Status& s : {top_k.status(), stream.status(), return_prompt.status()}) {
+  for (const Status& s : {rq.status(), stream.status(), return_prompt.status()}) {
     if (!s.is_ok()) return resp.respond(error_response(s));
   }
   auto model = chat_model(app, *body);
@@ -92,13 +125,9 @@ void handle_kb_ask(App& app, const std::string& kb_name, const http::Request& re
   Status sampling = read_sampling(*body, gr.params, 512);
   if (!sampling.is_ok()) return resp.respond(error_response(sampling));
 
-  RagQuery rq;
-  rq.text = question;
-  rq.top_k = *top_k;
-  rq.mode = body->value("search", "hybrid");
-  if (body->contains("filter")) rq.filter = (*body)["filter"];
+  rq->text = question;
   json conversation = json::array({{{"role", "user"}, {"content", question}}});
-  auto plan = prepare_rag(app, m, kb_name, rq, conversation, gr.params.max_tokens);
+  auto plan = prepare_rag(app, m, kb_name, *rq, conversation, gr.params.max_tokens);
   if (!plan.is_ok()) return resp.respond(error_response(plan.status()));
   json usage_zero = {{"prompt_tokens", 0}, {"completion_tokens", 0}, {"total_tokens", 0}};
   if (plan->nothing_found) {

@@ -5,7 +5,12 @@
 //   DELETE /v1/kb/{kb}                      delete it with all documents
 //   GET    /v1/kb/{kb}/documents            list documents
 //   POST   /v1/kb/{kb}/documents            {documents: [{id, text, title?, format?, source?, metadata?}]}
-//   DELETE /v1/kb/{kb}/documents/{id}       delete one document
+//                                            (?async=true: as a job) or multipart/form-data files
+//                                            (kb_upload_routes.cpp)
+//   GET    /v1/kb/{kb}/documents/{id}       one document with links and backlinks (kb_vault_routes.cpp)
+//   DELETE /v1/kb/{kb}/documents/{id}       delete one document (ids may contain '/')
+//   GET    /v1/kb/{kb}/jobs[/{id}]          ingestion jobs (kb_upload_routes.cpp)
+//   POST   /v1/kb/{kb}/vault/sync|notes     vault import; GET /v1/kb/{kb}/graph (kb_vault_routes.cpp)
 //   POST   /v1/kb/{kb}/search               {query, top_k?, mode?: hybrid|vector|bm25, where?, where_document?}
 //   POST   /v1/kb/{kb}/ask                  {question, top_k?, filter?, search?, stream?, temperature?,
 //                                            max_tokens?, model?, return_prompt?}  (RAG, ask_route.cpp)
@@ -34,12 +39,13 @@ json collection_json(kb::Store& store, const kb::Collection& c) {
 }
 
 Result<kb::Format> parse_format(const json& d) {
-  std::string f = d.value("format", "text");
-  if (f == "text" || f == "txt") return kb::Format::kText;
-  if (f == "markdown" || f == "md") return kb::Format::kMarkdown;
-  if (f == "html") return kb::Format::kHtml;
-  if (f == "json") return kb::Format::kJson;
-  return invalid_argument("unknown document format '" + f + "' (text, markdown, html, json)");
+  if (d.contains("format") && !d["format"].is_string()) return invalid_argument("'format' must be a string");
+  auto f = kb::format_from_name(d.value("format", "text"));
+  if (f.is_ok() && kb::format_is_binary(*f)) {
+    return invalid_argument("send " + std::string(kb::format_name(*f)) +
+                            " files as multipart/form-data uploads, not JSON text");
+  }
+  return f;
 }
 
 const char* outcome_name(kb::PutOutcome o) {
@@ -61,6 +67,8 @@ void add_documents(App& app, const std::string& kb_name, const http::Request& re
     return resp.respond(error_response(invalid_argument("'documents' must be a non-empty array")));
   }
   if (docs->size() > 1000) return resp.respond(error_response(invalid_argument("at most 1000 documents per request")));
+  const bool async = req.query.count("async") && req.query.at("async") != "false" && req.query.at("async") != "0";
+  std::vector<kb::IngestRequest> queued;  // ?async=true: valid documents go to a job
   json results = json::array();
   size_t failed = 0;
   for (size_t i = 0; i < docs->size(); ++i) {
@@ -87,6 +95,10 @@ void add_documents(App& app, const std::string& kb_name, const http::Request& re
       ir.source = d.value("source", "");
       if (d.contains("metadata")) ir.metadata = d["metadata"];
       r["id"] = ir.document_id;
+      if (async) {
+        queued.push_back(std::move(ir));
+        continue;
+      }
       auto put = app.kb_ingestor()->ingest(ir);
       if (put.is_ok()) {
         r["status"] = outcome_name(put->outcome);
@@ -101,6 +113,10 @@ void add_documents(App& app, const std::string& kb_name, const http::Request& re
       r["error"] = st.message();
     }
     results.push_back(std::move(r));
+  }
+  if (async) {
+    if (queued.empty()) return resp.respond(json_response(400, {{"results", results}}));
+    return respond_job_accepted(app, kb_name, std::move(queued), resp);
   }
   json out = {{"results", results}, {"embeddings", app.kb_embedder() != nullptr}};
   if (!app.kb_embedder()) out["note"] = "no embedding model configured: documents are searchable by full text only";
@@ -195,7 +211,10 @@ void handle_kb(App& app, const http::Request& req, http::Responder& resp) {
   }
   const std::string& sub = parts[3];
   if (sub == "documents" && parts.size() == 4) {
-    if (m == "POST") return add_documents(app, kb_name, req, resp);
+    if (m == "POST") {
+      if (req.header("Content-Type").rfind("multipart/", 0) == 0) return handle_kb_upload(app, kb_name, req, resp);
+      return add_documents(app, kb_name, req, resp);
+    }
     if (m == "GET") {
       auto docs = store->list_documents(kb_name, 1000, 0);
       if (!docs.is_ok()) return resp.respond(error_response(docs.status()));
@@ -208,12 +227,22 @@ void handle_kb(App& app, const http::Request& req, http::Responder& resp) {
     }
     return not_allowed();
   }
-  if (sub == "documents" && parts.size() == 5) {
+  if (sub == "documents" && parts.size() >= 5) {
+    // Everything after ".../documents/" is the id: vault note ids are paths
+    // ("Projects/Plan.md") and `kb add` uses the file's path, which may start with '/'.
+    std::string doc_id = parts[4];
+    const std::string prefix = "/documents/";
+    size_t at = req.path.find(prefix, req.path.find(kb_name));
+    if (at != std::string::npos) doc_id = req.path.substr(at + prefix.size());
+    if (m == "GET") return handle_kb_document_get(app, kb_name, doc_id, resp);
     if (m != "DELETE") return not_allowed();
-    auto removed = store->delete_document(kb_name, parts[4]);
+    auto removed = store->delete_document(kb_name, doc_id);
     if (!removed.is_ok()) return resp.respond(error_response(removed.status()));
-    return resp.respond(json_response(200, {{"deleted", parts[4]}, {"chunks", removed->size()}}));
+    return resp.respond(json_response(200, {{"deleted", doc_id}, {"chunks", removed->size()}}));
   }
+  if (sub == "jobs") return handle_kb_jobs(app, kb_name, parts, req, resp);
+  if (sub == "graph" && parts.size() == 4) return handle_kb_graph(app, kb_name, req, resp);
+  if (sub == "vault" && parts.size() == 5) return handle_kb_vault(app, kb_name, parts[4], req, resp);
   if (sub == "ask" && parts.size() == 4) {
     if (m != "POST") return not_allowed();
     return handle_kb_ask(app, kb_name, req, resp);

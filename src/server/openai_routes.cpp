@@ -133,10 +133,7 @@ Result<RagQuery> read_kb_field(const json& kbf, const json& messages, ModelEntry
   auto n = kbf.find("name");
   if (n == kbf.end() || !n->is_string()) return invalid_argument("'knowledge_base.name' must be a string");
   *name = n->get<std::string>();
-  RagQuery q;
-  DKB_ASSIGN_OR_RETURN(q.top_k, get_int(kbf, "top_k", 5, 1, 100));
-  q.mode = kbf.value("search", "hybrid");
-  if (kbf.contains("filter")) q.filter = kbf["filter"];
+  DKB_ASSIGN_OR_RETURN(RagQuery q, read_rag_fields(kbf));
   q.text = standalone_query(m, messages);
   if (q.text.empty()) return invalid_argument("the conversation has no user question to search for");
   return q;

@@ -2,6 +2,9 @@
 #pragma once
 
 #include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "server/app.h"
 #include "server/http.h"
@@ -27,6 +30,22 @@ void handle_detokenize(App& app, const http::Request& req, http::Responder& resp
 void handle_apply_template(App& app, const http::Request& req, http::Responder& resp);
 // Knowledge base, native API under /v1/kb (kb_routes.cpp)
 void handle_kb(App& app, const http::Request& req, http::Responder& resp);
+// Uploads (multipart) and ingestion jobs (kb_upload_routes.cpp)
+void handle_kb_upload(App& app, const std::string& kb_name, const http::Request& req,
+                      http::Responder& resp);
+void handle_kb_jobs(App& app, const std::string& kb_name, const std::vector<std::string>& parts,
+                    const http::Request& req, http::Responder& resp);
+// Queues the requests as a job and answers 202 with it.
+void respond_job_accepted(App& app, const std::string& kb_name,
+                          std::vector<kb::IngestRequest> requests, http::Responder& resp);
+nlohmann::json job_json(const kb::JobStatus& j);
+// Vault import, link graph, one document with backlinks (kb_vault_routes.cpp)
+void handle_kb_vault(App& app, const std::string& kb_name, const std::string& op,
+                     const http::Request& req, http::Responder& resp);
+void handle_kb_graph(App& app, const std::string& kb_name, const http::Request& req,
+                     http::Responder& resp);
+void handle_kb_document_get(App& app, const std::string& kb_name, const std::string& doc_id,
+                            http::Responder& resp);
 // RAG: POST /v1/kb/{kb}/ask (ask_route.cpp)
 void handle_kb_ask(App& app, const std::string& kb_name, const http::Request& req,
                    http::Responder& resp);

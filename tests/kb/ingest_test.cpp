@@ -197,7 +197,7 @@ TEST_F(IngestTest, IngestFileDetectsFormat) {
   ASSERT_TRUE(doc.is_ok());
   EXPECT_EQ(doc->title, "Title");
   EXPECT_EQ(doc->source, path);
-  EXPECT_EQ(ingestor_->ingest_file("kb", dir_.path() + "/x.pdf").status().code(),
+  EXPECT_EQ(ingestor_->ingest_file("kb", dir_.path() + "/x.pptx").status().code(),
             ErrorCode::kInvalidArgument);
   EXPECT_EQ(ingestor_->ingest_file("kb", dir_.path() + "/missing.txt").status().code(),
             ErrorCode::kNotFound);

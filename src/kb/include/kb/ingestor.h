@@ -43,7 +43,12 @@ class Ingestor {
       : store_(store), embedder_(embedder), options_(std::move(options)) {}
 
   Result<PutResult> ingest(const IngestRequest& request);
-  // Reads `path`, detects the format from its extension; document id defaults to the path.
+  // Like ingest() for a document the caller has parsed already (vault notes), storing `links`
+  // with it. request.content is still what the content hash covers.
+  Result<PutResult> ingest_parsed(const IngestRequest& request, ParsedDocument doc,
+                                  std::vector<DocumentLink> links);
+  // Reads `path`, detects the format from its extension and magic bytes (detect_format);
+  // document id defaults to the path.
   Result<PutResult> ingest_file(const std::string& collection, const std::string& path,
                                 std::string document_id = {});
   // Ingests each file independently: one that fails is reported (results[i]) and the others

@@ -9,6 +9,8 @@
 //                with another application_id or a newer version is rejected (kCorruption /
 //                kFailedPrecondition). Integrity: SQLite's own page format; the checksum-level
 //                check is `PRAGMA quick_check` via verify().
+//   Version 2 added the links table (document_id, position, target, heading, alias, embed):
+//   a version-1 file is upgraded in place on open (the table is created, user_version set).
 //   Vectors are BLOBs of dimension × float32, little-endian, no header (the dimension is the
 //   collection's).
 // Durability: journal_mode=WAL, synchronous=FULL — a put_document() that returned OK is on
@@ -29,7 +31,7 @@
 namespace dkb::kb {
 
 inline constexpr int32_t kApplicationId = 0x444B4231;  // "DKB1"
-inline constexpr int32_t kSchemaVersion = 1;
+inline constexpr int32_t kSchemaVersion = 2;
 
 struct SqliteStoreOptions {
   bool create_if_missing = true;  // create DIR and the database when absent

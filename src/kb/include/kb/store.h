@@ -38,6 +38,12 @@ struct DocumentWrite {
   std::vector<Chunk> chunks;
 };
 
+// One stored link with the id of the document it is written in.
+struct LinkRecord {
+  std::string source_id;
+  DocumentLink link;
+};
+
 struct TextQuery {
   std::string text;  // free text; tokenized with kb's CJK-aware tokenizer
   size_t k = 10;
@@ -92,6 +98,9 @@ class Store {
   virtual Result<std::vector<Chunk>> get_chunks(std::string_view collection,
                                                 std::string_view doc_id) = 0;
   virtual Result<int64_t> count_chunks(std::string_view collection) = 0;
+  // Every link of the collection's documents, ordered by source document id, then by position
+  // in the document. kNotFound for an unknown collection.
+  virtual Result<std::vector<LinkRecord>> list_links(std::string_view collection) = 0;
 
   // Full-text (BM25) search restricted to the collection and the `where` filter, applied
   // inside the query. Hits are ordered by descending score (score = -bm25).

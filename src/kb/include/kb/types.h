@@ -25,6 +25,17 @@ struct Collection {
   uint32_t dimension = 0;  // embedding dimension; 0 until the first vector is stored
 };
 
+// A link written in a document (vault notes: [[target#heading|alias]], ![[embed]], Logseq
+// [[page]] and #[[tag]]). Stored as written; resolution to a document happens when the graph
+// is read (link_graph.h), so a link to a note added later resolves then.
+struct DocumentLink {
+  std::string target;   // note name or path as written, e.g. "Projects/Plan" (non-empty)
+  std::string heading;  // after '#': a heading or "^block-id"; empty when none
+  std::string alias;    // after '|': the displayed text; empty when none
+  bool embed = false;   // ![[...]]
+  bool operator==(const DocumentLink&) const = default;
+};
+
 struct Document {
   std::string id;          // caller-chosen, unique within its collection (1..512 bytes)
   std::string collection;  // collection name
@@ -33,6 +44,9 @@ struct Document {
   std::string content_hash;  // hex; equal hash ⇒ re-adding is a no-op
   Json metadata = Json::object();
   int64_t n_chunks = 0;  // filled by the store on reads
+  // Outgoing links, replaced with the document on every put (committed in the same
+  // transaction). Reads leave this empty; Store::list_links() returns them.
+  std::vector<DocumentLink> links;
 };
 
 struct Chunk {

@@ -24,6 +24,8 @@ struct Source {
   int n = 0;                 // [n] as the prompt numbers it (1-based)
   kb::SearchHit hit;
   std::string title;         // document title, when known
+  bool reranked = false;     // hit.score is a rerank score (rag/rerank.h)
+  double retrieval_score = 0;  // the search's score, when reranked
 };
 
 struct BuiltPrompt {

@@ -18,6 +18,8 @@
 #include "auth/authenticator.h"
 #include "engine/model.h"
 #include "kb/embedder.h"
+#include "rag/rerank.h"
+#include "kb/ingest_jobs.h"
 #include "kb/ingestor.h"
 #include "kb/searcher.h"
 #include "kb/store.h"
@@ -73,6 +75,10 @@ class App {
   void kb_deleted(const std::string& name);
   kb::Ingestor* kb_ingestor() { return kb_ingestor_.get(); }
   kb::Embedder* kb_embedder() { return kb_embedder_.get(); }
+  // The RAG rerank stage; null without an embedding model.
+  rag::Reranker* reranker() { return reranker_.get(); }
+  // Background ingestion jobs (large uploads); null without a knowledge base.
+  kb::IngestJobs* kb_jobs() { return kb_jobs_.get(); }
   bool ready() const { return ready_.load(); }
   Metrics& metrics() { return metrics_; }
   ResponseCache& response_cache() { return response_cache_; }
@@ -98,6 +104,8 @@ class App {
   std::unique_ptr<kb::Searcher> kb_searcher_;
   std::unique_ptr<kb::Searcher> kb_chroma_searcher_;
   std::unique_ptr<kb::Ingestor> kb_ingestor_;
+  std::unique_ptr<rag::Reranker> reranker_;
+  std::unique_ptr<kb::IngestJobs> kb_jobs_;  // declared after the ingestor: destroyed first
   std::unique_ptr<auth::Authenticator> auth_;
 };
 
