@@ -137,7 +137,9 @@ TEST_F(RagE2eTest, StreamingSendsTheSameSourcesThenTheSameAnswer) {
   }
   EXPECT_EQ(answer, whole["answer"]);
   EXPECT_EQ(events.back()["citations"], whole["citations"]);
-  EXPECT_EQ(events.back()["usage"], whole["usage"]);
+  // Token counts agree; the cache-hit split differs (the second request reuses the first's KV).
+  EXPECT_EQ(events.back()["usage"]["prompt_tokens"], whole["usage"]["prompt_tokens"]);
+  EXPECT_EQ(events.back()["usage"]["completion_tokens"], whole["usage"]["completion_tokens"]);
 }
 
 double cosine(const json& a, const json& b) {
