@@ -7,6 +7,8 @@
 //   POST   /v1/kb/{kb}/documents            {documents: [{id, text, title?, format?, source?, metadata?}]}
 //   DELETE /v1/kb/{kb}/documents/{id}       delete one document
 //   POST   /v1/kb/{kb}/search               {query, top_k?, mode?: hybrid|vector|bm25, where?, where_document?}
+//   POST   /v1/kb/{kb}/verify                check store and vector indexes (kb_maintenance_route.cpp)
+//   POST   /v1/kb/{kb}/repair                rebuild what verify finds wrong
 //   POST   /v1/kb/{kb}/ask                  {question, top_k?, filter?, search?, stream?, temperature?,
 //                                            max_tokens?, model?, return_prompt?}  (RAG, ask_route.cpp)
 #include <nlohmann/json.hpp>
@@ -210,6 +212,10 @@ void handle_kb(App& app, const http::Request& req, http::Responder& resp) {
     auto removed = store->delete_document(kb_name, parts[4]);
     if (!removed.is_ok()) return resp.respond(error_response(removed.status()));
     return resp.respond(json_response(200, {{"deleted", parts[4]}, {"chunks", removed->size()}}));
+  }
+  if ((sub == "verify" || sub == "repair") && parts.size() == 4) {
+    if (m != "POST") return not_allowed();
+    return handle_kb_maintenance(app, kb_name, sub == "repair", resp);
   }
   if (sub == "ask" && parts.size() == 4) {
     if (m != "POST") return not_allowed();

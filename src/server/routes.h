@@ -27,6 +27,9 @@ void handle_detokenize(App& app, const http::Request& req, http::Responder& resp
 void handle_apply_template(App& app, const http::Request& req, http::Responder& resp);
 // Knowledge base, native API under /v1/kb (kb_routes.cpp)
 void handle_kb(App& app, const http::Request& req, http::Responder& resp);
+// POST /v1/kb/{kb}/verify and /repair (kb_maintenance_route.cpp)
+void handle_kb_maintenance(App& app, const std::string& kb_name, bool repair,
+                           http::Responder& resp);
 // RAG: POST /v1/kb/{kb}/ask (ask_route.cpp)
 void handle_kb_ask(App& app, const std::string& kb_name, const http::Request& req,
                    http::Responder& resp);

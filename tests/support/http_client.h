@@ -33,6 +33,8 @@ class ServerProcess {
   const std::string& data_dir() const { return temp_dir_; }
   // Sends SIGTERM and returns the exit status (-1 if it did not exit within timeout_ms).
   int terminate(int timeout_ms = 15000);
+  // kill -9 (a crash: nothing is flushed or saved) and reaps the process.
+  void kill_hard();
 
  private:
   pid_t pid_ = -1;
