@@ -121,7 +121,7 @@ Status SqliteStore::delete_collection(std::string_view name) {
   ev.collection_id = c.id;
   ev.collection = c.name;
   published(std::move(ev));
-  reclaim_space_locked();
+  reclaim_space_locked(SIZE_MAX / 8);  // the whole collection went
   return Status::ok();
 }
 
@@ -143,8 +143,9 @@ Result<PutResult> SqliteStore::put_document(const Document& doc, const std::vect
   for (size_t i = 0; i < chunks.size(); ++i) {
     if (!chunks[i].vector.empty()) ev.added.emplace_back(result.added_chunk_ids[i], chunks[i].vector);
   }
+  size_t removed = ev.removed.size();
   published(std::move(ev));
-  if (result.outcome == PutOutcome::kReplaced) reclaim_space_locked();
+  if (result.outcome == PutOutcome::kReplaced) reclaim_space_locked(removed);
   return result;
 }
 
@@ -188,8 +189,9 @@ Result<std::vector<PutResult>> SqliteStore::put_documents(std::string_view colle
       if (!v.empty()) ev.added.emplace_back(r.added_chunk_ids[i], v);
     }
   }
+  size_t removed = ev.removed.size();
   published(std::move(ev));
-  if (replaced) reclaim_space_locked();
+  if (replaced) reclaim_space_locked(removed);
   return results;
 }
 
@@ -325,7 +327,7 @@ Result<std::vector<int64_t>> SqliteStore::delete_document(std::string_view colle
   ev.generation = gen;
   ev.removed = *removed;
   published(std::move(ev));
-  reclaim_space_locked();
+  reclaim_space_locked(removed->size());
   return std::move(*removed);
 }
 
@@ -349,8 +351,9 @@ Result<size_t> SqliteStore::delete_documents(std::string_view collection,
   ev.collection_id = coll.id;
   ev.collection = coll.name;
   ev.generation = gen;
+  size_t n_removed = ev.removed.size();
   published(std::move(ev));
-  reclaim_space_locked();
+  reclaim_space_locked(n_removed);
   return n;
 }
 

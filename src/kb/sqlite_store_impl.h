@@ -83,8 +83,9 @@ class SqliteStore final : public Store {
   void published(ChangeEvent event);
   Status for_each_vector_locked(const Collection& coll,
                                 const std::function<void(int64_t, std::span<const float>)>& fn);
-  // Gives free pages back once enough accumulated (after deletes and replacements).
-  void reclaim_space_locked();
+  // After deletes and replacements that removed `removed_chunks` chunks: merges the full-text
+  // index once enough rows were deleted and gives free pages back once enough accumulated.
+  void reclaim_space_locked(size_t removed_chunks);
 
   std::mutex mu_;
   sqlite3* db_;
@@ -93,6 +94,7 @@ class SqliteStore final : public Store {
   std::map<std::string, uint64_t, std::less<>> generations_;  // cache of collections.generation
   std::map<uint64_t, ChangeListener> listeners_;
   uint64_t next_listener_ = 1;
+  size_t removed_since_merge_ = 0;
 };
 
 // Parses a stored JSON text column; malformed text is reported as corruption.

@@ -45,8 +45,19 @@ void SqliteStore::remove_change_listener(uint64_t handle) {
   listeners_.erase(handle);
 }
 
-void SqliteStore::reclaim_space_locked() {
+void SqliteStore::reclaim_space_locked(size_t removed_chunks) {
   // Best effort: the data is committed; a failure here only delays giving space back.
+  // FTS5 keeps a deleted row's postings as delete markers until its segments merge: once a
+  // quarter of the chunks have been removed since the last merge, merge everything (cost
+  // proportional to the index, amortized over the deletes that made it worthwhile).
+  removed_since_merge_ += removed_chunks;
+  auto live = query_int(db_, "SELECT count(*) FROM chunks");
+  if (live.is_ok() && removed_since_merge_ > 64 &&
+      removed_since_merge_ * 4 > static_cast<size_t>(*live)) {
+    if (sql::exec(db_, "INSERT INTO chunks_fts(chunks_fts) VALUES('optimize')").is_ok()) {
+      removed_since_merge_ = 0;
+    }
+  }
   auto free_pages = query_int(db_, "PRAGMA freelist_count");
   auto pages = query_int(db_, "PRAGMA page_count");
   auto page_size = query_int(db_, "PRAGMA page_size");
