@@ -71,6 +71,7 @@ void die(const Status& s, const char* what) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress lines show up when redirected
   Opts o;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];

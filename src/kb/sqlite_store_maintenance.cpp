@@ -63,7 +63,10 @@ void SqliteStore::reclaim_space_locked(size_t removed_chunks) {
   auto page_size = query_int(db_, "PRAGMA page_size");
   if (!free_pages.is_ok() || !pages.is_ok() || !page_size.is_ok()) return;
   if (*free_pages * 4 > *pages || *free_pages * *page_size > (8 << 20)) {
-    (void)sql::exec(db_, "PRAGMA incremental_vacuum");
+    // In WAL mode the file only shrinks when the vacuumed pages are checkpointed back.
+    if (sql::exec(db_, "PRAGMA incremental_vacuum").is_ok()) {
+      (void)sql::exec(db_, "PRAGMA wal_checkpoint(PASSIVE)");
+    }
   }
 }
 

@@ -52,6 +52,7 @@ CREATE TABLE chunks(
   vector BLOB,
   UNIQUE(document_id, ordinal));
 CREATE INDEX chunks_by_collection ON chunks(collection_id);
+CREATE INDEX chunks_by_metadata ON chunks(collection_id, metadata);
 CREATE VIRTUAL TABLE chunks_fts USING fts5(text, content='chunks', content_rowid='id',
                                            tokenize='dkb_cjk');
 CREATE TRIGGER chunks_ai AFTER INSERT ON chunks BEGIN
@@ -119,6 +120,7 @@ Status SqliteStore::init_schema() {
         "ALTER TABLE collections ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;"
         "CREATE TABLE kb_state(key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
         "INSERT INTO kb_state VALUES ('generation', 1);"
+        "CREATE INDEX chunks_by_metadata ON chunks(collection_id, metadata);"
         "PRAGMA user_version=2"));
     DKB_RETURN_IF_ERROR(tx.commit());
   }

@@ -213,7 +213,8 @@ Result<std::vector<int64_t>> SqliteStore::filter_chunk_ids(std::string_view coll
   DKB_ASSIGN_OR_RETURN(Collection coll, get_collection_locked(collection));
   DKB_ASSIGN_OR_RETURN(
       auto st,
-      sql::Stmt::prepare(db_, "SELECT c.id FROM chunks c WHERE c.collection_id = ? AND (" +
+      sql::Stmt::prepare(db_, "SELECT c.id FROM chunks c INDEXED BY chunks_by_metadata "
+                                  "WHERE c.collection_id = ? AND (" +
                                   filter.sql + ") AND (" + doc_filter.sql + ") ORDER BY c.id"));
   st.bind(1, coll.id);
   st.bind_filter(st.bind_filter(2, filter), doc_filter);

@@ -13,7 +13,9 @@
 //   collection's).
 //   Generations (version 2): kb_state('generation') is a store-wide counter; each committed
 //   change to a collection takes the next value into collections.generation (Store::
-//   generation()). A version-1 file is upgraded in place on open.
+//   generation()). Index chunks_by_metadata(collection_id, metadata) covers `where` filters, so
+//   computing a filter's allow-list does not read the vector BLOBs. A version-1 file is
+//   upgraded in place on open.
 //   DIR/indexes/ holds the saved ANN indexes (index_file.h), caches of kb.db.
 // Durability: journal_mode=WAL, synchronous=FULL — a put_document() that returned OK is on
 // disk. auto_vacuum=INCREMENTAL: a delete or replacement that leaves more than a quarter of
