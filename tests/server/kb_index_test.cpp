@@ -87,7 +87,9 @@ class KbIndexTest : public ::testing::Test {
       auto got = query(q, 10, group >= 0 ? json{{"g", group}} : json(nullptr));
       for (const auto& id : got) {
         found += truth.count(id);
-        if (group >= 0) EXPECT_EQ(std::stoi(id.substr(1)) % 10, group) << id;
+        if (group >= 0) {
+          EXPECT_EQ(std::stoi(id.substr(1)) % 10, group) << id;
+        }
       }
       wanted += truth.size();
     }
