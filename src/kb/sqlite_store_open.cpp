@@ -119,7 +119,8 @@ Status SqliteStore::init_schema() {
         db_,
         "ALTER TABLE collections ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;"
         "CREATE TABLE kb_state(key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
-        "INSERT INTO kb_state VALUES ('generation', 1);"
+        "INSERT INTO kb_state VALUES ('generation', "
+        "(SELECT coalesce(max(generation), 0) + 1 FROM collections));"
         "CREATE INDEX chunks_by_metadata ON chunks(collection_id, metadata);"
         "PRAGMA user_version=2"));
     DKB_RETURN_IF_ERROR(tx.commit());
