@@ -244,8 +244,17 @@ Result<std::vector<VectorHit>> HnswVectorIndex::search(std::span<const float> qu
     auto* data = reinterpret_cast<unsigned int*>(g.get_linklist0(node));
     size_t n = g.getListCount(data);
     auto* links = reinterpret_cast<tableint*>(data + 1);
+    // Prefetch one neighbour ahead, as hnswlib's own loop does: the walk is memory-bound.
+    if (n > 0) {
+      __builtin_prefetch(visited + links[0]);
+      __builtin_prefetch(g.getDataByInternalId(links[0]));
+    }
     for (size_t j = 0; j < n; ++j) {
       tableint cand = links[j];
+      if (j + 1 < n) {
+        __builtin_prefetch(visited + links[j + 1]);
+        __builtin_prefetch(g.getDataByInternalId(links[j + 1]));
+      }
       if (visited[cand] == tag) continue;
       visited[cand] = tag;
       float d = g.fstdistfunc_(q.data(), g.getDataByInternalId(cand), g.dist_func_param_);
