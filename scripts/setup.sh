@@ -13,6 +13,7 @@ PACKAGES=(
   libboost-dev
   libssl-dev libargon2-dev
   libpoppler-cpp-dev libzip-dev libcsv-dev
+  libhnswlib-dev
 )
 
 missing=()

@@ -137,8 +137,13 @@ Runner add_kb(CLI::App& app) {
   search->add_option("query", *query)->required();
   search->add_option("-k,--top-k", *k, "results");
   search->add_option("--mode", *mode, "hybrid, vector or bm25");
+  auto maint_name = std::make_shared<std::string>();
+  CLI::App* verify = app.add_subcommand("verify", "check a knowledge base (all when none given): SQLite, full-text and vector indexes");
+  verify->add_option("name", *maint_name, "knowledge base (default: all)");
+  CLI::App* repair = app.add_subcommand("repair", "rebuild what verify finds wrong (all knowledge bases when none given)");
+  repair->add_option("name", *maint_name, "knowledge base (default: all)");
   // --url/--api-key may come after the nested command ("deepkb kb add NAME f.md --url ...").
-  for (CLI::App* sub : {create, list, rm, add, vault, search, grant, revoke}) sub->fallthrough();
+  for (CLI::App* sub : {create, list, rm, add, vault, search, grant, revoke, verify, repair}) sub->fallthrough();
   return [=]() -> int {
     json out;
     if (grant->parsed()) {
@@ -172,6 +177,28 @@ Runner add_kb(CLI::App& app) {
     }
     if (add->parsed()) return kb_add_files(*s, *name, *files, *async);
     if (vault->parsed()) return kb_import_vault(*s, *name, *vault_dir, *keep_deleted);
+    if (verify->parsed() || repair->parsed()) {
+      const bool fix = repair->parsed();
+      std::vector<std::string> names;
+      if (!maint_name->empty()) {
+        names.push_back(*maint_name);
+      } else {
+        if (!call(*s, "GET", "/v1/kb", nullptr, &out)) return 1;
+        for (const auto& c : out["data"]) names.push_back(c["name"].get<std::string>());
+      }
+      int dirty = 0;
+      for (const auto& n : names) {
+        if (!call(*s, "POST", "/v1/kb/" + n + (fix ? "/repair" : "/verify"), json::object(), &out)) return 1;
+        for (const auto& r : out["repaired"]) std::printf("%s: repaired: %s\n", n.c_str(), r.get<std::string>().c_str());
+        for (const auto& p : out["problems"]) std::printf("%s: PROBLEM: %s\n", n.c_str(), p.get<std::string>().c_str());
+        for (const auto& note : out["notes"]) std::printf("%s: note: %s\n", n.c_str(), note.get<std::string>().c_str());
+        bool clean = out.value("clean", false);
+        std::printf("%s: %s\n", n.c_str(), clean ? "clean" : "problems found (run deepkb kb repair)");
+        dirty += clean ? 0 : 1;
+      }
+      if (names.empty()) std::printf("no knowledge bases\n");
+      return dirty ? 1 : 0;
+    }
     if (search->parsed()) {
       if (!call(*s, "POST", "/v1/kb/" + *name + "/search", {{"query", *query}, {"top_k", *k}, {"mode", *mode}}, &out)) return 1;
       int i = 0;

@@ -222,7 +222,7 @@ Runner add_serve(CLI::App& app) {
       server::ModelEntry* emb = api.find_model("", true);
       std::unique_ptr<kb::Embedder> embedder;
       if (emb) embedder = std::make_unique<server::EngineEmbedder>(emb->model, *emb->scheduler);
-      api.set_knowledge_base(std::move(store).value(), std::move(embedder));
+      api.set_knowledge_base(std::move(store).value(), std::move(embedder), data_dir);
       std::printf("deepkb: knowledge base at %s (%s)\n", data_dir.c_str(),
                   emb ? ("embeddings by " + emb->name).c_str() : "full-text search only: no --embed-model");
     }

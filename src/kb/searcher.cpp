@@ -7,6 +7,14 @@
 
 namespace dkb::kb {
 
+Searcher::Searcher(Store& store, Embedder* embedder, Metric metric, IndexManager* indexes)
+    : store_(store), embedder_(embedder), metric_(metric), indexes_(indexes) {
+  if (indexes_ == nullptr) {
+    owned_indexes_ = std::make_unique<IndexManager>(store, IndexManagerOptions{});
+    indexes_ = owned_indexes_.get();
+  }
+}
+
 Result<Metric> Searcher::metric_for(const Collection& coll) const {
   auto it = coll.metadata.find("hnsw:space");
   if (it == coll.metadata.end()) return metric_;
@@ -16,32 +24,6 @@ Result<Metric> Searcher::metric_for(const Collection& coll) const {
   if (space == "l2") return Metric::kL2;
   return invalid_argument("collection " + coll.name + ": unknown hnsw:space '" + space +
                           "' (cosine, ip, l2)");
-}
-
-Result<std::shared_ptr<const VectorIndex>> Searcher::index_for(const Collection& coll) {
-  const std::string& collection = coll.name;
-  const uint32_t dimension = coll.dimension;
-  DKB_ASSIGN_OR_RETURN(Metric metric, metric_for(coll));
-  // Read the generation before scanning: a write that lands during the scan makes the cached
-  // generation stale, so the next search rebuilds — never the other way round.
-  uint64_t gen = store_.generation(collection);
-  {
-    std::lock_guard lock(mu_);
-    auto it = indexes_.find(collection);
-    if (it != indexes_.end() && it->second.generation == gen && it->second.index &&
-        it->second.index->dimension() == dimension && it->second.index->metric() == metric) {
-      return it->second.index;
-    }
-  }
-  auto index = std::make_shared<ExactVectorIndex>(dimension, metric);
-  Status add_status;
-  DKB_RETURN_IF_ERROR(store_.for_each_vector(collection, [&](int64_t id, std::span<const float> v) {
-    if (add_status.is_ok()) add_status = index->add(id, v);
-  }));
-  DKB_RETURN_IF_ERROR(add_status);
-  std::lock_guard lock(mu_);
-  indexes_[std::string(collection)] = CachedIndex{gen, index};
-  return std::shared_ptr<const VectorIndex>(index);
 }
 
 Result<std::vector<VectorHit>> Searcher::vector_search(std::string_view collection,
@@ -62,13 +44,13 @@ Result<std::vector<VectorHit>> Searcher::vector_search(std::string_view collecti
                             " does not match collection " + coll.name + " (dimension " +
                             std::to_string(coll.dimension) + ")");
   }
-  DKB_ASSIGN_OR_RETURN(auto index, index_for(coll));
+  DKB_ASSIGN_OR_RETURN(Metric metric, metric_for(coll));
   std::optional<std::vector<int64_t>> allow;
   if (!request.where.is_null() || !request.where_document.is_null()) {
     DKB_ASSIGN_OR_RETURN(
         allow, store_.filter_chunk_ids(collection, request.where, request.where_document));
   }
-  return index->search(query, k, allow ? &*allow : nullptr);
+  return indexes_->search(coll, metric, query, k, allow ? &*allow : nullptr);
 }
 
 Result<SearchResponse> Searcher::search(std::string_view collection, const SearchRequest& request) {

@@ -57,11 +57,20 @@ Result<Collection> SqliteStore::create_collection(std::string_view name, const J
                          "INSERT INTO collections(name, metadata, dimension) VALUES (?, ?, ?) "
                          "ON CONFLICT(name) DO NOTHING"));
   st.bind(1, name).bind(2, metadata.dump()).bind(3, int64_t{dimension});
+  sql::Tx tx(db_);
+  DKB_RETURN_IF_ERROR(tx.begin());
   DKB_RETURN_IF_ERROR(st.run());
   if (sqlite3_changes(db_) == 0)
     return already_exists("collection " + std::string(name) + " already exists");
-  bump_generation(std::string(name));
-  return Collection{sqlite3_last_insert_rowid(db_), std::string(name), metadata, dimension};
+  int64_t id = sqlite3_last_insert_rowid(db_);
+  DKB_ASSIGN_OR_RETURN(uint64_t gen, bump_generation_locked(id));
+  DKB_RETURN_IF_ERROR(tx.commit());
+  ChangeEvent ev;
+  ev.collection_id = id;
+  ev.collection = std::string(name);
+  ev.generation = gen;
+  published(std::move(ev));
+  return Collection{id, std::string(name), metadata, dimension};
 }
 
 Status SqliteStore::update_collection_metadata(std::string_view name, const Json& metadata) {
@@ -88,10 +97,14 @@ Status SqliteStore::rename_collection(std::string_view name, std::string_view ne
   DKB_ASSIGN_OR_RETURN(auto st, sql::Stmt::prepare(db_, "UPDATE collections SET name=? WHERE id=?"));
   st.bind(1, new_name).bind(2, c.id);
   DKB_RETURN_IF_ERROR(st.run());
+  DKB_ASSIGN_OR_RETURN(uint64_t gen, bump_generation_locked(c.id));
   DKB_RETURN_IF_ERROR(tx.commit());
-  // Generations are keyed by name: both names count as changed, so no cached index survives.
   generations_.erase(c.name);
-  bump_generation(std::string(new_name));
+  ChangeEvent ev;
+  ev.collection_id = c.id;
+  ev.collection = std::string(new_name);
+  ev.generation = gen;
+  published(std::move(ev));
   return Status::ok();
 }
 
@@ -109,6 +122,12 @@ Status SqliteStore::delete_collection(std::string_view name) {
   }
   DKB_RETURN_IF_ERROR(tx.commit());
   generations_.erase(c.name);
+  ChangeEvent ev;
+  ev.kind = ChangeEvent::Kind::kDropped;
+  ev.collection_id = c.id;
+  ev.collection = c.name;
+  published(std::move(ev));
+  reclaim_space_locked(SIZE_MAX / 8);  // the whole collection went
   return Status::ok();
 }
 
@@ -120,8 +139,19 @@ Result<PutResult> SqliteStore::put_document(const Document& doc, const std::vect
   DKB_ASSIGN_OR_RETURN(Collection coll, get_collection_locked(doc.collection));
   DKB_ASSIGN_OR_RETURN(PutResult result, put_locked(doc, chunks, coll));
   if (result.outcome == PutOutcome::kUnchanged) return result;  // Tx rolls back: nothing written
+  DKB_ASSIGN_OR_RETURN(uint64_t gen, bump_generation_locked(coll.id));
   DKB_RETURN_IF_ERROR(tx.commit());
-  bump_generation(coll.name);
+  ChangeEvent ev;
+  ev.collection_id = coll.id;
+  ev.collection = coll.name;
+  ev.generation = gen;
+  ev.removed = result.removed_chunk_ids;
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    if (!chunks[i].vector.empty()) ev.added.emplace_back(result.added_chunk_ids[i], chunks[i].vector);
+  }
+  size_t removed = ev.removed.size();
+  published(std::move(ev));
+  if (result.outcome == PutOutcome::kReplaced) reclaim_space_locked(removed);
   return result;
 }
 
@@ -145,8 +175,29 @@ Result<std::vector<PutResult>> SqliteStore::put_documents(std::string_view colle
     if (!r.is_ok()) return r.status().with_context("document " + w.doc.id);  // Tx rolls back
     results.push_back(std::move(*r));
   }
+  bool changed = false, replaced = false;
+  for (const PutResult& r : results) {
+    changed |= r.outcome != PutOutcome::kUnchanged;
+    replaced |= r.outcome == PutOutcome::kReplaced;
+  }
+  if (!changed) return results;  // Tx rolls back: nothing written
+  DKB_ASSIGN_OR_RETURN(uint64_t gen, bump_generation_locked(coll.id));
   DKB_RETURN_IF_ERROR(tx.commit());
-  bump_generation(coll.name);
+  ChangeEvent ev;
+  ev.collection_id = coll.id;
+  ev.collection = coll.name;
+  ev.generation = gen;
+  for (size_t d = 0; d < writes.size(); ++d) {
+    const PutResult& r = results[d];
+    ev.removed.insert(ev.removed.end(), r.removed_chunk_ids.begin(), r.removed_chunk_ids.end());
+    for (size_t i = 0; i < r.added_chunk_ids.size(); ++i) {
+      const auto& v = writes[d].chunks[i].vector;
+      if (!v.empty()) ev.added.emplace_back(r.added_chunk_ids[i], v);
+    }
+  }
+  size_t removed = ev.removed.size();
+  published(std::move(ev));
+  if (replaced) reclaim_space_locked(removed);
   return results;
 }
 
@@ -296,8 +347,15 @@ Result<std::vector<int64_t>> SqliteStore::delete_document(std::string_view colle
   DKB_ASSIGN_OR_RETURN(Collection coll, get_collection_locked(collection));
   DKB_ASSIGN_OR_RETURN(auto removed, delete_locked(coll, doc_id));
   if (!removed) return not_found("document " + std::string(doc_id) + " not found in " + coll.name);
+  DKB_ASSIGN_OR_RETURN(uint64_t gen, bump_generation_locked(coll.id));
   DKB_RETURN_IF_ERROR(tx.commit());
-  bump_generation(coll.name);
+  ChangeEvent ev;
+  ev.collection_id = coll.id;
+  ev.collection = coll.name;
+  ev.generation = gen;
+  ev.removed = *removed;
+  published(std::move(ev));
+  reclaim_space_locked(removed->size());
   return std::move(*removed);
 }
 
@@ -308,13 +366,22 @@ Result<size_t> SqliteStore::delete_documents(std::string_view collection,
   DKB_RETURN_IF_ERROR(tx.begin());
   DKB_ASSIGN_OR_RETURN(Collection coll, get_collection_locked(collection));
   size_t n = 0;
+  ChangeEvent ev;
   for (const std::string& id : doc_ids) {
     DKB_ASSIGN_OR_RETURN(auto removed, delete_locked(coll, id));
-    if (removed) ++n;
+    if (!removed) continue;
+    ++n;
+    ev.removed.insert(ev.removed.end(), removed->begin(), removed->end());
   }
   if (n == 0) return n;
+  DKB_ASSIGN_OR_RETURN(uint64_t gen, bump_generation_locked(coll.id));
   DKB_RETURN_IF_ERROR(tx.commit());
-  bump_generation(coll.name);
+  ev.collection_id = coll.id;
+  ev.collection = coll.name;
+  ev.generation = gen;
+  size_t n_removed = ev.removed.size();
+  published(std::move(ev));
+  reclaim_space_locked(n_removed);
   return n;
 }
 

@@ -55,9 +55,17 @@ class SqliteStore final : public Store {
                          const std::function<void(int64_t, std::span<const float>)>& fn) override;
   Result<std::vector<SearchHit>> get_hits(std::span<const int64_t> chunk_ids) override;
   uint64_t generation(std::string_view collection) override;
+  Result<uint64_t> snapshot_vectors(
+      std::string_view collection,
+      const std::function<void(int64_t, std::span<const float>)>& fn) override;
+  uint64_t add_change_listener(ChangeListener listener) override;
+  void remove_change_listener(uint64_t handle) override;
   Status compact() override;
+  Result<StoreReport> verify() override;
+  Result<std::vector<std::string>> repair() override;
 
-  Status verify();
+  // SQLite's quick_check and the FTS5 integrity check (verify_sqlite_store()).
+  Status quick_verify();
 
  private:
   // Callers hold mu_.
@@ -71,14 +79,25 @@ class SqliteStore final : public Store {
                                                             std::string_view doc_id);
   // Replaces the document's links inside the caller's transaction.
   Status put_links_locked(int64_t doc_row, const std::vector<DocumentLink>& links);
-  void bump_generation(const std::string& name) { generations_[name] = ++generation_counter_; }
+  // Inside the caller's transaction: takes the next store-wide generation and records it on
+  // the collection. Returns it; after commit, call published().
+  Result<uint64_t> bump_generation_locked(int64_t collection_id);
+  // After a commit: caches the generation and tells the listeners.
+  void published(ChangeEvent event);
+  Status for_each_vector_locked(const Collection& coll,
+                                const std::function<void(int64_t, std::span<const float>)>& fn);
+  // After deletes and replacements that removed `removed_chunks` chunks: merges the full-text
+  // index once enough rows were deleted and gives free pages back once enough accumulated.
+  void reclaim_space_locked(size_t removed_chunks);
 
   std::mutex mu_;
   sqlite3* db_;
   int lock_fd_;
   std::string dir_;
-  std::map<std::string, uint64_t, std::less<>> generations_;
-  uint64_t generation_counter_ = 1;
+  std::map<std::string, uint64_t, std::less<>> generations_;  // cache of collections.generation
+  std::map<uint64_t, ChangeListener> listeners_;
+  uint64_t next_listener_ = 1;
+  size_t removed_since_merge_ = 0;
 };
 
 // Parses a stored JSON text column; malformed text is reported as corruption.

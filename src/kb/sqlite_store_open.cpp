@@ -25,7 +25,10 @@ CREATE TABLE collections(
   id INTEGER PRIMARY KEY,
   name TEXT NOT NULL UNIQUE,
   metadata TEXT NOT NULL DEFAULT '{}',
-  dimension INTEGER NOT NULL DEFAULT 0);
+  dimension INTEGER NOT NULL DEFAULT 0,
+  generation INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE kb_state(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT INTO kb_state VALUES ('generation', 1);
 CREATE TABLE documents(
   id INTEGER PRIMARY KEY,
   collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
@@ -49,6 +52,7 @@ CREATE TABLE chunks(
   vector BLOB,
   UNIQUE(document_id, ordinal));
 CREATE INDEX chunks_by_collection ON chunks(collection_id);
+CREATE INDEX chunks_by_metadata ON chunks(collection_id, metadata);
 CREATE VIRTUAL TABLE chunks_fts USING fts5(text, content='chunks', content_rowid='id',
                                            tokenize='dkb_cjk');
 CREATE TRIGGER chunks_ai AFTER INSERT ON chunks BEGIN
@@ -119,10 +123,18 @@ Status SqliteStore::init_schema() {
     return failed_precondition("store schema version " + std::to_string(version) +
                                " is newer than this build supports (" +
                                std::to_string(kSchemaVersion) + ")");
-  }
-  if (version < 2) {  // version 1 → 2: add the links table
+  } else if (version == 1) {
+    // Version 2 added persistent generations (index staleness), the metadata index for
+    // filters, and the links table (vault import); one transaction upgrades all of it.
     sql::Tx tx(db_);
     DKB_RETURN_IF_ERROR(tx.begin());
+    DKB_RETURN_IF_ERROR(sql::exec(
+        db_,
+        "ALTER TABLE collections ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;"
+        "CREATE TABLE kb_state(key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+        "INSERT INTO kb_state VALUES ('generation', "
+        "(SELECT coalesce(max(generation), 0) + 1 FROM collections));"
+        "CREATE INDEX chunks_by_metadata ON chunks(collection_id, metadata);"));
     DKB_RETURN_IF_ERROR(sql::exec(db_, kLinksSchema));
     DKB_RETURN_IF_ERROR(sql::exec(db_, "PRAGMA user_version=2"));
     DKB_RETURN_IF_ERROR(tx.commit());
@@ -130,6 +142,7 @@ Status SqliteStore::init_schema() {
   DKB_RETURN_IF_ERROR(sql::exec(db_, "PRAGMA journal_mode=WAL"));
   DKB_RETURN_IF_ERROR(sql::exec(db_, "PRAGMA synchronous=FULL"));
   DKB_RETURN_IF_ERROR(sql::exec(db_, "PRAGMA foreign_keys=ON"));
+  DKB_RETURN_IF_ERROR(sql::exec(db_, "PRAGMA journal_size_limit=16777216"));
   return Status::ok();
 }
 
@@ -183,7 +196,7 @@ Status SqliteStore::compact() {
   return Status::ok();
 }
 
-Status SqliteStore::verify() {
+Status SqliteStore::quick_verify() {
   std::lock_guard lock(mu_);
   DKB_ASSIGN_OR_RETURN(auto st, sql::Stmt::prepare(db_, "PRAGMA quick_check"));
   DKB_ASSIGN_OR_RETURN(bool row, st.step());
@@ -198,6 +211,6 @@ Status SqliteStore::verify() {
 Status verify_sqlite_store(Store& store) {
   auto* s = dynamic_cast<SqliteStore*>(&store);
   if (s == nullptr) return invalid_argument("verify_sqlite_store: not a SqliteStore");
-  return s->verify();
+  return s->quick_verify();
 }
 }  // namespace dkb::kb

@@ -213,7 +213,8 @@ Result<std::vector<int64_t>> SqliteStore::filter_chunk_ids(std::string_view coll
   DKB_ASSIGN_OR_RETURN(Collection coll, get_collection_locked(collection));
   DKB_ASSIGN_OR_RETURN(
       auto st,
-      sql::Stmt::prepare(db_, "SELECT c.id FROM chunks c WHERE c.collection_id = ? AND (" +
+      sql::Stmt::prepare(db_, "SELECT c.id FROM chunks c INDEXED BY chunks_by_metadata "
+                                  "WHERE c.collection_id = ? AND (" +
                                   filter.sql + ") AND (" + doc_filter.sql + ") ORDER BY c.id"));
   st.bind(1, coll.id);
   st.bind_filter(st.bind_filter(2, filter), doc_filter);
@@ -230,6 +231,23 @@ Status SqliteStore::for_each_vector(
     std::string_view collection, const std::function<void(int64_t, std::span<const float>)>& fn) {
   std::lock_guard lock(mu_);
   DKB_ASSIGN_OR_RETURN(Collection coll, get_collection_locked(collection));
+  return for_each_vector_locked(coll, fn);
+}
+
+Result<uint64_t> SqliteStore::snapshot_vectors(
+    std::string_view collection, const std::function<void(int64_t, std::span<const float>)>& fn) {
+  std::lock_guard lock(mu_);
+  DKB_ASSIGN_OR_RETURN(Collection coll, get_collection_locked(collection));
+  DKB_RETURN_IF_ERROR(for_each_vector_locked(coll, fn));
+  DKB_ASSIGN_OR_RETURN(auto st,
+                       sql::Stmt::prepare(db_, "SELECT generation FROM collections WHERE id=?"));
+  st.bind(1, coll.id);
+  DKB_ASSIGN_OR_RETURN(bool row, st.step());
+  return row ? static_cast<uint64_t>(st.col_int(0)) : uint64_t{0};
+}
+
+Status SqliteStore::for_each_vector_locked(
+    const Collection& coll, const std::function<void(int64_t, std::span<const float>)>& fn) {
   DKB_ASSIGN_OR_RETURN(
       auto st,
       sql::Stmt::prepare(
@@ -280,10 +298,12 @@ uint64_t SqliteStore::generation(std::string_view collection) {
   std::lock_guard lock(mu_);
   auto it = generations_.find(collection);
   if (it != generations_.end()) return it->second;
-  // First look since open: assign a fresh value if the collection exists.
-  auto c = get_collection_locked(collection);
-  if (!c.is_ok()) return 0;
-  uint64_t g = ++generation_counter_;
+  auto st = sql::Stmt::prepare(db_, "SELECT generation FROM collections WHERE name=?");
+  if (!st.is_ok()) return 0;
+  st->bind(1, collection);
+  auto row = st->step();
+  if (!row.is_ok() || !*row) return 0;
+  auto g = static_cast<uint64_t>(st->col_int(0));
   generations_.emplace(std::string(collection), g);
   return g;
 }

@@ -7,14 +7,6 @@
 namespace dkb::kb {
 namespace {
 
-void normalize(std::span<float> v) {
-  double n = 0;
-  for (float x : v) n += double{x} * x;
-  if (n <= 0) return;
-  float inv = static_cast<float>(1.0 / std::sqrt(n));
-  for (float& x : v) x *= inv;
-}
-
 float dot(std::span<const float> a, std::span<const float> b) {
   float s = 0;
   for (size_t i = 0; i < a.size(); ++i) s += a[i] * b[i];
@@ -22,6 +14,19 @@ float dot(std::span<const float> a, std::span<const float> b) {
 }
 
 }  // namespace
+
+void normalize_vector(std::span<float> v) {
+  double n = 0;
+  for (float x : v) n += double{x} * x;
+  if (n <= 0) return;
+  float inv = static_cast<float>(1.0 / std::sqrt(n));
+  for (float& x : v) x *= inv;
+}
+
+bool IdFilter::accepts(int64_t id) const {
+  if (allow != nullptr && !std::binary_search(allow->begin(), allow->end(), id)) return false;
+  return !excluded(id);
+}
 
 float similarity(std::span<const float> a, std::span<const float> b, Metric metric) {
   switch (metric) {
@@ -58,7 +63,7 @@ Status ExactVectorIndex::add(int64_t id, std::span<const float> vector) {
   }
   std::span<float> dst(data_.data() + row * dim_, dim_);
   std::copy(vector.begin(), vector.end(), dst.begin());
-  if (metric_ == Metric::kCosine) normalize(dst);
+  if (metric_ == Metric::kCosine) normalize_vector(dst);
   return Status::ok();
 }
 
@@ -83,14 +88,22 @@ float ExactVectorIndex::score(std::span<const float> q, size_t row) const {
   return dot(q, v);  // cosine: both sides already normalized
 }
 
+void ExactVectorIndex::for_each(
+    const std::function<void(int64_t, std::span<const float>)>& fn) const {
+  for (size_t row = 0; row < ids_.size(); ++row) {
+    fn(ids_[row], std::span<const float>(data_.data() + row * dim_, dim_));
+  }
+}
+
 Result<std::vector<VectorHit>> ExactVectorIndex::search(std::span<const float> query, size_t k,
-                                                        const std::vector<int64_t>* allow) const {
+                                                        const IdFilter& filter) const {
+  const std::vector<int64_t>* allow = filter.allow;
   if (query.size() != dim_) {
     return invalid_argument("query dimension " + std::to_string(query.size()) +
                             " != index dimension " + std::to_string(dim_));
   }
   std::vector<float> q(query.begin(), query.end());
-  if (metric_ == Metric::kCosine) normalize(q);
+  if (metric_ == Metric::kCosine) normalize_vector(q);
   // Min-heap of the best k: worst on top.
   auto worse = [](const VectorHit& a, const VectorHit& b) {
     return a.score != b.score ? a.score > b.score : a.id < b.id;
@@ -109,10 +122,12 @@ Result<std::vector<VectorHit>> ExactVectorIndex::search(std::span<const float> q
   if (allow != nullptr) {
     for (int64_t id : *allow) {
       auto it = row_.find(id);
-      if (it != row_.end()) consider(id, it->second);
+      if (it != row_.end() && !filter.excluded(id)) consider(id, it->second);
     }
   } else {
-    for (size_t row = 0; row < ids_.size(); ++row) consider(ids_[row], row);
+    for (size_t row = 0; row < ids_.size(); ++row) {
+      if (!filter.excluded(ids_[row])) consider(ids_[row], row);
+    }
   }
   std::vector<VectorHit> out;
   out.reserve(heap.size());

@@ -18,12 +18,16 @@ App::App(AppOptions opt) : opt_(std::move(opt)), response_cache_(opt_.response_c
 App::~App() = default;
 
 void App::set_knowledge_base(std::unique_ptr<kb::Store> store,
-                             std::unique_ptr<kb::Embedder> embedder) {
+                             std::unique_ptr<kb::Embedder> embedder, const std::string& index_dir) {
   kb_store_ = std::move(store);
   kb_embedder_ = std::move(embedder);
-  kb_searcher_ = std::make_unique<kb::Searcher>(*kb_store_, kb_embedder_.get());
-  kb_chroma_searcher_ =
-      std::make_unique<kb::Searcher>(*kb_store_, kb_embedder_.get(), kb::Metric::kL2);
+  kb::IndexManagerOptions io;
+  io.dir = index_dir;
+  kb_indexes_ = std::make_unique<kb::IndexManager>(*kb_store_, io);
+  kb_searcher_ = std::make_unique<kb::Searcher>(*kb_store_, kb_embedder_.get(), kb::Metric::kCosine,
+                                                kb_indexes_.get());
+  kb_chroma_searcher_ = std::make_unique<kb::Searcher>(*kb_store_, kb_embedder_.get(),
+                                                       kb::Metric::kL2, kb_indexes_.get());
   kb_ingestor_ = std::make_unique<kb::Ingestor>(*kb_store_, kb_embedder_.get());
   if (kb_embedder_) reranker_ = std::make_unique<rag::EmbeddingReranker>(*kb_embedder_);
   kb_jobs_ = std::make_unique<kb::IngestJobs>(*kb_ingestor_);

@@ -12,6 +12,8 @@
 //   GET    /v1/kb/{kb}/jobs[/{id}]          ingestion jobs (kb_upload_routes.cpp)
 //   POST   /v1/kb/{kb}/vault/sync|notes     vault import; GET /v1/kb/{kb}/graph (kb_vault_routes.cpp)
 //   POST   /v1/kb/{kb}/search               {query, top_k?, mode?: hybrid|vector|bm25, where?, where_document?}
+//   POST   /v1/kb/{kb}/verify                check store and vector indexes (kb_maintenance_route.cpp)
+//   POST   /v1/kb/{kb}/repair                rebuild what verify finds wrong
 //   POST   /v1/kb/{kb}/ask                  {question, top_k?, filter?, search?, stream?, temperature?,
 //                                            max_tokens?, model?, return_prompt?}  (RAG, ask_route.cpp)
 #include <nlohmann/json.hpp>
@@ -243,6 +245,10 @@ void handle_kb(App& app, const http::Request& req, http::Responder& resp) {
   if (sub == "jobs") return handle_kb_jobs(app, kb_name, parts, req, resp);
   if (sub == "graph" && parts.size() == 4) return handle_kb_graph(app, kb_name, req, resp);
   if (sub == "vault" && parts.size() == 5) return handle_kb_vault(app, kb_name, parts[4], req, resp);
+  if ((sub == "verify" || sub == "repair") && parts.size() == 4) {
+    if (m != "POST") return not_allowed();
+    return handle_kb_maintenance(app, kb_name, sub == "repair", resp);
+  }
   if (sub == "ask" && parts.size() == 4) {
     if (m != "POST") return not_allowed();
     return handle_kb_ask(app, kb_name, req, resp);

@@ -4,7 +4,8 @@
 //   knowledge_base → also kb.read on it.
 //   /v1/kb: GET list → signed in (the list is filtered); POST /v1/kb → kb.create on the new
 //   name; under /v1/kb/{kb}: GET and POST search|ask → kb.read (ask also model.chat), other
-//   POST/PUT/PATCH → kb.write, DELETE → kb.delete. New /v1/kb routes get these defaults.
+//   POST verify → kb.read, POST repair → kb.manage, other POST/PUT/PATCH → kb.write,
+//   DELETE → kb.delete. New /v1/kb routes get these defaults.
 //   Chroma and admin routes: signed in here; their handlers check per collection / per action.
 #include <nlohmann/json.hpp>
 
@@ -56,6 +57,9 @@ Requirement kb_requirement(App& app, const http::Request& req) {
     return need(Permission::kAuthenticated, Resource::global());
   }
   Resource kb = Resource::kb(parts[2]);
+  // verify only reports (read); repair rebuilds indexes and deletes orphans (the KB's admin).
+  if (m == "POST" && parts.size() == 4 && parts[3] == "verify") return need(Permission::kKbRead, kb);
+  if (m == "POST" && parts.size() == 4 && parts[3] == "repair") return need(Permission::kKbManage, kb);
   const bool read_post = parts.size() == 4 && (parts[3] == "search" || parts[3] == "ask");
   if (m == "GET" || m == "HEAD" || (m == "POST" && read_post)) {
     Requirement q = need(Permission::kKbRead, kb);

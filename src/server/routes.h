@@ -46,6 +46,9 @@ void handle_kb_graph(App& app, const std::string& kb_name, const http::Request& 
                      http::Responder& resp);
 void handle_kb_document_get(App& app, const std::string& kb_name, const std::string& doc_id,
                             http::Responder& resp);
+// POST /v1/kb/{kb}/verify and /repair (kb_maintenance_route.cpp)
+void handle_kb_maintenance(App& app, const std::string& kb_name, bool repair,
+                           http::Responder& resp);
 // RAG: POST /v1/kb/{kb}/ask (ask_route.cpp)
 void handle_kb_ask(App& app, const std::string& kb_name, const http::Request& req,
                    http::Responder& resp);

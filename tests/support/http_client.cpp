@@ -147,6 +147,14 @@ int ServerProcess::terminate(int timeout_ms) {
   return -1;
 }
 
+void ServerProcess::kill_hard() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGKILL);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
 ServerProcess::~ServerProcess() {
   if (pid_ > 0) terminate(5000);
   if (reader_.joinable()) reader_.join();  // the pipe reaches EOF once the server has exited

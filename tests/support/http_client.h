@@ -45,6 +45,8 @@ class ServerProcess {
   // Sends SIGTERM and returns the exit status (-1 if it did not exit within timeout_ms);
   // output() then holds everything the server printed.
   int terminate(int timeout_ms = 15000);
+  // kill -9 (a crash: nothing is flushed or saved) and reaps the process.
+  void kill_hard();
 
  private:
   pid_t pid_ = -1;

@@ -2,10 +2,11 @@
 //
 // The metric comes from the collection's metadata key "hnsw:space" ("cosine", "ip", "l2"), as
 // in Chroma, else the Searcher's default. Vector search uses one VectorIndex per collection
-// (ExactVectorIndex for now), built from the Store on first use and rebuilt when
-// Store::generation() shows the collection changed. Filters (`where`) are compiled to SQL: for BM25
-// inside the FTS query, for vectors as an allow-list consulted during the index scan — never by
-// trimming a top-k afterwards. Ownership: borrows the Store and the optional Embedder; both must
+// through an IndexManager (index_manager.h: exact for small collections, HNSW above, kept
+// current from the store's change events, persisted when the manager has a directory). Filters (`where`) are compiled to SQL: for BM25
+// inside the FTS query, for vectors as an allow-list consulted during the index search — never
+// by trimming a top-k afterwards. Ownership: borrows the Store, the optional Embedder and the
+// optional IndexManager (without one the Searcher owns a memory-only manager); all must
 // outlive the Searcher. Thread-safety: search() may be called concurrently (index cache guarded by
 // a mutex). Errors: kNotFound (collection), kInvalidArgument (filter, dimension, missing query
 // vector for vector mode without an embedder), kFailedPrecondition (vector mode on a collection
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "kb/embedder.h"
+#include "kb/index_manager.h"
 #include "kb/store.h"
 #include "kb/vector_index.h"
 
@@ -47,26 +49,23 @@ struct SearchResponse {
 
 class Searcher {
  public:
-  Searcher(Store& store, Embedder* embedder, Metric metric = Metric::kCosine)
-      : store_(store), embedder_(embedder), metric_(metric) {}
+  Searcher(Store& store, Embedder* embedder, Metric metric = Metric::kCosine,
+           IndexManager* indexes = nullptr);
 
   Result<SearchResponse> search(std::string_view collection, const SearchRequest& request);
+  // The metric a collection is searched with (its "hnsw:space", else the default).
+  Result<Metric> metric_for(const Collection& coll) const;
+  IndexManager& indexes() { return *indexes_; }
 
  private:
-  struct CachedIndex {
-    uint64_t generation = 0;
-    std::shared_ptr<const VectorIndex> index;
-  };
-  Result<std::shared_ptr<const VectorIndex>> index_for(const Collection& coll);
-  Result<Metric> metric_for(const Collection& coll) const;
   Result<std::vector<VectorHit>> vector_search(std::string_view collection, const Collection& coll,
                                                const SearchRequest& request, size_t k);
 
   Store& store_;
   Embedder* embedder_;
   Metric metric_;
-  std::mutex mu_;
-  std::map<std::string, CachedIndex, std::less<>> indexes_;
+  std::unique_ptr<IndexManager> owned_indexes_;
+  IndexManager* indexes_;
 };
 
 }  // namespace dkb::kb

@@ -13,8 +13,16 @@
 //   a version-1 file is upgraded in place on open (the table is created, user_version set).
 //   Vectors are BLOBs of dimension × float32, little-endian, no header (the dimension is the
 //   collection's).
+//   Generations (version 2): kb_state('generation') is a store-wide counter; each committed
+//   change to a collection takes the next value into collections.generation (Store::
+//   generation()). Index chunks_by_metadata(collection_id, metadata) covers `where` filters, so
+//   computing a filter's allow-list does not read the vector BLOBs. A version-1 file is
+//   upgraded in place on open.
+//   DIR/indexes/ holds the saved ANN indexes (index_file.h), caches of kb.db.
 // Durability: journal_mode=WAL, synchronous=FULL — a put_document() that returned OK is on
-// disk. auto_vacuum=INCREMENTAL; compact() runs incremental_vacuum + a WAL checkpoint.
+// disk. auto_vacuum=INCREMENTAL: a delete or replacement that leaves more than a quarter of
+// the pages (or 8 MiB) free runs incremental_vacuum; compact() also merges the FTS5 segments
+// and truncates the WAL; journal_size_limit keeps the WAL file from staying large.
 // Full-text: FTS5 table over chunk text with the "dkb_cjk" tokenizer (text_tokenizer.h),
 // registered on the connection at open; the sqlite3 shell cannot query it without it. The
 // tokenizer's output is part of the format: changing it needs a kSchemaVersion bump and an

@@ -17,6 +17,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/status.h"
@@ -42,6 +43,26 @@ struct DocumentWrite {
 struct LinkRecord {
   std::string source_id;
   DocumentLink link;
+};
+
+// A committed change to one collection, delivered to change listeners (index maintenance).
+struct ChangeEvent {
+  enum class Kind { kChunks, kDropped };
+  Kind kind = Kind::kChunks;
+  int64_t collection_id = 0;
+  std::string collection;   // name at the time of the change
+  uint64_t generation = 0;  // the collection's generation after the change
+  std::vector<int64_t> removed;                                   // chunk ids gone
+  std::vector<std::pair<int64_t, std::vector<float>>> added;      // new chunks with vectors
+};
+// Called after each commit, in commit order, with the store's write lock held: it must be quick
+// and must not call back into the store.
+using ChangeListener = std::function<void(const ChangeEvent&)>;
+
+// Result of Store::verify(): a store is clean when `problems` is empty.
+struct StoreReport {
+  std::vector<std::string> problems;  // each one sentence: what is wrong and where
+  std::vector<std::string> notes;     // informational (e.g. chunks without embeddings)
 };
 
 struct TextQuery {
@@ -118,12 +139,29 @@ class Store {
   // Full chunk rows (without vectors) for the given ids, in the same order; unknown ids skipped.
   virtual Result<std::vector<SearchHit>> get_hits(std::span<const int64_t> chunk_ids) = 0;
 
-  // Monotonic counter bumped by every committed change to the collection's chunks; lets
-  // in-memory indexes know when to rebuild. Unknown collection → 0.
+  // Persistent, store-wide monotonic counter: every committed change to a collection's chunks
+  // (and its creation or rename) gives it a value no collection ever had before, so a saved
+  // index recording the generation it reflects can tell whether it is stale — across
+  // restarts and crashes. Unknown collection → 0.
   virtual uint64_t generation(std::string_view collection) = 0;
+  // for_each_vector() and the collection's generation read in the same snapshot.
+  virtual Result<uint64_t> snapshot_vectors(
+      std::string_view collection,
+      const std::function<void(int64_t, std::span<const float>)>& fn) = 0;
+  // Registers a listener for committed changes (see ChangeListener); returns its handle.
+  virtual uint64_t add_change_listener(ChangeListener listener) = 0;
+  // Unregisters; after it returns the listener is not running and will not be called.
+  virtual void remove_change_listener(uint64_t handle) = 0;
 
-  // Gives freed pages back to the file system (deleted documents shrink the store).
+  // Gives freed pages back to the file system (deleted documents shrink the store). Deletes
+  // and replacements also reclaim space on their own once enough pages are free.
   virtual Status compact() = 0;
+  // Checks the store: storage integrity, full-text index consistency, chunk ↔ vector
+  // agreement. Problems are reported in the result, not as an error status.
+  virtual Result<StoreReport> verify() = 0;
+  // Rebuilds what verify() can find wrong and the store can rebuild (full-text index, orphan
+  // rows); returns what was done. Page-level damage is reported, not repaired.
+  virtual Result<std::vector<std::string>> repair() = 0;
 };
 
 }  // namespace dkb::kb

@@ -57,7 +57,10 @@ class App {
   void add_model(ModelEntry entry);
   void set_ready(bool ready) { ready_.store(ready); }
   // The knowledge base (before serving starts). embedder may be null: full-text search only.
-  void set_knowledge_base(std::unique_ptr<kb::Store> store, std::unique_ptr<kb::Embedder> embedder);
+  // index_dir: where vector indexes are saved (the data directory); empty = memory only.
+  void set_knowledge_base(std::unique_ptr<kb::Store> store, std::unique_ptr<kb::Embedder> embedder,
+                          const std::string& index_dir = "");
+  kb::IndexManager* kb_indexes() { return kb_indexes_.get(); }
   kb::Store* kb_store() { return kb_store_.get(); }
   // Users, keys, roles and the audit log (before serving starts); null: serve --no-auth.
   void set_auth(std::unique_ptr<auth::Authenticator> a) { auth_ = std::move(a); }
@@ -101,6 +104,7 @@ class App {
   ResponseCache response_cache_;
   std::unique_ptr<kb::Store> kb_store_;
   std::unique_ptr<kb::Embedder> kb_embedder_;
+  std::unique_ptr<kb::IndexManager> kb_indexes_;  // after the store: destroyed (and saved) first
   std::unique_ptr<kb::Searcher> kb_searcher_;
   std::unique_ptr<kb::Searcher> kb_chroma_searcher_;
   std::unique_ptr<kb::Ingestor> kb_ingestor_;
