@@ -11,6 +11,7 @@ PACKAGES=(
   libpcre2-dev libutf8proc-dev
   libsqlite3-dev libyaml-cpp-dev libxml2-dev
   libboost-dev
+  python3 python3-requests
 )
 
 missing=()

@@ -140,7 +140,10 @@ Runner add_serve(CLI::App& app) {
     server::http::ServerOptions so;
     so.host = o->host;
     so.port = static_cast<uint16_t>(o->port);
-    Status st = http->start(so, [&api](const server::http::Request& r, server::http::Responder& w) { api.handle(r, w); });
+    Status st = http->start(
+        so, [&api](const server::http::Request& r, server::http::Responder& w) { api.handle(r, w); },
+        [&api](const server::http::Request& r, std::shared_ptr<server::http::WsConnection> c,
+               server::http::Response* reject) { return api.accept_websocket(r, std::move(c), reject); });
     if (!st.is_ok()) return fail(st.to_string());
     std::printf("deepkb: listening on http://%s:%u\n", o->host.c_str(), http->port());
     if (o->api_keys.empty()) {

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "generation_util.h"
+#include "openai_choices.h"
 #include "rag_util.h"
 #include "route_util.h"
 #include "routes.h"
@@ -31,36 +32,20 @@ Result<StreamOpts> read_stream_opts(const json& body) {
   return o;
 }
 
-// n: choices per request (1..16); n > 1 is answered without streaming.
-Result<int> read_n(const json& body, bool stream) {
+// n: choices per request (1..16); streamed choices carry choices[].index.
+Result<int> read_n(const json& body) {
   DKB_ASSIGN_OR_RETURN(int64_t n, get_int(body, "n", 1, 1, 16));
-  if (n > 1 && stream) return invalid_argument("'n' greater than 1 cannot be streamed; set stream to false");
   return static_cast<int>(n);
 }
 
-// Runs n copies of gr (seed + i when a seed was given) and returns their final events.
+// Runs the n choices of gr and returns their final events.
 Result<std::vector<engine::GenerationEvent>> run_n(engine::Scheduler& sched, const engine::GenerationRequest& gr, int n) {
-  std::vector<engine::GenerationRequest> reqs;
-  for (int i = 0; i < n; ++i) {
-    engine::GenerationRequest r = gr;
-    if (r.params.sampling.seed != 0xFFFFFFFFu) r.params.sampling.seed += static_cast<uint64_t>(i);
-    reqs.push_back(std::move(r));
-  }
   std::vector<engine::GenerationEvent> out;
-  for (auto& r : run_generations(sched, std::move(reqs))) {
+  for (auto& r : run_generations(sched, choice_requests(gr, n))) {
     if (!r.is_ok()) return r.status();
     out.push_back(std::move(r).value());
   }
   return out;
-}
-
-json summed_usage(const std::vector<engine::GenerationEvent>& evs) {
-  json u = usage_json(evs[0]);
-  int64_t completion = 0;
-  for (const auto& e : evs) completion += e.result.n_generated;
-  u["completion_tokens"] = completion;
-  u["total_tokens"] = u["prompt_tokens"].get<int64_t>() + completion;
-  return u;
 }
 
 // Chat: logprobs (bool) + top_logprobs (0..20) → GenerateParams::logprobs.
@@ -169,7 +154,7 @@ void handle_chat_completions(App& app, const http::Request& req, http::Responder
   ModelEntry& m = **model;
   auto so = read_stream_opts(*body);
   if (!so.is_ok()) return resp.respond(error_response(so.status()));
-  auto n_choices = read_n(*body, so->stream);
+  auto n_choices = read_n(*body);
   if (!n_choices.is_ok()) return resp.respond(error_response(n_choices.status()));
   auto it = body->find("messages");
   if (it == body->end()) return resp.respond(error_response(invalid_argument("'messages' is required")));
@@ -223,6 +208,11 @@ void handle_chat_completions(App& app, const http::Request& req, http::Responder
     return;
   }
   const bool gr_logprobs = gr.params.logprobs >= 0;
+  if (*n_choices > 1 && so->stream) {
+    if (gr_logprobs) return resp.respond(error_response(invalid_argument("'logprobs' cannot be streamed with 'n' greater than 1")));
+    return stream_chat_choices(app, m, gr, *n_choices, prompt->starts_in_think, {id, created, model_name},
+                               so->include_usage, plan ? plan->sources : json(nullptr), resp);
+  }
   if (*n_choices > 1) {
     auto evs = run_n(*m.scheduler, gr, *n_choices);
     if (!evs.is_ok()) return resp.respond(error_response(evs.status()));
@@ -342,7 +332,7 @@ void handle_completions(App& app, const http::Request& req, http::Responder& res
   ModelEntry& m = **model;
   auto so = read_stream_opts(*body);
   if (!so.is_ok()) return resp.respond(error_response(so.status()));
-  auto n_choices = read_n(*body, so->stream);
+  auto n_choices = read_n(*body);
   if (!n_choices.is_ok()) return resp.respond(error_response(n_choices.status()));
   engine::GenerationRequest gr;
   Status s = read_sampling(*body, gr.params, 16);  // OpenAI's default for completions
@@ -374,6 +364,10 @@ void handle_completions(App& app, const http::Request& req, http::Responder& res
                 {"choices", json::array({{{"text", text}, {"index", 0}, {"logprobs", nullptr}, {"finish_reason", finish}}})}};
   };
   const bool want_logprobs = gr.params.logprobs >= 0;
+  if (*n_choices > 1 && so->stream) {
+    if (want_logprobs) return resp.respond(error_response(invalid_argument("'logprobs' cannot be streamed with 'n' greater than 1")));
+    return stream_completion_choices(app, m, gr, *n_choices, {id, created, model_name}, so->include_usage, resp);
+  }
   if (*n_choices > 1) {
     auto evs = run_n(*m.scheduler, gr, *n_choices);
     if (!evs.is_ok()) return resp.respond(error_response(evs.status()));
