@@ -1,5 +1,6 @@
 // Ollama's model information routes: POST /api/show, GET /api/ps, GET /api/version.
 // Errors use Ollama's {"error": "..."} shape.
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -56,10 +57,12 @@ json model_info(const ModelEntry& m, bool verbose) {
       info[key] = sanitize_utf8(*s);
     } else if (v.is_float()) {
       info[key] = *v.as_float();
-    } else if (v.is_integer()) {
-      info[key] = *v.as_int();
     } else if (auto b = v.as_bool()) {
       info[key] = *b;
+    } else if (auto i = v.as_int()) {
+      info[key] = *i;
+    } else if (auto u = v.as_uint()) {
+      info[key] = *u;
     }
   }
   if (!info.contains("general.parameter_count")) info["general.parameter_count"] = parameter_count(m);
@@ -72,6 +75,7 @@ json ollama_model_details(const ModelEntry& m) {
   const auto& f = m.model->file();
   std::string quant = "unknown";
   if (const auto* t = f.find_tensor("blk.0.attn_v.weight")) quant = std::string(tensor_type_name(t->type));
+  for (char& c : quant) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));  // Ollama: "Q4_0"
   const std::string& arch = m.model->hparams().arch;
   return {{"parent_model", ""}, {"format", "gguf"}, {"family", arch}, {"families", json::array({arch})},
           {"parameter_size", human_count(parameter_count(m))}, {"quantization_level", quant}};
@@ -81,7 +85,7 @@ std::string ollama_modified_at(const ModelEntry& m) {
   std::error_code ec;
   auto t = std::filesystem::last_write_time(m.model->file().path(), ec);
   if (ec) return rfc3339(std::time(nullptr));
-  auto sys = std::chrono::clock_cast<std::chrono::system_clock>(t);
+  auto sys = std::chrono::file_clock::to_sys(t);
   return rfc3339(std::chrono::system_clock::to_time_t(sys));
 }
 

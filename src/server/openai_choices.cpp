@@ -78,8 +78,8 @@ void stream_chat_choices(App& app, ModelEntry& m, const engine::GenerationReques
   ChoiceStreamer out{resp};
   auto send_parts = [&](size_t i, const std::pair<std::string, std::string>& rc) {
     bool ok = true;
-    if (!rc.first.empty()) ok = out.write(sse(chunk(i, {{"reasoning_content", rc.first}, {"content", nullptr}}, nullptr)));
-    if (ok && !rc.second.empty()) ok = out.write(sse(chunk(i, {{"content", rc.second}}, nullptr)));
+    if (!rc.first.empty()) ok = out.write(sse(chunk(i, {{"reasoning_content", sanitize_utf8(rc.first)}, {"content", nullptr}}, nullptr)));
+    if (ok && !rc.second.empty()) ok = out.write(sse(chunk(i, {{"content", sanitize_utf8(rc.second)}}, nullptr)));
     return ok;
   };
   auto open = [&] {
@@ -114,7 +114,7 @@ void stream_completion_choices(App& app, ModelEntry& m, const engine::Generation
   };
   ChoiceStreamer out{resp};
   auto evs = out.run(app, m, gr, n, [&](size_t i, const engine::GenerationEvent& ev) {
-    if (ev.kind == engine::GenerationEvent::Kind::kText) return ev.text.empty() || out.write(sse(chunk(i, ev.text, nullptr)));
+    if (ev.kind == engine::GenerationEvent::Kind::kText) return ev.text.empty() || out.write(sse(chunk(i, sanitize_utf8(ev.text), nullptr)));
     return out.write(sse(chunk(i, "", engine::finish_reason_name(ev.result.finish))));
   });
   if (!evs) return;

@@ -162,6 +162,7 @@ void handle_chat_completions(App& app, const http::Request& req, http::Responder
   if (!messages.is_ok()) return resp.respond(error_response(messages.status()));
   engine::GenerationRequest gr;
   Status s = read_sampling(*body, gr.params, -1);
+  if (s.is_ok()) s = check_logit_bias(m, gr.params);
   if (s.is_ok()) s = read_chat_logprobs(*body, gr.params);
   if (!s.is_ok()) return resp.respond(error_response(s));
   // Chat with a knowledge base (extension field): retrieval, numbered sources, citations.
@@ -273,9 +274,11 @@ void handle_chat_completions(App& app, const http::Request& req, http::Responder
   std::vector<engine::TokenLogprob> pending_lp;  // logprobs not yet sent
   auto send_parts = [&](const std::string& r, const std::string& c) {
     bool ok = true;
-    if (!r.empty()) ok = stream->write(sse(chunk({{"reasoning_content", r}, {"content", nullptr}}, nullptr)));
+    // Per delta, as the non-streaming answer does for the whole text: bytes that form no
+    // character become U+FFFD one per byte, so the deltas concatenate to that answer.
+    if (!r.empty()) ok = stream->write(sse(chunk({{"reasoning_content", sanitize_utf8(r)}, {"content", nullptr}}, nullptr)));
     if (ok && (!c.empty() || !pending_lp.empty())) {
-      json ch = chunk({{"content", c}}, nullptr);
+      json ch = chunk({{"content", sanitize_utf8(c)}}, nullptr);
       if (!pending_lp.empty()) {
         ch["choices"][0]["logprobs"] = {{"content", chat_logprobs_json(m.model->tokenizer(), pending_lp)}};
         pending_lp.clear();
@@ -336,6 +339,7 @@ void handle_completions(App& app, const http::Request& req, http::Responder& res
   if (!n_choices.is_ok()) return resp.respond(error_response(n_choices.status()));
   engine::GenerationRequest gr;
   Status s = read_sampling(*body, gr.params, 16);  // OpenAI's default for completions
+  if (s.is_ok()) s = check_logit_bias(m, gr.params);
   if (s.is_ok()) s = read_completion_logprobs(*body, gr.params);
   if (!s.is_ok()) return resp.respond(error_response(s));
   auto p = body->find("prompt");
@@ -395,7 +399,7 @@ void handle_completions(App& app, const http::Request& req, http::Responder& res
   http::Stream* stream = nullptr;
   auto done = run_generation(*m.scheduler, std::move(gr), [&](const std::string& t) {
     if (!stream) stream = &resp.stream(200, "text/event-stream", {});
-    return stream->write(sse(chunk(t, nullptr)));
+    return stream->write(sse(chunk(sanitize_utf8(t), nullptr)));
   });
   if (!done.is_ok() && !stream) return resp.respond(error_response(done.status()));
   if (!stream) stream = &resp.stream(200, "text/event-stream", {});

@@ -84,6 +84,7 @@ class WsChatSession : public http::WsSession {
     DKB_ASSIGN_OR_RETURN(json messages, normalize_messages(*it));
     engine::GenerationRequest gr;
     DKB_RETURN_IF_ERROR(read_sampling(body, gr.params, -1));
+    DKB_RETURN_IF_ERROR(check_logit_bias(*m, gr.params));
     DKB_ASSIGN_OR_RETURN(RenderedPrompt prompt, render_chat(*m, messages));
     gr.prompt = std::move(prompt.tokens);
     gr.cancel = std::make_shared<std::atomic<bool>>(false);
@@ -92,7 +93,9 @@ class WsChatSession : public http::WsSession {
       conn->post([this, id, e = std::move(ev)]() mutable { on_event(id, std::move(e)); });
     };
     auto cancel = gr.cancel;
-    inflight_.emplace(id, InFlight{cancel, ThinkSplitter(prompt.starts_in_think), body.value("model", m->name)});
+    auto model = body.find("model");
+    std::string name = model != body.end() && model->is_string() ? model->get<std::string>() : m->name;
+    inflight_.emplace(id, InFlight{cancel, ThinkSplitter(prompt.starts_in_think), std::move(name)});
     Status s = m->scheduler->submit(std::move(gr));
     if (!s.is_ok()) inflight_.erase(id);
     return s;
@@ -125,9 +128,11 @@ class WsChatSession : public http::WsSession {
 
   void send_delta(const std::string& id, const std::string& reasoning, const std::string& content) {
     if (reasoning.empty() && content.empty()) return;
+    // Bytes the model produced that form no character become U+FFFD, one per byte, exactly
+    // as in the non-streaming answer (the engine never releases half of a valid character).
     json delta = json::object();
-    if (!reasoning.empty()) delta["reasoning_content"] = reasoning;
-    if (!content.empty()) delta["content"] = content;
+    if (!reasoning.empty()) delta["reasoning_content"] = sanitize_utf8(reasoning);
+    if (!content.empty()) delta["content"] = sanitize_utf8(content);
     send({{"type", "delta"}, {"id", id}, {"delta", delta}});
   }
 

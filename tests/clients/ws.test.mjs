@@ -27,7 +27,7 @@ function open(headers = { Authorization: `Bearer ${KEY}` }) {
   ws.on('message', (data, isBinary) => {
     assert.equal(isBinary, false);
     messages.push(JSON.parse(data.toString('utf8')));
-    while (waiters.length) waiters.shift()();
+    for (const w of waiters.splice(0)) w();
   });
   // Resolves with the messages of `id` once its done/error message arrived.
   const until = (id) => new Promise((resolve) => {
@@ -38,7 +38,7 @@ function open(headers = { Authorization: `Bearer ${KEY}` }) {
     };
     check();
   });
-  return { ws, until, ready: new Promise((resolve, reject) => { ws.on('open', resolve); ws.on('unexpected-response', (_req, res) => reject(res.statusCode)); }) };
+  return { ws, until, ready: new Promise((resolve, reject) => { ws.on('open', resolve); ws.on('unexpected-response', (req, res) => { req.destroy(); reject(res.statusCode); }); ws.on('error', () => {}); }) };
 }
 
 test('ws: deltas concatenate to the non-streaming answer; usage at the end', async () => {

@@ -45,7 +45,7 @@ class BeastWsConnection : public WsConnection {
     if (closed_ || closing_) return;
     closing_ = true;
     net::post(ioc_, [this, code, r = std::move(reason)]() mutable {
-      close_reason_ = websocket::close_reason(code, r);
+      close_reason_ = websocket::close_reason(static_cast<websocket::close_code>(code), r);
       close_wanted_ = true;
       if (!writing_) start_close();
     });
