@@ -515,6 +515,8 @@ TEST_F(ServerTest, HostileInputsLeaveTheServerUnharmed) {
   EXPECT_EQ(post("/v1/completions", {{"prompt", "x"}, {"max_tokens", -5}}).status, 400);
   EXPECT_EQ(post("/v1/completions", {{"prompt", "x"}, {"temperature", 9}}).status, 400);
   EXPECT_EQ(post("/v1/completions", {{"prompt", "x"}, {"stop", {1, 2}}}).status, 400);
+  EXPECT_EQ(post("/v1/completions", {{"prompt", "x"}, {"logit_bias", {{"100000", 1}}}}).status, 400);
+  EXPECT_EQ(post("/v1/completions", {{"prompt", "x"}, {"logit_bias", {{"5", "high"}}}}).status, 400);
   auto bad_utf8 = http_request(server_->port(), "POST", "/v1/completions",
                                std::string("{\"prompt\":\"\xff\xfe\",\"max_tokens\":2}"), kAuth);
   EXPECT_EQ(bad_utf8.status, 400) << bad_utf8.body;
