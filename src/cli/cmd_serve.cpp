@@ -189,6 +189,8 @@ Runner add_serve(CLI::App& app) {
     std::fflush(stdout);
     http->stop_accepting();
     api.shutdown(o->drain_ms);
+    // Work is drained or cancelled: WebSocket clients, which would stay connected, are told.
+    http->close_websockets(1001, "the server is shutting down");
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(o->drain_ms + 2000);
     while (http->active_connections() > 0 && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include <map>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "support/fixtures.h"
@@ -354,6 +355,25 @@ TEST_F(WsTest, BadFramesCloseWithTheRightCode) {
   WsClient& c = connect();
   c.send(chat("after", "The sun was", 3));
   EXPECT_FALSE(collect(c, {"after"})["after"].done.is_null());
+}
+
+// SIGTERM with a client connected: the server drains, closes the socket with 1001 (going away)
+// and exits 0 without waiting for the client to leave.
+TEST(WsLifecycle, SigtermClosesOpenSocketsWith1001) {
+  DKB_REQUIRE_FIXTURE("models/stories260K.gguf");
+  ServerProcess server(DKB_BINARY, {"-m", fixture_path("models/stories260K.gguf"), "--threads", "1"});
+  ASSERT_TRUE(server.ready()) << server.output();
+  WsClient c;
+  ASSERT_TRUE(c.connect(server.port(), "/v1/ws", ""));
+  int code = 0;
+  std::thread reader([&] {
+    while (c.recv()) {
+    }
+    code = c.close_code();
+  });
+  EXPECT_EQ(server.terminate(), 0);
+  reader.join();
+  EXPECT_EQ(code, 1001);
 }
 
 }  // namespace

@@ -178,6 +178,10 @@ class BeastServer : public Server {
     acceptor_.close(ec);
   }
 
+  void close_websockets(uint16_t code, const std::string& reason) override {
+    ws_registry_.close_all(code, reason);
+  }
+
   int active_connections() const override { return active_.load(); }
 
  private:

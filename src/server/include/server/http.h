@@ -117,6 +117,9 @@ class Server {
   virtual uint16_t port() const = 0;
   // Stops accepting new connections (in-flight handlers continue).
   virtual void stop_accepting() = 0;
+  // Closes every open WebSocket (after what is queued on it) with code and reason, e.g.
+  // 1001 "going away" once a stopping server has drained its work.
+  virtual void close_websockets(uint16_t code, const std::string& reason) = 0;
   // Number of connections being served.
   virtual int active_connections() const = 0;
 };
