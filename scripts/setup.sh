@@ -14,6 +14,7 @@ PACKAGES=(
   libssl-dev libargon2-dev
   libpoppler-cpp-dev libzip-dev libcsv-dev
   libhnswlib-dev
+  python3 python3-requests
 )
 
 missing=()

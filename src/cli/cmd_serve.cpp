@@ -186,7 +186,10 @@ Runner add_serve(CLI::App& app) {
     server::http::ServerOptions so;
     so.host = o->host;
     so.port = static_cast<uint16_t>(o->port);
-    Status st = http->start(so, [&api](const server::http::Request& r, server::http::Responder& w) { api.handle(r, w); });
+    Status st = http->start(
+        so, [&api](const server::http::Request& r, server::http::Responder& w) { api.handle(r, w); },
+        [&api](const server::http::Request& r, std::shared_ptr<server::http::WsConnection> c,
+               server::http::Response* reject) { return api.accept_websocket(r, std::move(c), reject); });
     if (!st.is_ok()) return fail(st.to_string());
     std::printf("deepkb: listening on http://%s:%u\n", o->host.c_str(), http->port());
     if (o->no_auth && o->api_keys.empty()) {
@@ -237,6 +240,8 @@ Runner add_serve(CLI::App& app) {
     std::fflush(stdout);
     http->stop_accepting();
     api.shutdown(o->drain_ms);
+    // Work is drained or cancelled: WebSocket clients, which would stay connected, are told.
+    http->close_websockets(1001, "the server is shutting down");
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(o->drain_ms + 2000);
     while (http->active_connections() > 0 && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));

@@ -15,6 +15,10 @@ Status SamplingParams::validate() const {
   if (repeat_last_n < -1) return invalid_argument("repeat_last_n must be >= -1");
   if (std::fabs(frequency_penalty) > 2) return invalid_argument("frequency_penalty must be in [-2, 2]");
   if (std::fabs(presence_penalty) > 2) return invalid_argument("presence_penalty must be in [-2, 2]");
+  for (const auto& [id, bias] : logit_bias) {
+    if (id < 0 || !std::isfinite(bias) || std::fabs(bias) > 100)
+      return invalid_argument("logit_bias needs token ids >= 0 and biases in [-100, 100]");
+  }
   return Status::ok();
 }
 
@@ -59,6 +63,9 @@ void Sampler::apply_penalties(std::vector<Candidate>& c) const {
 int32_t Sampler::sample(const float* logits) {
   cand_.clear();
   for (int32_t i = 0; i < n_vocab_; ++i) cand_.push_back({i, logits[i], 0.0f});
+  for (const auto& [id, bias] : params_.logit_bias) {
+    if (id >= 0 && id < n_vocab_) cand_[static_cast<size_t>(id)].logit += bias;
+  }
   apply_penalties(cand_);
 
   if (params_.temperature <= 0.0f) {

@@ -1,9 +1,10 @@
 // Ollama-compatible routes: /api/chat and /api/generate (NDJSON streaming by default),
-// /api/tags. Errors use Ollama's {"error": "..."} shape.
+// /api/tags (show, ps and version in ollama_info_routes.cpp). Errors use Ollama's {"error": "..."} shape.
 #include <chrono>
 #include <ctime>
 
 #include "generation_util.h"
+#include "ollama_util.h"
 #include "route_util.h"
 #include "routes.h"
 
@@ -175,19 +176,12 @@ void handle_ollama_generate(App& app, const http::Request& req, http::Responder&
 void handle_ollama_tags(App& app, const http::Request&, http::Responder& resp) {
   json models = json::array();
   for (const auto& m : app.models()) {
-    const auto& f = m->model->file();
-    std::string quant = "unknown";
-    if (const auto* t = f.find_tensor("blk.0.attn_v.weight")) quant = std::string(tensor_type_name(t->type));
     models.push_back({{"name", m->name},
                       {"model", m->name},
-                      {"modified_at", rfc3339_now()},
-                      {"size", f.file_size()},
+                      {"modified_at", ollama_modified_at(*m)},
+                      {"size", m->model->file().file_size()},
                       {"digest", ""},
-                      {"details", {{"format", "gguf"},
-                                   {"family", m->model->hparams().arch},
-                                   {"families", json::array({m->model->hparams().arch})},
-                                   {"parameter_size", ""},
-                                   {"quantization_level", quant}}}});
+                      {"details", ollama_model_details(*m)}});
   }
   resp.respond(json_response(200, {{"models", models}}));
 }

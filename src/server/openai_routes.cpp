@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "generation_util.h"
+#include "openai_choices.h"
 #include "rag_util.h"
 #include "route_util.h"
 #include "routes.h"
@@ -31,36 +32,20 @@ Result<StreamOpts> read_stream_opts(const json& body) {
   return o;
 }
 
-// n: choices per request (1..16); n > 1 is answered without streaming.
-Result<int> read_n(const json& body, bool stream) {
+// n: choices per request (1..16); streamed choices carry choices[].index.
+Result<int> read_n(const json& body) {
   DKB_ASSIGN_OR_RETURN(int64_t n, get_int(body, "n", 1, 1, 16));
-  if (n > 1 && stream) return invalid_argument("'n' greater than 1 cannot be streamed; set stream to false");
   return static_cast<int>(n);
 }
 
-// Runs n copies of gr (seed + i when a seed was given) and returns their final events.
+// Runs the n choices of gr and returns their final events.
 Result<std::vector<engine::GenerationEvent>> run_n(engine::Scheduler& sched, const engine::GenerationRequest& gr, int n) {
-  std::vector<engine::GenerationRequest> reqs;
-  for (int i = 0; i < n; ++i) {
-    engine::GenerationRequest r = gr;
-    if (r.params.sampling.seed != 0xFFFFFFFFu) r.params.sampling.seed += static_cast<uint64_t>(i);
-    reqs.push_back(std::move(r));
-  }
   std::vector<engine::GenerationEvent> out;
-  for (auto& r : run_generations(sched, std::move(reqs))) {
+  for (auto& r : run_generations(sched, choice_requests(gr, n))) {
     if (!r.is_ok()) return r.status();
     out.push_back(std::move(r).value());
   }
   return out;
-}
-
-json summed_usage(const std::vector<engine::GenerationEvent>& evs) {
-  json u = usage_json(evs[0]);
-  int64_t completion = 0;
-  for (const auto& e : evs) completion += e.result.n_generated;
-  u["completion_tokens"] = completion;
-  u["total_tokens"] = u["prompt_tokens"].get<int64_t>() + completion;
-  return u;
 }
 
 // Chat: logprobs (bool) + top_logprobs (0..20) → GenerateParams::logprobs.
@@ -166,7 +151,7 @@ void handle_chat_completions(App& app, const http::Request& req, http::Responder
   ModelEntry& m = **model;
   auto so = read_stream_opts(*body);
   if (!so.is_ok()) return resp.respond(error_response(so.status()));
-  auto n_choices = read_n(*body, so->stream);
+  auto n_choices = read_n(*body);
   if (!n_choices.is_ok()) return resp.respond(error_response(n_choices.status()));
   auto it = body->find("messages");
   if (it == body->end()) return resp.respond(error_response(invalid_argument("'messages' is required")));
@@ -174,6 +159,7 @@ void handle_chat_completions(App& app, const http::Request& req, http::Responder
   if (!messages.is_ok()) return resp.respond(error_response(messages.status()));
   engine::GenerationRequest gr;
   Status s = read_sampling(*body, gr.params, -1);
+  if (s.is_ok()) s = check_logit_bias(m, gr.params);
   if (s.is_ok()) s = read_chat_logprobs(*body, gr.params);
   if (!s.is_ok()) return resp.respond(error_response(s));
   // Chat with a knowledge base (extension field): retrieval, numbered sources, citations.
@@ -220,6 +206,11 @@ void handle_chat_completions(App& app, const http::Request& req, http::Responder
     return;
   }
   const bool gr_logprobs = gr.params.logprobs >= 0;
+  if (*n_choices > 1 && so->stream) {
+    if (gr_logprobs) return resp.respond(error_response(invalid_argument("'logprobs' cannot be streamed with 'n' greater than 1")));
+    return stream_chat_choices(app, m, gr, *n_choices, prompt->starts_in_think, {id, created, model_name},
+                               so->include_usage, plan ? plan->sources : json(nullptr), resp);
+  }
   if (*n_choices > 1) {
     auto evs = run_n(*m.scheduler, gr, *n_choices);
     if (!evs.is_ok()) return resp.respond(error_response(evs.status()));
@@ -280,9 +271,11 @@ void handle_chat_completions(App& app, const http::Request& req, http::Responder
   std::vector<engine::TokenLogprob> pending_lp;  // logprobs not yet sent
   auto send_parts = [&](const std::string& r, const std::string& c) {
     bool ok = true;
-    if (!r.empty()) ok = stream->write(sse(chunk({{"reasoning_content", r}, {"content", nullptr}}, nullptr)));
+    // Per delta, as the non-streaming answer does for the whole text: bytes that form no
+    // character become U+FFFD one per byte, so the deltas concatenate to that answer.
+    if (!r.empty()) ok = stream->write(sse(chunk({{"reasoning_content", sanitize_utf8(r)}, {"content", nullptr}}, nullptr)));
     if (ok && (!c.empty() || !pending_lp.empty())) {
-      json ch = chunk({{"content", c}}, nullptr);
+      json ch = chunk({{"content", sanitize_utf8(c)}}, nullptr);
       if (!pending_lp.empty()) {
         ch["choices"][0]["logprobs"] = {{"content", chat_logprobs_json(m.model->tokenizer(), pending_lp)}};
         pending_lp.clear();
@@ -339,10 +332,11 @@ void handle_completions(App& app, const http::Request& req, http::Responder& res
   ModelEntry& m = **model;
   auto so = read_stream_opts(*body);
   if (!so.is_ok()) return resp.respond(error_response(so.status()));
-  auto n_choices = read_n(*body, so->stream);
+  auto n_choices = read_n(*body);
   if (!n_choices.is_ok()) return resp.respond(error_response(n_choices.status()));
   engine::GenerationRequest gr;
   Status s = read_sampling(*body, gr.params, 16);  // OpenAI's default for completions
+  if (s.is_ok()) s = check_logit_bias(m, gr.params);
   if (s.is_ok()) s = read_completion_logprobs(*body, gr.params);
   if (!s.is_ok()) return resp.respond(error_response(s));
   auto p = body->find("prompt");
@@ -371,6 +365,10 @@ void handle_completions(App& app, const http::Request& req, http::Responder& res
                 {"choices", json::array({{{"text", text}, {"index", 0}, {"logprobs", nullptr}, {"finish_reason", finish}}})}};
   };
   const bool want_logprobs = gr.params.logprobs >= 0;
+  if (*n_choices > 1 && so->stream) {
+    if (want_logprobs) return resp.respond(error_response(invalid_argument("'logprobs' cannot be streamed with 'n' greater than 1")));
+    return stream_completion_choices(app, m, gr, *n_choices, {id, created, model_name}, so->include_usage, resp);
+  }
   if (*n_choices > 1) {
     auto evs = run_n(*m.scheduler, gr, *n_choices);
     if (!evs.is_ok()) return resp.respond(error_response(evs.status()));
@@ -398,7 +396,7 @@ void handle_completions(App& app, const http::Request& req, http::Responder& res
   http::Stream* stream = nullptr;
   auto done = run_generation(*m.scheduler, std::move(gr), [&](const std::string& t) {
     if (!stream) stream = &resp.stream(200, "text/event-stream", {});
-    return stream->write(sse(chunk(t, nullptr)));
+    return stream->write(sse(chunk(sanitize_utf8(t), nullptr)));
   });
   if (!done.is_ok() && !stream) return resp.respond(error_response(done.status()));
   if (!stream) stream = &resp.stream(200, "text/event-stream", {});

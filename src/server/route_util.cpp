@@ -2,6 +2,8 @@
 
 #include <chrono>
 #include <cmath>
+#include <climits>
+#include <cstdlib>
 #include <optional>
 
 #include "base/utf8.h"
@@ -360,6 +362,24 @@ Status read_sampling(const json& body, engine::GenerateParams& gp, int32_t defau
   DKB_ASSIGN_OR_RETURN(max_tokens, get_int(body, "max_tokens", max_tokens, 1, 1 << 20));
   DKB_ASSIGN_OR_RETURN(max_tokens, get_int(body, "max_completion_tokens", max_tokens, 1, 1 << 20));
   DKB_ASSIGN_OR_RETURN(gp.stop, get_stop(body, "stop"));
+  if (auto lb = body.find("logit_bias"); lb != body.end() && !lb->is_null()) {
+    // OpenAI: {"token id": bias in [-100, 100]}; the ids are checked against the model's
+    // vocabulary by check_logit_bias (generation_util.h).
+    if (!lb->is_object() || lb->size() > 1024) {
+      return invalid_argument("'logit_bias' must be an object of at most 1024 {\"token id\": bias} entries");
+    }
+    for (const auto& [k, v] : lb->items()) {
+      char* end = nullptr;
+      long long id = std::strtoll(k.c_str(), &end, 10);
+      if (k.empty() || *end != '\0' || id < 0 || id > INT32_MAX) {
+        return invalid_argument("'logit_bias' key '" + k + "' is not a token id");
+      }
+      if (!v.is_number() || std::fabs(v.get<double>()) > 100) {
+        return invalid_argument("'logit_bias' of token " + k + " must be a number in [-100, 100]");
+      }
+      gp.sampling.logit_bias.emplace_back(static_cast<int32_t>(id), v.get<float>());
+    }
+  }
   gp.sampling.temperature = static_cast<float>(temp);
   gp.sampling.top_p = top_p <= 0 ? 1e-6f : static_cast<float>(top_p);
   gp.sampling.min_p = static_cast<float>(min_p);

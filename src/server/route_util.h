@@ -90,6 +90,14 @@ bool current_client_gone();
 std::vector<Result<engine::GenerationEvent>> run_generations(engine::Scheduler& sched,
                                                              std::vector<engine::GenerationRequest> reqs);
 
+// Like run_generations, but streams: on_event(i, event) runs on the calling thread for every
+// text and final (kDone) event of request i as it arrives; returning false cancels them all,
+// as does the current thread's client going away. If a request cannot be submitted, the
+// others are cancelled and on_event is not called at all.
+std::vector<Result<engine::GenerationEvent>> run_generations_streaming(
+    engine::Scheduler& sched, std::vector<engine::GenerationRequest> reqs,
+    const std::function<bool(size_t, const engine::GenerationEvent&)>& on_event);
+
 // OpenAI chat "logprobs.content" entries for tokens.
 json chat_logprobs_json(const tokenizer::Tokenizer& tok, const std::vector<engine::TokenLogprob>& lps);
 

@@ -23,6 +23,13 @@ void handle_ollama_chat(App& app, const http::Request& req, http::Responder& res
 void handle_ollama_generate(App& app, const http::Request& req, http::Responder& resp);
 void handle_ollama_embed(App& app, const http::Request& req, http::Responder& resp);
 void handle_ollama_tags(App& app, const http::Request& req, http::Responder& resp);
+// Ollama model information (ollama_info_routes.cpp)
+void handle_ollama_show(App& app, const http::Request& req, http::Responder& resp);
+void handle_ollama_ps(App& app, const http::Request& req, http::Responder& resp);
+void handle_ollama_version(App& app, const http::Request& req, http::Responder& resp);
+
+// GET /v1/ws without an upgrade: 426 (ws_chat_session.cpp)
+void handle_ws_without_upgrade(App& app, const http::Request& req, http::Responder& resp);
 
 // llama-server utilities (utility_routes.cpp)
 void handle_tokenize(App& app, const http::Request& req, http::Responder& resp);

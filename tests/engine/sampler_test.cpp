@@ -103,5 +103,21 @@ TEST(Sampler, ValidateRejectsOutOfRange) {
   EXPECT_TRUE(SamplingParams{}.validate().is_ok());
 }
 
+TEST(Sampler, LogitBiasShiftsTokensBeforeSampling) {
+  SamplingParams p;
+  p.temperature = 0;
+  p.logit_bias = {{1, -100.0f}, {3, 3.5f}, {99, 100.0f}};  // id 99 is outside the vocabulary
+  Sampler s(p, 5);
+  auto l = logits5();
+  EXPECT_EQ(s.sample(l.data()), 3);  // -1 + 3.5 beats 2.0; token 1 is banned
+  p.logit_bias = {{1, -100.0f}};
+  Sampler banned(p, 5);
+  EXPECT_EQ(banned.sample(l.data()), 2);
+  p.logit_bias = {{0, 101.0f}};
+  EXPECT_FALSE(p.validate().is_ok());
+  p.logit_bias = {{-1, 1.0f}};
+  EXPECT_FALSE(p.validate().is_ok());
+}
+
 }  // namespace
 }  // namespace dkb::engine

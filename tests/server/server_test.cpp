@@ -450,7 +450,9 @@ TEST_F(ServerTest, SeveralChoicesWithN) {
   auto c = post("/v1/completions", {{"prompt", "The sun was"}, {"n", 2}, {"max_tokens", 3}});
   ASSERT_EQ(c.status, 200);
   EXPECT_EQ(json::parse(c.body)["choices"].size(), 2u);
-  EXPECT_EQ(post("/v1/completions", {{"prompt", "x"}, {"n", 2}, {"stream", true}}).status, 400);
+  // Streamed choices are allowed (tests/clients/sdk.test.mjs checks them with the openai SDK);
+  // streamed logprobs of several choices are not.
+  EXPECT_EQ(post("/v1/completions", {{"prompt", "x"}, {"n", 2}, {"stream", true}, {"logprobs", 1}}).status, 400);
   EXPECT_EQ(post("/v1/completions", {{"prompt", "x"}, {"n", 0}}).status, 400);
 }
 
@@ -513,6 +515,8 @@ TEST_F(ServerTest, HostileInputsLeaveTheServerUnharmed) {
   EXPECT_EQ(post("/v1/completions", {{"prompt", "x"}, {"max_tokens", -5}}).status, 400);
   EXPECT_EQ(post("/v1/completions", {{"prompt", "x"}, {"temperature", 9}}).status, 400);
   EXPECT_EQ(post("/v1/completions", {{"prompt", "x"}, {"stop", {1, 2}}}).status, 400);
+  EXPECT_EQ(post("/v1/completions", {{"prompt", "x"}, {"logit_bias", {{"100000", 1}}}}).status, 400);
+  EXPECT_EQ(post("/v1/completions", {{"prompt", "x"}, {"logit_bias", {{"5", "high"}}}}).status, 400);
   auto bad_utf8 = http_request(server_->port(), "POST", "/v1/completions",
                                std::string("{\"prompt\":\"\xff\xfe\",\"max_tokens\":2}"), kAuth);
   EXPECT_EQ(bad_utf8.status, 400) << bad_utf8.body;

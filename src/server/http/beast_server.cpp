@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "base/log.h"
+#include "beast_websocket.h"
 #include "server/http.h"
 
 namespace dkb::server::http {
@@ -142,13 +143,15 @@ class BeastServer : public Server {
  public:
   ~BeastServer() override {
     stop_accepting();
+    ws_registry_.close_all(1001, "the server is shutting down");
     // Connection threads are detached; wait for them so none outlives the handler.
     while (active_.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
 
-  Status start(const ServerOptions& opt, Handler handler) override {
+  Status start(const ServerOptions& opt, Handler handler, WsAcceptor ws) override {
     opt_ = opt;
     handler_ = std::move(handler);
+    ws_acceptor_ = std::move(ws);
     beast::error_code ec;
     auto addr = net::ip::make_address(opt.host, ec);
     if (ec) return invalid_argument("bad host address '" + opt.host + "': " + ec.message());
@@ -173,6 +176,10 @@ class BeastServer : public Server {
     if (accept_thread_.joinable()) accept_thread_.join();
     beast::error_code ec;
     acceptor_.close(ec);
+  }
+
+  void close_websockets(uint16_t code, const std::string& reason) override {
+    ws_registry_.close_all(code, reason);
   }
 
   int active_connections() const override { return active_.load(); }
@@ -249,6 +256,11 @@ class BeastServer : public Server {
       for (const auto& f : req) r.headers[std::string(f.name_string())] = std::string(f.value());
       r.body = std::move(req.body());
       r.remote = remote;
+      if (ws_acceptor_ && beast::websocket::is_upgrade(req)) {
+        // The connection now belongs to the WebSocket session until it closes.
+        serve_websocket(sock, req, r, ws_acceptor_, opt_.max_body_bytes, ws_registry_);
+        return;
+      }
       bool keep = req.keep_alive();
       ConnResponder resp(sock, req.version(), keep);
       try {
@@ -277,6 +289,8 @@ class BeastServer : public Server {
 
   ServerOptions opt_;
   Handler handler_;
+  WsAcceptor ws_acceptor_;
+  WsRegistry ws_registry_;
   net::io_context ioc_;
   tcp::acceptor acceptor_{ioc_};
   std::thread accept_thread_;

@@ -1,5 +1,5 @@
 // Sampler: turns logits into the next token, llama.cpp-style chain:
-//   penalties (repeat / frequency / presence over the last repeat_last_n tokens)
+//   logit bias → penalties (repeat / frequency / presence over the last repeat_last_n tokens)
 //   → top-k → top-p → min-p → temperature → random draw (seeded).
 // temperature <= 0 means greedy (argmax after penalties).
 //
@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <deque>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "base/status.h"
@@ -27,6 +28,9 @@ struct SamplingParams {
   float frequency_penalty = 0.0f;
   float presence_penalty = 0.0f;
   uint64_t seed = 0xFFFFFFFFu; // 0xFFFFFFFF: seed from std::random_device
+  // Added to a token's logit before everything else (OpenAI's logit_bias; -100 all but bans
+  // it, +100 all but forces it). Ids outside the vocabulary are ignored.
+  std::vector<std::pair<int32_t, float>> logit_bias;
 
   // Checks ranges; kInvalidArgument names the field.
   Status validate() const;

@@ -88,6 +88,11 @@ class App {
 
   // Serves one request (any thread).
   void handle(const http::Request& req, http::Responder& resp);
+  // The http::WsAcceptor of /v1/ws (ws_chat_session.cpp; protocol in ws_chat_session.h):
+  // checks the path, the API key and readiness of an upgrade request (any thread).
+  std::unique_ptr<http::WsSession> accept_websocket(const http::Request& req,
+                                                    std::shared_ptr<http::WsConnection> conn,
+                                                    http::Response* reject);
 
   // Model by id or alias; kind: "chat" (generative) or "embedding"; empty name = the first
   // model of that kind.
