@@ -104,8 +104,11 @@ Runner add_serve(CLI::App& app) {
   app.add_option("--embed-model", o->embed_model, "embedding model GGUF");
   app.add_option("--host", o->host, "listen address");
   app.add_option("--port", o->port, "listen port (0: any free port)");
-  app.add_option("-c,--ctx-size", o->ctx_size, "context positions per sequence (default: model's, max 8192)");
-  app.add_option("--parallel", o->parallel, "sequences decoded concurrently per model");
+  app.add_option("-c,--ctx-size", o->ctx_size,
+                 "KV cache positions per model, shared by all sequences in pages of 16 (default: "
+                 "--parallel x min(model's context, 8192)); one sequence may use up to "
+                 "min(ctx-size, max(model's context, ctx-size / parallel))");
+  app.add_option("--parallel", o->parallel, "most sequences decoded concurrently per model");
   app.add_option("--max-batch-size", o->max_batch, "most prompt tokens per sequence per step");
   app.add_option("-t,--threads", o->threads, "compute threads (default: all cores)");
   add_quantize_option(app, o->quantize);

@@ -31,6 +31,11 @@ Context::Context(std::shared_ptr<const Model> model, ThreadPool& pool, ContextPa
   logits_.resize(static_cast<size_t>(n_vocab_));
 }
 
+int64_t Context::truncate(int64_t n) {
+  n_past_ = kv_->truncate(std::clamp<int64_t>(n, 0, n_past_));
+  return n_past_;
+}
+
 void Context::reset() {
   kv_->release();
   n_past_ = 0;

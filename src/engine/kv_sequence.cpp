@@ -35,6 +35,32 @@ void KvSequence::release() {
   keys_.clear();
 }
 
+int64_t KvSequence::truncate(int64_t n_positions) {
+  const int64_t P = pool_->page_size();
+  n_positions = std::clamp<int64_t>(n_positions, 0, capacity());
+  const size_t keep = static_cast<size_t>((n_positions + P - 1) / P);
+  while (pages_.size() > keep) {
+    pool_->release(pages_.back());
+    pages_.pop_back();
+  }
+  keys_.resize(std::min(keys_.size(), static_cast<size_t>(n_positions / P)));
+  const int64_t rows = n_positions % P;
+  if (rows == 0) return n_positions;
+  // The last page will be written again from row `rows` on: it must be this sequence's own.
+  const int32_t last = pages_.back();
+  if (pool_->refcount(last) == 1 && pool_->key(last) == 0) return n_positions;
+  const int32_t copy = pool_->allocate();
+  pages_.pop_back();
+  if (copy < 0) {
+    pool_->release(last);
+    return n_positions - rows;
+  }
+  pool_->copy_rows(copy, last, rows);
+  pool_->release(last);
+  pages_.push_back(copy);
+  return n_positions;
+}
+
 int64_t KvSequence::attach_prefix(std::span<const int32_t> tokens, int64_t max_reuse) {
   DKB_CHECK(pages_.empty());
   const int64_t P = pool_->page_size();

@@ -91,6 +91,29 @@ TEST(KvSequence, GrowsPageByPageAndReturnsEverything) {
   ASSERT_TRUE(b.reserve(12).is_ok());
 }
 
+TEST(KvSequence, TruncateReturnsPagesAndCopiesASharedLastPage) {
+  KvPool pool(kShape, 6, 4);
+  const auto toks = iota_tokens(10);
+  KvSequence a(pool);
+  ASSERT_TRUE(a.reserve(10).is_ok());
+  fill(a, 10, 5);
+  EXPECT_EQ(a.truncate(6), 6);  // 3 pages -> 2, the second kept in part (own page: no copy)
+  EXPECT_EQ(a.n_pages(), 2);
+  EXPECT_EQ(pool.stats().free, 4);
+  EXPECT_TRUE(holds(a, 6, 5));
+  ASSERT_TRUE(a.reserve(8).is_ok());
+  fill(a, 8, 5);
+  a.publish(toks, false);  // both pages full and published
+  const int32_t published = a.view().pages[1];
+  EXPECT_EQ(a.truncate(5), 5);  // keeps row 0 of a published page: copied, not written
+  EXPECT_NE(a.view().pages[1], published);
+  EXPECT_NE(pool.key(published), 0u);
+  EXPECT_TRUE(holds(a, 5, 5));
+  KvSequence b(pool);
+  EXPECT_EQ(b.attach_prefix(toks, 8), 8);  // the cached chain is intact
+  EXPECT_TRUE(holds(b, 8, 5));
+}
+
 TEST(KvSequence, FullPagesAreSharedAndOutliveTheirSequence) {
   KvPool pool(kShape, 8, 4);
   const auto toks = iota_tokens(10);

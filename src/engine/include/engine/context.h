@@ -1,5 +1,5 @@
 // Context: one sequence being evaluated on a Model — its KV pages, activation buffers and
-// logits. eval() appends tokens at n_past(); reset() empties it.
+// logits. eval() appends tokens at n_past(); truncate() rewinds, reset() empties it.
 //
 // KV memory is paged (kv_pool.h). A standalone Context owns a pool sized for n_ctx positions;
 // a Context made on a shared KvPool (the scheduler's) takes pages from it as it grows, and
@@ -72,6 +72,10 @@ class Context {
 
   int64_t n_past() const { return n_past_; }
   int64_t n_ctx() const { return params_.n_ctx; }
+  // Rewinds to position n (prefix reuse, retries); pages after it return to the pool. A
+  // shared pool without a page for a copy-on-write rewinds further (to a page boundary);
+  // returns the new n_past().
+  int64_t truncate(int64_t n);
   // Returns every KV page and starts over at position 0.
   void reset();
   // On an empty context: reuses the prefix cache's KV for the longest cached prefix of

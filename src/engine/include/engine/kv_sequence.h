@@ -40,6 +40,10 @@ class KvSequence {
   // Returns every page to the pool (last page first, so a chain's deeper pages are the first
   // to be evicted from the prefix cache).
   void release();
+  // Keeps positions [0, n_positions) and returns the pages after them. A kept, partly kept
+  // page that is shared or published is copied first (copy-on-write); if the pool has no
+  // page for the copy, that page is dropped too. Returns the positions kept.
+  int64_t truncate(int64_t n_positions);
 
   // On an empty sequence: reuses cached KV for the longest prefix of tokens found in the
   // prefix cache, at most max_reuse positions. Returns the positions reused (their pages are
