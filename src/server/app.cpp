@@ -160,7 +160,7 @@ void handle_metrics(App& app, const http::Request&, http::Responder& resp) {
         s.kv_capacity ? static_cast<double>(s.kv_used) / s.kv_capacity : 0.0;
     g["deepkb_kv_cache_pages_used" + l] = static_cast<double>(s.kv_pages_used);
     g["deepkb_kv_cache_pages_cached" + l] = static_cast<double>(s.kv_pages_cached);
-    g["deepkb_kv_cache_pages_total" + l] = static_cast<double>(s.kv_pages_total);
+    g["deepkb_kv_cache_pages_capacity" + l] = static_cast<double>(s.kv_pages_total);
     g["deepkb_kv_cache_evictions_total" + l] = static_cast<double>(s.kv_evictions);
     g["deepkb_prefix_cache_hits_total" + l] = static_cast<double>(s.prefix_cache_hits);
     g["deepkb_prefix_cache_misses_total" + l] = static_cast<double>(s.prefix_cache_misses);
