@@ -121,6 +121,7 @@ Runner add_serve(CLI::App& app) {
   app.add_option("--data", o->data_dir, "knowledge-base data directory (default: $XDG_DATA_HOME/deepkb)");
   return [o]() -> int {
     if (o->models.empty() && o->embed_model.empty()) return fail("give a model with -m and/or --embed-model");
+    if (o->ctx_size < 0) return fail("--ctx-size must be >= 0 (0: --parallel x the model's context)");
     // The knowledge base's store is opened first: a data directory in use fails at once.
     std::string data_dir = o->data_dir.empty() ? default_data_dir() : o->data_dir;
     auto store = kb::open_sqlite_store(data_dir);
