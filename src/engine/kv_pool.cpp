@@ -118,6 +118,8 @@ uint64_t KvPool::publish(int32_t page, uint64_t parent, std::span<const int32_t>
   pg.n_tokens = static_cast<int32_t>(toks.size());
   std::copy(toks.begin(), toks.end(), tokens_.begin() + page * page_size_);
   pg.hnext = buckets_[b];
+  pg.hprev = -1;
+  if (pg.hnext >= 0) pages_[pg.hnext].hprev = page;
   buckets_[b] = page;
   return pg.key;
 }
@@ -144,9 +146,12 @@ KvPool::Match KvPool::find(uint64_t parent, std::span<const int32_t> toks) const
 void KvPool::unpublish(int32_t page) {
   Page& pg = pages_[page];
   if (pg.key == 0) return;
-  int32_t* link = &buckets_[bucket(pg.parent, tokens(page)[0])];
-  while (*link != page) link = &pages_[*link].hnext;
-  *link = pg.hnext;
+  if (pg.hprev >= 0) {
+    pages_[pg.hprev].hnext = pg.hnext;
+  } else {
+    buckets_[bucket(pg.parent, tokens(page)[0])] = pg.hnext;
+  }
+  if (pg.hnext >= 0) pages_[pg.hnext].hprev = pg.hprev;
   pg = Page{};
 }
 

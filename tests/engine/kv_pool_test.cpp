@@ -220,6 +220,27 @@ TEST(KvPool, EvictsLeastRecentlyReleasedCachedPagesFirst) {
   EXPECT_EQ(pool.allocate(), -1);
 }
 
+TEST(KvPool, PagesStartingWithTheSameTokenAreFoundAndEvictedIndependently) {
+  // Every prompt starts with BOS: their first pages share one hash bucket.
+  KvPool pool(kShape, 3, 2);
+  const std::vector<std::vector<int32_t>> t = {{1, 10}, {1, 11}, {1, 12}};
+  std::vector<int32_t> p;
+  for (const auto& x : t) {
+    p.push_back(pool.allocate());
+    pool.publish(p.back(), 0, x);
+  }
+  pool.release(p[1]);  // the middle entry of the bucket is evicted first
+  pool.release(p[0]);
+  pool.release(p[2]);
+  EXPECT_EQ(pool.allocate(), p[1]);
+  EXPECT_EQ(pool.find(0, t[1]).n_common, 1);  // only the shared BOS is left of it
+  EXPECT_EQ(pool.find(0, t[0]).page, p[0]);
+  EXPECT_EQ(pool.find(0, t[2]).page, p[2]);
+  EXPECT_EQ(pool.allocate(), p[0]);
+  EXPECT_EQ(pool.find(0, t[2]).page, p[2]);
+  EXPECT_EQ(pool.find(0, t[0]).n_common, 1);
+}
+
 TEST(KvPool, AChildOfAnEvictedPageIsUnreachable) {
   KvPool pool(kShape, 2, 2);
   const std::vector<int32_t> root_t = {1, 2}, child_t = {3, 4};

@@ -93,7 +93,7 @@ class KvPool {
     uint64_t key = 0;     // 0: not published
     uint64_t parent = 0;
     int32_t n_tokens = 0;
-    int32_t hnext = -1;   // next page in the same hash bucket
+    int32_t hnext = -1, hprev = -1;  // neighbours in the same hash bucket
     int32_t prev = -1, next = -1;  // LRU links (cached pages only)
     bool in_lru = false;
   };
