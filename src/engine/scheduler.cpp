@@ -159,15 +159,7 @@ void Scheduler::loop() {
     step();
     {
       std::lock_guard<std::mutex> lock(mu_);
-      int64_t used = 0;
-      for (auto& s : slots_) used += s->ctx->n_past();
-      stats_.kv_used = used;
-      if (kv_pool_) {
-        const KvPoolStats ps = kv_pool_->stats();
-        stats_.kv_pages_used = ps.used;
-        stats_.kv_pages_cached = ps.cached;
-        stats_.kv_evictions = ps.evictions;
-      }
+      if (kv_pool_) refresh_kv_stats_locked();
       if (cancel_all_.load() && stats_.running == 0) return;
     }
   }

@@ -115,28 +115,40 @@ bool Scheduler::admit_locked() {
   return admitted;
 }
 
-void Scheduler::release_slot(Slot& s, bool publish) {
+std::unique_ptr<Scheduler::Seq> Scheduler::release_slot(Slot& s, bool publish) {
   if (publish) {
     s.ctx->kv().publish(std::span<const int32_t>(s.seq->tokens.data(), s.ctx->n_past()), true);
   }
   s.ctx->reset();
-  s.seq.reset();
   s.has_next = false;
   std::lock_guard<std::mutex> lock(mu_);
   --stats_.running;
+  refresh_kv_stats_locked();
+  return std::move(s.seq);
 }
 
+void Scheduler::refresh_kv_stats_locked() {
+  int64_t used = 0;
+  for (auto& sl : slots_) used += sl->ctx->n_past();
+  stats_.kv_used = used;
+  const KvPoolStats ps = kv_pool_->stats();
+  stats_.kv_pages_used = ps.used;
+  stats_.kv_pages_cached = ps.cached;
+  stats_.kv_evictions = ps.evictions;
+}
+
+// The pages are back in the pool (and the stats say so) before the client hears "done".
 void Scheduler::finish_slot(Slot& s, FinishReason reason) {
-  emit_done(*s.seq, reason);
-  release_slot(s, true);
+  std::unique_ptr<Seq> q = release_slot(s, true);
+  emit_done(*q, reason);
 }
 
 void Scheduler::fail_slot(Slot& s, const Status& st) {
+  std::unique_ptr<Seq> q = release_slot(s, false);
   GenerationEvent ev;
   ev.kind = GenerationEvent::Kind::kError;
   ev.error = st;
-  s.seq->req.on_event(std::move(ev));
-  release_slot(s, false);
+  q->req.on_event(std::move(ev));
 }
 
 void Scheduler::preempt(Slot& s) {

@@ -133,8 +133,10 @@ class Scheduler {
   bool sample_slot(Slot& s);
   void finish_slot(Slot& s, FinishReason reason);
   void fail_slot(Slot& s, const Status& st);
-  // Publishes the slot's KV to the prefix cache (unless failed) and frees the slot.
-  void release_slot(Slot& s, bool publish);
+  // Publishes the slot's KV to the prefix cache (unless failed), frees the slot and returns
+  // its sequence.
+  std::unique_ptr<Seq> release_slot(Slot& s, bool publish);
+  void refresh_kv_stats_locked();
   // Final events of a sequence that ends (also one waiting in a queue).
   static void emit_done(Seq& q, FinishReason reason);
   void run_embeddings(EmbeddingRequest& req);
