@@ -60,7 +60,7 @@ Runner add_chat(CLI::App& app) {
       size_t common = 0;
       while (common < ids.size() && common < in_cache.size() && ids[common] == in_cache[common]) ++common;
       if (common == ids.size()) --common;  // always evaluate at least one token
-      ctx.truncate(static_cast<int64_t>(common));
+      common = static_cast<size_t>(ctx.truncate(static_cast<int64_t>(common)));
       std::vector<int32_t> rest(ids.begin() + common, ids.end());
       engine::GenerateParams gp;
       gp.max_tokens = o->n_predict;

@@ -138,8 +138,11 @@ Runner add_serve(CLI::App& app) {
   app.add_option("--embed-model", o->embed_model, "embedding model GGUF");
   app.add_option("--host", o->host, "listen address");
   app.add_option("--port", o->port, "listen port (0: any free port)");
-  app.add_option("-c,--ctx-size", o->ctx_size, "context positions per sequence (default: model's, max 8192)");
-  app.add_option("--parallel", o->parallel, "sequences decoded concurrently per model");
+  app.add_option("-c,--ctx-size", o->ctx_size,
+                 "KV cache positions per model, shared by all sequences in pages of 16 (default: "
+                 "--parallel x min(model's context, 8192)); one sequence may use up to "
+                 "min(ctx-size, max(model's context, ctx-size / parallel))");
+  app.add_option("--parallel", o->parallel, "most sequences decoded concurrently per model");
   app.add_option("--max-batch-size", o->max_batch, "most prompt tokens per sequence per step");
   app.add_option("-t,--threads", o->threads, "compute threads (default: all cores)");
   add_quantize_option(app, o->quantize);
@@ -159,6 +162,7 @@ Runner add_serve(CLI::App& app) {
   app.add_option("--data", o->data_dir, "knowledge-base data directory (default: $XDG_DATA_HOME/deepkb)");
   return [o]() -> int {
     if (o->models.empty() && o->embed_model.empty()) return fail("give a model with -m and/or --embed-model");
+    if (o->ctx_size < 0) return fail("--ctx-size must be >= 0 (0: --parallel x the model's context)");
     // The knowledge base's store is opened first: a data directory in use fails at once.
     std::string data_dir = o->data_dir.empty() ? default_data_dir() : o->data_dir;
     auto store = kb::open_sqlite_store(data_dir);

@@ -1,5 +1,6 @@
-// Attention over a contiguous f32 KV cache, one (token, head) pair at a time per thread.
-// Scores go to a per-thread buffer that only grows, so steady-state calls do not allocate.
+// Attention over an f32 KV cache, contiguous or paged, one (token, head) pair at a time per
+// thread. Scores go to a per-thread buffer that only grows, so steady-state calls do not
+// allocate. A contiguous cache is walked as one page holding every row.
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -20,17 +21,29 @@ void attend_one(const AttentionArgs& a, VecDotKernel dot, int64_t t, int64_t h,
   std::memset(out, 0, static_cast<size_t>(a.head_dim_v) * sizeof(float));
   if (n_rows <= 0) return;
 
+  const bool paged = a.page_table != nullptr;
+  const int64_t page = paged ? a.page_size : n_rows;
+  const int64_t k_row = a.n_head_kv * a.head_dim_k, v_row = a.n_head_kv * a.head_dim_v;
   const float* q = a.q + (t * a.n_head + h) * a.head_dim_k;
   if (static_cast<int64_t>(scores.size()) < n_rows) scores.resize(static_cast<size_t>(n_rows));
-  for (int64_t j = 0; j < n_rows; ++j) {
-    const float* k = a.k + (j * a.n_head_kv + hk) * a.head_dim_k;
-    scores[static_cast<size_t>(j)] = dot(a.head_dim_k, k, q);
+  for (int64_t p0 = 0; p0 < n_rows; p0 += page) {
+    const int64_t n = std::min(page, n_rows - p0);
+    const float* k = paged ? a.k + a.page_table[p0 / page] * a.k_page_stride : a.k;
+    k += hk * a.head_dim_k;
+    float* s = scores.data() + p0;
+    for (int64_t j = 0; j < n; ++j) s[j] = dot(a.head_dim_k, k + j * k_row, q);
   }
   softmax(scores.data(), n_rows, a.scale);
-  for (int64_t j = 0; j < n_rows; ++j) {
-    const float p = scores[static_cast<size_t>(j)];
-    const float* v = a.v + (j * a.n_head_kv + hk) * a.head_dim_v;
-    for (int64_t d = 0; d < a.head_dim_v; ++d) out[d] += p * v[d];
+  for (int64_t p0 = 0; p0 < n_rows; p0 += page) {
+    const int64_t n = std::min(page, n_rows - p0);
+    const float* v = paged ? a.v + a.page_table[p0 / page] * a.v_page_stride : a.v;
+    v += hk * a.head_dim_v;
+    const float* s = scores.data() + p0;
+    for (int64_t j = 0; j < n; ++j) {
+      const float pj = s[j];
+      const float* vr = v + j * v_row;
+      for (int64_t d = 0; d < a.head_dim_v; ++d) out[d] += pj * vr[d];
+    }
   }
 }
 
@@ -39,6 +52,7 @@ void attend_one(const AttentionArgs& a, VecDotKernel dot, int64_t t, int64_t h,
 void attention(ThreadPool& pool, const AttentionArgs& a) {
   DKB_CHECK(a.n_head_kv > 0 && a.n_head % a.n_head_kv == 0);
   DKB_CHECK(!a.causal || a.q_pos != nullptr);
+  DKB_CHECK(a.page_table == nullptr || a.page_size > 0);
   const int64_t total = a.n_tokens * a.n_head;
   if (total <= 0) return;
   const VecDotKernel dot = vec_dot_kernel(TensorType::kF32, active_isa());

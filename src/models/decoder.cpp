@@ -81,7 +81,7 @@ size_t Decoder::workspace_floats(int64_t T, int64_t /*n_ctx*/) const {
 
 Status Decoder::forward(engine::ForwardState& st, std::span<const int32_t> tokens, int64_t n_past,
                         bool all_logits, float* logits) const {
-  engine::SeqChunk c{st.kv, tokens, n_past, logits};
+  engine::SeqChunk c{*st.kv, tokens, n_past, logits};
   return run(st, std::span<const engine::SeqChunk>(&c, 1), all_logits);
 }
 
@@ -154,13 +154,12 @@ Status Decoder::run(engine::ForwardState& st, std::span<const engine::SeqChunk> 
       const engine::SeqChunk& ch = chunks[c];
       const int64_t b = starts[c], len = starts[c + 1] - b;
       for (int64_t t = 0; t < len; ++t) {
-        std::memcpy(ch.kv->k(l, ch.n_past + t), k + (b + t) * n_k, n_k * sizeof(float));
-        std::memcpy(ch.kv->v(l, ch.n_past + t), v + (b + t) * n_v, n_v * sizeof(float));
+        std::memcpy(ch.kv.k(l, ch.n_past + t), k + (b + t) * n_k, n_k * sizeof(float));
+        std::memcpy(ch.kv.v(l, ch.n_past + t), v + (b + t) * n_v, n_v * sizeof(float));
       }
       kernels::AttentionArgs a;
       a.q = q + b * n_q;
-      a.k = ch.kv->k(l, 0);
-      a.v = ch.kv->v(l, 0);
+      ch.kv.set_attention_kv(l, a);  // streams over the sequence's pages in place
       a.out = attn + b * n_attn;
       a.n_tokens = len;
       a.n_kv = ch.n_past + len;

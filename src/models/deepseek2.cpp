@@ -212,15 +212,16 @@ void Deepseek2::attention(engine::ForwardState& st, const Deepseek2Layer& L, int
     }
   }
   // Rebuild per-head K (nope ++ shared pe) and V for every cached position from the latents.
-  // Latent rows are contiguous in the cache ([n_kv][r + n_rot]); attn_kv_b reads the first r.
-  const float* latent = st.kv->k(il, 0);
+  // Latent rows ([r + n_rot] per position) live in the sequence's pages; attn_kv_b reads the
+  // first r of each, packed into one matrix.
+  const engine::KvView& cache = *st.kv;
   float* packed = o + T * n_head * hd_v;  // [n_kv][r]
   for (int64_t j = 0; j < n_kv; ++j) {
-    std::memcpy(packed + j * r, latent + j * (r + n_rot), r * sizeof(float));
+    std::memcpy(packed + j * r, cache.k(il, j), r * sizeof(float));
   }
   matmul(st, L.wkv_b, packed, n_kv, kv);
   for (int64_t j = 0; j < n_kv; ++j) {
-    const float* kpe = latent + j * (r + n_rot) + r;
+    const float* kpe = cache.k(il, j) + r;
     for (int64_t h = 0; h < n_head; ++h) {
       const float* src = kv + j * n_head * (nope + hd_v) + h * (nope + hd_v);
       float* kd = K + (j * n_head + h) * hd_k;

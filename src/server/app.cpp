@@ -173,6 +173,13 @@ void handle_metrics(App& app, const http::Request&, http::Responder& resp) {
     g["deepkb_kv_cache_capacity_positions" + l] = static_cast<double>(s.kv_capacity);
     g["deepkb_kv_cache_usage_ratio" + l] =
         s.kv_capacity ? static_cast<double>(s.kv_used) / s.kv_capacity : 0.0;
+    g["deepkb_kv_cache_pages_used" + l] = static_cast<double>(s.kv_pages_used);
+    g["deepkb_kv_cache_pages_cached" + l] = static_cast<double>(s.kv_pages_cached);
+    g["deepkb_kv_cache_pages_capacity" + l] = static_cast<double>(s.kv_pages_total);
+    g["deepkb_kv_cache_evictions_total" + l] = static_cast<double>(s.kv_evictions);
+    g["deepkb_prefix_cache_hits_total" + l] = static_cast<double>(s.prefix_cache_hits);
+    g["deepkb_prefix_cache_misses_total" + l] = static_cast<double>(s.prefix_cache_misses);
+    g["deepkb_preemptions_total" + l] = static_cast<double>(s.preemptions);
   }
   g["deepkb_ready"] = app.ready() ? 1 : 0;
   g["deepkb_response_cache_hits"] = static_cast<double>(app.response_cache().hits());

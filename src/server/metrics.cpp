@@ -75,7 +75,8 @@ std::string Metrics::render(const std::map<std::string, double>& gauges) const {
   std::string last_base;
   for (const auto& [name, v] : gauges) {  // sorted, so one metric's series are adjacent
     std::string base = name.substr(0, name.find('{'));
-    if (base != last_base) o << "# TYPE " << base << " gauge\n";
+    const bool counter = base.size() > 6 && base.compare(base.size() - 6, 6, "_total") == 0;
+    if (base != last_base) o << "# TYPE " << base << (counter ? " counter\n" : " gauge\n");
     last_base = base;
     o << name << " " << v << "\n";
   }

@@ -147,4 +147,12 @@ TEST(Cli, BenchReportsParallelDecodeAndRejectsBadFlags) {
   EXPECT_NE(run("bench --synthetic no-such-model --out /tmp/x.gguf").status, 0);
 }
 
+TEST(Cli, ServeRejectsANegativeKvCacheSize) {
+  DKB_REQUIRE_FIXTURE("models/stories260K.gguf");
+  Output o = run("serve -m " + q(dkb::test::fixture_path("models/stories260K.gguf")) +
+                 " --ctx-size -16 --port 0 --no-warmup --data /nonexistent/pagedkv-test");
+  EXPECT_NE(o.status, 0);
+  EXPECT_EQ(o.out.find("listening"), std::string::npos) << o.out;
+}
+
 }  // namespace

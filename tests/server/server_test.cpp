@@ -229,6 +229,11 @@ TEST_F(ServerTest, MetricsExposePrometheusText) {
   EXPECT_NE(r.body.find("deepkb_requests_total{route=\"/v1/completions\",status=\"200\"}"), std::string::npos);
   EXPECT_NE(r.body.find("deepkb_time_to_first_token_seconds_bucket"), std::string::npos);
   EXPECT_NE(r.body.find("deepkb_kv_cache_usage_ratio{model=\"stories260K\"}"), std::string::npos);
+  // --ctx-size 512 in pages of 16; nothing running between requests.
+  EXPECT_NE(r.body.find("deepkb_kv_cache_pages_capacity{model=\"stories260K\"} 32\n"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("deepkb_kv_cache_pages_used{model=\"stories260K\"} 0\n"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("# TYPE deepkb_prefix_cache_hits_total counter"), std::string::npos);
+  EXPECT_NE(r.body.find("deepkb_prefix_cache_hits_total{model=\"stories260K\"}"), std::string::npos);
 }
 
 TEST(ServerLifecycle, QueueFullIs503AndSigtermExitsZero) {

@@ -26,16 +26,16 @@ namespace dkb::engine {
 struct ForwardState {
   ThreadPool* pool = nullptr;
   kernels::MatmulScratch* matmul = nullptr;
-  KvCache* kv = nullptr;
+  const KvView* kv = nullptr;         // the sequence's KV pages (forward)
   std::vector<float>* work = nullptr;  // activation arena, sized by workspace_floats()
   std::vector<int32_t>* positions = nullptr;
   std::vector<float>* batch_logits = nullptr;  // [n_chunks][n_vocab] for forward_batch
 };
 
 // One sequence's share of a batched forward pass: its tokens (at positions n_past ..), its
-// KV cache, and where the logits of its last token go.
+// KV pages (allocated up to n_past + tokens.size()), and where the logits of its last token go.
 struct SeqChunk {
-  KvCache* kv = nullptr;
+  KvView kv;
   std::span<const int32_t> tokens;
   int64_t n_past = 0;
   float* logits = nullptr;  // [n_vocab], last token of the chunk
@@ -48,7 +48,8 @@ class Architecture {
   virtual KvShape kv_shape() const = 0;
   // Floats of scratch a forward over n_tokens tokens with n_ctx cache rows needs.
   virtual size_t workspace_floats(int64_t n_tokens, int64_t n_ctx) const = 0;
-  // Evaluates tokens at positions n_past .. n_past+n-1, writing their K/V into the cache.
+  // Evaluates tokens at positions n_past .. n_past+n-1, writing their K/V into st.kv's pages
+  // (allocated by the caller up to n_past + n).
   // logits: [n_out][n_vocab] where n_out = n (all_logits) or 1 (last token only).
   virtual Status forward(ForwardState& st, std::span<const int32_t> tokens, int64_t n_past,
                          bool all_logits, float* logits) const = 0;
@@ -57,8 +58,8 @@ class Architecture {
   // (continuous batching). The default runs forward() per chunk.
   virtual Status forward_batch(ForwardState& st, std::span<const SeqChunk> chunks) const {
     for (const SeqChunk& c : chunks) {
-      KvCache* saved = st.kv;
-      st.kv = c.kv;
+      const KvView* saved = st.kv;
+      st.kv = &c.kv;
       Status s = forward(st, c.tokens, c.n_past, false, c.logits);
       st.kv = saved;
       if (!s.is_ok()) return s;

@@ -1,10 +1,14 @@
-// Context: one sequence being evaluated on a Model — its KV cache, activation buffers and
-// logits. eval() appends tokens at n_past(); truncate() rewinds (prefix reuse, retries).
+// Context: one sequence being evaluated on a Model — its KV pages, activation buffers and
+// logits. eval() appends tokens at n_past(); truncate() rewinds, reset() empties it.
 //
-// Memory is sized at construction for n_ctx positions and up to n_batch tokens per eval
-// call; the decode loop allocates nothing. Not thread-safe: one owner thread at a time.
-// Errors: eval() beyond n_ctx is kResourceExhausted (both numbers in the message); a token id
-// outside the vocabulary is kInvalidArgument.
+// KV memory is paged (kv_pool.h). A standalone Context owns a pool sized for n_ctx positions;
+// a Context made on a shared KvPool (the scheduler's) takes pages from it as it grows, and
+// may start from the pool's prefix cache (start_from_prefix). page_size 0 stores the whole
+// context in one page, i.e. a contiguous cache (the reference the paged layout is tested
+// against). Activation memory is sized for up to n_batch tokens per eval call; the decode
+// loop allocates nothing. Not thread-safe: one owner thread at a time.
+// Errors: eval() beyond n_ctx is kResourceExhausted (both numbers in the message), as is a
+// shared pool without free pages; a token id outside the vocabulary is kInvalidArgument.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +19,8 @@
 #include "base/status.h"
 #include "base/thread_pool.h"
 #include "engine/kv_cache.h"
+#include "engine/kv_pool.h"
+#include "engine/kv_sequence.h"
 #include "engine/model.h"
 #include "kernels/kernels.h"
 
@@ -23,6 +29,7 @@ namespace dkb::engine {
 struct ContextParams {
   int64_t n_ctx = 0;     // 0: the model's training context
   int64_t n_batch = 512; // most tokens per forward call (longer evals are split)
+  int64_t page_size = 16;  // KV positions per page (standalone); 0: one page of n_ctx
 };
 
 // Scratch memory shared by batched evaluations (owned by a scheduler).
@@ -36,6 +43,9 @@ struct BatchScratch {
 class Context {
  public:
   Context(std::shared_ptr<const Model> model, ThreadPool& pool, ContextParams params);
+  // A sequence in a shared pool (params.page_size is the pool's); n_ctx limits this sequence.
+  Context(std::shared_ptr<const Model> model, ThreadPool& pool, ContextParams params,
+          KvPool& shared);
 
   // Evaluates tokens after the current position. With all_logits, logits(i) is available for
   // every token of this call; otherwise only for the last one (i = 0).
@@ -61,16 +71,25 @@ class Context {
                                                      bool normalize);
 
   int64_t n_past() const { return n_past_; }
-  int64_t n_ctx() const { return kv_.n_ctx(); }
-  void truncate(int64_t n) { n_past_ = n < n_past_ ? n : n_past_; }
-  void reset() { n_past_ = 0; }
+  int64_t n_ctx() const { return params_.n_ctx; }
+  // Rewinds to position n (prefix reuse, retries); pages after it return to the pool. A
+  // shared pool without a page for a copy-on-write rewinds further (to a page boundary);
+  // returns the new n_past().
+  int64_t truncate(int64_t n);
+  // Returns every KV page and starts over at position 0.
+  void reset();
+  // On an empty context: reuses the prefix cache's KV for the longest cached prefix of
+  // tokens, at most max_reuse positions; returns n_past() afterwards.
+  int64_t start_from_prefix(std::span<const int32_t> tokens, int64_t max_reuse);
+  KvSequence& kv() { return *kv_; }
   const Model& model() const { return *model_; }
 
  private:
   std::shared_ptr<const Model> model_;
   ThreadPool& pool_;
   ContextParams params_;
-  KvCache kv_;
+  std::unique_ptr<KvPool> own_pool_;  // standalone contexts
+  std::unique_ptr<KvSequence> kv_;
   kernels::MatmulScratch matmul_;
   std::vector<float> work_;
   std::vector<int32_t> positions_;

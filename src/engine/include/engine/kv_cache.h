@@ -1,14 +1,16 @@
-// KvCache: per-sequence key/value memory, f32, contiguous per layer.
+// The KV cache interface the architectures see: KvShape (what one position stores per layer)
+// and KvView (one sequence's positions, stored in pages of a KvPool).
 //
-// Layer l holds k rows [n_ctx][k_dim] and v rows [n_ctx][v_dim]; row p is position p. What a
-// "row" means is the architecture's choice (full K/V for llama; the compressed latent for
-// deepseek2 MLA). Memory per token = n_layer * (k_dim + v_dim) * 4 bytes.
-// Owned by one Context; not thread-safe (the scheduler thread owns it).
+// What a "row" means is the architecture's choice (full K/V for llama/qwen2; the compressed
+// latent for deepseek2 MLA). Memory per position = n_layer * (k_dim + v_dim) * 4 bytes (f32).
+// Position p of a sequence lives in page pages[p / page_size], row p % page_size; pages are
+// allocated and shared by engine::KvPool / KvSequence (kv_pool.h, kv_sequence.h). A view is a
+// borrowed window valid while its sequence does not change its page table; it owns nothing.
 #pragma once
 
-#include <cstddef>
 #include <cstdint>
-#include <vector>
+
+#include "kernels/kernels.h"
 
 namespace dkb::engine {
 
@@ -18,21 +20,30 @@ struct KvShape {
   int64_t v_dim = 0;
 };
 
-class KvCache {
- public:
-  KvCache() = default;
-  KvCache(const KvShape& shape, int64_t n_ctx);
+struct KvView {
+  float* const* k_layers = nullptr;  // [n_layer]: layer l's K rows of page 0 in the pool
+  float* const* v_layers = nullptr;  // [n_layer]
+  int64_t k_dim = 0, v_dim = 0;
+  int64_t page_size = 0;             // positions per page
+  const int32_t* pages = nullptr;    // the sequence's page table
+  int64_t n_pages = 0;
 
-  int64_t n_ctx() const { return n_ctx_; }
-  const KvShape& shape() const { return shape_; }
-  float* k(int64_t layer, int64_t pos) { return k_[layer].data() + pos * shape_.k_dim; }
-  float* v(int64_t layer, int64_t pos) { return v_[layer].data() + pos * shape_.v_dim; }
-  size_t bytes() const;
-
- private:
-  KvShape shape_;
-  int64_t n_ctx_ = 0;
-  std::vector<std::vector<float>> k_, v_;
+  // Row of position pos in layer l; pos < n_pages * page_size.
+  float* k(int64_t l, int64_t pos) const {
+    return k_layers[l] + (pages[pos / page_size] * page_size + pos % page_size) * k_dim;
+  }
+  float* v(int64_t l, int64_t pos) const {
+    return v_layers[l] + (pages[pos / page_size] * page_size + pos % page_size) * v_dim;
+  }
+  // Points a's k, v and page fields at layer l (attention streams over the pages in place).
+  void set_attention_kv(int64_t l, kernels::AttentionArgs& a) const {
+    a.k = k_layers[l];
+    a.v = v_dim > 0 ? v_layers[l] : nullptr;
+    a.page_table = pages;
+    a.page_size = page_size;
+    a.k_page_stride = page_size * k_dim;
+    a.v_page_stride = page_size * v_dim;
+  }
 };
 
 }  // namespace dkb::engine

@@ -1,18 +1,28 @@
-// Scheduler: one per loaded model; owns every sequence of that model and runs them on one
-// thread (DESIGN §3).
+// Scheduler: one per loaded model; owns every sequence of that model, its KV pages and its
+// batches, and runs them on one thread (DESIGN §3).
 //
-// Requests queue up to max_queue; up to n_parallel run at once in slots, each slot with its
-// own KV cache of n_ctx positions. Every step the scheduler advances all running slots —
-// decode tokens first, then prompt chunks (n_batch tokens at most per step) — so a new
-// request starts as soon as a slot is free and never waits for another to finish.
-// Prefix cache: a finished slot keeps its tokens; a new request takes the free slot sharing
-// the longest prefix with its prompt and evaluates only the rest.
+// Requests queue up to max_queue; up to n_parallel sequences run at once. Every step the
+// scheduler advances all running sequences in one forward pass — decode tokens first, then
+// prompt chunks (n_batch tokens at most per step) — so a new request starts as soon as it is
+// admitted and never waits for another to finish (continuous batching).
+//
+// KV memory: one KvPool of n_ctx positions (pages of page_size) shared by all sequences; a
+// sequence takes pages as it grows and returns them when it ends. Prefix cache: filled pages
+// are published (kv_pool.h) and a new request starts from the longest cached prefix of its
+// prompt — shared system prompts and earlier chat turns are not recomputed, also after the
+// sequence that computed them ended; unreferenced cached pages are evicted least recently
+// used first when memory is needed.
+// Admission: a request is admitted when a sequence slot is free and the pool can hold its
+// prompt (keeping one page of headroom per running sequence); otherwise it waits in the
+// queue, in order. When a running sequence needs a page and none is left, the youngest
+// running sequence is preempted: its KV goes to the prefix cache, and it is requeued ahead of
+// new requests to resume (recomputing only what was evicted) — nothing is truncated.
 //
 // Thread-safety: submit()/stats()/shutdown() may be called from any thread. Event callbacks
 // run on the scheduler thread and must not block (hand the event to the waiting thread).
 // Errors: submit() returns kResourceExhausted when the queue is full, kInvalidArgument for a
-// prompt that cannot fit n_ctx (both numbers in the message) and kFailedPrecondition after
-// shutdown.
+// prompt that cannot fit one sequence's context (both numbers in the message) and
+// kFailedPrecondition after shutdown.
 #pragma once
 
 #include <atomic>
@@ -30,15 +40,20 @@
 #include "base/thread_pool.h"
 #include "engine/context.h"
 #include "engine/generator.h"
+#include "engine/kv_pool.h"
 #include "engine/model.h"
 
 namespace dkb::engine {
 
 struct SchedulerOptions {
-  int n_parallel = 4;       // slots (concurrent sequences)
-  int64_t n_ctx = 0;        // positions per slot; 0: the model's training context (max 8192)
+  int n_parallel = 4;       // most sequences running at once
+  // KV pool: positions shared by all sequences (rounded up to whole pages). 0: n_parallel ×
+  // min(the model's training context, 8192). One sequence may use up to
+  // min(n_ctx, max(training context, n_ctx / n_parallel)) positions (see n_ctx()).
+  int64_t n_ctx = 0;
   int max_queue = 64;       // waiting requests beyond the running ones
-  int64_t n_batch = 256;    // most prompt tokens per slot per step
+  int64_t n_batch = 256;    // most prompt tokens per step
+  int64_t page_size = 16;   // positions per KV page
 };
 
 struct GenerationEvent {
@@ -73,8 +88,16 @@ struct SchedulerStats {
   int64_t prompt_tokens_total = 0;
   int64_t cached_tokens_total = 0;
   int64_t generated_tokens_total = 0;
-  int64_t kv_used = 0;       // positions in use over all slots
-  int64_t kv_capacity = 0;
+  int64_t kv_used = 0;       // positions held by running sequences
+  int64_t kv_capacity = 0;   // positions in the pool
+  int64_t kv_pages_used = 0;     // referenced by running sequences
+  int64_t kv_pages_cached = 0;   // unreferenced, kept for the prefix cache (evictable)
+  int64_t kv_pages_total = 0;
+  int64_t kv_page_size = 0;
+  int64_t prefix_cache_hits = 0;     // admitted requests that reused cached KV
+  int64_t prefix_cache_misses = 0;   // admitted requests that reused none
+  int64_t kv_evictions = 0;          // cached pages reclaimed for new data
+  int64_t preemptions = 0;           // running sequences requeued for lack of pages
 };
 
 class Scheduler {
@@ -87,27 +110,52 @@ class Scheduler {
   Status submit(GenerationRequest req);
   Status submit(EmbeddingRequest req);
   SchedulerStats stats() const;
+  // Most positions one sequence may hold (prompt + generated).
   int64_t n_ctx() const { return n_ctx_; }
+  // Positions in the shared KV pool.
+  int64_t kv_positions() const { return pool_positions_; }
   const Model& model() const { return *model_; }
   // Stops accepting; running and queued work is cancelled after `grace_ms` (0: at once).
   void shutdown(int64_t grace_ms);
 
  private:
+  struct Seq;   // scheduler_seq.h
   struct Slot;
   void loop();
+  std::unique_ptr<Seq> make_seq(GenerationRequest req) const;
   bool admit_locked();
   void step();
+  // Gives every decoding slot in `decoding` the page its next token needs, preempting the
+  // youngest running sequences when the pool is short.
+  void ensure_decode_pages(std::vector<Slot*>& decoding);
+  void preempt(Slot& s);
   // Samples the slot's next token and streams it; false when the sequence finished.
   bool sample_slot(Slot& s);
   void finish_slot(Slot& s, FinishReason reason);
   void fail_slot(Slot& s, const Status& st);
+  // Publishes the slot's KV to the prefix cache (unless failed), frees the slot and returns
+  // its sequence.
+  std::unique_ptr<Seq> release_slot(Slot& s, bool publish);
+  void refresh_kv_stats_locked();
+  // Final events of a sequence that ends (also one waiting in a queue).
+  static void emit_done(Seq& q, FinishReason reason);
   void run_embeddings(EmbeddingRequest& req);
 
   std::shared_ptr<const Model> model_;
   ThreadPool& pool_;
   SchedulerOptions opt_;
   int64_t n_ctx_;
+  int64_t pool_positions_ = 0;
+  std::unique_ptr<KvPool> kv_pool_;          // generative models; scheduler thread only
+  std::unique_ptr<Context> embed_ctx_;       // embedding models
   std::vector<std::unique_ptr<Slot>> slots_;
+  std::deque<std::unique_ptr<Seq>> preempted_;  // scheduler thread only (under mu_ when admitting)
+  uint64_t admissions_ = 0;
+  // The queue's head did not fit the pool: retry only once pages were released or fewer
+  // sequences run (admission tries cost a prefix lookup and possibly a page copy).
+  bool blocked_ = false;
+  int64_t blocked_available_ = 0;
+  int64_t blocked_running_ = 0;
   BatchScratch batch_;  // scheduler thread only
 
   mutable std::mutex mu_;

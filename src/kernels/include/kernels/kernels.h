@@ -124,11 +124,15 @@ void rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, const i
           const RopeParams& p);
 
 // ---- attention --------------------------------------------------------------------------------
-// Multi-head attention with grouped KV heads over a contiguous KV cache:
+// Multi-head attention with grouped KV heads over a KV cache that is either contiguous or paged:
 //   q:   [n_tokens][n_head][head_dim_k]
 //   k:   [n_kv][n_head_kv][head_dim_k]      (cache rows 0..n_kv-1)
 //   v:   [n_kv][n_head_kv][head_dim_v]
 //   out: [n_tokens][n_head][head_dim_v]
+// Paged (page_table != null): cache row j lives in page page_table[j / page_size], row
+// j % page_size of it; that page's K rows start at k + page_table[..] * k_page_stride floats
+// (V likewise with v_page_stride), rows within a page are contiguous as above. The kernel
+// walks the pages in place: no gathered copy of the history.
 // Query token t may attend to cache rows j with j <= q_pos[t] when causal (cache row j holds
 // position j), to all rows otherwise. scores = q·k * scale, softmax in f32.
 // Head h uses KV head h / (n_head / n_head_kv). Threaded over (token, head). A causal query with
@@ -142,6 +146,9 @@ struct AttentionArgs {
   const int32_t* q_pos = nullptr;
   bool causal = true;
   float scale = 1.0f;
+  const int32_t* page_table = nullptr;  // null: contiguous
+  int64_t page_size = 0;                // rows per page (> 0 when paged)
+  int64_t k_page_stride = 0, v_page_stride = 0;  // floats from one page to the next
 };
 void attention(ThreadPool& pool, const AttentionArgs& a);
 

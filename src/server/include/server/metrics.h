@@ -30,7 +30,8 @@ class Metrics {
   void tokens(int64_t prompt, int64_t cached, int64_t generated);
   void ttft_ms(double ms);
   void per_token_ms(double ms);
-  // Gauges are supplied by the caller at render time ("name{labels}" → value).
+  // Gauges are supplied by the caller at render time ("name{labels}" → value); a name ending
+  // in "_total" is typed as a counter (a running total the caller keeps, e.g. the scheduler's).
   std::string render(const std::map<std::string, double>& gauges) const;
 
  private:
