@@ -6,11 +6,18 @@
 
 #include "base/status.h"
 #include "kernels/kernels.h"
+#include "kernels_internal.h"
 
 namespace dkb::kernels {
 namespace {
 
-void attend_one(const AttentionArgs& a, VecDotKernel dot, int64_t t, int64_t h,
+using AxpyFn = void (*)(int64_t n, float a, const float* x, float* y);
+
+void axpy_scalar(int64_t n, float a, const float* x, float* y) {
+  for (int64_t d = 0; d < n; ++d) y[d] += a * x[d];
+}
+
+void attend_one(const AttentionArgs& a, VecDotKernel dot, AxpyFn axpy, int64_t t, int64_t h,
                 std::vector<float>& scores) {
   const int64_t group = a.n_head / a.n_head_kv;
   const int64_t hk = h / group;
@@ -30,7 +37,7 @@ void attend_one(const AttentionArgs& a, VecDotKernel dot, int64_t t, int64_t h,
   for (int64_t j = 0; j < n_rows; ++j) {
     const float p = scores[static_cast<size_t>(j)];
     const float* v = a.v + (j * a.n_head_kv + hk) * a.head_dim_v;
-    for (int64_t d = 0; d < a.head_dim_v; ++d) out[d] += p * v[d];
+    axpy(a.head_dim_v, p, v, out);
   }
 }
 
@@ -42,16 +49,18 @@ void attention(ThreadPool& pool, const AttentionArgs& a) {
   const int64_t total = a.n_tokens * a.n_head;
   if (total <= 0) return;
   const VecDotKernel dot = vec_dot_kernel(TensorType::kF32, active_isa());
+  const AxpyFn axpy = active_isa() == Isa::kAvx2 ? detail::axpy_f32_avx2 : axpy_scalar;
   struct Ctx {
     const AttentionArgs* a;
     VecDotKernel dot;
+    AxpyFn axpy;
     int64_t total;
-  } ctx{&a, dot, total};
+  } ctx{&a, dot, axpy, total};
   pool.run([&ctx](int ith, int nth) {
     thread_local std::vector<float> scores;
     const auto [b, e] = ThreadPool::split(ctx.total, ith, nth);
     for (int64_t i = b; i < e; ++i) {
-      attend_one(*ctx.a, ctx.dot, i / ctx.a->n_head, i % ctx.a->n_head, scores);
+      attend_one(*ctx.a, ctx.dot, ctx.axpy, i / ctx.a->n_head, i % ctx.a->n_head, scores);
     }
   });
 }
