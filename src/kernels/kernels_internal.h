@@ -76,6 +76,9 @@ float vec_dot_q3_k_avx2(int64_t n, const void* w, const void* x);
 float vec_dot_q4_k_avx2(int64_t n, const void* w, const void* x);
 float vec_dot_q5_k_avx2(int64_t n, const void* w, const void* x);
 float vec_dot_q6_k_avx2(int64_t n, const void* w, const void* x);
+// Activation quantizers, bit-identical to quantize_q8_0 / quantize_q8_k.
+void quantize_q8_0_avx2(const float* src, void* dst, int64_t n);
+void quantize_q8_k_avx2(const float* src, void* dst, int64_t n);
 // y[i] += a * x[i] (attention's weighted sum of V rows).
 void axpy_f32_avx2(int64_t n, float a, const float* x, float* y);
 
