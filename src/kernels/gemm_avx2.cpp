@@ -5,10 +5,10 @@
 // packed formats. Same rules as vec_dot_avx2.cpp: no inline function or std header shared with
 // baseline translation units (templates here live in an anonymous namespace).
 //
-// Legacy types (Q4_0, Q5_0, Q8_0 with Q8_0 activations) use exactly the per-block arithmetic
-// and lane layout of vec_dot_*_avx2, so results are bit-identical to them. K-quants apply the
-// min/offset term with one int16 dot over the Q8_K bsums; results equal vec_dot up to float
-// summation order.
+// Integer sums per block are the same as vec_dot_*_avx2's; float accumulation differs: Q5_0/
+// Q8_0 scale 8 blocks at once after an hadd reduction, Q4_0 multiplies unsigned nibbles and
+// applies its -8 offset through the activation block sums, K-quants apply the min/offset term
+// with one int16 dot over the Q8_K bsums. Results equal vec_dot up to float summation order.
 #include <immintrin.h>
 
 #include <cstdint>
@@ -184,45 +184,85 @@ static void pack_q6_k(const uint8_t* w, int64_t nb, PackedK* out) {
 
 // ---- micro-kernels -------------------------------------------------------------------------
 
-// Legacy tile: RM packed rows x RN Q8_0 activation rows, full length nb blocks.
+// Legacy tile (Q5_0, Q8_0): RM packed rows x RN Q8_0 activation rows. The integer sums of 8
+// consecutive blocks are reduced with hadd into one vector (lane = block) before a single
+// convert + scale + fma, instead of one per block; xd holds the activation scales as floats.
+static __m256i pair_dot(__m256i aq, __m256i q, __m256i xv) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(aq, _mm256_sign_epi8(xv, q)),
+                           _mm256_set1_epi16(1));
+}
+
 template <int RM, int RN>
 void tile_legacy(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x, size_t x_row,
-                 float* y, int64_t ldy) {
-  const __m256i ones = _mm256_set1_epi16(1);
+                 const float* xd, float* y, int64_t ldy) {
   __m256 acc[RM][RN];
-  #pragma GCC unroll 8
+#pragma GCC unroll 8
   for (int r = 0; r < RM; ++r)
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int c = 0; c < RN; ++c) acc[r][c] = _mm256_setzero_ps();
   const float* wd[RM];
-  #pragma GCC unroll 8
+#pragma GCC unroll 8
   for (int r = 0; r < RM; ++r) wd[r] = reinterpret_cast<const float*>(w + r * w_row + nb * 64);
-  for (int64_t b = 0; b < nb; ++b) {
-    __m256i xv[RN];
-    __m256 dx[RN];
-    #pragma GCC unroll 8
-    for (int c = 0; c < RN; ++c) {
-      const auto* blk = reinterpret_cast<const BlockQ8_0*>(x + c * x_row) + b;
-      xv[c] = load256(blk->qs);
-      dx[c] = _mm256_set1_ps(_cvtsh_ss(blk->d));
+  const BlockQ8_0* xb[RN];
+#pragma GCC unroll 8
+  for (int c = 0; c < RN; ++c) xb[c] = reinterpret_cast<const BlockQ8_0*>(x + c * x_row);
+  int64_t g = 0;
+  for (; g + 8 <= nb; g += 8) {
+    __m256i h4[2][RM][RN];
+#pragma GCC unroll 2
+    for (int half = 0; half < 2; ++half) {
+      __m256i h2[2][RM][RN];
+#pragma GCC unroll 2
+      for (int pr = 0; pr < 2; ++pr) {
+        const int64_t b = g + 4 * half + 2 * pr;
+        __m256i x0[RN], x1[RN];
+#pragma GCC unroll 8
+        for (int c = 0; c < RN; ++c) x0[c] = load256(xb[c][b].qs), x1[c] = load256(xb[c][b + 1].qs);
+#pragma GCC unroll 8
+        for (int r = 0; r < RM; ++r) {
+          const uint8_t* wb = w + r * w_row + 64 * b;
+          const __m256i q0 = load256(wb), a0 = load256(wb + 32);
+          const __m256i q1 = load256(wb + 64), a1 = load256(wb + 96);
+#pragma GCC unroll 8
+          for (int c = 0; c < RN; ++c) {
+            h2[pr][r][c] = _mm256_hadd_epi32(pair_dot(a0, q0, x0[c]), pair_dot(a1, q1, x1[c]));
+          }
+        }
+      }
+#pragma GCC unroll 8
+      for (int r = 0; r < RM; ++r)
+#pragma GCC unroll 8
+        for (int c = 0; c < RN; ++c) h4[half][r][c] = _mm256_hadd_epi32(h2[0][r][c], h2[1][r][c]);
     }
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int r = 0; r < RM; ++r) {
-      const uint8_t* wb = w + r * w_row + 64 * b;
-      const __m256i q = load256(wb);
-      const __m256i aq = load256(wb + 32);
-      const __m256 dw = _mm256_broadcast_ss(wd[r] + b);
-      #pragma GCC unroll 8
+      const __m256 dw = _mm256_loadu_ps(wd[r] + g);
+#pragma GCC unroll 8
       for (int c = 0; c < RN; ++c) {
-        const __m256i p =
-            _mm256_madd_epi16(_mm256_maddubs_epi16(aq, _mm256_sign_epi8(xv[c], q)), ones);
-        acc[r][c] = _mm256_fmadd_ps(_mm256_mul_ps(dw, dx[c]), _mm256_cvtepi32_ps(p), acc[r][c]);
+        const __m256i lo = _mm256_permute2x128_si256(h4[0][r][c], h4[1][r][c], 0x20);
+        const __m256i hi = _mm256_permute2x128_si256(h4[0][r][c], h4[1][r][c], 0x31);
+        const __m256 d = _mm256_mul_ps(dw, _mm256_loadu_ps(xd + c * nb + g));
+        acc[r][c] =
+            _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(_mm256_add_epi32(lo, hi)), acc[r][c]);
       }
     }
   }
-  #pragma GCC unroll 8
+  for (; g < nb; ++g) {
+#pragma GCC unroll 8
+    for (int r = 0; r < RM; ++r) {
+      const uint8_t* wb = w + r * w_row + 64 * g;
+      const __m256i q = load256(wb), aq = load256(wb + 32);
+#pragma GCC unroll 8
+      for (int c = 0; c < RN; ++c) {
+        const __m256 d = _mm256_set1_ps(wd[r][g] * xd[c * nb + g]);
+        acc[r][c] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(pair_dot(aq, q, load256(xb[c][g].qs))),
+                                    acc[r][c]);
+      }
+    }
+  }
+#pragma GCC unroll 8
   for (int c = 0; c < RN; ++c)
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int r = 0; r < RM; ++r) y[c * ldy + r] = hsum_ps(acc[r][c]);
 }
 
@@ -346,13 +386,12 @@ using Q40TileFn = void (*)(int64_t, const uint8_t*, size_t, const uint8_t*, size
 // Tile tables [rows-1][cols-1].
 constexpr int kLegacyRM = 4, kLegacyRN = 2;
 constexpr int kKRM = 2, kKRN = 4;
+constexpr int kL8RM = 2, kL8RN = 4;
 
-static TileFn legacy_tile(int rm, int rn) {
-  static const TileFn table[kLegacyRM][kLegacyRN] = {
-      {tile_legacy<1, 1>, tile_legacy<1, 2>},
-      {tile_legacy<2, 1>, tile_legacy<2, 2>},
-      {tile_legacy<3, 1>, tile_legacy<3, 2>},
-      {tile_legacy<4, 1>, tile_legacy<4, 2>},
+static Q40TileFn legacy_tile(int rm, int rn) {
+  static const Q40TileFn table[kL8RM][kL8RN] = {
+      {tile_legacy<1, 1>, tile_legacy<1, 2>, tile_legacy<1, 3>, tile_legacy<1, 4>},
+      {tile_legacy<2, 1>, tile_legacy<2, 2>, tile_legacy<2, 3>, tile_legacy<2, 4>},
   };
   return table[rm - 1][rn - 1];
 }
@@ -388,7 +427,7 @@ size_t gemm_packed_row_bytes(GemmKind k, int64_t n) {
 }
 
 int gemm_tile_rows(GemmKind k) {
-  return is_legacy(k) ? kLegacyRM : kKRM;
+  return k == GemmKind::kQ4_0 ? kLegacyRM : is_legacy(k) ? kL8RM : kKRM;
 }
 
 void gemm_pack_avx2(GemmKind k, const uint8_t* w, size_t w_row, int64_t nr, int64_t n,
@@ -419,10 +458,16 @@ void gemm_pack_avx2(GemmKind k, const uint8_t* w, size_t w_row, int64_t nr, int6
 }
 
 size_t gemm_x_extra_floats(GemmKind k, int64_t n) {
-  return k == GemmKind::kQ4_0 ? static_cast<size_t>(n / 32) : 0;
+  return is_legacy(k) ? static_cast<size_t>(n / 32) : 0;
 }
 
 void gemm_prepare_x_avx2(GemmKind k, int64_t n, const uint8_t* x, float* extra) {
+  if (k == GemmKind::kQ5_0 || k == GemmKind::kQ8_0) {  // activation scales as floats
+    for (int64_t b = 0; b < n / 32; ++b) {
+      extra[b] = _cvtsh_ss(reinterpret_cast<const BlockQ8_0*>(x)[b].d);
+    }
+    return;
+  }
   if (k != GemmKind::kQ4_0) return;
   const __m256i ones8 = _mm256_set1_epi8(1);
   const __m256i ones16 = _mm256_set1_epi16(1);
@@ -442,8 +487,8 @@ void gemm_packed_avx2(GemmKind k, int64_t n, const uint8_t* packed, int64_t nr, 
   const bool legacy = is_legacy(k);
   const size_t w_row = gemm_packed_row_bytes(k, n);
   const int64_t nb = legacy ? n / 32 : n / kQK_K;
-  const int RM = legacy ? kLegacyRM : kKRM;
-  const int RN = legacy ? kLegacyRN : kKRN;
+  const int RM = k == GemmKind::kQ4_0 ? kLegacyRM : legacy ? kL8RM : kKRM;
+  const int RN = k == GemmKind::kQ4_0 ? kLegacyRN : legacy ? kL8RN : kKRN;
   for (int64_t c0 = 0; c0 < nc; c0 += RN) {
     const int rn = static_cast<int>(nc - c0 < RN ? nc - c0 : RN);
     for (int64_t r0 = 0; r0 < nr; r0 += RM) {
@@ -453,8 +498,12 @@ void gemm_packed_avx2(GemmKind k, int64_t n, const uint8_t* packed, int64_t nr, 
                           y + c0 * ldy + r0, ldy);
         continue;
       }
-      const TileFn fn = legacy ? legacy_tile(rm, rn) : k_tile(rm, rn);
-      fn(nb, packed + r0 * w_row, w_row, x + c0 * x_row, x_row, y + c0 * ldy + r0, ldy);
+      if (legacy) {
+        legacy_tile(rm, rn)(nb, packed + r0 * w_row, w_row, x + c0 * x_row, x_row,
+                            x_extra + c0 * nb, y + c0 * ldy + r0, ldy);
+        continue;
+      }
+      k_tile(rm, rn)(nb, packed + r0 * w_row, w_row, x + c0 * x_row, x_row, y + c0 * ldy + r0, ldy);
     }
   }
 }

@@ -36,11 +36,11 @@ std::vector<uint8_t> random_matrix(TensorType t, int64_t n_in, int64_t n_out, ui
   return w;
 }
 
-// The Q4_0 and K-quant GEMM (several tokens at the AVX2 level) sum the min/offset term in
-// another order than vec_dot; everything else is bit-identical to the per-row dot product.
+// The GEMM (several tokens at the AVX2 level; Q4_0, Q5_0, Q8_0, Q4_K, Q5_K, Q6_K) sums floats
+// in another order than vec_dot; everything else is bit-identical to the per-row dot product.
 bool kgemm_inexact(TensorType t, Isa isa, int64_t n_tokens) {
   const bool k = t == TensorType::kQ4_K || t == TensorType::kQ5_K || t == TensorType::kQ6_K ||
-                 t == TensorType::kQ4_0;
+                 t == TensorType::kQ4_0 || t == TensorType::kQ5_0 || t == TensorType::kQ8_0;
   return k && isa == Isa::kAvx2 && n_tokens >= 2;
 }
 

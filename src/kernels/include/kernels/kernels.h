@@ -83,8 +83,8 @@ struct MatmulScratch {
 // panel of rows once to int8 and a micro-kernel computes tiles of rows x tokens. Otherwise
 // (decode, scalar level, other types) each thread reuses a tile of weight rows for all tokens
 // with vec_dot (whole tokens per thread when n_out is small). y[t][o] equals
-// vec_dot(wtype, n_in, W[o], quantize(x[t])) exactly on the vec_dot path and for the legacy
-// types' GEMM; the K-quant GEMM equals it up to float summation order. n_in must be a multiple
+// vec_dot(wtype, n_in, W[o], quantize(x[t])) exactly on the vec_dot path; the GEMM has the
+// same integer block sums and equals it up to float summation order. n_in must be a multiple
 // of the block size of wtype and of its vec-dot type. No allocation once scratch has grown.
 // x: [n_tokens][n_in] floats; y: [n_tokens][n_out] floats (row stride n_out).
 void matmul(ThreadPool& pool, MatmulScratch& scratch, TensorType wtype, const void* w,
