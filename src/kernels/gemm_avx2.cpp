@@ -5,10 +5,9 @@
 // formats: gemm_packed.h. Same rules as vec_dot_avx2.cpp: no inline function or std header shared with
 // baseline translation units (templates here live in an anonymous namespace).
 //
-// Integer sums per block are the same as vec_dot_*_avx2's; float accumulation differs: Q5_0/
-// Q8_0 scale 8 blocks at once after an hadd reduction, Q4_0 multiplies unsigned nibbles and
-// applies its -8 offset through the activation block sums, K-quants apply the min/offset term
-// with one int16 dot over the Q8_K bsums. Results equal vec_dot up to float summation order.
+// Bit-identical to the per-row path: each (row, token) result is computed with exactly the
+// float operations of vec_dot_*_avx2, in the same order (see the micro-kernel comment below);
+// only the integer work inside a block is rearranged.
 #include <immintrin.h>
 
 #include <cstdint>
@@ -28,15 +27,27 @@ static float hsum_ps(__m256 x) {
   return _mm_cvtss_f32(r);
 }
 
+static float hsum_ps128(__m128 r) {
+  r = _mm_add_ps(r, _mm_movehl_ps(r, r));
+  r = _mm_add_ss(r, _mm_movehdup_ps(r));
+  return _mm_cvtss_f32(r);
+}
+
 static __m256i load256(const void* p) {
   return _mm256_loadu_si256(static_cast<const __m256i*>(p));
 }
 
 // ---- micro-kernels -------------------------------------------------------------------------
+//
+// Every (weight row, token) pair gets its own 8-lane float accumulator that receives exactly
+// the operations of vec_dot_*_avx2 for that type, in the same order: per block, the same int32
+// lane vector (lane j = the 4 products of bytes 4j..4j+3, however the integer work is
+// arranged), converted with cvtepi32_ps, times the same float scale product, fma'd in block
+// order, then the same horizontal sum. The GEMM output is therefore bit-identical to the
+// per-row path (tests/kernels/gemm_test.cpp checks this exactly).
 
-// Legacy tile (Q5_0, Q8_0): RM packed rows x RN Q8_0 activation rows. The integer sums of 8
-// consecutive blocks are reduced with hadd into one vector (lane = block) before a single
-// convert + scale + fma, instead of one per block; xd holds the activation scales as floats.
+// Legacy tile (Q5_0, Q8_0): RM packed rows ([q][|q|] per block) x RN Q8_0 activation rows;
+// xd holds the activation scales as floats. Per block: dot_ss8(q, x) as in vec_dot_q8_0_avx2.
 static __m256i pair_dot(__m256i aq, __m256i q, __m256i xv) {
   return _mm256_madd_epi16(_mm256_maddubs_epi16(aq, _mm256_sign_epi8(xv, q)),
                            _mm256_set1_epi16(1));
@@ -56,55 +67,19 @@ void tile_legacy(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x, s
   const BlockQ8_0* xb[RN];
 #pragma GCC unroll 8
   for (int c = 0; c < RN; ++c) xb[c] = reinterpret_cast<const BlockQ8_0*>(x + c * x_row);
-  int64_t g = 0;
-  for (; g + 8 <= nb; g += 8) {
-    __m256i h4[2][RM][RN];
-#pragma GCC unroll 2
-    for (int half = 0; half < 2; ++half) {
-      __m256i h2[2][RM][RN];
-#pragma GCC unroll 2
-      for (int pr = 0; pr < 2; ++pr) {
-        const int64_t b = g + 4 * half + 2 * pr;
-        __m256i x0[RN], x1[RN];
+  for (int64_t g = 0; g < nb; ++g) {
+    __m256 dx[RN];
 #pragma GCC unroll 8
-        for (int c = 0; c < RN; ++c) x0[c] = load256(xb[c][b].qs), x1[c] = load256(xb[c][b + 1].qs);
-#pragma GCC unroll 8
-        for (int r = 0; r < RM; ++r) {
-          const uint8_t* wb = w + r * w_row + 64 * b;
-          const __m256i q0 = load256(wb), a0 = load256(wb + 32);
-          const __m256i q1 = load256(wb + 64), a1 = load256(wb + 96);
-#pragma GCC unroll 8
-          for (int c = 0; c < RN; ++c) {
-            h2[pr][r][c] = _mm256_hadd_epi32(pair_dot(a0, q0, x0[c]), pair_dot(a1, q1, x1[c]));
-          }
-        }
-      }
-#pragma GCC unroll 8
-      for (int r = 0; r < RM; ++r)
-#pragma GCC unroll 8
-        for (int c = 0; c < RN; ++c) h4[half][r][c] = _mm256_hadd_epi32(h2[0][r][c], h2[1][r][c]);
-    }
-#pragma GCC unroll 8
-    for (int r = 0; r < RM; ++r) {
-      const __m256 dw = _mm256_loadu_ps(wd[r] + g);
-#pragma GCC unroll 8
-      for (int c = 0; c < RN; ++c) {
-        const __m256i lo = _mm256_permute2x128_si256(h4[0][r][c], h4[1][r][c], 0x20);
-        const __m256i hi = _mm256_permute2x128_si256(h4[0][r][c], h4[1][r][c], 0x31);
-        const __m256 d = _mm256_mul_ps(dw, _mm256_loadu_ps(xd + c * nb + g));
-        acc[r][c] =
-            _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(_mm256_add_epi32(lo, hi)), acc[r][c]);
-      }
-    }
-  }
-  for (; g < nb; ++g) {
+    for (int c = 0; c < RN; ++c) dx[c] = _mm256_broadcast_ss(xd + c * nb + g);
 #pragma GCC unroll 8
     for (int r = 0; r < RM; ++r) {
       const uint8_t* wb = w + r * w_row + 64 * g;
       const __m256i q = load256(wb), aq = load256(wb + 32);
+      const __m256 dw = _mm256_broadcast_ss(wd[r] + g);
 #pragma GCC unroll 8
       for (int c = 0; c < RN; ++c) {
-        const __m256 d = _mm256_set1_ps(wd[r][g] * xd[c * nb + g]);
+        // Same float product as vec_dot's h2f(w.d) * h2f(x.d), in every lane.
+        const __m256 d = _mm256_mul_ps(dw, dx[c]);
         acc[r][c] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(pair_dot(aq, q, load256(xb[c][g].qs))),
                                     acc[r][c]);
       }
@@ -116,12 +91,14 @@ void tile_legacy(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x, s
     for (int r = 0; r < RM; ++r) y[c * ldy + r] = hsum_ps(acc[r][c]);
 }
 
-// Q4_0 tile: unsigned nibbles times Q8_0 activations; the -8 offset is added at the end as
-// sum_b d_w[b] * cx[b] with cx[b] = -8 * d_x[b] * sum(x_q[b]) (gemm_prepare_x_avx2).
+// Q4_0 tile: unsigned nibbles u times Q8_0 activations x. vec_dot_q4_0_avx2's lane sums of
+// (u - 8) * x are formed as maddubs(u, x) - maddubs(8, x) (exact in int16: |pair| <= 3810 and
+// 2032), where maddubs(8, x) depends on the token only. xd: activation scales as floats.
 template <int RM, int RN>
 void tile_q4_0(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x, size_t x_row,
-               const float* cx, float* y, int64_t ldy) {
+               const float* xd, float* y, int64_t ldy) {
   const __m256i ones = _mm256_set1_epi16(1);
+  const __m256i eights = _mm256_set1_epi8(8);
   __m256 acc[RM][RN];
 #pragma GCC unroll 8
   for (int r = 0; r < RM; ++r)
@@ -131,13 +108,14 @@ void tile_q4_0(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x, siz
 #pragma GCC unroll 8
   for (int r = 0; r < RM; ++r) wd[r] = reinterpret_cast<const float*>(w + r * w_row + nb * 32);
   for (int64_t b = 0; b < nb; ++b) {
-    __m256i xv[RN];
+    __m256i xv[RN], x8[RN];
     __m256 dx[RN];
 #pragma GCC unroll 8
     for (int c = 0; c < RN; ++c) {
       const auto* blk = reinterpret_cast<const BlockQ8_0*>(x + c * x_row) + b;
       xv[c] = load256(blk->qs);
-      dx[c] = _mm256_set1_ps(_cvtsh_ss(blk->d));
+      x8[c] = _mm256_maddubs_epi16(eights, xv[c]);
+      dx[c] = _mm256_broadcast_ss(xd + c * nb + b);
     }
 #pragma GCC unroll 8
     for (int r = 0; r < RM; ++r) {
@@ -145,37 +123,27 @@ void tile_q4_0(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x, siz
       const __m256 dw = _mm256_broadcast_ss(wd[r] + b);
 #pragma GCC unroll 8
       for (int c = 0; c < RN; ++c) {
-        const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(q, xv[c]), ones);
+        const __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(q, xv[c]), x8[c]);
+        const __m256i p = _mm256_madd_epi16(p16, ones);
         acc[r][c] = _mm256_fmadd_ps(_mm256_mul_ps(dw, dx[c]), _mm256_cvtepi32_ps(p), acc[r][c]);
       }
     }
   }
-  int64_t b = 0;
-  for (; b + 8 <= nb; b += 8) {
 #pragma GCC unroll 8
-    for (int c = 0; c < RN; ++c) {
-      const __m256 cv = _mm256_loadu_ps(cx + c * nb + b);
+  for (int c = 0; c < RN; ++c)
 #pragma GCC unroll 8
-      for (int r = 0; r < RM; ++r) {
-        acc[r][c] = _mm256_fmadd_ps(_mm256_loadu_ps(wd[r] + b), cv, acc[r][c]);
-      }
-    }
-  }
-#pragma GCC unroll 8
-  for (int c = 0; c < RN; ++c) {
-#pragma GCC unroll 8
-    for (int r = 0; r < RM; ++r) {
-      float tail = 0.0f;
-      for (int64_t bb = b; bb < nb; ++bb) tail += wd[r][bb] * cx[c * nb + bb];
-      y[c * ldy + r] = hsum_ps(acc[r][c]) + tail;
-    }
-  }
+    for (int r = 0; r < RM; ++r) y[c * ldy + r] = hsum_ps(acc[r][c]);
 }
 
-// K tile: RM packed rows x RN Q8_K activation rows.
-template <int RM, int RN>
+// K tile: RM packed rows x RN Q8_K activation rows. Per super-block the int32 lanes are those
+// of vec_dot_q{4,5,6}_k_avx2 (lane j: elements with index % 32 in 4j..4j+3, times their
+// scales); Q6_K (OFFSET32) subtracts maddubs(32, x) in int16 as vec_dot_q6_k_avx2 does. Q4_K/
+// Q5_K (MINS) accumulate the min term separately in a 4-lane accumulator, exactly like
+// vec_dot's acc_m (second loop below), and add its horizontal sum at the end.
+template <int RM, int RN, bool OFFSET32, bool MINS>
 void tile_k(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x, size_t x_row, float* y,
             int64_t ldy) {
+  const __m256i m32s = _mm256_set1_epi8(32);
   __m256 acc[RM][RN];
   #pragma GCC unroll 8
   for (int r = 0; r < RM; ++r)
@@ -195,42 +163,73 @@ void tile_k(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x, size_t
       for (int c = 0; c < RN; ++c) sumi[r][c] = _mm256_setzero_si256();
     #pragma GCC unroll 1
     for (int k = 0; k < 8; ++k) {
-      __m256i xv[RN];
+      __m256i xv[RN], x32[RN];
       #pragma GCC unroll 8
-      for (int c = 0; c < RN; ++c) xv[c] = load256(xb[c]->qs + 32 * k);
+      for (int c = 0; c < RN; ++c) {
+        xv[c] = load256(xb[c]->qs + 32 * k);
+        if constexpr (OFFSET32) x32[c] = _mm256_maddubs_epi16(m32s, xv[c]);
+      }
       #pragma GCC unroll 8
       for (int r = 0; r < RM; ++r) {
         const __m256i q = load256(pw[r]->q + 32 * k);
         const __m256i s = load256(pw[r]->sc[k]);
         #pragma GCC unroll 8
         for (int c = 0; c < RN; ++c) {
-          sumi[r][c] = _mm256_add_epi32(
-              sumi[r][c], _mm256_madd_epi16(s, _mm256_maddubs_epi16(q, xv[c])));
+          __m256i p16 = _mm256_maddubs_epi16(q, xv[c]);
+          if constexpr (OFFSET32) p16 = _mm256_sub_epi16(p16, x32[c]);
+          sumi[r][c] = _mm256_add_epi32(sumi[r][c], _mm256_madd_epi16(s, p16));
         }
       }
     }
     #pragma GCC unroll 8
     for (int c = 0; c < RN; ++c) {
-      const __m256i bs = load256(xb[c]->bsums);
       const __m256 dx = _mm256_set1_ps(xb[c]->d);
       #pragma GCC unroll 8
       for (int r = 0; r < RM; ++r) {
-        const __m256i corr = _mm256_madd_epi16(load256(pw[r]->m), bs);
         const __m256 d = _mm256_mul_ps(_mm256_set1_ps(pw[r]->d), dx);
-        const __m256 dm = _mm256_mul_ps(_mm256_set1_ps(pw[r]->dm), dx);
         acc[r][c] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sumi[r][c]), acc[r][c]);
-        acc[r][c] = _mm256_fmadd_ps(dm, _mm256_cvtepi32_ps(corr), acc[r][c]);
+      }
+    }
+  }
+  if constexpr (!MINS) {
+    #pragma GCC unroll 8
+    for (int c = 0; c < RN; ++c)
+      #pragma GCC unroll 8
+      for (int r = 0; r < RM; ++r) y[c * ldy + r] = hsum_ps(acc[r][c]);
+    return;
+  }
+  // Min term: per super-block, lanes t = min[2t] * sum32[2t] + min[2t+1] * sum32[2t+1] (the
+  // packed m holds each min twice, once per Q8_K bsum of 16), times dm * d_x = -dmin * d_x.
+  __m128 acc_m[RM][RN];
+  #pragma GCC unroll 8
+  for (int r = 0; r < RM; ++r)
+    #pragma GCC unroll 8
+    for (int c = 0; c < RN; ++c) acc_m[r][c] = _mm_setzero_ps();
+  for (int64_t i = 0; i < nb; ++i) {
+    #pragma GCC unroll 8
+    for (int c = 0; c < RN; ++c) {
+      const auto* xb = reinterpret_cast<const BlockQ8_K*>(x + c * x_row) + i;
+      const __m256i bs = load256(xb->bsums);
+      const __m128 dx = _mm_set1_ps(xb->d);
+      #pragma GCC unroll 8
+      for (int r = 0; r < RM; ++r) {
+        const auto* pw = reinterpret_cast<const PackedK*>(w + r * w_row) + i;
+        const __m256i m8 = _mm256_madd_epi16(load256(pw->m), bs);
+        const __m128i m4 =
+            _mm_hadd_epi32(_mm256_castsi256_si128(m8), _mm256_extracti128_si256(m8, 1));
+        const __m128 dm = _mm_mul_ps(_mm_set1_ps(pw->dm), dx);
+        acc_m[r][c] = _mm_fmadd_ps(dm, _mm_cvtepi32_ps(m4), acc_m[r][c]);
       }
     }
   }
   #pragma GCC unroll 8
   for (int c = 0; c < RN; ++c)
     #pragma GCC unroll 8
-    for (int r = 0; r < RM; ++r) y[c * ldy + r] = hsum_ps(acc[r][c]);
+    for (int r = 0; r < RM; ++r) y[c * ldy + r] = hsum_ps(acc[r][c]) + hsum_ps128(acc_m[r][c]);
 }
 
 using TileFn = void (*)(int64_t, const uint8_t*, size_t, const uint8_t*, size_t, float*, int64_t);
-using Q40TileFn = void (*)(int64_t, const uint8_t*, size_t, const uint8_t*, size_t, const float*,
+using LegacyTileFn = void (*)(int64_t, const uint8_t*, size_t, const uint8_t*, size_t, const float*,
                            float*, int64_t);
 
 // Tile tables [rows-1][cols-1].
@@ -238,16 +237,16 @@ constexpr int kQ40RM = 4, kQ40RN = 2;
 constexpr int kKRM = 2, kKRN = 4;
 constexpr int kL8RM = 2, kL8RN = 4;
 
-static Q40TileFn legacy_tile(int rm, int rn) {
-  static const Q40TileFn table[kL8RM][kL8RN] = {
+static LegacyTileFn legacy_tile(int rm, int rn) {
+  static const LegacyTileFn table[kL8RM][kL8RN] = {
       {tile_legacy<1, 1>, tile_legacy<1, 2>, tile_legacy<1, 3>, tile_legacy<1, 4>},
       {tile_legacy<2, 1>, tile_legacy<2, 2>, tile_legacy<2, 3>, tile_legacy<2, 4>},
   };
   return table[rm - 1][rn - 1];
 }
 
-static Q40TileFn q4_0_tile(int rm, int rn) {
-  static const Q40TileFn table[kQ40RM][kQ40RN] = {
+static LegacyTileFn q4_0_tile(int rm, int rn) {
+  static const LegacyTileFn table[kQ40RM][kQ40RN] = {
       {tile_q4_0<1, 1>, tile_q4_0<1, 2>},
       {tile_q4_0<2, 1>, tile_q4_0<2, 2>},
       {tile_q4_0<3, 1>, tile_q4_0<3, 2>},
@@ -256,12 +255,19 @@ static Q40TileFn q4_0_tile(int rm, int rn) {
   return table[rm - 1][rn - 1];
 }
 
-static TileFn k_tile(int rm, int rn) {
+template <bool OFFSET32, bool MINS>
+static TileFn k_tile_of(int rm, int rn) {
   static const TileFn table[kKRM][kKRN] = {
-      {tile_k<1, 1>, tile_k<1, 2>, tile_k<1, 3>, tile_k<1, 4>},
-      {tile_k<2, 1>, tile_k<2, 2>, tile_k<2, 3>, tile_k<2, 4>},
+      {tile_k<1, 1, OFFSET32, MINS>, tile_k<1, 2, OFFSET32, MINS>, tile_k<1, 3, OFFSET32, MINS>,
+       tile_k<1, 4, OFFSET32, MINS>},
+      {tile_k<2, 1, OFFSET32, MINS>, tile_k<2, 2, OFFSET32, MINS>, tile_k<2, 3, OFFSET32, MINS>,
+       tile_k<2, 4, OFFSET32, MINS>},
   };
   return table[rm - 1][rn - 1];
+}
+
+static TileFn k_tile(GemmKind k, int rm, int rn) {
+  return k == GemmKind::kQ6_K ? k_tile_of<true, false>(rm, rn) : k_tile_of<false, true>(rm, rn);
 }
 
 static bool is_legacy(GemmKind k) {
@@ -295,7 +301,7 @@ void gemm_packed_avx2(GemmKind k, int64_t n, const uint8_t* packed, int64_t nr, 
                             x_extra + c0 * nb, y + c0 * ldy + r0, ldy);
         continue;
       }
-      k_tile(rm, rn)(nb, packed + r0 * w_row, w_row, x + c0 * x_row, x_row, y + c0 * ldy + r0, ldy);
+      k_tile(k, rm, rn)(nb, packed + r0 * w_row, w_row, x + c0 * x_row, x_row, y + c0 * ldy + r0, ldy);
     }
   }
 }

@@ -1,6 +1,6 @@
 // Packing for the AVX2 GEMM (gemm_avx2.cpp): unpacks quantized weight rows once per panel into
 // the plain int8/uint8 formats of gemm_packed.h, and prepares the per-activation-row extras
-// (Q4_0 block sums, Q5_0/Q8_0 float scales). Same file rules as vec_dot_avx2.cpp.
+// (the Q8_0 activation scales as floats). Same file rules as vec_dot_avx2.cpp.
 #include <immintrin.h>
 
 #include <cstdint>
@@ -129,8 +129,8 @@ static void pack_q6_k(const uint8_t* w, int64_t nb, PackedK* out) {
     const auto* a = reinterpret_cast<const BlockQ6_K*>(w) + i;
     PackedK* p = out + i;
     p->d = _cvtsh_ss(a->d);
-    p->dm = -p->d;
-    for (int s = 0; s < 16; ++s) p->m[s] = static_cast<int16_t>(32 * a->scales[s]);
+    p->dm = 0.0f;  // the -32 offset is applied inside the integer sums (tile_k)
+    for (int s = 0; s < 16; ++s) p->m[s] = 0;
     for (int c = 0; c < 8; ++c) set_sc_pair(p, c, a->scales[2 * c], a->scales[2 * c + 1]);
     for (int j = 0; j < 2; ++j) {
       const __m256i hb = load256(a->qh + 32 * j);
@@ -196,23 +196,9 @@ size_t gemm_x_extra_floats(GemmKind k, int64_t n) {
 }
 
 void gemm_prepare_x_avx2(GemmKind k, int64_t n, const uint8_t* x, float* extra) {
-  if (k == GemmKind::kQ5_0 || k == GemmKind::kQ8_0) {  // activation scales as floats
-    for (int64_t b = 0; b < n / 32; ++b) {
-      extra[b] = _cvtsh_ss(reinterpret_cast<const BlockQ8_0*>(x)[b].d);
-    }
-    return;
-  }
-  if (k != GemmKind::kQ4_0) return;
-  const __m256i ones8 = _mm256_set1_epi8(1);
-  const __m256i ones16 = _mm256_set1_epi16(1);
-  const int64_t nb = n / 32;
-  for (int64_t b = 0; b < nb; ++b) {
-    const auto* blk = reinterpret_cast<const BlockQ8_0*>(x) + b;
-    const __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, load256(blk->qs)), ones16);
-    __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
-    s4 = _mm_add_epi32(s4, _mm_unpackhi_epi64(s4, s4));
-    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 1));
-    extra[b] = -8.0f * _cvtsh_ss(blk->d) * static_cast<float>(_mm_cvtsi128_si32(s4));
+  if (!is_legacy(k)) return;
+  for (int64_t b = 0; b < n / 32; ++b) {  // activation scales as floats (exact)
+    extra[b] = _cvtsh_ss(reinterpret_cast<const BlockQ8_0*>(x)[b].d);
   }
 }
 

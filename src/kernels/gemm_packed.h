@@ -11,8 +11,9 @@ namespace dkb::kernels::detail {
 
 // Packed K-quant super-block: 256 unsigned quants (< 64), per-32 int16 scale vectors laid out as
 // madd expects (low 128-bit lane: scale of elements 0..15 of the chunk, high lane: 16..31),
-// int16 offset/min multipliers per 16 elements, and the float scales. Value of element i:
-//   d * sc(i) * q[i] + dm * m[i / 16]    (per Q8_K bsum group of 16)
+// int16 min multipliers per 16 elements (Q4_K/Q5_K: each 6-bit min twice; Q6_K: 0, its -32
+// offset is applied in the micro-kernel's integer sums), and the float scales (dm = -dmin).
+// Value of element i: d * sc(i) * (q[i] - 32 * Q6_K) + dm * m[i / 16].
 struct PackedK {
   uint8_t q[kQK_K];
   int16_t sc[8][16];
@@ -24,8 +25,8 @@ struct PackedK {
 static_assert(sizeof(PackedK) == 576);
 
 // Bytes per packed 32-element block of the legacy types, before the per-row float scales:
-// Q4_0 keeps unsigned nibbles (its -8 offset goes through the activation block sums), Q5_0 and
-// Q8_0 keep q and |q| for the sign trick.
+// Q4_0 keeps unsigned nibbles (the micro-kernel subtracts 8 * x in its int16 pair sums), Q5_0
+// and Q8_0 keep q and |q| for the sign trick.
 inline constexpr int64_t kPackedQ4_0Block = 32;
 inline constexpr int64_t kPackedQ8Block = 64;
 

@@ -93,7 +93,8 @@ int gemm_tile_rows(GemmKind k);
 // Packs nr weight rows (row stride w_row bytes, n elements each) into dst.
 void gemm_pack_avx2(GemmKind k, const uint8_t* w, size_t w_row, int64_t nr, int64_t n,
                     uint8_t* dst);
-// Floats of per-activation-row extra data the kernel needs (Q4_0: n/32 block sums), and the
+// Floats of per-activation-row extra data the kernel needs (legacy types: the n/32 activation
+// scales as floats), and the
 // function computing them from one activation row.
 size_t gemm_x_extra_floats(GemmKind k, int64_t n);
 void gemm_prepare_x_avx2(GemmKind k, int64_t n, const uint8_t* x, float* extra);

@@ -33,18 +33,16 @@ struct Case {
 //  - F32/F16 weights: no activation rounding that coarse; the 1e-3 holds.
 //  - BF16: a flip moves one activation by 2^-8 relative; measured worst 4.1e-3 → 5e-3.
 //  - Q8_0 activations (Q4_0, Q8_0 weights): a flip moves one activation by amax/127 of its
-//    block of 32; measured worst 3.4e-3 with the per-row dot products, 1.8e-2 since prompts go
-//    through the register-blocked GEMM (its float order differs from ggml's in other places,
-//    so flips land elsewhere; each matmul still agrees to ~3e-6 of sum|w*x|) → 2.5e-2.
+//    block of 32; measured worst 3.4e-3 → 5e-3.
 //  - Q8_K activations (K-quants) and MoE routing (deepseek2, where a flip can change the
-//    selected expert): measured worst 1.9e-2 → 2.5e-2; tiny-qwen2-Q5_K_M 2.7e-2 with the GEMM → 3e-2.
+//    selected expert): measured worst 1.9e-2 → 2.5e-2.
 // Systematic errors are still caught: wherever the bound exceeds 1e-3, the first position of
 // every case (no cache, no flip history) must agree to 1e-4, and the argmax must agree wherever the top-1 margin is clear.
 const Case kCases[] = {
     {"stories260K", 1e-3},        {"stories260K-F16", 1e-3},     {"tiny-llama-F16", 1e-3},
-    {"tiny-llama-Q8_0", 2.5e-2},  {"tiny-llama-Q4_0", 2.5e-2},   {"tiny-llama-Q4_K_M", 2.5e-2},
-    {"tiny-qwen2-BF16", 5e-3},    {"tiny-qwen2-Q8_0", 2.5e-2},   {"tiny-qwen2-Q4_K_M", 2.5e-2},
-    {"tiny-qwen2-Q5_K_M", 3e-2},  {"tiny-qwen2-Q6_K", 2.5e-2},
+    {"tiny-llama-Q8_0", 5e-3},    {"tiny-llama-Q4_0", 5e-3},     {"tiny-llama-Q4_K_M", 2.5e-2},
+    {"tiny-qwen2-BF16", 5e-3},    {"tiny-qwen2-Q8_0", 5e-3},     {"tiny-qwen2-Q4_K_M", 2.5e-2},
+    {"tiny-qwen2-Q5_K_M", 2.5e-2}, {"tiny-qwen2-Q6_K", 2.5e-2},
     {"tiny-deepseek2-F16", 1e-3}, {"tiny-deepseek2-Q8_0", 2.5e-2}, {"tiny-deepseek2-Q4_K_M", 2.5e-2},
 };
 

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "test_util.h"
@@ -83,6 +84,59 @@ TEST(Gemm, MatchesScalarReferenceOnOddShapes) {
       }
     }
   }
+}
+
+// The GEMM computes, for every (row, token), the same float operations in the same order as
+// the per-row AVX2 dot product, so its output must be bit-identical to vec_dot at the AVX2
+// level (the per-row path mirrors ggml's summation order; any difference would show up as
+// drift against llama.cpp's logits). Odd row/token tails, panel splits and 1-3 threads.
+TEST(Gemm, BitIdenticalToAvx2VecDot) {
+  if (!isa_available(Isa::kAvx2)) GTEST_SKIP() << "CPU has no AVX2+FMA+F16C";
+  test::IsaGuard guard;
+  set_active_isa(Isa::kAvx2);
+  struct Shape {
+    int64_t blocks, n_out, n_tokens;
+  };
+  const Shape shapes[] = {{1, 1, 2},   {3, 5, 3},   {7, 13, 5},  {5, 67, 9},  {9, 130, 2},
+                          {2, 3, 17},  {35, 9, 7},  {11, 257, 4}, {16, 64, 8}, {1, 129, 6}};
+  uint32_t seed = 777;
+  int64_t checked = 0;
+  for (int n_threads : {1, 2, 3}) {
+    ThreadPool pool(n_threads);
+    MatmulScratch scratch;
+    for (TensorType t : kGemmTypes) {
+      const int64_t bs = tensor_type_traits(t)->block_size;
+      for (const Shape& s : shapes) {
+        const int64_t n_in = s.blocks * bs;
+        const size_t row = tensor_row_size(t, n_in);
+        std::vector<uint8_t> w;
+        for (int64_t o = 0; o < s.n_out; ++o) {
+          const auto r = random_row(t, n_in, seed + static_cast<uint32_t>(o));
+          w.insert(w.end(), r.begin(), r.end());
+        }
+        const auto x =
+            random_floats(static_cast<size_t>(n_in * s.n_tokens), seed ^ 0x3c3c, -3.0f, 3.0f);
+        seed += 53;
+        std::vector<float> y(static_cast<size_t>(s.n_out * s.n_tokens), NAN);
+        matmul(pool, scratch, t, w.data(), n_in, s.n_out, x.data(), s.n_tokens, y.data());
+        const TensorType vt = vec_dot_type(t);
+        for (int64_t tok = 0; tok < s.n_tokens; ++tok) {
+          const auto xq = test::quantized(vt, x.data() + tok * n_in, n_in);
+          for (int64_t o = 0; o < s.n_out; ++o) {
+            const float ref = vec_dot_with(Isa::kAvx2, t, n_in, w.data() + o * row, xq.data());
+            const float got = y[static_cast<size_t>(tok * s.n_out + o)];
+            // Bitwise, so that -0.0f vs 0.0f or a NaN would also fail.
+            EXPECT_EQ(std::memcmp(&got, &ref, sizeof(float)), 0)
+                << tensor_type_name(t) << " n_in=" << n_in << " n_out=" << s.n_out
+                << " n_tokens=" << s.n_tokens << " threads=" << n_threads << " tok=" << tok
+                << " o=" << o << " got=" << got << " ref=" << ref;
+            ++checked;
+          }
+        }
+      }
+    }
+  }
+  EXPECT_GT(checked, 0);
 }
 
 // Extreme quants (weights quantized from +-1, activations +-5) must not saturate the 16-bit

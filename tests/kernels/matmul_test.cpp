@@ -36,14 +36,6 @@ std::vector<uint8_t> random_matrix(TensorType t, int64_t n_in, int64_t n_out, ui
   return w;
 }
 
-// The GEMM (several tokens at the AVX2 level; Q4_0, Q5_0, Q8_0, Q4_K, Q5_K, Q6_K) sums floats
-// in another order than vec_dot; everything else is bit-identical to the per-row dot product.
-bool kgemm_inexact(TensorType t, Isa isa, int64_t n_tokens) {
-  const bool k = t == TensorType::kQ4_K || t == TensorType::kQ5_K || t == TensorType::kQ6_K ||
-                 t == TensorType::kQ4_0 || t == TensorType::kQ5_0 || t == TensorType::kQ8_0;
-  return k && isa == Isa::kAvx2 && n_tokens >= 2;
-}
-
 TEST(Matmul, MatchesNaiveLoopForAllTypesAndThreadCounts) {
   struct Shape {
     int64_t n_out, n_tokens;
@@ -65,17 +57,9 @@ TEST(Matmul, MatchesNaiveLoopForAllTypesAndThreadCounts) {
           seed += 7;
           std::vector<float> y(static_cast<size_t>(s.n_out * s.n_tokens), NAN);
           matmul(pool, scratch, t, w.data(), n_in, s.n_out, x.data(), s.n_tokens, y.data());
-          const auto ref = naive(t, w, n_in, s.n_out, x, s.n_tokens);
-          if (!kgemm_inexact(t, isa, s.n_tokens)) {
-            EXPECT_EQ(y, ref) << tensor_type_name(t) << " threads=" << n_threads
-                              << " n_out=" << s.n_out << " n_tokens=" << s.n_tokens;
-          } else {
-            for (size_t i = 0; i < y.size(); ++i) {
-              EXPECT_NEAR(y[i], ref[i], 1e-5 * (std::fabs(ref[i]) + 1.0))
-                  << tensor_type_name(t) << " threads=" << n_threads << " n_out=" << s.n_out
-                  << " n_tokens=" << s.n_tokens;
-            }
-          }
+          EXPECT_EQ(y, naive(t, w, n_in, s.n_out, x, s.n_tokens))
+              << tensor_type_name(t) << " threads=" << n_threads << " n_out=" << s.n_out
+              << " n_tokens=" << s.n_tokens;
         }
       }
     }
