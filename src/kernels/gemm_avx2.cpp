@@ -46,6 +46,26 @@ static __m256i load256(const void* p) {
 // order, then the same horizontal sum. The GEMM output is therefore bit-identical to the
 // per-row path (tests/kernels/gemm_test.cpp checks this exactly).
 
+// Scale products d[r][c][j] = w_d[r][g + j] * x_d[c][g + j] for up to 8 blocks: the same float
+// products as vec_dot's per-block h2f(w.d) * h2f(x.d), computed 8 at a time (one mul_ps per
+// (row, token) instead of one per block) and broadcast from memory in the block loop.
+template <int RM, int RN>
+void scale_products(const float* const* wd, const float* xd, int64_t nb, int64_t g, int64_t gn,
+                    float (*dt)[RN][8]) {
+  if (gn == 8) {
+#pragma GCC unroll 8
+    for (int r = 0; r < RM; ++r)
+#pragma GCC unroll 8
+      for (int c = 0; c < RN; ++c)
+        _mm256_store_ps(dt[r][c],
+                        _mm256_mul_ps(_mm256_loadu_ps(wd[r] + g), _mm256_loadu_ps(xd + c * nb + g)));
+    return;
+  }
+  for (int r = 0; r < RM; ++r)
+    for (int c = 0; c < RN; ++c)
+      for (int64_t j = 0; j < gn; ++j) dt[r][c][j] = wd[r][g + j] * xd[c * nb + g + j];
+}
+
 // Legacy tile (Q5_0, Q8_0): RM packed rows ([q][|q|] per block) x RN Q8_0 activation rows;
 // xd holds the activation scales as floats. Per block: dot_ss8(q, x) as in vec_dot_q8_0_avx2.
 static __m256i pair_dot(__m256i aq, __m256i q, __m256i xv) {
@@ -67,21 +87,22 @@ void tile_legacy(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x, s
   const BlockQ8_0* xb[RN];
 #pragma GCC unroll 8
   for (int c = 0; c < RN; ++c) xb[c] = reinterpret_cast<const BlockQ8_0*>(x + c * x_row);
-  for (int64_t g = 0; g < nb; ++g) {
-    __m256 dx[RN];
+  for (int64_t g0 = 0; g0 < nb; g0 += 8) {
+    const int64_t gn = nb - g0 < 8 ? nb - g0 : 8;
+    alignas(32) float dt[RM][RN][8];
+    scale_products<RM, RN>(wd, xd, nb, g0, gn, dt);
+    for (int64_t j = 0; j < gn; ++j) {
+      const int64_t g = g0 + j;
 #pragma GCC unroll 8
-    for (int c = 0; c < RN; ++c) dx[c] = _mm256_broadcast_ss(xd + c * nb + g);
+      for (int r = 0; r < RM; ++r) {
+        const uint8_t* wb = w + r * w_row + 64 * g;
+        const __m256i q = load256(wb), aq = load256(wb + 32);
 #pragma GCC unroll 8
-    for (int r = 0; r < RM; ++r) {
-      const uint8_t* wb = w + r * w_row + 64 * g;
-      const __m256i q = load256(wb), aq = load256(wb + 32);
-      const __m256 dw = _mm256_broadcast_ss(wd[r] + g);
-#pragma GCC unroll 8
-      for (int c = 0; c < RN; ++c) {
-        // Same float product as vec_dot's h2f(w.d) * h2f(x.d), in every lane.
-        const __m256 d = _mm256_mul_ps(dw, dx[c]);
-        acc[r][c] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(pair_dot(aq, q, load256(xb[c][g].qs))),
-                                    acc[r][c]);
+        for (int c = 0; c < RN; ++c) {
+          acc[r][c] = _mm256_fmadd_ps(_mm256_broadcast_ss(&dt[r][c][j]),
+                                      _mm256_cvtepi32_ps(pair_dot(aq, q, load256(xb[c][g].qs))),
+                                      acc[r][c]);
+        }
       }
     }
   }
@@ -107,25 +128,28 @@ void tile_q4_0(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x, siz
   const float* wd[RM];
 #pragma GCC unroll 8
   for (int r = 0; r < RM; ++r) wd[r] = reinterpret_cast<const float*>(w + r * w_row + nb * 32);
-  for (int64_t b = 0; b < nb; ++b) {
-    __m256i xv[RN], x8[RN];
-    __m256 dx[RN];
-#pragma GCC unroll 8
-    for (int c = 0; c < RN; ++c) {
-      const auto* blk = reinterpret_cast<const BlockQ8_0*>(x + c * x_row) + b;
-      xv[c] = load256(blk->qs);
-      x8[c] = _mm256_maddubs_epi16(eights, xv[c]);
-      dx[c] = _mm256_broadcast_ss(xd + c * nb + b);
-    }
-#pragma GCC unroll 8
-    for (int r = 0; r < RM; ++r) {
-      const __m256i q = load256(w + r * w_row + 32 * b);
-      const __m256 dw = _mm256_broadcast_ss(wd[r] + b);
+  for (int64_t b0 = 0; b0 < nb; b0 += 8) {
+    const int64_t bn = nb - b0 < 8 ? nb - b0 : 8;
+    alignas(32) float dt[RM][RN][8];
+    scale_products<RM, RN>(wd, xd, nb, b0, bn, dt);
+    for (int64_t j = 0; j < bn; ++j) {
+      const int64_t b = b0 + j;
+      __m256i xv[RN], x8[RN];
 #pragma GCC unroll 8
       for (int c = 0; c < RN; ++c) {
-        const __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(q, xv[c]), x8[c]);
-        const __m256i p = _mm256_madd_epi16(p16, ones);
-        acc[r][c] = _mm256_fmadd_ps(_mm256_mul_ps(dw, dx[c]), _mm256_cvtepi32_ps(p), acc[r][c]);
+        xv[c] = load256(reinterpret_cast<const BlockQ8_0*>(x + c * x_row)[b].qs);
+        x8[c] = _mm256_maddubs_epi16(eights, xv[c]);
+      }
+#pragma GCC unroll 8
+      for (int r = 0; r < RM; ++r) {
+        const __m256i q = load256(w + r * w_row + 32 * b);
+#pragma GCC unroll 8
+        for (int c = 0; c < RN; ++c) {
+          const __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(q, xv[c]), x8[c]);
+          const __m256i p = _mm256_madd_epi16(p16, ones);
+          acc[r][c] =
+              _mm256_fmadd_ps(_mm256_broadcast_ss(&dt[r][c][j]), _mm256_cvtepi32_ps(p), acc[r][c]);
+        }
       }
     }
   }

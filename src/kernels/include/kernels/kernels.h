@@ -82,9 +82,9 @@ struct MatmulScratch {
 // Q8_0, Q4_K, Q5_K and Q6_K weights go through a register-blocked GEMM: each thread unpacks a
 // panel of rows once to int8 and a micro-kernel computes tiles of rows x tokens. Otherwise
 // (decode, scalar level, other types) each thread reuses a tile of weight rows for all tokens
-// with vec_dot (whole tokens per thread when n_out is small). y[t][o] equals
-// vec_dot(wtype, n_in, W[o], quantize(x[t])) exactly on the vec_dot path; the GEMM has the
-// same integer block sums and equals it up to float summation order. n_in must be a multiple
+// with vec_dot (whole tokens per thread when n_out is small). On both paths y[t][o] equals
+// vec_dot(wtype, n_in, W[o], quantize(x[t])) bit for bit (the GEMM performs the AVX2 vec_dot's
+// float operations in the same order). n_in must be a multiple
 // of the block size of wtype and of its vec-dot type. No allocation once scratch has grown.
 // x: [n_tokens][n_in] floats; y: [n_tokens][n_out] floats (row stride n_out).
 void matmul(ThreadPool& pool, MatmulScratch& scratch, TensorType wtype, const void* w,
