@@ -2,8 +2,8 @@
 // unpacked ("packed") once per panel into plain int8/uint8 blocks, then a register-blocked
 // micro-kernel computes a tile of RM weight rows x RN tokens, reusing every unpacked weight
 // vector for RN tokens and every activation vector for RM rows. Packing: gemm_pack_avx2.cpp,
-// formats: gemm_packed.h. Same rules as vec_dot_avx2.cpp: no inline function or std header shared with
-// baseline translation units (templates here live in an anonymous namespace).
+// formats: gemm_packed.h. Same rules as vec_dot_avx2.cpp: no inline function or std header shared
+// with baseline translation units (templates here live in an anonymous namespace).
 //
 // Bit-identical to the per-row path: each (row, token) result is computed with exactly the
 // float operations of vec_dot_*_avx2, in the same order (see the micro-kernel comment below);
@@ -57,8 +57,8 @@ void scale_products(const float* const* wd, const float* xd, int64_t nb, int64_t
     for (int r = 0; r < RM; ++r)
 #pragma GCC unroll 8
       for (int c = 0; c < RN; ++c)
-        _mm256_store_ps(dt[r][c],
-                        _mm256_mul_ps(_mm256_loadu_ps(wd[r] + g), _mm256_loadu_ps(xd + c * nb + g)));
+        _mm256_store_ps(dt[r][c], _mm256_mul_ps(_mm256_loadu_ps(wd[r] + g),
+                                                _mm256_loadu_ps(xd + c * nb + g)));
     return;
   }
   for (int r = 0; r < RM; ++r)
