@@ -7,11 +7,18 @@
 
 #include "base/status.h"
 #include "kernels/kernels.h"
+#include "kernels_internal.h"
 
 namespace dkb::kernels {
 namespace {
 
-void attend_one(const AttentionArgs& a, VecDotKernel dot, int64_t t, int64_t h,
+using AxpyFn = void (*)(int64_t n, float a, const float* x, float* y);
+
+void axpy_scalar(int64_t n, float a, const float* x, float* y) {
+  for (int64_t d = 0; d < n; ++d) y[d] += a * x[d];
+}
+
+void attend_one(const AttentionArgs& a, VecDotKernel dot, AxpyFn axpy, int64_t t, int64_t h,
                 std::vector<float>& scores) {
   const int64_t group = a.n_head / a.n_head_kv;
   const int64_t hk = h / group;
@@ -39,11 +46,7 @@ void attend_one(const AttentionArgs& a, VecDotKernel dot, int64_t t, int64_t h,
     const float* v = paged ? a.v + a.page_table[p0 / page] * a.v_page_stride : a.v;
     v += hk * a.head_dim_v;
     const float* s = scores.data() + p0;
-    for (int64_t j = 0; j < n; ++j) {
-      const float pj = s[j];
-      const float* vr = v + j * v_row;
-      for (int64_t d = 0; d < a.head_dim_v; ++d) out[d] += pj * vr[d];
-    }
+    for (int64_t j = 0; j < n; ++j) axpy(a.head_dim_v, s[j], v + j * v_row, out);
   }
 }
 
@@ -56,16 +59,18 @@ void attention(ThreadPool& pool, const AttentionArgs& a) {
   const int64_t total = a.n_tokens * a.n_head;
   if (total <= 0) return;
   const VecDotKernel dot = vec_dot_kernel(TensorType::kF32, active_isa());
+  const AxpyFn axpy = active_isa() == Isa::kAvx2 ? detail::axpy_f32_avx2 : axpy_scalar;
   struct Ctx {
     const AttentionArgs* a;
     VecDotKernel dot;
+    AxpyFn axpy;
     int64_t total;
-  } ctx{&a, dot, total};
+  } ctx{&a, dot, axpy, total};
   pool.run([&ctx](int ith, int nth) {
     thread_local std::vector<float> scores;
     const auto [b, e] = ThreadPool::split(ctx.total, ith, nth);
     for (int64_t i = b; i < e; ++i) {
-      attend_one(*ctx.a, ctx.dot, i / ctx.a->n_head, i % ctx.a->n_head, scores);
+      attend_one(*ctx.a, ctx.dot, ctx.axpy, i / ctx.a->n_head, i % ctx.a->n_head, scores);
     }
   });
 }

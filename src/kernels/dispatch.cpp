@@ -119,6 +119,9 @@ bool can_quantize(TensorType t) { return ops_for(t).quantize != nullptr; }
 void quantize_row(TensorType t, const float* src, void* dst, int64_t n) {
   const TypeOps ops = ops_for(t);
   DKB_CHECK(ops.quantize != nullptr);
+  // The activation formats have bit-identical AVX2 versions.
+  if (active_isa() == Isa::kAvx2 && t == TensorType::kQ8_0) return quantize_q8_0_avx2(src, dst, n);
+  if (active_isa() == Isa::kAvx2 && t == TensorType::kQ8_K) return quantize_q8_k_avx2(src, dst, n);
   ops.quantize(src, dst, n);
 }
 

@@ -5,6 +5,7 @@
 // baseline files (the linker could keep an AVX2 copy of it and break non-AVX2 CPUs).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace dkb::kernels::detail {
@@ -75,6 +76,33 @@ float vec_dot_q3_k_avx2(int64_t n, const void* w, const void* x);
 float vec_dot_q4_k_avx2(int64_t n, const void* w, const void* x);
 float vec_dot_q5_k_avx2(int64_t n, const void* w, const void* x);
 float vec_dot_q6_k_avx2(int64_t n, const void* w, const void* x);
+// Activation quantizers, bit-identical to quantize_q8_0 / quantize_q8_k.
+void quantize_q8_0_avx2(const float* src, void* dst, int64_t n);
+void quantize_q8_k_avx2(const float* src, void* dst, int64_t n);
+// y[i] += a * x[i] (attention's weighted sum of V rows).
+void axpy_f32_avx2(int64_t n, float a, const float* x, float* y);
+
+// ---- quantized GEMM (gemm_avx2.cpp; call only when the AVX2 level is active) ----------------
+// Weight types with a GEMM path. Rows are first "packed" (unpacked to plain int8/uint8 blocks
+// plus float scales) into a panel, then multiplied with many activation rows in vec-dot format.
+enum class GemmKind { kNone, kQ4_0, kQ5_0, kQ8_0, kQ4_K, kQ5_K, kQ6_K };
+// Bytes of one packed row of n elements (0 for kNone).
+size_t gemm_packed_row_bytes(GemmKind k, int64_t n);
+// Rows per micro-kernel tile (panels are best a multiple of it).
+int gemm_tile_rows(GemmKind k);
+// Packs nr weight rows (row stride w_row bytes, n elements each) into dst.
+void gemm_pack_avx2(GemmKind k, const uint8_t* w, size_t w_row, int64_t nr, int64_t n,
+                    uint8_t* dst);
+// Floats of per-activation-row extra data the kernel needs (legacy types: the n/32 activation
+// scales as floats), and the
+// function computing them from one activation row.
+size_t gemm_x_extra_floats(GemmKind k, int64_t n);
+void gemm_prepare_x_avx2(GemmKind k, int64_t n, const uint8_t* x, float* extra);
+// y[c * ldy + r] = dot(packed row r, activation row c) for r < nr, c < nc; activation rows are
+// vec-dot-format rows of n elements with stride x_row bytes; x_extra holds
+// gemm_x_extra_floats(k, n) floats per activation row (contiguous, rows in order).
+void gemm_packed_avx2(GemmKind k, int64_t n, const uint8_t* packed, int64_t nr, const uint8_t* x,
+                      size_t x_row, const float* x_extra, int64_t nc, float* y, int64_t ldy);
 
 // Unpacks the 6-bit scale and min j (0..7) of a Q4_K/Q5_K block (ggml's get_scale_min_k4).
 void get_scale_min_k4(int j, const uint8_t* q, uint8_t* d, uint8_t* m);

@@ -1,17 +1,39 @@
 // matmul: activations are converted once to the weight type's vec-dot format (threaded over
-// tokens), then output rows are split over threads. Each thread walks its rows in tiles and,
-// within a tile, loops over all tokens, so a weight tile is read from memory once and reused
-// from cache for every token.
+// tokens), then output rows are split over threads.
+// - GEMM path (>= 2 tokens, AVX2, a type with a packed micro-kernel): each thread takes panels
+//   of weight rows sized to stay in L2, unpacks ("packs") a panel once into int8 blocks and runs
+//   the register-blocked micro-kernel over all tokens (gemm_avx2.cpp).
+// - Otherwise (one token: memory-bound decode; scalar level; other types): each thread walks
+//   its rows in tiles and, within a tile, loops over all tokens with the row dot product, so a
+//   weight tile is read from memory once and reused from cache for every token.
 #include <algorithm>
 
 #include "base/status.h"
 #include "kernels/kernels.h"
+#include "kernels_internal.h"
 
 namespace dkb::kernels {
 namespace {
 
 // Rows per weight tile: 16 rows of a 4096-wide Q4_K matrix are ~36 KiB, which stays in L2.
 constexpr int64_t kRowTile = 16;
+// Target bytes of one packed GEMM panel (per thread; L2 is >= 512 KiB on current x86 cores).
+constexpr size_t kPanelBytes = 256 * 1024;
+constexpr int64_t kMaxPanelRows = 64;
+
+using detail::GemmKind;
+
+GemmKind gemm_kind(TensorType t) {
+  switch (t) {
+    case TensorType::kQ4_0: return GemmKind::kQ4_0;
+    case TensorType::kQ5_0: return GemmKind::kQ5_0;
+    case TensorType::kQ8_0: return GemmKind::kQ8_0;
+    case TensorType::kQ4_K: return GemmKind::kQ4_K;
+    case TensorType::kQ5_K: return GemmKind::kQ5_K;
+    case TensorType::kQ6_K: return GemmKind::kQ6_K;
+    default: return GemmKind::kNone;
+  }
+}
 
 struct MatmulJob {
   TensorType wtype;
@@ -25,12 +47,23 @@ struct MatmulJob {
   float* y;
   VecDotKernel dot;
   bool split_tokens;
+  // GEMM path only.
+  GemmKind gemm = GemmKind::kNone;
+  int64_t panel_rows = 0;
+  size_t panel_bytes = 0;  // per thread
+  uint8_t* panels = nullptr;
+  float* x_extra = nullptr;  // gemm_x_extra_floats per token
+  size_t x_extra_n = 0;
 };
 
 void quantize_part(const MatmulJob& job, int ith, int nth) {
   const auto [t0, t1] = ThreadPool::split(job.n_tokens, ith, nth);
   for (int64_t t = t0; t < t1; ++t) {
     quantize_row(job.xtype, job.x + t * job.n_in, job.xq + t * job.x_row, job.n_in);
+    if (job.x_extra_n > 0) {
+      detail::gemm_prepare_x_avx2(job.gemm, job.n_in, job.xq + t * job.x_row,
+                                  job.x_extra + t * job.x_extra_n);
+    }
   }
 }
 
@@ -51,6 +84,31 @@ void compute_part(const MatmulJob& job, int ith, int nth) {
       }
     }
   }
+}
+
+void gemm_part(const MatmulJob& job, int ith, int nth) {
+  const int64_t n_panels = (job.n_out + job.panel_rows - 1) / job.panel_rows;
+  const auto [p0, p1] = ThreadPool::split(n_panels, ith, nth);
+  uint8_t* panel = job.panels + static_cast<size_t>(ith) * job.panel_bytes;
+  for (int64_t p = p0; p < p1; ++p) {
+    const int64_t o0 = p * job.panel_rows;
+    const int64_t nr = std::min(job.panel_rows, job.n_out - o0);
+    detail::gemm_pack_avx2(job.gemm, job.w + o0 * job.w_row, job.w_row, nr, job.n_in, panel);
+    detail::gemm_packed_avx2(job.gemm, job.n_in, panel, nr, job.xq, job.x_row, job.x_extra,
+                             job.n_tokens, job.y + o0, job.n_out);
+  }
+}
+
+// Panel height: as many rows as fit kPanelBytes (a multiple of the micro-tile height), but
+// small enough that every thread gets at least one panel when there are enough rows.
+int64_t panel_rows_for(GemmKind k, int64_t n_in, int64_t n_out, int nth) {
+  const int64_t tile = detail::gemm_tile_rows(k);
+  const size_t row = detail::gemm_packed_row_bytes(k, n_in);
+  int64_t rows = static_cast<int64_t>(kPanelBytes / std::max<size_t>(row, 1));
+  rows = std::clamp<int64_t>(rows, tile, kMaxPanelRows);
+  const int64_t per_thread = (n_out + nth - 1) / nth;
+  rows = std::min(rows, std::max<int64_t>(tile, per_thread));
+  return std::max<int64_t>(tile, rows / tile * tile);
 }
 
 }  // namespace
@@ -75,17 +133,36 @@ void matmul(ThreadPool& pool, MatmulScratch& scratch, TensorType wtype, const vo
   // Few output rows (e.g. a small head) but many tokens: give each thread whole tokens.
   job.split_tokens = n_out < static_cast<int64_t>(nth) * kRowTile && n_tokens >= nth;
 
+  if (n_tokens >= 2 && active_isa() == Isa::kAvx2) job.gemm = gemm_kind(wtype);
   if (job.xtype == TensorType::kF32) {
     job.xq = const_cast<uint8_t*>(reinterpret_cast<const uint8_t*>(x));
   } else {
-    const size_t need = job.x_row * static_cast<size_t>(n_tokens);
+    // Quantized rows, then (GEMM path) the per-row extra floats, 64-byte aligned.
+    const size_t xq_bytes = (job.x_row * static_cast<size_t>(n_tokens) + 63) / 64 * 64;
+    if (job.gemm != GemmKind::kNone) job.x_extra_n = detail::gemm_x_extra_floats(job.gemm, n_in);
+    const size_t need = xq_bytes + job.x_extra_n * sizeof(float) * static_cast<size_t>(n_tokens);
     if (scratch.buf.size() < need) scratch.buf.resize(need);
     job.xq = scratch.buf.data();
+    job.x_extra = reinterpret_cast<float*>(scratch.buf.data() + xq_bytes);
     if (n_tokens == 1 || nth == 1) {
       quantize_part(job, 0, 1);
     } else {
       pool.run([&job](int ith, int n) { quantize_part(job, ith, n); });
     }
+  }
+  if (job.gemm != GemmKind::kNone) {
+    job.panel_rows = panel_rows_for(job.gemm, n_in, n_out, nth);
+    job.panel_bytes = detail::gemm_packed_row_bytes(job.gemm, n_in) *
+                      static_cast<size_t>(job.panel_rows);
+    const size_t need = job.panel_bytes * static_cast<size_t>(nth);
+    if (scratch.panels.size() < need) scratch.panels.resize(need);
+    job.panels = scratch.panels.data();
+    if (nth == 1 || n_out <= job.panel_rows) {
+      gemm_part(job, 0, 1);
+    } else {
+      pool.run([&job](int ith, int n) { gemm_part(job, ith, n); });
+    }
+    return;
   }
   if (nth == 1 || (n_out * n_tokens < 64)) {
     compute_part(job, 0, 1);

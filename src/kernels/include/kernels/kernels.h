@@ -72,15 +72,20 @@ float vec_dot_with(Isa isa, TensorType t, int64_t n, const void* w_row, const vo
 
 // Reusable scratch memory for matmul (grows, never shrinks; not thread-safe).
 struct MatmulScratch {
-  std::vector<uint8_t> buf;
+  std::vector<uint8_t> buf;     // activations in vec-dot format
+  std::vector<uint8_t> panels;  // per-thread packed weight panels (GEMM path)
 };
 
 // y[t][o] = sum_i W[o][i] * x[t][i] for t < n_tokens, o < n_out. W has type wtype.
 // x is first converted to vec_dot_type(wtype) into scratch (threaded over tokens), then output
-// rows are split over the pool's threads (whole tokens instead when n_out is small); each
-// thread reuses a tile of weight rows for all tokens. y[t][o] equals
-// vec_dot(wtype, n_in, W[o], quantize(x[t])) exactly. n_in must be a multiple of the block
-// size of wtype and of its vec-dot type. No allocation once scratch has grown.
+// rows are split over the pool's threads. With n_tokens >= 2 at the AVX2 level, Q4_0, Q5_0,
+// Q8_0, Q4_K, Q5_K and Q6_K weights go through a register-blocked GEMM: each thread unpacks a
+// panel of rows once to int8 and a micro-kernel computes tiles of rows x tokens. Otherwise
+// (decode, scalar level, other types) each thread reuses a tile of weight rows for all tokens
+// with vec_dot (whole tokens per thread when n_out is small). On both paths y[t][o] equals
+// vec_dot(wtype, n_in, W[o], quantize(x[t])) bit for bit (the GEMM performs the AVX2 vec_dot's
+// float operations in the same order). n_in must be a multiple
+// of the block size of wtype and of its vec-dot type. No allocation once scratch has grown.
 // x: [n_tokens][n_in] floats; y: [n_tokens][n_out] floats (row stride n_out).
 void matmul(ThreadPool& pool, MatmulScratch& scratch, TensorType wtype, const void* w,
             int64_t n_in, int64_t n_out, const float* x, int64_t n_tokens, float* y);
