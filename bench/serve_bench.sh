@@ -14,7 +14,7 @@ model="$OUT/deepseek-r1-distill-qwen-1.5b-q4_0.gguf"
 [[ -f "$model" ]] || "$BIN" bench --synthetic deepseek-r1-distill-qwen-1.5b --type q4_0 --out "$model"
 data="$(mktemp -d)"
 log="$(mktemp)"
-"$BIN" serve -m "$model" --parallel 16 --ctx-size 256 --threads "$THREADS" \
+"$BIN" serve -m "$model" --parallel 16 --ctx-size 2048 --threads "$THREADS" --no-auth \
   --response-cache-mb 0 --port 0 --data "$data" >"$log" 2>&1 &
 pid=$!
 trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$data" "$log"' EXIT
@@ -24,5 +24,5 @@ for _ in $(seq 1 600); do
   sleep 0.5
 done
 url="$(grep -o 'listening on http://[^ ]*' "$log" | head -1 | cut -d' ' -f3)"
-echo "serve: $model, --parallel 16 --ctx-size 256 --threads $THREADS ($url)" >&2
+echo "serve: $model, --parallel 16 --ctx-size 2048 --threads $THREADS --no-auth ($url)" >&2
 node bench/serve_bench.mjs --url "$url" "$@"
