@@ -70,6 +70,13 @@ Status Scheduler::submit(GenerationRequest req) {
   }
   if (req.prompt.empty()) return invalid_argument("the prompt is empty");
   DKB_RETURN_IF_ERROR(req.params.sampling.validate());
+  const int64_t n_vocab = model_->tokenizer().n_vocab();
+  for (const auto& [id, bias] : req.params.sampling.logit_bias) {
+    if (id < 0 || id >= n_vocab) {
+      return invalid_argument("'logit_bias' token " + std::to_string(id) + " is outside the vocabulary of " +
+                              std::to_string(n_vocab) + " tokens");
+    }
+  }
   if (static_cast<int64_t>(req.prompt.size()) >= n_ctx_) {
     return invalid_argument("the prompt has " + std::to_string(req.prompt.size()) +
                             " tokens but the context holds " + std::to_string(n_ctx_) +

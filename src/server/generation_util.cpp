@@ -85,17 +85,6 @@ bool ends_in_think(std::string_view r) {
   return r.size() >= 7 && r.substr(r.size() - 7) == "<think>";
 }
 
-Status check_logit_bias(const ModelEntry& m, const engine::GenerateParams& gp) {
-  const int64_t n_vocab = m.model->tokenizer().n_vocab();
-  for (const auto& [id, bias] : gp.sampling.logit_bias) {
-    if (id >= n_vocab) {
-      return invalid_argument("'logit_bias' token " + std::to_string(id) + " is outside the vocabulary of " +
-                              std::to_string(n_vocab) + " tokens");
-    }
-  }
-  return Status::ok();
-}
-
 std::vector<int32_t> tokenize_prompt(const ModelEntry& m, const std::string& prompt) {
   return m.model->tokenizer().encode(prompt, {.add_special = true, .parse_special = true});
 }

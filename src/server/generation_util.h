@@ -24,8 +24,6 @@ struct RenderedPrompt {
 Result<RenderedPrompt> render_chat(const ModelEntry& m, const json& messages);
 // True when a rendered prompt ends inside an opened "<think>" (R1's generation prompt).
 bool ends_in_think(std::string_view rendered);
-// kInvalidArgument when a logit_bias token id is outside m's vocabulary.
-Status check_logit_bias(const ModelEntry& m, const engine::GenerateParams& gp);
 // Tokenizes a raw prompt (BOS added as the model wants).
 std::vector<int32_t> tokenize_prompt(const ModelEntry& m, const std::string& prompt);
 

@@ -159,7 +159,6 @@ void handle_chat_completions(App& app, const http::Request& req, http::Responder
   if (!messages.is_ok()) return resp.respond(error_response(messages.status()));
   engine::GenerationRequest gr;
   Status s = read_sampling(*body, gr.params, -1);
-  if (s.is_ok()) s = check_logit_bias(m, gr.params);
   if (s.is_ok()) s = read_chat_logprobs(*body, gr.params);
   if (!s.is_ok()) return resp.respond(error_response(s));
   // Chat with a knowledge base (extension field): retrieval, numbered sources, citations.
@@ -336,7 +335,6 @@ void handle_completions(App& app, const http::Request& req, http::Responder& res
   if (!n_choices.is_ok()) return resp.respond(error_response(n_choices.status()));
   engine::GenerationRequest gr;
   Status s = read_sampling(*body, gr.params, 16);  // OpenAI's default for completions
-  if (s.is_ok()) s = check_logit_bias(m, gr.params);
   if (s.is_ok()) s = read_completion_logprobs(*body, gr.params);
   if (!s.is_ok()) return resp.respond(error_response(s));
   auto p = body->find("prompt");

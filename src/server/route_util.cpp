@@ -364,7 +364,7 @@ Status read_sampling(const json& body, engine::GenerateParams& gp, int32_t defau
   DKB_ASSIGN_OR_RETURN(gp.stop, get_stop(body, "stop"));
   if (auto lb = body.find("logit_bias"); lb != body.end() && !lb->is_null()) {
     // OpenAI: {"token id": bias in [-100, 100]}; the ids are checked against the model's
-    // vocabulary by check_logit_bias (generation_util.h).
+    // vocabulary by Scheduler::submit.
     if (!lb->is_object() || lb->size() > 1024) {
       return invalid_argument("'logit_bias' must be an object of at most 1024 {\"token id\": bias} entries");
     }

@@ -99,7 +99,6 @@ class WsChatSession : public http::WsSession {
     DKB_ASSIGN_OR_RETURN(json messages, normalize_messages(*it));
     engine::GenerationRequest gr;
     DKB_RETURN_IF_ERROR(read_sampling(body, gr.params, -1));
-    DKB_RETURN_IF_ERROR(check_logit_bias(*m, gr.params));
     DKB_ASSIGN_OR_RETURN(RenderedPrompt prompt, render_chat(*m, messages));
     gr.prompt = std::move(prompt.tokens);
     gr.cancel = std::make_shared<std::atomic<bool>>(false);

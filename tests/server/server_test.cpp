@@ -135,6 +135,12 @@ TEST_F(ServerTest, SimpleChatApi) {
   EXPECT_NE(too_long.body.find("300"), std::string::npos) << too_long.body;
   EXPECT_NE(too_long.body.find("200"), std::string::npos) << too_long.body;
   EXPECT_EQ(post("/v1/chat", {{"prompt", "hi"}, {"temperature", 1.5}}).status, 400);
+  // logit_bias ids are checked against the vocabulary on every route (Scheduler::submit).
+  auto bias = post("/v1/chat", {{"prompt", "hi"}, {"logit_bias", {{"999999", 5}}}});
+  EXPECT_EQ(bias.status, 400) << bias.body;
+  EXPECT_NE(bias.body.find("999999"), std::string::npos) << bias.body;
+  EXPECT_EQ(post("/v1/chat/completions", {{"messages", {{{"role", "user"}, {"content", "hi"}}}},
+                                          {"logit_bias", {{"512", 1}}}, {"stream", true}}).status, 400);
 }
 
 TEST_F(ServerTest, AuthIsRequired) {

@@ -107,6 +107,10 @@ class Scheduler {
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
 
+  // Queues a generation. kInvalidArgument (nothing queued): an embedding model, an empty
+  // prompt, invalid sampling parameters, a logit_bias token outside the vocabulary, a prompt
+  // the context cannot hold; kResourceExhausted: the queue is full; kFailedPrecondition:
+  // shutting down.
   Status submit(GenerationRequest req);
   Status submit(EmbeddingRequest req);
   SchedulerStats stats() const;
