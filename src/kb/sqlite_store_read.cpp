@@ -178,12 +178,24 @@ Result<std::vector<SearchHit>> SqliteStore::text_search(std::string_view collect
   DKB_ASSIGN_OR_RETURN(Collection coll, get_collection_locked(collection));
   std::vector<SearchHit> out;
   if (match.empty() || query.k == 0) return out;
-  std::string q = std::string("SELECT ") + kHitColumns +
-                  ", bm25(chunks_fts) "
-                  "FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid "
-                  "JOIN documents d ON d.id = c.document_id "
-                  "WHERE chunks_fts MATCH ? AND c.collection_id = ? AND (" +
-                  filter.sql + ") AND (" + doc_filter.sql + ") ORDER BY bm25(chunks_fts) LIMIT ?";
+  std::string q;
+  if (filter.sql == "1" && doc_filter.sql == "1") {
+    // Without filters, rank first and read rows after: the collection check is a probe of the
+    // (collection_id, id) index, so only the top k chunk rows (each carrying its vector
+    // inline) are read instead of every match's.
+    q = std::string("SELECT ") + kHitColumns +
+        ", top.score FROM (SELECT chunks_fts.rowid AS rid, bm25(chunks_fts) AS score FROM chunks_fts "
+        "WHERE chunks_fts MATCH ? AND EXISTS (SELECT 1 FROM chunks INDEXED BY chunks_by_collection "
+        "WHERE collection_id = ? AND id = chunks_fts.rowid) ORDER BY score LIMIT ?) AS top "
+        "JOIN chunks c ON c.id = top.rid JOIN documents d ON d.id = c.document_id ORDER BY top.score";
+  } else {
+    q = std::string("SELECT ") + kHitColumns +
+        ", bm25(chunks_fts) "
+        "FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid "
+        "JOIN documents d ON d.id = c.document_id "
+        "WHERE chunks_fts MATCH ? AND c.collection_id = ? AND (" +
+        filter.sql + ") AND (" + doc_filter.sql + ") ORDER BY bm25(chunks_fts) LIMIT ?";
+  }
   DKB_ASSIGN_OR_RETURN(auto st, sql::Stmt::prepare(db_, q));
   st.bind(1, match).bind(2, coll.id);
   int next = st.bind_filter(st.bind_filter(3, filter), doc_filter);
