@@ -8,6 +8,7 @@
 
 #include "gemm_packed.h"
 #include "kernels/blocks.h"
+#include "avx2_util.h"
 #include "kernels_internal.h"
 
 namespace dkb::kernels::detail {
@@ -15,30 +16,6 @@ namespace {
 
 static int64_t legacy_q_bytes(GemmKind k) {
   return k == GemmKind::kQ4_0 ? kPackedQ4_0Block : kPackedQ8Block;
-}
-
-static __m256i load256(const void* p) {
-  return _mm256_loadu_si256(static_cast<const __m256i*>(p));
-}
-
-static void store256(void* p, __m256i v) {
-  _mm256_storeu_si256(static_cast<__m256i*>(p), v);
-}
-
-static __m256i unpack_nibbles(const uint8_t* q) {
-  const __m128i tmp = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
-  const __m256i bytes = _mm256_set_m128i(_mm_srli_epi16(tmp, 4), tmp);
-  return _mm256_and_si256(bytes, _mm256_set1_epi8(0x0F));
-}
-
-static __m256i bits_to_bytes(const uint8_t* p) {
-  uint32_t x32;
-  std::memcpy(&x32, p, sizeof x32);
-  const __m256i shuf = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101,
-                                         0x0000000000000000);
-  __m256i bytes = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(x32)), shuf);
-  bytes = _mm256_or_si256(bytes, _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe));
-  return _mm256_cmpeq_epi8(bytes, _mm256_set1_epi64x(-1));
 }
 
 // ---- packing -----------------------------------------------------------------------------

@@ -7,23 +7,11 @@
 #include <cstring>
 
 #include "kernels/blocks.h"
+#include "avx2_util.h"
 #include "kernels_internal.h"
 
 namespace dkb::kernels::detail {
 namespace {
-
-static float hsum_ps(__m256 x) {
-  __m128 r = _mm_add_ps(_mm256_extractf128_ps(x, 1), _mm256_castps256_ps128(x));
-  r = _mm_add_ps(r, _mm_movehl_ps(r, r));
-  r = _mm_add_ss(r, _mm_movehdup_ps(r));
-  return _mm_cvtss_f32(r);
-}
-
-static float hsum_ps128(__m128 r) {
-  r = _mm_add_ps(r, _mm_movehl_ps(r, r));
-  r = _mm_add_ss(r, _mm_movehdup_ps(r));
-  return _mm_cvtss_f32(r);
-}
 
 // Q4_K/Q5_K packed 6-bit scales -> 16 bytes: scales 0..7 then mins 0..7.
 static __m128i unpack_scales_mins(const uint8_t* packed) {
