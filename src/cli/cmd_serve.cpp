@@ -229,7 +229,11 @@ Runner add_serve(CLI::App& app) {
       server::ModelEntry* emb = api.find_model("", true);
       std::unique_ptr<kb::Embedder> embedder;
       if (emb) embedder = std::make_unique<server::EngineEmbedder>(emb->model, *emb->scheduler);
-      api.set_knowledge_base(std::move(store).value(), std::move(embedder), data_dir);
+      Status kb_ok = api.set_knowledge_base(std::move(store).value(), std::move(embedder), data_dir);
+      if (!kb_ok.is_ok()) return fail(kb_ok.to_string());
+      if (size_t n = api.kb_jobs()->resumed_jobs(); n > 0) {
+        std::printf("deepkb: resuming %zu ingestion job(s) accepted before the last stop\n", n);
+      }
       std::printf("deepkb: knowledge base at %s (%s)\n", data_dir.c_str(),
                   emb ? ("embeddings by " + emb->name).c_str() : "full-text search only: no --embed-model");
     }

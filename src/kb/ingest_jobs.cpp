@@ -49,6 +49,45 @@ void IngestJobs::shutdown() {
   if (worker_.joinable()) worker_.join();
 }
 
+Status IngestJobs::attach_journal(std::unique_ptr<JobJournal> journal) {
+  DKB_CHECK(journal != nullptr);
+  DKB_ASSIGN_OR_RETURN(auto loaded, journal->load());
+  std::lock_guard lock(mu_);
+  if (journal_ || next_id_ != 1) {
+    return failed_precondition("the job journal must be attached before the first job");
+  }
+  journal_ = std::move(journal);
+  for (auto& l : loaded) {
+    auto job = std::make_shared<Job>();
+    job->number = l.number;
+    job->status = std::move(l.status);
+    next_id_ = std::max(next_id_, l.number + 1);
+    if (job->status.state == JobState::kDone || job->status.state == JobState::kFailed) {
+      jobs_[job->status.id] = job;
+      finished_order_.push_back(job->status.id);
+      continue;
+    }
+    job->status.state = JobState::kQueued;
+    size_t bytes = 0;
+    for (auto& r : l.pending) {
+      job->pending.push_back(r.has_value());
+      if (r) bytes += r->content.size();
+      job->requests.push_back(r ? std::move(*r) : IngestRequest());
+    }
+    jobs_[job->status.id] = job;
+    enqueue_locked(job, bytes);
+    ++resumed_;
+  }
+  return Status::ok();
+}
+
+void IngestJobs::enqueue_locked(std::shared_ptr<Job> job, size_t bytes) {
+  queued_bytes_ += bytes;
+  queue_.push_back(std::move(job));
+  if (!worker_.joinable()) worker_ = std::thread([this] { run(); });
+  cv_.notify_one();
+}
+
 Result<JobStatus> IngestJobs::submit(const std::string& collection,
                                      std::vector<IngestRequest> requests) {
   if (requests.empty()) return invalid_argument("a job needs at least one document");
@@ -60,18 +99,29 @@ Result<JobStatus> IngestJobs::submit(const std::string& collection,
   size_t bytes = 0;
   for (const auto& r : requests) bytes += r.content.size();
   job->requests = std::move(requests);
+  job->pending.assign(job->requests.size(), true);
+  JobJournal* journal = nullptr;
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return failed_precondition("the server is shutting down");
+    if (queued_bytes_ + bytes > kMaxQueuedBytes) {
+      return resource_exhausted("ingestion queue is full (" +
+                                std::to_string(queued_bytes_ >> 20) +
+                                " MiB waiting); retry when the running jobs are done");
+    }
+    job->number = next_id_++;
+    job->status.id = "job-" + std::to_string(job->number);
+    journal = journal_.get();
+  }
+  // Acknowledged only once recorded: the journal write (fsync) runs outside the lock.
+  if (journal) {
+    Status s = journal->add_job(job->number, job->status, job->requests);
+    if (!s.is_ok()) return s.with_context("recording ingestion job");
+  }
   std::lock_guard lock(mu_);
   if (stopping_) return failed_precondition("the server is shutting down");
-  if (queued_bytes_ + bytes > kMaxQueuedBytes) {
-    return resource_exhausted("ingestion queue is full (" + std::to_string(queued_bytes_ >> 20) +
-                              " MiB waiting); retry when the running jobs are done");
-  }
-  queued_bytes_ += bytes;
-  job->status.id = "job-" + std::to_string(next_id_++);
   jobs_[job->status.id] = job;
-  queue_.push_back(job);
-  if (!worker_.joinable()) worker_ = std::thread([this] { run(); });
-  cv_.notify_one();
+  enqueue_locked(job, bytes);
   return job->status;
 }
 
@@ -122,8 +172,14 @@ void IngestJobs::run() {
     std::shared_ptr<Job> job = queue_.front();
     queue_.pop_front();
     job->status.state = JobState::kRunning;
+    bool interrupted = false;
     for (size_t i = 0; i < job->requests.size(); ++i) {
+      if (!job->pending[i]) continue;  // done before a restart
       JobFileResult& fr = job->status.files[i];
+      if (stopping_ && journal_) {
+        interrupted = true;  // the journal keeps the rest pending for the next process
+        break;
+      }
       if (stopping_) {
         queued_bytes_ -= job->requests[i].content.size();
         fr.status = "cancelled";
@@ -155,8 +211,24 @@ void IngestJobs::run() {
         ++job->status.files_failed;
       }
       ++job->status.files_done;
+      job->pending[i] = false;
+      if (journal_) {
+        const JobFileResult result = fr;
+        lock.unlock();
+        // A failed record only means the file is ingested again (a no-op) after a restart.
+        (void)journal_->file_done(job->number, i, result);
+        lock.lock();
+      }
     }
+    if (interrupted) continue;
     finish_locked(*job);
+    if (journal_) {
+      const JobState state = job->status.state;
+      const int64_t finished = job->status.finished_unix_ms;
+      lock.unlock();
+      (void)journal_->job_finished(job->number, state, finished, kMaxFinished);
+      lock.lock();
+    }
   }
 }
 

@@ -17,12 +17,12 @@ namespace dkb::server {
 App::App(AppOptions opt) : opt_(std::move(opt)), response_cache_(opt_.response_cache_bytes) {}
 App::~App() = default;
 
-void App::set_knowledge_base(std::unique_ptr<kb::Store> store,
-                             std::unique_ptr<kb::Embedder> embedder, const std::string& index_dir) {
+Status App::set_knowledge_base(std::unique_ptr<kb::Store> store,
+                               std::unique_ptr<kb::Embedder> embedder, const std::string& data_dir) {
   kb_store_ = std::move(store);
   kb_embedder_ = std::move(embedder);
   kb::IndexManagerOptions io;
-  io.dir = index_dir;
+  io.dir = data_dir;
   kb_indexes_ = std::make_unique<kb::IndexManager>(*kb_store_, io);
   kb_searcher_ = std::make_unique<kb::Searcher>(*kb_store_, kb_embedder_.get(), kb::Metric::kCosine,
                                                 kb_indexes_.get());
@@ -31,6 +31,9 @@ void App::set_knowledge_base(std::unique_ptr<kb::Store> store,
   kb_ingestor_ = std::make_unique<kb::Ingestor>(*kb_store_, kb_embedder_.get());
   if (kb_embedder_) reranker_ = std::make_unique<rag::EmbeddingReranker>(*kb_embedder_);
   kb_jobs_ = std::make_unique<kb::IngestJobs>(*kb_ingestor_);
+  if (data_dir.empty()) return Status::ok();
+  DKB_ASSIGN_OR_RETURN(auto journal, kb::JobJournal::open(data_dir + "/jobs.db"));
+  return kb_jobs_->attach_journal(std::move(journal));
 }
 
 void App::add_model(ModelEntry entry) {

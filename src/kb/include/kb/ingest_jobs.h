@@ -6,9 +6,13 @@
 // returns the job id. Jobs run one at a time in submission order; each file of a job is
 // ingested on its own (Ingestor::ingest — all-or-nothing per file), so a file that fails is
 // recorded with its error and the others still go in.
-// Jobs live in memory: the status of the last kMaxFinished finished jobs is kept; a job that
-// was queued or running when the process died is gone (its completed files are durable —
-// each file is acknowledged only when the job reports it done).
+// Durability: with a JobJournal attached (attach_journal; the server keeps it in
+// DATA/jobs.db), submit() returns only after the job's documents are recorded there, each
+// file's result is recorded when it is done, and after a crash, kill -9 or shutdown the next
+// process resumes every unfinished job with its pending files (a file interrupted mid-way is
+// ingested again; the content hash makes that "unchanged" if it had been committed). Without a
+// journal, jobs live in memory only and shutdown() reports queued files as "cancelled".
+// The status of the last kMaxFinished finished jobs is kept (in memory and in the journal).
 // Ownership: borrows the Ingestor, which must outlive this object. The destructor cancels
 // queued files (they are reported as "cancelled") and joins the worker after the file in
 // progress.
@@ -26,32 +30,11 @@
 #include <thread>
 #include <vector>
 
+#include "kb/ingest_job_status.h"
 #include "kb/ingestor.h"
+#include "kb/job_journal.h"
 
 namespace dkb::kb {
-
-enum class JobState { kQueued, kRunning, kDone, kFailed };
-std::string_view job_state_name(JobState s);
-
-struct JobFileResult {
-  std::string document_id;
-  std::string status;  // "pending", "inserted", "replaced", "unchanged", "error", "cancelled"
-  std::string error;   // when status is "error"
-  int64_t chunks = 0;  // chunks written
-};
-
-struct JobStatus {
-  std::string id;  // "job-N"
-  std::string collection;
-  JobState state = JobState::kQueued;  // kFailed: every file failed
-  size_t files_total = 0;
-  size_t files_done = 0;  // finished, whether ok or not
-  size_t files_failed = 0;
-  int64_t chunks = 0;  // chunks written so far
-  std::vector<JobFileResult> files;
-  int64_t created_unix_ms = 0;
-  int64_t finished_unix_ms = 0;  // 0 until done
-};
 
 class IngestJobs {
  public:
@@ -64,9 +47,19 @@ class IngestJobs {
   IngestJobs(const IngestJobs&) = delete;
   IngestJobs& operator=(const IngestJobs&) = delete;
 
+  // Makes jobs durable: loads the journal's jobs (finished ones for their status), queues the
+  // unfinished ones' pending files, and records every later job in it. Call once, before the
+  // first submit(); kFailedPrecondition otherwise; journal errors as JobJournal::load.
+  Status attach_journal(std::unique_ptr<JobJournal> journal);
+  // Unfinished jobs attach_journal() found and queued again.
+  size_t resumed_jobs() const {
+    std::lock_guard lock(mu_);
+    return resumed_;
+  }
   // Queues the requests (all for `collection`) as one job; returns its status (queued).
   // kInvalidArgument when `requests` is empty; kFailedPrecondition after shutdown();
-  // kResourceExhausted while more than kMaxQueuedBytes of documents wait.
+  // kResourceExhausted while more than kMaxQueuedBytes of documents wait; the journal's error
+  // when the job could not be recorded (nothing is queued then).
   Result<JobStatus> submit(const std::string& collection, std::vector<IngestRequest> requests);
   // kNotFound for an unknown (or expired) id or one of another collection.
   Result<JobStatus> get(std::string_view collection, std::string_view id) const;
@@ -77,9 +70,12 @@ class IngestJobs {
 
  private:
   struct Job {
+    uint64_t number = 0;
     JobStatus status;
-    std::vector<IngestRequest> requests;
+    std::vector<IngestRequest> requests;  // empty document_id + content: already done
+    std::vector<bool> pending;            // pending[i]: file i still to be ingested
   };
+  void enqueue_locked(std::shared_ptr<Job> job, size_t bytes);
   void run();
   void finish_locked(Job& job);
 
@@ -92,7 +88,9 @@ class IngestJobs {
   uint64_t next_id_ = 1;
   size_t queued_bytes_ = 0;
   bool stopping_ = false;
+  size_t resumed_ = 0;
   std::thread worker_;
+  std::unique_ptr<JobJournal> journal_;
 };
 
 }  // namespace dkb::kb

@@ -57,9 +57,12 @@ class App {
   void add_model(ModelEntry entry);
   void set_ready(bool ready) { ready_.store(ready); }
   // The knowledge base (before serving starts). embedder may be null: full-text search only.
-  // index_dir: where vector indexes are saved (the data directory); empty = memory only.
-  void set_knowledge_base(std::unique_ptr<kb::Store> store, std::unique_ptr<kb::Embedder> embedder,
-                          const std::string& index_dir = "");
+  // data_dir: where vector indexes (DATA/indexes) and the ingestion job journal (DATA/jobs.db:
+  // accepted jobs resume after a restart) are kept; empty = memory only. Errors: the journal's
+  // (opening or loading it).
+  Status set_knowledge_base(std::unique_ptr<kb::Store> store,
+                            std::unique_ptr<kb::Embedder> embedder,
+                            const std::string& data_dir = "");
   kb::IndexManager* kb_indexes() { return kb_indexes_.get(); }
   kb::Store* kb_store() { return kb_store_.get(); }
   // Users, keys, roles and the audit log (before serving starts); null: serve --no-auth.
