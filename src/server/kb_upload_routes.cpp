@@ -42,10 +42,13 @@ json job_json(const kb::JobStatus& j) {
 }
 
 void respond_job_accepted(App& app, const std::string& kb_name,
-                          std::vector<kb::IngestRequest> requests, http::Responder& resp) {
+                          std::vector<kb::IngestRequest> requests, http::Responder& resp,
+                          const json& rejected) {
   auto job = app.kb_jobs()->submit(kb_name, std::move(requests));
   if (!job.is_ok()) return resp.respond(error_response(job.status()));
-  http::Response r = json_response(202, {{"job", job_json(*job)}});
+  json body = {{"job", job_json(*job)}};
+  if (!rejected.empty()) body["rejected"] = rejected;
+  http::Response r = json_response(202, body);
   r.headers.emplace_back("Location", "/v1/kb/" + kb_name + "/jobs/" + job->id);
   resp.respond(std::move(r));
 }
@@ -111,13 +114,7 @@ void handle_kb_upload(App& app, const std::string& kb_name, const http::Request&
     return resp.respond(json_response(400, {{"results", results}, {"error", {{"message", "no file could be read"}}}}));
   }
   if (async || files.size() > 1 || total > kAsyncBytes) {
-    auto job = app.kb_jobs()->submit(kb_name, std::move(requests));
-    if (!job.is_ok()) return resp.respond(error_response(job.status()));
-    json body = {{"job", job_json(*job)}};
-    if (!results.empty()) body["rejected"] = results;
-    http::Response r = json_response(202, body);
-    r.headers.emplace_back("Location", "/v1/kb/" + kb_name + "/jobs/" + job->id);
-    return resp.respond(std::move(r));
+    return respond_job_accepted(app, kb_name, std::move(requests), resp, results);
   }
   auto put = app.kb_ingestor()->ingest(requests[0]);
   if (!put.is_ok()) return resp.respond(error_response(put.status()));

@@ -42,9 +42,11 @@ void handle_kb_upload(App& app, const std::string& kb_name, const http::Request&
                       http::Responder& resp);
 void handle_kb_jobs(App& app, const std::string& kb_name, const std::vector<std::string>& parts,
                     const http::Request& req, http::Responder& resp);
-// Queues the requests as a job and answers 202 with it.
+// Queues the requests as a job and answers 202 with it (and `rejected`, the files that could
+// not be queued, when not empty); the job's error status when it could not be queued.
 void respond_job_accepted(App& app, const std::string& kb_name,
-                          std::vector<kb::IngestRequest> requests, http::Responder& resp);
+                          std::vector<kb::IngestRequest> requests, http::Responder& resp,
+                          const nlohmann::json& rejected = nlohmann::json::array());
 nlohmann::json job_json(const kb::JobStatus& j);
 // Vault import, link graph, one document with backlinks (kb_vault_routes.cpp)
 void handle_kb_vault(App& app, const std::string& kb_name, const std::string& op,

@@ -12,32 +12,13 @@
 #include "engine/generator.h"
 #include "engine/model.h"
 #include "engine/scheduler.h"
+#include "event_collector.h"
 #include "support/fixtures.h"
 
 namespace dkb::engine {
 namespace {
 
-struct Collector {
-  std::mutex mu;
-  std::condition_variable cv;
-  std::string text;
-  bool done = false;
-  GenerationEvent final_event;
-  void on_event(GenerationEvent&& ev) {
-    std::lock_guard<std::mutex> lock(mu);
-    if (ev.kind == GenerationEvent::Kind::kText) {
-      text += ev.text;
-      return;
-    }
-    final_event = std::move(ev);
-    done = true;
-    cv.notify_all();
-  }
-  void wait() {
-    std::unique_lock<std::mutex> lock(mu);
-    cv.wait(lock, [&] { return done; });
-  }
-};
+using test_support::Collector;
 
 class SchedulerPagingTest : public ::testing::Test {
  protected:
