@@ -12,7 +12,9 @@ Scheduler::Scheduler(std::shared_ptr<const Model> model, ThreadPool& pool, Sched
   const int64_t n_train = model_->hparams().n_ctx_train > 0 ? model_->hparams().n_ctx_train : 8192;
   const int n_par = std::max(1, opt_.n_parallel);
   if (model_->arch().embedding_dim() > 0) {
-    n_ctx_ = opt_.n_ctx > 0 ? opt_.n_ctx : std::min<int64_t>(n_train, 8192);
+    // An embedding model never sees more than its training context (BERT's learned
+    // positions end there); longer inputs are truncated by the caller.
+    n_ctx_ = opt_.n_ctx > 0 ? std::min(opt_.n_ctx, n_train) : std::min<int64_t>(n_train, 8192);
     embed_ctx_ = std::make_unique<Context>(model_, pool_,
                                            ContextParams{.n_ctx = n_ctx_, .n_batch = opt_.n_batch});
     thread_ = std::thread([this] { loop(); });

@@ -64,6 +64,14 @@ Result<PutResult> Ingestor::ingest_parsed(const IngestRequest& req, ParsedDocume
   }
 
   ChunkerOptions copts = options_.chunker;
+  if (embedder_ && !copts.count_tokens) {
+    copts.count_tokens = embedder_->token_counter();
+    const size_t cap = embedder_->max_input_tokens();
+    if (copts.count_tokens && cap > 0 && copts.max_tokens > cap) {
+      copts.max_tokens = cap;
+      copts.overlap_tokens = std::min(copts.overlap_tokens, cap / 4);
+    }
+  }
   copts.markdown = doc.markdown;
   std::vector<ChunkDraft> drafts = chunk_text(doc.text, copts);
   if (drafts.empty()) return fail(invalid_argument("document has no text"));

@@ -1,5 +1,6 @@
 #include "server/engine_embedder.h"
 
+#include <algorithm>
 #include <condition_variable>
 #include <mutex>
 #include <optional>
@@ -35,6 +36,22 @@ Result<std::vector<std::vector<float>>> EngineEmbedder::embed(std::span<const st
   std::unique_lock<std::mutex> lock(w->mu);
   w->cv.wait(lock, [&] { return w->result.has_value(); });
   return std::move(*w->result);
+}
+
+kb::TokenCounter EngineEmbedder::token_counter() const {
+  std::shared_ptr<const engine::Model> model = model_;
+  return [model](std::string_view text) {
+    return model->tokenizer().encode(text, {.add_special = false, .parse_special = false}).size();
+  };
+}
+
+size_t EngineEmbedder::max_input_tokens() const {
+  const auto& tok = model_->tokenizer();
+  const size_t with = tok.encode("a", {.add_special = true, .parse_special = false}).size();
+  const size_t without = tok.encode("a", {.add_special = false, .parse_special = false}).size();
+  const size_t specials = with > without ? with - without : 0;
+  const auto n_ctx = static_cast<size_t>(std::max<int64_t>(scheduler_.n_ctx(), 0));
+  return n_ctx > specials ? n_ctx - specials : 0;
 }
 
 }  // namespace dkb::server

@@ -217,6 +217,48 @@ TEST_F(IngestTest, IngestFileDetectsFormat) {
 
 // Parsers and the chunker take untrusted bytes: random input never crashes them and every
 // chunk they produce is valid UTF-8 and inside the text.
+// An embedder with a tokenizer: chunk budgets are counted in its tokens (here: words) and
+// capped at what it embeds without truncation, whatever the configured max_tokens.
+class WordTokenEmbedder : public FakeEmbedder {
+ public:
+  WordTokenEmbedder() : FakeEmbedder(16) {}
+  TokenCounter token_counter() const override {
+    return [](std::string_view t) {
+      size_t words = 0;
+      bool in = false;
+      for (char c : t) {
+        const bool space = c == ' ' || c == '\n' || c == '\t';
+        if (!space && !in) ++words;
+        in = !space;
+      }
+      return words;
+    };
+  }
+  size_t max_input_tokens() const override { return 6; }
+};
+
+TEST_F(IngestTest, ChunkBudgetsUseTheEmbeddersTokenizer) {
+  WordTokenEmbedder words;
+  Ingestor ing(*store_, &words);  // default options: max_tokens 256
+  std::string text =
+      "one two three four. five six seven eight. nine ten eleven twelve. thirteen fourteen.";
+  IngestRequest req{"kb", "words", text, Format::kText, "", "", Json::object()};
+  ASSERT_TRUE(ing.ingest(req).is_ok());
+  auto chunks = store_->get_chunks("kb", "words");
+  ASSERT_TRUE(chunks.is_ok());
+  ASSERT_GE(chunks->size(), 3u);  // 14 words, at most 6 per chunk
+  for (const auto& c : *chunks) {
+    EXPECT_LE(words.token_counter()(c.text), 6u) << c.text;
+  }
+  EXPECT_NE(chunks->front().text.find("one two three four."), std::string::npos);
+  // Without a tokenizer the same text fits one chunk of the default budget.
+  FakeEmbedder plain(16);
+  Ingestor approx(*store_, &plain);
+  req.document_id = "approx";
+  ASSERT_TRUE(approx.ingest(req).is_ok());
+  EXPECT_EQ(store_->get_chunks("kb", "approx")->size(), 1u);
+}
+
 TEST(ParserRobustness, RandomInputs) {
   std::mt19937 rng(1234);
   const std::vector<std::string> pieces = {"#",    "---\n",    "\n",    "\n\n", "<p>",   "</div>",

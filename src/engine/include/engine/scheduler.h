@@ -49,7 +49,8 @@ struct SchedulerOptions {
   int n_parallel = 4;       // most sequences running at once
   // KV pool: positions shared by all sequences (rounded up to whole pages). 0: n_parallel ×
   // min(the model's training context, 8192). One sequence may use up to
-  // min(n_ctx, max(training context, n_ctx / n_parallel)) positions (see n_ctx()).
+  // min(n_ctx, max(training context, n_ctx / n_parallel)) positions (see n_ctx()). Embedding
+  // models: n_ctx() is min(n_ctx, training context) positions per input.
   int64_t n_ctx = 0;
   int max_queue = 64;       // waiting requests beyond the running ones
   int64_t n_batch = 256;    // most prompt tokens per step

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "kb/chunker.h"
 
 namespace dkb::kb {
 
@@ -22,6 +23,12 @@ class Embedder {
   virtual size_t dimension() const = 0;
   virtual size_t max_batch() const { return 32; }
   virtual Result<std::vector<std::vector<float>>> embed(std::span<const std::string> texts) = 0;
+  // Counts tokens as this embedder's model does, without special tokens: what chunk budgets
+  // are measured in (kb::Ingestor). Null when the embedder has no tokenizer; chunking then
+  // uses approx_token_count. The counter must be callable from several threads at once.
+  virtual TokenCounter token_counter() const { return nullptr; }
+  // Tokens (without special ones) one text may have before embed() truncates it; 0 = unknown.
+  virtual size_t max_input_tokens() const { return 0; }
 };
 
 }  // namespace dkb::kb

@@ -6,6 +6,9 @@
 // document costs one lookup and returns PutOutcome::kUnchanged. A changed document replaces
 // its chunks atomically (Store::put_document).
 // Without an Embedder, chunks are stored without vectors (full-text search still works).
+// Chunk budgets are counted with the Embedder's tokenizer when it has one (and capped at what
+// it embeds without truncation), unless options.chunker.count_tokens is set; otherwise with
+// approx_token_count.
 // Ownership: borrows Store and Embedder; both must outlive the Ingestor.
 // Thread-safety: ingest() may run concurrently if the Store and Embedder allow it (ours do).
 // Errors: kInvalidArgument (empty, oversize, invalid UTF-8, bad front matter, unsupported

@@ -17,6 +17,10 @@ class EngineEmbedder : public kb::Embedder {
   size_t dimension() const override { return static_cast<size_t>(model_->arch().embedding_dim()); }
   size_t max_batch() const override { return 64; }
   Result<std::vector<std::vector<float>>> embed(std::span<const std::string> texts) override;
+  // The model's own tokenizer, without special tokens.
+  kb::TokenCounter token_counter() const override;
+  // The scheduler's context less the special tokens embed() adds (e.g. [CLS] and [SEP]).
+  size_t max_input_tokens() const override;
 
  private:
   std::shared_ptr<const engine::Model> model_;
