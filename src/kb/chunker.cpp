@@ -123,7 +123,8 @@ std::vector<Section> split_pages(std::string_view text, std::vector<Section> sec
     for (size_t i = 0; i < pieces.size();) {
       Section page{s.heading_path, heading && i == 0, {}};
       auto p = page_of(pieces[i].range.start);
-      while (i < pieces.size() && page_of(pieces[i].range.start) == p) page.blocks.push_back(pieces[i++]);
+      while (i < pieces.size() && page_of(pieces[i].range.start) == p)
+        page.blocks.push_back(pieces[i++]);
       out.push_back(std::move(page));
     }
   }

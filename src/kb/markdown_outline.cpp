@@ -20,7 +20,9 @@ bool is_space(char c) {
   return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
 }
 
-bool is_continuation(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
+bool is_continuation(char c) {
+  return (static_cast<unsigned char>(c) & 0xC0) == 0x80;
+}
 
 // 1-based (line, byte column) of cmark → byte offsets of the text cmark parsed.
 class LineTable {
@@ -61,12 +63,13 @@ class Builder {
 
   // The node's source range in the parsed text: trimmed, on code-point boundaries, not starting
   // before `floor` (cmark's ends of lists and items can reach into the next block's line).
+  // cmark's columns are whole bytes of valid UTF-8 here, so the snapping is only a safeguard.
   ByteRange range_of(cmark_node* n, size_t floor) const {
     size_t start = lines_.at(cmark_node_get_start_line(n), cmark_node_get_start_column(n) - 1);
     size_t end = lines_.at(cmark_node_get_end_line(n), cmark_node_get_end_column(n));
     start = std::max(start, floor);
     end = std::max(end, start);
-    while (start > 0 && start < text_.size() && is_continuation(text_[start])) --start;
+    while (start < end && is_continuation(text_[start])) ++start;
     while (end < text_.size() && is_continuation(text_[end])) ++end;
     while (start < end && is_space(text_[start])) ++start;
     while (end > start && is_space(text_[end - 1])) --end;
@@ -117,8 +120,8 @@ class Builder {
     std::vector<MarkdownBlock> out;
     for (cmark_node* c = cmark_node_first_child(parent); c != nullptr; c = cmark_node_next(c)) {
       size_t from = out.empty() ? floor : out.back().end - base_;
-      ByteRange r = cmark_node_get_type(c) == CMARK_NODE_HEADING ? heading_range(c, from)
-                                                                 : range_of(c, from);
+      ByteRange r =
+          cmark_node_get_type(c) == CMARK_NODE_HEADING ? heading_range(c, from) : range_of(c, from);
       if (r.end == r.start) continue;
       out.push_back(convert(c, r, depth));
     }

@@ -4,7 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "base/utf8.h"
+#include "kb/chunker.h"
 
 namespace dkb::kb {
 namespace {
@@ -95,7 +98,8 @@ TEST(MarkdownOutline, NestedListsAndBlockQuotes) {
 
 TEST(MarkdownOutline, OffsetsUnderCrlfCrBomNulTabsAndCjk) {
   // CRLF, with a BOM and CJK on the heading line.
-  std::string crlf = "\xEF\xBB\xBF# 模型 库\r\n\r\n第一段。\r\n\tstill 第一段\r\n\r\nTitle 二\r\n===\r\n";
+  std::string crlf =
+      "\xEF\xBB\xBF# 模型 库\r\n\r\n第一段。\r\n\tstill 第一段\r\n\r\nTitle 二\r\n===\r\n";
   auto o = outline_markdown(crlf);
   expect_well_formed(crlf, o.blocks);
   ASSERT_EQ(kinds(o.blocks), (std::vector<K>{K::kHeading, K::kParagraph, K::kHeading}));
@@ -108,8 +112,8 @@ TEST(MarkdownOutline, OffsetsUnderCrlfCrBomNulTabsAndCjk) {
   // Old Mac line ends (lone CR) are line ends to cmark; so they are here.
   std::string cr = "# A\r\rpara\r\r## B\rtext";
   o = outline_markdown(cr);
-  ASSERT_EQ(kinds(o.blocks), (std::vector<K>{K::kHeading, K::kParagraph, K::kHeading,
-                                             K::kParagraph}));
+  ASSERT_EQ(kinds(o.blocks),
+            (std::vector<K>{K::kHeading, K::kParagraph, K::kHeading, K::kParagraph}));
   EXPECT_EQ(slice(cr, o.blocks[1]), "para");
   EXPECT_EQ(o.blocks[2].title, "B");
   EXPECT_EQ(slice(cr, o.blocks[3]), "text");
@@ -151,6 +155,58 @@ TEST(MarkdownOutline, TextOutsideTheTreeAndMalformedInput) {
   int depth = 0;
   for (const MarkdownBlock* b = &o.blocks[0]; !b->children.empty(); b = &b->children[0]) ++depth;
   EXPECT_LT(depth, kMarkdownMaxDepth);
+}
+
+// Random Markdown-ish input: the outline is well formed, and with a budget large enough for any
+// section no non-whitespace byte is left out of the chunks (headings, markers, link reference
+// definitions and unterminated constructs included).
+TEST(MarkdownOutline, RandomInputsKeepEveryByte) {
+  std::mt19937 rng(6);
+  const std::vector<std::string> pieces = {
+      "# ",          "## ",   "\n",     "\r\n",  "\r",  "\n\n", "    ", "\t",  "> ",
+      "- ",          "* ",    "1. ",    "2) ",   "---", "===",  "***",  "```", "~~~",
+      "`",           "<div>", "</div>", "<!--",  "-->", "[a]:", " /u",  "[a]", "模型",
+      "é",           "。",    "text",   "word ", "\\",  "#",    "|",    "\f",  std::string("\0", 1),
+      "\xEF\xBB\xBF"};
+  for (int iter = 0; iter < 1000; ++iter) {
+    std::string s;
+    int n = static_cast<int>(rng() % 120);
+    for (int i = 0; i < n; ++i) s += pieces[rng() % pieces.size()];
+    auto o = outline_markdown(s);
+    expect_well_formed(s, o.blocks);
+    size_t prev = 0;
+    for (const auto& c : o.code) {
+      EXPECT_LE(prev, c.start);
+      EXPECT_LT(c.start, c.end);
+      EXPECT_LE(c.end, s.size());
+      prev = c.end;
+    }
+    std::vector<bool> covered(s.size(), false);
+    for (const auto& b : o.blocks)
+      std::fill(covered.begin() + b.start, covered.begin() + b.end, true);
+    ChunkerOptions opt;
+    opt.max_tokens = 1 << 20;
+    std::vector<bool> chunked(s.size(), false);
+    for (const auto& c : chunk_text(s, opt)) {
+      EXPECT_EQ(s.substr(c.start, c.end - c.start), c.text);
+      std::fill(chunked.begin() + c.start, chunked.begin() + c.end, true);
+    }
+    for (size_t i = 0; i < s.size(); ++i) {
+      char ch = s[i];
+      bool space = ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n' || ch == '\f' || ch == '\v';
+      if (space || (i < 3 && s.starts_with("\xEF\xBB\xBF"))) continue;
+      EXPECT_TRUE(covered[i]) << "byte " << i
+                              << " outside the outline of: " << testing::PrintToString(s);
+      EXPECT_TRUE(chunked[i]) << "byte " << i
+                              << " outside the chunks of: " << testing::PrintToString(s);
+    }
+    opt.max_tokens = 1 + rng() % 12;
+    opt.overlap_tokens = rng() % 4;
+    for (const auto& c : chunk_text(s, opt)) {
+      EXPECT_EQ(s.substr(c.start, c.end - c.start), c.text);
+      EXPECT_TRUE(utf8::is_valid(c.text));
+    }
+  }
 }
 
 }  // namespace

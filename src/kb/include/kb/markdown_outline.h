@@ -55,8 +55,8 @@ struct MarkdownBlock {
   MarkdownBlockKind kind = MarkdownBlockKind::kParagraph;
   size_t start = 0;  // byte range in the text, see above
   size_t end = 0;
-  int heading_level = 0;  // 1..6 for kHeading, else 0
-  std::string title;      // kHeading: source text without the heading markers
+  int heading_level = 0;                // 1..6 for kHeading, else 0
+  std::string title;                    // kHeading: source text without the heading markers
   std::vector<MarkdownBlock> children;  // kList: items; kItem/kBlockQuote: blocks
 };
 
