@@ -221,7 +221,10 @@ class Builder {
     while (pos <= content.size()) {
       size_t eol = content.find_first_of("\r\n", pos);
       if (eol == std::string_view::npos) eol = content.size();
-      std::string line = trim(content.substr(pos, eol - pos));
+      // Inside a block quote every line repeats its "> "; content never starts with '>'.
+      std::string_view raw = content.substr(pos, eol - pos);
+      raw.remove_prefix(std::min(raw.find_first_not_of(" \t>"), raw.size()));
+      std::string line = trim(raw);
       if (!line.empty()) title += (title.empty() ? "" : " ") + line;
       pos = eol + 1;
     }

@@ -164,6 +164,11 @@ TEST(Chunker, HeadingLikeLinesInCodeBlocksAreCode) {
   for (const auto& c : chunks) whole = whole || c.text.find(fence) != std::string::npos;
   EXPECT_TRUE(whole);
 
+  // Headings inside a block quote or a list item are part of it, not new sections.
+  auto nested = chunk_text("# Top\n\n> # Quoted\n\n- # Item\n  ---\n\nText.\n", {});
+  ASSERT_EQ(nested.size(), 1u);
+  EXPECT_EQ(nested[0].heading_path, (Path{"Top"}));
+
   // Over budget, code is cut at line ends only.
   opt.max_tokens = 6;
   chunks = chunk_text(md, opt);

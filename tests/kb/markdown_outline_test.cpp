@@ -94,6 +94,24 @@ TEST(MarkdownOutline, NestedListsAndBlockQuotes) {
   EXPECT_EQ(c.kind, K::kItem);
   EXPECT_EQ(slice(md, c), "- c\n\n      more c");
   EXPECT_EQ(kinds(o.blocks[1].children), (std::vector<K>{K::kParagraph, K::kList}));
+
+  // Headings inside containers are blocks of their container (not top-level sections).
+  std::string quoted = "> Quoted\n> > title\n> > ---\n> # Atx in quote\n";
+  o = outline_markdown(quoted);
+  ASSERT_EQ(kinds(o.blocks), (std::vector<K>{K::kBlockQuote}));
+  ASSERT_EQ(kinds(o.blocks[0].children),
+            (std::vector<K>{K::kParagraph, K::kBlockQuote, K::kHeading}));
+  const MarkdownBlock& inner = o.blocks[0].children[1].children.at(0);
+  EXPECT_EQ(inner.kind, K::kHeading);
+  EXPECT_EQ(inner.title, "title");
+  EXPECT_EQ(slice(quoted, inner), "title\n> > ---");
+  EXPECT_EQ(o.blocks[0].children[2].title, "Atx in quote");
+  std::string multi = "> Multi\n> line\n> ===\n";
+  o = outline_markdown(multi);
+  ASSERT_EQ(o.blocks[0].children.size(), 1u);
+  EXPECT_EQ(o.blocks[0].children[0].title, "Multi line");
+  EXPECT_EQ(slice(multi, o.blocks[0].children[0]), "Multi\n> line\n> ===");
+  EXPECT_EQ(o.blocks[0].children[0].heading_level, 1);
 }
 
 TEST(MarkdownOutline, OffsetsUnderCrlfCrBomNulTabsAndCjk) {
