@@ -12,7 +12,7 @@ PACKAGES=(
   libsqlite3-dev libyaml-cpp-dev libxml2-dev
   libboost-dev
   libssl-dev libargon2-dev
-  libpoppler-cpp-dev libzip-dev libcsv-dev
+  libpoppler-cpp-dev libzip-dev libcsv-dev libcmark-dev
   libhnswlib-dev
   python3 python3-requests
 )

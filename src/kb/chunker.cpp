@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "base/utf8.h"
+#include "kb/markdown_outline.h"
 #include "kb/text_tokenizer.h"
 
 namespace dkb::kb {
@@ -16,10 +17,18 @@ struct Unit {
   size_t start, end, tokens;
 };
 
+// A block the chunker never splits while it fits the budget: a Markdown block (md set when it
+// is a container whose children can be split further) or, in plain text, a paragraph.
+struct Block {
+  Range range;
+  MarkdownBlockKind kind = MarkdownBlockKind::kParagraph;
+  const MarkdownBlock* md = nullptr;
+};
+
 struct Section {
-  size_t start, end;
   std::vector<std::string> heading_path;
-  bool starts_with_heading = false;
+  bool starts_with_heading = false;  // blocks[0] is the heading
+  std::vector<Block> blocks;
 };
 
 bool is_space(char c) {
@@ -36,106 +45,89 @@ Range trim(std::string_view text, Range r) {
   return r;
 }
 
-// ATX heading: up to 3 spaces, 1-6 '#', then space or end. Returns level (0 = not a heading).
-int heading_level(std::string_view line, std::string* title) {
-  size_t i = 0;
-  while (i < 3 && i < line.size() && line[i] == ' ') ++i;
-  size_t hashes = 0;
-  while (i + hashes < line.size() && line[i + hashes] == '#') ++hashes;
-  if (hashes == 0 || hashes > 6) return 0;
-  size_t rest = i + hashes;
-  if (rest < line.size() && line[rest] != ' ' && line[rest] != '\t') return 0;
-  std::string_view t = line.substr(rest);
-  Range r = trim(t, {0, t.size()});
-  t = t.substr(r.start, r.end - r.start);
-  while (!t.empty() && t.back() == '#') t.remove_suffix(1);  // closing sequence
-  r = trim(t, {0, t.size()});
-  *title = std::string(t.substr(r.start, r.end - r.start));
-  return static_cast<int>(hashes);
-}
-
-std::vector<Section> split_sections(std::string_view text, bool markdown) {
-  std::vector<Section> out;
-  Section cur{0, 0, {}, false};
-  std::vector<std::pair<int, std::string>> stack;
-  bool in_fence = false;
-  char fence_char = 0;
-  size_t pos = 0;
-  while (markdown && pos < text.size()) {
-    size_t eol = text.find('\n', pos);
-    if (eol == std::string_view::npos) eol = text.size();
-    std::string_view line = text.substr(pos, eol - pos);
-    size_t ind = line.find_first_not_of(' ');
-    std::string_view body =
-        ind == std::string_view::npos || ind > 3 ? std::string_view() : line.substr(ind);
-    std::string title;
-    if (body.size() >= 3 && (body.starts_with("```") || body.starts_with("~~~"))) {
-      if (!in_fence) {
-        in_fence = true;
-        fence_char = body[0];
-      } else if (body[0] == fence_char) {
-        in_fence = false;
-      }
-    } else if (!in_fence) {
-      int level = heading_level(line, &title);
-      if (level > 0) {
-        cur.end = pos;
-        if (!is_blank(text.substr(cur.start, cur.end - cur.start))) out.push_back(cur);
-        while (!stack.empty() && stack.back().first >= level) stack.pop_back();
-        stack.emplace_back(level, title);
-        cur = Section{pos, 0, {}, true};
-        for (auto& [lvl, t] : stack) cur.heading_path.push_back(t);
-      }
+// Plain text: blank-line separated paragraphs of [r.start, r.end), trimmed.
+std::vector<Range> split_paragraphs(std::string_view text, Range r) {
+  std::vector<Range> out;
+  size_t pos = r.start, para_start = r.start;
+  while (pos < r.end) {
+    size_t eol = std::min(text.find('\n', pos), r.end);
+    if (is_blank(text.substr(pos, eol - pos))) {
+      Range p = trim(text, {para_start, pos});
+      if (p.end > p.start) out.push_back(p);
+      para_start = eol;
     }
     pos = eol + 1;
   }
-  cur.end = text.size();
-  if (!is_blank(text.substr(cur.start, cur.end - cur.start))) out.push_back(cur);
+  Range p = trim(text, {para_start, r.end});
+  if (p.end > p.start) out.push_back(p);
   return out;
 }
 
-// Page breaks (form feeds) split sections too, so no chunk spans two pages.
+// Markdown: cmark's top-level headings start sections (heading path = the titles of the
+// enclosing headings by level); every other top-level block belongs to the current section.
+std::vector<Section> split_sections(std::string_view text, const MarkdownOutline* outline) {
+  std::vector<Section> out;
+  if (outline == nullptr) {
+    Section all;
+    for (Range p : split_paragraphs(text, {0, text.size()})) all.blocks.push_back({p});
+    if (!all.blocks.empty()) out.push_back(std::move(all));
+    return out;
+  }
+  Section cur;
+  std::vector<std::pair<int, std::string>> stack;
+  for (const MarkdownBlock& b : outline->blocks) {
+    if (b.kind == MarkdownBlockKind::kHeading) {
+      if (!cur.blocks.empty()) out.push_back(std::move(cur));
+      while (!stack.empty() && stack.back().first >= b.heading_level) stack.pop_back();
+      stack.emplace_back(b.heading_level, b.title);
+      cur = Section{};
+      for (auto& [level, title] : stack) cur.heading_path.push_back(title);
+      cur.starts_with_heading = true;
+    }
+    cur.blocks.push_back({{b.start, b.end}, b.kind, &b});
+  }
+  if (!cur.blocks.empty()) out.push_back(std::move(cur));
+  return out;
+}
+
+// Page breaks (form feeds) split sections too, so no chunk spans two pages: a block with a form
+// feed is cut there (its pieces are plain paragraphs, or code), and blocks are grouped by page.
 std::vector<Section> split_pages(std::string_view text, std::vector<Section> sections) {
-  if (text.find('\f') == std::string_view::npos) return sections;
+  std::vector<size_t> feeds;
+  for (size_t i = text.find('\f'); i != std::string_view::npos; i = text.find('\f', i + 1))
+    feeds.push_back(i);
+  if (feeds.empty()) return sections;
+  auto page_of = [&](size_t pos) {
+    return std::upper_bound(feeds.begin(), feeds.end(), pos) - feeds.begin();
+  };
   std::vector<Section> out;
   for (Section& s : sections) {
-    size_t start = s.start;
-    bool heading = s.starts_with_heading;
-    for (;;) {
-      size_t ff = text.find('\f', start);
-      size_t end = ff == std::string_view::npos || ff >= s.end ? s.end : ff;
-      if (!is_blank(text.substr(start, end - start))) {
-        out.push_back(Section{start, end, s.heading_path, heading});
+    std::vector<Block> pieces;
+    for (const Block& b : s.blocks) {
+      if (page_of(b.range.start) == page_of(b.range.end - 1)) {
+        pieces.push_back(b);
+        continue;
       }
-      heading = false;
-      if (end == s.end) break;
-      start = end + 1;
+      MarkdownBlockKind kind =
+          b.kind == MarkdownBlockKind::kCode ? b.kind : MarkdownBlockKind::kParagraph;
+      size_t start = b.range.start;
+      for (;;) {
+        size_t ff = std::min(text.find('\f', start), b.range.end);
+        Range r = trim(text, {start, ff});
+        if (r.end > r.start) pieces.push_back({r, kind});
+        if (ff == b.range.end) break;
+        start = ff + 1;
+      }
+    }
+    bool heading = s.starts_with_heading;
+    for (size_t i = 0; i < pieces.size();) {
+      Section page{s.heading_path, heading && i == 0, {}};
+      auto p = page_of(pieces[i].range.start);
+      while (i < pieces.size() && page_of(pieces[i].range.start) == p)
+        page.blocks.push_back(pieces[i++]);
+      out.push_back(std::move(page));
     }
   }
-  return out;
-}
-
-std::vector<Range> split_paragraphs(std::string_view text, const Section& s) {
-  std::vector<Range> out;
-  size_t pos = s.start, para_start = s.start;
-  bool first_line = true;
-  while (pos < s.end) {
-    size_t eol = text.find('\n', pos);
-    if (eol == std::string_view::npos || eol > s.end) eol = s.end;
-    std::string_view line = text.substr(pos, eol - pos);
-    size_t next = std::min(eol + 1, s.end);
-    if (is_blank(line) || (first_line && s.starts_with_heading)) {
-      size_t end = is_blank(line) ? pos : eol;
-      Range r = trim(text, {para_start, end});
-      if (r.end > r.start) out.push_back(r);
-      para_start = next;
-    }
-    first_line = false;
-    pos = next;
-    if (eol == s.end) break;
-  }
-  Range r = trim(text, {para_start, s.end});
-  if (r.end > r.start) out.push_back(r);
   return out;
 }
 
@@ -199,7 +191,10 @@ std::vector<ChunkDraft> chunk_text(std::string_view text, const ChunkerOptions& 
   std::vector<ChunkDraft> out;
   const bool paged = text.find('\f') != std::string_view::npos;
 
-  for (const Section& section : split_pages(text, split_sections(text, options.markdown))) {
+  MarkdownOutline outline;
+  if (options.markdown) outline = outline_markdown(text);
+  for (const Section& section :
+       split_pages(text, split_sections(text, options.markdown ? &outline : nullptr))) {
     std::vector<Unit> units;
     auto add_hard_split = [&](Range r) {
       std::vector<size_t> cuts;  // code-point boundaries
@@ -222,23 +217,47 @@ std::vector<ChunkDraft> chunk_text(std::string_view text, const ChunkerOptions& 
         a = lo;
       }
     };
-    bool heading_unit = false;  // units[0] is the section's heading line
-    for (Range para : split_paragraphs(text, section)) {
-      size_t t = tokens_of(para);
+    auto add_piece = [&](Range r) {
+      size_t t = tokens_of(r);
       if (t <= max_tokens) {
-        heading_unit = heading_unit || (units.empty() && section.starts_with_heading);
-        units.push_back({para.start, para.end, t});
-        continue;
+        units.push_back({r.start, r.end, t});
+      } else {
+        add_hard_split(r);
       }
-      for (Range sent : split_sentences(text, para)) {
-        size_t st = tokens_of(sent);
-        if (st <= max_tokens) {
-          units.push_back({sent.start, sent.end, st});
-        } else {
-          add_hard_split(sent);
+    };
+    // A block that fits is one unit. One that does not: a container splits into its children
+    // (the first keeps the container's marker), code and HTML into lines, prose into sentences;
+    // whatever still does not fit is cut at code points.
+    auto add_block = [&](auto& self, const Block& b) -> void {
+      size_t t = tokens_of(b.range);
+      if (t <= max_tokens) {
+        units.push_back({b.range.start, b.range.end, t});
+        return;
+      }
+      if (b.md != nullptr && !b.md->children.empty()) {
+        for (size_t i = 0; i < b.md->children.size(); ++i) {
+          const MarkdownBlock& c = b.md->children[i];
+          Range r = trim(text, {i == 0 ? b.range.start : c.start, c.end});
+          self(self, Block{r, c.kind, &c});
         }
+        return;
       }
-    }
+      if (b.kind == MarkdownBlockKind::kCode || b.kind == MarkdownBlockKind::kHtml) {
+        for (size_t pos = b.range.start; pos < b.range.end;) {
+          size_t eol = std::min(text.find('\n', pos), b.range.end);
+          Range line = trim(text, {pos, eol});
+          if (line.end > line.start) add_piece(line);
+          pos = eol + 1;
+        }
+        return;
+      }
+      for (Range sent : split_sentences(text, b.range)) add_piece(sent);
+    };
+    for (const Block& b : section.blocks) add_block(add_block, b);
+    // units[0] is the section's heading line (when the heading fits in one unit).
+    const bool heading_unit = section.starts_with_heading && !units.empty() &&
+                              units[0].start == section.blocks[0].range.start &&
+                              units[0].end == section.blocks[0].range.end;
 
     std::vector<Unit> cur;
     size_t cur_tokens = 0;

@@ -1,4 +1,5 @@
-// Markdown parsing: YAML front matter (yaml-cpp) → metadata; UTF-8 validation.
+// Markdown parsing: YAML front matter (yaml-cpp) → metadata; UTF-8 validation. The body's block
+// structure is cmark's, read by the chunker through kb/markdown_outline.h.
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -112,7 +113,11 @@ Result<ParsedDocument> parse_markdown(std::string_view text) {
   auto first_line_end = body.find('\n');
   std::string_view first = body.substr(0, first_line_end);
   if (!first.empty() && first.back() == '\r') first.remove_suffix(1);
-  if (first == "---" && first_line_end != std::string_view::npos) {
+  // A "---" with nothing after it is a lone thematic break, Markdown text, not front matter.
+  bool opens_front_matter = first == "---" && first_line_end != std::string_view::npos &&
+                            body.find_first_not_of(" \t\r\n", first_line_end) !=
+                                std::string_view::npos;
+  if (opens_front_matter) {
     size_t pos = first_line_end + 1;
     size_t close = std::string_view::npos, after = 0;
     while (pos < body.size()) {

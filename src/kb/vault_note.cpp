@@ -1,8 +1,10 @@
 // Obsidian/Logseq note parsing (see kb/vault_note.h): front matter, Logseq properties, tags,
-// [[wikilinks]] and ![[embeds]], skipping code.
+// [[wikilinks]] and ![[embeds]], skipping code (code blocks as cmark finds them).
 #include "kb/vault_note.h"
 
 #include <algorithm>
+
+#include "kb/markdown_outline.h"
 
 namespace dkb::kb {
 namespace {
@@ -164,23 +166,19 @@ Result<VaultNote> parse_vault_note(std::string_view path, std::string_view conte
   }
 
   std::string_view body = note.doc.text;
+  // Code blocks (fenced, also unterminated, and indented, at any depth) as cmark sees them.
+  const std::vector<ByteRange> code = outline_markdown(body).code;
+  size_t next_code = 0;
   bool page_properties = true;
-  std::string fence;  // the open code fence ("```" or "~~~"), empty outside code
   size_t pos = 0;
   while (pos < body.size()) {
+    size_t line_start = pos;
     size_t eol = body.find('\n', pos);
     std::string_view line = body.substr(pos, eol == std::string_view::npos ? eol : eol - pos);
     pos = eol == std::string_view::npos ? body.size() : eol + 1;
-    std::string t = trim(line);
-    std::string_view tv = t;
-    if (tv.starts_with("- ")) tv.remove_prefix(2);  // Logseq blocks
-    if (!fence.empty()) {
-      if (tv.starts_with(fence)) fence.clear();
-      continue;
-    }
-    if (tv.starts_with("```") || tv.starts_with("~~~")) {
-      fence = std::string(tv.substr(0, 3));
-      page_properties = false;
+    while (next_code < code.size() && code[next_code].end <= line_start) ++next_code;
+    if (next_code < code.size() && code[next_code].start < line_start + line.size()) {
+      page_properties = false;  // a line of code (or a "- ```" opening one) holds no links
       continue;
     }
     std::string key, value;
@@ -211,7 +209,7 @@ Result<VaultNote> parse_vault_note(std::string_view path, std::string_view conte
       }
       continue;
     }
-    if (!t.empty()) page_properties = false;
+    if (!trim(line).empty()) page_properties = false;
     scan_line(line, note);
   }
 
@@ -222,8 +220,14 @@ Result<VaultNote> parse_vault_note(std::string_view path, std::string_view conte
     std::string_view base = path.substr(path.rfind('/') == std::string_view::npos ? 0 : path.rfind('/') + 1);
     std::string name(base);
     if (size_t dot = name.rfind('.'); dot != std::string::npos && dot > 0) name.resize(dot);
-    for (size_t p = 0; (p = name.find("___", p)) != std::string::npos;) name.replace(p, 3, "/");
-    note.doc.title = name;
+    // Logseq's "a___b" is page "a/b" (built anew: GCC 12 misjudges replace() here, -Wrestrict).
+    for (size_t p = 0;;) {
+      size_t q = name.find("___", p);
+      note.doc.title.append(name, p, q == std::string::npos ? q : q - p);
+      if (q == std::string::npos) break;
+      note.doc.title += '/';
+      p = q + 3;
+    }
   }
   return note;
 }

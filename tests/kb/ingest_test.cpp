@@ -91,6 +91,48 @@ TEST_F(IngestTest, MarkdownFrontMatterHeadingsAndBatchedEmbedding) {
   EXPECT_EQ(changed->outcome, PutOutcome::kReplaced);
 }
 
+TEST_F(IngestTest, MarkdownCjkFrontMatterCrlfAndMalformedConstructs) {
+  // Front matter (CRLF) + CJK headings, ATX and setext: offsets are into the body.
+  std::string md =
+      "---\r\ntitle: 模型手册\r\ntags: [模型, 库]\r\n---\r\n"
+      "# 安装\r\n\r\n先安装依赖库。然后编译。\r\n\r\n"
+      "配置 模型\r\n---\r\n\r\n```\r\n# 不是标题\r\n```\r\n";
+  auto parsed = parse_markdown(md);
+  ASSERT_TRUE(parsed.is_ok()) << parsed.status().to_string();
+  EXPECT_EQ(parsed->title, "模型手册");
+  EXPECT_EQ(parsed->metadata["tags"], Json::array({"模型", "库"}));
+  ASSERT_TRUE(parsed->text.starts_with("# 安装\r\n"));
+  auto r = ingest("cjk.md", md, Format::kMarkdown);
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  auto chunks = store_->get_chunks("kb", "cjk.md");
+  ASSERT_TRUE(chunks.is_ok());
+  ASSERT_GE(chunks->size(), 2u);
+  EXPECT_EQ(chunks->front().heading_path, (std::vector<std::string>{"安装"}));
+  EXPECT_EQ(chunks->back().heading_path, (std::vector<std::string>{"安装", "配置 模型"}));
+  for (const auto& c : *chunks) {
+    EXPECT_EQ(parsed->text.substr(c.start_offset, c.end_offset - c.start_offset), c.text);
+    EXPECT_EQ(c.text.find("title:"), std::string::npos);
+  }
+  TextQuery q;
+  q.text = "标题";  // inside the code block: indexed, not a heading
+  auto hits = store_->text_search("kb", q);
+  ASSERT_TRUE(hits.is_ok());
+  ASSERT_EQ(hits->size(), 1u);
+  EXPECT_EQ((*hits)[0].heading_path, (std::vector<std::string>{"安装", "配置 模型"}));
+
+  // Unterminated fences and lone rules never fail: they are text.
+  for (std::string text : {std::string("# Open\n\n```python\ndef f():\n# not a heading\n"),
+                           std::string("---"), std::string("---\n\n"),
+                           std::string("Intro\n\n---\n\n***\n"), std::string("~~~\n")}) {
+    auto lone = ingest("lone.md", text, Format::kMarkdown);
+    ASSERT_TRUE(lone.is_ok()) << text << ": " << lone.status().to_string();
+    auto c = store_->get_chunks("kb", "lone.md");
+    ASSERT_TRUE(c.is_ok());
+    ASSERT_FALSE(c->empty()) << text;
+    for (const auto& chunk : *c) EXPECT_LE(chunk.heading_path.size(), 1u) << text;
+  }
+}
+
 TEST_F(IngestTest, HtmlBoilerplateStrippedHeadingsKept) {
   std::string html =
       "<html><head><title>Guide</title><style>p{}</style></head><body>"

@@ -57,6 +57,20 @@ TEST(VaultNote, LinksTagsAliasesAndFrontMatter) {
   EXPECT_TRUE(untitled->links.empty());
 }
 
+TEST(VaultNote, CodeBlocksAsCmarkSeesThemHoldNoLinksOrTags) {
+  auto note = parse_vault_note(
+      "n.md",
+      "Intro [[Real]] #real\n\n"
+      "    [[Indented]] #indented\n\n"
+      "- block\n  ```\n  [[InList]] #inlist\n  ```\n- after [[After]]\n\n"
+      "````\n```\n[[Nested]] #nested\n````\n\n"
+      "Text `[[Span]]` [[Tail]]\r\n\r\n"
+      "```\n[[Unterminated]] #open\n\nstill code #code\n");
+  ASSERT_TRUE(note.is_ok()) << note.status().to_string();
+  EXPECT_EQ(note->links, (std::vector<DocumentLink>{link("Real"), link("After"), link("Tail")}));
+  EXPECT_EQ(note->tags, (std::vector<std::string>{"real"}));
+}
+
 TEST(VaultNote, MalformedNotesAndPaths) {
   EXPECT_FALSE(parse_vault_note("x.md", "---\ntitle: [unclosed\n---\nbody").is_ok());
   EXPECT_FALSE(parse_vault_note("x.md", "bad \xff utf8").is_ok());

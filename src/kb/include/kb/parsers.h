@@ -8,7 +8,10 @@
 //    or "..."; its YAML (yaml-cpp) must be a mapping. Scalars become strings, numbers or
 //    booleans (quoted scalars stay strings); sequences of scalars become arrays; nested
 //    mappings are flattened to "outer.inner" keys; null values are dropped; other shapes are
-//    stored as their JSON text. The body (after the block) is the document text.
+//    stored as their JSON text. The body (after the block) is the document text; a "---"
+//    first line with nothing after it is body text (a thematic break), but one followed by
+//    text and never closed is an error. The body's structure (headings, blocks, code) is
+//    cmark's, found by the chunker (kb/markdown_outline.h); chunk offsets are into the body.
 //  - HTML (libxml2's tolerant HTML parser): <title> → title; script, style, nav, header,
 //    footer, aside, form, noscript and template are dropped; <h1>..<h6> become Markdown ATX
 //    headings and block elements become paragraphs, so the Markdown chunker keeps headings.

@@ -1,7 +1,8 @@
 // Parsing of one Obsidian or Logseq note for vault import (issue #6): the Markdown document
 // plus its tags, aliases and outgoing links.
 //
-// Recognised, outside fenced code blocks and inline code spans:
+// Recognised outside code blocks (fenced, also unterminated, or indented, at any depth, as
+// cmark parses the body; see kb/markdown_outline.h) and inline code spans:
 //  - YAML front matter (parse_markdown): metadata; "title" → title; "tags"/"tag" and
 //    "aliases"/"alias" (a list or a comma-separated string) → tags / aliases.
 //  - Logseq properties, lines "key:: value" (optionally as a "- " block): those before the
