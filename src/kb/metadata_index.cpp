@@ -15,7 +15,7 @@ namespace dkb::kb {
 IdBitmap::IdBitmap(std::span<const int64_t> ids) {
   if (ids.empty()) return;
   auto [lo, hi] = std::minmax_element(ids.begin(), ids.end());
-  lo_ = *lo;
+  lo_ = *lo & ~int64_t{63};  // word-aligned, so insert() can grow downwards by whole words
   bits_.assign(static_cast<size_t>((static_cast<uint64_t>(*hi) - static_cast<uint64_t>(lo_)) / 64 + 1), 0);
   for (int64_t id : ids) {
     uint64_t off = static_cast<uint64_t>(id) - static_cast<uint64_t>(lo_);
