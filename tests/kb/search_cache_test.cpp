@@ -157,7 +157,9 @@ class SearchCacheTest : public ::testing::Test {
           if (!all && (!where.is_null() || !wd.is_null())) continue;
           auto ids = store_->filter_chunk_ids(name, where, wd);
           ASSERT_TRUE(ids.is_ok()) << ids.status().to_string();
-          if (all) EXPECT_EQ(*ids, oracle_->filter(c->id, where, wd)) << where.dump() << wd.dump();
+          if (all) {
+            EXPECT_EQ(*ids, oracle_->filter(c->id, where, wd)) << where.dump() << wd.dump();
+          }
           for (const char* q : kQueries) {
             for (size_t k : {size_t{3}, size_t{50}}) {
               TextQuery tq;

@@ -31,26 +31,10 @@
 #include <vector>
 
 #include "kb/filter.h"
+#include "kb/id_bitmap.h"
 #include "kb/types.h"
 
 namespace dkb::kb {
-
-// A set of ids as a bitmap over the range [lo, lo + 64·words).
-class IdBitmap {
- public:
-  IdBitmap() = default;
-  explicit IdBitmap(std::span<const int64_t> ids);
-  bool contains(int64_t id) const {
-    uint64_t off = static_cast<uint64_t>(id) - static_cast<uint64_t>(lo_);
-    return off < bits_.size() * 64 && ((bits_[off >> 6] >> (off & 63)) & 1) != 0;
-  }
-  void insert(int64_t id);
-  void erase(int64_t id);
-
- private:
-  int64_t lo_ = 0;
-  std::vector<uint64_t> bits_;
-};
 
 class MetadataIndex {
  public:
