@@ -12,6 +12,8 @@
 #include <new>
 #include <queue>
 
+#include "kb/id_bitmap.h"
+
 namespace dkb::kb {
 
 using Graph = hnswlib::HierarchicalNSW<float>;
@@ -221,9 +223,15 @@ Result<std::vector<VectorHit>> HnswVectorIndex::search(std::span<const float> qu
   }
   // Base layer beam search: every node is a stepping stone, only accepted live nodes enter
   // the result heap (searchBaseLayerST<has_deletions> with a filter).
+  // The walk tests every node it reaches: O(1) membership, where a binary search of a
+  // 100K-id allow-list per node cost about as much as the distances.
+  IdBitmap allow_bits;
+  if (filter.allow != nullptr) allow_bits = IdBitmap(*filter.allow);
   auto accept = [&](tableint i) {
     if (g.isMarkedDeleted(i)) return false;
-    return !filtered || filter.accepts(static_cast<int64_t>(g.getExternalLabel(i)));
+    if (!filtered) return true;
+    auto id = static_cast<int64_t>(g.getExternalLabel(i));
+    return (filter.allow == nullptr || allow_bits.contains(id)) && !filter.excluded(id);
   };
   hnswlib::VisitedList* vl = g.visited_list_pool_->getFreeVisitedList();
   hnswlib::vl_type* visited = vl->mass;
