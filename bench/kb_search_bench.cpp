@@ -11,9 +11,11 @@
 //   filtered Searcher vector search with where {"g": …} (10% of the chunks)
 //   hfiltered Searcher hybrid search with the same where filter
 // Usage: kb_search_bench [--n 100000] [--dim 768] [--queries 200] [--k 10] [--ef 64]
-//                        [--recall-queries R] [--dir DIR] [--keep] [--reuse]
+//                        [--recall-queries R] [--ef-sweep EF,EF,...] [--dir DIR] [--keep]
+//                        [--reuse]
 // --recall-queries R scores recall on the first R queries only (the exact oracle costs
 // O(n·dim) per query and path: ~0.6 s per query at 1M × 768); all queries are timed.
+// --ef-sweep re-times raw/index/hybrid at each ef_search on the same graph (recall vs latency).
 // --reuse keeps DIR and, when it already holds a store of exactly N bench chunks, skips
 // ingestion (the saved index file is loaded when current) — for re-measuring at 1M.
 // Prints one table and one JSON line, plus the load average at each phase. Single-threaded
@@ -43,6 +45,7 @@ namespace {
 struct Opts {
   size_t n = 100000, dim = 768, queries = 200, k = 10, ef = 64, recall_queries = SIZE_MAX;
   std::string dir;
+  std::vector<size_t> ef_sweep;
   bool keep = false, reuse = false;
 };
 
@@ -98,6 +101,14 @@ int main(int argc, char** argv) {
     else if (a == "--ef") o.ef = std::stoul(next());
     else if (a == "--dir") o.dir = next();
     else if (a == "--recall-queries") o.recall_queries = std::stoul(next());
+    else if (a == "--ef-sweep") {
+      std::string list = next();
+      for (size_t pos = 0; pos < list.size();) {
+        size_t comma = list.find(',', pos);
+        o.ef_sweep.push_back(std::stoul(list.substr(pos, comma - pos)));
+        pos = comma == std::string::npos ? list.size() : comma + 1;
+      }
+    }
     else if (a == "--keep") o.keep = true;
     else if (a == "--reuse") o.keep = o.reuse = true;
     else {
@@ -340,6 +351,29 @@ int main(int argc, char** argv) {
       raw.recall(), idx.pct(0.5), idx.pct(0.99), vec.pct(0.5), vec.pct(0.99), vec.recall(),
       hyb.pct(0.5), hyb.pct(0.99), hyb.recall(), filt.pct(0.5), filt.pct(0.99), filt.recall(),
       hfilt.pct(0.5), hfilt.pct(0.99), hfilt.recall(), loadavg().c_str());
+  if (hnsw && !o.ef_sweep.empty()) {
+    std::printf("\nef_search sweep (same graph and queries; recall on %zu)\n", o.recall_queries);
+    std::printf("%6s %10s %10s %10s %10s %10s %10s %10s\n", "ef", "raw p50", "index p50", "index p99",
+                "recall", "hybrid p50", "hybrid p99", "h.recall");
+    for (size_t ef : o.ef_sweep) {
+      hnsw->set_ef_search(ef);
+      Stats r, i, h;
+      run("raw", r, &Query::truth, [&](size_t qi) {
+        std::vector<int64_t> got;
+        for (auto& [sc, id] : hnsw->raw_knn(qs[qi].vec, o.k)) got.push_back(id);
+        return got;
+      });
+      run("index", i, &Query::truth, [&](size_t qi) {
+        std::vector<int64_t> got;
+        auto hits = indexes.search(coll, Metric::kCosine, qs[qi].vec, o.k, nullptr).value();
+        for (const auto& hit : hits) got.push_back(hit.id);
+        return got;
+      });
+      searcher_run("hybrid", h, &Query::htruth, SearchMode::kHybrid, false);
+      std::printf("%6zu %10.3f %10.3f %10.3f %10.4f %10.3f %10.3f %10.4f\n", ef, r.pct(0.5), i.pct(0.5),
+                  i.pct(0.99), i.recall(), h.pct(0.5), h.pct(0.99), h.recall());
+    }
+  }
   if (!o.keep) {
     std::error_code ec;
     std::filesystem::remove_all(o.dir, ec);

@@ -61,6 +61,11 @@ size_t HnswVectorIndex::size() const {
 
 size_t HnswVectorIndex::deleted_slots() const { return impl_->graph->num_deleted_; }
 
+void HnswVectorIndex::set_ef_search(size_t ef) {
+  params_.ef_search = ef;
+  impl_->graph->setEf(ef);
+}
+
 bool HnswVectorIndex::contains(int64_t id) const {
   const Graph& g = *impl_->graph;
   auto it = g.label_lookup_.find(static_cast<hnswlib::labeltype>(id));

@@ -64,6 +64,9 @@ class HnswVectorIndex final : public VectorIndex {
   bool contains(int64_t id) const;  // live
   size_t deleted_slots() const;     // marked-deleted slots still in the graph
   const HnswParams& params() const { return params_; }
+  // Changes the search beam width (both our search and raw_knn). Needs exclusive access like
+  // add(); for benchmarks sweeping recall against latency on one built graph.
+  void set_ef_search(size_t ef);
 
   // The library's own unfiltered searchKnn on a query already in index form (normalized for
   // cosine), best first as (score, id). For benchmarks: the baseline the API path is held to.
