@@ -11,11 +11,12 @@
 //   filtered Searcher vector search with where {"g": …} (10% of the chunks)
 //   hfiltered Searcher hybrid search with the same where filter
 // Usage: kb_search_bench [--n 100000] [--dim 768] [--queries 200] [--k 10] [--ef 64]
-//                        [--recall-queries R] [--ef-sweep EF,EF,...] [--dir DIR] [--keep]
-//                        [--reuse]
+//                        [--recall-queries R] [--ef-sweep EF,...] [--widen-sweep W,...]
+//                        [--dir DIR] [--keep] [--reuse]
 // --recall-queries R scores recall on the first R queries only (the exact oracle costs
 // O(n·dim) per query and path: ~0.6 s per query at 1M × 768); all queries are timed.
-// --ef-sweep re-times raw/index/hybrid at each ef_search on the same graph (recall vs latency).
+// --ef-sweep re-times raw/index/hybrid at each ef_search on the same graph (recall vs latency);
+// --widen-sweep re-times the filtered paths at each HnswParams::max_filter_widening.
 // --reuse keeps DIR and, when it already holds a store of exactly N bench chunks, skips
 // ingestion (the saved index file is loaded when current) — for re-measuring at 1M.
 // Prints one table and one JSON line, plus the load average at each phase. Single-threaded
@@ -46,8 +47,19 @@ struct Opts {
   size_t n = 100000, dim = 768, queries = 200, k = 10, ef = 64, recall_queries = SIZE_MAX;
   std::string dir;
   std::vector<size_t> ef_sweep;
+  std::vector<double> widen_sweep;
   bool keep = false, reuse = false;
 };
+
+std::vector<double> parse_list(const std::string& list) {
+  std::vector<double> out;
+  for (size_t pos = 0; pos < list.size();) {
+    size_t comma = list.find(',', pos);
+    out.push_back(std::stod(list.substr(pos, comma - pos)));
+    pos = comma == std::string::npos ? list.size() : comma + 1;
+  }
+  return out;
+}
 
 // The 1-minute load average, so every number printed can be read against the machine's load.
 std::string loadavg() {
@@ -101,14 +113,8 @@ int main(int argc, char** argv) {
     else if (a == "--ef") o.ef = std::stoul(next());
     else if (a == "--dir") o.dir = next();
     else if (a == "--recall-queries") o.recall_queries = std::stoul(next());
-    else if (a == "--ef-sweep") {
-      std::string list = next();
-      for (size_t pos = 0; pos < list.size();) {
-        size_t comma = list.find(',', pos);
-        o.ef_sweep.push_back(std::stoul(list.substr(pos, comma - pos)));
-        pos = comma == std::string::npos ? list.size() : comma + 1;
-      }
-    }
+    else if (a == "--ef-sweep") for (double v : parse_list(next())) o.ef_sweep.push_back(static_cast<size_t>(v));
+    else if (a == "--widen-sweep") o.widen_sweep = parse_list(next());
     else if (a == "--keep") o.keep = true;
     else if (a == "--reuse") o.keep = o.reuse = true;
     else {
@@ -356,7 +362,7 @@ int main(int argc, char** argv) {
     std::printf("%6s %10s %10s %10s %10s %10s %10s %10s\n", "ef", "raw p50", "index p50", "index p99",
                 "recall", "hybrid p50", "hybrid p99", "h.recall");
     for (size_t ef : o.ef_sweep) {
-      hnsw->set_ef_search(ef);
+      hnsw->set_search_params(ef, io.hnsw.max_filter_widening);
       Stats r, i, h;
       run("raw", r, &Query::truth, [&](size_t qi) {
         std::vector<int64_t> got;
@@ -372,6 +378,19 @@ int main(int argc, char** argv) {
       searcher_run("hybrid", h, &Query::htruth, SearchMode::kHybrid, false);
       std::printf("%6zu %10.3f %10.3f %10.3f %10.4f %10.3f %10.3f %10.4f\n", ef, r.pct(0.5), i.pct(0.5),
                   i.pct(0.99), i.recall(), h.pct(0.5), h.pct(0.99), h.recall());
+    }
+  }
+  if (hnsw && !o.widen_sweep.empty()) {
+    std::printf("\nfiltered widening sweep (ef_search %zu; recall on %zu)\n", o.ef, o.recall_queries);
+    std::printf("%6s %10s %10s %10s %10s %10s %10s\n", "widen", "vec p50", "vec p99", "recall",
+                "hyb p50", "hyb p99", "h.recall");
+    for (double w : o.widen_sweep) {
+      hnsw->set_search_params(o.ef, w);
+      Stats f, h;
+      searcher_run("filtered", f, &Query::ftruth, SearchMode::kVector, true);
+      searcher_run("hfiltered", h, &Query::hftruth, SearchMode::kHybrid, true);
+      std::printf("%6.1f %10.3f %10.3f %10.4f %10.3f %10.3f %10.4f\n", w, f.pct(0.5), f.pct(0.99),
+                  f.recall(), h.pct(0.5), h.pct(0.99), h.recall());
     }
   }
   if (!o.keep) {

@@ -61,9 +61,10 @@ size_t HnswVectorIndex::size() const {
 
 size_t HnswVectorIndex::deleted_slots() const { return impl_->graph->num_deleted_; }
 
-void HnswVectorIndex::set_ef_search(size_t ef) {
-  params_.ef_search = ef;
-  impl_->graph->setEf(ef);
+void HnswVectorIndex::set_search_params(size_t ef_search, double max_filter_widening) {
+  params_.ef_search = ef_search;
+  params_.max_filter_widening = max_filter_widening;
+  impl_->graph->setEf(ef_search);
 }
 
 bool HnswVectorIndex::contains(int64_t id) const {
@@ -203,7 +204,8 @@ Result<std::vector<VectorHit>> HnswVectorIndex::search(std::span<const float> qu
   // neighbourhood is explored as deeply as an unfiltered search would explore all of it.
   size_t ef = std::max(params_.ef_search, k);
   if (filter.allow != nullptr) {
-    double widen = std::min(16.0, static_cast<double>(live) / static_cast<double>(candidates));
+    double widen = std::min(params_.max_filter_widening,
+                            static_cast<double>(live) / static_cast<double>(candidates));
     ef = static_cast<size_t>(static_cast<double>(ef) * std::max(1.0, widen));
   }
 

@@ -38,6 +38,9 @@ struct HnswParams {
   size_t seed = 100;             // level generator seed: builds are reproducible
   size_t exact_below_count = 2000;     // allow-lists at most this long are searched exactly
   double exact_below_fraction = 0.02;  // … and those below this fraction of the index
+  // A filtered walk's beam is ef_search × min(this, live / allowed): it must collect that many
+  // accepted nodes before it may stop.
+  double max_filter_widening = 16.0;
 };
 
 class HnswVectorIndex final : public VectorIndex {
@@ -64,9 +67,9 @@ class HnswVectorIndex final : public VectorIndex {
   bool contains(int64_t id) const;  // live
   size_t deleted_slots() const;     // marked-deleted slots still in the graph
   const HnswParams& params() const { return params_; }
-  // Changes the search beam width (both our search and raw_knn). Needs exclusive access like
-  // add(); for benchmarks sweeping recall against latency on one built graph.
-  void set_ef_search(size_t ef);
+  // Changes the search-time parameters (ef_search also for raw_knn). Needs exclusive access
+  // like add(); for benchmarks sweeping recall against latency on one built graph.
+  void set_search_params(size_t ef_search, double max_filter_widening);
 
   // The library's own unfiltered searchKnn on a query already in index form (normalized for
   // cosine), best first as (score, id). For benchmarks: the baseline the API path is held to.
