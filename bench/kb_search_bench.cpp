@@ -10,7 +10,7 @@
 //   hybrid   Searcher::search, hybrid mode (BM25 + vector, RRF), vs the same with exact vectors
 //   filtered Searcher vector search with where {"g": …} (10% of the chunks)
 //   hfiltered Searcher hybrid search with the same where filter
-// Usage: kb_search_bench [--n 100000] [--dim 768] [--queries 200] [--k 10] [--ef 64]
+// Usage: kb_search_bench [--n 100000] [--dim 768] [--queries 200] [--k 10] [--ef 128]
 //                        [--recall-queries R] [--ef-sweep EF,...] [--widen-sweep W,...]
 //                        [--dir DIR] [--keep] [--reuse]
 // --recall-queries R scores recall on the first R queries only (the exact oracle costs
@@ -44,7 +44,8 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 struct Opts {
-  size_t n = 100000, dim = 768, queries = 200, k = 10, ef = 64, recall_queries = SIZE_MAX;
+  size_t n = 100000, dim = 768, queries = 200, k = 10, ef = HnswParams{}.ef_search,
+         recall_queries = SIZE_MAX;
   std::string dir;
   std::vector<size_t> ef_sweep;
   std::vector<double> widen_sweep;

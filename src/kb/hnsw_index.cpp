@@ -200,8 +200,8 @@ Result<std::vector<VectorHit>> HnswVectorIndex::search(std::span<const float> qu
     return exact_search(q, k, filter);
   }
   const bool filtered = filter.allow != nullptr || !filter.exclude.empty();
-  // Widen the beam in proportion to how much the filter rejects (capped), so the accepted
-  // neighbourhood is explored as deeply as an unfiltered search would explore all of it.
+  // The beam holds accepted nodes only, so a filtered walk already covers more of the graph
+  // the more the filter rejects; max_filter_widening may widen it further (HnswParams).
   size_t ef = std::max(params_.ef_search, k);
   if (filter.allow != nullptr) {
     double widen = std::min(params_.max_filter_widening,

@@ -88,40 +88,60 @@ bool scalar_cell(const Json& v, Cell& c, MetadataIndex::Column& col) {
   }
 }
 
-// SQLite's ordering of two non-NULL values without affinity: numbers by value (an integer
-// and a real compared exactly, as sqlite3IntFloatCompare does with long double), every
-// number before every text, texts bytewise.
-int compare_numbers(const Cell& x, const SqlValue& p) {
-  auto cmp = [](auto a, auto b) { return a < b ? -1 : (a > b ? 1 : 0); };
-  if (x.kind == Cell::kInt) {
-    if (const auto* pi = std::get_if<int64_t>(&p)) return cmp(x.i, *pi);
-    return cmp(static_cast<long double>(x.i), static_cast<long double>(std::get<double>(p)));
-  }
-  if (const auto* pi = std::get_if<int64_t>(&p))
-    return cmp(static_cast<long double>(x.r), static_cast<long double>(*pi));
-  return cmp(x.r, std::get<double>(p));
-}
-
-// A leaf's operand, resolved against one column once.
+// A leaf's operand as SQLite holds the bound parameter, resolved against one column once.
 struct Operand {
-  const SqlValue* value;
-  bool text;                    // a string operand
-  std::optional<uint32_t> tid;  // its id in the column, if any value has that text
+  enum Kind : uint8_t { kInt, kReal, kText } kind = kInt;
+  int64_t i = 0;
+  double r = 0;
+  std::string_view text;
+  std::optional<uint32_t> tid;  // id of `text` in the column, if any value has that text
+
+  Operand(const SqlValue& v, const MetadataIndex::Column& col) {
+    if (const auto* s = std::get_if<std::string>(&v)) {
+      kind = kText;
+      text = *s;
+      tid = col.find(*s);
+    } else if (const auto* x = std::get_if<int64_t>(&v)) {
+      kind = kInt;
+      i = *x;
+    } else {
+      kind = kReal;
+      r = std::get<double>(v);
+    }
+  }
 };
 
+// SQLite's ordering of two non-NULL values without affinity: numbers by value (an integer
+// and a real compared exactly, as sqlite3IntFloatCompare does with long double), every
+// number before every text, texts bytewise. Returns <0, 0, >0.
 int compare(const Cell& x, const MetadataIndex::Column& col, const Operand& p) {
+  auto cmp = [](auto a, auto b) { return a < b ? -1 : (a > b ? 1 : 0); };
   bool x_text = x.kind == Cell::kText || x.kind == Cell::kArray;
-  if (x_text != p.text) return x_text ? 1 : -1;
-  if (!x_text) return compare_numbers(x, *p.value);
-  int c = std::string_view(col.strings[x.text]).compare(std::get<std::string>(*p.value));
-  return c < 0 ? -1 : (c > 0 ? 1 : 0);
+  if (x_text != (p.kind == Operand::kText)) return x_text ? 1 : -1;
+  if (x_text) return cmp(std::string_view(col.strings[x.text]).compare(p.text), 0);
+  if (x.kind == Cell::kInt) {
+    if (p.kind == Operand::kInt) return cmp(x.i, p.i);
+    return cmp(static_cast<long double>(x.i), static_cast<long double>(p.r));
+  }
+  if (p.kind == Operand::kInt) return cmp(static_cast<long double>(x.r), static_cast<long double>(p.i));
+  return cmp(x.r, p.r);
 }
 
-bool equal(const Cell& x, const Operand& p) {
-  bool x_text = x.kind == Cell::kText || x.kind == Cell::kArray;
-  if (x_text != p.text) return false;
-  if (x_text) return p.tid && *p.tid == x.text;
-  return compare_numbers(x, *p.value) == 0;
+[[gnu::always_inline]] inline bool equal(const Cell& x, const Operand& p) {
+  switch (x.kind) {
+    case Cell::kInt:
+      return p.kind == Operand::kInt ? x.i == p.i
+                                     : p.kind == Operand::kReal &&
+                                           static_cast<long double>(x.i) == static_cast<long double>(p.r);
+    case Cell::kReal:
+      return p.kind == Operand::kReal ? x.r == p.r
+                                      : p.kind == Operand::kInt &&
+                                            static_cast<long double>(x.r) == static_cast<long double>(p.i);
+    case Cell::kText:
+    case Cell::kArray:
+      return p.tid && *p.tid == x.text;
+  }
+  return false;
 }
 
 }  // namespace
@@ -253,40 +273,45 @@ MetadataIndex::Bits MetadataIndex::eval_leaf(const WhereNode& node) const {
   if (cit != columns_.end()) {
     const Column& col = *cit->second;
     std::vector<Operand> ops;
-    for (const SqlValue& v : node.values) {
-      const auto* s = std::get_if<std::string>(&v);
-      ops.push_back({&v, s != nullptr, s ? col.find(*s) : std::nullopt});
-    }
-    auto match = [&](const Cell& x) -> bool {
-      switch (node.op) {
-        case Op::kEq:
-        case Op::kNe:
-          return equal(x, ops[0]);
-        case Op::kIn:
-        case Op::kNin:
-          for (const Operand& p : ops) {
-            if (equal(x, p)) return true;
-          }
-          return false;
-        case Op::kGt: return compare(x, col, ops[0]) > 0;
-        case Op::kGte: return compare(x, col, ops[0]) >= 0;
-        case Op::kLt: return compare(x, col, ops[0]) < 0;
-        case Op::kLte: return compare(x, col, ops[0]) <= 0;
-        case Op::kContains:
-          // json_each over an array yields its elements; over a scalar, the scalar itself.
-          if (x.kind != Cell::kArray) return equal(x, ops[0]);
-          for (const Cell& e : col.arrays[x.array]) {
-            if (equal(e, ops[0])) return true;
-          }
-          return false;
-        case Op::kAnd:
-        case Op::kOr:
-          break;
+    for (const SqlValue& v : node.values) ops.emplace_back(v, col);
+    // One loop per operator, so the per-value test is a few inlined comparisons.
+    auto scan = [&](auto&& match) {
+      for (size_t i = 0; i < col.rows.size(); ++i) {
+        if (match(col.cells[i])) bits[col.rows[i] >> 6] |= uint64_t{1} << (col.rows[i] & 63);
       }
-      return false;
     };
-    for (size_t i = 0; i < col.rows.size(); ++i) {
-      if (match(col.cells[i])) bits[col.rows[i] >> 6] |= uint64_t{1} << (col.rows[i] & 63);
+    const Operand& p = ops[0];
+    switch (node.op) {
+      case Op::kEq:
+      case Op::kNe:
+        scan([&](const Cell& x) { return equal(x, p); });
+        break;
+      case Op::kIn:
+      case Op::kNin:
+        scan([&](const Cell& x) {
+          for (const Operand& q : ops) {
+            if (equal(x, q)) return true;
+          }
+          return false;
+        });
+        break;
+      case Op::kGt: scan([&](const Cell& x) { return compare(x, col, p) > 0; }); break;
+      case Op::kGte: scan([&](const Cell& x) { return compare(x, col, p) >= 0; }); break;
+      case Op::kLt: scan([&](const Cell& x) { return compare(x, col, p) < 0; }); break;
+      case Op::kLte: scan([&](const Cell& x) { return compare(x, col, p) <= 0; }); break;
+      case Op::kContains:
+        // json_each over an array yields its elements; over a scalar, the scalar itself.
+        scan([&](const Cell& x) {
+          if (x.kind != Cell::kArray) return equal(x, p);
+          for (const Cell& e : col.arrays[x.array]) {
+            if (equal(e, p)) return true;
+          }
+          return false;
+        });
+        break;
+      case Op::kAnd:
+      case Op::kOr:
+        break;
     }
   }
   if (negate) {

@@ -56,6 +56,20 @@ Result<const MetadataIndex*> SqliteStore::catalog_locked(const Collection& coll,
   return &slot->index;
 }
 
+Result<std::shared_ptr<const std::vector<int64_t>>> SqliteStore::select_locked(
+    const Collection& coll, const Json& where, const WhereNode& tree) {
+  DKB_ASSIGN_OR_RETURN(uint64_t gen, generation_locked(coll.name));
+  std::string key = where.dump();
+  Selection& last = last_selection_;
+  if (last.ids && last.collection_id == coll.id && last.generation == gen && last.where == key) {
+    return last.ids;
+  }
+  DKB_ASSIGN_OR_RETURN(const MetadataIndex* cat, catalog_locked(coll, true));
+  last = Selection{coll.id, gen, std::move(key),
+                   std::make_shared<const std::vector<int64_t>>(cat->select(tree))};
+  return last.ids;
+}
+
 void SqliteStore::chunks_changed_locked(int64_t collection_id, std::span<const int64_t> removed,
                                         std::span<const int64_t> added, const Document* doc,
                                         const std::vector<Chunk>* chunks) {

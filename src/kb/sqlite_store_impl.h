@@ -110,6 +110,11 @@ class SqliteStore final : public Store {
   void catalog_published_locked(int64_t collection_id, uint64_t generation);
   // FTS5 token counts by chunk id (fts5_bm25.h), read on the first full-text search.
   Status doc_lengths_locked();
+  // Ids (ascending) of the collection's chunks matching a non-empty `where` (`tree` is its
+  // parse). The last answer is kept: a hybrid search evaluates its filter for both halves.
+  Result<std::shared_ptr<const std::vector<int64_t>>> select_locked(const Collection& coll,
+                                                                    const Json& where,
+                                                                    const WhereNode& tree);
 
   struct Catalog {
     MetadataIndex index;
@@ -127,6 +132,13 @@ class SqliteStore final : public Store {
   std::map<int64_t, std::unique_ptr<Catalog>> catalogs_;  // by collection id
   std::vector<uint16_t> doc_len_;
   bool doc_len_ready_ = false;
+  struct Selection {
+    int64_t collection_id = 0;
+    uint64_t generation = 0;
+    std::string where;  // the filter's JSON text
+    std::shared_ptr<const std::vector<int64_t>> ids;
+  };
+  Selection last_selection_;
 };
 
 // A chunk's stored metadata: the document's, overlaid with the chunk's own keys.

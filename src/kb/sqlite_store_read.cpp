@@ -183,13 +183,17 @@ Result<std::vector<SearchHit>> SqliteStore::text_search(std::string_view collect
   if (match.empty() || query.k == 0) return out;
   // Which rows may rank: the collection's chunks (or those matching `where`), from memory,
   // so neither the collection check nor the filter reads a chunk row.
-  bool filtered = !where.children.empty();
-  DKB_ASSIGN_OR_RETURN(const MetadataIndex* cat, catalog_locked(coll, filtered));
   IdBitmap selected;
-  if (filtered) selected = IdBitmap(cat->select(where));
+  const IdBitmap* allow = &selected;
+  if (!where.children.empty()) {
+    DKB_ASSIGN_OR_RETURN(auto ids, select_locked(coll, query.where, where));
+    selected = IdBitmap(*ids);
+  } else {
+    DKB_ASSIGN_OR_RETURN(const MetadataIndex* cat, catalog_locked(coll, false));
+    allow = &cat->members();
+  }
   DKB_RETURN_IF_ERROR(doc_lengths_locked());
-  DKB_ASSIGN_OR_RETURN(auto scored,
-                       bm25_matches(db_, match, filtered ? selected : cat->members(), doc_len_));
+  DKB_ASSIGN_OR_RETURN(auto scored, bm25_matches(db_, match, *allow, doc_len_));
   // bm25 ascending (best first), ties by rowid: the order of "ORDER BY bm25(chunks_fts)".
   auto before = [](const Bm25Match& a, const Bm25Match& b) {
     return a.bm25 != b.bm25 ? a.bm25 < b.bm25 : a.rowid < b.rowid;
@@ -241,11 +245,14 @@ Result<std::vector<int64_t>> SqliteStore::filter_chunk_ids(std::string_view coll
   DKB_ASSIGN_OR_RETURN(Collection coll, get_collection_locked(collection));
   std::vector<int64_t> out;
   bool filtered = !tree.children.empty();
-  if (filtered || doc_filter.sql == "1") {
-    DKB_ASSIGN_OR_RETURN(const MetadataIndex* cat, catalog_locked(coll, filtered));
-    out = filtered ? cat->select(tree) : cat->ids();
-    if (doc_filter.sql == "1") return out;
+  if (filtered) {
+    DKB_ASSIGN_OR_RETURN(auto ids, select_locked(coll, where, tree));
+    out = *ids;
+  } else if (doc_filter.sql == "1") {
+    DKB_ASSIGN_OR_RETURN(const MetadataIndex* cat, catalog_locked(coll, false));
+    out = cat->ids();
   }
+  if (doc_filter.sql == "1") return out;
   // where_document tests the text, which only SQLite holds.
   DKB_ASSIGN_OR_RETURN(
       auto st, sql::Stmt::prepare(db_, "SELECT c.id FROM chunks c WHERE c.collection_id = ? AND (" +
