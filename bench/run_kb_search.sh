@@ -16,8 +16,8 @@ BIN="${KB_BENCH_BIN:-build/bench/kb_search_bench}"
 for n in "${@:-100000}"; do
   dir_args=()
   [[ -n "${KB_BENCH_DIR:-}" ]] && dir_args=(--dir "$KB_BENCH_DIR/n$n")
-  # shellcheck disable=SC2086
   ef_args=()
   [[ -n "${EF:-}" ]] && ef_args=(--ef "$EF")
+  # shellcheck disable=SC2086
   "$BIN" --n "$n" --dim 768 --queries 200 --k 10 "${ef_args[@]}" "${dir_args[@]}" ${KB_BENCH_ARGS:-}
 done
