@@ -1,7 +1,7 @@
 #include "fts5_bm25.h"
 
+#include <algorithm>
 #include <cmath>
-#include <unordered_map>
 
 #include "fts5_tokenizer.h"
 #include "sqlite_util.h"
@@ -11,19 +11,22 @@ namespace {
 
 constexpr const char* kRequestType = "dkb_bm25_request";
 
+// One allowed row matching one phrase.
+struct Posting {
+  int64_t rowid;
+  int32_t instances;  // of the phrase in the row
+  int32_t length;     // the row's token count when FTS5 had to be asked; else 0
+};
+
 struct Request {
   const IdBitmap* allow = nullptr;
   const std::vector<uint16_t>* doc_len = nullptr;
   std::vector<Bm25Match> out;
-  // Scratch while walking the phrases: one slot per allowed matching row.
-  int n_phrase = 0;
+  // While walking the phrases: each phrase's allowed postings, in rowid order (xQueryPhrase
+  // visits rows by ascending rowid), merged afterwards — no per-row lookups.
+  std::vector<std::vector<Posting>> postings;
   int phrase = 0;
   int64_t hits = 0;  // rows matching the current phrase, in the whole table (for its IDF)
-  int rc = SQLITE_OK;
-  std::unordered_map<int64_t, uint32_t> slot_of;
-  std::vector<int64_t> rowid;  // slot → rowid
-  std::vector<double> length;  // slot → document length in tokens
-  std::vector<double> freq;    // slot × phrase → instances of the phrase in the row
 };
 
 int on_phrase_row(const Fts5ExtensionApi* api, Fts5Context* fts, void* user) {
@@ -31,26 +34,15 @@ int on_phrase_row(const Fts5ExtensionApi* api, Fts5Context* fts, void* user) {
   ++r->hits;
   int64_t id = api->xRowid(fts);
   if (!r->allow->contains(id)) return SQLITE_OK;
-  auto [it, fresh] = r->slot_of.try_emplace(id, static_cast<uint32_t>(r->rowid.size()));
-  if (fresh) {
-    uint16_t len = static_cast<size_t>(id) < r->doc_len->size() ? (*r->doc_len)[static_cast<size_t>(id)] : 0;
-    int n_tok = len;
-    if (len == 0) {
-      int rc = api->xColumnSize(fts, -1, &n_tok);
-      if (rc != SQLITE_OK) return rc;
-    }
-    r->rowid.push_back(id);
-    r->length.push_back(static_cast<double>(n_tok));
-    r->freq.resize(r->freq.size() + static_cast<size_t>(r->n_phrase), 0.0);
-  }
-  // In a one-phrase query every instance is of this phrase: bm25() adds weight 1.0 per
-  // instance of phrase i to f(qi, D).
-  int n_inst = 0;
-  int rc = api->xInstCount(fts, &n_inst);
+  Posting p{id, 0, 0};
+  int rc = api->xInstCount(fts, &p.instances);
   if (rc != SQLITE_OK) return rc;
-  double& f = r->freq[static_cast<size_t>(it->second) * static_cast<size_t>(r->n_phrase) +
-                      static_cast<size_t>(r->phrase)];
-  for (int i = 0; i < n_inst; ++i) f += 1.0;
+  auto idx = static_cast<size_t>(id);
+  if (idx >= r->doc_len->size() || (*r->doc_len)[idx] == 0) {
+    rc = api->xColumnSize(fts, -1, &p.length);
+    if (rc != SQLITE_OK) return rc;
+  }
+  r->postings[static_cast<size_t>(r->phrase)].push_back(p);
   return SQLITE_OK;
 }
 
@@ -66,13 +58,15 @@ void bm25_all(const Fts5ExtensionApi* api, Fts5Context* fts, sqlite3_context* ct
   // IDF = log((N - nHit + 0.5) / (nHit + 0.5)) clamped to 1e-6.
   const double k1 = 1.2;
   const double b = 0.75;
-  r->n_phrase = api->xPhraseCount(fts);
+  const int n_phrase = api->xPhraseCount(fts);
+  const auto np = static_cast<size_t>(n_phrase);
   sqlite3_int64 n_row = 0, n_token = 0;
   int rc = api->xRowCount(fts, &n_row);
   if (rc == SQLITE_OK) rc = api->xColumnTotalSize(fts, -1, &n_token);
   double avgdl = static_cast<double>(n_token) / static_cast<double>(n_row);
-  std::vector<double> idf(static_cast<size_t>(r->n_phrase));
-  for (int i = 0; rc == SQLITE_OK && i < r->n_phrase; ++i) {
+  std::vector<double> idf(np);
+  r->postings.assign(np, {});
+  for (int i = 0; rc == SQLITE_OK && i < n_phrase; ++i) {
     r->phrase = i;
     r->hits = 0;
     rc = api->xQueryPhrase(fts, i, r, on_phrase_row);
@@ -86,15 +80,32 @@ void bm25_all(const Fts5ExtensionApi* api, Fts5Context* fts, sqlite3_context* ct
     sqlite3_result_error_code(ctx, rc);
     return;
   }
-  r->out.reserve(r->rowid.size());
-  for (size_t s = 0; s < r->rowid.size(); ++s) {
-    double D = r->length[s];
-    double score = 0.0;
-    for (int i = 0; i < r->n_phrase; ++i) {
-      double f = r->freq[s * static_cast<size_t>(r->n_phrase) + static_cast<size_t>(i)];
-      score += idf[static_cast<size_t>(i)] * ((f * (k1 + 1.0)) / (f + k1 * (1 - b + b * D / avgdl)));
+  // Merge the phrases' rowid-ordered postings; each row is scored with its frequencies of
+  // every phrase in phrase order (0 for the phrases it lacks), as bm25() sums them.
+  std::vector<size_t> at(np, 0);
+  std::vector<double> freq(np);
+  for (;;) {
+    int64_t id = INT64_MAX;
+    for (size_t i = 0; i < np; ++i) {
+      if (at[i] < r->postings[i].size()) id = std::min(id, r->postings[i][at[i]].rowid);
     }
-    r->out.push_back({-1.0 * score, r->rowid[s]});
+    if (id == INT64_MAX) break;
+    int32_t length = 0;
+    for (size_t i = 0; i < np; ++i) {
+      freq[i] = 0.0;
+      if (at[i] < r->postings[i].size() && r->postings[i][at[i]].rowid == id) {
+        const Posting& p = r->postings[i][at[i]++];
+        freq[i] = static_cast<double>(p.instances);  // weight 1.0 per instance
+        if (p.length != 0) length = p.length;
+      }
+    }
+    auto idx = static_cast<size_t>(id);
+    double D = length != 0 ? length : (*r->doc_len)[idx];
+    double score = 0.0;
+    for (size_t i = 0; i < np; ++i) {
+      score += idf[i] * ((freq[i] * (k1 + 1.0)) / (freq[i] + k1 * (1 - b + b * D / avgdl)));
+    }
+    r->out.push_back({-1.0 * score, id});
   }
   sqlite3_result_int(ctx, 1);
 }
