@@ -30,8 +30,8 @@
 // (metadata_index.h) of its chunk ids — and, once a `where` filter has been used, their
 // metadata — answers filters and the full-text collection check without reading chunk rows;
 // the FTS5 token count of every chunk (2 bytes per chunk id) lets BM25 score all matches of a
-// query in one FTS5 call (fts5_bm25.h). Both are built on first use (at 1M chunks: ~0.2 s for
-// ids and lengths, ~1–2 s with metadata), updated by every committed write of this process,
+// query in one FTS5 call (fts5_bm25.h). Both are built on first use (at 1M chunks: 0.2 s for
+// ids and lengths, 0.6 s more for metadata), updated by every committed write of this process,
 // checked against the collection's generation on use, and dropped by repair().
 // Thread-safety: one connection guarded by a mutex; every method is safe to call concurrently.
 #pragma once
