@@ -299,19 +299,23 @@ int main(int argc, char** argv) {
     }
     std::printf("  timed %-10s load %s\n", name, loadavg().c_str());
   };
-  if (hnsw) {
-    run("raw", raw, &Query::truth, [&](size_t qi) {
+  auto raw_run = [&](Stats& st) {
+    run("raw", st, &Query::truth, [&](size_t qi) {
       std::vector<int64_t> got;
       for (auto& [sc, id] : hnsw->raw_knn(qs[qi].vec, o.k)) got.push_back(id);
       return got;
     });
-  }
-  run("index", idx, &Query::truth, [&](size_t qi) {
-    std::vector<int64_t> got;
-    auto hits = indexes.search(coll, Metric::kCosine, qs[qi].vec, o.k, nullptr).value();
-    for (const auto& h : hits) got.push_back(h.id);
-    return got;
-  });
+  };
+  auto index_run = [&](Stats& st) {
+    run("index", st, &Query::truth, [&](size_t qi) {
+      std::vector<int64_t> got;
+      auto hits = indexes.search(coll, Metric::kCosine, qs[qi].vec, o.k, nullptr).value();
+      for (const auto& h : hits) got.push_back(h.id);
+      return got;
+    });
+  };
+  if (hnsw) raw_run(raw);
+  index_run(idx);
   auto searcher_run = [&](const char* name, Stats& st, const std::set<int64_t> Query::*truth,
                           SearchMode mode, bool filtered) {
     run(name, st, truth, [&, mode, filtered](size_t qi) {
@@ -365,17 +369,8 @@ int main(int argc, char** argv) {
     for (size_t ef : o.ef_sweep) {
       hnsw->set_search_params(ef, io.hnsw.max_filter_widening);
       Stats r, i, h;
-      run("raw", r, &Query::truth, [&](size_t qi) {
-        std::vector<int64_t> got;
-        for (auto& [sc, id] : hnsw->raw_knn(qs[qi].vec, o.k)) got.push_back(id);
-        return got;
-      });
-      run("index", i, &Query::truth, [&](size_t qi) {
-        std::vector<int64_t> got;
-        auto hits = indexes.search(coll, Metric::kCosine, qs[qi].vec, o.k, nullptr).value();
-        for (const auto& hit : hits) got.push_back(hit.id);
-        return got;
-      });
+      raw_run(r);
+      index_run(i);
       searcher_run("hybrid", h, &Query::htruth, SearchMode::kHybrid, false);
       std::printf("%6zu %10.3f %10.3f %10.3f %10.4f %10.3f %10.3f %10.4f\n", ef, r.pct(0.5), i.pct(0.5),
                   i.pct(0.99), i.recall(), h.pct(0.5), h.pct(0.99), h.recall());
