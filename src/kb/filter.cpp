@@ -1,5 +1,7 @@
 #include "kb/filter.h"
 
+#include <tuple>
+
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
@@ -12,7 +14,8 @@ struct Compiler {
   std::string_view column;
   CompiledFilter out;
 
-  Status bind_scalar(const Json& v, std::string_view where_desc) {
+  // Binds a scalar operand and records it on the leaf `node`.
+  Status bind_scalar(const Json& v, std::string_view where_desc, WhereNode& node) {
     if (v.is_string()) {
       out.params.emplace_back(v.get<std::string>());
     } else if (v.is_boolean()) {
@@ -25,6 +28,7 @@ struct Compiler {
       return invalid_argument(std::string(where_desc) +
                               ": value must be a string, number or boolean, got " + v.dump());
     }
+    node.values.push_back(out.params.back());
     return Status::ok();
   }
 
@@ -41,11 +45,13 @@ struct Compiler {
 
   std::string extract() const { return "json_extract(" + std::string(column) + ", ?)"; }
 
-  Status compile_field(const std::string& key, const Json& cond) {
+  Status compile_field(const std::string& key, const Json& cond, WhereNode& node) {
+    node.key = key;
     if (!cond.is_object()) {
+      node.op = WhereNode::Op::kEq;
       out.sql += extract() + " = ?";
       DKB_RETURN_IF_ERROR(key_path(key));
-      return bind_scalar(cond, "filter on '" + key + "'");
+      return bind_scalar(cond, "filter on '" + key + "'", node);
     }
     if (cond.size() != 1) {
       return invalid_argument("filter on '" + key + "' must have exactly one operator");
@@ -53,10 +59,13 @@ struct Compiler {
     const std::string& op = cond.begin().key();
     const Json& v = cond.begin().value();
     std::string desc = "filter " + key + "." + op;
-    static const std::pair<const char*, const char*> kCmp[] = {
-        {"$eq", "="}, {"$ne", "!="}, {"$gt", ">"}, {"$gte", ">="}, {"$lt", "<"}, {"$lte", "<="}};
-    for (auto [name, sql_op] : kCmp) {
+    static const std::tuple<const char*, const char*, WhereNode::Op> kCmp[] = {
+        {"$eq", "=", WhereNode::Op::kEq},   {"$ne", "!=", WhereNode::Op::kNe},
+        {"$gt", ">", WhereNode::Op::kGt},   {"$gte", ">=", WhereNode::Op::kGte},
+        {"$lt", "<", WhereNode::Op::kLt},   {"$lte", "<=", WhereNode::Op::kLte}};
+    for (auto [name, sql_op, node_op] : kCmp) {
       if (op != name) continue;
+      node.op = node_op;
       bool numeric_only = op != "$eq" && op != "$ne";
       if (numeric_only && !(v.is_number() && !v.is_boolean())) {
         return invalid_argument(desc + ": operand must be a number, got " + v.dump());
@@ -69,9 +78,10 @@ struct Compiler {
         out.sql += extract() + " " + sql_op + " ?";
         DKB_RETURN_IF_ERROR(key_path(key));
       }
-      return bind_scalar(v, desc);
+      return bind_scalar(v, desc, node);
     }
     if (op == "$in" || op == "$nin") {
+      node.op = op == "$in" ? WhereNode::Op::kIn : WhereNode::Op::kNin;
       if (!v.is_array() || v.empty())
         return invalid_argument(desc + ": operand must be a non-empty array");
       if (op == "$nin") {
@@ -84,25 +94,28 @@ struct Compiler {
       }
       for (size_t i = 0; i < v.size(); ++i) {
         out.sql += i ? ", ?" : "?";
-        DKB_RETURN_IF_ERROR(bind_scalar(v[i], desc));
+        DKB_RETURN_IF_ERROR(bind_scalar(v[i], desc, node));
       }
       out.sql += op == "$nin" ? "))" : ")";
       return Status::ok();
     }
     if (op == "$contains") {
+      node.op = WhereNode::Op::kContains;
       out.sql += "EXISTS (SELECT 1 FROM json_each(" + std::string(column) +
                  ", ?) AS je WHERE je.value = ?)";
       DKB_RETURN_IF_ERROR(key_path(key));
-      return bind_scalar(v, desc);
+      return bind_scalar(v, desc, node);
     }
     return invalid_argument(desc + ": unknown operator");
   }
 
-  Status compile(const Json& where, int depth) {
+  // Compiles one filter object into `node` (an implicit $and of its keys).
+  Status compile(const Json& where, int depth, WhereNode& node) {
     if (depth > kMaxDepth) return invalid_argument("filter nested too deeply");
     if (!where.is_object())
       return invalid_argument("filter must be an object, got " + where.dump());
     if (where.empty()) return invalid_argument("filter object must not be empty");
+    node.op = WhereNode::Op::kAnd;
     bool multi = where.size() > 1;
     if (multi) out.sql += "(";
     bool first = true;
@@ -110,21 +123,23 @@ struct Compiler {
       if (!first) out.sql += " AND ";
       first = false;
       const std::string& key = it.key();
+      WhereNode& child = node.children.emplace_back();
       if (key == "$and" || key == "$or") {
         const Json& list = it.value();
         if (!list.is_array() || list.empty()) {
           return invalid_argument(key + " needs a non-empty array of filters");
         }
+        child.op = key == "$and" ? WhereNode::Op::kAnd : WhereNode::Op::kOr;
         out.sql += "(";
         for (size_t i = 0; i < list.size(); ++i) {
           if (i) out.sql += key == "$and" ? " AND " : " OR ";
-          DKB_RETURN_IF_ERROR(compile(list[i], depth + 1));
+          DKB_RETURN_IF_ERROR(compile(list[i], depth + 1, child.children.emplace_back()));
         }
         out.sql += ")";
       } else if (!key.empty() && key[0] == '$') {
         return invalid_argument("unknown logical operator " + key);
       } else {
-        DKB_RETURN_IF_ERROR(compile_field(key, it.value()));
+        DKB_RETURN_IF_ERROR(compile_field(key, it.value(), child));
       }
     }
     if (multi) out.sql += ")";
@@ -192,12 +207,31 @@ Result<CompiledFilter> compile_where_document(const Json& where_document,
   return out;
 }
 
-Result<CompiledFilter> compile_where(const Json& where, std::string_view metadata_column) {
-  if (where.is_null() || (where.is_object() && where.empty())) return CompiledFilter{"1", {}};
+namespace {
+
+// One pass builds both forms, so they accept and reject exactly the same filters.
+Result<std::pair<CompiledFilter, WhereNode>> compile_both(const Json& where,
+                                                         std::string_view metadata_column) {
+  if (where.is_null() || (where.is_object() && where.empty())) {
+    return std::pair<CompiledFilter, WhereNode>{CompiledFilter{"1", {}}, WhereNode{}};
+  }
   Compiler c{metadata_column, {}};
-  Status s = c.compile(where, 0);
+  WhereNode root;
+  Status s = c.compile(where, 0, root);
   if (!s.is_ok()) return s.with_context("where");
-  return std::move(c.out);
+  return std::pair<CompiledFilter, WhereNode>{std::move(c.out), std::move(root)};
+}
+
+}  // namespace
+
+Result<CompiledFilter> compile_where(const Json& where, std::string_view metadata_column) {
+  DKB_ASSIGN_OR_RETURN(auto both, compile_both(where, metadata_column));
+  return std::move(both.first);
+}
+
+Result<WhereNode> parse_where(const Json& where) {
+  DKB_ASSIGN_OR_RETURN(auto both, compile_both(where, "m"));
+  return std::move(both.second);
 }
 
 Status validate_metadata(const Json& metadata) {

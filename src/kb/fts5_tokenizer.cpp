@@ -37,7 +37,9 @@ int tok_tokenize(Fts5Tokenizer*, void* ctx, int flags, const char* text, int n_t
   return SQLITE_OK;
 }
 
-fts5_api* get_fts5_api(sqlite3* db) {
+}  // namespace
+
+fts5_api* fts5_api_of(sqlite3* db) {
   fts5_api* api = nullptr;
   sqlite3_stmt* stmt = nullptr;
   if (sqlite3_prepare_v2(db, "SELECT fts5(?1)", -1, &stmt, nullptr) != SQLITE_OK) return nullptr;
@@ -47,10 +49,8 @@ fts5_api* get_fts5_api(sqlite3* db) {
   return api;
 }
 
-}  // namespace
-
 Status register_fts5_tokenizer(sqlite3* db) {
-  fts5_api* api = get_fts5_api(db);
+  fts5_api* api = fts5_api_of(db);
   if (api == nullptr || api->iVersion < 2) {
     return failed_precondition("SQLite was built without FTS5 (fts5_api unavailable)");
   }

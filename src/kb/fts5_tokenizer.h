@@ -13,4 +13,8 @@ inline constexpr const char* kFts5TokenizerName = "dkb_cjk";
 
 Status register_fts5_tokenizer(sqlite3* db);
 
+// The connection's FTS5 API (to register tokenizers and auxiliary functions); null when
+// SQLite was built without FTS5.
+fts5_api* fts5_api_of(sqlite3* db);
+
 }  // namespace dkb::kb

@@ -12,6 +12,8 @@
 #include <new>
 #include <queue>
 
+#include "kb/id_bitmap.h"
+
 namespace dkb::kb {
 
 using Graph = hnswlib::HierarchicalNSW<float>;
@@ -58,6 +60,12 @@ size_t HnswVectorIndex::size() const {
 }
 
 size_t HnswVectorIndex::deleted_slots() const { return impl_->graph->num_deleted_; }
+
+void HnswVectorIndex::set_search_params(size_t ef_search, double max_filter_widening) {
+  params_.ef_search = ef_search;
+  params_.max_filter_widening = max_filter_widening;
+  impl_->graph->setEf(ef_search);
+}
 
 bool HnswVectorIndex::contains(int64_t id) const {
   const Graph& g = *impl_->graph;
@@ -192,11 +200,12 @@ Result<std::vector<VectorHit>> HnswVectorIndex::search(std::span<const float> qu
     return exact_search(q, k, filter);
   }
   const bool filtered = filter.allow != nullptr || !filter.exclude.empty();
-  // Widen the beam in proportion to how much the filter rejects (capped), so the accepted
-  // neighbourhood is explored as deeply as an unfiltered search would explore all of it.
+  // The beam holds accepted nodes only, so a filtered walk already covers more of the graph
+  // the more the filter rejects; max_filter_widening may widen it further (HnswParams).
   size_t ef = std::max(params_.ef_search, k);
   if (filter.allow != nullptr) {
-    double widen = std::min(16.0, static_cast<double>(live) / static_cast<double>(candidates));
+    double widen = std::min(params_.max_filter_widening,
+                            static_cast<double>(live) / static_cast<double>(candidates));
     ef = static_cast<size_t>(static_cast<double>(ef) * std::max(1.0, widen));
   }
 
@@ -221,9 +230,15 @@ Result<std::vector<VectorHit>> HnswVectorIndex::search(std::span<const float> qu
   }
   // Base layer beam search: every node is a stepping stone, only accepted live nodes enter
   // the result heap (searchBaseLayerST<has_deletions> with a filter).
+  // The walk tests every node it reaches: O(1) membership, where a binary search of a
+  // 100K-id allow-list per node cost about as much as the distances.
+  IdBitmap allow_bits;
+  if (filter.allow != nullptr) allow_bits = IdBitmap(*filter.allow);
   auto accept = [&](tableint i) {
     if (g.isMarkedDeleted(i)) return false;
-    return !filtered || filter.accepts(static_cast<int64_t>(g.getExternalLabel(i)));
+    if (!filtered) return true;
+    auto id = static_cast<int64_t>(g.getExternalLabel(i));
+    return (filter.allow == nullptr || allow_bits.contains(id)) && !filter.excluded(id);
   };
   hnswlib::VisitedList* vl = g.visited_list_pool_->getFreeVisitedList();
   hnswlib::vl_type* visited = vl->mass;

@@ -116,6 +116,12 @@ Status IndexManager::build_locked(Entry& e, const Collection& coll) {
   }
   std::vector<int64_t> ids;
   std::vector<float> data;
+  // A hint only (the snapshot below may differ): without it the buffer's doublings peak at
+  // about twice the collection's vectors (6 GB at 1M × 768).
+  if (auto n = store_.count_chunks(coll.name); n.is_ok() && *n > 0) {
+    ids.reserve(static_cast<size_t>(*n));
+    data.reserve(static_cast<size_t>(*n) * e.dim);
+  }
   DKB_ASSIGN_OR_RETURN(uint64_t gen,
                        store_.snapshot_vectors(coll.name, [&](int64_t id, std::span<const float> v) {
                          ids.push_back(id);
@@ -125,6 +131,7 @@ Status IndexManager::build_locked(Entry& e, const Collection& coll) {
   if (auto* h = dynamic_cast<HnswVectorIndex*>(base.get())) {
     DKB_RETURN_IF_ERROR(h->add_batch(ids, data, std::max(1u, std::thread::hardware_concurrency())));
   } else {
+    static_cast<ExactVectorIndex&>(*base).reserve(ids.size());
     for (size_t i = 0; i < ids.size(); ++i) {
       DKB_RETURN_IF_ERROR(base->add(ids[i], std::span<const float>(data.data() + i * e.dim, e.dim)));
     }

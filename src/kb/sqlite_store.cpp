@@ -65,6 +65,7 @@ Result<Collection> SqliteStore::create_collection(std::string_view name, const J
   int64_t id = sqlite3_last_insert_rowid(db_);
   DKB_ASSIGN_OR_RETURN(uint64_t gen, bump_generation_locked(id));
   DKB_RETURN_IF_ERROR(tx.commit());
+  catalogs_.erase(id);  // a deleted collection's id may come back
   ChangeEvent ev;
   ev.collection_id = id;
   ev.collection = std::string(name);
@@ -100,6 +101,7 @@ Status SqliteStore::rename_collection(std::string_view name, std::string_view ne
   DKB_ASSIGN_OR_RETURN(uint64_t gen, bump_generation_locked(c.id));
   DKB_RETURN_IF_ERROR(tx.commit());
   generations_.erase(c.name);
+  catalog_published_locked(c.id, gen);  // same chunks
   ChangeEvent ev;
   ev.collection_id = c.id;
   ev.collection = std::string(new_name);
@@ -122,6 +124,7 @@ Status SqliteStore::delete_collection(std::string_view name) {
   }
   DKB_RETURN_IF_ERROR(tx.commit());
   generations_.erase(c.name);
+  catalogs_.erase(c.id);
   ChangeEvent ev;
   ev.kind = ChangeEvent::Kind::kDropped;
   ev.collection_id = c.id;
@@ -141,6 +144,8 @@ Result<PutResult> SqliteStore::put_document(const Document& doc, const std::vect
   if (result.outcome == PutOutcome::kUnchanged) return result;  // Tx rolls back: nothing written
   DKB_ASSIGN_OR_RETURN(uint64_t gen, bump_generation_locked(coll.id));
   DKB_RETURN_IF_ERROR(tx.commit());
+  chunks_changed_locked(coll.id, result.removed_chunk_ids, result.added_chunk_ids, &doc, &chunks);
+  catalog_published_locked(coll.id, gen);
   ChangeEvent ev;
   ev.collection_id = coll.id;
   ev.collection = coll.name;
@@ -183,6 +188,11 @@ Result<std::vector<PutResult>> SqliteStore::put_documents(std::string_view colle
   if (!changed) return results;  // Tx rolls back: nothing written
   DKB_ASSIGN_OR_RETURN(uint64_t gen, bump_generation_locked(coll.id));
   DKB_RETURN_IF_ERROR(tx.commit());
+  for (size_t d = 0; d < writes.size(); ++d) {
+    chunks_changed_locked(coll.id, results[d].removed_chunk_ids, results[d].added_chunk_ids,
+                          &writes[d].doc, &writes[d].chunks);
+  }
+  catalog_published_locked(coll.id, gen);
   ChangeEvent ev;
   ev.collection_id = coll.id;
   ev.collection = coll.name;
@@ -290,8 +300,7 @@ Result<PutResult> SqliteStore::put_locked(const Document& doc, const std::vector
   DKB_RETURN_IF_ERROR(put_links_locked(doc_row, doc.links));
   for (size_t i = 0; i < chunks.size(); ++i) {
     const Chunk& c = chunks[i];
-    Json meta = doc.metadata;
-    for (auto it = c.metadata.begin(); it != c.metadata.end(); ++it) meta[it.key()] = it.value();
+    Json meta = stored_chunk_metadata(doc, c);
     DKB_ASSIGN_OR_RETURN(
         auto ins,
         sql::Stmt::prepare(
@@ -349,6 +358,8 @@ Result<std::vector<int64_t>> SqliteStore::delete_document(std::string_view colle
   if (!removed) return not_found("document " + std::string(doc_id) + " not found in " + coll.name);
   DKB_ASSIGN_OR_RETURN(uint64_t gen, bump_generation_locked(coll.id));
   DKB_RETURN_IF_ERROR(tx.commit());
+  chunks_changed_locked(coll.id, *removed, {}, nullptr, nullptr);
+  catalog_published_locked(coll.id, gen);
   ChangeEvent ev;
   ev.collection_id = coll.id;
   ev.collection = coll.name;
@@ -376,6 +387,8 @@ Result<size_t> SqliteStore::delete_documents(std::string_view collection,
   if (n == 0) return n;
   DKB_ASSIGN_OR_RETURN(uint64_t gen, bump_generation_locked(coll.id));
   DKB_RETURN_IF_ERROR(tx.commit());
+  chunks_changed_locked(coll.id, ev.removed, {}, nullptr, nullptr);
+  catalog_published_locked(coll.id, gen);
   ev.collection_id = coll.id;
   ev.collection = coll.name;
   ev.generation = gen;

@@ -5,10 +5,14 @@
 #include <sqlite3.h>
 
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
+#include <vector>
 
+#include "kb/metadata_index.h"
 #include "kb/sqlite_store.h"
 #include "sqlite_util.h"
 
@@ -89,6 +93,33 @@ class SqliteStore final : public Store {
   // After deletes and replacements that removed `removed_chunks` chunks: merges the full-text
   // index once enough rows were deleted and gives free pages back once enough accumulated.
   void reclaim_space_locked(size_t removed_chunks);
+  Result<uint64_t> generation_locked(std::string_view collection);
+  Result<std::vector<SearchHit>> get_hits_locked(std::span<const int64_t> chunk_ids);
+
+  // In-memory caches of what SQLite holds (kept current by the writes, checked against the
+  // collection's generation on use; repair() drops them).
+  // The collection's MetadataIndex, built on first use (with metadata when asked).
+  Result<const MetadataIndex*> catalog_locked(const Collection& coll, bool with_metadata);
+  // After a commit: applies one document's chunk changes, in transaction order, to the
+  // collection's MetadataIndex and the document lengths. `doc`/`chunks` give the metadata of
+  // the `added` ids (null for deletes).
+  void chunks_changed_locked(int64_t collection_id, std::span<const int64_t> removed,
+                             std::span<const int64_t> added, const Document* doc,
+                             const std::vector<Chunk>* chunks);
+  // Marks the collection's MetadataIndex (if any) current as of `generation`.
+  void catalog_published_locked(int64_t collection_id, uint64_t generation);
+  // FTS5 token counts by chunk id (fts5_bm25.h), read on the first full-text search.
+  Status doc_lengths_locked();
+  // Ids (ascending) of the collection's chunks matching a non-empty `where` (`tree` is its
+  // parse). The last answer is kept: a hybrid search evaluates its filter for both halves.
+  Result<std::shared_ptr<const std::vector<int64_t>>> select_locked(const Collection& coll,
+                                                                    const Json& where,
+                                                                    const WhereNode& tree);
+
+  struct Catalog {
+    MetadataIndex index;
+    uint64_t generation = 0;
+  };
 
   std::mutex mu_;
   sqlite3* db_;
@@ -98,7 +129,20 @@ class SqliteStore final : public Store {
   std::map<uint64_t, ChangeListener> listeners_;
   uint64_t next_listener_ = 1;
   size_t removed_since_merge_ = 0;
+  std::map<int64_t, std::unique_ptr<Catalog>> catalogs_;  // by collection id
+  std::vector<uint16_t> doc_len_;
+  bool doc_len_ready_ = false;
+  struct Selection {
+    int64_t collection_id = 0;
+    uint64_t generation = 0;
+    std::string where;  // the filter's JSON text
+    std::shared_ptr<const std::vector<int64_t>> ids;
+  };
+  Selection last_selection_;
 };
+
+// A chunk's stored metadata: the document's, overlaid with the chunk's own keys.
+Json stored_chunk_metadata(const Document& doc, const Chunk& chunk);
 
 // Parses a stored JSON text column; malformed text is reported as corruption.
 Result<Json> parse_json_column(const std::string& text, std::string_view what);

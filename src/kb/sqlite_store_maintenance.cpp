@@ -125,6 +125,9 @@ Result<StoreReport> SqliteStore::verify() {
 
 Result<std::vector<std::string>> SqliteStore::repair() {
   std::lock_guard lock(mu_);
+  // Whatever repair changes, the in-memory caches are rebuilt from the repaired tables.
+  catalogs_.clear();
+  doc_len_ready_ = false;
   std::vector<std::string> done;
   Status fts =
       sql::exec(db_, "INSERT INTO chunks_fts(chunks_fts, rank) VALUES('integrity-check', 1)");

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "fts5_bm25.h"
 #include "fts5_tokenizer.h"
 #include "sqlite_functions.h"
 #include "sqlite_store_impl.h"
@@ -182,6 +183,7 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& dir,
   sqlite3_busy_timeout(db, 5000);
   DKB_RETURN_IF_ERROR(register_fts5_tokenizer(db));
   DKB_RETURN_IF_ERROR(register_sql_functions(db));
+  DKB_RETURN_IF_ERROR(register_bm25_function(db));
   Status s = store->init_schema();
   if (!s.is_ok()) return s.with_context("opening knowledge base in " + dir);
   return std::unique_ptr<Store>(std::move(store));

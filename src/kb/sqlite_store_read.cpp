@@ -1,7 +1,10 @@
 // Reads and searches of SqliteStore (writes are in sqlite_store.cpp).
+#include <algorithm>
 #include <cstring>
+#include <iterator>
 #include <unordered_map>
 
+#include "fts5_bm25.h"
 #include "kb/filter.h"
 #include "kb/text_tokenizer.h"
 #include "sqlite_store_impl.h"
@@ -170,7 +173,7 @@ Result<int64_t> SqliteStore::count_chunks(std::string_view collection) {
 
 Result<std::vector<SearchHit>> SqliteStore::text_search(std::string_view collection,
                                                         const TextQuery& query) {
-  DKB_ASSIGN_OR_RETURN(CompiledFilter filter, compile_where(query.where, "c.metadata"));
+  DKB_ASSIGN_OR_RETURN(WhereNode where, parse_where(query.where));
   DKB_ASSIGN_OR_RETURN(CompiledFilter doc_filter,
                        compile_where_document(query.where_document, "c.text"));
   std::string match = fts5_match_expression(query.text);
@@ -178,40 +181,57 @@ Result<std::vector<SearchHit>> SqliteStore::text_search(std::string_view collect
   DKB_ASSIGN_OR_RETURN(Collection coll, get_collection_locked(collection));
   std::vector<SearchHit> out;
   if (match.empty() || query.k == 0) return out;
-  std::string q;
-  if (filter.sql == "1" && doc_filter.sql == "1") {
-    // Without filters, rank first and read rows after: the collection check is a probe of the
-    // (collection_id, id) index, so only the top k chunk rows (each carrying its vector
-    // inline) are read instead of every match's.
-    q = std::string("SELECT ") + kHitColumns +
-        ", top.score FROM (SELECT chunks_fts.rowid AS rid, bm25(chunks_fts) AS score FROM chunks_fts "
-        "WHERE chunks_fts MATCH ? AND EXISTS (SELECT 1 FROM chunks INDEXED BY chunks_by_collection "
-        "WHERE collection_id = ? AND id = chunks_fts.rowid) ORDER BY score LIMIT ?) AS top "
-        "JOIN chunks c ON c.id = top.rid JOIN documents d ON d.id = c.document_id ORDER BY top.score";
+  // Which rows may rank: the collection's chunks (or those matching `where`), from memory,
+  // so neither the collection check nor the filter reads a chunk row.
+  IdBitmap selected;
+  const IdBitmap* allow = &selected;
+  if (!where.children.empty()) {
+    DKB_ASSIGN_OR_RETURN(auto ids, select_locked(coll, query.where, where));
+    selected = IdBitmap(*ids);
   } else {
-    q = std::string("SELECT ") + kHitColumns +
-        ", bm25(chunks_fts) "
-        "FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid "
-        "JOIN documents d ON d.id = c.document_id "
-        "WHERE chunks_fts MATCH ? AND c.collection_id = ? AND (" +
-        filter.sql + ") AND (" + doc_filter.sql + ") ORDER BY bm25(chunks_fts) LIMIT ?";
+    DKB_ASSIGN_OR_RETURN(const MetadataIndex* cat, catalog_locked(coll, false));
+    allow = &cat->members();
   }
-  DKB_ASSIGN_OR_RETURN(auto st, sql::Stmt::prepare(db_, q));
-  st.bind(1, match).bind(2, coll.id);
-  int next = st.bind_filter(st.bind_filter(3, filter), doc_filter);
-  st.bind(next, static_cast<int64_t>(std::min<size_t>(query.k, INT32_MAX)));
-  for (;;) {
-    DKB_ASSIGN_OR_RETURN(bool row, st.step());
-    if (!row) break;
-    DKB_ASSIGN_OR_RETURN(SearchHit h, read_hit(st));
-    h.score = -st.col_double(7);
+  DKB_RETURN_IF_ERROR(doc_lengths_locked());
+  DKB_ASSIGN_OR_RETURN(auto scored, bm25_matches(db_, match, *allow, doc_len_));
+  // bm25 ascending (best first), ties by rowid: the order of "ORDER BY bm25(chunks_fts)".
+  auto before = [](const Bm25Match& a, const Bm25Match& b) {
+    return a.bm25 != b.bm25 ? a.bm25 < b.bm25 : a.rowid < b.rowid;
+  };
+  std::vector<int64_t> ids;
+  std::vector<double> bm25;
+  if (doc_filter.sql == "1") {
+    size_t n = std::min(query.k, scored.size());
+    std::partial_sort(scored.begin(), scored.begin() + static_cast<ptrdiff_t>(n), scored.end(), before);
+    for (size_t i = 0; i < n; ++i) {
+      ids.push_back(scored[i].rowid);
+      bm25.push_back(scored[i].bm25);
+    }
+  } else {
+    // where_document needs the text: test candidates in rank order until k pass.
+    std::sort(scored.begin(), scored.end(), before);
+    DKB_ASSIGN_OR_RETURN(auto check, sql::Stmt::prepare(db_, "SELECT 1 FROM chunks c WHERE c.id = ? AND (" +
+                                                                 doc_filter.sql + ")"));
+    for (size_t i = 0; i < scored.size() && ids.size() < query.k; ++i) {
+      check.bind(1, scored[i].rowid);
+      check.bind_filter(2, doc_filter);
+      DKB_ASSIGN_OR_RETURN(bool pass, check.step());
+      check.reset();
+      if (!pass) continue;
+      ids.push_back(scored[i].rowid);
+      bm25.push_back(scored[i].bm25);
+    }
+  }
+  DKB_ASSIGN_OR_RETURN(out, get_hits_locked(ids));
+  for (size_t i = 0; i < out.size(); ++i) {
+    // get_hits_locked keeps the order and every id (all are live rows under this lock).
+    out[i].score = -bm25[i];
     // Highlighting in C++ rather than FTS5's highlight(): that marks only the first token of
     // a position, i.e. one character of a CJK bigram.
     if (query.highlight) {
-      h.highlighted =
-          highlight_text(h.text, query.text, query.highlight_open, query.highlight_close);
+      out[i].highlighted =
+          highlight_text(out[i].text, query.text, query.highlight_open, query.highlight_close);
     }
-    out.push_back(std::move(h));
   }
   return out;
 }
@@ -219,24 +239,36 @@ Result<std::vector<SearchHit>> SqliteStore::text_search(std::string_view collect
 Result<std::vector<int64_t>> SqliteStore::filter_chunk_ids(std::string_view collection,
                                                            const Json& where,
                                                            const Json& where_document) {
-  DKB_ASSIGN_OR_RETURN(CompiledFilter filter, compile_where(where, "c.metadata"));
+  DKB_ASSIGN_OR_RETURN(WhereNode tree, parse_where(where));
   DKB_ASSIGN_OR_RETURN(CompiledFilter doc_filter, compile_where_document(where_document, "c.text"));
   std::lock_guard lock(mu_);
   DKB_ASSIGN_OR_RETURN(Collection coll, get_collection_locked(collection));
-  DKB_ASSIGN_OR_RETURN(
-      auto st,
-      sql::Stmt::prepare(db_, "SELECT c.id FROM chunks c INDEXED BY chunks_by_metadata "
-                                  "WHERE c.collection_id = ? AND (" +
-                                  filter.sql + ") AND (" + doc_filter.sql + ") ORDER BY c.id"));
-  st.bind(1, coll.id);
-  st.bind_filter(st.bind_filter(2, filter), doc_filter);
   std::vector<int64_t> out;
+  bool filtered = !tree.children.empty();
+  if (filtered) {
+    DKB_ASSIGN_OR_RETURN(auto ids, select_locked(coll, where, tree));
+    out = *ids;
+  } else if (doc_filter.sql == "1") {
+    DKB_ASSIGN_OR_RETURN(const MetadataIndex* cat, catalog_locked(coll, false));
+    out = cat->ids();
+  }
+  if (doc_filter.sql == "1") return out;
+  // where_document tests the text, which only SQLite holds.
+  DKB_ASSIGN_OR_RETURN(
+      auto st, sql::Stmt::prepare(db_, "SELECT c.id FROM chunks c WHERE c.collection_id = ? AND (" +
+                                           doc_filter.sql + ") ORDER BY c.id"));
+  st.bind(1, coll.id);
+  st.bind_filter(2, doc_filter);
+  std::vector<int64_t> by_text;
   for (;;) {
     DKB_ASSIGN_OR_RETURN(bool row, st.step());
     if (!row) break;
-    out.push_back(st.col_int(0));
+    by_text.push_back(st.col_int(0));
   }
-  return out;
+  if (!filtered) return by_text;
+  std::vector<int64_t> both;
+  std::set_intersection(out.begin(), out.end(), by_text.begin(), by_text.end(), std::back_inserter(both));
+  return both;
 }
 
 Status SqliteStore::for_each_vector(
@@ -284,6 +316,10 @@ Status SqliteStore::for_each_vector_locked(
 
 Result<std::vector<SearchHit>> SqliteStore::get_hits(std::span<const int64_t> chunk_ids) {
   std::lock_guard lock(mu_);
+  return get_hits_locked(chunk_ids);
+}
+
+Result<std::vector<SearchHit>> SqliteStore::get_hits_locked(std::span<const int64_t> chunk_ids) {
   std::vector<SearchHit> out;
   if (chunk_ids.empty()) return out;
   DKB_ASSIGN_OR_RETURN(
@@ -301,21 +337,25 @@ Result<std::vector<SearchHit>> SqliteStore::get_hits(std::span<const int64_t> ch
   }
   for (int64_t id : chunk_ids) {
     auto it = by_id.find(id);
-    if (it != by_id.end()) out.push_back(it->second);
+    if (it != by_id.end()) out.push_back(std::move(it->second));
   }
   return out;
 }
 
 uint64_t SqliteStore::generation(std::string_view collection) {
   std::lock_guard lock(mu_);
+  auto g = generation_locked(collection);
+  return g.is_ok() ? *g : 0;
+}
+
+Result<uint64_t> SqliteStore::generation_locked(std::string_view collection) {
   auto it = generations_.find(collection);
   if (it != generations_.end()) return it->second;
-  auto st = sql::Stmt::prepare(db_, "SELECT generation FROM collections WHERE name=?");
-  if (!st.is_ok()) return 0;
-  st->bind(1, collection);
-  auto row = st->step();
-  if (!row.is_ok() || !*row) return 0;
-  auto g = static_cast<uint64_t>(st->col_int(0));
+  DKB_ASSIGN_OR_RETURN(auto st, sql::Stmt::prepare(db_, "SELECT generation FROM collections WHERE name=?"));
+  st.bind(1, collection);
+  DKB_ASSIGN_OR_RETURN(bool row, st.step());
+  if (!row) return uint64_t{0};
+  auto g = static_cast<uint64_t>(st.col_int(0));
   generations_.emplace(std::string(collection), g);
   return g;
 }

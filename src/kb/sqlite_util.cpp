@@ -39,6 +39,10 @@ Stmt& Stmt::bind_blob(int i, const void* data, size_t n) {
   sqlite3_bind_blob(stmt_.get(), i, data, static_cast<int>(n), SQLITE_TRANSIENT);
   return *this;
 }
+Stmt& Stmt::bind_pointer(int i, void* p, const char* type) {
+  sqlite3_bind_pointer(stmt_.get(), i, p, type, nullptr);
+  return *this;
+}
 Stmt& Stmt::bind_value(int i, const SqlValue& v) {
   std::visit([&](const auto& x) { bind(i, x); }, v);
   return *this;

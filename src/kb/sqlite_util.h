@@ -32,6 +32,9 @@ class Stmt {
   Stmt& bind_null(int i);
   Stmt& bind_blob(int i, const void* data, size_t n);
   Stmt& bind_value(int i, const SqlValue& v);
+  // sqlite3_bind_pointer: `p` (borrowed, must outlive the statement's run) for functions that
+  // ask for pointers of `type` (a string literal).
+  Stmt& bind_pointer(int i, void* p, const char* type);
   // Binds a compiled filter's parameters starting at index `first`; returns the next index.
   int bind_filter(int first, const CompiledFilter& f);
 
@@ -39,6 +42,8 @@ class Stmt {
   Result<bool> step();
   // Steps to completion expecting no rows.
   Status run();
+  // Makes the statement ready to step again (bindings stay).
+  void reset() { sqlite3_reset(stmt_.get()); }
 
   int64_t col_int(int i) const { return sqlite3_column_int64(stmt_.get(), i); }
   double col_double(int i) const { return sqlite3_column_double(stmt_.get(), i); }

@@ -67,6 +67,12 @@ Status ExactVectorIndex::add(int64_t id, std::span<const float> vector) {
   return Status::ok();
 }
 
+void ExactVectorIndex::reserve(size_t n) {
+  ids_.reserve(n);
+  data_.reserve(n * dim_);
+  row_.reserve(n);
+}
+
 void ExactVectorIndex::remove(int64_t id) {
   auto it = row_.find(id);
   if (it == row_.end()) return;

@@ -31,6 +31,20 @@ struct CompiledFilter {
   std::vector<SqlValue> params;  // bound to the '?' placeholders, in order
 };
 
+// A parsed `where` filter: the tree compile_where's SQL is generated from, for evaluating a
+// filter outside SQL (MetadataIndex) with the same meaning. Leaves compare the value of `key`
+// with `values`, the operands exactly as they are bound to the SQL (booleans as 0/1).
+struct WhereNode {
+  enum class Op { kAnd, kOr, kEq, kNe, kGt, kGte, kLt, kLte, kIn, kNin, kContains };
+  Op op = Op::kAnd;
+  std::string key;                  // leaves
+  std::vector<SqlValue> values;     // leaves: one operand, or the $in/$nin list
+  std::vector<WhereNode> children;  // kAnd, kOr; an empty kAnd matches everything
+};
+
+// Validates like compile_where (same errors); null or {} → an empty kAnd.
+Result<WhereNode> parse_where(const Json& where);
+
 // `metadata_column` is the SQL expression of the JSON metadata column, e.g. "c.metadata".
 // A null `where` (or an empty object) compiles to "1".
 Result<CompiledFilter> compile_where(const Json& where, std::string_view metadata_column);

@@ -82,6 +82,9 @@ class ExactVectorIndex final : public VectorIndex {
                                         const IdFilter& filter) const override;
   void for_each(const std::function<void(int64_t, std::span<const float>)>& fn) const override;
   bool contains(int64_t id) const { return row_.count(id) != 0; }
+  // Room for `n` vectors without reallocating (a bulk load would otherwise peak at twice the
+  // data while its buffer doubles).
+  void reserve(size_t n);
 
  private:
   float score(std::span<const float> q, size_t row) const;
