@@ -47,7 +47,8 @@ struct MatmulJob {
   float* y;
   VecDotKernel dot;
   bool split_tokens;
-  // GEMM path only.
+  // Tile path (decode) or GEMM path.
+  GemmKind tile = GemmKind::kNone;
   GemmKind gemm = GemmKind::kNone;
   int64_t panel_rows = 0;
   size_t panel_bytes = 0;  // per thread
@@ -61,7 +62,8 @@ void quantize_part(const MatmulJob& job, int ith, int nth) {
   for (int64_t t = t0; t < t1; ++t) {
     quantize_row(job.xtype, job.x + t * job.n_in, job.xq + t * job.x_row, job.n_in);
     if (job.x_extra_n > 0) {
-      detail::gemm_prepare_x_avx2(job.gemm, job.n_in, job.xq + t * job.x_row,
+      detail::gemm_prepare_x_avx2(job.gemm != GemmKind::kNone ? job.gemm : job.tile, job.n_in,
+                                  job.xq + t * job.x_row,
                                   job.x_extra + t * job.x_extra_n);
     }
   }
@@ -84,6 +86,17 @@ void compute_part(const MatmulJob& job, int ith, int nth) {
       }
     }
   }
+}
+
+// Unpack-on-the-fly tiles straight from the weight rows: each thread takes a contiguous range
+// of rows (a multiple of 4, so tails stay at the end) and all tokens.
+void tile_part(const MatmulJob& job, int ith, int nth) {
+  const int64_t groups = (job.n_out + 3) / 4;
+  auto [g0, g1] = ThreadPool::split(groups, ith, nth);
+  const int64_t o0 = g0 * 4, o1 = std::min(job.n_out, g1 * 4);
+  if (o1 <= o0) return;
+  detail::tile_avx2(job.tile, job.n_in, job.w + o0 * job.w_row, job.w_row, o1 - o0, job.xq,
+                    job.x_row, job.x_extra, job.n_tokens, job.y + o0, job.n_out);
 }
 
 void gemm_part(const MatmulJob& job, int ith, int nth) {
@@ -133,13 +146,16 @@ void matmul(ThreadPool& pool, MatmulScratch& scratch, TensorType wtype, const vo
   // Few output rows (e.g. a small head) but many tokens: give each thread whole tokens.
   job.split_tokens = n_out < static_cast<int64_t>(nth) * kRowTile && n_tokens >= nth;
 
-  if (n_tokens >= 2 && active_isa() == Isa::kAvx2) job.gemm = gemm_kind(wtype);
+  if (active_isa() == Isa::kAvx2) {
+    (n_tokens == 1 ? job.tile : job.gemm) = gemm_kind(wtype);
+  }
+  const GemmKind extra_kind = job.gemm != GemmKind::kNone ? job.gemm : job.tile;
   if (job.xtype == TensorType::kF32) {
     job.xq = const_cast<uint8_t*>(reinterpret_cast<const uint8_t*>(x));
   } else {
     // Quantized rows, then (GEMM path) the per-row extra floats, 64-byte aligned.
     const size_t xq_bytes = (job.x_row * static_cast<size_t>(n_tokens) + 63) / 64 * 64;
-    if (job.gemm != GemmKind::kNone) job.x_extra_n = detail::gemm_x_extra_floats(job.gemm, n_in);
+    if (extra_kind != GemmKind::kNone) job.x_extra_n = detail::gemm_x_extra_floats(extra_kind, n_in);
     const size_t need = xq_bytes + job.x_extra_n * sizeof(float) * static_cast<size_t>(n_tokens);
     if (scratch.buf.size() < need) scratch.buf.resize(need);
     job.xq = scratch.buf.data();
@@ -161,6 +177,14 @@ void matmul(ThreadPool& pool, MatmulScratch& scratch, TensorType wtype, const vo
       gemm_part(job, 0, 1);
     } else {
       pool.run([&job](int ith, int n) { gemm_part(job, ith, n); });
+    }
+    return;
+  }
+  if (job.tile != GemmKind::kNone) {
+    if (nth == 1 || n_out < 64) {
+      tile_part(job, 0, 1);
+    } else {
+      pool.run([&job](int ith, int n) { tile_part(job, ith, n); });
     }
     return;
   }

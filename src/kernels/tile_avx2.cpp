@@ -1,0 +1,433 @@
+// Unpack-on-the-fly tiles for decode (one token) and small batches: a tile of RM weight rows x
+// RN activation rows is computed straight from the quantized weight rows as stored (the mmap'd
+// file), with no packing pass, so decode reads every weight byte exactly once. Each weight
+// block is unpacked once per tile and used for RN tokens; each activation block (and what
+// depends on the activation only: Q4_0's maddubs(8, x), Q6_K's maddubs(32, x), the K-quants'
+// bsum pairs, the scale as float) is loaded once and used for RM rows. The RM x RN float
+// accumulators are independent chains, which hides the FMA latency that bounds the one-row
+// vec_dot (one chain, one block per FMA).
+//
+// Bit-identical to vec_dot_*_avx2: every (row, token) accumulator receives exactly the float
+// operations of that type's vec_dot, in the same order: per block the same int32 lane vector
+// (however the exact integer work is arranged), the same float scale product, the same FMA in
+// block order, then the same horizontal sum. tests/kernels/tile_test.cpp checks this bitwise.
+// Same file rules as vec_dot_avx2.cpp (templates live in an anonymous namespace).
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/blocks.h"
+#include "avx2_util.h"
+#include "kernels_internal.h"
+
+namespace dkb::kernels::detail {
+namespace {
+
+// Bytes 0..15 at p -> 32 bytes: their low nibbles, then their high nibbles (unpack_nibbles,
+// with one broadcast load and a per-lane shift instead of a shift and an insert).
+static __m256i nibbles(const uint8_t* p) {
+  const __m256i b = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  return _mm256_and_si256(_mm256_srlv_epi64(b, _mm256_set_epi64x(4, 4, 0, 0)),
+                          _mm256_set1_epi8(0x0F));
+}
+
+// The half-precision scales at p, p + kStride, ..., p + 7 * kStride as floats. Assembled in
+// general-purpose registers (a vector gather is many times slower here) and converted at once.
+static uint64_t h4(const uint8_t* p, int stride) {
+  uint16_t h[4];
+  for (int k = 0; k < 4; ++k) std::memcpy(&h[k], p + k * stride, 2);
+  return h[0] | static_cast<uint64_t>(h[1]) << 16 | static_cast<uint64_t>(h[2]) << 32 |
+         static_cast<uint64_t>(h[3]) << 48;
+}
+
+template <int kStride>
+__m256 load_scales8(const uint8_t* p) {
+  const __m128i h = _mm_set_epi64x(static_cast<long long>(h4(p + 4 * kStride, kStride)),
+                                   static_cast<long long>(h4(p, kStride)));
+  return _mm256_cvtph_ps(h);
+}
+
+// Scale products dt[r][c][j] = h2f(w_r[g + j].d) * xd[c][g + j] for the blocks g..g+gn-1: the
+// same float products as vec_dot's per-block h2f(a.d) * h2f(b.d) (xd holds the activation
+// scales as floats, exactly), computed 8 at a time and broadcast from memory in the block loop.
+template <typename Block, int RM, int RN>
+void legacy_scales(const Block* const* wr, const float* xd, int64_t nb, int64_t g, int64_t gn,
+                   float (*dt)[RN][8]) {
+  if (gn == 8) {
+#pragma GCC unroll 8
+    for (int r = 0; r < RM; ++r) {
+      const __m256 dw =
+          load_scales8<sizeof(Block)>(reinterpret_cast<const uint8_t*>(&wr[r][g].d));
+#pragma GCC unroll 8
+      for (int c = 0; c < RN; ++c) {
+        _mm256_store_ps(dt[r][c], _mm256_mul_ps(dw, _mm256_loadu_ps(xd + c * nb + g)));
+      }
+    }
+    return;
+  }
+  for (int r = 0; r < RM; ++r)
+    for (int c = 0; c < RN; ++c)
+      for (int64_t j = 0; j < gn; ++j) dt[r][c][j] = _cvtsh_ss(wr[r][g + j].d) * xd[c * nb + g + j];
+}
+
+// Software prefetch of the next tile's weight rows, spread over this tile's block steps: after
+// step k the lines of [base, base + step * (k + 1)) have been requested. RM rows are read in
+// parallel, RM short streams the hardware prefetcher follows poorly; the next tile is one
+// contiguous range, so this turns the weight reads back into one sequential stream.
+struct Prefetch {
+  uintptr_t next, base, step;
+  void upto(int64_t k) {
+    const uintptr_t end = base + step * static_cast<uintptr_t>(k + 1);
+    for (; next < end; next += 64) _mm_prefetch(reinterpret_cast<const char*>(next), _MM_HINT_T0);
+  }
+};
+
+template <int RM, int RN>
+void store_sums(__m256 (&acc)[RM][RN], float* y, int64_t ldy) {
+#pragma GCC unroll 8
+  for (int c = 0; c < RN; ++c)
+#pragma GCC unroll 8
+    for (int r = 0; r < RM; ++r) y[c * ldy + r] = hsum_ps(acc[r][c]);
+}
+
+// Q4_0 x Q8_0. vec_dot's lanes of (u - 8) * x are formed as maddubs(u, x) - maddubs(8, x)
+// (exact in int16: |pairs| <= 3810 and 2032), where maddubs(8, x) depends on the token only.
+template <int RM, int RN>
+void tile_q4_0(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x, size_t x_row,
+               const float* xd, float* y, int64_t ldy, Prefetch pf) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  const __m256i eights = _mm256_set1_epi8(8);
+  __m256 acc[RM][RN];
+  const BlockQ4_0* wr[RM];
+  const BlockQ8_0* xr[RN];
+#pragma GCC unroll 8
+  for (int r = 0; r < RM; ++r) {
+    wr[r] = reinterpret_cast<const BlockQ4_0*>(w + r * w_row);
+#pragma GCC unroll 8
+    for (int c = 0; c < RN; ++c) acc[r][c] = _mm256_setzero_ps();
+  }
+#pragma GCC unroll 8
+  for (int c = 0; c < RN; ++c) xr[c] = reinterpret_cast<const BlockQ8_0*>(x + c * x_row);
+  for (int64_t g = 0; g < nb; g += 8) {
+    const int64_t gn = nb - g < 8 ? nb - g : 8;
+    alignas(32) float dt[RM][RN][8];
+    legacy_scales<BlockQ4_0, RM, RN>(wr, xd, nb, g, gn, dt);
+    for (int64_t j = 0; j < gn; ++j) {
+      const int64_t b = g + j;
+      pf.upto(b);
+      __m256i xv[RN], x8[RN];
+#pragma GCC unroll 8
+      for (int c = 0; c < RN; ++c) {
+        xv[c] = load256(xr[c][b].qs);
+        x8[c] = _mm256_maddubs_epi16(eights, xv[c]);
+      }
+#pragma GCC unroll 8
+      for (int r = 0; r < RM; ++r) {
+        const __m256i u = nibbles(wr[r][b].qs);
+#pragma GCC unroll 8
+        for (int c = 0; c < RN; ++c) {
+          const __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(u, xv[c]), x8[c]);
+          const __m256i p = _mm256_madd_epi16(p16, ones);
+          acc[r][c] =
+              _mm256_fmadd_ps(_mm256_broadcast_ss(&dt[r][c][j]), _mm256_cvtepi32_ps(p), acc[r][c]);
+        }
+      }
+    }
+  }
+  store_sums<RM, RN>(acc, y, ldy);
+}
+
+// Signed legacy weights (Q8_0; Q5_0 as q - 16) x Q8_0: dot_ss8 as in vec_dot, with |q| taken
+// once per weight block for all RN tokens.
+template <typename Block>
+__m256i signed_quants(const Block& b) {
+  if constexpr (sizeof(Block) == sizeof(BlockQ8_0)) {
+    return load256(b.qs);
+  } else {
+    // q - 16 as a signed byte: nibble | 0xF0 when the high bit is clear, nibble otherwise.
+    const __m256i hi =
+        _mm256_andnot_si256(bits_to_bytes(b.qh), _mm256_set1_epi8(static_cast<char>(0xF0)));
+    return _mm256_or_si256(nibbles(b.qs), hi);
+  }
+}
+
+template <typename Block, int RM, int RN>
+void tile_signed(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x, size_t x_row,
+                 const float* xd, float* y, int64_t ldy, Prefetch pf) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256 acc[RM][RN];
+  const Block* wr[RM];
+  const BlockQ8_0* xr[RN];
+#pragma GCC unroll 8
+  for (int r = 0; r < RM; ++r) {
+    wr[r] = reinterpret_cast<const Block*>(w + r * w_row);
+#pragma GCC unroll 8
+    for (int c = 0; c < RN; ++c) acc[r][c] = _mm256_setzero_ps();
+  }
+#pragma GCC unroll 8
+  for (int c = 0; c < RN; ++c) xr[c] = reinterpret_cast<const BlockQ8_0*>(x + c * x_row);
+  for (int64_t g = 0; g < nb; g += 8) {
+    const int64_t gn = nb - g < 8 ? nb - g : 8;
+    alignas(32) float dt[RM][RN][8];
+    legacy_scales<Block, RM, RN>(wr, xd, nb, g, gn, dt);
+    for (int64_t j = 0; j < gn; ++j) {
+      const int64_t b = g + j;
+      pf.upto(b);
+      __m256i xv[RN];
+#pragma GCC unroll 8
+      for (int c = 0; c < RN; ++c) xv[c] = load256(xr[c][b].qs);
+#pragma GCC unroll 8
+      for (int r = 0; r < RM; ++r) {
+        const __m256i q = signed_quants(wr[r][b]);
+        const __m256i aq = _mm256_sign_epi8(q, q);
+#pragma GCC unroll 8
+        for (int c = 0; c < RN; ++c) {
+          const __m256i p16 = _mm256_maddubs_epi16(aq, _mm256_sign_epi8(xv[c], q));
+          const __m256i p = _mm256_madd_epi16(p16, ones);
+          acc[r][c] =
+              _mm256_fmadd_ps(_mm256_broadcast_ss(&dt[r][c][j]), _mm256_cvtepi32_ps(p), acc[r][c]);
+        }
+      }
+    }
+  }
+  store_sums<RM, RN>(acc, y, ldy);
+}
+
+template <bool kFive> struct KBlock { using type = BlockQ4_K; };
+template <> struct KBlock<true> { using type = BlockQ5_K; };
+
+// Q4_K / Q5_K x Q8_K: vec_dot_q{4,5}_k_avx2's lanes (per 64 elements: low nibbles times scale
+// 2j, high nibbles times scale 2j+1, via madd), its separate 4-lane min accumulator fed with
+// -d_x * dmin times madd(mins, pairwise-added bsums), and its final sum of the two.
+template <bool kFive, int RM, int RN>
+void tile_q45_k(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x, size_t x_row,
+                const float*, float* y, int64_t ldy, Prefetch pf) {
+  using Block = typename KBlock<kFive>::type;
+  const __m256i m4 = _mm256_set1_epi8(0xF);
+  const __m256i bit4 = _mm256_set1_epi8(0x10);
+  __m256 acc[RM][RN];
+  __m128 acc_m[RM][RN];
+#pragma GCC unroll 8
+  for (int r = 0; r < RM; ++r)
+#pragma GCC unroll 8
+    for (int c = 0; c < RN; ++c) acc[r][c] = _mm256_setzero_ps(), acc_m[r][c] = _mm_setzero_ps();
+  for (int64_t i = 0; i < nb; ++i) {
+    pf.upto(i);
+    const BlockQ8_K* xb[RN];
+    __m128i q8s[RN];
+#pragma GCC unroll 8
+    for (int c = 0; c < RN; ++c) {
+      xb[c] = reinterpret_cast<const BlockQ8_K*>(x + c * x_row) + i;
+      const __m256i bs = load256(xb[c]->bsums);
+      q8s[c] = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
+    }
+    __m256i scales[RM];
+    __m256i sumi[RM][RN];
+#pragma GCC unroll 8
+    for (int r = 0; r < RM; ++r) {
+      const Block* a = reinterpret_cast<const Block*>(w + r * w_row) + i;
+      const float adm = _cvtsh_ss(a->dmin);
+      const __m256i ms = _mm256_cvtepu8_epi16(unpack_scales_mins(a->scales));
+      const __m128i mins = _mm256_extracti128_si256(ms, 1);
+      const __m128i sc128 = _mm256_castsi256_si128(ms);
+      scales[r] = _mm256_set_m128i(sc128, sc128);
+#pragma GCC unroll 8
+      for (int c = 0; c < RN; ++c) {
+        const float dmin = -xb[c]->d * adm;
+        acc_m[r][c] = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(_mm_madd_epi16(mins, q8s[c])),
+                                   acc_m[r][c]);
+        sumi[r][c] = _mm256_setzero_si256();
+      }
+    }
+    __m256i hb[RM];
+    if constexpr (kFive) {
+#pragma GCC unroll 8
+      for (int r = 0; r < RM; ++r) hb[r] = load256((reinterpret_cast<const Block*>(w + r * w_row) + i)->qh);
+    }
+#pragma GCC unroll 4
+    for (int j = 0; j < kQK_K / 64; ++j) {
+      __m256i xl[RN], xh[RN];
+#pragma GCC unroll 8
+      for (int c = 0; c < RN; ++c) {
+        xl[c] = load256(xb[c]->qs + 64 * j);
+        xh[c] = load256(xb[c]->qs + 64 * j + 32);
+      }
+#pragma GCC unroll 8
+      for (int r = 0; r < RM; ++r) {
+        const Block* a = reinterpret_cast<const Block*>(w + r * w_row) + i;
+        const __m256i bits = load256(a->qs + 32 * j);
+        __m256i ql = _mm256_and_si256(bits, m4);
+        __m256i qh = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+        if constexpr (kFive) {
+          // Bits 2j and 2j+1 of each qh byte (hb[r] is shifted right by 2 per j): bit 0 -> bit
+          // 4 via << 4, bit 1 -> bit 4 via << 3 (16-bit shifts; the mask keeps each byte's own).
+          ql = _mm256_or_si256(ql, _mm256_and_si256(_mm256_slli_epi16(hb[r], 4), bit4));
+          qh = _mm256_or_si256(qh, _mm256_and_si256(_mm256_slli_epi16(hb[r], 3), bit4));
+          hb[r] = _mm256_srli_epi16(hb[r], 2);
+        }
+        const __m256i sl = broadcast16(scales[r], 2 * j);
+        const __m256i sh = broadcast16(scales[r], 2 * j + 1);
+#pragma GCC unroll 8
+        for (int c = 0; c < RN; ++c) {
+          const __m256i p_l = _mm256_madd_epi16(sl, _mm256_maddubs_epi16(ql, xl[c]));
+          const __m256i p_h = _mm256_madd_epi16(sh, _mm256_maddubs_epi16(qh, xh[c]));
+          sumi[r][c] = _mm256_add_epi32(sumi[r][c], _mm256_add_epi32(p_l, p_h));
+        }
+      }
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < RM; ++r) {
+      const float ad = _cvtsh_ss((reinterpret_cast<const Block*>(w + r * w_row) + i)->d);
+#pragma GCC unroll 8
+      for (int c = 0; c < RN; ++c) {
+        const float d = xb[c]->d * ad;
+        acc[r][c] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi[r][c]), acc[r][c]);
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int c = 0; c < RN; ++c)
+#pragma GCC unroll 8
+    for (int r = 0; r < RM; ++r) y[c * ldy + r] = hsum_ps(acc[r][c]) + hsum_ps128(acc_m[r][c]);
+}
+
+// Q6_K x Q8_K: vec_dot_q6_k_avx2's lanes (maddubs(q, x) - maddubs(32, x) in int16, the latter
+// per token only, times the int8 scale of each 16 elements via madd).
+template <int RM, int RN>
+void tile_q6_k(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x, size_t x_row,
+               const float*, float* y, int64_t ldy, Prefetch pf) {
+  const __m256i m4 = _mm256_set1_epi8(0xF);
+  const __m256i m30 = _mm256_set1_epi8(0x30);
+  const __m256i m32s = _mm256_set1_epi8(32);
+  __m256 acc[RM][RN];
+#pragma GCC unroll 8
+  for (int r = 0; r < RM; ++r)
+#pragma GCC unroll 8
+    for (int c = 0; c < RN; ++c) acc[r][c] = _mm256_setzero_ps();
+  for (int64_t i = 0; i < nb; ++i) {
+    pf.upto(i);
+    const BlockQ8_K* xb[RN];
+#pragma GCC unroll 8
+    for (int c = 0; c < RN; ++c) xb[c] = reinterpret_cast<const BlockQ8_K*>(x + c * x_row) + i;
+    __m256i sc16[RM];
+    __m256i sumi[RM][RN];
+#pragma GCC unroll 8
+    for (int r = 0; r < RM; ++r) {
+      const BlockQ6_K* a = reinterpret_cast<const BlockQ6_K*>(w + r * w_row) + i;
+      sc16[r] = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a->scales)));
+#pragma GCC unroll 8
+      for (int c = 0; c < RN; ++c) sumi[r][c] = _mm256_setzero_si256();
+    }
+#pragma GCC unroll 2
+    for (int j = 0; j < kQK_K / 128; ++j) {
+#pragma GCC unroll 8
+      for (int r = 0; r < RM; ++r) {
+        const BlockQ6_K* a = reinterpret_cast<const BlockQ6_K*>(w + r * w_row) + i;
+        const __m256i hb = load256(a->qh + 32 * j);
+        const __m256i lb1 = load256(a->ql + 64 * j);
+        const __m256i lb2 = load256(a->ql + 64 * j + 32);
+        // The four 32-element chunks q = low 4 bits | high 2 bits << 4 (as vec_dot builds them).
+        __m256i q[4];
+        q[0] = _mm256_or_si256(_mm256_and_si256(lb1, m4),
+                               _mm256_and_si256(_mm256_slli_epi16(hb, 4), m30));
+        q[1] = _mm256_or_si256(_mm256_and_si256(lb2, m4),
+                               _mm256_and_si256(_mm256_slli_epi16(hb, 2), m30));
+        q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(lb1, 4), m4),
+                               _mm256_and_si256(hb, m30));
+        q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(lb2, 4), m4),
+                               _mm256_and_si256(_mm256_srli_epi16(hb, 2), m30));
+        // Scales of this half: low 128 bits = scales 8j..8j+7 in both lanes.
+        const __m256i sch = _mm256_permute2x128_si256(sc16[r], sc16[r], j == 0 ? 0x00 : 0x11);
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; ++k) {
+          // Scale 8j+2k for the first 16 elements (low lane), 8j+2k+1 for the next 16.
+          const __m256i s = _mm256_shuffle_epi8(
+              sch, _mm256_set_m128i(_mm_set1_epi16(static_cast<int16_t>(((4 * k + 3) << 8) | (4 * k + 2))),
+                                    _mm_set1_epi16(static_cast<int16_t>(((4 * k + 1) << 8) | (4 * k)))));
+#pragma GCC unroll 8
+          for (int c = 0; c < RN; ++c) {
+            const __m256i xv = load256(xb[c]->qs + 128 * j + 32 * k);
+            const __m256i p16 =
+                _mm256_sub_epi16(_mm256_maddubs_epi16(q[k], xv), _mm256_maddubs_epi16(m32s, xv));
+            sumi[r][c] = _mm256_add_epi32(sumi[r][c], _mm256_madd_epi16(s, p16));
+          }
+        }
+      }
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < RM; ++r) {
+      const float ad = _cvtsh_ss((reinterpret_cast<const BlockQ6_K*>(w + r * w_row) + i)->d);
+#pragma GCC unroll 8
+      for (int c = 0; c < RN; ++c) {
+        const float d = xb[c]->d * ad;
+        acc[r][c] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi[r][c]), acc[r][c]);
+      }
+    }
+  }
+  store_sums<RM, RN>(acc, y, ldy);
+}
+
+using TileFn = void (*)(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x,
+                        size_t x_row, const float* xd, float* y, int64_t ldy, Prefetch pf);
+
+// Tile shapes: rows per tile for one token (decode), and rows x tokens for small batches.
+constexpr int kMaxRM = 4, kMaxRN = 4;
+
+template <template <int, int> class Fn>
+struct Table {
+  static TileFn get(int rm, int rn) {
+    static const TileFn t[kMaxRM][kMaxRN] = {
+        {Fn<1, 1>::f, Fn<1, 2>::f, Fn<1, 3>::f, Fn<1, 4>::f},
+        {Fn<2, 1>::f, Fn<2, 2>::f, Fn<2, 3>::f, Fn<2, 4>::f},
+        {Fn<3, 1>::f, Fn<3, 2>::f, Fn<3, 3>::f, Fn<3, 4>::f},
+        {Fn<4, 1>::f, Fn<4, 2>::f, Fn<4, 3>::f, Fn<4, 4>::f},
+    };
+    return t[rm - 1][rn - 1];
+  }
+};
+
+template <int RM, int RN> struct Q40 { static constexpr TileFn f = tile_q4_0<RM, RN>; };
+template <int RM, int RN> struct Q50 { static constexpr TileFn f = tile_signed<BlockQ5_0, RM, RN>; };
+template <int RM, int RN> struct Q80 { static constexpr TileFn f = tile_signed<BlockQ8_0, RM, RN>; };
+template <int RM, int RN> struct Q4K { static constexpr TileFn f = tile_q45_k<false, RM, RN>; };
+template <int RM, int RN> struct Q5K { static constexpr TileFn f = tile_q45_k<true, RM, RN>; };
+template <int RM, int RN> struct Q6K { static constexpr TileFn f = tile_q6_k<RM, RN>; };
+
+static TileFn tile_fn(GemmKind k, int rm, int rn) {
+  switch (k) {
+    case GemmKind::kQ4_0: return Table<Q40>::get(rm, rn);
+    case GemmKind::kQ5_0: return Table<Q50>::get(rm, rn);
+    case GemmKind::kQ8_0: return Table<Q80>::get(rm, rn);
+    case GemmKind::kQ4_K: return Table<Q4K>::get(rm, rn);
+    case GemmKind::kQ5_K: return Table<Q5K>::get(rm, rn);
+    case GemmKind::kQ6_K: return Table<Q6K>::get(rm, rn);
+    case GemmKind::kNone: break;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+void tile_avx2(GemmKind k, int64_t n, const uint8_t* w, size_t w_row, int64_t nr,
+               const uint8_t* x, size_t x_row, const float* x_extra, int64_t nc, float* y,
+               int64_t ldy) {
+  const bool legacy = k == GemmKind::kQ4_0 || k == GemmKind::kQ5_0 || k == GemmKind::kQ8_0;
+  const int64_t nb = legacy ? n / 32 : n / kQK_K;
+  const int RM = nc == 1 ? 4 : 2;
+  const int RN = nc == 1 ? 1 : 4;
+  const uintptr_t w0 = reinterpret_cast<uintptr_t>(w);
+  for (int64_t r0 = 0; r0 < nr; r0 += RM) {
+    const int rm = static_cast<int>(nr - r0 < RM ? nr - r0 : RM);
+    // The next tile: rows r0 + rm .. r0 + 2 * rm (prefetching past the last row is harmless).
+    const uintptr_t next = w0 + static_cast<uintptr_t>(r0 + rm) * w_row;
+    for (int64_t c0 = 0; c0 < nc; c0 += RN) {
+      const int rn = static_cast<int>(nc - c0 < RN ? nc - c0 : RN);
+      const Prefetch pf{next & ~uintptr_t{63}, next, c0 == 0 ? rm * w_row / nb : 0};
+      tile_fn(k, rm, rn)(nb, w + r0 * w_row, w_row, x + c0 * x_row, x_row,
+                         legacy ? x_extra + c0 * nb : nullptr, y + c0 * ldy + r0, ldy, pf);
+    }
+  }
+}
+
+}  // namespace dkb::kernels::detail
