@@ -20,6 +20,9 @@ constexpr int64_t kRowTile = 16;
 // Target bytes of one packed GEMM panel (per thread; L2 is >= 512 KiB on current x86 cores).
 constexpr size_t kPanelBytes = 256 * 1024;
 constexpr int64_t kMaxPanelRows = 64;
+// Up to this many tokens (decode, small batches) the unpack-on-the-fly tiles beat packing a
+// panel first (see bench/README.md).
+constexpr int64_t kTileMaxTokens = 16;
 
 using detail::GemmKind;
 
@@ -147,7 +150,7 @@ void matmul(ThreadPool& pool, MatmulScratch& scratch, TensorType wtype, const vo
   job.split_tokens = n_out < static_cast<int64_t>(nth) * kRowTile && n_tokens >= nth;
 
   if (active_isa() == Isa::kAvx2) {
-    (n_tokens == 1 ? job.tile : job.gemm) = gemm_kind(wtype);
+    (n_tokens <= kTileMaxTokens ? job.tile : job.gemm) = gemm_kind(wtype);
   }
   const GemmKind extra_kind = job.gemm != GemmKind::kNone ? job.gemm : job.tile;
   if (job.xtype == TensorType::kF32) {
