@@ -1,11 +1,15 @@
 // matmul: activations are converted once to the weight type's vec-dot format (threaded over
 // tokens), then output rows are split over threads.
-// - GEMM path (>= 2 tokens, AVX2, a type with a packed micro-kernel): each thread takes panels
-//   of weight rows sized to stay in L2, unpacks ("packs") a panel once into int8 blocks and runs
-//   the register-blocked micro-kernel over all tokens (gemm_avx2.cpp).
-// - Otherwise (one token: memory-bound decode; scalar level; other types): each thread walks
-//   its rows in tiles and, within a tile, loops over all tokens with the row dot product, so a
-//   weight tile is read from memory once and reused from cache for every token.
+// - Tile path (<= kTileMaxTokens tokens, AVX2, a type with tiles: decode and batched decode):
+//   each thread takes a contiguous range of rows and runs unpack-on-the-fly tiles of rows x
+//   tokens straight from the weight rows (tile_avx2.cpp): one read of each weight byte, with a
+//   software prefetch of the next tile, no packing pass to amortize.
+// - GEMM path (more tokens: prefill): each thread takes panels of weight rows sized to stay in
+//   L2, unpacks ("packs") a panel once into int8 blocks and runs the register-blocked
+//   micro-kernel over all tokens (gemm_avx2.cpp).
+// - Otherwise (scalar level; other types): each thread walks its rows in tiles and, within a
+//   tile, loops over all tokens with the row dot product, so a weight tile is read from memory
+//   once and reused from cache for every token.
 #include <algorithm>
 
 #include "base/status.h"
