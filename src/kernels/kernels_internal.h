@@ -112,6 +112,10 @@ void gemm_packed_avx2(GemmKind k, int64_t n, const uint8_t* packed, int64_t nr, 
 void tile_avx2(GemmKind k, int64_t n, const uint8_t* w, size_t w_row, int64_t nr,
                const uint8_t* x, size_t x_row, const float* x_extra, int64_t nc, float* y,
                int64_t ldy);
+// The same at the AVX-512 level (AVX-512 VNNI on 256-bit registers; same results bit for bit).
+void tile_avx512(GemmKind k, int64_t n, const uint8_t* w, size_t w_row, int64_t nr,
+                 const uint8_t* x, size_t x_row, const float* x_extra, int64_t nc, float* y,
+                 int64_t ldy);
 
 // Unpacks the 6-bit scale and min j (0..7) of a Q4_K/Q5_K block (ggml's get_scale_min_k4).
 void get_scale_min_k4(int j, const uint8_t* q, uint8_t* d, uint8_t* m);

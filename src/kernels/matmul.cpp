@@ -56,6 +56,7 @@ struct MatmulJob {
   bool split_tokens;
   // Tile path (decode) or GEMM path.
   GemmKind tile = GemmKind::kNone;
+  bool vnni = false;  // tile path at the AVX-512 level
   GemmKind gemm = GemmKind::kNone;
   int64_t panel_rows = 0;
   size_t panel_bytes = 0;  // per thread
@@ -102,8 +103,10 @@ void tile_part(const MatmulJob& job, int ith, int nth) {
   auto [g0, g1] = ThreadPool::split(groups, ith, nth);
   const int64_t o0 = g0 * 4, o1 = std::min(job.n_out, g1 * 4);
   if (o1 <= o0) return;
-  detail::tile_avx2(job.tile, job.n_in, job.w + o0 * job.w_row, job.w_row, o1 - o0, job.xq,
-                    job.x_row, job.x_extra, job.n_tokens, job.y + o0, job.n_out);
+  (job.vnni ? detail::tile_avx512 : detail::tile_avx2)(job.tile, job.n_in, job.w + o0 * job.w_row,
+                                                      job.w_row, o1 - o0, job.xq, job.x_row,
+                                                      job.x_extra, job.n_tokens, job.y + o0,
+                                                      job.n_out);
 }
 
 void gemm_part(const MatmulJob& job, int ith, int nth) {
@@ -153,8 +156,9 @@ void matmul(ThreadPool& pool, MatmulScratch& scratch, TensorType wtype, const vo
   // Few output rows (e.g. a small head) but many tokens: give each thread whole tokens.
   job.split_tokens = n_out < static_cast<int64_t>(nth) * kRowTile && n_tokens >= nth;
 
-  if (active_isa() == Isa::kAvx2) {
+  if (active_isa() != Isa::kScalar) {
     (n_tokens <= kTileMaxTokens ? job.tile : job.gemm) = gemm_kind(wtype);
+    job.vnni = active_isa() == Isa::kAvx512;
   }
   const GemmKind extra_kind = job.gemm != GemmKind::kNone ? job.gemm : job.tile;
   if (job.xtype == TensorType::kF32) {

@@ -56,15 +56,22 @@ bool can_quantize(TensorType t);
 float vec_dot(TensorType t, int64_t n, const void* w_row, const void* x_row);
 
 // ---- dispatch -----------------------------------------------------------------------------
-// Instruction-set level of the dot-product kernels. The active level is chosen once: kAvx2 when
-// the CPU has AVX2+FMA+F16C and the environment variable DKB_FORCE_SCALAR is unset (or "0").
-enum class Isa { kScalar, kAvx2 };
+// Instruction-set level of the kernels, each including the one before:
+// - kScalar: the reference code;
+// - kAvx2: AVX2+FMA+F16C;
+// - kAvx512: kAvx2 plus AVX-512 F/BW/VL/VNNI, used by matmul's decode and small-batch tiles
+//   (vpdpbusd/vpdpwssd on 256-bit registers); everything else runs the AVX2 code, and results
+//   are bit-identical to kAvx2's.
+// The active level is chosen once: the best the CPU has, capped by the environment:
+// DKB_FORCE_SCALAR (set and not "0") forces kScalar, DKB_FORCE_AVX2 (likewise) caps at kAvx2.
+enum class Isa { kScalar, kAvx2, kAvx512 };
 bool isa_available(Isa isa);
 Isa active_isa();
 // Overrides the active level (tests, benchmarks). isa must be available (DKB_CHECK). Must not
 // race with running kernels.
 void set_active_isa(Isa isa);
-// A dot-product kernel for weight type t at a given level: fn(n, w_row, x_row).
+// A dot-product kernel for weight type t at a given level: fn(n, w_row, x_row) (kAvx512: the
+// AVX2 kernel).
 using VecDotKernel = float (*)(int64_t n, const void* w_row, const void* x_row);
 VecDotKernel vec_dot_kernel(TensorType t, Isa isa);
 // vec_dot at a given level (isa must be available).
