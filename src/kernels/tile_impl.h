@@ -109,69 +109,19 @@ void store_sums(__m256 (&acc)[RM][RN], float* y, int64_t ldy) {
     for (int r = 0; r < RM; ++r) y[c * ldy + r] = hsum_ps(acc[r][c]);
 }
 
-// Q4_0 x Q8_0. vec_dot's lanes of (u - 8) * x are formed as maddubs(u, x) - maddubs(8, x)
-// (exact in int16: |pairs| <= 3810 and 2032), where maddubs(8, x) depends on the token only;
-// with VNNI as dpbusd(-8 * sum4(x), u, x).
-template <bool kVnni, int RM, int RN>
-void tile_q4_0(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x, size_t x_row,
-               const float* xd, float* y, int64_t ldy, uintptr_t pf) {
-  const __m256i ones = _mm256_set1_epi16(1);
-  const __m256i eights = _mm256_set1_epi8(8);
-  __m256 acc[RM][RN];
-  const BlockQ4_0* wr[RM];
-  const BlockQ8_0* xr[RN];
-#pragma GCC unroll 8
-  for (int r = 0; r < RM; ++r) {
-    wr[r] = reinterpret_cast<const BlockQ4_0*>(w + r * w_row);
-#pragma GCC unroll 8
-    for (int c = 0; c < RN; ++c) acc[r][c] = _mm256_setzero_ps();
-  }
-#pragma GCC unroll 8
-  for (int c = 0; c < RN; ++c) xr[c] = reinterpret_cast<const BlockQ8_0*>(x + c * x_row);
-  for (int64_t g = 0; g < nb; g += 8) {
-    const int64_t gn = nb - g < 8 ? nb - g : 8;
-    alignas(32) float dt[RM][RN][8];
-    legacy_scales<BlockQ4_0, RM, RN>(wr, xd, nb, g, gn, dt);
-    for (int64_t j = 0; j < gn; ++j) {
-      const int64_t b = g + j;
-      prefetch_step<RM * sizeof(BlockQ4_0)>(pf, b);
-      __m256i xv[RN], x8[RN];
-#pragma GCC unroll 8
-      for (int c = 0; c < RN; ++c) {
-        xv[c] = load256(xr[c][b].qs);
-        if constexpr (kVnni) {
-          const __m256i zero = _mm256_setzero_si256();
-          x8[c] = _mm256_sub_epi32(zero, _mm256_dpbusd_epi32(zero, eights, xv[c]));
-        } else {
-          x8[c] = _mm256_maddubs_epi16(eights, xv[c]);
-        }
-      }
-#pragma GCC unroll 8
-      for (int r = 0; r < RM; ++r) {
-        const __m256i u = nibbles(wr[r][b].qs);
-#pragma GCC unroll 8
-        for (int c = 0; c < RN; ++c) {
-          __m256i p;
-          if constexpr (kVnni) {
-            p = _mm256_dpbusd_epi32(x8[c], u, xv[c]);
-          } else {
-            p = _mm256_madd_epi16(_mm256_sub_epi16(_mm256_maddubs_epi16(u, xv[c]), x8[c]), ones);
-          }
-          acc[r][c] =
-              _mm256_fmadd_ps(_mm256_broadcast_ss(&dt[r][c][j]), _mm256_cvtepi32_ps(p), acc[r][c]);
-        }
-      }
-    }
-  }
-  store_sums<RM, RN>(acc, y, ldy);
-}
-
-// Signed legacy weights (Q8_0; Q5_0 as q - 16) x Q8_0: dot_ss8 as in vec_dot, with |q| taken
-// once per weight block for all RN tokens. With VNNI: sum4(x * q) = dpbusd(-128 * sum4(q),
-// x + 128, q), x + 128 (x ^ 0x80 as unsigned) once per activation block for all RM rows.
+// Legacy weights (Q4_0, Q5_0, Q8_0) x Q8_0. Per weight block the int32 lanes of vec_dot:
+// - Q4_0, (u - 8) * x for nibbles u: maddubs(u, x) - maddubs(8, x) (exact in int16: |pairs| <=
+//   3810 and 2032), maddubs(8, x) per token only; with VNNI dpbusd(-8 * sum4(x), u, x);
+// - Q8_0 and Q5_0 (as q - 16), signed q * x: dot_ss8 as in vec_dot, |q| per weight block; with
+//   VNNI sum4(x * q) = dpbusd(-128 * sum4(q), x + 128, q), x + 128 (x ^ 0x80 as unsigned) per
+//   activation block.
+// Activation side: the block as loaded or biased (xv) and its term (xt); weight side: the quants
+// (q) and their term (qt); what depends on one side only is computed once per tile.
 template <typename Block>
-__m256i signed_quants(const Block& b) {
-  if constexpr (sizeof(Block) == sizeof(BlockQ8_0)) {
+__m256i weight_quants(const Block& b) {
+  if constexpr (sizeof(Block) == sizeof(BlockQ4_0)) {
+    return nibbles(b.qs);
+  } else if constexpr (sizeof(Block) == sizeof(BlockQ8_0)) {
     return load256(b.qs);
   } else {
     // q - 16 as a signed byte: nibble | 0xF0 when the high bit is clear, nibble otherwise.
@@ -181,11 +131,45 @@ __m256i signed_quants(const Block& b) {
   }
 }
 
-template <bool kVnni, typename Block, int RM, int RN>
-void tile_signed(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x, size_t x_row,
-                 const float* xd, float* y, int64_t ldy, uintptr_t pf) {
+template <bool kVnni, bool kQ4>
+void activation_terms(__m256i& xv, __m256i& xt) {
+  const __m256i zero = _mm256_setzero_si256();
+  if constexpr (kQ4 && kVnni) {
+    xt = _mm256_sub_epi32(zero, _mm256_dpbusd_epi32(zero, _mm256_set1_epi8(8), xv));
+  } else if constexpr (kQ4) {
+    xt = _mm256_maddubs_epi16(_mm256_set1_epi8(8), xv);
+  } else if constexpr (kVnni) {
+    xv = _mm256_xor_si256(xv, _mm256_set1_epi8(static_cast<char>(0x80)));
+    xt = zero;
+  } else {
+    xt = zero;
+  }
+}
+
+template <bool kVnni, bool kQ4>
+__m256i weight_term(__m256i q) {
+  if constexpr (kQ4) return q;  // unused
+  if constexpr (kVnni) {
+    const __m256i zero = _mm256_setzero_si256();
+    return _mm256_sub_epi32(zero,
+                            _mm256_dpbusd_epi32(zero, _mm256_set1_epi8(static_cast<char>(0x80)), q));
+  }
+  return _mm256_sign_epi8(q, q);
+}
+
+template <bool kVnni, bool kQ4>
+__m256i legacy_lanes(__m256i q, __m256i qt, __m256i xv, __m256i xt) {
   const __m256i ones = _mm256_set1_epi16(1);
-  const __m256i m128 = _mm256_set1_epi8(static_cast<char>(0x80));
+  if constexpr (kQ4 && kVnni) return _mm256_dpbusd_epi32(xt, q, xv);
+  if constexpr (kQ4) return _mm256_madd_epi16(_mm256_sub_epi16(_mm256_maddubs_epi16(q, xv), xt), ones);
+  if constexpr (kVnni) return _mm256_dpbusd_epi32(qt, xv, q);
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(qt, _mm256_sign_epi8(xv, q)), ones);
+}
+
+template <bool kVnni, typename Block, int RM, int RN>
+void tile_legacy(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x, size_t x_row,
+                 const float* xd, float* y, int64_t ldy, uintptr_t pf) {
+  constexpr bool kQ4 = sizeof(Block) == sizeof(BlockQ4_0);
   __m256 acc[RM][RN];
   const Block* wr[RM];
   const BlockQ8_0* xr[RN];
@@ -204,30 +188,19 @@ void tile_signed(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x, s
     for (int64_t j = 0; j < gn; ++j) {
       const int64_t b = g + j;
       prefetch_step<RM * sizeof(Block), sizeof(Block) == sizeof(BlockQ8_0)>(pf, b);
-      __m256i xv[RN];
+      __m256i xv[RN], xt[RN];
 #pragma GCC unroll 8
       for (int c = 0; c < RN; ++c) {
         xv[c] = load256(xr[c][b].qs);
-        if constexpr (kVnni) xv[c] = _mm256_xor_si256(xv[c], m128);
+        activation_terms<kVnni, kQ4>(xv[c], xt[c]);
       }
 #pragma GCC unroll 8
       for (int r = 0; r < RM; ++r) {
-        const __m256i q = signed_quants(wr[r][b]);
-        __m256i aq;
-        if constexpr (kVnni) {
-          const __m256i zero = _mm256_setzero_si256();
-          aq = _mm256_sub_epi32(zero, _mm256_dpbusd_epi32(zero, m128, q));
-        } else {
-          aq = _mm256_sign_epi8(q, q);
-        }
+        const __m256i q = weight_quants(wr[r][b]);
+        const __m256i qt = weight_term<kVnni, kQ4>(q);
 #pragma GCC unroll 8
         for (int c = 0; c < RN; ++c) {
-          __m256i p;
-          if constexpr (kVnni) {
-            p = _mm256_dpbusd_epi32(aq, xv[c], q);
-          } else {
-            p = _mm256_madd_epi16(_mm256_maddubs_epi16(aq, _mm256_sign_epi8(xv[c], q)), ones);
-          }
+          const __m256i p = legacy_lanes<kVnni, kQ4>(q, qt, xv[c], xt[c]);
           acc[r][c] =
               _mm256_fmadd_ps(_mm256_broadcast_ss(&dt[r][c][j]), _mm256_cvtepi32_ps(p), acc[r][c]);
         }
@@ -488,12 +461,14 @@ TileFn pick(int rm, int rn) {
 
 template <bool kVnni>
 struct Kernels {
-  template <int RM, int RN> struct Q40 { static constexpr TileFn f = tile_q4_0<kVnni, RM, RN>; };
+  template <int RM, int RN> struct Q40 {
+    static constexpr TileFn f = tile_legacy<kVnni, BlockQ4_0, RM, RN>;
+  };
   template <int RM, int RN> struct Q50 {
-    static constexpr TileFn f = tile_signed<kVnni, BlockQ5_0, RM, RN>;
+    static constexpr TileFn f = tile_legacy<kVnni, BlockQ5_0, RM, RN>;
   };
   template <int RM, int RN> struct Q80 {
-    static constexpr TileFn f = tile_signed<kVnni, BlockQ8_0, RM, RN>;
+    static constexpr TileFn f = tile_legacy<kVnni, BlockQ8_0, RM, RN>;
   };
   template <int RM, int RN> struct Q4K { static constexpr TileFn f = tile_q45_k<kVnni, false, RM, RN>; };
   template <int RM, int RN> struct Q5K { static constexpr TileFn f = tile_q45_k<kVnni, true, RM, RN>; };
