@@ -1,9 +1,9 @@
 // matmul: activations are converted once to the weight type's vec-dot format (threaded over
 // tokens), then output rows are split over threads.
-// - Tile path (<= kTileMaxTokens tokens, AVX2, a type with tiles: decode and batched decode):
-//   each thread takes a contiguous range of rows and runs unpack-on-the-fly tiles of rows x
-//   tokens straight from the weight rows (tile_avx2.cpp): one read of each weight byte, with a
-//   software prefetch of the next tile, no packing pass to amortize.
+// - Tile path (up to 16 tokens at AVX2, 64 at AVX-512, a type with tiles: decode, batched
+//   decode, short prompts): each thread takes a contiguous range of rows and runs
+//   unpack-on-the-fly tiles of rows x tokens straight from the weight rows (tile_impl.h): one
+//   read of each weight byte, with a software prefetch of the next tile, no packing pass.
 // - GEMM path (more tokens: prefill): each thread takes panels of weight rows sized to stay in
 //   L2, unpacks ("packs") a panel once into int8 blocks and runs the register-blocked
 //   micro-kernel over all tokens (gemm_avx2.cpp).
@@ -25,8 +25,10 @@ constexpr int64_t kRowTile = 16;
 constexpr size_t kPanelBytes = 256 * 1024;
 constexpr int64_t kMaxPanelRows = 64;
 // Up to this many tokens (decode, small batches) the unpack-on-the-fly tiles beat packing a
-// panel first (see bench/README.md).
-constexpr int64_t kTileMaxTokens = 16;
+// panel first (one thread, weights streamed from memory; bench/README.md): at AVX2 up to 16-24
+// tokens depending on the type; the AVX-512 (VNNI) tiles beat the AVX2 GEMM at least up to 64.
+constexpr int64_t kTileMaxTokensAvx2 = 16;
+constexpr int64_t kTileMaxTokensAvx512 = 64;
 
 using detail::GemmKind;
 
@@ -157,8 +159,9 @@ void matmul(ThreadPool& pool, MatmulScratch& scratch, TensorType wtype, const vo
   job.split_tokens = n_out < static_cast<int64_t>(nth) * kRowTile && n_tokens >= nth;
 
   if (active_isa() != Isa::kScalar) {
-    (n_tokens <= kTileMaxTokens ? job.tile : job.gemm) = gemm_kind(wtype);
     job.vnni = active_isa() == Isa::kAvx512;
+    const int64_t tile_max = job.vnni ? kTileMaxTokensAvx512 : kTileMaxTokensAvx2;
+    (n_tokens <= tile_max ? job.tile : job.gemm) = gemm_kind(wtype);
   }
   const GemmKind extra_kind = job.gemm != GemmKind::kNone ? job.gemm : job.tile;
   if (job.xtype == TensorType::kF32) {
