@@ -59,7 +59,7 @@ void attention(ThreadPool& pool, const AttentionArgs& a) {
   const int64_t total = a.n_tokens * a.n_head;
   if (total <= 0) return;
   const VecDotKernel dot = vec_dot_kernel(TensorType::kF32, active_isa());
-  const AxpyFn axpy = active_isa() == Isa::kAvx2 ? detail::axpy_f32_avx2 : axpy_scalar;
+  const AxpyFn axpy = active_isa() != Isa::kScalar ? detail::axpy_f32_avx2 : axpy_scalar;
   struct Ctx {
     const AttentionArgs* a;
     VecDotKernel dot;

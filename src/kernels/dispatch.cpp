@@ -1,4 +1,5 @@
-// Per-type function tables and runtime ISA dispatch (DKB_FORCE_SCALAR=1 forces scalar code).
+// Per-type function tables and runtime ISA dispatch (DKB_FORCE_SCALAR=1 forces scalar code,
+// DKB_FORCE_AVX2=1 caps the level at AVX2).
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -71,11 +72,22 @@ bool cpu_has_avx2() {
          __builtin_cpu_supports("f16c");
 }
 
+bool cpu_has_avx512() {
+  __builtin_cpu_init();
+  return cpu_has_avx2() && __builtin_cpu_supports("avx512f") &&
+         __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+         __builtin_cpu_supports("avx512vnni");
+}
+
+bool env_flag(const char* name) {
+  const char* v = std::getenv(name);
+  return v != nullptr && std::strcmp(v, "") != 0 && std::strcmp(v, "0") != 0;
+}
+
 Isa initial_isa() {
-  const char* force = std::getenv("DKB_FORCE_SCALAR");
-  const bool forced =
-      force != nullptr && std::strcmp(force, "") != 0 && std::strcmp(force, "0") != 0;
-  return (!forced && cpu_has_avx2()) ? Isa::kAvx2 : Isa::kScalar;
+  if (env_flag("DKB_FORCE_SCALAR") || !cpu_has_avx2()) return Isa::kScalar;
+  if (env_flag("DKB_FORCE_AVX2") || !cpu_has_avx512()) return Isa::kAvx2;
+  return Isa::kAvx512;
 }
 
 std::atomic<Isa>& isa_state() {
@@ -86,7 +98,12 @@ std::atomic<Isa>& isa_state() {
 }  // namespace
 
 bool isa_available(Isa isa) {
-  return isa == Isa::kScalar || cpu_has_avx2();
+  switch (isa) {
+    case Isa::kScalar: return true;
+    case Isa::kAvx2: return cpu_has_avx2();
+    case Isa::kAvx512: return cpu_has_avx512();
+  }
+  return false;
 }
 
 Isa active_isa() {
@@ -120,15 +137,16 @@ void quantize_row(TensorType t, const float* src, void* dst, int64_t n) {
   const TypeOps ops = ops_for(t);
   DKB_CHECK(ops.quantize != nullptr);
   // The activation formats have bit-identical AVX2 versions.
-  if (active_isa() == Isa::kAvx2 && t == TensorType::kQ8_0) return quantize_q8_0_avx2(src, dst, n);
-  if (active_isa() == Isa::kAvx2 && t == TensorType::kQ8_K) return quantize_q8_k_avx2(src, dst, n);
+  const bool simd = active_isa() != Isa::kScalar;
+  if (simd && t == TensorType::kQ8_0) return quantize_q8_0_avx2(src, dst, n);
+  if (simd && t == TensorType::kQ8_K) return quantize_q8_k_avx2(src, dst, n);
   ops.quantize(src, dst, n);
 }
 
 VecDotKernel vec_dot_kernel(TensorType t, Isa isa) {
   const TypeOps ops = ops_for(t);
   DKB_CHECK(ops.dot_scalar != nullptr);
-  return isa == Isa::kAvx2 ? ops.dot_avx2 : ops.dot_scalar;
+  return isa != Isa::kScalar ? ops.dot_avx2 : ops.dot_scalar;
 }
 
 float vec_dot_with(Isa isa, TensorType t, int64_t n, const void* w_row, const void* x_row) {

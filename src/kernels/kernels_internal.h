@@ -104,6 +104,19 @@ void gemm_prepare_x_avx2(GemmKind k, int64_t n, const uint8_t* x, float* extra);
 void gemm_packed_avx2(GemmKind k, int64_t n, const uint8_t* packed, int64_t nr, const uint8_t* x,
                       size_t x_row, const float* x_extra, int64_t nc, float* y, int64_t ldy);
 
+// ---- unpack-on-the-fly tiles (tile_avx2.cpp; call only when the AVX2 level is active) --------
+// y[c * ldy + r] = vec_dot_T_avx2(n, w + r * w_row, x + c * x_row) bit for bit, for r < nr and
+// c < nc, where T is the weight type of k: tiles of rows x tokens read each weight block
+// straight from w (no packing pass) and reuse it for every token of the tile. For decode
+// (nc == 1) and small batches. x_extra as for gemm_packed_avx2.
+void tile_avx2(GemmKind k, int64_t n, const uint8_t* w, size_t w_row, int64_t nr,
+               const uint8_t* x, size_t x_row, const float* x_extra, int64_t nc, float* y,
+               int64_t ldy);
+// The same at the AVX-512 level (AVX-512 VNNI on 256-bit registers; same results bit for bit).
+void tile_avx512(GemmKind k, int64_t n, const uint8_t* w, size_t w_row, int64_t nr,
+                 const uint8_t* x, size_t x_row, const float* x_extra, int64_t nc, float* y,
+                 int64_t ldy);
+
 // Unpacks the 6-bit scale and min j (0..7) of a Q4_K/Q5_K block (ggml's get_scale_min_k4).
 void get_scale_min_k4(int j, const uint8_t* q, uint8_t* d, uint8_t* m);
 // Unpacks the 16 6-bit Q3_K scales (still biased by 32) into out[16].

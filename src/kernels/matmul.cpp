@@ -1,11 +1,15 @@
 // matmul: activations are converted once to the weight type's vec-dot format (threaded over
 // tokens), then output rows are split over threads.
-// - GEMM path (>= 2 tokens, AVX2, a type with a packed micro-kernel): each thread takes panels
-//   of weight rows sized to stay in L2, unpacks ("packs") a panel once into int8 blocks and runs
-//   the register-blocked micro-kernel over all tokens (gemm_avx2.cpp).
-// - Otherwise (one token: memory-bound decode; scalar level; other types): each thread walks
-//   its rows in tiles and, within a tile, loops over all tokens with the row dot product, so a
-//   weight tile is read from memory once and reused from cache for every token.
+// - Tile path (up to 16 tokens at AVX2, 64 at AVX-512, a type with tiles: decode, batched
+//   decode, short prompts): each thread takes a contiguous range of rows and runs
+//   unpack-on-the-fly tiles of rows x tokens straight from the weight rows (tile_impl.h): one
+//   read of each weight byte, with a software prefetch of the next tile, no packing pass.
+// - GEMM path (more tokens: prefill): each thread takes panels of weight rows sized to stay in
+//   L2, unpacks ("packs") a panel once into int8 blocks and runs the register-blocked
+//   micro-kernel over all tokens (gemm_avx2.cpp).
+// - Otherwise (scalar level; other types): each thread walks its rows in tiles and, within a
+//   tile, loops over all tokens with the row dot product, so a weight tile is read from memory
+//   once and reused from cache for every token.
 #include <algorithm>
 
 #include "base/status.h"
@@ -20,6 +24,11 @@ constexpr int64_t kRowTile = 16;
 // Target bytes of one packed GEMM panel (per thread; L2 is >= 512 KiB on current x86 cores).
 constexpr size_t kPanelBytes = 256 * 1024;
 constexpr int64_t kMaxPanelRows = 64;
+// Up to this many tokens (decode, small batches) the unpack-on-the-fly tiles beat packing a
+// panel first (one thread, weights streamed from memory; bench/README.md): at AVX2 up to 16-24
+// tokens depending on the type; the AVX-512 (VNNI) tiles beat the AVX2 GEMM at least up to 64.
+constexpr int64_t kTileMaxTokensAvx2 = 16;
+constexpr int64_t kTileMaxTokensAvx512 = 64;
 
 using detail::GemmKind;
 
@@ -47,7 +56,9 @@ struct MatmulJob {
   float* y;
   VecDotKernel dot;
   bool split_tokens;
-  // GEMM path only.
+  // Tile path (decode) or GEMM path.
+  GemmKind tile = GemmKind::kNone;
+  bool vnni = false;  // tile path at the AVX-512 level
   GemmKind gemm = GemmKind::kNone;
   int64_t panel_rows = 0;
   size_t panel_bytes = 0;  // per thread
@@ -61,7 +72,8 @@ void quantize_part(const MatmulJob& job, int ith, int nth) {
   for (int64_t t = t0; t < t1; ++t) {
     quantize_row(job.xtype, job.x + t * job.n_in, job.xq + t * job.x_row, job.n_in);
     if (job.x_extra_n > 0) {
-      detail::gemm_prepare_x_avx2(job.gemm, job.n_in, job.xq + t * job.x_row,
+      detail::gemm_prepare_x_avx2(job.gemm != GemmKind::kNone ? job.gemm : job.tile, job.n_in,
+                                  job.xq + t * job.x_row,
                                   job.x_extra + t * job.x_extra_n);
     }
   }
@@ -84,6 +96,19 @@ void compute_part(const MatmulJob& job, int ith, int nth) {
       }
     }
   }
+}
+
+// Unpack-on-the-fly tiles straight from the weight rows: each thread takes a contiguous range
+// of rows (a multiple of 4, so tails stay at the end) and all tokens.
+void tile_part(const MatmulJob& job, int ith, int nth) {
+  const int64_t groups = (job.n_out + 3) / 4;
+  auto [g0, g1] = ThreadPool::split(groups, ith, nth);
+  const int64_t o0 = g0 * 4, o1 = std::min(job.n_out, g1 * 4);
+  if (o1 <= o0) return;
+  (job.vnni ? detail::tile_avx512 : detail::tile_avx2)(job.tile, job.n_in, job.w + o0 * job.w_row,
+                                                      job.w_row, o1 - o0, job.xq, job.x_row,
+                                                      job.x_extra, job.n_tokens, job.y + o0,
+                                                      job.n_out);
 }
 
 void gemm_part(const MatmulJob& job, int ith, int nth) {
@@ -133,13 +158,18 @@ void matmul(ThreadPool& pool, MatmulScratch& scratch, TensorType wtype, const vo
   // Few output rows (e.g. a small head) but many tokens: give each thread whole tokens.
   job.split_tokens = n_out < static_cast<int64_t>(nth) * kRowTile && n_tokens >= nth;
 
-  if (n_tokens >= 2 && active_isa() == Isa::kAvx2) job.gemm = gemm_kind(wtype);
+  if (active_isa() != Isa::kScalar) {
+    job.vnni = active_isa() == Isa::kAvx512;
+    const int64_t tile_max = job.vnni ? kTileMaxTokensAvx512 : kTileMaxTokensAvx2;
+    (n_tokens <= tile_max ? job.tile : job.gemm) = gemm_kind(wtype);
+  }
+  const GemmKind extra_kind = job.gemm != GemmKind::kNone ? job.gemm : job.tile;
   if (job.xtype == TensorType::kF32) {
     job.xq = const_cast<uint8_t*>(reinterpret_cast<const uint8_t*>(x));
   } else {
     // Quantized rows, then (GEMM path) the per-row extra floats, 64-byte aligned.
     const size_t xq_bytes = (job.x_row * static_cast<size_t>(n_tokens) + 63) / 64 * 64;
-    if (job.gemm != GemmKind::kNone) job.x_extra_n = detail::gemm_x_extra_floats(job.gemm, n_in);
+    if (extra_kind != GemmKind::kNone) job.x_extra_n = detail::gemm_x_extra_floats(extra_kind, n_in);
     const size_t need = xq_bytes + job.x_extra_n * sizeof(float) * static_cast<size_t>(n_tokens);
     if (scratch.buf.size() < need) scratch.buf.resize(need);
     job.xq = scratch.buf.data();
@@ -161,6 +191,14 @@ void matmul(ThreadPool& pool, MatmulScratch& scratch, TensorType wtype, const vo
       gemm_part(job, 0, 1);
     } else {
       pool.run([&job](int ith, int n) { gemm_part(job, ith, n); });
+    }
+    return;
+  }
+  if (job.tile != GemmKind::kNone) {
+    if (nth == 1 || n_out < 64) {
+      tile_part(job, 0, 1);
+    } else {
+      pool.run([&job](int ith, int n) { tile_part(job, ith, n); });
     }
     return;
   }

@@ -20,17 +20,6 @@ static float h2f(uint16_t h) {
   return _cvtsh_ss(h);
 }
 
-// Sum of adjacent products of unsigned bytes u and signed bytes s, as 8 int32 lanes.
-static __m256i dot_us8(__m256i u, __m256i s) {
-  const __m256i p16 = _mm256_maddubs_epi16(u, s);
-  return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
-}
-
-// Same for two signed byte vectors (|values| <= 127 in at least one of them).
-static __m256i dot_ss8(__m256i a, __m256i b) {
-  return dot_us8(_mm256_sign_epi8(a, a), _mm256_sign_epi8(b, a));
-}
-
 }  // namespace
 
 float vec_dot_f32_avx2(int64_t n, const void* w, const void* x) {

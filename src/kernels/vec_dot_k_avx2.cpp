@@ -13,34 +13,6 @@
 namespace dkb::kernels::detail {
 namespace {
 
-// Q4_K/Q5_K packed 6-bit scales -> 16 bytes: scales 0..7 then mins 0..7.
-static __m128i unpack_scales_mins(const uint8_t* packed) {
-  constexpr uint32_t kmask1 = 0x3f3f3f3f, kmask2 = 0x0f0f0f0f, kmask3 = 0x03030303;
-  uint32_t u[4];
-  std::memcpy(u, packed, 12);
-  u[3] = ((u[2] >> 4) & kmask2) | (((u[1] >> 6) & kmask3) << 4);
-  const uint32_t mins_lo = u[1] & kmask1;
-  u[1] = (u[2] & kmask2) | (((u[0] >> 6) & kmask3) << 4);
-  u[2] = mins_lo;
-  u[0] &= kmask1;
-  return _mm_set_epi32(static_cast<int>(u[3]), static_cast<int>(u[2]), static_cast<int>(u[1]),
-                       static_cast<int>(u[0]));
-}
-
-// sum_j mins[j] * (sum of the 32 q8 values of sub-block j), as 4 int32 lanes.
-static __m128i mins_dot_bsums(__m256i mins_and_scales16, const int16_t* bsums) {
-  const __m256i q8sums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bsums));
-  const __m128i q8s =
-      _mm_hadd_epi16(_mm256_castsi256_si128(q8sums), _mm256_extracti128_si256(q8sums, 1));
-  return _mm_madd_epi16(_mm256_extracti128_si256(mins_and_scales16, 1), q8s);
-}
-
-// Broadcast int16 lane i of each 128-bit half.
-static __m256i broadcast16(__m256i v, int i) {
-  return _mm256_shuffle_epi8(v,
-                             _mm256_set1_epi16(static_cast<int16_t>(((2 * i + 1) << 8) | (2 * i))));
-}
-
 // Per-lane scale broadcast for 2-bit/3-bit sub-blocks of 16: low 128-bit lane gets int16
 // scale 2k, high lane 2k+1 (the 32 bytes of one shift level span two sub-blocks).
 static __m256i scale_pair(__m256i scales16x2, int k) {

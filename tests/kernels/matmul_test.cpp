@@ -41,11 +41,11 @@ TEST(Matmul, MatchesNaiveLoopForAllTypesAndThreadCounts) {
     int64_t n_out, n_tokens;
   };
   const Shape shapes[] = {{1, 1}, {37, 1}, {5, 7}, {53, 3}, {3, 9}};
-  for (Isa isa : {Isa::kScalar, Isa::kAvx2}) {
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
     if (!isa_available(isa)) continue;
     test::IsaGuard guard;
     set_active_isa(isa);
-    for (int n_threads = 1; n_threads <= 7; n_threads += (isa == Isa::kAvx2 ? 1 : 3)) {
+    for (int n_threads = 1; n_threads <= 7; n_threads += (isa != Isa::kScalar ? 1 : 3)) {
       ThreadPool pool(n_threads);
       MatmulScratch scratch;
       uint32_t seed = 11;

@@ -227,13 +227,22 @@ TEST(QuantizeRoundTrip, ZeroBlocks) {
 namespace dkb::kernels {
 namespace {
 
+bool env_flag(const char* name) {
+  const char* v = std::getenv(name);
+  return v != nullptr && std::string(v) != "" && std::string(v) != "0";
+}
+
 TEST(Dispatch, InitialIsaFollowsCpuAndEnvironment) {
-  const char* force = std::getenv("DKB_FORCE_SCALAR");
-  const bool forced = force != nullptr && std::string(force) != "" && std::string(force) != "0";
-  if (forced || !isa_available(Isa::kAvx2)) {
+  if (env_flag("DKB_FORCE_SCALAR") || !isa_available(Isa::kAvx2)) {
     EXPECT_EQ(active_isa(), Isa::kScalar);
-  } else {
+  } else if (env_flag("DKB_FORCE_AVX2") || !isa_available(Isa::kAvx512)) {
     EXPECT_EQ(active_isa(), Isa::kAvx2);
+  } else {
+    EXPECT_EQ(active_isa(), Isa::kAvx512);
+  }
+  // Each level includes the one before.
+  if (isa_available(Isa::kAvx512)) {
+    EXPECT_TRUE(isa_available(Isa::kAvx2));
   }
 }
 

@@ -56,15 +56,22 @@ bool can_quantize(TensorType t);
 float vec_dot(TensorType t, int64_t n, const void* w_row, const void* x_row);
 
 // ---- dispatch -----------------------------------------------------------------------------
-// Instruction-set level of the dot-product kernels. The active level is chosen once: kAvx2 when
-// the CPU has AVX2+FMA+F16C and the environment variable DKB_FORCE_SCALAR is unset (or "0").
-enum class Isa { kScalar, kAvx2 };
+// Instruction-set level of the kernels, each including the one before:
+// - kScalar: the reference code;
+// - kAvx2: AVX2+FMA+F16C;
+// - kAvx512: kAvx2 plus AVX-512 F/BW/VL/VNNI, used by matmul's decode and small-batch tiles
+//   (vpdpbusd/vpdpwssd on 256-bit registers); everything else runs the AVX2 code, and results
+//   are bit-identical to kAvx2's.
+// The active level is chosen once: the best the CPU has, capped by the environment:
+// DKB_FORCE_SCALAR (set and not "0") forces kScalar, DKB_FORCE_AVX2 (likewise) caps at kAvx2.
+enum class Isa { kScalar, kAvx2, kAvx512 };
 bool isa_available(Isa isa);
 Isa active_isa();
 // Overrides the active level (tests, benchmarks). isa must be available (DKB_CHECK). Must not
 // race with running kernels.
 void set_active_isa(Isa isa);
-// A dot-product kernel for weight type t at a given level: fn(n, w_row, x_row).
+// A dot-product kernel for weight type t at a given level: fn(n, w_row, x_row) (kAvx512: the
+// AVX2 kernel).
 using VecDotKernel = float (*)(int64_t n, const void* w_row, const void* x_row);
 VecDotKernel vec_dot_kernel(TensorType t, Isa isa);
 // vec_dot at a given level (isa must be available).
@@ -78,13 +85,18 @@ struct MatmulScratch {
 
 // y[t][o] = sum_i W[o][i] * x[t][i] for t < n_tokens, o < n_out. W has type wtype.
 // x is first converted to vec_dot_type(wtype) into scratch (threaded over tokens), then output
-// rows are split over the pool's threads. With n_tokens >= 2 at the AVX2 level, Q4_0, Q5_0,
-// Q8_0, Q4_K, Q5_K and Q6_K weights go through a register-blocked GEMM: each thread unpacks a
-// panel of rows once to int8 and a micro-kernel computes tiles of rows x tokens. Otherwise
-// (decode, scalar level, other types) each thread reuses a tile of weight rows for all tokens
-// with vec_dot (whole tokens per thread when n_out is small). On both paths y[t][o] equals
-// vec_dot(wtype, n_in, W[o], quantize(x[t])) bit for bit (the GEMM performs the AVX2 vec_dot's
-// float operations in the same order). n_in must be a multiple
+// rows are split over the pool's threads. At the AVX2 and AVX-512 levels, Q4_0, Q5_0, Q8_0,
+// Q4_K, Q5_K and Q6_K weights take one of two tiled paths:
+// - up to 16 tokens (AVX2) or 64 (AVX-512) (decode, batched decode): unpack-on-the-fly tiles of
+//   rows x tokens read every weight block once, straight from W (no copy), with a software
+//   prefetch of the next tile, and reuse it for all tokens of the tile (memory-bound with one
+//   token);
+// - more tokens (prefill): a register-blocked GEMM that first unpacks a panel of rows to int8.
+// Otherwise (scalar level, other types) each thread reuses a tile of weight rows for all tokens
+// with vec_dot (whole tokens per thread when n_out is small). On every path y[t][o] equals
+// vec_dot(wtype, n_in, W[o], quantize(x[t])) at the active level bit for bit (the tiled paths
+// perform the AVX2 vec_dot's float operations in the same order, so the AVX-512 level gives the
+// AVX2 level's results). n_in must be a multiple
 // of the block size of wtype and of its vec-dot type. No allocation once scratch has grown.
 // x: [n_tokens][n_in] floats; y: [n_tokens][n_out] floats (row stride n_out).
 void matmul(ThreadPool& pool, MatmulScratch& scratch, TensorType wtype, const void* w,
