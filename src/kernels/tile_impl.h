@@ -60,46 +60,17 @@ __m256 load_scales8(const uint8_t* p) {
   return _mm256_cvtph_ps(v);
 }
 
-#ifdef __AVX512BW__
-// The same for strides of at most 18 bytes (Q4_0): the 8 scales lie in the first 128 bytes, so
-// two 64-byte loads and one two-source word permute replace the eight inserts (measured ~5%
-// faster Q4_0 decode; for the longer Q5_0/Q8_0 blocks, two such gathers were slower than the
-// inserts).
-// (GCC 12's _mm512_castsi512_si128 trips -Wuninitialized inside its own header, GCC PR 105593.)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-template <int kStride>
-__m256 load_scales8_avx512(const uint8_t* p) {
-  static_assert(kStride % 2 == 0 && 7 * kStride + 2 <= 128);
-  const auto* q = reinterpret_cast<const int16_t*>(p);
-  alignas(64) int16_t idx[32] = {};
-  for (int k = 0; k < 8; ++k) idx[k] = static_cast<int16_t>(k * kStride / 2);
-  const __m512i h = _mm512_permutex2var_epi16(_mm512_loadu_si512(q), _mm512_load_si512(idx),
-                                              _mm512_loadu_si512(q + 32));
-  return _mm256_cvtph_ps(_mm512_castsi512_si128(h));
-}
-#pragma GCC diagnostic pop
-#endif
-
 // Scale products dt[r][c][j] = h2f(w_r[g + j].d) * xd[c][g + j] for the blocks g..g+gn-1: the
 // same float products as vec_dot's per-block h2f(a.d) * h2f(b.d) (xd holds the activation
 // scales as floats, exactly), computed 8 at a time and broadcast from memory in the block loop.
-template <bool kVnni, typename Block, int RM, int RN>
+template <typename Block, int RM, int RN>
 void legacy_scales(const Block* const* wr, const float* xd, int64_t nb, int64_t g, int64_t gn,
                    float (*dt)[RN][8]) {
   if (gn == 8) {
 #pragma GCC unroll 8
     for (int r = 0; r < RM; ++r) {
-      const auto* p = reinterpret_cast<const uint8_t*>(&wr[r][g].d);
-      __m256 dw;
-      if constexpr (kVnni && sizeof(Block) <= 18) {
-#ifdef __AVX512BW__
-        dw = load_scales8_avx512<sizeof(Block)>(p);
-#endif
-      } else {
-        dw = load_scales8<sizeof(Block)>(p);
-      }
+      const __m256 dw =
+          load_scales8<sizeof(Block)>(reinterpret_cast<const uint8_t*>(&wr[r][g].d));
 #pragma GCC unroll 8
       for (int c = 0; c < RN; ++c) {
         _mm256_store_ps(dt[r][c], _mm256_mul_ps(dw, _mm256_loadu_ps(xd + c * nb + g)));
@@ -214,7 +185,7 @@ void tile_legacy(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x, s
   for (int64_t g = 0; g < nb; g += 8) {
     const int64_t gn = nb - g < 8 ? nb - g : 8;
     alignas(32) float dt[RM][RN][8];
-    legacy_scales<kVnni, Block, RM, RN>(wr, xd, nb, g, gn, dt);
+    legacy_scales<Block, RM, RN>(wr, xd, nb, g, gn, dt);
     for (int64_t j = 0; j < gn; ++j) {
       const int64_t b = g + j;
       prefetch_step<RM * sizeof(Block), sizeof(Block) == sizeof(BlockQ8_0)>(pf, b);

@@ -59,9 +59,9 @@ float vec_dot(TensorType t, int64_t n, const void* w_row, const void* x_row);
 // Instruction-set level of the kernels, each including the one before:
 // - kScalar: the reference code;
 // - kAvx2: AVX2+FMA+F16C;
-// - kAvx512: kAvx2 plus AVX-512 F/BW/VL/VNNI, used by matmul's decode and small-batch tiles
-//   (vpdpbusd/vpdpwssd on 256-bit registers); everything else runs the AVX2 code, and results
-//   are bit-identical to kAvx2's.
+// - kAvx512: kAvx2 plus AVX-512 F/BW/VL/VNNI, used by matmul's tiles for 2..64 tokens (batched
+//   decode, short prompts: vpdpbusd/vpdpwssd on 256-bit registers); everything else runs the
+//   AVX2 code, and results are bit-identical to kAvx2's.
 // The active level is chosen once: the best the CPU has, capped by the environment:
 // DKB_FORCE_SCALAR (set and not "0") forces kScalar, DKB_FORCE_AVX2 (likewise) caps at kAvx2.
 enum class Isa { kScalar, kAvx2, kAvx512 };
