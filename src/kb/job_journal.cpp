@@ -74,11 +74,12 @@ Status JobJournal::add_job(uint64_t number, const JobStatus& status,
                           .bind(3, job_state_name(JobState::kQueued))
                           .bind(4, status.created_unix_ms)
                           .run());
+  DKB_ASSIGN_OR_RETURN(auto file, sql::Stmt::prepare(db_,
+      "INSERT INTO job_files(number, idx, document_id, status, format, source, title, metadata, "
+      "content) VALUES(?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7, ?8)"));
   for (size_t i = 0; i < requests.size(); ++i) {
     const IngestRequest& r = requests[i];
-    DKB_ASSIGN_OR_RETURN(auto file, sql::Stmt::prepare(db_,
-        "INSERT INTO job_files(number, idx, document_id, status, format, source, title, metadata, "
-        "content) VALUES(?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7, ?8)"));
+    file.reset();
     DKB_RETURN_IF_ERROR(file.bind(1, static_cast<int64_t>(number))
                             .bind(2, static_cast<int64_t>(i))
                             .bind(3, r.document_id)

@@ -8,27 +8,14 @@
 #include <nlohmann/json.hpp>
 
 #include "support/fixtures.h"
+#include "support/run_cli.h"
 
 namespace {
 
-struct Output {
-  std::string out;
-  int status;
-};
+using Output = dkb::test::CliOutput;
+Output run(const std::string& args) { return dkb::test::run_deepkb(args, dkb::test::Stderr::kDiscard); }
 
-Output run(const std::string& args) {
-  std::string cmd = std::string(DKB_BINARY) + " " + args + " 2>/dev/null";
-  FILE* p = popen(cmd.c_str(), "r");
-  Output o{"", -1};
-  if (!p) return o;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) o.out.append(buf.data(), n);
-  o.status = pclose(p);
-  return o;
-}
-
-std::string q(const std::string& s) { return "'" + s + "'"; }
+std::string q(const std::string& s) { return dkb::test::shell_quote(s); }
 
 TEST(Cli, RunPrintsReferenceGreedyText) {
   for (const char* name : {"stories260K", "stories260K-F16"}) {

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "support/fixtures.h"
+#include "support/run_cli.h"
 #include "support/http_client.h"
 
 namespace {
@@ -19,24 +20,10 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-struct Output {
-  std::string out;
-  int status;
-};
+using Output = dkb::test::CliOutput;
+Output run(const std::string& args) { return dkb::test::run_deepkb(args, dkb::test::Stderr::kMerge); }
 
-Output run(const std::string& args) {
-  std::string cmd = std::string(DKB_BINARY) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  Output o{"", -1};
-  if (!p) return o;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) o.out.append(buf.data(), n);
-  o.status = pclose(p);
-  return o;
-}
-
-std::string q(const std::string& s) { return "'" + s + "'"; }
+std::string q(const std::string& s) { return dkb::test::shell_quote(s); }
 
 class KbDocsCli : public ::testing::Test {
  protected:

@@ -8,29 +8,14 @@
 #include <string>
 
 #include "support/fixtures.h"
+#include "support/run_cli.h"
 
 namespace {
 
-struct Output {
-  std::string out;  // stdout and stderr together
-  int status;
-};
+using Output = dkb::test::CliOutput;
+Output run_both(const std::string& args) { return dkb::test::run_deepkb(args, dkb::test::Stderr::kMerge); }
 
-Output run_both(const std::string& args) {
-  std::string cmd = std::string(DKB_BINARY) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  Output o{"", -1};
-  if (!p) return o;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) o.out.append(buf.data(), n);
-  o.status = pclose(p);
-  return o;
-}
-
-std::string q(const std::string& s) {
-  return "'" + s + "'";
-}
+std::string q(const std::string& s) { return dkb::test::shell_quote(s); }
 
 class QuantizeCli : public ::testing::Test {
  protected:
