@@ -58,14 +58,22 @@ int main(int argc, char** argv) {
       continue;
     }
     if ((v = next()) == nullptr) return usage();
-    if (a == "--type") type_name = v;
-    else if (a == "--n-in") n_in = std::atoll(v);
-    else if (a == "--n-out") n_out = std::atoll(v);
-    else if (a == "--tokens") n_tokens = std::atoll(v);
-    else if (a == "--threads") threads = std::atoi(v);
-    else if (a == "--mb") mb = std::atof(v);
-    else if (a == "--reps") reps = std::atoi(v);
-    else return usage();
+    if (a == "--type")
+      type_name = v;
+    else if (a == "--n-in")
+      n_in = std::atoll(v);
+    else if (a == "--n-out")
+      n_out = std::atoll(v);
+    else if (a == "--tokens")
+      n_tokens = std::atoll(v);
+    else if (a == "--threads")
+      threads = std::atoi(v);
+    else if (a == "--mb")
+      mb = std::atof(v);
+    else if (a == "--reps")
+      reps = std::atoi(v);
+    else
+      return usage();
   }
   const auto type = tensor_type_from_name(type_name);
   if (!type || !kernels::is_supported_weight_type(*type) || !kernels::can_quantize(*type) ||
@@ -110,7 +118,8 @@ int main(int argc, char** argv) {
   for (int r = 0; r < reps; ++r) {
     const auto t0 = std::chrono::steady_clock::now();
     pass();
-    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    best = std::min(best,
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t00).count();
   const double cpu = cpu_seconds() - cpu0;

@@ -3,9 +3,8 @@
 
 namespace dkb::kernels::detail {
 
-void tile_avx2(GemmKind k, int64_t n, const uint8_t* w, size_t w_row, int64_t nr,
-               const uint8_t* x, size_t x_row, const float* x_extra, int64_t nc, float* y,
-               int64_t ldy) {
+void tile_avx2(GemmKind k, int64_t n, const uint8_t* w, size_t w_row, int64_t nr, const uint8_t* x,
+               size_t x_row, const float* x_extra, int64_t nc, float* y, int64_t ldy) {
   tile_run<false>(k, n, w, w_row, nr, x, x_row, x_extra, nc, y, ldy);
 }
 

@@ -25,8 +25,8 @@
 #include <cstdint>
 #include <cstring>
 
-#include "kernels/blocks.h"
 #include "avx2_util.h"
+#include "kernels/blocks.h"
 #include "kernels_internal.h"
 
 namespace dkb::kernels::detail {
@@ -35,7 +35,8 @@ namespace {
 // Bytes 0..15 at p -> 32 bytes: their low nibbles, then their high nibbles (unpack_nibbles,
 // with one broadcast load and a per-lane shift instead of a shift and an insert).
 static __m256i nibbles(const uint8_t* p) {
-  const __m256i b = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  const __m256i b =
+      _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
   return _mm256_and_si256(_mm256_srlv_epi64(b, _mm256_set_epi64x(4, 4, 0, 0)),
                           _mm256_set1_epi8(0x0F));
 }
@@ -69,8 +70,7 @@ void legacy_scales(const Block* const* wr, const float* xd, int64_t nb, int64_t 
   if (gn == 8) {
 #pragma GCC unroll 8
     for (int r = 0; r < RM; ++r) {
-      const __m256 dw =
-          load_scales8<sizeof(Block)>(reinterpret_cast<const uint8_t*>(&wr[r][g].d));
+      const __m256 dw = load_scales8<sizeof(Block)>(reinterpret_cast<const uint8_t*>(&wr[r][g].d));
 #pragma GCC unroll 8
       for (int c = 0; c < RN; ++c) {
         _mm256_store_ps(dt[r][c], _mm256_mul_ps(dw, _mm256_loadu_ps(xd + c * nb + g)));
@@ -152,8 +152,8 @@ __m256i weight_term(__m256i q) {
   if constexpr (kQ4) return q;  // unused
   if constexpr (kVnni) {
     const __m256i zero = _mm256_setzero_si256();
-    return _mm256_sub_epi32(zero,
-                            _mm256_dpbusd_epi32(zero, _mm256_set1_epi8(static_cast<char>(0x80)), q));
+    return _mm256_sub_epi32(
+        zero, _mm256_dpbusd_epi32(zero, _mm256_set1_epi8(static_cast<char>(0x80)), q));
   }
   return _mm256_sign_epi8(q, q);
 }
@@ -162,7 +162,8 @@ template <bool kVnni, bool kQ4>
 __m256i legacy_lanes(__m256i q, __m256i qt, __m256i xv, __m256i xt) {
   const __m256i ones = _mm256_set1_epi16(1);
   if constexpr (kQ4 && kVnni) return _mm256_dpbusd_epi32(xt, q, xv);
-  if constexpr (kQ4) return _mm256_madd_epi16(_mm256_sub_epi16(_mm256_maddubs_epi16(q, xv), xt), ones);
+  if constexpr (kQ4)
+    return _mm256_madd_epi16(_mm256_sub_epi16(_mm256_maddubs_epi16(q, xv), xt), ones);
   if constexpr (kVnni) return _mm256_dpbusd_epi32(qt, xv, q);
   return _mm256_madd_epi16(_mm256_maddubs_epi16(qt, _mm256_sign_epi8(xv, q)), ones);
 }
@@ -211,13 +212,21 @@ void tile_legacy(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x, s
   store_sums<RM, RN>(acc, y, ldy);
 }
 
-template <bool kFive> struct KBlock { using type = BlockQ4_K; };
-template <> struct KBlock<true> { using type = BlockQ5_K; };
+template <bool kFive>
+struct KBlock {
+  using type = BlockQ4_K;
+};
+template <>
+struct KBlock<true> {
+  using type = BlockQ5_K;
+};
 
 // int32 lanes holding v as int16 in the low half and 0 in the high half, so that
 // vpdpwssd(acc, p, lanes) adds v * p for any p that fits int16 (the high half of p, its sign
 // extension, meets the 0).
-static __m256i lo16_lanes(__m128i v16) { return _mm256_cvtepu16_epi32(v16); }
+static __m256i lo16_lanes(__m128i v16) {
+  return _mm256_cvtepu16_epi32(v16);
+}
 
 // Q4_K / Q5_K x Q8_K: vec_dot_q{4,5}_k_avx2's lanes (per 64 elements: low nibbles times scale
 // 2j, high nibbles times scale 2j+1, via madd), its separate 4-lane min accumulator fed with
@@ -246,8 +255,8 @@ void tile_q45_k(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x, si
       const __m256i bs = load256(xb[c]->bsums);
       q8s[c] = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
     }
-    __m256i scales[RM];                  // AVX2: int16 scales 0..7 in both 128-bit lanes
-    alignas(32) int32_t sc32[RM][8];     // VNNI: scale j as lo16_lanes
+    __m256i scales[RM];               // AVX2: int16 scales 0..7 in both 128-bit lanes
+    alignas(32) int32_t sc32[RM][8];  // VNNI: scale j as lo16_lanes
     __m256i sumi[RM][RN];
 #pragma GCC unroll 8
     for (int r = 0; r < RM; ++r) {
@@ -272,7 +281,8 @@ void tile_q45_k(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x, si
     __m256i hb[RM];
     if constexpr (kFive) {
 #pragma GCC unroll 8
-      for (int r = 0; r < RM; ++r) hb[r] = load256((reinterpret_cast<const Block*>(w + r * w_row) + i)->qh);
+      for (int r = 0; r < RM; ++r)
+        hb[r] = load256((reinterpret_cast<const Block*>(w + r * w_row) + i)->qh);
     }
 #pragma GCC unroll 4
     for (int j = 0; j < kQK_K / 64; ++j) {
@@ -367,7 +377,8 @@ void tile_q6_k(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x, siz
           _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a[r]->scales)));
 #pragma GCC unroll 2
       for (int j = 0; j < 2; ++j) {
-        const __m128i half = j == 0 ? _mm256_castsi256_si128(sc16) : _mm256_extracti128_si256(sc16, 1);
+        const __m128i half =
+            j == 0 ? _mm256_castsi256_si128(sc16) : _mm256_extracti128_si256(sc16, 1);
         if constexpr (kVnni) {
           const __m256i s32 = lo16_lanes(half);
 #pragma GCC unroll 4
@@ -411,8 +422,8 @@ void tile_q6_k(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x, siz
           // nibbles), high 2 bits from bits 2k, 2k+1 of qh, as vec_dot builds them.
           const __m256i lb = load256(a[r]->ql + 64 * j + 32 * (k & 1));
           const __m256i hb = load256(a[r]->qh + 32 * j);
-          const __m256i lo = k < 2 ? _mm256_and_si256(lb, m4)
-                                   : _mm256_and_si256(_mm256_srli_epi16(lb, 4), m4);
+          const __m256i lo =
+              k < 2 ? _mm256_and_si256(lb, m4) : _mm256_and_si256(_mm256_srli_epi16(lb, 4), m4);
           const __m256i hi = k == 0   ? _mm256_slli_epi16(hb, 4)
                              : k == 1 ? _mm256_slli_epi16(hb, 2)
                              : k == 2 ? hb
@@ -445,8 +456,8 @@ void tile_q6_k(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x, siz
   store_sums<RM, RN>(acc, y, ldy);
 }
 
-using TileFn = void (*)(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x,
-                        size_t x_row, const float* xd, float* y, int64_t ldy, uintptr_t pf);
+using TileFn = void (*)(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x, size_t x_row,
+                        const float* xd, float* y, int64_t ldy, uintptr_t pf);
 
 // Fn<rm, rn>::f for rm <= R, rn <= C (the smaller shapes serve the row and token tails).
 template <template <int, int> class Fn, int R, int C>
@@ -462,18 +473,30 @@ TileFn pick(int rm, int rn) {
 
 template <bool kVnni>
 struct Kernels {
-  template <int RM, int RN> struct Q40 {
+  template <int RM, int RN>
+  struct Q40 {
     static constexpr TileFn f = tile_legacy<kVnni, BlockQ4_0, RM, RN>;
   };
-  template <int RM, int RN> struct Q50 {
+  template <int RM, int RN>
+  struct Q50 {
     static constexpr TileFn f = tile_legacy<kVnni, BlockQ5_0, RM, RN>;
   };
-  template <int RM, int RN> struct Q80 {
+  template <int RM, int RN>
+  struct Q80 {
     static constexpr TileFn f = tile_legacy<kVnni, BlockQ8_0, RM, RN>;
   };
-  template <int RM, int RN> struct Q4K { static constexpr TileFn f = tile_q45_k<kVnni, false, RM, RN>; };
-  template <int RM, int RN> struct Q5K { static constexpr TileFn f = tile_q45_k<kVnni, true, RM, RN>; };
-  template <int RM, int RN> struct Q6K { static constexpr TileFn f = tile_q6_k<kVnni, RM, RN>; };
+  template <int RM, int RN>
+  struct Q4K {
+    static constexpr TileFn f = tile_q45_k<kVnni, false, RM, RN>;
+  };
+  template <int RM, int RN>
+  struct Q5K {
+    static constexpr TileFn f = tile_q45_k<kVnni, true, RM, RN>;
+  };
+  template <int RM, int RN>
+  struct Q6K {
+    static constexpr TileFn f = tile_q6_k<kVnni, RM, RN>;
+  };
 };
 
 // Tile shapes (rows x tokens): 4 x 1 for one token; for several tokens the fastest measured
@@ -496,24 +519,38 @@ TileFn tile_fn(GemmKind k, int rm, int rn) {
   using K = Kernels<kVnni>;
   if (rn == 1) {  // decode
     switch (k) {
-      case GemmKind::kQ4_0: return pick<K::template Q40, 4, 1>(rm, rn);
-      case GemmKind::kQ5_0: return pick<K::template Q50, 4, 1>(rm, rn);
-      case GemmKind::kQ8_0: return pick<K::template Q80, 4, 1>(rm, rn);
-      case GemmKind::kQ4_K: return pick<K::template Q4K, 4, 1>(rm, rn);
-      case GemmKind::kQ5_K: return pick<K::template Q5K, 4, 1>(rm, rn);
-      case GemmKind::kQ6_K: return pick<K::template Q6K, 4, 1>(rm, rn);
-      case GemmKind::kNone: break;
+      case GemmKind::kQ4_0:
+        return pick<K::template Q40, 4, 1>(rm, rn);
+      case GemmKind::kQ5_0:
+        return pick<K::template Q50, 4, 1>(rm, rn);
+      case GemmKind::kQ8_0:
+        return pick<K::template Q80, 4, 1>(rm, rn);
+      case GemmKind::kQ4_K:
+        return pick<K::template Q4K, 4, 1>(rm, rn);
+      case GemmKind::kQ5_K:
+        return pick<K::template Q5K, 4, 1>(rm, rn);
+      case GemmKind::kQ6_K:
+        return pick<K::template Q6K, 4, 1>(rm, rn);
+      case GemmKind::kNone:
+        break;
     }
     return nullptr;
   }
   switch (k) {
-    case GemmKind::kQ4_0: return pick<K::template Q40, 4, 4>(rm, rn);
-    case GemmKind::kQ5_0: return pick<K::template Q50, 1, 8>(rm, rn);
-    case GemmKind::kQ8_0: return pick<K::template Q80, kVnni ? 2 : 1, 8>(rm, rn);
-    case GemmKind::kQ4_K: return pick<K::template Q4K, 4, 4>(rm, rn);
-    case GemmKind::kQ5_K: return pick<K::template Q5K, 4, 4>(rm, rn);
-    case GemmKind::kQ6_K: return pick<K::template Q6K, 4, 4>(rm, rn);
-    case GemmKind::kNone: break;
+    case GemmKind::kQ4_0:
+      return pick<K::template Q40, 4, 4>(rm, rn);
+    case GemmKind::kQ5_0:
+      return pick<K::template Q50, 1, 8>(rm, rn);
+    case GemmKind::kQ8_0:
+      return pick < K::template Q80, kVnni ? 2 : 1, 8 > (rm, rn);
+    case GemmKind::kQ4_K:
+      return pick<K::template Q4K, 4, 4>(rm, rn);
+    case GemmKind::kQ5_K:
+      return pick<K::template Q5K, 4, 4>(rm, rn);
+    case GemmKind::kQ6_K:
+      return pick<K::template Q6K, 4, 4>(rm, rn);
+    case GemmKind::kNone:
+      break;
   }
   return nullptr;
 }
