@@ -8,6 +8,7 @@
 // from memory, as in decode; a small --mb measures the kernel with weights in cache. Reports
 // the best rep by wall time and the whole run's process CPU time (all threads), as weight
 // GB/s and GMAC/s.
+#include <sys/mman.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -17,8 +18,10 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <span>
 #include <vector>
 
+#include "base/huge_page_buffer.h"
 #include "base/tensor_type.h"
 #include "base/thread_pool.h"
 #include "kernels/kernels.h"
@@ -35,7 +38,7 @@ double cpu_seconds() {
 int usage() {
   std::fputs(
       "usage: matmul_bench [--type T] [--n-in N] [--n-out M] [--tokens K] [--threads P]\n"
-      "                    [--mb MIB] [--reps R] [--scalar]\n",
+      "                    [--mb MIB] [--reps R] [--scalar] [--huge]\n",
       stderr);
   return 2;
 }
@@ -48,13 +51,17 @@ int main(int argc, char** argv) {
   int64_t n_in = 1536, n_out = 8960, n_tokens = 1;
   int threads = 1, reps = 5;
   double mb = 512;
-  bool scalar = false;
+  bool scalar = false, huge = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
     const char* v = nullptr;
     if (a == "--scalar") {
       scalar = true;
+      continue;
+    }
+    if (a == "--huge") {
+      huge = true;
       continue;
     }
     if ((v = next()) == nullptr) return usage();
@@ -95,7 +102,12 @@ int main(int argc, char** argv) {
   }
   const size_t mat_bytes = row * static_cast<size_t>(n_out);
   const size_t copies = std::max<size_t>(1, static_cast<size_t>(mb * 1048576.0) / mat_bytes);
-  std::vector<uint8_t> w(mat_bytes * copies);
+  // The weights on 2 MiB pages with --huge (as the engine loads them by default), else on
+  // 4 KiB pages (as with --mmap).
+  auto mem = HugePageBuffer::allocate(mat_bytes * copies);
+  if (!mem.is_ok()) return 1;
+  if (!huge) madvise(mem->data(), mem->size(), MADV_NOHUGEPAGE);
+  std::span<uint8_t> w(mem->data(), mat_bytes * copies);
   for (size_t off = 0; off < w.size(); off += row) {
     std::memcpy(w.data() + off, rows.data() + (off / row % distinct) * row, row);
   }

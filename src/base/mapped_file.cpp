@@ -5,39 +5,66 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <string>
+#include <utility>
 
 namespace dkb {
+namespace {
+
+// Reads exactly n bytes of fd from offset 0 into dst; an error message, or "" on success.
+std::string read_all(int fd, uint8_t* dst, size_t n) {
+  size_t done = 0;
+  while (done < n) {
+    const size_t want = std::min<size_t>(n - done, size_t{1} << 30);
+    const ssize_t got = pread(fd, dst + done, want, static_cast<off_t>(done));
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) return std::strerror(errno);
+    if (got == 0) {
+      return "file shrank while reading (" + std::to_string(done) + " of " + std::to_string(n) +
+             " bytes)";
+    }
+    done += static_cast<size_t>(got);
+  }
+  return "";
+}
+
+}  // namespace
 
 MappedFile::~MappedFile() { reset(); }
 
 MappedFile::MappedFile(MappedFile&& other) noexcept
-    : data_(other.data_), size_(other.size_), path_(std::move(other.path_)) {
-  other.data_ = nullptr;
-  other.size_ = 0;
-}
+    : data_(std::exchange(other.data_, nullptr)),
+      size_(std::exchange(other.size_, 0)),
+      backing_(other.backing_),
+      copy_(std::move(other.copy_)),
+      path_(std::move(other.path_)) {}
 
 MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
   if (this != &other) {
     reset();
-    data_ = other.data_;
-    size_ = other.size_;
+    data_ = std::exchange(other.data_, nullptr);
+    size_ = std::exchange(other.size_, 0);
+    backing_ = other.backing_;
+    copy_ = std::move(other.copy_);
     path_ = std::move(other.path_);
-    other.data_ = nullptr;
-    other.size_ = 0;
   }
   return *this;
 }
 
 void MappedFile::reset() {
   // An empty file is represented by a non-null sentinel that was never mapped.
-  if (data_ != nullptr && size_ > 0) munmap(const_cast<uint8_t*>(data_), size_);
+  if (data_ != nullptr && size_ > 0 && backing_ == Backing::kFileMap) {
+    munmap(const_cast<uint8_t*>(data_), size_);
+  }
+  copy_ = HugePageBuffer();
   data_ = nullptr;
   size_ = 0;
 }
 
-Result<MappedFile> MappedFile::open(const std::string& path) {
+Result<MappedFile> MappedFile::open(const std::string& path, Backing backing) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     int e = errno;
@@ -61,6 +88,22 @@ Result<MappedFile> MappedFile::open(const std::string& path) {
     static const uint8_t kEmpty = 0;
     f.data_ = &kEmpty;
     ::close(fd);
+    return f;
+  }
+  if (backing == Backing::kHugePageCopy) {
+    auto buf = HugePageBuffer::allocate(f.size_);
+    if (!buf.is_ok()) {
+      ::close(fd);
+      f.size_ = 0;
+      return buf.status().with_context("'" + path + "'");
+    }
+    f.copy_ = std::move(buf).value();
+    f.backing_ = backing;
+    f.data_ = f.copy_.data();
+    const std::string err = read_all(fd, f.copy_.data(), f.size_);
+    ::close(fd);
+    if (!err.empty()) return io_error("cannot read '" + path + "': " + err);
+    f.copy_.protect_read_only();
     return f;
   }
   void* p = mmap(nullptr, f.size_, PROT_READ, MAP_PRIVATE, fd, 0);

@@ -31,7 +31,7 @@ struct ServeOpts {
   int parallel = 4;
   int64_t max_batch = 256;
   int threads = 0;
-  std::string quantize;
+  LoadFlags load_flags;
   int max_queue = 64;
   std::vector<std::string> api_keys;
   size_t prompt_limit = 32768;
@@ -83,7 +83,7 @@ std::string default_data_dir() {
 
 Result<server::ModelEntry> load_entry(const std::string& path, bool embedding, ThreadPool& pool,
                                       const ServeOpts& o) {
-  DKB_ASSIGN_OR_RETURN(engine::LoadOptions lo, load_options(o.quantize, o.threads));
+  DKB_ASSIGN_OR_RETURN(engine::LoadOptions lo, o.load_flags.load_options(o.threads));
   DKB_ASSIGN_OR_RETURN(auto model, engine::Model::load(path, lo));
   bool is_emb = model->arch().embedding_dim() > 0;
   if (embedding && !is_emb) return invalid_argument("--embed-model '" + path + "' is not an embedding model");
@@ -145,7 +145,7 @@ Runner add_serve(CLI::App& app) {
   app.add_option("--parallel", o->parallel, "most sequences decoded concurrently per model");
   app.add_option("--max-batch-size", o->max_batch, "most prompt tokens per sequence per step");
   app.add_option("-t,--threads", o->threads, "compute threads (default: all cores)");
-  add_quantize_option(app, o->quantize);
+  o->load_flags.add_to(app);
   app.add_option("--max-queue", o->max_queue, "waiting requests before 503");
   app.add_option("--api-key", o->api_keys, "static API key with global admin rights (repeatable)");
   app.add_flag("--no-auth", o->no_auth, "no users or roles: the API is open (or needs only --api-key)");

@@ -6,23 +6,27 @@ void ModelOptions::add_to(CLI::App& app) {
   app.add_option("-m,--model", model_path, "GGUF model file")->required();
   app.add_option("-t,--threads", threads, "compute threads (default: all cores)");
   app.add_option("-c,--ctx-size", ctx_size, "context size (default: the model's)");
-  add_quantize_option(app, quantize);
+  load_flags.add_to(app);
 }
 
 Result<std::shared_ptr<const engine::Model>> ModelOptions::load() const {
-  DKB_ASSIGN_OR_RETURN(engine::LoadOptions lo, load_options(quantize, threads));
+  DKB_ASSIGN_OR_RETURN(engine::LoadOptions lo, load_flags.load_options(threads));
   return engine::Model::load(model_path, lo);
 }
 
-void add_quantize_option(CLI::App& app, std::string& type) {
-  app.add_option("--quantize", type,
+void LoadFlags::add_to(CLI::App& app) {
+  app.add_option("--quantize", quantize,
                  "quantize an F16/BF16/F32 model's weights in memory at load time: q4_0 or q8_0 "
                  "(also any `deepkb quantize` type, e.g. q4_k_m)");
+  app.add_flag("--mmap", mmap,
+               "map the model file instead of reading it into huge pages (starts faster, shares "
+               "memory between processes; decode is slower)");
 }
 
-Result<engine::LoadOptions> load_options(const std::string& quantize, int threads) {
+Result<engine::LoadOptions> LoadFlags::load_options(int threads) const {
   engine::LoadOptions lo;
   lo.threads = threads;
+  lo.mmap = mmap;
   if (!quantize.empty()) {
     lo.quantize = engine::file_type_from_name(quantize);
     if (!lo.quantize) {

@@ -11,19 +11,25 @@
 
 namespace dkb::cli {
 
+// How a command loads model weights: --quantize TYPE (load-time quantization of an
+// F16/BF16/F32 model) and --mmap (map the file instead of copying it into huge pages).
+struct LoadFlags {
+  std::string quantize;  // "" = none
+  bool mmap = false;
+
+  void add_to(CLI::App& app);
+  // engine::LoadOptions for these flags; kInvalidArgument for an unknown --quantize type.
+  Result<engine::LoadOptions> load_options(int threads) const;
+};
+
 struct ModelOptions {
   std::string model_path;
   int threads = 0;
   int64_t ctx_size = 0;
-  std::string quantize;  // load-time quantization type ("" = none)
+  LoadFlags load_flags;
 
   void add_to(CLI::App& app);
   Result<std::shared_ptr<const engine::Model>> load() const;
 };
-
-// Adds --quantize TYPE to a command (load-time quantization of an F16/BF16/F32 model).
-void add_quantize_option(CLI::App& app, std::string& type);
-// engine::LoadOptions for a --quantize value ("" = none); kInvalidArgument for an unknown type.
-Result<engine::LoadOptions> load_options(const std::string& quantize, int threads);
 
 }  // namespace dkb::cli

@@ -10,7 +10,11 @@ namespace dkb::engine {
 Result<std::shared_ptr<const Model>> Model::load(const std::string& path,
                                                 const LoadOptions& opts) {
   std::shared_ptr<Model> m(new Model());
-  DKB_ASSIGN_OR_RETURN(gguf::File file, gguf::File::open(path));
+  const bool copy = !opts.mmap && !opts.quantize && HugePageBuffer::available();
+  DKB_ASSIGN_OR_RETURN(gguf::File file,
+                       gguf::File::open(path, Limits::defaults(),
+                                        copy ? MappedFile::Backing::kHugePageCopy
+                                             : MappedFile::Backing::kFileMap));
   m->file_ = std::make_unique<gguf::File>(std::move(file));
   if (opts.quantize) {
     auto rep = quantize_in_memory(*m->file_, *opts.quantize, opts.threads, m->quantized_);

@@ -156,8 +156,9 @@ Status read_value(Cursor& c, ValueType t, const Limits& lim, const std::string& 
 
 }  // namespace
 
-Result<File> File::open(const std::string& path, const Limits& limits) {
-  auto mapped = MappedFile::open(path);
+Result<File> File::open(const std::string& path, const Limits& limits,
+                        MappedFile::Backing backing) {
+  auto mapped = MappedFile::open(path, backing);
   if (!mapped.is_ok()) return mapped.status();
   auto f = parse(std::move(mapped).value(), limits);
   if (!f.is_ok()) return f.status().with_context("GGUF '" + path + "'");

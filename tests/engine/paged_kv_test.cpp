@@ -6,6 +6,7 @@
 
 #include <cmath>
 
+#include "base/huge_page_buffer.h"
 #include "base/thread_pool.h"
 #include "engine/context.h"
 #include "engine/kv_pool.h"
@@ -67,6 +68,25 @@ TEST_P(PagedKvTest, LogitsEqualTheContiguousCacheAcrossPageBoundaries) {
     EXPECT_EQ(paged.kv().n_pages(), (45 + page - 1) / page);
     EXPECT_TRUE(got == ref) << GetParam() << " page_size " << page;
   }
+}
+
+// The weights copied into huge pages (the default) and the file mapped (--mmap) are the same
+// bytes: the same logits, bit for bit.
+TEST_P(PagedKvTest, MappedAndHugePageCopiedWeightsGiveTheSameLogits) {
+  auto mapped = Model::load(test::fixture_path(std::string("models/") + GetParam()),
+                            {.mmap = true});
+  ASSERT_TRUE(mapped.is_ok()) << mapped.status().to_string();
+  EXPECT_EQ((*mapped)->file().backing(), MappedFile::Backing::kFileMap);
+  if (HugePageBuffer::available()) {
+    EXPECT_EQ(model_->file().backing(), MappedFile::Backing::kHugePageCopy);
+  }
+  const auto toks = test_tokens(20, model_->hparams().n_vocab);
+  Context a(model_, pool_, {.n_ctx = 32, .n_batch = 16});
+  Context b(*mapped, pool_, {.n_ctx = 32, .n_batch = 16});
+  const auto ra = run(a, toks, {7, 1});
+  const auto rb = run(b, toks, {7, 1});
+  ASSERT_FALSE(ra.empty());
+  EXPECT_TRUE(ra == rb) << GetParam();
 }
 
 TEST_P(PagedKvTest, PrefixFromTheCacheEqualsRecompute) {

@@ -1,4 +1,5 @@
-// Model: an opened GGUF model — immutable weights (mmap'd), hyper-parameters, tokenizer and
+// Model: an opened GGUF model — immutable weights (a huge-page copy of the file, or the file
+// mapped; LoadOptions::mmap), hyper-parameters, tokenizer and
 // chat template — shared by every Context that runs it.
 //
 // Thread-safety: immutable after load(); share it through std::shared_ptr<const Model>.
@@ -36,6 +37,13 @@ struct LoadOptions {
   std::optional<FileType> quantize;
   // Threads for load-time quantization (0: all cores). A temporary pool, gone after load().
   int threads = 0;
+  // Map the file (`--mmap`) instead of copying it into huge pages. By default the file is read
+  // into anonymous memory on transparent huge pages (MappedFile::Backing::kHugePageCopy) when
+  // the kernel offers them: decode streams every weight once per token, and 2 MiB pages made
+  // that 16-20% faster here. Mapping starts faster and shares the page cache between
+  // processes. With `quantize` the float file is always mapped (its pages are released as they
+  // are quantized).
+  bool mmap = false;
 };
 
 class Model {

@@ -105,8 +105,10 @@ struct TensorInfo {
 
 class File {
  public:
-  // Opens and validates path. Everything is checked before this returns.
-  static Result<File> open(const std::string& path, const Limits& limits = Limits::defaults());
+  // Opens and validates path. Everything is checked before this returns. `backing` chooses a
+  // file map or a huge-page copy of the bytes (MappedFile::Backing).
+  static Result<File> open(const std::string& path, const Limits& limits = Limits::defaults(),
+                           MappedFile::Backing backing = MappedFile::Backing::kFileMap);
   // Parses an already-mapped file (takes ownership).
   static Result<File> parse(MappedFile mapped, const Limits& limits = Limits::defaults());
 
@@ -114,6 +116,7 @@ class File {
   uint64_t alignment() const { return alignment_; }
   const std::string& path() const { return mapped_.path(); }
   size_t file_size() const { return mapped_.size(); }
+  MappedFile::Backing backing() const { return mapped_.backing(); }
 
   // Metadata in file order.
   const std::vector<std::pair<std::string, Value>>& metadata() const { return kv_; }
