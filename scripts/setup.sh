@@ -15,6 +15,7 @@ PACKAGES=(
   libpoppler-cpp-dev libzip-dev libcsv-dev libcmark-dev
   libhnswlib-dev
   python3 python3-requests
+  g++-aarch64-linux-gnu qemu-user
 )
 
 missing=()

@@ -12,7 +12,7 @@
 namespace dkb::kernels {
 namespace {
 
-using AxpyFn = void (*)(int64_t n, float a, const float* x, float* y);
+using detail::AxpyFn;
 
 void axpy_scalar(int64_t n, float a, const float* x, float* y) {
   for (int64_t d = 0; d < n; ++d) y[d] += a * x[d];
@@ -59,7 +59,8 @@ void attention(ThreadPool& pool, const AttentionArgs& a) {
   const int64_t total = a.n_tokens * a.n_head;
   if (total <= 0) return;
   const VecDotKernel dot = vec_dot_kernel(TensorType::kF32, active_isa());
-  const AxpyFn axpy = active_isa() != Isa::kScalar ? detail::axpy_f32_avx2 : axpy_scalar;
+  const AxpyFn simd_axpy = detail::simd_axpy(active_isa());
+  const AxpyFn axpy = simd_axpy != nullptr ? simd_axpy : axpy_scalar;
   struct Ctx {
     const AttentionArgs* a;
     VecDotKernel dot;

@@ -1,5 +1,6 @@
 // Per-type function tables and runtime ISA dispatch (DKB_FORCE_SCALAR=1 forces scalar code,
-// DKB_FORCE_AVX2=1 caps the level at AVX2).
+// DKB_FORCE_AVX2=1 caps the level at AVX2, DKB_FORCE_NEON=1 at NEON without dotprod). The SIMD
+// kernels of each architecture are looked up in dispatch_x86.cpp / dispatch_arm64.cpp.
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -17,7 +18,6 @@ struct TypeOps {
   DequantizeFn dequantize = nullptr;
   QuantizeFn quantize = nullptr;
   VecDotFn dot_scalar = nullptr;
-  VecDotFn dot_avx2 = nullptr;
   TensorType dot_type = TensorType::kF32;
   bool weight = false;  // supported as a matmul weight
 };
@@ -26,57 +26,38 @@ TypeOps ops_for(TensorType t) {
   using T = TensorType;
   switch (t) {
     case T::kF32:
-      return {dequantize_f32, quantize_f32, vec_dot_f32_scalar, vec_dot_f32_avx2, T::kF32, true};
+      return {dequantize_f32, quantize_f32, vec_dot_f32_scalar, T::kF32, true};
     case T::kF16:
-      return {dequantize_f16, quantize_f16, vec_dot_f16_scalar, vec_dot_f16_avx2, T::kF16, true};
+      return {dequantize_f16, quantize_f16, vec_dot_f16_scalar, T::kF16, true};
     case T::kBF16:
-      return {dequantize_bf16,   quantize_bf16, vec_dot_bf16_scalar,
-              vec_dot_bf16_avx2, T::kBF16,      true};
+      return {dequantize_bf16, quantize_bf16, vec_dot_bf16_scalar, T::kBF16, true};
     case T::kQ4_0:
-      return {dequantize_q4_0,   quantize_q4_0, vec_dot_q4_0_scalar,
-              vec_dot_q4_0_avx2, T::kQ8_0,      true};
+      return {dequantize_q4_0, quantize_q4_0, vec_dot_q4_0_scalar, T::kQ8_0, true};
     case T::kQ4_1:
-      return {dequantize_q4_1,   quantize_q4_1, vec_dot_q4_1_scalar,
-              vec_dot_q4_1_avx2, T::kQ8_1,      true};
+      return {dequantize_q4_1, quantize_q4_1, vec_dot_q4_1_scalar, T::kQ8_1, true};
     case T::kQ5_0:
-      return {dequantize_q5_0,   quantize_q5_0, vec_dot_q5_0_scalar,
-              vec_dot_q5_0_avx2, T::kQ8_0,      true};
+      return {dequantize_q5_0, quantize_q5_0, vec_dot_q5_0_scalar, T::kQ8_0, true};
     case T::kQ5_1:
-      return {dequantize_q5_1,   quantize_q5_1, vec_dot_q5_1_scalar,
-              vec_dot_q5_1_avx2, T::kQ8_1,      true};
+      return {dequantize_q5_1, quantize_q5_1, vec_dot_q5_1_scalar, T::kQ8_1, true};
     case T::kQ8_0:
-      return {dequantize_q8_0,   quantize_q8_0, vec_dot_q8_0_scalar,
-              vec_dot_q8_0_avx2, T::kQ8_0,      true};
+      return {dequantize_q8_0, quantize_q8_0, vec_dot_q8_0_scalar, T::kQ8_0, true};
     case T::kQ8_1:
-      return {dequantize_q8_1, quantize_q8_1, nullptr, nullptr, T::kQ8_1, false};
+      return {dequantize_q8_1, quantize_q8_1, nullptr, T::kQ8_1, false};
     case T::kQ2_K:
-      return {dequantize_q2_k, quantize_q2_k, vec_dot_q2_k_scalar, vec_dot_q2_k_avx2, T::kQ8_K, true};
+      return {dequantize_q2_k, quantize_q2_k, vec_dot_q2_k_scalar, T::kQ8_K, true};
     case T::kQ3_K:
-      return {dequantize_q3_k, quantize_q3_k, vec_dot_q3_k_scalar, vec_dot_q3_k_avx2, T::kQ8_K, true};
+      return {dequantize_q3_k, quantize_q3_k, vec_dot_q3_k_scalar, T::kQ8_K, true};
     case T::kQ4_K:
-      return {dequantize_q4_k, quantize_q4_k, vec_dot_q4_k_scalar, vec_dot_q4_k_avx2, T::kQ8_K, true};
+      return {dequantize_q4_k, quantize_q4_k, vec_dot_q4_k_scalar, T::kQ8_K, true};
     case T::kQ5_K:
-      return {dequantize_q5_k, quantize_q5_k, vec_dot_q5_k_scalar, vec_dot_q5_k_avx2, T::kQ8_K, true};
+      return {dequantize_q5_k, quantize_q5_k, vec_dot_q5_k_scalar, T::kQ8_K, true};
     case T::kQ6_K:
-      return {dequantize_q6_k, quantize_q6_k, vec_dot_q6_k_scalar, vec_dot_q6_k_avx2, T::kQ8_K, true};
+      return {dequantize_q6_k, quantize_q6_k, vec_dot_q6_k_scalar, T::kQ8_K, true};
     case T::kQ8_K:
-      return {dequantize_q8_k, quantize_q8_k, nullptr, nullptr, T::kQ8_K, false};
+      return {dequantize_q8_k, quantize_q8_k, nullptr, T::kQ8_K, false};
     default:
       return {};
   }
-}
-
-bool cpu_has_avx2() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-         __builtin_cpu_supports("f16c");
-}
-
-bool cpu_has_avx512() {
-  __builtin_cpu_init();
-  return cpu_has_avx2() && __builtin_cpu_supports("avx512f") &&
-         __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-         __builtin_cpu_supports("avx512vnni");
 }
 
 bool env_flag(const char* name) {
@@ -84,10 +65,15 @@ bool env_flag(const char* name) {
   return v != nullptr && std::strcmp(v, "") != 0 && std::strcmp(v, "0") != 0;
 }
 
+// The highest level the CPU runs, after the environment's caps.
 Isa initial_isa() {
-  if (env_flag("DKB_FORCE_SCALAR") || !cpu_has_avx2()) return Isa::kScalar;
-  if (env_flag("DKB_FORCE_AVX2") || !cpu_has_avx512()) return Isa::kAvx2;
-  return Isa::kAvx512;
+  if (env_flag("DKB_FORCE_SCALAR")) return Isa::kScalar;
+  for (Isa isa : {Isa::kAvx512, Isa::kAvx2, Isa::kNeonDot, Isa::kNeon}) {
+    if (isa == Isa::kAvx512 && env_flag("DKB_FORCE_AVX2")) continue;
+    if (isa == Isa::kNeonDot && env_flag("DKB_FORCE_NEON")) continue;
+    if (cpu_supports(isa)) return isa;
+  }
+  return Isa::kScalar;
 }
 
 std::atomic<Isa>& isa_state() {
@@ -98,12 +84,7 @@ std::atomic<Isa>& isa_state() {
 }  // namespace
 
 bool isa_available(Isa isa) {
-  switch (isa) {
-    case Isa::kScalar: return true;
-    case Isa::kAvx2: return cpu_has_avx2();
-    case Isa::kAvx512: return cpu_has_avx512();
-  }
-  return false;
+  return isa == Isa::kScalar || cpu_supports(isa);
 }
 
 Isa active_isa() {
@@ -131,22 +112,25 @@ void dequantize_row(TensorType t, const void* src, float* dst, int64_t n) {
   ops.dequantize(src, dst, n);
 }
 
-bool can_quantize(TensorType t) { return ops_for(t).quantize != nullptr; }
+bool can_quantize(TensorType t) {
+  return ops_for(t).quantize != nullptr;
+}
 
 void quantize_row(TensorType t, const float* src, void* dst, int64_t n) {
   const TypeOps ops = ops_for(t);
   DKB_CHECK(ops.quantize != nullptr);
-  // The activation formats have bit-identical AVX2 versions.
-  const bool simd = active_isa() != Isa::kScalar;
-  if (simd && t == TensorType::kQ8_0) return quantize_q8_0_avx2(src, dst, n);
-  if (simd && t == TensorType::kQ8_K) return quantize_q8_k_avx2(src, dst, n);
-  ops.quantize(src, dst, n);
+  // The activation formats have bit-identical SIMD versions.
+  const QuantizeFn simd = simd_quantize(t, active_isa());
+  (simd != nullptr ? simd : ops.quantize)(src, dst, n);
 }
 
 VecDotKernel vec_dot_kernel(TensorType t, Isa isa) {
   const TypeOps ops = ops_for(t);
   DKB_CHECK(ops.dot_scalar != nullptr);
-  return isa != Isa::kScalar ? ops.dot_avx2 : ops.dot_scalar;
+  if (isa == Isa::kScalar) return ops.dot_scalar;
+  const VecDotFn simd = simd_vec_dot(t, isa);
+  DKB_CHECK(simd != nullptr);
+  return simd;
 }
 
 float vec_dot_with(Isa isa, TensorType t, int64_t n, const void* w_row, const void* x_row) {
@@ -157,5 +141,23 @@ float vec_dot_with(Isa isa, TensorType t, int64_t n, const void* w_row, const vo
 float vec_dot(TensorType t, int64_t n, const void* w_row, const void* x_row) {
   return vec_dot_kernel(t, active_isa())(n, w_row, x_row);
 }
+
+#if !defined(__x86_64__) && !defined(__aarch64__)
+// An architecture without SIMD kernels: only the scalar level.
+namespace detail {
+bool cpu_supports(Isa) {
+  return false;
+}
+VecDotFn simd_vec_dot(TensorType, Isa) {
+  return nullptr;
+}
+QuantizeFn simd_quantize(TensorType, Isa) {
+  return nullptr;
+}
+AxpyFn simd_axpy(Isa) {
+  return nullptr;
+}
+}  // namespace detail
+#endif
 
 }  // namespace dkb::kernels

@@ -1,12 +1,15 @@
 // Internal declarations shared by the kernel translation units (not part of the public API).
 //
-// Per-type row kernels have C linkage-free, non-inline signatures on purpose: *_avx2.cpp files
-// are compiled with extra ISA flags, so no inline function may be shared between them and
-// baseline files (the linker could keep an AVX2 copy of it and break non-AVX2 CPUs).
+// Per-type row kernels have C linkage-free, non-inline signatures on purpose: *_avx2.cpp,
+// *_avx512.cpp and *_dotprod.cpp files are compiled with extra ISA flags, so no inline function
+// may be shared between them and baseline files (the linker could keep an AVX2 or dotprod copy
+// of it and break CPUs without).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+
+#include "kernels/kernels.h"
 
 namespace dkb::kernels::detail {
 
@@ -109,13 +112,43 @@ void gemm_packed_avx2(GemmKind k, int64_t n, const uint8_t* packed, int64_t nr, 
 // c < nc, where T is the weight type of k: tiles of rows x tokens read each weight block
 // straight from w (no packing pass) and reuse it for every token of the tile. For decode
 // (nc == 1) and small batches. x_extra as for gemm_packed_avx2.
-void tile_avx2(GemmKind k, int64_t n, const uint8_t* w, size_t w_row, int64_t nr,
-               const uint8_t* x, size_t x_row, const float* x_extra, int64_t nc, float* y,
-               int64_t ldy);
+void tile_avx2(GemmKind k, int64_t n, const uint8_t* w, size_t w_row, int64_t nr, const uint8_t* x,
+               size_t x_row, const float* x_extra, int64_t nc, float* y, int64_t ldy);
 // The same at the AVX-512 level (AVX-512 VNNI on 256-bit registers; same results bit for bit).
 void tile_avx512(GemmKind k, int64_t n, const uint8_t* w, size_t w_row, int64_t nr,
                  const uint8_t* x, size_t x_row, const float* x_extra, int64_t nc, float* y,
                  int64_t ldy);
+
+// ---- NEON versions (aarch64 only; *_neon.cpp baseline ARMv8-A, *_dotprod.cpp +dotprod) --------
+// The quantized kernels form each block's integer sums exactly (the dotprod ones with sdot, the
+// others with widening multiplies; the same integers) and then perform the scalar reference's
+// float operations in its order; the float kernels accumulate in 4-lane FMA vectors.
+// Row dot product of weight type t (every supported weight type), or null.
+VecDotFn vec_dot_neon(TensorType t);
+// The same with sdot for the quantized types (null for F32/F16/BF16: use vec_dot_neon's).
+VecDotFn vec_dot_dotprod(TensorType t);
+void quantize_q8_0_neon(const float* src, void* dst, int64_t n);  // bit-identical to quantize_q8_0
+void quantize_q8_k_neon(const float* src, void* dst, int64_t n);  // bit-identical to quantize_q8_k
+void axpy_f32_neon(int64_t n, float a, const float* x, float* y);
+
+// ---- SIMD levels of the target architecture (dispatch_x86.cpp, dispatch_arm64.cpp) ----------
+// True when this build has level isa and the CPU runs it (false for kScalar and for the levels
+// of other architectures).
+bool cpu_supports(Isa isa);
+// The SIMD row dot product for weight type t at level isa, or null (none, or another
+// architecture's level).
+VecDotFn simd_vec_dot(TensorType t, Isa isa);
+// A SIMD quantizer for t at level isa bit-identical to the scalar one (the activation formats
+// Q8_0 and Q8_K), or null.
+QuantizeFn simd_quantize(TensorType t, Isa isa);
+// y[i] += a * x[i] at level isa (attention's weighted sum of V rows), or null.
+using AxpyFn = void (*)(int64_t n, float a, const float* x, float* y);
+AxpyFn simd_axpy(Isa isa);
+
+// The SIMD Q8_K quantizers' scalar step, for the 256 floats x of one block whose largest
+// magnitude is amax: -127 / (the signed value of the first element of magnitude amax), as
+// quantize_q8_k computes it; when amax is 0, writes the all-zero block and returns 0.
+float q8_k_block_iscale(const float* x, float amax, void* block);
 
 // Unpacks the 6-bit scale and min j (0..7) of a Q4_K/Q5_K block (ggml's get_scale_min_k4).
 void get_scale_min_k4(int j, const uint8_t* q, uint8_t* d, uint8_t* m);

@@ -7,9 +7,10 @@
 // - GEMM path (more tokens: prefill): each thread takes panels of weight rows sized to stay in
 //   L2, unpacks ("packs") a panel once into int8 blocks and runs the register-blocked
 //   micro-kernel over all tokens (gemm_avx2.cpp).
-// - Otherwise (scalar level; other types): each thread walks its rows in tiles and, within a
-//   tile, loops over all tokens with the row dot product, so a weight tile is read from memory
-//   once and reused from cache for every token.
+// - Otherwise (scalar and NEON levels; other types): each thread walks its rows in tiles and,
+//   within a tile, loops over all tokens with the row dot product, so a weight tile is read
+//   from memory once and reused from cache for every token.
+// The tile and GEMM paths exist at the x86 AVX2 and AVX-512 levels only.
 #include <algorithm>
 
 #include "base/status.h"
@@ -21,28 +22,8 @@ namespace {
 
 // Rows per weight tile: 16 rows of a 4096-wide Q4_K matrix are ~36 KiB, which stays in L2.
 constexpr int64_t kRowTile = 16;
-// Target bytes of one packed GEMM panel (per thread; L2 is >= 512 KiB on current x86 cores).
-constexpr size_t kPanelBytes = 256 * 1024;
-constexpr int64_t kMaxPanelRows = 64;
-// Up to this many tokens (decode, small batches) the unpack-on-the-fly tiles beat packing a
-// panel first (one thread, weights streamed from memory; bench/README.md): at AVX2 up to 16-24
-// tokens depending on the type; the AVX-512 (VNNI) tiles beat the AVX2 GEMM at least up to 64.
-constexpr int64_t kTileMaxTokensAvx2 = 16;
-constexpr int64_t kTileMaxTokensAvx512 = 64;
 
 using detail::GemmKind;
-
-GemmKind gemm_kind(TensorType t) {
-  switch (t) {
-    case TensorType::kQ4_0: return GemmKind::kQ4_0;
-    case TensorType::kQ5_0: return GemmKind::kQ5_0;
-    case TensorType::kQ8_0: return GemmKind::kQ8_0;
-    case TensorType::kQ4_K: return GemmKind::kQ4_K;
-    case TensorType::kQ5_K: return GemmKind::kQ5_K;
-    case TensorType::kQ6_K: return GemmKind::kQ6_K;
-    default: return GemmKind::kNone;
-  }
-}
 
 struct MatmulJob {
   TensorType wtype;
@@ -67,35 +48,34 @@ struct MatmulJob {
   size_t x_extra_n = 0;
 };
 
-void quantize_part(const MatmulJob& job, int ith, int nth) {
-  const auto [t0, t1] = ThreadPool::split(job.n_tokens, ith, nth);
-  for (int64_t t = t0; t < t1; ++t) {
-    quantize_row(job.xtype, job.x + t * job.n_in, job.xq + t * job.x_row, job.n_in);
-    if (job.x_extra_n > 0) {
-      detail::gemm_prepare_x_avx2(job.gemm != GemmKind::kNone ? job.gemm : job.tile, job.n_in,
-                                  job.xq + t * job.x_row,
-                                  job.x_extra + t * job.x_extra_n);
-    }
+#if defined(__x86_64__)
+// ---- the tiled paths of the AVX2 and AVX-512 levels ----------------------------------------
+
+// Target bytes of one packed GEMM panel (per thread; L2 is >= 512 KiB on current x86 cores).
+constexpr size_t kPanelBytes = 256 * 1024;
+constexpr int64_t kMaxPanelRows = 64;
+// Up to this many tokens (decode, small batches) the unpack-on-the-fly tiles beat packing a
+// panel first (one thread, weights streamed from memory; bench/README.md): at AVX2 up to 16-24
+// tokens depending on the type; the AVX-512 (VNNI) tiles beat the AVX2 GEMM at least up to 64.
+constexpr int64_t kTileMaxTokensAvx2 = 16;
+constexpr int64_t kTileMaxTokensAvx512 = 64;
+
+GemmKind gemm_kind(TensorType t) {
+  switch (t) {
+    case TensorType::kQ4_0: return GemmKind::kQ4_0;
+    case TensorType::kQ5_0: return GemmKind::kQ5_0;
+    case TensorType::kQ8_0: return GemmKind::kQ8_0;
+    case TensorType::kQ4_K: return GemmKind::kQ4_K;
+    case TensorType::kQ5_K: return GemmKind::kQ5_K;
+    case TensorType::kQ6_K: return GemmKind::kQ6_K;
+    default: return GemmKind::kNone;
   }
 }
 
-void compute_part(const MatmulJob& job, int ith, int nth) {
-  int64_t o0 = 0, o1 = job.n_out, t0 = 0, t1 = job.n_tokens;
-  if (job.split_tokens) {
-    std::tie(t0, t1) = ThreadPool::split(job.n_tokens, ith, nth);
-  } else {
-    std::tie(o0, o1) = ThreadPool::split(job.n_out, ith, nth);
-  }
-  for (int64_t ob = o0; ob < o1; ob += kRowTile) {
-    const int64_t oe = std::min(o1, ob + kRowTile);
-    for (int64_t t = t0; t < t1; ++t) {
-      const uint8_t* xr = job.xq + t * job.x_row;
-      float* yr = job.y + t * job.n_out;
-      for (int64_t o = ob; o < oe; ++o) {
-        yr[o] = job.dot(job.n_in, job.w + o * job.w_row, xr);
-      }
-    }
-  }
+// The per-token extra floats of the tile / GEMM kernels for token t (after its quantization).
+void prepare_x_extra(const MatmulJob& job, int64_t t) {
+  detail::gemm_prepare_x_avx2(job.gemm != GemmKind::kNone ? job.gemm : job.tile, job.n_in,
+                              job.xq + t * job.x_row, job.x_extra + t * job.x_extra_n);
 }
 
 // Unpack-on-the-fly tiles straight from the weight rows: each thread takes a contiguous range
@@ -105,10 +85,9 @@ void tile_part(const MatmulJob& job, int ith, int nth) {
   auto [g0, g1] = ThreadPool::split(groups, ith, nth);
   const int64_t o0 = g0 * 4, o1 = std::min(job.n_out, g1 * 4);
   if (o1 <= o0) return;
-  (job.vnni ? detail::tile_avx512 : detail::tile_avx2)(job.tile, job.n_in, job.w + o0 * job.w_row,
-                                                      job.w_row, o1 - o0, job.xq, job.x_row,
-                                                      job.x_extra, job.n_tokens, job.y + o0,
-                                                      job.n_out);
+  (job.vnni ? detail::tile_avx512 : detail::tile_avx2)(
+      job.tile, job.n_in, job.w + o0 * job.w_row, job.w_row, o1 - o0, job.xq, job.x_row,
+      job.x_extra, job.n_tokens, job.y + o0, job.n_out);
 }
 
 void gemm_part(const MatmulJob& job, int ith, int nth) {
@@ -136,6 +115,86 @@ int64_t panel_rows_for(GemmKind k, int64_t n_in, int64_t n_out, int nth) {
   return std::max<int64_t>(tile, rows / tile * tile);
 }
 
+// At the AVX2 and AVX-512 levels, picks the tile or the GEMM path for types that have them
+// (sets job.tile or job.gemm, and job.x_extra_n).
+void choose_tiled_path(MatmulJob& job) {
+  const Isa isa = active_isa();
+  if (isa != Isa::kAvx2 && isa != Isa::kAvx512) return;
+  // One token streams the weights from memory; there the AVX2 tiles measured ~5% faster than
+  // the VNNI ones (two threads), so the AVX-512 level uses VNNI for batches only.
+  const bool avx512 = isa == Isa::kAvx512;
+  job.vnni = avx512 && job.n_tokens > 1;
+  const int64_t tile_max = avx512 ? kTileMaxTokensAvx512 : kTileMaxTokensAvx2;
+  (job.n_tokens <= tile_max ? job.tile : job.gemm) = gemm_kind(job.wtype);
+  const GemmKind extra_kind = job.gemm != GemmKind::kNone ? job.gemm : job.tile;
+  if (extra_kind != GemmKind::kNone) {
+    job.x_extra_n = detail::gemm_x_extra_floats(extra_kind, job.n_in);
+  }
+}
+
+// Runs the path choose_tiled_path picked, after the activations are quantized; false if none.
+bool run_tiled(ThreadPool& pool, MatmulScratch& scratch, MatmulJob& job) {
+  const int nth = pool.n_threads();
+  if (job.gemm != GemmKind::kNone) {
+    job.panel_rows = panel_rows_for(job.gemm, job.n_in, job.n_out, nth);
+    job.panel_bytes =
+        detail::gemm_packed_row_bytes(job.gemm, job.n_in) * static_cast<size_t>(job.panel_rows);
+    const size_t need = job.panel_bytes * static_cast<size_t>(nth);
+    if (scratch.panels.size() < need) scratch.panels.resize(need);
+    job.panels = scratch.panels.data();
+    if (nth == 1 || job.n_out <= job.panel_rows) {
+      gemm_part(job, 0, 1);
+    } else {
+      pool.run([&job](int ith, int n) { gemm_part(job, ith, n); });
+    }
+    return true;
+  }
+  if (job.tile != GemmKind::kNone) {
+    if (nth == 1 || job.n_out < 64) {
+      tile_part(job, 0, 1);
+    } else {
+      pool.run([&job](int ith, int n) { tile_part(job, ith, n); });
+    }
+    return true;
+  }
+  return false;
+}
+#else
+// No tiled paths on this architecture: every level takes the per-row path.
+void prepare_x_extra(const MatmulJob&, int64_t) {}
+void choose_tiled_path(MatmulJob&) {}
+bool run_tiled(ThreadPool&, MatmulScratch&, MatmulJob&) {
+  return false;
+}
+#endif
+
+void quantize_part(const MatmulJob& job, int ith, int nth) {
+  const auto [t0, t1] = ThreadPool::split(job.n_tokens, ith, nth);
+  for (int64_t t = t0; t < t1; ++t) {
+    quantize_row(job.xtype, job.x + t * job.n_in, job.xq + t * job.x_row, job.n_in);
+    if (job.x_extra_n > 0) prepare_x_extra(job, t);
+  }
+}
+
+void compute_part(const MatmulJob& job, int ith, int nth) {
+  int64_t o0 = 0, o1 = job.n_out, t0 = 0, t1 = job.n_tokens;
+  if (job.split_tokens) {
+    std::tie(t0, t1) = ThreadPool::split(job.n_tokens, ith, nth);
+  } else {
+    std::tie(o0, o1) = ThreadPool::split(job.n_out, ith, nth);
+  }
+  for (int64_t ob = o0; ob < o1; ob += kRowTile) {
+    const int64_t oe = std::min(o1, ob + kRowTile);
+    for (int64_t t = t0; t < t1; ++t) {
+      const uint8_t* xr = job.xq + t * job.x_row;
+      float* yr = job.y + t * job.n_out;
+      for (int64_t o = ob; o < oe; ++o) {
+        yr[o] = job.dot(job.n_in, job.w + o * job.w_row, xr);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 void matmul(ThreadPool& pool, MatmulScratch& scratch, TensorType wtype, const void* w, int64_t n_in,
@@ -158,21 +217,12 @@ void matmul(ThreadPool& pool, MatmulScratch& scratch, TensorType wtype, const vo
   // Few output rows (e.g. a small head) but many tokens: give each thread whole tokens.
   job.split_tokens = n_out < static_cast<int64_t>(nth) * kRowTile && n_tokens >= nth;
 
-  if (active_isa() != Isa::kScalar) {
-    // One token streams the weights from memory; there the AVX2 tiles measured ~5% faster than
-    // the VNNI ones (two threads), so the AVX-512 level uses VNNI for batches only.
-    const bool avx512 = active_isa() == Isa::kAvx512;
-    job.vnni = avx512 && n_tokens > 1;
-    const int64_t tile_max = avx512 ? kTileMaxTokensAvx512 : kTileMaxTokensAvx2;
-    (n_tokens <= tile_max ? job.tile : job.gemm) = gemm_kind(wtype);
-  }
-  const GemmKind extra_kind = job.gemm != GemmKind::kNone ? job.gemm : job.tile;
+  choose_tiled_path(job);
   if (job.xtype == TensorType::kF32) {
     job.xq = const_cast<uint8_t*>(reinterpret_cast<const uint8_t*>(x));
   } else {
     // Quantized rows, then (GEMM path) the per-row extra floats, 64-byte aligned.
     const size_t xq_bytes = (job.x_row * static_cast<size_t>(n_tokens) + 63) / 64 * 64;
-    if (extra_kind != GemmKind::kNone) job.x_extra_n = detail::gemm_x_extra_floats(extra_kind, n_in);
     const size_t need = xq_bytes + job.x_extra_n * sizeof(float) * static_cast<size_t>(n_tokens);
     if (scratch.buf.size() < need) scratch.buf.resize(need);
     job.xq = scratch.buf.data();
@@ -183,28 +233,7 @@ void matmul(ThreadPool& pool, MatmulScratch& scratch, TensorType wtype, const vo
       pool.run([&job](int ith, int n) { quantize_part(job, ith, n); });
     }
   }
-  if (job.gemm != GemmKind::kNone) {
-    job.panel_rows = panel_rows_for(job.gemm, n_in, n_out, nth);
-    job.panel_bytes = detail::gemm_packed_row_bytes(job.gemm, n_in) *
-                      static_cast<size_t>(job.panel_rows);
-    const size_t need = job.panel_bytes * static_cast<size_t>(nth);
-    if (scratch.panels.size() < need) scratch.panels.resize(need);
-    job.panels = scratch.panels.data();
-    if (nth == 1 || n_out <= job.panel_rows) {
-      gemm_part(job, 0, 1);
-    } else {
-      pool.run([&job](int ith, int n) { gemm_part(job, ith, n); });
-    }
-    return;
-  }
-  if (job.tile != GemmKind::kNone) {
-    if (nth == 1 || n_out < 64) {
-      tile_part(job, 0, 1);
-    } else {
-      pool.run([&job](int ith, int n) { tile_part(job, ith, n); });
-    }
-    return;
-  }
+  if (run_tiled(pool, scratch, job)) return;
   if (nth == 1 || (n_out * n_tokens < 64)) {
     compute_part(job, 0, 1);
   } else {

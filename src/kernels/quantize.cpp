@@ -175,6 +175,25 @@ void quantize_q8_1(const float* src, void* dst, int64_t n) {
   }
 }
 
+float q8_k_block_iscale(const float* x, float amax, void* block) {
+  auto* y = static_cast<BlockQ8_K*>(block);
+  if (amax == 0.0f) {
+    y->d = 0.0f;
+    std::memset(y->qs, 0, sizeof y->qs);
+    std::memset(y->bsums, 0, sizeof y->bsums);
+    return 0.0f;
+  }
+  // The signed value of the first element with the largest magnitude, as quantize_q8_k finds.
+  float max = 0.0f;
+  for (int j = 0; j < kQK_K; ++j) {
+    if (x[j] == amax || x[j] == -amax) {
+      max = x[j];
+      break;
+    }
+  }
+  return -127.f / max;
+}
+
 void quantize_q8_k(const float* src, void* dst, int64_t n) {
   auto* y = static_cast<BlockQ8_K*>(dst);
   const int64_t nb = n / kQK_K;

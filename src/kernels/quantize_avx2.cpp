@@ -5,7 +5,6 @@
 #include <immintrin.h>
 
 #include <cstdint>
-#include <cstring>
 
 #include "kernels/blocks.h"
 #include "kernels/kernels.h"
@@ -76,21 +75,8 @@ void quantize_q8_k_avx2(const float* src, void* dst, int64_t n) {
       m = _mm256_max_ps(m, _mm256_and_ps(_mm256_loadu_ps(x + 8 * k), abs_mask));
     }
     const float amax = hmax_ps(m);
-    if (amax == 0.0f) {
-      y[i].d = 0.0f;
-      std::memset(y[i].qs, 0, sizeof y[i].qs);
-      std::memset(y[i].bsums, 0, sizeof y[i].bsums);
-      continue;
-    }
-    // The signed value of the first element with the largest magnitude (scalar reference).
-    float max = 0.0f;
-    for (int j = 0; j < kQK_K; ++j) {
-      if (x[j] == amax || x[j] == -amax) {
-        max = x[j];
-        break;
-      }
-    }
-    const float iscale = -127.f / max;
+    const float iscale = q8_k_block_iscale(x, amax, &y[i]);
+    if (iscale == 0.0f) continue;  // an all-zero block
     const __m256 vs = _mm256_set1_ps(iscale);
     const __m256i lim = _mm256_set1_epi32(127);
     for (int k = 0; k < kQK_K / 32; ++k) {

@@ -24,8 +24,8 @@ struct Result {
   std::vector<float> y, ref, mag;  // mag: sum |w * x| per output, for the tolerance
 };
 
-Result run_case(ThreadPool& pool, MatmulScratch& scratch, TensorType t, int64_t n_in,
-                int64_t n_out, int64_t n_tokens, uint32_t seed) {
+Result run_case(ThreadPool& pool, MatmulScratch& scratch, TensorType t, int64_t n_in, int64_t n_out,
+                int64_t n_tokens, uint32_t seed) {
   const size_t w_row = tensor_row_size(t, n_in);
   std::vector<uint8_t> w;
   for (int64_t o = 0; o < n_out; ++o) {
@@ -57,7 +57,7 @@ TEST(Gemm, MatchesScalarReferenceOnOddShapes) {
   };
   // Row counts not multiples of the micro-tile (4 or 2 rows) or of a panel; token counts not
   // multiples of the tile width (2 or 4); odd block counts.
-  const Shape shapes[] = {{1, 1, 2},  {3, 5, 3},   {7, 13, 5},  {5, 67, 9},
+  const Shape shapes[] = {{1, 1, 2},   {3, 5, 3},  {7, 13, 5}, {5, 67, 9},
                           {9, 130, 2}, {2, 3, 17}, {35, 9, 7}, {11, 257, 4}};
   uint32_t seed = 1234;
   for (int n_threads : {1, 2, 3}) {
@@ -177,35 +177,38 @@ TEST(Gemm, ExtremeValuesDoNotSaturate) {
   }
 }
 
-// The AVX2 activation quantizers (Q8_0, Q8_K) are bit-identical to the scalar references,
-// including exact .5 ties (Q8_0 rounds them away from zero, Q8_K to even), sign ties of the
-// largest magnitude, and all-zero blocks.
-TEST(Gemm, Avx2ActivationQuantizersAreBitIdentical) {
-  if (!isa_available(Isa::kAvx2)) GTEST_SKIP() << "CPU has no AVX2+FMA+F16C";
+// The SIMD activation quantizers (Q8_0, Q8_K; AVX2 and NEON) are bit-identical to the scalar
+// references at every level, including exact .5 ties (Q8_0 rounds them away from zero, Q8_K to
+// even), sign ties of the largest magnitude, and all-zero blocks.
+TEST(Gemm, SimdActivationQuantizersAreBitIdentical) {
+  if (test::simd_isas().empty()) GTEST_SKIP() << "CPU has no SIMD level";
   test::IsaGuard guard;
-  for (TensorType t : {TensorType::kQ8_0, TensorType::kQ8_K}) {
-    const int64_t n = 4 * 256;
-    for (uint32_t seed = 1; seed <= 40; ++seed) {
-      auto x = random_floats(static_cast<size_t>(n), seed, -4.0f, 4.0f);
-      if (seed % 4 == 1) {
-        // Every block's largest magnitude is 127, so the scale is exactly 1 and the other
-        // values land exactly on .5 ties.
-        for (size_t i = 0; i < x.size(); ++i) {
-          x[i] = static_cast<float>(static_cast<int>(i % 250) - 125) + 0.5f;
-          if (i % 32 == 0) x[i] = (i % 64 == 0) ? 127.0f : -127.0f;
+  for (Isa isa : test::simd_isas()) {
+    for (TensorType t : {TensorType::kQ8_0, TensorType::kQ8_K}) {
+      const int64_t n = 4 * 256;
+      for (uint32_t seed = 1; seed <= 40; ++seed) {
+        auto x = random_floats(static_cast<size_t>(n), seed, -4.0f, 4.0f);
+        if (seed % 4 == 1) {
+          // Every block's largest magnitude is 127, so the scale is exactly 1 and the other
+          // values land exactly on .5 ties.
+          for (size_t i = 0; i < x.size(); ++i) {
+            x[i] = static_cast<float>(static_cast<int>(i % 250) - 125) + 0.5f;
+            if (i % 32 == 0) x[i] = (i % 64 == 0) ? 127.0f : -127.0f;
+          }
+        } else if (seed % 4 == 2) {
+          for (size_t i = 0; i < 256; ++i) x[i] = 0.0f;                  // an all-zero block
+          x[300] = 3.5f, x[301] = -3.5f, x[700] = -9.0f, x[701] = 9.0f;  // sign ties of the max
+        } else if (seed % 4 == 3) {
+          for (auto& v : x) v = std::round(v * 8.0f) / 8.0f;  // many ties after scaling
         }
-      } else if (seed % 4 == 2) {
-        for (size_t i = 0; i < 256; ++i) x[i] = 0.0f;                    // an all-zero block
-        x[300] = 3.5f, x[301] = -3.5f, x[700] = -9.0f, x[701] = 9.0f;  // sign ties of the max
-      } else if (seed % 4 == 3) {
-        for (auto& v : x) v = std::round(v * 8.0f) / 8.0f;  // many ties after scaling
+        std::vector<uint8_t> a(tensor_row_size(t, n)), b(tensor_row_size(t, n));
+        set_active_isa(Isa::kScalar);
+        quantize_row(t, x.data(), a.data(), n);
+        set_active_isa(isa);
+        quantize_row(t, x.data(), b.data(), n);
+        EXPECT_EQ(a, b) << tensor_type_name(t) << " seed=" << seed
+                        << " isa=" << static_cast<int>(isa);
       }
-      std::vector<uint8_t> a(tensor_row_size(t, n)), b(tensor_row_size(t, n));
-      set_active_isa(Isa::kScalar);
-      quantize_row(t, x.data(), a.data(), n);
-      set_active_isa(Isa::kAvx2);
-      quantize_row(t, x.data(), b.data(), n);
-      EXPECT_EQ(a, b) << tensor_type_name(t) << " seed=" << seed;
     }
   }
 }

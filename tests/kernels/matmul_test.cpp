@@ -41,7 +41,7 @@ TEST(Matmul, MatchesNaiveLoopForAllTypesAndThreadCounts) {
     int64_t n_out, n_tokens;
   };
   const Shape shapes[] = {{1, 1}, {37, 1}, {5, 7}, {53, 3}, {3, 9}};
-  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
+  for (Isa isa : test::kAllIsas) {
     if (!isa_available(isa)) continue;
     test::IsaGuard guard;
     set_active_isa(isa);

@@ -96,6 +96,19 @@ inline const TensorType kWeightTypes[] = {
     TensorType::kQ5_0, TensorType::kQ5_1, TensorType::kQ8_0, TensorType::kQ2_K, TensorType::kQ3_K,
     TensorType::kQ4_K, TensorType::kQ5_K, TensorType::kQ6_K};
 
+// Every dispatch level, scalar first; loops skip those !isa_available (the levels of other
+// architectures, and those this CPU lacks).
+inline const Isa kAllIsas[] = {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kNeon, Isa::kNeonDot};
+
+// The SIMD levels this CPU has (empty: scalar only).
+inline std::vector<Isa> simd_isas() {
+  std::vector<Isa> v;
+  for (Isa isa : kAllIsas) {
+    if (isa != Isa::kScalar && isa_available(isa)) v.push_back(isa);
+  }
+  return v;
+}
+
 // Restores the active ISA when a test that switches it ends.
 struct IsaGuard {
   Isa saved = active_isa();

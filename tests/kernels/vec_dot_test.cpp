@@ -50,7 +50,7 @@ TEST(VecDot, MatchesDequantizedReference) {
       // Q4_1/Q5_1 use the half-precision sum field s of Q8_1 for the min term.
       const bool uses_s = t == TensorType::kQ4_1 || t == TensorType::kQ5_1;
       const double tol = (uses_s ? 2e-3 : 2e-5) * mag + 1e-6;
-      for (Isa isa : {Isa::kScalar, Isa::kAvx2}) {
+      for (Isa isa : test::kAllIsas) {
         if (!isa_available(isa)) continue;
         const float got = vec_dot_with(isa, t, n, w.data(), xq.data());
         EXPECT_NEAR(got, ref, tol)
@@ -60,20 +60,24 @@ TEST(VecDot, MatchesDequantizedReference) {
   }
 }
 
-TEST(VecDot, Avx2MatchesScalar) {
-  if (!isa_available(Isa::kAvx2)) GTEST_SKIP() << "CPU has no AVX2+FMA+F16C";
-  uint32_t seed = 100;
-  for (TensorType t : kWeightTypes) {
-    const TensorType vt = vec_dot_type(t);
-    for (int64_t n : sizes_for(t)) {
-      for (int rep = 0; rep < 3; ++rep) {
-        const auto w = random_row(t, n, seed++);
-        const auto xf = random_floats(static_cast<size_t>(n), seed++, -3.0f, 3.0f);
-        const auto xq = quantized(vt, xf.data(), n);
-        const float s = vec_dot_with(Isa::kScalar, t, n, w.data(), xq.data());
-        const float v = vec_dot_with(Isa::kAvx2, t, n, w.data(), xq.data());
-        EXPECT_NEAR(v, s, 1e-5 * (std::fabs(s) + 1.0) + 1e-6 * std::sqrt(static_cast<double>(n)))
-            << tensor_type_name(t) << " n=" << n;
+// Every SIMD level against the scalar oracle (AVX2 and AVX-512 on x86-64, NEON and NEON+dotprod
+// on aarch64).
+TEST(VecDot, SimdMatchesScalar) {
+  if (test::simd_isas().empty()) GTEST_SKIP() << "CPU has no SIMD level";
+  for (Isa isa : test::simd_isas()) {
+    uint32_t seed = 100;
+    for (TensorType t : kWeightTypes) {
+      const TensorType vt = vec_dot_type(t);
+      for (int64_t n : sizes_for(t)) {
+        for (int rep = 0; rep < 3; ++rep) {
+          const auto w = random_row(t, n, seed++);
+          const auto xf = random_floats(static_cast<size_t>(n), seed++, -3.0f, 3.0f);
+          const auto xq = quantized(vt, xf.data(), n);
+          const float s = vec_dot_with(Isa::kScalar, t, n, w.data(), xq.data());
+          const float v = vec_dot_with(isa, t, n, w.data(), xq.data());
+          EXPECT_NEAR(v, s, 1e-5 * (std::fabs(s) + 1.0) + 1e-6 * std::sqrt(static_cast<double>(n)))
+              << tensor_type_name(t) << " n=" << n << " isa=" << static_cast<int>(isa);
+        }
       }
     }
   }
@@ -81,47 +85,49 @@ TEST(VecDot, Avx2MatchesScalar) {
 
 TEST(VecDot, ExtremeQuantsStayExact) {
   // Saturation check for the byte-multiply SIMD paths: all-max weights and activations.
-  if (!isa_available(Isa::kAvx2)) GTEST_SKIP() << "CPU has no AVX2+FMA+F16C";
-  for (TensorType t : kWeightTypes) {
-    if (block_of(t) == 1) continue;
-    const int64_t n = 3 * block_of(t);
-    for (uint8_t fill : {uint8_t{0xFF}, uint8_t{0x00}, uint8_t{0x80}, uint8_t{0x7F}}) {
-      auto w = random_row(t, n, 5);
-      std::vector<uint8_t> raw = w;
-      for (auto& b : raw) b = fill;
-      // Keep the scale fields of the random row, overwrite the quants.
-      const auto traits = *tensor_type_traits(t);
-      for (int64_t i = 0; i < n / traits.block_size; ++i) {
-        uint8_t* dst = raw.data() + i * traits.type_size;
-        const uint8_t* src = w.data() + i * traits.type_size;
-        switch (t) {
-          case TensorType::kQ2_K:
-            std::memcpy(dst + 80, src + 80, 4);
-            break;
-          case TensorType::kQ3_K:
-            std::memcpy(dst + 108, src + 108, 2);
-            break;
-          case TensorType::kQ6_K:
-            std::memcpy(dst + 208, src + 208, 2);
-            break;
-          case TensorType::kQ4_1:
-          case TensorType::kQ5_1:
-          case TensorType::kQ4_K:
-          case TensorType::kQ5_K:
-            std::memcpy(dst, src, 4);
-            break;
-          default:
-            std::memcpy(dst, src, 2);
-            break;
+  if (test::simd_isas().empty()) GTEST_SKIP() << "CPU has no SIMD level";
+  for (Isa isa : test::simd_isas()) {
+    for (TensorType t : kWeightTypes) {
+      if (block_of(t) == 1) continue;
+      const int64_t n = 3 * block_of(t);
+      for (uint8_t fill : {uint8_t{0xFF}, uint8_t{0x00}, uint8_t{0x80}, uint8_t{0x7F}}) {
+        auto w = random_row(t, n, 5);
+        std::vector<uint8_t> raw = w;
+        for (auto& b : raw) b = fill;
+        // Keep the scale fields of the random row, overwrite the quants.
+        const auto traits = *tensor_type_traits(t);
+        for (int64_t i = 0; i < n / traits.block_size; ++i) {
+          uint8_t* dst = raw.data() + i * traits.type_size;
+          const uint8_t* src = w.data() + i * traits.type_size;
+          switch (t) {
+            case TensorType::kQ2_K:
+              std::memcpy(dst + 80, src + 80, 4);
+              break;
+            case TensorType::kQ3_K:
+              std::memcpy(dst + 108, src + 108, 2);
+              break;
+            case TensorType::kQ6_K:
+              std::memcpy(dst + 208, src + 208, 2);
+              break;
+            case TensorType::kQ4_1:
+            case TensorType::kQ5_1:
+            case TensorType::kQ4_K:
+            case TensorType::kQ5_K:
+              std::memcpy(dst, src, 4);
+              break;
+            default:
+              std::memcpy(dst, src, 2);
+              break;
+          }
         }
+        std::vector<float> xf(static_cast<size_t>(n));
+        for (int64_t i = 0; i < n; ++i) xf[i] = (i % 3 == 0) ? -1.0f : 1.0f;
+        const auto xq = quantized(vec_dot_type(t), xf.data(), n);
+        const float s = vec_dot_with(Isa::kScalar, t, n, raw.data(), xq.data());
+        const float v = vec_dot_with(isa, t, n, raw.data(), xq.data());
+        EXPECT_NEAR(v, s, 1e-5 * (std::fabs(s) + 1.0))
+            << tensor_type_name(t) << " fill=" << int(fill) << " isa=" << static_cast<int>(isa);
       }
-      std::vector<float> xf(static_cast<size_t>(n));
-      for (int64_t i = 0; i < n; ++i) xf[i] = (i % 3 == 0) ? -1.0f : 1.0f;
-      const auto xq = quantized(vec_dot_type(t), xf.data(), n);
-      const float s = vec_dot_with(Isa::kScalar, t, n, raw.data(), xq.data());
-      const float v = vec_dot_with(Isa::kAvx2, t, n, raw.data(), xq.data());
-      EXPECT_NEAR(v, s, 1e-5 * (std::fabs(s) + 1.0))
-          << tensor_type_name(t) << " fill=" << int(fill);
     }
   }
 }
@@ -233,6 +239,7 @@ bool env_flag(const char* name) {
 }
 
 TEST(Dispatch, InitialIsaFollowsCpuAndEnvironment) {
+#if defined(__x86_64__)
   if (env_flag("DKB_FORCE_SCALAR") || !isa_available(Isa::kAvx2)) {
     EXPECT_EQ(active_isa(), Isa::kScalar);
   } else if (env_flag("DKB_FORCE_AVX2") || !isa_available(Isa::kAvx512)) {
@@ -240,9 +247,31 @@ TEST(Dispatch, InitialIsaFollowsCpuAndEnvironment) {
   } else {
     EXPECT_EQ(active_isa(), Isa::kAvx512);
   }
-  // Each level includes the one before.
+#elif defined(__aarch64__)
+  EXPECT_TRUE(isa_available(Isa::kNeon));  // part of ARMv8-A
+  if (env_flag("DKB_FORCE_SCALAR")) {
+    EXPECT_EQ(active_isa(), Isa::kScalar);
+  } else if (env_flag("DKB_FORCE_NEON") || !isa_available(Isa::kNeonDot)) {
+    EXPECT_EQ(active_isa(), Isa::kNeon);
+  } else {
+    EXPECT_EQ(active_isa(), Isa::kNeonDot);
+  }
+#else
+  EXPECT_EQ(active_isa(), Isa::kScalar);
+#endif
+  // Each level includes the one before; no CPU has both architectures' levels.
   if (isa_available(Isa::kAvx512)) {
     EXPECT_TRUE(isa_available(Isa::kAvx2));
+  }
+  if (isa_available(Isa::kNeonDot)) {
+    EXPECT_TRUE(isa_available(Isa::kNeon));
+  }
+  EXPECT_FALSE(isa_available(Isa::kAvx2) && isa_available(Isa::kNeon));
+  // The level a CTest run expects where the CPU is known (DKB_EXPECT_ISA: scalar, avx2, avx512,
+  // neon or neon_dot): the forced levels, and the emulated CPUs of scripts/test_arm64.sh.
+  if (const char* expect = std::getenv("DKB_EXPECT_ISA")) {
+    const char* names[] = {"scalar", "avx2", "avx512", "neon", "neon_dot"};
+    EXPECT_STREQ(names[static_cast<int>(active_isa())], expect);
   }
 }
 

@@ -10,9 +10,9 @@
 // Activations are row-major float arrays [n_tokens][n].
 //
 // Every function is a pure function of its arguments. The *_rows variants are not threaded;
-// matmul() splits its work over the ThreadPool. Runtime dispatch picks AVX2 code when the CPU
-// has AVX2+FMA+F16C, scalar reference code otherwise; both give the same results up to float
-// summation order.
+// matmul() splits its work over the ThreadPool. Runtime dispatch picks SIMD code the CPU has
+// (x86-64: AVX2+FMA+F16C, AVX-512; aarch64: NEON, NEON+dotprod), scalar reference code
+// otherwise; all give the same results up to float summation order.
 #pragma once
 
 #include <cstddef>
@@ -56,22 +56,31 @@ bool can_quantize(TensorType t);
 float vec_dot(TensorType t, int64_t n, const void* w_row, const void* x_row);
 
 // ---- dispatch -----------------------------------------------------------------------------
-// Instruction-set level of the kernels, each including the one before:
-// - kScalar: the reference code;
-// - kAvx2: AVX2+FMA+F16C;
-// - kAvx512: kAvx2 plus AVX-512 F/BW/VL/VNNI, used by matmul's tiles for 2..64 tokens (batched
-//   decode, short prompts: vpdpbusd/vpdpwssd on 256-bit registers); everything else runs the
-//   AVX2 code, and results are bit-identical to kAvx2's.
-// The active level is chosen once: the best the CPU has, capped by the environment:
-// DKB_FORCE_SCALAR (set and not "0") forces kScalar, DKB_FORCE_AVX2 (likewise) caps at kAvx2.
-enum class Isa { kScalar, kAvx2, kAvx512 };
+// Instruction-set level of the kernels. kScalar is the reference code, on every architecture;
+// the others exist on one architecture each, where each includes the one before:
+// - x86-64:
+//   - kAvx2: AVX2+FMA+F16C;
+//   - kAvx512: kAvx2 plus AVX-512 F/BW/VL/VNNI, used by matmul's tiles for 2..64 tokens (batched
+//     decode, short prompts: vpdpbusd/vpdpwssd on 256-bit registers); everything else runs the
+//     AVX2 code, and results are bit-identical to kAvx2's.
+// - aarch64 (NEON is part of ARMv8-A):
+//   - kNeon: NEON row dot products for every weight type, Q8_0/Q8_K activation quantizers
+//     (bit-identical to the scalar ones) and attention's axpy; matmul takes the per-row path;
+//   - kNeonDot: kNeon with sdot (the dotprod extension, Linux HWCAP_ASIMDDP) for the
+//     quantized dot products; the same integer sums, so results are bit-identical to kNeon's.
+// Levels of the other architecture are never available.
+// The active level is chosen once: the best the CPU has, capped by the environment (a variable
+// counts when set and not "0"): DKB_FORCE_SCALAR forces kScalar, DKB_FORCE_AVX2 caps at kAvx2,
+// DKB_FORCE_NEON caps at kNeon.
+enum class Isa { kScalar, kAvx2, kAvx512, kNeon, kNeonDot };
 bool isa_available(Isa isa);
 Isa active_isa();
 // Overrides the active level (tests, benchmarks). isa must be available (DKB_CHECK). Must not
 // race with running kernels.
 void set_active_isa(Isa isa);
 // A dot-product kernel for weight type t at a given level: fn(n, w_row, x_row) (kAvx512: the
-// AVX2 kernel).
+// AVX2 kernel; kNeonDot: kNeon's for F32/F16/BF16). A level this build lacks (another
+// architecture's): DKB_CHECK.
 using VecDotKernel = float (*)(int64_t n, const void* w_row, const void* x_row);
 VecDotKernel vec_dot_kernel(TensorType t, Isa isa);
 // vec_dot at a given level (isa must be available).
@@ -92,22 +101,21 @@ struct MatmulScratch {
 //   prefetch of the next tile, and reuse it for all tokens of the tile (memory-bound with one
 //   token);
 // - more tokens (prefill): a register-blocked GEMM that first unpacks a panel of rows to int8.
-// Otherwise (scalar level, other types) each thread reuses a tile of weight rows for all tokens
-// with vec_dot (whole tokens per thread when n_out is small). On every path y[t][o] equals
+// Otherwise (scalar and NEON levels, other types) each thread reuses a tile of weight rows for all
+// tokens with vec_dot (whole tokens per thread when n_out is small). On every path y[t][o] equals
 // vec_dot(wtype, n_in, W[o], quantize(x[t])) at the active level bit for bit (the tiled paths
 // perform the AVX2 vec_dot's float operations in the same order, so the AVX-512 level gives the
 // AVX2 level's results). n_in must be a multiple
 // of the block size of wtype and of its vec-dot type. No allocation once scratch has grown.
 // x: [n_tokens][n_in] floats; y: [n_tokens][n_out] floats (row stride n_out).
-void matmul(ThreadPool& pool, MatmulScratch& scratch, TensorType wtype, const void* w,
-            int64_t n_in, int64_t n_out, const float* x, int64_t n_tokens, float* y);
+void matmul(ThreadPool& pool, MatmulScratch& scratch, TensorType wtype, const void* w, int64_t n_in,
+            int64_t n_out, const float* x, int64_t n_tokens, float* y);
 
 // ---- elementwise / normalisation ----------------------------------------------------------
 // out = x / sqrt(mean(x^2) + eps) * w   (w may be null: no scale). In-place allowed.
 void rms_norm(const float* x, const float* w, int64_t n, float eps, float* out);
 // out = (x - mean) / sqrt(var + eps) * w + b   (w, b may be null). In-place allowed.
-void layer_norm(const float* x, const float* w, const float* b, int64_t n, float eps,
-                float* out);
+void layer_norm(const float* x, const float* w, const float* b, int64_t n, float eps, float* out);
 // In-place softmax over n values, after multiplying by scale.
 void softmax(float* x, int64_t n, float scale = 1.0f);
 float silu(float x);
@@ -119,10 +127,10 @@ void swiglu(const float* gate, const float* up, int64_t n, float* out);
 
 // ---- rotary position embedding --------------------------------------------------------------
 struct RopeParams {
-  int n_dims = 0;              // rotated dimensions per head (<= head_dim)
-  bool neox = false;           // NeoX style (pairs i, i+n_dims/2) vs normal (pairs 2i, 2i+1)
+  int n_dims = 0;     // rotated dimensions per head (<= head_dim)
+  bool neox = false;  // NeoX style (pairs i, i+n_dims/2) vs normal (pairs 2i, 2i+1)
   float freq_base = 10000.0f;
-  float freq_scale = 1.0f;     // 1 / linear scaling factor
+  float freq_scale = 1.0f;  // 1 / linear scaling factor
   // YaRN (ggml_rope_ext semantics); ext_factor 0 disables.
   int n_ctx_orig = 0;
   float ext_factor = 0.0f;
@@ -163,8 +171,8 @@ struct AttentionArgs {
   const int32_t* q_pos = nullptr;
   bool causal = true;
   float scale = 1.0f;
-  const int32_t* page_table = nullptr;  // null: contiguous
-  int64_t page_size = 0;                // rows per page (> 0 when paged)
+  const int32_t* page_table = nullptr;           // null: contiguous
+  int64_t page_size = 0;                         // rows per page (> 0 when paged)
   int64_t k_page_stride = 0, v_page_stride = 0;  // floats from one page to the next
 };
 void attention(ThreadPool& pool, const AttentionArgs& a);
