@@ -20,10 +20,10 @@ void enable_flush_to_zero() {
 }
 
 // Pause-spins before a waiting thread starts yielding its core (a pause takes 25-40 ns on the
-// EPYC measured: 0.5-0.8 ms). Decode runs ~140 jobs per token, each tens to hundreds of microseconds;
-// yielding after 2000 (50-80 us) cost ~10% of decode speed with two threads when other
-// processes were runnable: a yielded core went to them for a time slice while the job's other
-// thread finished or the next job was published.
+// EPYC measured: 0.5-0.8 ms). Decode runs ~140 jobs per token, each tens to hundreds of
+// microseconds; yielding after 2000 (50-80 us) cost ~10% of decode speed with two threads when
+// other processes were runnable: a yielded core went to them for a time slice while the job's
+// other thread finished or the next job was published.
 constexpr int kSpinBeforeYield = 20000;
 // Spins (pauses, then yields) before an idle worker sleeps.
 constexpr int kSpinIterations = 40000;

@@ -586,7 +586,8 @@ void tile_run(GemmKind k, int64_t n, const uint8_t* w, size_t w_row, int64_t nr,
     for (int64_t c0 = 0; c0 < nc; c0 += RN) {
       const int rn = static_cast<int>(nc - c0 < RN ? nc - c0 : RN);
       tile_fn<kVnni>(k, rm, rn, w_row)(nb, w + r0 * w_row, w_row, x + c0 * x_row, x_row,
-                                legacy ? x_extra + c0 * nb : nullptr, y + c0 * ldy + r0, ldy, next);
+                                       legacy ? x_extra + c0 * nb : nullptr, y + c0 * ldy + r0, ldy,
+                                       next);
     }
   }
 }

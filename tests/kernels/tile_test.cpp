@@ -64,9 +64,9 @@ TEST(Tile, BitIdenticalToAvx2VecDot) {
   struct Shape {
     int64_t blocks, n_out;
   };
-  const Shape shapes[] = {{1, 1},  {1, 7},   {3, 5},    {7, 13},  {8, 9},  {9, 67},
-                          {16, 3}, {17, 66}, {35, 130}, {2, 257}, {5, 129},
-                          {240, 9}};  // Q4_0/Q5_0/Q8_0: 4 rows > 16 KiB (the L2 prefetch)
+  // {240, 9}: Q4_0/Q5_0/Q8_0 tiles of 4 rows > 16 KiB (the L2 prefetch).
+  const Shape shapes[] = {{1, 1},  {1, 7},   {3, 5},    {7, 13},  {8, 9},   {9, 67},
+                          {16, 3}, {17, 66}, {35, 130}, {2, 257}, {5, 129}, {240, 9}};
   const int64_t token_counts[] = {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 63, 64, 65};
   int64_t checked = 0;
   for (Isa isa : simd_levels()) {
