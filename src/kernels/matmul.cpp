@@ -39,7 +39,7 @@ struct MatmulJob {
   bool split_tokens;
   // Tile path (decode) or GEMM path.
   GemmKind tile = GemmKind::kNone;
-  bool vnni = false;  // tile path at the AVX-512 level
+  bool vnni = false;  // tile or GEMM path at the AVX-512 level (VNNI)
   GemmKind gemm = GemmKind::kNone;
   int64_t panel_rows = 0;
   size_t panel_bytes = 0;  // per thread
@@ -72,8 +72,18 @@ GemmKind gemm_kind(TensorType t) {
   }
 }
 
+// Whether the GEMM path runs the AVX-512 VNNI GEMM (gemm_avx512.cpp) rather than the AVX2 one.
+bool vnni_gemm(const MatmulJob& job) {
+  return job.vnni && job.gemm != GemmKind::kNone && detail::gemm_vnni_supports(job.gemm);
+}
+
 // The per-token extra floats of the tile / GEMM kernels for token t (after its quantization).
 void prepare_x_extra(const MatmulJob& job, int64_t t) {
+  if (vnni_gemm(job)) {
+    detail::gemm_vnni_prepare_x(job.gemm, job.n_in, job.xq + t * job.x_row,
+                                job.x_extra + t * job.x_extra_n);
+    return;
+  }
   detail::gemm_prepare_x_avx2(job.gemm != GemmKind::kNone ? job.gemm : job.tile, job.n_in,
                               job.xq + t * job.x_row, job.x_extra + t * job.x_extra_n);
 }
@@ -97,6 +107,12 @@ void gemm_part(const MatmulJob& job, int ith, int nth) {
   for (int64_t p = p0; p < p1; ++p) {
     const int64_t o0 = p * job.panel_rows;
     const int64_t nr = std::min(job.panel_rows, job.n_out - o0);
+    if (vnni_gemm(job)) {
+      detail::gemm_vnni_pack(job.gemm, job.w + o0 * job.w_row, job.w_row, nr, job.n_in, panel);
+      detail::gemm_vnni_packed(job.gemm, job.n_in, panel, nr, job.xq, job.x_row, job.x_extra,
+                               job.n_tokens, job.y + o0, job.n_out);
+      continue;
+    }
     detail::gemm_pack_avx2(job.gemm, job.w + o0 * job.w_row, job.w_row, nr, job.n_in, panel);
     detail::gemm_packed_avx2(job.gemm, job.n_in, panel, nr, job.xq, job.x_row, job.x_extra,
                              job.n_tokens, job.y + o0, job.n_out);
@@ -105,9 +121,13 @@ void gemm_part(const MatmulJob& job, int ith, int nth) {
 
 // Panel height: as many rows as fit kPanelBytes (a multiple of the micro-tile height), but
 // small enough that every thread gets at least one panel when there are enough rows.
-int64_t panel_rows_for(GemmKind k, int64_t n_in, int64_t n_out, int nth) {
-  const int64_t tile = detail::gemm_tile_rows(k);
-  const size_t row = detail::gemm_packed_row_bytes(k, n_in);
+int64_t panel_rows_for(const MatmulJob& job, int nth) {
+  const GemmKind k = job.gemm;
+  const int64_t n_in = job.n_in, n_out = job.n_out;
+  const bool vnni = vnni_gemm(job);
+  const int64_t tile = vnni ? 32 : detail::gemm_tile_rows(k);
+  const size_t row = vnni ? detail::gemm_vnni_packed_bytes(k, n_in, 16) / 16
+                          : detail::gemm_packed_row_bytes(k, n_in);
   int64_t rows = static_cast<int64_t>(kPanelBytes / std::max<size_t>(row, 1));
   rows = std::clamp<int64_t>(rows, tile, kMaxPanelRows);
   const int64_t per_thread = (n_out + nth - 1) / nth;
@@ -127,7 +147,9 @@ void choose_tiled_path(MatmulJob& job) {
   const int64_t tile_max = avx512 ? kTileMaxTokensAvx512 : kTileMaxTokensAvx2;
   (job.n_tokens <= tile_max ? job.tile : job.gemm) = gemm_kind(job.wtype);
   const GemmKind extra_kind = job.gemm != GemmKind::kNone ? job.gemm : job.tile;
-  if (extra_kind != GemmKind::kNone) {
+  if (vnni_gemm(job)) {
+    job.x_extra_n = detail::gemm_vnni_x_extra_floats(job.gemm, job.n_in);
+  } else if (extra_kind != GemmKind::kNone) {
     job.x_extra_n = detail::gemm_x_extra_floats(extra_kind, job.n_in);
   }
 }
@@ -136,9 +158,11 @@ void choose_tiled_path(MatmulJob& job) {
 bool run_tiled(ThreadPool& pool, MatmulScratch& scratch, MatmulJob& job) {
   const int nth = pool.n_threads();
   if (job.gemm != GemmKind::kNone) {
-    job.panel_rows = panel_rows_for(job.gemm, job.n_in, job.n_out, nth);
+    job.panel_rows = panel_rows_for(job, nth);
     job.panel_bytes =
-        detail::gemm_packed_row_bytes(job.gemm, job.n_in) * static_cast<size_t>(job.panel_rows);
+        vnni_gemm(job)
+            ? detail::gemm_vnni_packed_bytes(job.gemm, job.n_in, job.panel_rows)
+            : detail::gemm_packed_row_bytes(job.gemm, job.n_in) * static_cast<size_t>(job.panel_rows);
     const size_t need = job.panel_bytes * static_cast<size_t>(nth);
     if (scratch.panels.size() < need) scratch.panels.resize(need);
     job.panels = scratch.panels.data();

@@ -139,6 +139,67 @@ TEST(Gemm, BitIdenticalToAvx2VecDot) {
   EXPECT_GT(checked, 0);
 }
 
+// At the AVX-512 level, prompts longer than the tiles (> 64 tokens) of Q4_0, Q5_0 and Q8_0 take
+// the VNNI GEMM (gemm_avx512.cpp), which reproduces the scalar reference's integer block sums
+// and float operations exactly: bit-identical to vec_dot_*_scalar. Row counts around the
+// 16-row groups and 32-row micro-tiles, token counts around its 6-token steps, 1-3 threads,
+// and extreme quants (all +-1 weights, +-5 activations: the largest |sum(u * x)|).
+TEST(Gemm, VnniGemmBitIdenticalToScalarVecDot) {
+  if (!isa_available(Isa::kAvx512)) GTEST_SKIP() << "CPU has no AVX-512 VNNI";
+  test::IsaGuard guard;
+  set_active_isa(Isa::kAvx512);
+  struct Shape {
+    int64_t blocks, n_out, n_tokens;
+  };
+  const Shape shapes[] = {{1, 1, 65},  {3, 15, 66},  {7, 17, 71}, {5, 33, 97},
+                          {2, 95, 72}, {12, 130, 67}, {1, 16, 130}};
+  uint32_t seed = 4242;
+  int64_t checked = 0;
+  for (int n_threads : {1, 2, 3}) {
+    ThreadPool pool(n_threads);
+    MatmulScratch scratch;
+    for (TensorType t : {TensorType::kQ4_0, TensorType::kQ5_0, TensorType::kQ8_0}) {
+      for (bool extreme : {false, true}) {
+        for (const Shape& s : shapes) {
+          const int64_t n_in = s.blocks * 32;
+          const size_t row = tensor_row_size(t, n_in);
+          std::vector<uint8_t> w;
+          for (int64_t o = 0; o < s.n_out; ++o) {
+            auto f = random_floats(static_cast<size_t>(n_in), seed + static_cast<uint32_t>(o));
+            if (extreme) {
+              for (float& v : f) v = v < 0 ? -1.0f : 1.0f;
+            }
+            std::vector<uint8_t> r(row);
+            quantize_row(t, f.data(), r.data(), n_in);
+            w.insert(w.end(), r.begin(), r.end());
+          }
+          auto x = random_floats(static_cast<size_t>(n_in * s.n_tokens), seed ^ 0x77, -3.0f, 3.0f);
+          if (extreme) {
+            for (size_t i = 0; i < x.size(); ++i) x[i] = (i % 3 == 0) ? -5.0f : 5.0f;
+          }
+          seed += 31;
+          std::vector<float> y(static_cast<size_t>(s.n_out * s.n_tokens), NAN);
+          matmul(pool, scratch, t, w.data(), n_in, s.n_out, x.data(), s.n_tokens, y.data());
+          for (int64_t tok = 0; tok < s.n_tokens; ++tok) {
+            const auto xq = test::quantized(vec_dot_type(t), x.data() + tok * n_in, n_in);
+            for (int64_t o = 0; o < s.n_out; ++o) {
+              const float ref =
+                  vec_dot_with(Isa::kScalar, t, n_in, w.data() + o * row, xq.data());
+              const float got = y[static_cast<size_t>(tok * s.n_out + o)];
+              ASSERT_EQ(std::memcmp(&got, &ref, sizeof(float)), 0)
+                  << tensor_type_name(t) << " n_in=" << n_in << " n_out=" << s.n_out
+                  << " n_tokens=" << s.n_tokens << " threads=" << n_threads << " tok=" << tok
+                  << " o=" << o << " got=" << got << " ref=" << ref << " extreme=" << extreme;
+              ++checked;
+            }
+          }
+        }
+      }
+    }
+  }
+  EXPECT_GT(checked, 0);
+}
+
 // Extreme quants (weights quantized from +-1, activations +-5) must not saturate the 16-bit
 // pair sums of the micro-kernels.
 TEST(Gemm, ExtremeValuesDoNotSaturate) {

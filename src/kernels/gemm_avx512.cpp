@@ -1,0 +1,252 @@
+// AVX-512 VNNI GEMM for many activation rows (prefill) of the legacy weight types Q4_0, Q5_0 and
+// Q8_0: weight rows are packed per panel into a row-interleaved layout, so one 512-bit vpdpbusd
+// multiplies 4 elements of 16 weight rows by 4 broadcast elements of one token, and a block's
+// integer dot product ends up whole in one int32 lane per row — one conversion and one float
+// update per (16 rows, token, 32-element block), where the AVX2 GEMM and the tiles need eight
+// float lanes per (row, token) and a horizontal sum.
+//
+// Packed layout of a group of 16 weight rows (rows past the panel's end are zero with scale 0),
+// per 32-element block b (kGroupBlockBytes bytes): for each of the 8 steps s, the 16 rows' 4
+// unsigned elements 4s..4s+3 (64 bytes, row-major), then the 16 rows' scales as floats. Each
+// element is stored as u = q + off (Q4_0: the nibble, off 8; Q5_0: the 5-bit value, off 16;
+// Q8_0: q + 128, off 128), so vpdpbusd (unsigned x signed bytes, exact int32 sums) gives
+// sum(u * x) and the block's sum(q * x) = sum(u * x) - off * sum(x); the per-token term
+// -off * sum(x) is the accumulator's starting value.
+//
+// Bit-identical to the scalar reference (vec_dot_*_scalar): the same exact integer per block,
+// then the scalar code's float operations in its order — Q4_0 (sumi * dw) * dx, Q5_0/Q8_0
+// sumi * (dw * dx) — added to a sum that starts at 0 in block order. (The AVX2 paths instead
+// mirror the AVX2 vec_dot; the two differ by float rounding only.)
+//
+// Compiled with -mavx512f -mavx512bw -mavx512vl -mavx512vnni; reached only at the AVX-512 level.
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/blocks.h"
+#include "kernels_internal.h"
+
+// GCC 12's _mm512_cvtepi32_ps passes _mm512_undefined_ps() (a self-initialized variable) as
+// the unused merge source, which -Wmaybe-uninitialized reports as a false positive.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+namespace dkb::kernels::detail {
+namespace {
+
+constexpr int kGroupRows = 16;
+constexpr int64_t kGroupBlockBytes = 8 * 64 + kGroupRows * 4;  // quants, then 16 float scales
+
+int offset_of(GemmKind k) {
+  return k == GemmKind::kQ4_0 ? 8 : k == GemmKind::kQ5_0 ? 16 : 128;
+}
+
+// The 32 unsigned elements u = q + off of block b of a weight row, and its scale.
+float unpack_block(GemmKind k, const uint8_t* row, int64_t b, uint8_t* u) {
+  if (k == GemmKind::kQ4_0) {
+    const auto& blk = reinterpret_cast<const BlockQ4_0*>(row)[b];
+    for (int j = 0; j < 16; ++j) {
+      u[j] = blk.qs[j] & 0x0F;
+      u[j + 16] = blk.qs[j] >> 4;
+    }
+    return _cvtsh_ss(blk.d);
+  }
+  if (k == GemmKind::kQ5_0) {
+    const auto& blk = reinterpret_cast<const BlockQ5_0*>(row)[b];
+    uint32_t qh;
+    std::memcpy(&qh, blk.qh, sizeof qh);
+    for (int j = 0; j < 16; ++j) {
+      u[j] = static_cast<uint8_t>((blk.qs[j] & 0x0F) | (((qh >> j) << 4) & 0x10));
+      u[j + 16] = static_cast<uint8_t>((blk.qs[j] >> 4) | ((qh >> (j + 12)) & 0x10));
+    }
+    return _cvtsh_ss(blk.d);
+  }
+  const auto& blk = reinterpret_cast<const BlockQ8_0*>(row)[b];
+  for (int j = 0; j < 32; ++j) u[j] = static_cast<uint8_t>(blk.qs[j] + 128);
+  return _cvtsh_ss(blk.d);
+}
+
+inline int32_t load_i32(const void* p) {
+  int32_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+// RV groups of 16 rows x RN tokens. g: the first group (the next at g + group_bytes); x: the
+// first token's Q8_0 row (the next at x + x_row); ex: its extra floats (dx[nb], then the int32
+// terms -off * sum(x) [nb]; the next token's at ex + 2 * nb); y: output of row 0, token 0.
+template <int RV, int RN, bool kQ4>
+void kernel(int64_t nb, const uint8_t* g, size_t group_bytes, const uint8_t* x, size_t x_row,
+            const float* ex, float* y, int64_t ldy, const __mmask16* mask) {
+  __m512 acc[RV][RN];
+#pragma GCC unroll 4
+  for (int v = 0; v < RV; ++v)
+#pragma GCC unroll 8
+    for (int c = 0; c < RN; ++c) acc[v][c] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    __m512i ai[RV][RN];
+    const uint8_t* xb[RN];
+#pragma GCC unroll 8
+    for (int c = 0; c < RN; ++c) {
+      const float* e = ex + c * 2 * nb;
+      const __m512i corr = _mm512_set1_epi32(load_i32(e + nb + b));
+#pragma GCC unroll 4
+      for (int v = 0; v < RV; ++v) ai[v][c] = corr;
+      xb[c] = x + c * x_row + b * static_cast<int64_t>(sizeof(BlockQ8_0)) + 2;  // its qs
+    }
+    const uint8_t* gb = g + b * kGroupBlockBytes;
+#pragma GCC unroll 8
+    for (int s = 0; s < 8; ++s) {
+      __m512i w[RV];
+#pragma GCC unroll 4
+      for (int v = 0; v < RV; ++v) w[v] = _mm512_loadu_si512(gb + v * group_bytes + s * 64);
+#pragma GCC unroll 8
+      for (int c = 0; c < RN; ++c) {
+        const __m512i xv = _mm512_set1_epi32(load_i32(xb[c] + 4 * s));
+#pragma GCC unroll 4
+        for (int v = 0; v < RV; ++v) ai[v][c] = _mm512_dpbusd_epi32(ai[v][c], w[v], xv);
+      }
+    }
+    __m512 dw[RV];
+#pragma GCC unroll 4
+    for (int v = 0; v < RV; ++v) {
+      dw[v] = _mm512_loadu_ps(reinterpret_cast<const float*>(gb + v * group_bytes + 8 * 64));
+    }
+#pragma GCC unroll 8
+    for (int c = 0; c < RN; ++c) {
+      const __m512 dx = _mm512_set1_ps(ex[c * 2 * nb + b]);
+#pragma GCC unroll 4
+      for (int v = 0; v < RV; ++v) {
+        const __m512 s = _mm512_cvtepi32_ps(ai[v][c]);
+        const __m512 t = kQ4 ? _mm512_mul_ps(_mm512_mul_ps(s, dw[v]), dx)
+                             : _mm512_mul_ps(s, _mm512_mul_ps(dw[v], dx));
+        acc[v][c] = _mm512_add_ps(acc[v][c], t);
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int c = 0; c < RN; ++c)
+#pragma GCC unroll 4
+    for (int v = 0; v < RV; ++v) _mm512_mask_storeu_ps(y + c * ldy + v * kGroupRows, mask[v], acc[v][c]);
+}
+
+constexpr int kTokens = 6;  // tokens per micro-kernel call (RV = 2: 24 accumulators)
+
+template <int RV, bool kQ4>
+void tokens_run(int64_t nb, const uint8_t* g, size_t group_bytes, const uint8_t* x, size_t x_row,
+                const float* ex, int64_t nc, float* y, int64_t ldy, const __mmask16* mask) {
+  const int64_t exs = 2 * nb;
+  int64_t c = 0;
+  for (; c + kTokens <= nc; c += kTokens) {
+    kernel<RV, kTokens, kQ4>(nb, g, group_bytes, x + c * x_row, x_row, ex + c * exs, y + c * ldy,
+                             ldy, mask);
+  }
+  const uint8_t* xc = x + c * x_row;
+  const float* ec = ex + c * exs;
+  float* yc = y + c * ldy;
+  switch (nc - c) {
+    case 1: kernel<RV, 1, kQ4>(nb, g, group_bytes, xc, x_row, ec, yc, ldy, mask); break;
+    case 2: kernel<RV, 2, kQ4>(nb, g, group_bytes, xc, x_row, ec, yc, ldy, mask); break;
+    case 3: kernel<RV, 3, kQ4>(nb, g, group_bytes, xc, x_row, ec, yc, ldy, mask); break;
+    case 4: kernel<RV, 4, kQ4>(nb, g, group_bytes, xc, x_row, ec, yc, ldy, mask); break;
+    case 5: kernel<RV, 5, kQ4>(nb, g, group_bytes, xc, x_row, ec, yc, ldy, mask); break;
+    default: break;
+  }
+}
+
+template <bool kQ4>
+void packed_run(int64_t n, const uint8_t* packed, int64_t nr, const uint8_t* x, size_t x_row,
+                const float* x_extra, int64_t nc, float* y, int64_t ldy) {
+  const int64_t nb = n / 32;
+  const size_t group_bytes = static_cast<size_t>(nb * kGroupBlockBytes);
+  const int64_t ng = (nr + kGroupRows - 1) / kGroupRows;
+  auto mask_of = [nr](int64_t grp) -> __mmask16 {
+    const int64_t left = nr - grp * kGroupRows;
+    return left >= kGroupRows ? static_cast<__mmask16>(0xFFFF)
+                              : static_cast<__mmask16>((1u << left) - 1);
+  };
+  // Tokens in chunks that stay in L1, the panel's groups (in L2) in pairs within each chunk.
+  constexpr int64_t kChunk = 4 * kTokens;
+  for (int64_t c0 = 0; c0 < nc; c0 += kChunk) {
+    const int64_t cn = nc - c0 < kChunk ? nc - c0 : kChunk;
+    const uint8_t* xc = x + c0 * x_row;
+    const float* ec = x_extra + c0 * 2 * nb;
+    int64_t grp = 0;
+    for (; grp + 2 <= ng; grp += 2) {
+      const __mmask16 m[2] = {mask_of(grp), mask_of(grp + 1)};
+      tokens_run<2, kQ4>(nb, packed + grp * group_bytes, group_bytes, xc, x_row, ec, cn,
+                         y + c0 * ldy + grp * kGroupRows, ldy, m);
+    }
+    if (grp < ng) {
+      const __mmask16 m[1] = {mask_of(grp)};
+      tokens_run<1, kQ4>(nb, packed + grp * group_bytes, group_bytes, xc, x_row, ec, cn,
+                         y + c0 * ldy + grp * kGroupRows, ldy, m);
+    }
+  }
+}
+
+}  // namespace
+
+bool gemm_vnni_supports(GemmKind k) {
+  return k == GemmKind::kQ4_0 || k == GemmKind::kQ5_0 || k == GemmKind::kQ8_0;
+}
+
+size_t gemm_vnni_packed_bytes(GemmKind k, int64_t n, int64_t nr) {
+  if (!gemm_vnni_supports(k)) return 0;
+  const int64_t groups = (nr + kGroupRows - 1) / kGroupRows;
+  return static_cast<size_t>(groups * (n / 32) * kGroupBlockBytes);
+}
+
+size_t gemm_vnni_x_extra_floats(GemmKind k, int64_t n) {
+  return gemm_vnni_supports(k) ? static_cast<size_t>(2 * (n / 32)) : 0;
+}
+
+void gemm_vnni_prepare_x(GemmKind k, int64_t n, const uint8_t* x, float* extra) {
+  const int64_t nb = n / 32;
+  const int32_t off = offset_of(k);
+  const auto* xb = reinterpret_cast<const BlockQ8_0*>(x);
+  for (int64_t b = 0; b < nb; ++b) {
+    extra[b] = _cvtsh_ss(xb[b].d);
+    int32_t sum = 0;
+    for (int j = 0; j < 32; ++j) sum += xb[b].qs[j];
+    const int32_t term = -off * sum;
+    std::memcpy(extra + nb + b, &term, sizeof term);
+  }
+}
+
+void gemm_vnni_pack(GemmKind k, const uint8_t* w, size_t w_row, int64_t nr, int64_t n,
+                    uint8_t* dst) {
+  const int64_t nb = n / 32;
+  const int64_t groups = (nr + kGroupRows - 1) / kGroupRows;
+  const size_t group_bytes = static_cast<size_t>(nb * kGroupBlockBytes);
+  alignas(64) uint8_t u[32];
+  for (int64_t grp = 0; grp < groups; ++grp) {
+    uint8_t* gd = dst + grp * group_bytes;
+    for (int64_t b = 0; b < nb; ++b) {
+      uint8_t* bd = gd + b * kGroupBlockBytes;
+      float* scales = reinterpret_cast<float*>(bd + 8 * 64);
+      for (int r = 0; r < kGroupRows; ++r) {
+        const int64_t row = grp * kGroupRows + r;
+        float d = 0.0f;
+        if (row < nr) {
+          d = unpack_block(k, w + row * w_row, b, u);
+        } else {
+          std::memset(u, 0, sizeof u);
+        }
+        for (int s = 0; s < 8; ++s) std::memcpy(bd + s * 64 + r * 4, u + 4 * s, 4);
+        std::memcpy(scales + r, &d, sizeof d);
+      }
+    }
+  }
+}
+
+void gemm_vnni_packed(GemmKind k, int64_t n, const uint8_t* packed, int64_t nr, const uint8_t* x,
+                      size_t x_row, const float* x_extra, int64_t nc, float* y, int64_t ldy) {
+  if (k == GemmKind::kQ4_0) {
+    packed_run<true>(n, packed, nr, x, x_row, x_extra, nc, y, ldy);
+  } else {
+    packed_run<false>(n, packed, nr, x, x_row, x_extra, nc, y, ldy);
+  }
+}
+
+}  // namespace dkb::kernels::detail
