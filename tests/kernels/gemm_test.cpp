@@ -139,11 +139,11 @@ TEST(Gemm, BitIdenticalToAvx2VecDot) {
   EXPECT_GT(checked, 0);
 }
 
-// At the AVX-512 level, prompts longer than the tiles (> 64 tokens) of Q4_0, Q5_0 and Q8_0 take
-// the VNNI GEMM (gemm_avx512.cpp), which reproduces the scalar reference's integer block sums
-// and float operations exactly: bit-identical to vec_dot_*_scalar. Row counts around the
-// 16-row groups and 32-row micro-tiles, token counts around its 6-token steps, 1-3 threads,
-// and extreme quants (all +-1 weights, +-5 activations: the largest |sum(u * x)|).
+// At the AVX-512 level, prompts longer than the tiles (> 64 tokens) take the VNNI GEMM
+// (gemm_avx512.cpp, gemm_k_avx512.cpp), which reproduces the scalar reference's integer block
+// sums and float operations exactly: bit-identical to vec_dot_*_scalar. Row counts around the
+// 16-row groups and 32-row micro-tiles, token counts around its 4- and 6-token steps, 1-3
+// threads, and extreme quants (all +-1 weights, +-5 activations: the largest integer sums).
 TEST(Gemm, VnniGemmBitIdenticalToScalarVecDot) {
   if (!isa_available(Isa::kAvx512)) GTEST_SKIP() << "CPU has no AVX-512 VNNI";
   test::IsaGuard guard;
@@ -158,10 +158,13 @@ TEST(Gemm, VnniGemmBitIdenticalToScalarVecDot) {
   for (int n_threads : {1, 2, 3}) {
     ThreadPool pool(n_threads);
     MatmulScratch scratch;
-    for (TensorType t : {TensorType::kQ4_0, TensorType::kQ5_0, TensorType::kQ8_0}) {
+    for (TensorType t : {TensorType::kQ4_0, TensorType::kQ5_0, TensorType::kQ8_0,
+                         TensorType::kQ4_K, TensorType::kQ5_K, TensorType::kQ6_K}) {
+      const int64_t bs = tensor_type_traits(t)->block_size;
       for (bool extreme : {false, true}) {
         for (const Shape& s : shapes) {
-          const int64_t n_in = s.blocks * 32;
+          // K-quants: 256-element blocks; keep the rows short (the test's run time).
+          const int64_t n_in = (bs == 32 ? s.blocks : 1 + s.blocks % 4) * bs;
           const size_t row = tensor_row_size(t, n_in);
           std::vector<uint8_t> w;
           for (int64_t o = 0; o < s.n_out; ++o) {
