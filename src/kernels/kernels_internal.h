@@ -108,9 +108,9 @@ void gemm_packed_avx2(GemmKind k, int64_t n, const uint8_t* packed, int64_t nr, 
                       size_t x_row, const float* x_extra, int64_t nc, float* y, int64_t ldy);
 
 // ---- AVX-512 VNNI GEMM (gemm_avx512.cpp; call only when the AVX-512 level is active) --------
-// Prefill: rows packed 16 at a time, interleaved so that one vpdpbusd covers 16 rows; results
-// bit-identical to the scalar vec_dot (see the files' comments).
-bool gemm_vnni_supports(GemmKind k);  // every GemmKind: Q4_0, Q5_0, Q8_0, Q4_K, Q5_K, Q6_K
+// Prefill of the legacy types: rows packed 16 at a time, interleaved so that one vpdpbusd
+// covers 16 rows; results bit-identical to vec_dot_*_avx2 (see the file's comment).
+bool gemm_vnni_supports(GemmKind k);  // Q4_0, Q5_0, Q8_0
 // Bytes of nr packed rows of n elements (rounded up to whole groups of 16 rows).
 size_t gemm_vnni_packed_bytes(GemmKind k, int64_t n, int64_t nr);
 void gemm_vnni_pack(GemmKind k, const uint8_t* w, size_t w_row, int64_t nr, int64_t n,

@@ -1,12 +1,14 @@
 // matmul: activations are converted once to the weight type's vec-dot format (threaded over
 // tokens), then output rows are split over threads.
-// - Tile path (up to 16 tokens at AVX2, 64 at AVX-512, a type with tiles: decode, batched
-//   decode, short prompts): each thread takes a contiguous range of rows and runs
-//   unpack-on-the-fly tiles of rows x tokens straight from the weight rows (tile_impl.h): one
-//   read of each weight byte, with a software prefetch of the next tile, no packing pass.
+// - Tile path (up to 16 tokens at AVX2; at AVX-512 24-64 by type, tile_max_tokens_avx512; a
+//   type with tiles: decode, batched decode, short prompts): each thread takes a contiguous range
+//   of rows and runs unpack-on-the-fly tiles of rows x tokens straight from the weight rows
+//   (tile_impl.h): one read of each weight byte, with a software prefetch of the next tile, no
+//   packing pass.
 // - GEMM path (more tokens: prefill): each thread takes panels of weight rows sized to stay in
 //   L2, unpacks ("packs") a panel once into int8 blocks and runs the register-blocked
-//   micro-kernel over all tokens (gemm_avx2.cpp).
+//   micro-kernel over all tokens (gemm_avx2.cpp; at the AVX-512 level Q4_0/Q5_0/Q8_0 take the
+//   VNNI GEMM of gemm_avx512.cpp, 16 rows interleaved per instruction).
 // - Otherwise (scalar and NEON levels; other types): each thread walks its rows in tiles and,
 //   within a tile, loops over all tokens with the row dot product, so a weight tile is read
 //   from memory once and reused from cache for every token.
@@ -56,19 +58,41 @@ constexpr size_t kPanelBytes = 256 * 1024;
 constexpr int64_t kMaxPanelRows = 64;
 // Up to this many tokens (decode, small batches) the unpack-on-the-fly tiles beat packing a
 // panel first (one thread, weights streamed from memory; bench/README.md): at AVX2 up to 16-24
-// tokens depending on the type; the AVX-512 (VNNI) tiles beat the AVX2 GEMM at least up to 64.
+// tokens depending on the type.
 constexpr int64_t kTileMaxTokensAvx2 = 16;
-constexpr int64_t kTileMaxTokensAvx512 = 64;
+// At the AVX-512 level the VNNI GEMM of Q4_0/Q5_0 (gemm_avx512.cpp, with its packing pass)
+// overtakes the VNNI tiles between 24 and 32 tokens, for Q8_0 (whose packing moves the most
+// bytes) past 32: one thread, 1536 x 8960, weights from memory, Q4_0 24 tokens 63.0 (tiles) vs
+// 61.7 GMAC/s, 32 tokens 61.6 vs 70.2, 512 tokens 92.8 (the AVX2 GEMM: ~50); Q8_0 32 tokens
+// ~72 vs 61.1. The K-quants keep the AVX2 GEMM above 64 tokens, where the tiles stop winning.
+int64_t tile_max_tokens_avx512(TensorType t) {
+  switch (t) {
+    case TensorType::kQ4_0:
+    case TensorType::kQ5_0:
+      return 24;
+    case TensorType::kQ8_0:
+      return 32;
+    default:
+      return 64;
+  }
+}
 
 GemmKind gemm_kind(TensorType t) {
   switch (t) {
-    case TensorType::kQ4_0: return GemmKind::kQ4_0;
-    case TensorType::kQ5_0: return GemmKind::kQ5_0;
-    case TensorType::kQ8_0: return GemmKind::kQ8_0;
-    case TensorType::kQ4_K: return GemmKind::kQ4_K;
-    case TensorType::kQ5_K: return GemmKind::kQ5_K;
-    case TensorType::kQ6_K: return GemmKind::kQ6_K;
-    default: return GemmKind::kNone;
+    case TensorType::kQ4_0:
+      return GemmKind::kQ4_0;
+    case TensorType::kQ5_0:
+      return GemmKind::kQ5_0;
+    case TensorType::kQ8_0:
+      return GemmKind::kQ8_0;
+    case TensorType::kQ4_K:
+      return GemmKind::kQ4_K;
+    case TensorType::kQ5_K:
+      return GemmKind::kQ5_K;
+    case TensorType::kQ6_K:
+      return GemmKind::kQ6_K;
+    default:
+      return GemmKind::kNone;
   }
 }
 
@@ -144,7 +168,7 @@ void choose_tiled_path(MatmulJob& job) {
   // the VNNI ones (two threads), so the AVX-512 level uses VNNI for batches only.
   const bool avx512 = isa == Isa::kAvx512;
   job.vnni = avx512 && job.n_tokens > 1;
-  const int64_t tile_max = avx512 ? kTileMaxTokensAvx512 : kTileMaxTokensAvx2;
+  const int64_t tile_max = avx512 ? tile_max_tokens_avx512(job.wtype) : kTileMaxTokensAvx2;
   (job.n_tokens <= tile_max ? job.tile : job.gemm) = gemm_kind(job.wtype);
   const GemmKind extra_kind = job.gemm != GemmKind::kNone ? job.gemm : job.tile;
   if (vnni_gemm(job)) {
@@ -159,10 +183,10 @@ bool run_tiled(ThreadPool& pool, MatmulScratch& scratch, MatmulJob& job) {
   const int nth = pool.n_threads();
   if (job.gemm != GemmKind::kNone) {
     job.panel_rows = panel_rows_for(job, nth);
-    job.panel_bytes =
-        vnni_gemm(job)
-            ? detail::gemm_vnni_packed_bytes(job.gemm, job.n_in, job.panel_rows)
-            : detail::gemm_packed_row_bytes(job.gemm, job.n_in) * static_cast<size_t>(job.panel_rows);
+    job.panel_bytes = vnni_gemm(job)
+                          ? detail::gemm_vnni_packed_bytes(job.gemm, job.n_in, job.panel_rows)
+                          : detail::gemm_packed_row_bytes(job.gemm, job.n_in) *
+                                static_cast<size_t>(job.panel_rows);
     const size_t need = job.panel_bytes * static_cast<size_t>(nth);
     if (scratch.panels.size() < need) scratch.panels.resize(need);
     job.panels = scratch.panels.data();

@@ -97,8 +97,8 @@ TEST(Gemm, BitIdenticalToAvx2VecDot) {
   struct Shape {
     int64_t blocks, n_out, n_tokens;
   };
-  const Shape shapes[] = {{1, 1, 2},   {3, 5, 3},   {7, 13, 5},  {5, 67, 9},  {9, 130, 2},
-                          {2, 3, 17},  {35, 9, 7},  {11, 257, 4}, {16, 64, 8}, {1, 129, 6}};
+  const Shape shapes[] = {{1, 1, 2},  {3, 5, 3},  {7, 13, 5},   {5, 67, 9},  {9, 130, 2},
+                          {2, 3, 17}, {35, 9, 7}, {11, 257, 4}, {16, 64, 8}, {1, 129, 6}};
   uint32_t seed = 777;
   int64_t checked = 0;
   for (int n_threads : {1, 2, 3}) {
@@ -139,27 +139,27 @@ TEST(Gemm, BitIdenticalToAvx2VecDot) {
   EXPECT_GT(checked, 0);
 }
 
-// At the AVX-512 level, prompts longer than the tiles (> 64 tokens) take the VNNI GEMM
-// (gemm_avx512.cpp, gemm_k_avx512.cpp), which reproduces the scalar reference's integer block
-// sums and float operations exactly: bit-identical to vec_dot_*_scalar. Row counts around the
-// 16-row groups and 32-row micro-tiles, token counts around its 4- and 6-token steps, 1-3
-// threads, and extreme quants (all +-1 weights, +-5 activations: the largest integer sums).
-TEST(Gemm, VnniGemmBitIdenticalToScalarVecDot) {
+// At the AVX-512 level, prompts longer than the tiles (> 24 tokens, > 32 for Q8_0) take the VNNI
+// GEMM for Q4_0/Q5_0/Q8_0 (gemm_avx512.cpp) and the AVX2 GEMM for the K-quants; both reproduce
+// the AVX2 vec_dot's int32 lanes and float operations: bit-identical to vec_dot_*_avx2. Row
+// counts around the 16-row groups, token counts around the 3-token steps and 24-token chunks,
+// 1-3 threads, and extreme quants (all +-1 weights, +-5 activations: the largest sums).
+TEST(Gemm, AvxLevelGemmBitIdenticalToAvx2VecDot) {
   if (!isa_available(Isa::kAvx512)) GTEST_SKIP() << "CPU has no AVX-512 VNNI";
   test::IsaGuard guard;
   set_active_isa(Isa::kAvx512);
   struct Shape {
     int64_t blocks, n_out, n_tokens;
   };
-  const Shape shapes[] = {{1, 1, 65},  {3, 15, 66},  {7, 17, 71}, {5, 33, 97},
-                          {2, 95, 72}, {12, 130, 67}, {1, 16, 130}};
+  const Shape shapes[] = {{1, 1, 65},    {3, 15, 66},  {7, 17, 71}, {5, 33, 97}, {2, 95, 72},
+                          {12, 130, 67}, {1, 16, 130}, {4, 40, 25}, {3, 18, 33}};
   uint32_t seed = 4242;
   int64_t checked = 0;
   for (int n_threads : {1, 2, 3}) {
     ThreadPool pool(n_threads);
     MatmulScratch scratch;
-    for (TensorType t : {TensorType::kQ4_0, TensorType::kQ5_0, TensorType::kQ8_0,
-                         TensorType::kQ4_K, TensorType::kQ5_K, TensorType::kQ6_K}) {
+    for (TensorType t : {TensorType::kQ4_0, TensorType::kQ5_0, TensorType::kQ8_0, TensorType::kQ4_K,
+                         TensorType::kQ5_K, TensorType::kQ6_K}) {
       const int64_t bs = tensor_type_traits(t)->block_size;
       for (bool extreme : {false, true}) {
         for (const Shape& s : shapes) {
@@ -186,8 +186,7 @@ TEST(Gemm, VnniGemmBitIdenticalToScalarVecDot) {
           for (int64_t tok = 0; tok < s.n_tokens; ++tok) {
             const auto xq = test::quantized(vec_dot_type(t), x.data() + tok * n_in, n_in);
             for (int64_t o = 0; o < s.n_out; ++o) {
-              const float ref =
-                  vec_dot_with(Isa::kScalar, t, n_in, w.data() + o * row, xq.data());
+              const float ref = vec_dot_with(Isa::kAvx2, t, n_in, w.data() + o * row, xq.data());
               const float got = y[static_cast<size_t>(tok * s.n_out + o)];
               ASSERT_EQ(std::memcmp(&got, &ref, sizeof(float)), 0)
                   << tensor_type_name(t) << " n_in=" << n_in << " n_out=" << s.n_out

@@ -87,9 +87,6 @@ TEST(Tile, BitIdenticalToAvx2VecDot) {
             // One token everywhere (decode); batches on a subset to bound the run time.
             if (n_tokens > 1 && (s.blocks * s.n_out > 2000 || n_threads == 3)) continue;
             if (n_tokens > 17 && s.blocks * s.n_out > 200) continue;
-            // Past the tiles (65 tokens), the AVX-512 level runs the VNNI GEMM, bit-identical
-            // to the scalar reference instead (Gemm.VnniGemmBitIdenticalToScalarVecDot).
-            if (isa == Isa::kAvx512 && n_tokens > 64) continue;
             const auto x =
                 random_floats(static_cast<size_t>(n_in * n_tokens), seed ^ 0x7e57, -3.0f, 3.0f);
             seed += 31;
