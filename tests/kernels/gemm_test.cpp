@@ -86,6 +86,31 @@ TEST(Gemm, MatchesScalarReferenceOnOddShapes) {
   }
 }
 
+// Runs matmul at the active level on n_out rows (w) and n_tokens activation rows (x) and
+// checks every output bitwise against vec_dot_*_avx2 (so -0.0f vs 0.0f or a NaN would also
+// fail). Returns the number of outputs checked.
+int64_t expect_bit_identical_to_avx2(ThreadPool& pool, MatmulScratch& scratch, TensorType t,
+                                     int64_t n_in, int64_t n_out, int64_t n_tokens,
+                                     const std::vector<uint8_t>& w, const std::vector<float>& x) {
+  const size_t row = tensor_row_size(t, n_in);
+  std::vector<float> y(static_cast<size_t>(n_out * n_tokens), NAN);
+  matmul(pool, scratch, t, w.data(), n_in, n_out, x.data(), n_tokens, y.data());
+  int64_t checked = 0;
+  for (int64_t tok = 0; tok < n_tokens; ++tok) {
+    const auto xq = test::quantized(vec_dot_type(t), x.data() + tok * n_in, n_in);
+    for (int64_t o = 0; o < n_out; ++o) {
+      const float ref = vec_dot_with(Isa::kAvx2, t, n_in, w.data() + o * row, xq.data());
+      const float got = y[static_cast<size_t>(tok * n_out + o)];
+      EXPECT_EQ(std::memcmp(&got, &ref, sizeof(float)), 0)
+          << tensor_type_name(t) << " n_in=" << n_in << " n_out=" << n_out
+          << " n_tokens=" << n_tokens << " threads=" << pool.n_threads() << " tok=" << tok
+          << " o=" << o << " got=" << got << " ref=" << ref;
+      ++checked;
+    }
+  }
+  return checked;
+}
+
 // The GEMM computes, for every (row, token), the same float operations in the same order as
 // the per-row AVX2 dot product, so its output must be bit-identical to vec_dot at the AVX2
 // level (the per-row path mirrors ggml's summation order; any difference would show up as
@@ -108,7 +133,6 @@ TEST(Gemm, BitIdenticalToAvx2VecDot) {
       const int64_t bs = tensor_type_traits(t)->block_size;
       for (const Shape& s : shapes) {
         const int64_t n_in = s.blocks * bs;
-        const size_t row = tensor_row_size(t, n_in);
         std::vector<uint8_t> w;
         for (int64_t o = 0; o < s.n_out; ++o) {
           const auto r = random_row(t, n_in, seed + static_cast<uint32_t>(o));
@@ -117,22 +141,7 @@ TEST(Gemm, BitIdenticalToAvx2VecDot) {
         const auto x =
             random_floats(static_cast<size_t>(n_in * s.n_tokens), seed ^ 0x3c3c, -3.0f, 3.0f);
         seed += 53;
-        std::vector<float> y(static_cast<size_t>(s.n_out * s.n_tokens), NAN);
-        matmul(pool, scratch, t, w.data(), n_in, s.n_out, x.data(), s.n_tokens, y.data());
-        const TensorType vt = vec_dot_type(t);
-        for (int64_t tok = 0; tok < s.n_tokens; ++tok) {
-          const auto xq = test::quantized(vt, x.data() + tok * n_in, n_in);
-          for (int64_t o = 0; o < s.n_out; ++o) {
-            const float ref = vec_dot_with(Isa::kAvx2, t, n_in, w.data() + o * row, xq.data());
-            const float got = y[static_cast<size_t>(tok * s.n_out + o)];
-            // Bitwise, so that -0.0f vs 0.0f or a NaN would also fail.
-            EXPECT_EQ(std::memcmp(&got, &ref, sizeof(float)), 0)
-                << tensor_type_name(t) << " n_in=" << n_in << " n_out=" << s.n_out
-                << " n_tokens=" << s.n_tokens << " threads=" << n_threads << " tok=" << tok
-                << " o=" << o << " got=" << got << " ref=" << ref;
-            ++checked;
-          }
-        }
+        checked += expect_bit_identical_to_avx2(pool, scratch, t, n_in, s.n_out, s.n_tokens, w, x);
       }
     }
   }
@@ -165,14 +174,13 @@ TEST(Gemm, AvxLevelGemmBitIdenticalToAvx2VecDot) {
         for (const Shape& s : shapes) {
           // K-quants: 256-element blocks; keep the rows short (the test's run time).
           const int64_t n_in = (bs == 32 ? s.blocks : 1 + s.blocks % 4) * bs;
-          const size_t row = tensor_row_size(t, n_in);
           std::vector<uint8_t> w;
           for (int64_t o = 0; o < s.n_out; ++o) {
             auto f = random_floats(static_cast<size_t>(n_in), seed + static_cast<uint32_t>(o));
             if (extreme) {
               for (float& v : f) v = v < 0 ? -1.0f : 1.0f;
             }
-            std::vector<uint8_t> r(row);
+            std::vector<uint8_t> r(tensor_row_size(t, n_in));
             quantize_row(t, f.data(), r.data(), n_in);
             w.insert(w.end(), r.begin(), r.end());
           }
@@ -181,20 +189,8 @@ TEST(Gemm, AvxLevelGemmBitIdenticalToAvx2VecDot) {
             for (size_t i = 0; i < x.size(); ++i) x[i] = (i % 3 == 0) ? -5.0f : 5.0f;
           }
           seed += 31;
-          std::vector<float> y(static_cast<size_t>(s.n_out * s.n_tokens), NAN);
-          matmul(pool, scratch, t, w.data(), n_in, s.n_out, x.data(), s.n_tokens, y.data());
-          for (int64_t tok = 0; tok < s.n_tokens; ++tok) {
-            const auto xq = test::quantized(vec_dot_type(t), x.data() + tok * n_in, n_in);
-            for (int64_t o = 0; o < s.n_out; ++o) {
-              const float ref = vec_dot_with(Isa::kAvx2, t, n_in, w.data() + o * row, xq.data());
-              const float got = y[static_cast<size_t>(tok * s.n_out + o)];
-              ASSERT_EQ(std::memcmp(&got, &ref, sizeof(float)), 0)
-                  << tensor_type_name(t) << " n_in=" << n_in << " n_out=" << s.n_out
-                  << " n_tokens=" << s.n_tokens << " threads=" << n_threads << " tok=" << tok
-                  << " o=" << o << " got=" << got << " ref=" << ref << " extreme=" << extreme;
-              ++checked;
-            }
-          }
+          checked +=
+              expect_bit_identical_to_avx2(pool, scratch, t, n_in, s.n_out, s.n_tokens, w, x);
         }
       }
     }
