@@ -112,10 +112,16 @@ void gemm_packed_avx2(GemmKind k, int64_t n, const uint8_t* packed, int64_t nr, 
 void tile_avx2(GemmKind k, int64_t n, const uint8_t* w, size_t w_row, int64_t nr,
                const uint8_t* x, size_t x_row, const float* x_extra, int64_t nc, float* y,
                int64_t ldy);
-// The same at the AVX-512 level (AVX-512 VNNI on 256-bit registers; same results bit for bit).
+// The same at the AVX-512 level (AVX-512 VNNI; same results bit for bit).
 void tile_avx512(GemmKind k, int64_t n, const uint8_t* w, size_t w_row, int64_t nr,
                  const uint8_t* x, size_t x_row, const float* x_extra, int64_t nc, float* y,
                  int64_t ldy);
+// The tiles' x_extra: floats per activation row for a matmul of nc tokens at the AVX2
+// (vnni = false) or AVX-512 level, and the function computing them from one activation row
+// (tile_prepare_x_avx512 only when the AVX-512 level is active).
+size_t tile_x_extra_floats(GemmKind k, int64_t n, int64_t nc, bool vnni);
+void tile_prepare_x_avx2(GemmKind k, int64_t n, int64_t nc, const uint8_t* x, float* extra);
+void tile_prepare_x_avx512(GemmKind k, int64_t n, int64_t nc, const uint8_t* x, float* extra);
 
 // Unpacks the 6-bit scale and min j (0..7) of a Q4_K/Q5_K block (ggml's get_scale_min_k4).
 void get_scale_min_k4(int j, const uint8_t* q, uint8_t* d, uint8_t* m);

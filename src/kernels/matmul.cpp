@@ -63,7 +63,7 @@ struct MatmulJob {
   int64_t panel_rows = 0;
   size_t panel_bytes = 0;  // per thread
   uint8_t* panels = nullptr;
-  float* x_extra = nullptr;  // gemm_x_extra_floats per token
+  float* x_extra = nullptr;  // x_extra_n floats per token (GEMM or tile path)
   size_t x_extra_n = 0;
 };
 
@@ -71,10 +71,14 @@ void quantize_part(const MatmulJob& job, int ith, int nth) {
   const auto [t0, t1] = ThreadPool::split(job.n_tokens, ith, nth);
   for (int64_t t = t0; t < t1; ++t) {
     quantize_row(job.xtype, job.x + t * job.n_in, job.xq + t * job.x_row, job.n_in);
-    if (job.x_extra_n > 0) {
-      detail::gemm_prepare_x_avx2(job.gemm != GemmKind::kNone ? job.gemm : job.tile, job.n_in,
-                                  job.xq + t * job.x_row,
-                                  job.x_extra + t * job.x_extra_n);
+    if (job.x_extra_n == 0) continue;
+    const uint8_t* xq = job.xq + t * job.x_row;
+    float* extra = job.x_extra + t * job.x_extra_n;
+    if (job.gemm != GemmKind::kNone) {
+      detail::gemm_prepare_x_avx2(job.gemm, job.n_in, xq, extra);
+    } else {
+      (job.vnni ? detail::tile_prepare_x_avx512 : detail::tile_prepare_x_avx2)(
+          job.tile, job.n_in, job.n_tokens, xq, extra);
     }
   }
 }
@@ -166,13 +170,16 @@ void matmul(ThreadPool& pool, MatmulScratch& scratch, TensorType wtype, const vo
     const int64_t tile_max = avx512 ? kTileMaxTokensAvx512 : kTileMaxTokensAvx2;
     (n_tokens <= tile_max ? job.tile : job.gemm) = gemm_kind(wtype);
   }
-  const GemmKind extra_kind = job.gemm != GemmKind::kNone ? job.gemm : job.tile;
   if (job.xtype == TensorType::kF32) {
     job.xq = const_cast<uint8_t*>(reinterpret_cast<const uint8_t*>(x));
   } else {
     // Quantized rows, then (GEMM path) the per-row extra floats, 64-byte aligned.
     const size_t xq_bytes = (job.x_row * static_cast<size_t>(n_tokens) + 63) / 64 * 64;
-    if (extra_kind != GemmKind::kNone) job.x_extra_n = detail::gemm_x_extra_floats(extra_kind, n_in);
+    if (job.gemm != GemmKind::kNone) {
+      job.x_extra_n = detail::gemm_x_extra_floats(job.gemm, n_in);
+    } else if (job.tile != GemmKind::kNone) {
+      job.x_extra_n = detail::tile_x_extra_floats(job.tile, n_in, n_tokens, job.vnni);
+    }
     const size_t need = xq_bytes + job.x_extra_n * sizeof(float) * static_cast<size_t>(n_tokens);
     if (scratch.buf.size() < need) scratch.buf.resize(need);
     job.xq = scratch.buf.data();

@@ -1,5 +1,6 @@
-// The unpack-on-the-fly tiles at the AVX-512 level: AVX-512 VNNI's vpdpbusd / vpdpwssd on
-// 256-bit registers (AVX-512 VL), with 32 of them; see tile_impl.h. Compiled with
+// The unpack-on-the-fly tiles at the AVX-512 level: AVX-512 VNNI's vpdpbusd / vpdpwssd, on
+// 256-bit registers (AVX-512 VL) with 32 of them, and on 512-bit ones for the K-quant batch
+// tiles of tile_vnni_k.h; see tile_impl.h. Compiled with
 // -mavx512f -mavx512bw -mavx512vl -mavx512vnni on top of the AVX2 flags, reached only when
 // the CPU has them (dispatch.cpp).
 #include "tile_impl.h"
@@ -10,6 +11,10 @@ void tile_avx512(GemmKind k, int64_t n, const uint8_t* w, size_t w_row, int64_t 
                  const uint8_t* x, size_t x_row, const float* x_extra, int64_t nc, float* y,
                  int64_t ldy) {
   tile_run<true>(k, n, w, w_row, nr, x, x_row, x_extra, nc, y, ldy);
+}
+
+void tile_prepare_x_avx512(GemmKind k, int64_t n, int64_t nc, const uint8_t* x, float* extra) {
+  tile_prepare<true>(k, n, nc, x, extra);
 }
 
 }  // namespace dkb::kernels::detail

@@ -456,6 +456,14 @@ void tile_q6_k(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x, siz
   store_sums<RM, RN>(acc, y, ldy);
 }
 
+}  // namespace
+}  // namespace dkb::kernels::detail
+
+#include "tile_vnni_k.h"
+
+namespace dkb::kernels::detail {
+namespace {
+
 using TileFn = void (*)(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x, size_t x_row,
                         const float* xd, float* y, int64_t ldy, uintptr_t pf);
 
@@ -555,12 +563,55 @@ TileFn tile_fn(GemmKind k, int rm, int rn) {
   return nullptr;
 }
 
+// Floats of x_extra per activation row: the activation scales as floats (legacy types), the
+// interleaved x + 128 bytes of the VNNI Q6_K batch tiles, else none.
+template <bool kVnni>
+size_t tile_extra_floats(GemmKind k, int64_t n, int64_t nc) {
+  if (k == GemmKind::kQ4_0 || k == GemmKind::kQ5_0 || k == GemmKind::kQ8_0) {
+    return static_cast<size_t>(n / 32);
+  }
+  if (kVnni && nc > 1) {
+    if (k == GemmKind::kQ4_K) return tile_k_vnni_extra_bytes(4, n) / sizeof(float);
+    if (k == GemmKind::kQ5_K) return tile_k_vnni_extra_bytes(5, n) / sizeof(float);
+    if (k == GemmKind::kQ6_K) return tile_k_vnni_extra_bytes(6, n) / sizeof(float);
+  }
+  return 0;
+}
+
+template <bool kVnni>
+void tile_prepare(GemmKind k, int64_t n, int64_t nc, const uint8_t* x, float* extra) {
+  if (k == GemmKind::kQ4_0 || k == GemmKind::kQ5_0 || k == GemmKind::kQ8_0) {
+    for (int64_t b = 0; b < n / 32; ++b) {  // activation scales as floats (exact)
+      extra[b] = _cvtsh_ss(reinterpret_cast<const BlockQ8_0*>(x)[b].d);
+    }
+  } else if (kVnni && nc > 1 && k == GemmKind::kQ6_K) {
+    prepare_q6_k_vnni(n, x, reinterpret_cast<uint8_t*>(extra));
+  } else if (kVnni && nc > 1 && (k == GemmKind::kQ4_K || k == GemmKind::kQ5_K)) {
+    prepare_q45_k_vnni(n, x, reinterpret_cast<uint8_t*>(extra));
+  }
+}
+
 // tile_avx2 / tile_avx512 (kernels_internal.h).
 template <bool kVnni>
 void tile_run(GemmKind k, int64_t n, const uint8_t* w, size_t w_row, int64_t nr, const uint8_t* x,
               size_t x_row, const float* x_extra, int64_t nc, float* y, int64_t ldy) {
+  if constexpr (kVnni) {
+    if (nc > 1) {
+      switch (k) {
+        case GemmKind::kQ4_K:
+          return tile_run_k_vnni<4>(n, w, w_row, nr, x, x_row, x_extra, nc, y, ldy);
+        case GemmKind::kQ5_K:
+          return tile_run_k_vnni<5>(n, w, w_row, nr, x, x_row, x_extra, nc, y, ldy);
+        case GemmKind::kQ6_K:
+          return tile_run_k_vnni<6>(n, w, w_row, nr, x, x_row, x_extra, nc, y, ldy);
+        default:
+          break;
+      }
+    }
+  }
   const bool legacy = k == GemmKind::kQ4_0 || k == GemmKind::kQ5_0 || k == GemmKind::kQ8_0;
   const int64_t nb = legacy ? n / 32 : n / kQK_K;
+  const size_t extra = tile_extra_floats<kVnni>(k, n, nc);
   const Shape shape = tile_shape<kVnni>(k, nc);
   const int RM = shape.rm, RN = shape.rn;
   const uintptr_t w0 = reinterpret_cast<uintptr_t>(w);
@@ -573,7 +624,7 @@ void tile_run(GemmKind k, int64_t n, const uint8_t* w, size_t w_row, int64_t nr,
     for (int64_t c0 = 0; c0 < nc; c0 += RN) {
       const int rn = static_cast<int>(nc - c0 < RN ? nc - c0 : RN);
       tile_fn<kVnni>(k, rm, rn)(nb, w + r0 * w_row, w_row, x + c0 * x_row, x_row,
-                                legacy ? x_extra + c0 * nb : nullptr, y + c0 * ldy + r0, ldy, next);
+                                extra > 0 ? x_extra + c0 * extra : nullptr, y + c0 * ldy + r0, ldy, next);
     }
   }
 }
