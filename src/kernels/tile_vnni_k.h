@@ -1,30 +1,34 @@
-#define EXPNOEPI
 // Batch tiles for the K-quants at the AVX-512 level (VNNI on 512-bit registers), included by
-// tile_impl.h and instantiated only by tile_avx512.cpp (the kVnni = true tiles). Internal
-// linkage, like tile_impl.h.
+// tile_impl.h and instantiated only by tile_avx512.cpp (tile_run<true>, two or more tokens).
+// Internal linkage, like tile_impl.h.
 //
-// Bit-identical to vec_dot_q6_k_avx2 (tile_impl.h's contract): every (row, token) gets the same
-// int32 lane vector per block (exact integer sums, arranged differently) and the same float
-// operations.
-//
-// Q6_K. vec_dot's lane l (0..7) of a block's int32 sum is sum over the 8 chunks k of 32
-// elements of scale(k, l) * sum4(k, l), sum4(k, l) = the sum of (q - 32) * x over elements
-// 4l..4l+3 of chunk k (|sum4| <= 4 * 32 * 128 fits int16), scale(k, l) = the block's scale
-// 2k + (l >= 4). The first VNNI tiles spent two VNNI operations per (row, token, chunk) (a
-// vpdpbusd for sum4, a vpdpwssd with the scale in the low half of each lane) plus one per
-// (token, chunk) for the -32 * sum4(x) term, and VNNI issues on two pipes. Here:
-// - chunks are taken in pairs (k, k + 1) and their 4-byte groups interleaved (vpunpck*dq), so
-//   that vpackssdw of two vpdpbusd results holds sum4(k, l) and sum4(k + 1, l) as the two int16
-//   halves of lane l, and one vpdpwssd applies both scales: three VNNI operations per (row,
-//   token, two chunks) instead of four;
-// - the activations are taken as x + 128 (unsigned) and the quants as q - 32 (signed), so the
-//   correction -128 * sum4(q - 32) = 16384 - 128 * sum4(q) depends on the row only and is the
-//   accumulator the vpdpbusd starts from (one vpdpbusd per row, shared by the tile's tokens);
-//   sum4 of (x + 128) * (q - 32) plus it is sum4(k, l) exactly;
-// - 512-bit registers carry both pairs of a 128-element half block ((k0, k1) in the low 256
-//   bits, (k2, k3) in the high), the two halves of the int32 sum are added at the end of the
-//   block (exact), which halves the instruction count of the 256-bit version;
-// - the interleaved x + 128 bytes are made once per matmul (tile_prepare_x), not per tile.
+// Bit-identical to vec_dot_q{4,5,6}_k_avx2 (tile_impl.h's contract): every (row, token) gets,
+// per block, the same int32 lane vector (exact integer sums, arranged differently) and the same
+// float operations in the same order. vec_dot's lane l (0..7) of a block is a sum over the
+// block's chunks of 32 elements of scale(chunk, l) * sum4(chunk, l), sum4 = the sum of
+// quant * activation over elements 4l..4l+3 of the chunk, which fits int16 for these types.
+// VNNI issues on two pipes (shared with the FMAs), so the count of VNNI instructions bounds
+// these tiles. The 256-bit tiles of tile_impl.h spend two per (row, token, chunk): a vpdpbusd
+// for sum4 and a vpdpwssd with the scale in the low half of each int32 lane (Q6_K: plus one per
+// (token, chunk) for its -32 offset). Here, per 128 elements (four chunks, one 512-bit vector
+// pair) and (row, token): two vpdpbusd make sum4 of two chunks each, one in each 256-bit half,
+// a shift and a vpternlogd (other pipes) put the second's sums into the high int16 of the
+// first's lanes, and one vpdpwssd scales and accumulates all four chunks: three 512-bit VNNI
+// instructions (the pipe time of six 256-bit ones) instead of eight 256-bit ones. The two 256-bit halves of the int32 sum are added at the end
+// of the block (exact), then converted and accumulated as vec_dot does.
+// - Q6_K: quants q in 0..63 with a -32 offset. The activations are taken as x + 128 (unsigned)
+//   and the quants as q - 32 (signed): sum4 of (x + 128) * (q - 32) = sum4 + 128 * sum4(q - 32),
+//   so each vpdpbusd starts from the row's correction -128 * sum4(q - 32) = 16384 - 128 * sum4(q)
+//   (one vpdpbusd per row and chunk pair, shared by the tokens) and ends at sum4 exactly.
+// - Q4_K / Q5_K: unsigned quants times signed activations need no correction; the 4-lane min
+//   term is vec_dot's (two tokens per 256-bit instruction).
+// - Activations, prepared once per matmul into x_extra (tile_prepare_x): x + 128 (Q6_K), or x
+//   reordered to the quants' chunk order plus vec_dot's pairwise bsums (Q4_K/Q5_K).
+// - Row groups: a call computes up to 16 rows x 8 tokens, chunk of 8 blocks by chunk, each row
+//   in turn, so the tokens' activations of a chunk (16 KiB) stay in L1 for the 16 rows instead
+//   of every row streaming them from L2 (8960-wide rows: 70 KiB for 8 tokens). The (row,
+//   token) accumulators wait in memory between chunks; each still receives its blocks in
+//   order.
 #pragma once
 
 #include <immintrin.h>
