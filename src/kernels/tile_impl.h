@@ -465,7 +465,7 @@ struct Kernels {
 // with 8 tokens (one thread, weights in L2): 4 x 4, except 1 x 8 for Q5_0 (whose blocks cost
 // most to unpack) and for Q8_0 (the most bytes per block) 1 x 8 at AVX2, 2 x 8 with VNNI (32
 // registers). At AVX2 the 16 accumulators of 4 x 4 partly live on the stack and still win.
-// (The K-quant batches at the AVX-512 level: tile_vnni_k.h, 16-row groups x 8 tokens.)
+// (The K-quant batches at the AVX-512 level: tile_vnni_k.h, 32-row groups x 8 tokens.)
 struct Shape {
   int rm, rn;
 };
