@@ -17,8 +17,8 @@
 // block order, then the same horizontal sum. tests/kernels/tile_test.cpp checks this bitwise at
 // each level. With kVnni the int32 lanes come from vpdpbusd (sum of 4 u8 x s8 products, exact)
 // and vpdpwssd instead of maddubs + madd; for these value ranges no int16 step saturates, so the
-// lanes are the same integers. The K-quant batch tiles with kVnni (Q4_K, Q5_K, Q6_K, two or
-// more tokens) are tile_vnni_k.h's, on 512-bit registers; the same contract.
+// lanes are the same integers. The K-quant batch tiles at the AVX-512 level (Q4_K, Q5_K, Q6_K,
+// two or more tokens) are tile_vnni_k.h's, on 512-bit registers; the same contract.
 #pragma once
 
 #include <immintrin.h>
@@ -410,14 +410,6 @@ void tile_q6_k(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x, siz
   store_sums<RM, RN>(acc, y, ldy);
 }
 
-}  // namespace
-}  // namespace dkb::kernels::detail
-
-#include "tile_vnni_k.h"
-
-namespace dkb::kernels::detail {
-namespace {
-
 using TileFn = void (*)(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x, size_t x_row,
                         const float* xd, float* y, int64_t ldy, uintptr_t pf);
 
@@ -478,7 +470,8 @@ Shape tile_shape(GemmKind k, int64_t nc) {
 }
 
 // The AVX2 K-quant tiles; none at the AVX-512 level, whose K-quant batches take
-// tile_run_k_vnni (tile_vnni_k.h) and whose decode stays at the AVX2 level (matmul.cpp).
+// tile_run_k_vnni (tile_vnni_k.h, via tile_avx512) and whose decode stays at the AVX2 level
+// (matmul.cpp).
 template <bool kVnni>
 TileFn k_tile_fn(GemmKind k, int rm, int rn) {
   if constexpr (kVnni) {
@@ -535,6 +528,12 @@ TileFn tile_fn(GemmKind k, int rm, int rn) {
   return nullptr;
 }
 
+// Bytes of x_extra per token of the K-quant VNNI batch tiles (tile_vnni_k.h; kType 4, 5, 6:
+// Q4_K, Q5_K, Q6_K) for rows of n elements (a multiple of 256, so whole floats).
+inline size_t tile_k_vnni_extra_bytes(int kType, int64_t n) {
+  return static_cast<size_t>(kType == 6 ? n : n + n / kQK_K * 16);
+}
+
 // Floats of x_extra per activation row: the activation scales as floats (legacy types), the
 // prepared activations of the K-quant VNNI batch tiles (tile_vnni_k.h), else none.
 template <bool kVnni>
@@ -550,16 +549,13 @@ size_t tile_extra_floats(GemmKind k, int64_t n, int64_t nc) {
   return 0;
 }
 
-template <bool kVnni>
-void tile_prepare(GemmKind k, int64_t n, int64_t nc, const uint8_t* x, float* extra) {
+// x_extra of the legacy types: the activation scales as floats (exact). (The K-quant VNNI
+// tiles' is made by tile_prepare_x_avx512.)
+inline void tile_prepare_legacy(GemmKind k, int64_t n, const uint8_t* x, float* extra) {
   if (k == GemmKind::kQ4_0 || k == GemmKind::kQ5_0 || k == GemmKind::kQ8_0) {
-    for (int64_t b = 0; b < n / 32; ++b) {  // activation scales as floats (exact)
+    for (int64_t b = 0; b < n / 32; ++b) {
       extra[b] = _cvtsh_ss(reinterpret_cast<const BlockQ8_0*>(x)[b].d);
     }
-  } else if (kVnni && nc > 1 && k == GemmKind::kQ6_K) {
-    prepare_q6_k_vnni(n, x, reinterpret_cast<uint8_t*>(extra));
-  } else if (kVnni && nc > 1 && (k == GemmKind::kQ4_K || k == GemmKind::kQ5_K)) {
-    prepare_q45_k_vnni(n, x, reinterpret_cast<uint8_t*>(extra));
   }
 }
 
@@ -567,20 +563,6 @@ void tile_prepare(GemmKind k, int64_t n, int64_t nc, const uint8_t* x, float* ex
 template <bool kVnni>
 void tile_run(GemmKind k, int64_t n, const uint8_t* w, size_t w_row, int64_t nr, const uint8_t* x,
               size_t x_row, const float* x_extra, int64_t nc, float* y, int64_t ldy) {
-  if constexpr (kVnni) {
-    if (nc > 1) {
-      switch (k) {
-        case GemmKind::kQ4_K:
-          return tile_run_k_vnni<4>(n, w, w_row, nr, x, x_row, x_extra, nc, y, ldy);
-        case GemmKind::kQ5_K:
-          return tile_run_k_vnni<5>(n, w, w_row, nr, x, x_row, x_extra, nc, y, ldy);
-        case GemmKind::kQ6_K:
-          return tile_run_k_vnni<6>(n, w, w_row, nr, x, x_row, x_extra, nc, y, ldy);
-        default:
-          break;
-      }
-    }
-  }
   const bool legacy = k == GemmKind::kQ4_0 || k == GemmKind::kQ5_0 || k == GemmKind::kQ8_0;
   const int64_t nb = legacy ? n / 32 : n / kQK_K;
   const size_t extra = tile_extra_floats<kVnni>(k, n, nc);

@@ -1,6 +1,6 @@
-// Batch tiles for the K-quants at the AVX-512 level (VNNI on 512-bit registers), included by
-// tile_impl.h and instantiated only by tile_avx512.cpp (tile_run<true>, two or more tokens).
-// Internal linkage, like tile_impl.h.
+// Batch tiles for the K-quants at the AVX-512 level (VNNI on 512-bit registers), for
+// tile_avx512.cpp only (two or more tokens; the AVX-512 flags). Internal linkage, like
+// tile_impl.h, whose helpers it uses.
 //
 // Bit-identical to vec_dot_q{4,5,6}_k_avx2 (tile_impl.h's contract): every (row, token) gets,
 // per block, the same int32 lane vector (exact integer sums, arranged differently) and the same
@@ -38,15 +38,14 @@
 #include <type_traits>
 
 #include "kernels/blocks.h"
+#include "tile_impl.h"
+
+#ifndef __AVX512F__
+#error "tile_vnni_k.h is for tile_avx512.cpp only"
+#endif
 
 namespace dkb::kernels::detail {
 namespace {
-
-// Bytes of x_extra per token of the K-quant VNNI tiles (kType 4, 5, 6: Q4_K, Q5_K, Q6_K) for
-// rows of n elements (a multiple of 16, so float-sized).
-inline size_t tile_k_vnni_extra_bytes(int kType, int64_t n) {
-  return static_cast<size_t>(kType == 6 ? n : n + n / kQK_K * 16);
-}
 
 // x_extra of the Q6_K VNNI tiles: the activation row's quants + 128, as unsigned bytes.
 inline void prepare_q6_k_vnni(int64_t n, const uint8_t* x, uint8_t* out) {
