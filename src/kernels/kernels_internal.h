@@ -129,10 +129,16 @@ void gemm_vnni_packed(GemmKind k, int64_t n, const uint8_t* packed, int64_t nr, 
 // (nc == 1) and small batches. x_extra as for gemm_packed_avx2.
 void tile_avx2(GemmKind k, int64_t n, const uint8_t* w, size_t w_row, int64_t nr, const uint8_t* x,
                size_t x_row, const float* x_extra, int64_t nc, float* y, int64_t ldy);
-// The same at the AVX-512 level (AVX-512 VNNI on 256-bit registers; same results bit for bit).
+// The same at the AVX-512 level (AVX-512 VNNI; same results bit for bit).
 void tile_avx512(GemmKind k, int64_t n, const uint8_t* w, size_t w_row, int64_t nr,
                  const uint8_t* x, size_t x_row, const float* x_extra, int64_t nc, float* y,
                  int64_t ldy);
+// The tiles' x_extra: floats per activation row for a matmul of nc tokens at the AVX2
+// (vnni = false) or AVX-512 level, and the function computing them from one activation row
+// (tile_prepare_x_avx512 only when the AVX-512 level is active).
+size_t tile_x_extra_floats(GemmKind k, int64_t n, int64_t nc, bool vnni);
+void tile_prepare_x_avx2(GemmKind k, int64_t n, int64_t nc, const uint8_t* x, float* extra);
+void tile_prepare_x_avx512(GemmKind k, int64_t n, int64_t nc, const uint8_t* x, float* extra);
 
 // ---- NEON versions (aarch64 only; *_neon.cpp baseline ARMv8-A, *_dotprod.cpp +dotprod) --------
 // The quantized kernels form each block's integer sums exactly (the dotprod ones with sdot, the

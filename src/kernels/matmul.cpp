@@ -46,7 +46,7 @@ struct MatmulJob {
   int64_t panel_rows = 0;
   size_t panel_bytes = 0;  // per thread
   uint8_t* panels = nullptr;
-  float* x_extra = nullptr;  // gemm_x_extra_floats per token
+  float* x_extra = nullptr;  // x_extra_n floats per token (GEMM or tile path)
   size_t x_extra_n = 0;
 };
 
@@ -108,8 +108,14 @@ void prepare_x_extra(const MatmulJob& job, int64_t t) {
                                 job.x_extra + t * job.x_extra_n);
     return;
   }
-  detail::gemm_prepare_x_avx2(job.gemm != GemmKind::kNone ? job.gemm : job.tile, job.n_in,
-                              job.xq + t * job.x_row, job.x_extra + t * job.x_extra_n);
+  const uint8_t* xq = job.xq + t * job.x_row;
+  float* extra = job.x_extra + t * job.x_extra_n;
+  if (job.gemm != GemmKind::kNone) {
+    detail::gemm_prepare_x_avx2(job.gemm, job.n_in, xq, extra);
+  } else {
+    (job.vnni ? detail::tile_prepare_x_avx512 : detail::tile_prepare_x_avx2)(
+        job.tile, job.n_in, job.n_tokens, xq, extra);
+  }
 }
 
 // Unpack-on-the-fly tiles straight from the weight rows: each thread takes a contiguous range
@@ -170,11 +176,12 @@ void choose_tiled_path(MatmulJob& job) {
   job.vnni = avx512 && job.n_tokens > 1;
   const int64_t tile_max = avx512 ? tile_max_tokens_avx512(job.wtype) : kTileMaxTokensAvx2;
   (job.n_tokens <= tile_max ? job.tile : job.gemm) = gemm_kind(job.wtype);
-  const GemmKind extra_kind = job.gemm != GemmKind::kNone ? job.gemm : job.tile;
   if (vnni_gemm(job)) {
     job.x_extra_n = detail::gemm_vnni_x_extra_floats(job.gemm, job.n_in);
-  } else if (extra_kind != GemmKind::kNone) {
-    job.x_extra_n = detail::gemm_x_extra_floats(extra_kind, job.n_in);
+  } else if (job.gemm != GemmKind::kNone) {
+    job.x_extra_n = detail::gemm_x_extra_floats(job.gemm, job.n_in);
+  } else if (job.tile != GemmKind::kNone) {
+    job.x_extra_n = detail::tile_x_extra_floats(job.tile, job.n_in, job.n_tokens, job.vnni);
   }
 }
 
