@@ -14,6 +14,7 @@
 //   from memory once and reused from cache for every token.
 // The tile and GEMM paths exist at the x86 AVX2 and AVX-512 levels only.
 #include <algorithm>
+#include <span>
 
 #include "base/status.h"
 #include "kernels/kernels.h"
@@ -118,16 +119,43 @@ void prepare_x_extra(const MatmulJob& job, int64_t t) {
   }
 }
 
-// Unpack-on-the-fly tiles straight from the weight rows: each thread takes a contiguous range
-// of rows (a multiple of 4, so tails stay at the end) and all tokens.
-void tile_part(const MatmulJob& job, int ith, int nth) {
-  const int64_t groups = (job.n_out + 3) / 4;
-  auto [g0, g1] = ThreadPool::split(groups, ith, nth);
-  const int64_t o0 = g0 * 4, o1 = std::min(job.n_out, g1 * 4);
+// Rows [o0, o1) of the job with the unpack-on-the-fly tiles, straight from the weight rows.
+void tile_rows(const MatmulJob& job, int64_t o0, int64_t o1) {
   if (o1 <= o0) return;
   (job.vnni ? detail::tile_avx512 : detail::tile_avx2)(
       job.tile, job.n_in, job.w + o0 * job.w_row, job.w_row, o1 - o0, job.xq, job.x_row,
       job.x_extra, job.n_tokens, job.y + o0, job.n_out);
+}
+
+// Each thread takes a contiguous range of rows (a multiple of 4, so tails stay at the end) and
+// all tokens.
+void tile_part(const MatmulJob& job, int ith, int nth) {
+  const int64_t groups = (job.n_out + 3) / 4;
+  auto [g0, g1] = ThreadPool::split(groups, ith, nth);
+  tile_rows(job, g0 * 4, std::min(job.n_out, g1 * 4));
+}
+
+// Several tile jobs with the same activations as one: their 4-row groups concatenated and
+// split into one contiguous range per thread.
+void tile_parts(const MatmulJob* jobs, size_t n, int ith, int nth) {
+  int64_t groups = 0;
+  for (size_t i = 0; i < n; ++i) groups += (jobs[i].n_out + 3) / 4;
+  auto [g0, g1] = ThreadPool::split(groups, ith, nth);
+  for (size_t i = 0; i < n && g0 < g1; ++i) {
+    const int64_t jg = (jobs[i].n_out + 3) / 4;
+    if (g0 < jg) tile_rows(jobs[i], g0 * 4, std::min(jobs[i].n_out, std::min(g1, jg) * 4));
+    g0 = std::max<int64_t>(0, g0 - jg);
+    g1 -= jg;
+  }
+}
+
+// Runs tile jobs that share their activations (already quantized) in one pool run.
+void run_tile_jobs(ThreadPool& pool, const MatmulJob* jobs, size_t n) {
+  if (pool.n_threads() == 1) {
+    tile_parts(jobs, n, 0, 1);
+  } else {
+    pool.run([jobs, n](int ith, int nth) { tile_parts(jobs, n, ith, nth); });
+  }
 }
 
 void gemm_part(const MatmulJob& job, int ith, int nth) {
@@ -170,10 +198,13 @@ int64_t panel_rows_for(const MatmulJob& job, int nth) {
 void choose_tiled_path(MatmulJob& job) {
   const Isa isa = active_isa();
   if (isa != Isa::kAvx2 && isa != Isa::kAvx512) return;
-  // One token streams the weights from memory; there the AVX2 tiles measured ~5% faster than
-  // the VNNI ones (two threads), so the AVX-512 level uses VNNI for batches only.
+  // One token too: with the weights on huge pages the VNNI tiles measured 10-18% faster from
+  // memory than the AVX2 ones for Q4_0 with two threads (on 4 KiB pages ~5% slower).
   const bool avx512 = isa == Isa::kAvx512;
-  job.vnni = avx512 && job.n_tokens > 1;
+  // (K-quants: one token keeps the AVX2 tiles; their VNNI tiles, tile_vnni_k.h, are batch tiles.)
+  const bool k_quant = job.wtype == TensorType::kQ4_K || job.wtype == TensorType::kQ5_K ||
+                       job.wtype == TensorType::kQ6_K;
+  job.vnni = avx512 && (job.n_tokens > 1 || !k_quant);
   const int64_t tile_max = avx512 ? tile_max_tokens_avx512(job.wtype) : kTileMaxTokensAvx2;
   (job.n_tokens <= tile_max ? job.tile : job.gemm) = gemm_kind(job.wtype);
   if (vnni_gemm(job)) {
@@ -218,6 +249,7 @@ bool run_tiled(ThreadPool& pool, MatmulScratch& scratch, MatmulJob& job) {
 // No tiled paths on this architecture: every level takes the per-row path.
 void prepare_x_extra(const MatmulJob&, int64_t) {}
 void choose_tiled_path(MatmulJob&) {}
+void run_tile_jobs(ThreadPool&, const MatmulJob*, size_t) {}
 bool run_tiled(ThreadPool&, MatmulScratch&, MatmulJob&) {
   return false;
 }
@@ -250,12 +282,10 @@ void compute_part(const MatmulJob& job, int ith, int nth) {
   }
 }
 
-}  // namespace
-
-void matmul(ThreadPool& pool, MatmulScratch& scratch, TensorType wtype, const void* w, int64_t n_in,
-            int64_t n_out, const float* x, int64_t n_tokens, float* y) {
+// The job of one matmul, up to its activation buffers (set by quantize_activations).
+MatmulJob make_job(const ThreadPool& pool, TensorType wtype, const void* w, int64_t n_in,
+                   int64_t n_out, const float* x, int64_t n_tokens, float* y) {
   DKB_CHECK(is_supported_weight_type(wtype));
-  if (n_out <= 0 || n_tokens <= 0) return;
   MatmulJob job{};
   job.wtype = wtype;
   job.xtype = vec_dot_type(wtype);
@@ -271,29 +301,77 @@ void matmul(ThreadPool& pool, MatmulScratch& scratch, TensorType wtype, const vo
   const int nth = pool.n_threads();
   // Few output rows (e.g. a small head) but many tokens: give each thread whole tokens.
   job.split_tokens = n_out < static_cast<int64_t>(nth) * kRowTile && n_tokens >= nth;
-
   choose_tiled_path(job);
+  return job;
+}
+
+// Converts job.x to job.xtype into scratch (then, tiled paths, the per-token extra floats).
+void quantize_activations(ThreadPool& pool, MatmulScratch& scratch, MatmulJob& job) {
   if (job.xtype == TensorType::kF32) {
-    job.xq = const_cast<uint8_t*>(reinterpret_cast<const uint8_t*>(x));
-  } else {
-    // Quantized rows, then (GEMM path) the per-row extra floats, 64-byte aligned.
-    const size_t xq_bytes = (job.x_row * static_cast<size_t>(n_tokens) + 63) / 64 * 64;
-    const size_t need = xq_bytes + job.x_extra_n * sizeof(float) * static_cast<size_t>(n_tokens);
-    if (scratch.buf.size() < need) scratch.buf.resize(need);
-    job.xq = scratch.buf.data();
-    job.x_extra = reinterpret_cast<float*>(scratch.buf.data() + xq_bytes);
-    if (n_tokens == 1 || nth == 1) {
-      quantize_part(job, 0, 1);
-    } else {
-      pool.run([&job](int ith, int n) { quantize_part(job, ith, n); });
-    }
+    job.xq = const_cast<uint8_t*>(reinterpret_cast<const uint8_t*>(job.x));
+    return;
   }
+  // Quantized rows, then (GEMM path) the per-row extra floats, 64-byte aligned.
+  const size_t n_tokens = static_cast<size_t>(job.n_tokens);
+  const size_t xq_bytes = (job.x_row * n_tokens + 63) / 64 * 64;
+  const size_t need = xq_bytes + job.x_extra_n * sizeof(float) * n_tokens;
+  if (scratch.buf.size() < need) scratch.buf.resize(need);
+  job.xq = scratch.buf.data();
+  job.x_extra = reinterpret_cast<float*>(scratch.buf.data() + xq_bytes);
+  if (job.n_tokens == 1 || pool.n_threads() == 1) {
+    quantize_part(job, 0, 1);
+  } else {
+    pool.run([&job](int ith, int n) { quantize_part(job, ith, n); });
+  }
+}
+
+}  // namespace
+
+void matmul(ThreadPool& pool, MatmulScratch& scratch, TensorType wtype, const void* w, int64_t n_in,
+            int64_t n_out, const float* x, int64_t n_tokens, float* y) {
+  DKB_CHECK(is_supported_weight_type(wtype));
+  if (n_out <= 0 || n_tokens <= 0) return;
+  MatmulJob job = make_job(pool, wtype, w, n_in, n_out, x, n_tokens, y);
+  quantize_activations(pool, scratch, job);
   if (run_tiled(pool, scratch, job)) return;
+  const int nth = pool.n_threads();
   if (nth == 1 || (n_out * n_tokens < 64)) {
     compute_part(job, 0, 1);
   } else {
     pool.run([&job](int ith, int n) { compute_part(job, ith, n); });
   }
+}
+
+void matmul_shared_input(ThreadPool& pool, MatmulScratch& scratch,
+                         std::span<const MatmulTarget> targets, int64_t n_in, const float* x,
+                         int64_t n_tokens) {
+  constexpr size_t kMaxTargets = 4;
+  if (n_tokens <= 0) return;
+  MatmulJob jobs[kMaxTargets];
+  bool fuse = targets.size() > 1 && targets.size() <= kMaxTargets;
+  for (size_t i = 0; fuse && i < targets.size(); ++i) {
+    const MatmulTarget& t = targets[i];
+    jobs[i] = make_job(pool, t.wtype, t.w, n_in, t.n_out, x, n_tokens, t.y);
+    // One activation buffer serves all: the same vec-dot type and the same extra floats (none,
+    // or those of the same tile kind at the same level: their content depends on both), tile
+    // path.
+    fuse = jobs[i].tile != GemmKind::kNone && t.n_out > 0 && jobs[i].xtype == jobs[0].xtype &&
+           jobs[i].vnni == jobs[0].vnni && jobs[i].x_extra_n == jobs[0].x_extra_n &&
+           (jobs[i].x_extra_n == 0 || jobs[i].tile == jobs[0].tile);
+  }
+  if (!fuse) {
+    for (const MatmulTarget& t : targets) {
+      matmul(pool, scratch, t.wtype, t.w, n_in, t.n_out, x, n_tokens, t.y);
+    }
+    return;
+  }
+  const size_t n = targets.size();
+  quantize_activations(pool, scratch, jobs[0]);
+  for (size_t i = 1; i < n; ++i) {
+    jobs[i].xq = jobs[0].xq;
+    jobs[i].x_extra = jobs[0].x_extra;
+  }
+  run_tile_jobs(pool, jobs, n);
 }
 
 }  // namespace dkb::kernels

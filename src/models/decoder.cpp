@@ -142,9 +142,7 @@ Status Decoder::run(engine::ForwardState& st, std::span<const engine::SeqChunk> 
   for (int64_t l = 0; l < hp_.n_layer; ++l) {
     const DecoderLayer& L = layers_[l];
     rms_norm_rows(x, L.attn_norm, T, n_embd, eps, cur);
-    matmul(st, L.wq, cur, T, q);
-    matmul(st, L.wk, cur, T, k);
-    matmul(st, L.wv, cur, T, v);
+    matmul_shared(st, cur, T, {{L.wq, q}, {L.wk, k}, {L.wv, v}});
     add_bias(q, L.bq, T, n_q);
     add_bias(k, L.bk, T, n_k);
     add_bias(v, L.bv, T, n_v);
@@ -176,8 +174,7 @@ Status Decoder::run(engine::ForwardState& st, std::span<const engine::SeqChunk> 
     for (int64_t i = 0; i < T * n_embd; ++i) x[i] += o[i];
 
     rms_norm_rows(x, L.ffn_norm, T, n_embd, eps, cur);
-    matmul(st, L.ffn_gate, cur, T, gate);
-    matmul(st, L.ffn_up, cur, T, up);
+    matmul_shared(st, cur, T, {{L.ffn_gate, gate}, {L.ffn_up, up}});
     kernels::swiglu(gate, up, T * hp_.n_ff, gate);
     matmul(st, L.ffn_down, gate, T, o);
     for (int64_t i = 0; i < T * n_embd; ++i) x[i] += o[i];

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
+#include <span>
 
 #include "engine/architecture.h"
 #include "engine/weights.h"
@@ -14,6 +16,26 @@ namespace dkb::models {
 inline void matmul(engine::ForwardState& st, const engine::Weight& w, const float* x, int64_t rows,
                    float* y) {
   kernels::matmul(*st.pool, *st.matmul, w.type, w.data, w.ne[0], w.ne[1], x, rows, y);
+}
+
+// One weight and its output for matmul_shared.
+struct WeightOut {
+  const engine::Weight& w;
+  float* y;  // [rows][w.ne[1]]
+};
+
+// y_k[rows][w_k.ne[1]] = x[rows][n_in] · W_kᵀ for 2 to 4 weights with the same input (q, k, v;
+// gate, up): kernels::matmul_shared_input, the results of matmul() per weight.
+inline void matmul_shared(engine::ForwardState& st, const float* x, int64_t rows,
+                          std::initializer_list<WeightOut> outs) {
+  kernels::MatmulTarget targets[4];
+  size_t n = 0;
+  for (const WeightOut& o : outs) {
+    DKB_CHECK(n < 4 && o.w.ne[0] == outs.begin()->w.ne[0]);
+    targets[n++] = {o.w.type, o.w.data, o.w.ne[1], o.y};
+  }
+  kernels::matmul_shared_input(*st.pool, *st.matmul, std::span(targets, n), outs.begin()->w.ne[0],
+                               x, rows);
 }
 
 // y[r][i] += b[i]; no-op for an absent bias.

@@ -91,6 +91,55 @@ TEST(Matmul, CloseToFloatMatmul) {
   }
 }
 
+// matmul_shared_input gives each target matmul()'s bits: same-type groups (fused into one pool
+// run where they take the tile path), mixed types with one activation format (Q4_K + Q6_K, as in
+// Q4_K_M's q/k/v; fused), mixed formats (Q4_0 + Q6_K; one matmul each), odd row counts, tokens
+// from 1 up to the GEMM path, every level and 1-3 threads.
+TEST(Matmul, SharedInputMatchesMatmulPerTarget) {
+  const std::vector<std::vector<TensorType>> groups = {
+      {TensorType::kQ4_0, TensorType::kQ4_0, TensorType::kQ4_0},
+      {TensorType::kQ8_0, TensorType::kQ8_0},
+      {TensorType::kQ4_K, TensorType::kQ4_K, TensorType::kQ6_K},
+      {TensorType::kQ5_0, TensorType::kQ5_K},
+      {TensorType::kQ4_0, TensorType::kQ6_K},
+      {TensorType::kF16, TensorType::kQ4_1, TensorType::kQ5_K, TensorType::kQ8_0}};
+  const int64_t n_outs[] = {37, 8, 61, 4};
+  for (Isa isa : test::kAllIsas) {
+    if (!isa_available(isa)) continue;
+    test::IsaGuard guard;
+    set_active_isa(isa);
+    for (int n_threads = 1; n_threads <= 3; ++n_threads) {
+      ThreadPool pool(n_threads);
+      MatmulScratch scratch, scratch1;
+      uint32_t seed = 5;
+      for (const auto& types : groups) {
+        const int64_t n_in = 512;
+        for (int64_t n_tokens : {1, 3, 70}) {
+          const auto x = random_floats(static_cast<size_t>(n_in * n_tokens), seed++);
+          std::vector<std::vector<uint8_t>> ws;
+          std::vector<std::vector<float>> ys;
+          std::vector<MatmulTarget> targets;
+          for (size_t i = 0; i < types.size(); ++i) {
+            ws.push_back(random_matrix(types[i], n_in, n_outs[i], seed++));
+            ys.emplace_back(static_cast<size_t>(n_outs[i] * n_tokens), NAN);
+          }
+          for (size_t i = 0; i < types.size(); ++i) {
+            targets.push_back({types[i], ws[i].data(), n_outs[i], ys[i].data()});
+          }
+          matmul_shared_input(pool, scratch, targets, n_in, x.data(), n_tokens);
+          for (size_t i = 0; i < types.size(); ++i) {
+            std::vector<float> y(static_cast<size_t>(n_outs[i] * n_tokens), NAN);
+            matmul(pool, scratch1, types[i], ws[i].data(), n_in, n_outs[i], x.data(), n_tokens,
+                   y.data());
+            EXPECT_EQ(ys[i], y) << tensor_type_name(types[i]) << " target " << i
+                                << " threads=" << n_threads << " tokens=" << n_tokens;
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(Matmul, ScratchIsReusedWithoutGrowing) {
   ThreadPool pool(2);
   MatmulScratch scratch;

@@ -17,6 +17,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "base/tensor_type.h"
@@ -110,6 +111,22 @@ struct MatmulScratch {
 // x: [n_tokens][n_in] floats; y: [n_tokens][n_out] floats (row stride n_out).
 void matmul(ThreadPool& pool, MatmulScratch& scratch, TensorType wtype, const void* w, int64_t n_in,
             int64_t n_out, const float* x, int64_t n_tokens, float* y);
+
+// One weight of matmul_shared_input: y[t][o] = sum_i W[o][i] * x[t][i], o < n_out, W of type wtype.
+struct MatmulTarget {
+  TensorType wtype;
+  const void* w;
+  int64_t n_out;
+  float* y;  // [n_tokens][n_out]
+};
+// matmul(x, W) for each target, with the same input x ([n_tokens][n_in]): the attention's q, k,
+// v or the FFN's gate and up. Results bit for bit those of matmul() per target. When all (2 to
+// 4) take the tile path with the same activation format, x is quantized once and all weights'
+// rows are split over the threads in one pool run (one barrier per token and layer instead of
+// one per weight); otherwise matmul() runs per target.
+void matmul_shared_input(ThreadPool& pool, MatmulScratch& scratch,
+                         std::span<const MatmulTarget> targets, int64_t n_in, const float* x,
+                         int64_t n_tokens);
 
 // ---- elementwise / normalisation ----------------------------------------------------------
 // out = x / sqrt(mean(x^2) + eps) * w   (w may be null: no scale). In-place allowed.
