@@ -529,9 +529,11 @@ TileFn tile_fn(GemmKind k, int rm, int rn) {
 }
 
 // Bytes of x_extra per token of the K-quant VNNI batch tiles (tile_vnni_k.h; kType 4, 5, 6:
-// Q4_K, Q5_K, Q6_K) for rows of n elements (a multiple of 256, so whole floats).
+// Q4_K, Q5_K, Q6_K) for rows of n elements (a multiple of 256), rounded up to 64 so that every
+// token's 512-bit loads are cache-line aligned.
 inline size_t tile_k_vnni_extra_bytes(int kType, int64_t n) {
-  return static_cast<size_t>(kType == 6 ? n : n + n / kQK_K * 16);
+  const int64_t bytes = kType == 6 ? n : n + n / kQK_K * 16;
+  return static_cast<size_t>((bytes + 63) / 64 * 64);
 }
 
 // Floats of x_extra per activation row: the activation scales as floats (legacy types), the
