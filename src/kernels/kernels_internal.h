@@ -107,6 +107,21 @@ void gemm_prepare_x_avx2(GemmKind k, int64_t n, const uint8_t* x, float* extra);
 void gemm_packed_avx2(GemmKind k, int64_t n, const uint8_t* packed, int64_t nr, const uint8_t* x,
                       size_t x_row, const float* x_extra, int64_t nc, float* y, int64_t ldy);
 
+// ---- AVX-512 VNNI GEMM (gemm_avx512.cpp; call only when the AVX-512 level is active) --------
+// Prefill of the legacy types: rows packed 16 at a time, interleaved so that one vpdpbusd
+// covers 16 rows; results bit-identical to vec_dot_*_avx2 (see the file's comment).
+bool gemm_vnni_supports(GemmKind k);  // Q4_0, Q5_0, Q8_0
+// Bytes of nr packed rows of n elements (rounded up to whole groups of 16 rows).
+size_t gemm_vnni_packed_bytes(GemmKind k, int64_t n, int64_t nr);
+void gemm_vnni_pack(GemmKind k, const uint8_t* w, size_t w_row, int64_t nr, int64_t n,
+                    uint8_t* dst);
+// Extra floats per activation row (per-block scales and integer terms of the activations).
+size_t gemm_vnni_x_extra_floats(GemmKind k, int64_t n);
+void gemm_vnni_prepare_x(GemmKind k, int64_t n, const uint8_t* x, float* extra);
+// y[c * ldy + r] = dot(packed row r, activation row c) for r < nr, c < nc (as gemm_packed_avx2).
+void gemm_vnni_packed(GemmKind k, int64_t n, const uint8_t* packed, int64_t nr, const uint8_t* x,
+                      size_t x_row, const float* x_extra, int64_t nc, float* y, int64_t ldy);
+
 // ---- unpack-on-the-fly tiles (tile_avx2.cpp; call only when the AVX2 level is active) --------
 // y[c * ldy + r] = vec_dot_T_avx2(n, w + r * w_row, x + c * x_row) bit for bit, for r < nr and
 // c < nc, where T is the weight type of k: tiles of rows x tokens read each weight block
@@ -114,10 +129,16 @@ void gemm_packed_avx2(GemmKind k, int64_t n, const uint8_t* packed, int64_t nr, 
 // (nc == 1) and small batches. x_extra as for gemm_packed_avx2.
 void tile_avx2(GemmKind k, int64_t n, const uint8_t* w, size_t w_row, int64_t nr, const uint8_t* x,
                size_t x_row, const float* x_extra, int64_t nc, float* y, int64_t ldy);
-// The same at the AVX-512 level (AVX-512 VNNI on 256-bit registers; same results bit for bit).
+// The same at the AVX-512 level (AVX-512 VNNI; same results bit for bit).
 void tile_avx512(GemmKind k, int64_t n, const uint8_t* w, size_t w_row, int64_t nr,
                  const uint8_t* x, size_t x_row, const float* x_extra, int64_t nc, float* y,
                  int64_t ldy);
+// The tiles' x_extra: floats per activation row for a matmul of nc tokens at the AVX2
+// (vnni = false) or AVX-512 level, and the function computing them from one activation row
+// (tile_prepare_x_avx512 only when the AVX-512 level is active).
+size_t tile_x_extra_floats(GemmKind k, int64_t n, int64_t nc, bool vnni);
+void tile_prepare_x_avx2(GemmKind k, int64_t n, int64_t nc, const uint8_t* x, float* extra);
+void tile_prepare_x_avx512(GemmKind k, int64_t n, int64_t nc, const uint8_t* x, float* extra);
 
 // ---- NEON versions (aarch64 only; *_neon.cpp baseline ARMv8-A, *_dotprod.cpp +dotprod) --------
 // The quantized kernels form each block's integer sums exactly (the dotprod ones with sdot, the

@@ -1,12 +1,14 @@
 // matmul: activations are converted once to the weight type's vec-dot format (threaded over
 // tokens), then output rows are split over threads.
-// - Tile path (up to 16 tokens at AVX2, 64 at AVX-512, a type with tiles: decode, batched
-//   decode, short prompts): each thread takes a contiguous range of rows and runs
-//   unpack-on-the-fly tiles of rows x tokens straight from the weight rows (tile_impl.h): one
-//   read of each weight byte, with a software prefetch of the next tile, no packing pass.
+// - Tile path (up to 16 tokens at AVX2; at AVX-512 24-64 by type, tile_max_tokens_avx512; a
+//   type with tiles: decode, batched decode, short prompts): each thread takes a contiguous range
+//   of rows and runs unpack-on-the-fly tiles of rows x tokens straight from the weight rows
+//   (tile_impl.h): one read of each weight byte, with a software prefetch of the next tile, no
+//   packing pass.
 // - GEMM path (more tokens: prefill): each thread takes panels of weight rows sized to stay in
 //   L2, unpacks ("packs") a panel once into int8 blocks and runs the register-blocked
-//   micro-kernel over all tokens (gemm_avx2.cpp).
+//   micro-kernel over all tokens (gemm_avx2.cpp; at the AVX-512 level Q4_0/Q5_0/Q8_0 take the
+//   VNNI GEMM of gemm_avx512.cpp, 16 rows interleaved per instruction).
 // - Otherwise (scalar and NEON levels; other types): each thread walks its rows in tiles and,
 //   within a tile, loops over all tokens with the row dot product, so a weight tile is read
 //   from memory once and reused from cache for every token.
@@ -40,12 +42,12 @@ struct MatmulJob {
   bool split_tokens;
   // Tile path (decode) or GEMM path.
   GemmKind tile = GemmKind::kNone;
-  bool vnni = false;  // tile path at the AVX-512 level
+  bool vnni = false;  // tile or GEMM path at the AVX-512 level (VNNI)
   GemmKind gemm = GemmKind::kNone;
   int64_t panel_rows = 0;
   size_t panel_bytes = 0;  // per thread
   uint8_t* panels = nullptr;
-  float* x_extra = nullptr;  // gemm_x_extra_floats per token
+  float* x_extra = nullptr;  // x_extra_n floats per token (GEMM or tile path)
   size_t x_extra_n = 0;
 };
 
@@ -57,26 +59,64 @@ constexpr size_t kPanelBytes = 256 * 1024;
 constexpr int64_t kMaxPanelRows = 64;
 // Up to this many tokens (decode, small batches) the unpack-on-the-fly tiles beat packing a
 // panel first (one thread, weights streamed from memory; bench/README.md): at AVX2 up to 16-24
-// tokens depending on the type; the AVX-512 (VNNI) tiles beat the AVX2 GEMM at least up to 64.
+// tokens depending on the type.
 constexpr int64_t kTileMaxTokensAvx2 = 16;
-constexpr int64_t kTileMaxTokensAvx512 = 64;
+// At the AVX-512 level the VNNI GEMM of Q4_0/Q5_0 (gemm_avx512.cpp, with its packing pass)
+// overtakes the VNNI tiles between 24 and 32 tokens, for Q8_0 (whose packing moves the most
+// bytes) past 32: one thread, 1536 x 8960, weights from memory, Q4_0 24 tokens 63.0 (tiles) vs
+// 61.7 GMAC/s, 32 tokens 61.6 vs 70.2, 512 tokens 92.8 (the AVX2 GEMM: ~50); Q8_0 32 tokens
+// ~72 vs 61.1. The K-quants keep the AVX2 GEMM above 64 tokens, where the tiles stop winning.
+int64_t tile_max_tokens_avx512(TensorType t) {
+  switch (t) {
+    case TensorType::kQ4_0:
+    case TensorType::kQ5_0:
+      return 24;
+    case TensorType::kQ8_0:
+      return 32;
+    default:
+      return 64;
+  }
+}
 
 GemmKind gemm_kind(TensorType t) {
   switch (t) {
-    case TensorType::kQ4_0: return GemmKind::kQ4_0;
-    case TensorType::kQ5_0: return GemmKind::kQ5_0;
-    case TensorType::kQ8_0: return GemmKind::kQ8_0;
-    case TensorType::kQ4_K: return GemmKind::kQ4_K;
-    case TensorType::kQ5_K: return GemmKind::kQ5_K;
-    case TensorType::kQ6_K: return GemmKind::kQ6_K;
-    default: return GemmKind::kNone;
+    case TensorType::kQ4_0:
+      return GemmKind::kQ4_0;
+    case TensorType::kQ5_0:
+      return GemmKind::kQ5_0;
+    case TensorType::kQ8_0:
+      return GemmKind::kQ8_0;
+    case TensorType::kQ4_K:
+      return GemmKind::kQ4_K;
+    case TensorType::kQ5_K:
+      return GemmKind::kQ5_K;
+    case TensorType::kQ6_K:
+      return GemmKind::kQ6_K;
+    default:
+      return GemmKind::kNone;
   }
+}
+
+// Whether the GEMM path runs the AVX-512 VNNI GEMM (gemm_avx512.cpp) rather than the AVX2 one.
+bool vnni_gemm(const MatmulJob& job) {
+  return job.vnni && job.gemm != GemmKind::kNone && detail::gemm_vnni_supports(job.gemm);
 }
 
 // The per-token extra floats of the tile / GEMM kernels for token t (after its quantization).
 void prepare_x_extra(const MatmulJob& job, int64_t t) {
-  detail::gemm_prepare_x_avx2(job.gemm != GemmKind::kNone ? job.gemm : job.tile, job.n_in,
-                              job.xq + t * job.x_row, job.x_extra + t * job.x_extra_n);
+  if (vnni_gemm(job)) {
+    detail::gemm_vnni_prepare_x(job.gemm, job.n_in, job.xq + t * job.x_row,
+                                job.x_extra + t * job.x_extra_n);
+    return;
+  }
+  const uint8_t* xq = job.xq + t * job.x_row;
+  float* extra = job.x_extra + t * job.x_extra_n;
+  if (job.gemm != GemmKind::kNone) {
+    detail::gemm_prepare_x_avx2(job.gemm, job.n_in, xq, extra);
+  } else {
+    (job.vnni ? detail::tile_prepare_x_avx512 : detail::tile_prepare_x_avx2)(
+        job.tile, job.n_in, job.n_tokens, xq, extra);
+  }
 }
 
 // Rows [o0, o1) of the job with the unpack-on-the-fly tiles, straight from the weight rows.
@@ -125,6 +165,12 @@ void gemm_part(const MatmulJob& job, int ith, int nth) {
   for (int64_t p = p0; p < p1; ++p) {
     const int64_t o0 = p * job.panel_rows;
     const int64_t nr = std::min(job.panel_rows, job.n_out - o0);
+    if (vnni_gemm(job)) {
+      detail::gemm_vnni_pack(job.gemm, job.w + o0 * job.w_row, job.w_row, nr, job.n_in, panel);
+      detail::gemm_vnni_packed(job.gemm, job.n_in, panel, nr, job.xq, job.x_row, job.x_extra,
+                               job.n_tokens, job.y + o0, job.n_out);
+      continue;
+    }
     detail::gemm_pack_avx2(job.gemm, job.w + o0 * job.w_row, job.w_row, nr, job.n_in, panel);
     detail::gemm_packed_avx2(job.gemm, job.n_in, panel, nr, job.xq, job.x_row, job.x_extra,
                              job.n_tokens, job.y + o0, job.n_out);
@@ -133,9 +179,13 @@ void gemm_part(const MatmulJob& job, int ith, int nth) {
 
 // Panel height: as many rows as fit kPanelBytes (a multiple of the micro-tile height), but
 // small enough that every thread gets at least one panel when there are enough rows.
-int64_t panel_rows_for(GemmKind k, int64_t n_in, int64_t n_out, int nth) {
-  const int64_t tile = detail::gemm_tile_rows(k);
-  const size_t row = detail::gemm_packed_row_bytes(k, n_in);
+int64_t panel_rows_for(const MatmulJob& job, int nth) {
+  const GemmKind k = job.gemm;
+  const int64_t n_in = job.n_in, n_out = job.n_out;
+  const bool vnni = vnni_gemm(job);
+  const int64_t tile = vnni ? 32 : detail::gemm_tile_rows(k);
+  const size_t row = vnni ? detail::gemm_vnni_packed_bytes(k, n_in, 16) / 16
+                          : detail::gemm_packed_row_bytes(k, n_in);
   int64_t rows = static_cast<int64_t>(kPanelBytes / std::max<size_t>(row, 1));
   rows = std::clamp<int64_t>(rows, tile, kMaxPanelRows);
   const int64_t per_thread = (n_out + nth - 1) / nth;
@@ -149,14 +199,20 @@ void choose_tiled_path(MatmulJob& job) {
   const Isa isa = active_isa();
   if (isa != Isa::kAvx2 && isa != Isa::kAvx512) return;
   // One token too: with the weights on huge pages the VNNI tiles measured 10-18% faster from
-  // memory than the AVX2 ones for Q4_0 and Q4_K with two threads (on 4 KiB pages ~5% slower).
+  // memory than the AVX2 ones for Q4_0 with two threads (on 4 KiB pages ~5% slower).
   const bool avx512 = isa == Isa::kAvx512;
-  job.vnni = avx512;
-  const int64_t tile_max = avx512 ? kTileMaxTokensAvx512 : kTileMaxTokensAvx2;
+  // (K-quants: one token keeps the AVX2 tiles; their VNNI tiles, tile_vnni_k.h, are batch tiles.)
+  const bool k_quant = job.wtype == TensorType::kQ4_K || job.wtype == TensorType::kQ5_K ||
+                       job.wtype == TensorType::kQ6_K;
+  job.vnni = avx512 && (job.n_tokens > 1 || !k_quant);
+  const int64_t tile_max = avx512 ? tile_max_tokens_avx512(job.wtype) : kTileMaxTokensAvx2;
   (job.n_tokens <= tile_max ? job.tile : job.gemm) = gemm_kind(job.wtype);
-  const GemmKind extra_kind = job.gemm != GemmKind::kNone ? job.gemm : job.tile;
-  if (extra_kind != GemmKind::kNone) {
-    job.x_extra_n = detail::gemm_x_extra_floats(extra_kind, job.n_in);
+  if (vnni_gemm(job)) {
+    job.x_extra_n = detail::gemm_vnni_x_extra_floats(job.gemm, job.n_in);
+  } else if (job.gemm != GemmKind::kNone) {
+    job.x_extra_n = detail::gemm_x_extra_floats(job.gemm, job.n_in);
+  } else if (job.tile != GemmKind::kNone) {
+    job.x_extra_n = detail::tile_x_extra_floats(job.tile, job.n_in, job.n_tokens, job.vnni);
   }
 }
 
@@ -164,9 +220,11 @@ void choose_tiled_path(MatmulJob& job) {
 bool run_tiled(ThreadPool& pool, MatmulScratch& scratch, MatmulJob& job) {
   const int nth = pool.n_threads();
   if (job.gemm != GemmKind::kNone) {
-    job.panel_rows = panel_rows_for(job.gemm, job.n_in, job.n_out, nth);
-    job.panel_bytes =
-        detail::gemm_packed_row_bytes(job.gemm, job.n_in) * static_cast<size_t>(job.panel_rows);
+    job.panel_rows = panel_rows_for(job, nth);
+    job.panel_bytes = vnni_gemm(job)
+                          ? detail::gemm_vnni_packed_bytes(job.gemm, job.n_in, job.panel_rows)
+                          : detail::gemm_packed_row_bytes(job.gemm, job.n_in) *
+                                static_cast<size_t>(job.panel_rows);
     const size_t need = job.panel_bytes * static_cast<size_t>(nth);
     if (scratch.panels.size() < need) scratch.panels.resize(need);
     job.panels = scratch.panels.data();
@@ -294,9 +352,12 @@ void matmul_shared_input(ThreadPool& pool, MatmulScratch& scratch,
   for (size_t i = 0; fuse && i < targets.size(); ++i) {
     const MatmulTarget& t = targets[i];
     jobs[i] = make_job(pool, t.wtype, t.w, n_in, t.n_out, x, n_tokens, t.y);
-    // One activation buffer serves all: the same vec-dot type and extra floats, tile path.
+    // One activation buffer serves all: the same vec-dot type and the same extra floats (none,
+    // or those of the same tile kind at the same level: their content depends on both), tile
+    // path.
     fuse = jobs[i].tile != GemmKind::kNone && t.n_out > 0 && jobs[i].xtype == jobs[0].xtype &&
-           jobs[i].x_extra_n == jobs[0].x_extra_n;
+           jobs[i].vnni == jobs[0].vnni && jobs[i].x_extra_n == jobs[0].x_extra_n &&
+           (jobs[i].x_extra_n == 0 || jobs[i].tile == jobs[0].tile);
   }
   if (!fuse) {
     for (const MatmulTarget& t : targets) {

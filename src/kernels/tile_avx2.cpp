@@ -8,4 +8,12 @@ void tile_avx2(GemmKind k, int64_t n, const uint8_t* w, size_t w_row, int64_t nr
   tile_run<false>(k, n, w, w_row, nr, x, x_row, x_extra, nc, y, ldy);
 }
 
+size_t tile_x_extra_floats(GemmKind k, int64_t n, int64_t nc, bool vnni) {
+  return vnni ? tile_extra_floats<true>(k, n, nc) : tile_extra_floats<false>(k, n, nc);
+}
+
+void tile_prepare_x_avx2(GemmKind k, int64_t n, int64_t /*nc*/, const uint8_t* x, float* extra) {
+  tile_prepare_legacy(k, n, x, extra);
+}
+
 }  // namespace dkb::kernels::detail

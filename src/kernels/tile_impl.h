@@ -17,7 +17,8 @@
 // block order, then the same horizontal sum. tests/kernels/tile_test.cpp checks this bitwise at
 // each level. With kVnni the int32 lanes come from vpdpbusd (sum of 4 u8 x s8 products, exact)
 // and vpdpwssd instead of maddubs + madd; for these value ranges no int16 step saturates, so the
-// lanes are the same integers.
+// lanes are the same integers. The K-quant batch tiles at the AVX-512 level (Q4_K, Q5_K, Q6_K,
+// two or more tokens) are tile_vnni_k.h's, on 512-bit registers; the same contract.
 #pragma once
 
 #include <immintrin.h>
@@ -221,19 +222,11 @@ struct KBlock<true> {
   using type = BlockQ5_K;
 };
 
-// int32 lanes holding v as int16 in the low half and 0 in the high half, so that
-// vpdpwssd(acc, p, lanes) adds v * p for any p that fits int16 (the high half of p, its sign
-// extension, meets the 0).
-static __m256i lo16_lanes(__m128i v16) {
-  return _mm256_cvtepu16_epi32(v16);
-}
-
-// Q4_K / Q5_K x Q8_K: vec_dot_q{4,5}_k_avx2's lanes (per 64 elements: low nibbles times scale
-// 2j, high nibbles times scale 2j+1, via madd), its separate 4-lane min accumulator fed with
-// -d_x * dmin times madd(mins, pairwise-added bsums), and its final sum of the two. With VNNI the
-// 4-element sums come from vpdpbusd (|sum| <= 4 * 31 * 128 fits int16) and are scaled and
-// accumulated by vpdpwssd.
-template <bool kVnni, bool kFive, int RM, int RN, bool kLongRows = false>
+// Q4_K / Q5_K x Q8_K (AVX2; the VNNI batch tiles are tile_vnni_k.h's): vec_dot_q{4,5}_k_avx2's
+// lanes (per 64 elements: low nibbles times scale 2j, high nibbles times scale 2j+1, via madd),
+// its separate 4-lane min accumulator fed with -d_x * dmin times madd(mins, pairwise-added
+// bsums), and its final sum of the two.
+template <bool kFive, int RM, int RN, bool kLongRows = false>
 void tile_q45_k(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x, size_t x_row,
                 const float*, float* y, int64_t ldy, uintptr_t pf) {
   using Block = typename KBlock<kFive>::type;
@@ -255,8 +248,7 @@ void tile_q45_k(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x, si
       const __m256i bs = load256(xb[c]->bsums);
       q8s[c] = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
     }
-    __m256i scales[RM];               // AVX2: int16 scales 0..7 in both 128-bit lanes
-    alignas(32) int32_t sc32[RM][8];  // VNNI: scale j as lo16_lanes
+    __m256i scales[RM];  // int16 scales 0..7 in both 128-bit lanes
     __m256i sumi[RM][RN];
 #pragma GCC unroll 8
     for (int r = 0; r < RM; ++r) {
@@ -265,11 +257,7 @@ void tile_q45_k(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x, si
       const __m256i ms = _mm256_cvtepu8_epi16(unpack_scales_mins(a->scales));
       const __m128i mins = _mm256_extracti128_si256(ms, 1);
       const __m128i sc128 = _mm256_castsi256_si128(ms);
-      if constexpr (kVnni) {
-        _mm256_store_si256(reinterpret_cast<__m256i*>(sc32[r]), lo16_lanes(sc128));
-      } else {
-        scales[r] = _mm256_set_m128i(sc128, sc128);
-      }
+      scales[r] = _mm256_set_m128i(sc128, sc128);
 #pragma GCC unroll 8
       for (int c = 0; c < RN; ++c) {
         const float dmin = -xb[c]->d * adm;
@@ -305,25 +293,13 @@ void tile_q45_k(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x, si
           qh = _mm256_or_si256(qh, _mm256_and_si256(_mm256_slli_epi16(hb[r], 3), bit4));
           hb[r] = _mm256_srli_epi16(hb[r], 2);
         }
-        if constexpr (kVnni) {
-          const __m256i sl = _mm256_set1_epi32(sc32[r][2 * j]);
-          const __m256i sh = _mm256_set1_epi32(sc32[r][2 * j + 1]);
+        const __m256i sl = broadcast16(scales[r], 2 * j);
+        const __m256i sh = broadcast16(scales[r], 2 * j + 1);
 #pragma GCC unroll 8
-          for (int c = 0; c < RN; ++c) {
-            const __m256i zero = _mm256_setzero_si256();
-            const __m256i p_l = _mm256_dpbusd_epi32(zero, ql, xl[c]);
-            const __m256i p_h = _mm256_dpbusd_epi32(zero, qh, xh[c]);
-            sumi[r][c] = _mm256_dpwssd_epi32(_mm256_dpwssd_epi32(sumi[r][c], p_l, sl), p_h, sh);
-          }
-        } else {
-          const __m256i sl = broadcast16(scales[r], 2 * j);
-          const __m256i sh = broadcast16(scales[r], 2 * j + 1);
-#pragma GCC unroll 8
-          for (int c = 0; c < RN; ++c) {
-            const __m256i p_l = _mm256_madd_epi16(sl, _mm256_maddubs_epi16(ql, xl[c]));
-            const __m256i p_h = _mm256_madd_epi16(sh, _mm256_maddubs_epi16(qh, xh[c]));
-            sumi[r][c] = _mm256_add_epi32(sumi[r][c], _mm256_add_epi32(p_l, p_h));
-          }
+        for (int c = 0; c < RN; ++c) {
+          const __m256i p_l = _mm256_madd_epi16(sl, _mm256_maddubs_epi16(ql, xl[c]));
+          const __m256i p_h = _mm256_madd_epi16(sh, _mm256_maddubs_epi16(qh, xh[c]));
+          sumi[r][c] = _mm256_add_epi32(sumi[r][c], _mm256_add_epi32(p_l, p_h));
         }
       }
     }
@@ -343,12 +319,11 @@ void tile_q45_k(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x, si
     for (int r = 0; r < RM; ++r) y[c * ldy + r] = hsum_ps(acc[r][c]) + hsum_ps128(acc_m[r][c]);
 }
 
-// Q6_K x Q8_K: vec_dot_q6_k_avx2's lanes (maddubs(q, x) - maddubs(32, x) in int16, the latter
-// per token only, times the int8 scale of each 16 elements via madd); with VNNI
-// dpbusd(-32 * sum4(x), q, x) (|sum| <= 4 * 32 * 128 fits int16) scaled by vpdpwssd. Loop
-// order: 32-element chunk, then token (its activation terms), then row (its quants of the
-// chunk), so activation work is shared by all rows.
-template <bool kVnni, int RM, int RN, bool kLongRows = false>
+// Q6_K x Q8_K (AVX2; the VNNI batch tiles are tile_vnni_k.h's): vec_dot_q6_k_avx2's lanes
+// (maddubs(q, x) - maddubs(32, x) in int16, the latter per token only, times the int8 scale of
+// each 16 elements via madd). Loop order: 32-element chunk, then token (its activation terms),
+// then row (its quants of the chunk), so activation work is shared by all rows.
+template <int RM, int RN, bool kLongRows = false>
 void tile_q6_k(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x, size_t x_row,
                const float*, float* y, int64_t ldy, uintptr_t pf) {
   const __m256i m4 = _mm256_set1_epi8(0xF);
@@ -366,8 +341,7 @@ void tile_q6_k(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x, siz
     for (int c = 0; c < RN; ++c) xb[c] = reinterpret_cast<const BlockQ8_K*>(x + c * x_row) + i;
     const BlockQ6_K* a[RM];
     // Per row, the scale vector of each 32-element chunk s = 4j + k: scale 2s for the first 16
-    // elements (low 128 bits), 2s + 1 for the next 16 (AVX2: int16 lanes for madd; VNNI:
-    // lo16_lanes for vpdpwssd).
+    // elements (low 128 bits), 2s + 1 for the next 16, as int16 lanes for madd.
     alignas(32) __m256i sv[RM][8];
     __m256i sumi[RM][RN];
 #pragma GCC unroll 8
@@ -379,23 +353,13 @@ void tile_q6_k(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x, siz
       for (int j = 0; j < 2; ++j) {
         const __m128i half =
             j == 0 ? _mm256_castsi256_si128(sc16) : _mm256_extracti128_si256(sc16, 1);
-        if constexpr (kVnni) {
-          const __m256i s32 = lo16_lanes(half);
+        const __m256i both = _mm256_set_m128i(half, half);
 #pragma GCC unroll 4
-          for (int k = 0; k < 4; ++k) {
-            sv[r][4 * j + k] = _mm256_permutevar8x32_epi32(
-                s32, _mm256_setr_epi32(2 * k, 2 * k, 2 * k, 2 * k, 2 * k + 1, 2 * k + 1, 2 * k + 1,
-                                       2 * k + 1));
-          }
-        } else {
-          const __m256i both = _mm256_set_m128i(half, half);
-#pragma GCC unroll 4
-          for (int k = 0; k < 4; ++k) {
-            sv[r][4 * j + k] = _mm256_shuffle_epi8(
-                both, _mm256_set_m128i(
-                          _mm_set1_epi16(static_cast<int16_t>(((4 * k + 3) << 8) | (4 * k + 2))),
-                          _mm_set1_epi16(static_cast<int16_t>(((4 * k + 1) << 8) | (4 * k)))));
-          }
+        for (int k = 0; k < 4; ++k) {
+          sv[r][4 * j + k] = _mm256_shuffle_epi8(
+              both, _mm256_set_m128i(
+                        _mm_set1_epi16(static_cast<int16_t>(((4 * k + 3) << 8) | (4 * k + 2))),
+                        _mm_set1_epi16(static_cast<int16_t>(((4 * k + 1) << 8) | (4 * k)))));
         }
       }
 #pragma GCC unroll 8
@@ -409,12 +373,7 @@ void tile_q6_k(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x, siz
 #pragma GCC unroll 8
         for (int c = 0; c < RN; ++c) {
           xv[c] = load256(xb[c]->qs + 128 * j + 32 * k);
-          if constexpr (kVnni) {
-            const __m256i zero = _mm256_setzero_si256();
-            x32[c] = _mm256_sub_epi32(zero, _mm256_dpbusd_epi32(zero, m32s, xv[c]));
-          } else {
-            x32[c] = _mm256_maddubs_epi16(m32s, xv[c]);
-          }
+          x32[c] = _mm256_maddubs_epi16(m32s, xv[c]);
         }
 #pragma GCC unroll 8
         for (int r = 0; r < RM; ++r) {
@@ -432,13 +391,8 @@ void tile_q6_k(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x, siz
           const __m256i s = sv[r][4 * j + k];
 #pragma GCC unroll 8
           for (int c = 0; c < RN; ++c) {
-            if constexpr (kVnni) {
-              const __m256i p = _mm256_dpbusd_epi32(x32[c], q, xv[c]);
-              sumi[r][c] = _mm256_dpwssd_epi32(sumi[r][c], p, s);
-            } else {
-              const __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(q, xv[c]), x32[c]);
-              sumi[r][c] = _mm256_add_epi32(sumi[r][c], _mm256_madd_epi16(s, p16));
-            }
+            const __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(q, xv[c]), x32[c]);
+            sumi[r][c] = _mm256_add_epi32(sumi[r][c], _mm256_madd_epi16(s, p16));
           }
         }
       }
@@ -486,17 +440,17 @@ struct Kernels {
   struct Q80 {
     static constexpr TileFn f = tile_legacy<kVnni, BlockQ8_0, RM, RN, kLongRows>;
   };
-  template <int RM, int RN>
+  template <int RM, int RN>  // K-quants: AVX2 only (k_tile_fn)
   struct Q4K {
-    static constexpr TileFn f = tile_q45_k<kVnni, false, RM, RN, kLongRows>;
+    static constexpr TileFn f = tile_q45_k<false, RM, RN, kLongRows>;
   };
   template <int RM, int RN>
   struct Q5K {
-    static constexpr TileFn f = tile_q45_k<kVnni, true, RM, RN, kLongRows>;
+    static constexpr TileFn f = tile_q45_k<true, RM, RN, kLongRows>;
   };
   template <int RM, int RN>
   struct Q6K {
-    static constexpr TileFn f = tile_q6_k<kVnni, RM, RN, kLongRows>;
+    static constexpr TileFn f = tile_q6_k<RM, RN, kLongRows>;
   };
 };
 
@@ -504,6 +458,7 @@ struct Kernels {
 // with 8 tokens (one thread, weights in L2): 4 x 4, except 1 x 8 for Q5_0 (whose blocks cost
 // most to unpack) and for Q8_0 (the most bytes per block) 1 x 8 at AVX2, 2 x 8 with VNNI (32
 // registers). At AVX2 the 16 accumulators of 4 x 4 partly live on the stack and still win.
+// (The K-quant batches at the AVX-512 level: tile_vnni_k.h, 32-row groups x 8 tokens.)
 struct Shape {
   int rm, rn;
 };
@@ -515,14 +470,37 @@ Shape tile_shape(GemmKind k, int64_t nc) {
   return {4, 4};
 }
 
+// The AVX2 K-quant tiles; none at the AVX-512 level, whose K-quant batches take
+// tile_run_k_vnni (tile_vnni_k.h, via tile_avx512) and whose decode stays at the AVX2 level
+// (matmul.cpp).
+template <bool kVnni, bool kLongRows = false>
+TileFn k_tile_fn(GemmKind k, int rm, int rn) {
+  if constexpr (kVnni) {
+    return nullptr;
+  } else {
+    using K = Kernels<false, kLongRows>;
+    switch (k) {
+      case GemmKind::kQ4_K:
+        return rn == 1 ? pick<K::template Q4K, 4, 1>(rm, rn) : pick<K::template Q4K, 4, 4>(rm, rn);
+      case GemmKind::kQ5_K:
+        return rn == 1 ? pick<K::template Q5K, 4, 1>(rm, rn) : pick<K::template Q5K, 4, 4>(rm, rn);
+      case GemmKind::kQ6_K:
+        return rn == 1 ? pick<K::template Q6K, 4, 1>(rm, rn) : pick<K::template Q6K, 4, 4>(rm, rn);
+      default:
+        return nullptr;
+    }
+  }
+}
+
 // One-token tiles (4 x 1). Their prefetch of the next tile goes into L1 (Q8_0: L2, two tiles
 // ahead) unless the tile is long (4 rows > kLongTileBytes, half a 32 KiB L1: ffn_down's
 // 8960-wide rows), where the next tile in L1 evicts the current one before it is read.
 // Measured (two threads, from memory, huge pages): 8960 x 1536, L2 faster by 12-28% (Q4_0,
 // Q4_K, Q6_K); 1536 x 8960 and 4096 x 4096 (9 KiB tiles), L1 faster by up to 30% and ~5%.
 constexpr size_t kLongTileBytes = 16384;
-template <class K>
+template <bool kVnni, bool kLongRows>
 TileFn decode_fn(GemmKind k, int rm) {
+  using K = Kernels<kVnni, kLongRows>;
   switch (k) {
     case GemmKind::kQ4_0:
       return pick<K::template Q40, 4, 1>(rm, 1);
@@ -531,11 +509,9 @@ TileFn decode_fn(GemmKind k, int rm) {
     case GemmKind::kQ8_0:
       return pick<K::template Q80, 4, 1>(rm, 1);
     case GemmKind::kQ4_K:
-      return pick<K::template Q4K, 4, 1>(rm, 1);
     case GemmKind::kQ5_K:
-      return pick<K::template Q5K, 4, 1>(rm, 1);
     case GemmKind::kQ6_K:
-      return pick<K::template Q6K, 4, 1>(rm, 1);
+      return k_tile_fn<kVnni, kLongRows>(k, rm, 1);
     case GemmKind::kNone:
       break;
   }
@@ -546,8 +522,8 @@ template <bool kVnni>
 TileFn tile_fn(GemmKind k, int rm, int rn, size_t w_row) {
   using K = Kernels<kVnni>;
   if (rn == 1) {
-    return 4 * w_row > kLongTileBytes ? decode_fn<Kernels<kVnni, true>>(k, rm)
-                                      : decode_fn<K>(k, rm);
+    return 4 * w_row > kLongTileBytes ? decode_fn<kVnni, true>(k, rm)
+                                      : decode_fn<kVnni, false>(k, rm);
   }
   switch (k) {
     case GemmKind::kQ4_0:
@@ -557,15 +533,46 @@ TileFn tile_fn(GemmKind k, int rm, int rn, size_t w_row) {
     case GemmKind::kQ8_0:
       return pick < K::template Q80, kVnni ? 2 : 1, 8 > (rm, rn);
     case GemmKind::kQ4_K:
-      return pick<K::template Q4K, 4, 4>(rm, rn);
     case GemmKind::kQ5_K:
-      return pick<K::template Q5K, 4, 4>(rm, rn);
     case GemmKind::kQ6_K:
-      return pick<K::template Q6K, 4, 4>(rm, rn);
+      return k_tile_fn<kVnni>(k, rm, rn);
     case GemmKind::kNone:
       break;
   }
   return nullptr;
+}
+
+// Bytes of x_extra per token of the K-quant VNNI batch tiles (tile_vnni_k.h; kType 4, 5, 6:
+// Q4_K, Q5_K, Q6_K) for rows of n elements (a multiple of 256), rounded up to 64 so that every
+// token's 512-bit loads are cache-line aligned.
+inline size_t tile_k_vnni_extra_bytes(int kType, int64_t n) {
+  const int64_t bytes = kType == 6 ? n : n + n / kQK_K * 16;
+  return static_cast<size_t>((bytes + 63) / 64 * 64);
+}
+
+// Floats of x_extra per activation row: the activation scales as floats (legacy types), the
+// prepared activations of the K-quant VNNI batch tiles (tile_vnni_k.h), else none.
+template <bool kVnni>
+size_t tile_extra_floats(GemmKind k, int64_t n, int64_t nc) {
+  if (k == GemmKind::kQ4_0 || k == GemmKind::kQ5_0 || k == GemmKind::kQ8_0) {
+    return static_cast<size_t>(n / 32);
+  }
+  if (kVnni && nc > 1) {
+    if (k == GemmKind::kQ4_K) return tile_k_vnni_extra_bytes(4, n) / sizeof(float);
+    if (k == GemmKind::kQ5_K) return tile_k_vnni_extra_bytes(5, n) / sizeof(float);
+    if (k == GemmKind::kQ6_K) return tile_k_vnni_extra_bytes(6, n) / sizeof(float);
+  }
+  return 0;
+}
+
+// x_extra of the legacy types: the activation scales as floats (exact). (The K-quant VNNI
+// tiles' is made by tile_prepare_x_avx512.)
+inline void tile_prepare_legacy(GemmKind k, int64_t n, const uint8_t* x, float* extra) {
+  if (k == GemmKind::kQ4_0 || k == GemmKind::kQ5_0 || k == GemmKind::kQ8_0) {
+    for (int64_t b = 0; b < n / 32; ++b) {
+      extra[b] = _cvtsh_ss(reinterpret_cast<const BlockQ8_0*>(x)[b].d);
+    }
+  }
 }
 
 // tile_avx2 / tile_avx512 (kernels_internal.h).
@@ -574,6 +581,7 @@ void tile_run(GemmKind k, int64_t n, const uint8_t* w, size_t w_row, int64_t nr,
               size_t x_row, const float* x_extra, int64_t nc, float* y, int64_t ldy) {
   const bool legacy = k == GemmKind::kQ4_0 || k == GemmKind::kQ5_0 || k == GemmKind::kQ8_0;
   const int64_t nb = legacy ? n / 32 : n / kQK_K;
+  const size_t extra = tile_extra_floats<kVnni>(k, n, nc);
   const Shape shape = tile_shape<kVnni>(k, nc);
   const int RM = shape.rm, RN = shape.rn;
   const uintptr_t w0 = reinterpret_cast<uintptr_t>(w);
@@ -586,8 +594,8 @@ void tile_run(GemmKind k, int64_t n, const uint8_t* w, size_t w_row, int64_t nr,
     for (int64_t c0 = 0; c0 < nc; c0 += RN) {
       const int rn = static_cast<int>(nc - c0 < RN ? nc - c0 : RN);
       tile_fn<kVnni>(k, rm, rn, w_row)(nb, w + r0 * w_row, w_row, x + c0 * x_row, x_row,
-                                       legacy ? x_extra + c0 * nb : nullptr, y + c0 * ldy + r0, ldy,
-                                       next);
+                                       extra > 0 ? x_extra + c0 * extra : nullptr,
+                                       y + c0 * ldy + r0, ldy, next);
     }
   }
 }

@@ -73,8 +73,9 @@ TEST_P(PagedKvTest, LogitsEqualTheContiguousCacheAcrossPageBoundaries) {
 // The weights copied into huge pages (the default) and the file mapped (--mmap) are the same
 // bytes: the same logits, bit for bit.
 TEST_P(PagedKvTest, MappedAndHugePageCopiedWeightsGiveTheSameLogits) {
-  auto mapped = Model::load(test::fixture_path(std::string("models/") + GetParam()),
-                            {.mmap = true});
+  LoadOptions map_it;
+  map_it.mmap = true;
+  auto mapped = Model::load(test::fixture_path(std::string("models/") + GetParam()), map_it);
   ASSERT_TRUE(mapped.is_ok()) << mapped.status().to_string();
   EXPECT_EQ((*mapped)->file().backing(), MappedFile::Backing::kFileMap);
   if (HugePageBuffer::available()) {

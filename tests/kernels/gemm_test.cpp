@@ -86,6 +86,31 @@ TEST(Gemm, MatchesScalarReferenceOnOddShapes) {
   }
 }
 
+// Runs matmul at the active level on n_out rows (w) and n_tokens activation rows (x) and
+// checks every output bitwise against vec_dot_*_avx2 (so -0.0f vs 0.0f or a NaN would also
+// fail). Returns the number of outputs checked.
+int64_t expect_bit_identical_to_avx2(ThreadPool& pool, MatmulScratch& scratch, TensorType t,
+                                     int64_t n_in, int64_t n_out, int64_t n_tokens,
+                                     const std::vector<uint8_t>& w, const std::vector<float>& x) {
+  const size_t row = tensor_row_size(t, n_in);
+  std::vector<float> y(static_cast<size_t>(n_out * n_tokens), NAN);
+  matmul(pool, scratch, t, w.data(), n_in, n_out, x.data(), n_tokens, y.data());
+  int64_t checked = 0;
+  for (int64_t tok = 0; tok < n_tokens; ++tok) {
+    const auto xq = test::quantized(vec_dot_type(t), x.data() + tok * n_in, n_in);
+    for (int64_t o = 0; o < n_out; ++o) {
+      const float ref = vec_dot_with(Isa::kAvx2, t, n_in, w.data() + o * row, xq.data());
+      const float got = y[static_cast<size_t>(tok * n_out + o)];
+      EXPECT_EQ(std::memcmp(&got, &ref, sizeof(float)), 0)
+          << tensor_type_name(t) << " n_in=" << n_in << " n_out=" << n_out
+          << " n_tokens=" << n_tokens << " threads=" << pool.n_threads() << " tok=" << tok
+          << " o=" << o << " got=" << got << " ref=" << ref;
+      ++checked;
+    }
+  }
+  return checked;
+}
+
 // The GEMM computes, for every (row, token), the same float operations in the same order as
 // the per-row AVX2 dot product, so its output must be bit-identical to vec_dot at the AVX2
 // level (the per-row path mirrors ggml's summation order; any difference would show up as
@@ -97,8 +122,8 @@ TEST(Gemm, BitIdenticalToAvx2VecDot) {
   struct Shape {
     int64_t blocks, n_out, n_tokens;
   };
-  const Shape shapes[] = {{1, 1, 2},   {3, 5, 3},   {7, 13, 5},  {5, 67, 9},  {9, 130, 2},
-                          {2, 3, 17},  {35, 9, 7},  {11, 257, 4}, {16, 64, 8}, {1, 129, 6}};
+  const Shape shapes[] = {{1, 1, 2},  {3, 5, 3},  {7, 13, 5},   {5, 67, 9},  {9, 130, 2},
+                          {2, 3, 17}, {35, 9, 7}, {11, 257, 4}, {16, 64, 8}, {1, 129, 6}};
   uint32_t seed = 777;
   int64_t checked = 0;
   for (int n_threads : {1, 2, 3}) {
@@ -108,7 +133,6 @@ TEST(Gemm, BitIdenticalToAvx2VecDot) {
       const int64_t bs = tensor_type_traits(t)->block_size;
       for (const Shape& s : shapes) {
         const int64_t n_in = s.blocks * bs;
-        const size_t row = tensor_row_size(t, n_in);
         std::vector<uint8_t> w;
         for (int64_t o = 0; o < s.n_out; ++o) {
           const auto r = random_row(t, n_in, seed + static_cast<uint32_t>(o));
@@ -117,21 +141,56 @@ TEST(Gemm, BitIdenticalToAvx2VecDot) {
         const auto x =
             random_floats(static_cast<size_t>(n_in * s.n_tokens), seed ^ 0x3c3c, -3.0f, 3.0f);
         seed += 53;
-        std::vector<float> y(static_cast<size_t>(s.n_out * s.n_tokens), NAN);
-        matmul(pool, scratch, t, w.data(), n_in, s.n_out, x.data(), s.n_tokens, y.data());
-        const TensorType vt = vec_dot_type(t);
-        for (int64_t tok = 0; tok < s.n_tokens; ++tok) {
-          const auto xq = test::quantized(vt, x.data() + tok * n_in, n_in);
+        checked += expect_bit_identical_to_avx2(pool, scratch, t, n_in, s.n_out, s.n_tokens, w, x);
+      }
+    }
+  }
+  EXPECT_GT(checked, 0);
+}
+
+// At the AVX-512 level, prompts longer than the tiles (> 24 tokens, > 32 for Q8_0) take the VNNI
+// GEMM for Q4_0/Q5_0/Q8_0 (gemm_avx512.cpp) and the AVX2 GEMM for the K-quants; both reproduce
+// the AVX2 vec_dot's int32 lanes and float operations: bit-identical to vec_dot_*_avx2. Row
+// counts around the 16-row groups, token counts around the 3-token steps and 24-token chunks,
+// 1-3 threads, and extreme quants (all +-1 weights, +-5 activations: the largest sums).
+TEST(Gemm, AvxLevelGemmBitIdenticalToAvx2VecDot) {
+  if (!isa_available(Isa::kAvx512)) GTEST_SKIP() << "CPU has no AVX-512 VNNI";
+  test::IsaGuard guard;
+  set_active_isa(Isa::kAvx512);
+  struct Shape {
+    int64_t blocks, n_out, n_tokens;
+  };
+  const Shape shapes[] = {{1, 1, 65},    {3, 15, 66},  {7, 17, 71}, {5, 33, 97}, {2, 95, 72},
+                          {12, 130, 67}, {1, 16, 130}, {4, 40, 25}, {3, 18, 33}};
+  uint32_t seed = 4242;
+  int64_t checked = 0;
+  for (int n_threads : {1, 2, 3}) {
+    ThreadPool pool(n_threads);
+    MatmulScratch scratch;
+    for (TensorType t : {TensorType::kQ4_0, TensorType::kQ5_0, TensorType::kQ8_0, TensorType::kQ4_K,
+                         TensorType::kQ5_K, TensorType::kQ6_K}) {
+      const int64_t bs = tensor_type_traits(t)->block_size;
+      for (bool extreme : {false, true}) {
+        for (const Shape& s : shapes) {
+          // K-quants: 256-element blocks; keep the rows short (the test's run time).
+          const int64_t n_in = (bs == 32 ? s.blocks : 1 + s.blocks % 4) * bs;
+          std::vector<uint8_t> w;
           for (int64_t o = 0; o < s.n_out; ++o) {
-            const float ref = vec_dot_with(Isa::kAvx2, t, n_in, w.data() + o * row, xq.data());
-            const float got = y[static_cast<size_t>(tok * s.n_out + o)];
-            // Bitwise, so that -0.0f vs 0.0f or a NaN would also fail.
-            EXPECT_EQ(std::memcmp(&got, &ref, sizeof(float)), 0)
-                << tensor_type_name(t) << " n_in=" << n_in << " n_out=" << s.n_out
-                << " n_tokens=" << s.n_tokens << " threads=" << n_threads << " tok=" << tok
-                << " o=" << o << " got=" << got << " ref=" << ref;
-            ++checked;
+            auto f = random_floats(static_cast<size_t>(n_in), seed + static_cast<uint32_t>(o));
+            if (extreme) {
+              for (float& v : f) v = v < 0 ? -1.0f : 1.0f;
+            }
+            std::vector<uint8_t> r(tensor_row_size(t, n_in));
+            quantize_row(t, f.data(), r.data(), n_in);
+            w.insert(w.end(), r.begin(), r.end());
           }
+          auto x = random_floats(static_cast<size_t>(n_in * s.n_tokens), seed ^ 0x77, -3.0f, 3.0f);
+          if (extreme) {
+            for (size_t i = 0; i < x.size(); ++i) x[i] = (i % 3 == 0) ? -5.0f : 5.0f;
+          }
+          seed += 31;
+          checked +=
+              expect_bit_identical_to_avx2(pool, scratch, t, n_in, s.n_out, s.n_tokens, w, x);
         }
       }
     }

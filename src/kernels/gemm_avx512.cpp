@@ -1,0 +1,258 @@
+// AVX-512 VNNI GEMM for many activation rows (prefill) of the legacy weight types Q4_0, Q5_0 and
+// Q8_0: weight rows are packed per panel into a row-interleaved layout, so one 512-bit vpdpbusd
+// multiplies 4 elements of 16 weight rows by 4 broadcast elements of one token — exactly lane s
+// of those 16 rows' AVX2 vec_dot int32 vectors — where the AVX2 GEMM and tiles form one row's
+// lanes per instruction.
+//
+// Packed layout of a group of 16 weight rows (rows past the panel's end are zero with scale 0),
+// per 32-element block b (kGroupBlockBytes bytes): for each of the 8 steps s, the 16 rows' 4
+// unsigned elements 4s..4s+3 (64 bytes, row-major), then the 16 rows' scales as floats. Each
+// element is stored as u = q + off (Q4_0: the nibble, off 8; Q5_0: the 5-bit value, off 16;
+// Q8_0: q + 128, off 128), so vpdpbusd (unsigned x signed bytes, exact int32 sums) started at
+// the token's -off * (sum of its 4 elements) gives sum(q * x) over the 4 elements.
+//
+// Bit-identical to vec_dot_*_avx2 (and so to the tiles and the AVX2 GEMM): the same int32 lane
+// per step, the same float product dw * dx, one FMA per lane in block order, and the same
+// final sum of the 8 lanes. Results do not depend on which path or batch a token takes, which
+// the scheduler's tests (concurrent vs solo runs, preemption) and the conformance to llama.cpp
+// rely on. (A variant with a block's whole integer sum in one lane, bit-identical to the scalar
+// reference instead, ran ~1.7x faster, but changed results between batch sizes: see
+// bench/README.md.)
+//
+// Compiled with -mavx512f -mavx512bw -mavx512vl -mavx512vnni; reached only at the AVX-512 level.
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/blocks.h"
+#include "kernels_internal.h"
+
+// GCC 12's _mm512_cvtepi32_ps passes _mm512_undefined_ps() (a self-initialized variable) as
+// the unused merge source, which -Wmaybe-uninitialized reports as a false positive.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+namespace dkb::kernels::detail {
+namespace {
+
+constexpr int kGroupRows = 16;
+constexpr int64_t kGroupBlockBytes = 8 * 64 + kGroupRows * 4;  // quants, then 16 float scales
+
+int offset_of(GemmKind k) {
+  return k == GemmKind::kQ4_0 ? 8 : k == GemmKind::kQ5_0 ? 16 : 128;
+}
+
+// The 32 unsigned elements u = q + off of block b of a weight row, and its scale.
+float unpack_block(GemmKind k, const uint8_t* row, int64_t b, uint8_t* u) {
+  if (k == GemmKind::kQ4_0) {
+    const auto& blk = reinterpret_cast<const BlockQ4_0*>(row)[b];
+    for (int j = 0; j < 16; ++j) {
+      u[j] = blk.qs[j] & 0x0F;
+      u[j + 16] = blk.qs[j] >> 4;
+    }
+    return _cvtsh_ss(blk.d);
+  }
+  if (k == GemmKind::kQ5_0) {
+    const auto& blk = reinterpret_cast<const BlockQ5_0*>(row)[b];
+    uint32_t qh;
+    std::memcpy(&qh, blk.qh, sizeof qh);
+    for (int j = 0; j < 16; ++j) {
+      u[j] = static_cast<uint8_t>((blk.qs[j] & 0x0F) | (((qh >> j) << 4) & 0x10));
+      u[j + 16] = static_cast<uint8_t>((blk.qs[j] >> 4) | ((qh >> (j + 12)) & 0x10));
+    }
+    return _cvtsh_ss(blk.d);
+  }
+  const auto& blk = reinterpret_cast<const BlockQ8_0*>(row)[b];
+  for (int j = 0; j < 32; ++j) u[j] = static_cast<uint8_t>(blk.qs[j] + 128);
+  return _cvtsh_ss(blk.d);
+}
+
+inline int32_t load_i32(const void* p) {
+  int32_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+// Extra floats per token and block: dx, then the 8 int32 terms -off * (sum of x over elements
+// 4s..4s+3), one per step s.
+constexpr int64_t kExtra = 9;
+
+// RV groups of 16 rows x RN tokens. g: the first group (the next at g + group_bytes); x: the
+// first token's Q8_0 row (the next at x + x_row); ex: its extra floats (kExtra per block; the
+// next token's at ex + kExtra * nb); y: output of row 0, token 0.
+//
+// The AVX2 vec_dot's lanes and float order: per block, lane s of vec_dot's int32 vector is the
+// sum over elements 4s..4s+3 — here step s's vpdpbusd result for the 16 rows, started at the
+// token's term for that step; then lane s's float accumulator takes fma(dw * dx, lane, acc)
+// in block order, and the 8 accumulators are summed as hsum_ps sums its 8 lanes.
+template <int RV, int RN>
+void kernel(int64_t nb, const uint8_t* g, size_t group_bytes, const uint8_t* x, size_t x_row,
+            const float* ex, float* y, int64_t ldy, const __mmask16* mask) {
+  __m512 acc[RV][RN][8];
+#pragma GCC unroll 4
+  for (int v = 0; v < RV; ++v)
+#pragma GCC unroll 8
+    for (int c = 0; c < RN; ++c)
+#pragma GCC unroll 8
+      for (int s = 0; s < 8; ++s) acc[v][c][s] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* gb = g + b * kGroupBlockBytes;
+    const uint8_t* xb[RN];
+    const float* e[RN];
+    __m512 d[RV][RN];
+#pragma GCC unroll 8
+    for (int c = 0; c < RN; ++c) {
+      xb[c] = x + c * x_row + b * static_cast<int64_t>(sizeof(BlockQ8_0)) + 2;  // its qs
+      e[c] = ex + (c * nb + b) * kExtra;
+      const __m512 dx = _mm512_set1_ps(e[c][0]);
+#pragma GCC unroll 4
+      for (int v = 0; v < RV; ++v) {
+        d[v][c] = _mm512_mul_ps(
+            _mm512_loadu_ps(reinterpret_cast<const float*>(gb + v * group_bytes + 8 * 64)), dx);
+      }
+    }
+#pragma GCC unroll 8
+    for (int s = 0; s < 8; ++s) {
+      __m512i w[RV];
+#pragma GCC unroll 4
+      for (int v = 0; v < RV; ++v) w[v] = _mm512_loadu_si512(gb + v * group_bytes + s * 64);
+#pragma GCC unroll 8
+      for (int c = 0; c < RN; ++c) {
+        const __m512i xv = _mm512_set1_epi32(load_i32(xb[c] + 4 * s));
+        const __m512i init = _mm512_set1_epi32(load_i32(e[c] + 1 + s));
+#pragma GCC unroll 4
+        for (int v = 0; v < RV; ++v) {
+          const __m512i lane = _mm512_dpbusd_epi32(init, w[v], xv);
+          acc[v][c][s] = _mm512_fmadd_ps(d[v][c], _mm512_cvtepi32_ps(lane), acc[v][c][s]);
+        }
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int c = 0; c < RN; ++c) {
+#pragma GCC unroll 4
+    for (int v = 0; v < RV; ++v) {
+      const __m512(&a)[8] = acc[v][c];
+      const __m512 sum =
+          _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a[0], a[4]), _mm512_add_ps(a[2], a[6])),
+                        _mm512_add_ps(_mm512_add_ps(a[1], a[5]), _mm512_add_ps(a[3], a[7])));
+      _mm512_mask_storeu_ps(y + c * ldy + v * kGroupRows, mask[v], sum);
+    }
+  }
+}
+
+constexpr int kTokens = 3;  // tokens per micro-kernel call (RV = 1: 24 accumulators)
+
+template <int RV>
+void tokens_run(int64_t nb, const uint8_t* g, size_t group_bytes, const uint8_t* x, size_t x_row,
+                const float* ex, int64_t nc, float* y, int64_t ldy, const __mmask16* mask) {
+  const int64_t exs = kExtra * nb;
+  int64_t c = 0;
+  for (; c + kTokens <= nc; c += kTokens) {
+    kernel<RV, kTokens>(nb, g, group_bytes, x + c * x_row, x_row, ex + c * exs, y + c * ldy, ldy,
+                        mask);
+  }
+  const uint8_t* xc = x + c * x_row;
+  const float* ec = ex + c * exs;
+  float* yc = y + c * ldy;
+  switch (nc - c) {
+    case 1:
+      kernel<RV, 1>(nb, g, group_bytes, xc, x_row, ec, yc, ldy, mask);
+      break;
+    case 2:
+      kernel<RV, 2>(nb, g, group_bytes, xc, x_row, ec, yc, ldy, mask);
+      break;
+    default:
+      break;
+  }
+}
+
+void packed_run(int64_t n, const uint8_t* packed, int64_t nr, const uint8_t* x, size_t x_row,
+                const float* x_extra, int64_t nc, float* y, int64_t ldy) {
+  const int64_t nb = n / 32;
+  const size_t group_bytes = static_cast<size_t>(nb * kGroupBlockBytes);
+  const int64_t ng = (nr + kGroupRows - 1) / kGroupRows;
+  auto mask_of = [nr](int64_t grp) -> __mmask16 {
+    const int64_t left = nr - grp * kGroupRows;
+    return left >= kGroupRows ? static_cast<__mmask16>(0xFFFF)
+                              : static_cast<__mmask16>((1u << left) - 1);
+  };
+  // Tokens in chunks that stay in L1, the panel's groups (in L2) one by one within each chunk.
+  constexpr int64_t kChunk = 8 * kTokens;
+  for (int64_t c0 = 0; c0 < nc; c0 += kChunk) {
+    const int64_t cn = nc - c0 < kChunk ? nc - c0 : kChunk;
+    const uint8_t* xc = x + c0 * x_row;
+    const float* ec = x_extra + c0 * kExtra * nb;
+    for (int64_t grp = 0; grp < ng; ++grp) {
+      const __mmask16 m[1] = {mask_of(grp)};
+      tokens_run<1>(nb, packed + grp * group_bytes, group_bytes, xc, x_row, ec, cn,
+                    y + c0 * ldy + grp * kGroupRows, ldy, m);
+    }
+  }
+}
+
+}  // namespace
+
+bool gemm_vnni_supports(GemmKind k) {
+  return k == GemmKind::kQ4_0 || k == GemmKind::kQ5_0 || k == GemmKind::kQ8_0;
+}
+
+size_t gemm_vnni_packed_bytes(GemmKind k, int64_t n, int64_t nr) {
+  if (!gemm_vnni_supports(k)) return 0;
+  const int64_t groups = (nr + kGroupRows - 1) / kGroupRows;
+  return static_cast<size_t>(groups * (n / 32) * kGroupBlockBytes);
+}
+
+size_t gemm_vnni_x_extra_floats(GemmKind k, int64_t n) {
+  return gemm_vnni_supports(k) ? static_cast<size_t>(kExtra * (n / 32)) : 0;
+}
+
+void gemm_vnni_prepare_x(GemmKind k, int64_t n, const uint8_t* x, float* extra) {
+  const int64_t nb = n / 32;
+  const int32_t off = offset_of(k);
+  const auto* xb = reinterpret_cast<const BlockQ8_0*>(x);
+  for (int64_t b = 0; b < nb; ++b) {
+    float* e = extra + b * kExtra;
+    e[0] = _cvtsh_ss(xb[b].d);
+    for (int s = 0; s < 8; ++s) {
+      const int8_t* q = xb[b].qs + 4 * s;
+      const int32_t term = -off * (q[0] + q[1] + q[2] + q[3]);
+      std::memcpy(e + 1 + s, &term, sizeof term);
+    }
+  }
+}
+
+void gemm_vnni_pack(GemmKind k, const uint8_t* w, size_t w_row, int64_t nr, int64_t n,
+                    uint8_t* dst) {
+  const int64_t nb = n / 32;
+  const int64_t groups = (nr + kGroupRows - 1) / kGroupRows;
+  const size_t group_bytes = static_cast<size_t>(nb * kGroupBlockBytes);
+  alignas(64) uint8_t u[32];
+  // Row by row, each weight row read front to back (see gemm_k_avx512.cpp's pack).
+  for (int64_t grp = 0; grp < groups; ++grp) {
+    uint8_t* gd = dst + grp * group_bytes;
+    for (int r = 0; r < kGroupRows; ++r) {
+      const int64_t row = grp * kGroupRows + r;
+      for (int64_t b = 0; b < nb; ++b) {
+        uint8_t* bd = gd + b * kGroupBlockBytes;
+        float* scales = reinterpret_cast<float*>(bd + 8 * 64);
+        float d = 0.0f;
+        if (row < nr) {
+          d = unpack_block(k, w + row * w_row, b, u);
+        } else {
+          std::memset(u, 0, sizeof u);
+        }
+        for (int s = 0; s < 8; ++s) std::memcpy(bd + s * 64 + r * 4, u + 4 * s, 4);
+        std::memcpy(scales + r, &d, sizeof d);
+      }
+    }
+  }
+}
+
+void gemm_vnni_packed(GemmKind k, int64_t n, const uint8_t* packed, int64_t nr, const uint8_t* x,
+                      size_t x_row, const float* x_extra, int64_t nc, float* y, int64_t ldy) {
+  (void)k;  // the packed format and kernel are the same for the three types
+  packed_run(n, packed, nr, x, x_row, x_extra, nc, y, ldy);
+}
+
+}  // namespace dkb::kernels::detail
