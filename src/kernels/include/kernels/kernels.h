@@ -61,9 +61,10 @@ float vec_dot(TensorType t, int64_t n, const void* w_row, const void* x_row);
 // the others exist on one architecture each, where each includes the one before:
 // - x86-64:
 //   - kAvx2: AVX2+FMA+F16C;
-//   - kAvx512: kAvx2 plus AVX-512 F/BW/VL/VNNI, used by matmul's tiles for 1..64 tokens (decode,
-//     batched decode, short prompts: vpdpbusd/vpdpwssd on 256-bit registers); everything else
-//     runs the AVX2 code, and results are bit-identical to kAvx2's.
+//   - kAvx512: kAvx2 plus AVX-512 F/BW/VL/VNNI (vpdpbusd/vpdpwssd), used by matmul's tiles
+//     (Q4_0/Q5_0/Q8_0 from one token, K-quants from two: decode, batched decode, short prompts)
+//     and its Q4_0/Q5_0/Q8_0 GEMM; everything else runs the AVX2 code, and results are
+//     bit-identical to kAvx2's.
 // - aarch64 (NEON is part of ARMv8-A):
 //   - kNeon: NEON row dot products for every weight type, Q8_0/Q8_K activation quantizers
 //     (bit-identical to the scalar ones) and attention's axpy; matmul takes the per-row path;
