@@ -1,5 +1,11 @@
-// Attention over an f32 KV cache, contiguous or paged, one (token, head) pair at a time per
-// thread. Scores go to a per-thread buffer that only grows, so steady-state calls do not
+// Attention over an f32 KV cache, contiguous or paged. The work items are (token, KV head)
+// pairs, dealt out to the threads in turn (under a causal mask later tokens attend to more rows,
+// so contiguous ranges left the first thread idle: prefill 512, a 1 : 3 split). An item runs
+// the query heads that share its KV head together, in blocks of rows that stay in L1: each K
+// and V row is read once per block for all of them, and each head's output stays in registers
+// over a block (simd_attention_rows). Per (token, head) the float operations are those of one
+// head alone: the level's F32 dot product per row, softmax, then the rows' axpy terms in row
+// order. Scores go to a per-thread buffer that only grows, so steady-state calls do not
 // allocate. A contiguous cache is walked as one page holding every row.
 #include <algorithm>
 #include <cstring>
@@ -14,39 +20,76 @@ namespace {
 
 using detail::AxpyFn;
 
+// Rows per block: 64 rows of a 128-wide head are 32 KiB of K or V.
+constexpr int64_t kRowBlock = 64;
+// Query heads per KV head handled together (more are done in several passes).
+constexpr int kMaxGroup = 16;
+
 void axpy_scalar(int64_t n, float a, const float* x, float* y) {
   for (int64_t d = 0; d < n; ++d) y[d] += a * x[d];
 }
 
-void attend_one(const AttentionArgs& a, VecDotKernel dot, AxpyFn axpy, int64_t t, int64_t h,
-                std::vector<float>& scores) {
-  const int64_t group = a.n_head / a.n_head_kv;
-  const int64_t hk = h / group;
+struct RowFns {
+  VecDotKernel dot;
+  AxpyFn axpy;
+  detail::AttentionRowFns simd;
+
+  void dot_rows(int64_t n, const float* k, int64_t k_stride, int64_t n_rows,
+                const float* const* q, int nq, float* const* s) const {
+    if (simd.dot_rows != nullptr) return simd.dot_rows(n, k, k_stride, n_rows, q, nq, s);
+    for (int64_t j = 0; j < n_rows; ++j) {
+      for (int g = 0; g < nq; ++g) s[g][j] = dot(n, k + j * k_stride, q[g]);
+    }
+  }
+  void weighted_rows(int64_t n, const float* s, int64_t n_rows, const float* v, int64_t v_stride,
+                     float* out) const {
+    if (simd.weighted_rows != nullptr) return simd.weighted_rows(n, s, n_rows, v, v_stride, out);
+    for (int64_t j = 0; j < n_rows; ++j) axpy(n, s[j], v + j * v_stride, out);
+  }
+};
+
+// Query heads [h0, h0 + ng) of token t, which share KV head hk.
+void attend_group(const AttentionArgs& a, const RowFns& fns, int64_t t, int64_t hk, int64_t h0,
+                  int ng, std::vector<float>& scores) {
   int64_t n_rows = a.n_kv;
   if (a.causal) n_rows = std::min<int64_t>(a.n_kv, static_cast<int64_t>(a.q_pos[t]) + 1);
-  float* out = a.out + (t * a.n_head + h) * a.head_dim_v;
-  std::memset(out, 0, static_cast<size_t>(a.head_dim_v) * sizeof(float));
+  const float* q[kMaxGroup];
+  float* out[kMaxGroup];
+  float* s[kMaxGroup];
+  for (int g = 0; g < ng; ++g) {
+    q[g] = a.q + (t * a.n_head + h0 + g) * a.head_dim_k;
+    out[g] = a.out + (t * a.n_head + h0 + g) * a.head_dim_v;
+    std::memset(out[g], 0, static_cast<size_t>(a.head_dim_v) * sizeof(float));
+  }
   if (n_rows <= 0) return;
+  const size_t need = static_cast<size_t>(n_rows) * static_cast<size_t>(ng);
+  if (scores.size() < need) scores.resize(need);
+  for (int g = 0; g < ng; ++g) s[g] = scores.data() + g * n_rows;
 
   const bool paged = a.page_table != nullptr;
   const int64_t page = paged ? a.page_size : n_rows;
   const int64_t k_row = a.n_head_kv * a.head_dim_k, v_row = a.n_head_kv * a.head_dim_v;
-  const float* q = a.q + (t * a.n_head + h) * a.head_dim_k;
-  if (static_cast<int64_t>(scores.size()) < n_rows) scores.resize(static_cast<size_t>(n_rows));
+  float* sb[kMaxGroup];
   for (int64_t p0 = 0; p0 < n_rows; p0 += page) {
     const int64_t n = std::min(page, n_rows - p0);
     const float* k = paged ? a.k + a.page_table[p0 / page] * a.k_page_stride : a.k;
     k += hk * a.head_dim_k;
-    float* s = scores.data() + p0;
-    for (int64_t j = 0; j < n; ++j) s[j] = dot(a.head_dim_k, k + j * k_row, q);
+    for (int64_t j0 = 0; j0 < n; j0 += kRowBlock) {
+      for (int g = 0; g < ng; ++g) sb[g] = s[g] + p0 + j0;
+      fns.dot_rows(a.head_dim_k, k + j0 * k_row, k_row, std::min(kRowBlock, n - j0), q, ng, sb);
+    }
   }
-  softmax(scores.data(), n_rows, a.scale);
+  for (int g = 0; g < ng; ++g) softmax(s[g], n_rows, a.scale);
   for (int64_t p0 = 0; p0 < n_rows; p0 += page) {
     const int64_t n = std::min(page, n_rows - p0);
     const float* v = paged ? a.v + a.page_table[p0 / page] * a.v_page_stride : a.v;
     v += hk * a.head_dim_v;
-    const float* s = scores.data() + p0;
-    for (int64_t j = 0; j < n; ++j) axpy(a.head_dim_v, s[j], v + j * v_row, out);
+    for (int64_t j0 = 0; j0 < n; j0 += kRowBlock) {
+      const int64_t nj = std::min(kRowBlock, n - j0);
+      for (int g = 0; g < ng; ++g) {
+        fns.weighted_rows(a.head_dim_v, s[g] + p0 + j0, nj, v + j0 * v_row, v_row, out[g]);
+      }
+    }
   }
 }
 
@@ -56,22 +99,27 @@ void attention(ThreadPool& pool, const AttentionArgs& a) {
   DKB_CHECK(a.n_head_kv > 0 && a.n_head % a.n_head_kv == 0);
   DKB_CHECK(!a.causal || a.q_pos != nullptr);
   DKB_CHECK(a.page_table == nullptr || a.page_size > 0);
-  const int64_t total = a.n_tokens * a.n_head;
+  const int64_t total = a.n_tokens * a.n_head_kv;
   if (total <= 0) return;
-  const VecDotKernel dot = vec_dot_kernel(TensorType::kF32, active_isa());
   const AxpyFn simd_axpy = detail::simd_axpy(active_isa());
-  const AxpyFn axpy = simd_axpy != nullptr ? simd_axpy : axpy_scalar;
+  const RowFns fns{vec_dot_kernel(TensorType::kF32, active_isa()),
+                   simd_axpy != nullptr ? simd_axpy : axpy_scalar,
+                   detail::simd_attention_rows(active_isa())};
   struct Ctx {
     const AttentionArgs* a;
-    VecDotKernel dot;
-    AxpyFn axpy;
+    const RowFns* fns;
     int64_t total;
-  } ctx{&a, dot, axpy, total};
+  } ctx{&a, &fns, total};
   pool.run([&ctx](int ith, int nth) {
     thread_local std::vector<float> scores;
-    const auto [b, e] = ThreadPool::split(ctx.total, ith, nth);
-    for (int64_t i = b; i < e; ++i) {
-      attend_one(*ctx.a, ctx.dot, ctx.axpy, i / ctx.a->n_head, i % ctx.a->n_head, scores);
+    const AttentionArgs& args = *ctx.a;
+    const int64_t group = args.n_head / args.n_head_kv;
+    for (int64_t i = ith; i < ctx.total; i += nth) {
+      const int64_t t = i / args.n_head_kv, hk = i % args.n_head_kv;
+      for (int64_t g0 = 0; g0 < group; g0 += kMaxGroup) {
+        const int ng = static_cast<int>(std::min<int64_t>(kMaxGroup, group - g0));
+        attend_group(args, *ctx.fns, t, hk, hk * group + g0, ng, scores);
+      }
     }
   });
 }

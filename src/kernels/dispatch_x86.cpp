@@ -85,6 +85,11 @@ AxpyFn simd_axpy(Isa isa) {
   return is_x86_level(isa) ? axpy_f32_avx2 : nullptr;
 }
 
+AttentionRowFns simd_attention_rows(Isa isa) {
+  if (!is_x86_level(isa)) return {};
+  return {dot_rows_f32_avx2, weighted_rows_f32_avx2};
+}
+
 }  // namespace dkb::kernels::detail
 
 #endif  // __x86_64__

@@ -84,6 +84,14 @@ void quantize_q8_0_avx2(const float* src, void* dst, int64_t n);
 void quantize_q8_k_avx2(const float* src, void* dst, int64_t n);
 // y[i] += a * x[i] (attention's weighted sum of V rows).
 void axpy_f32_avx2(int64_t n, float a, const float* x, float* y);
+// Attention's row loops. s[g][j] = vec_dot_f32_avx2(n, k + j * k_stride, q[g]) for j < n_rows,
+// g < nq (each row is read once for all nq queries); bit for bit those calls.
+void dot_rows_f32_avx2(int64_t n, const float* k, int64_t k_stride, int64_t n_rows,
+                       const float* const* q, int nq, float* const* s);
+// out[d] += sum over j < n_rows of s[j] * v[j * v_stride + d], for d < n, with out kept in
+// registers: bit for bit n_rows calls axpy_f32_avx2(n, s[j], v + j * v_stride, out) in row order.
+void weighted_rows_f32_avx2(int64_t n, const float* s, int64_t n_rows, const float* v,
+                            int64_t v_stride, float* out);
 
 // ---- quantized GEMM (gemm_avx2.cpp; call only when the AVX2 level is active) ----------------
 // Weight types with a GEMM path. Rows are first "packed" (unpacked to plain int8/uint8 blocks
@@ -165,6 +173,17 @@ QuantizeFn simd_quantize(TensorType t, Isa isa);
 // y[i] += a * x[i] at level isa (attention's weighted sum of V rows), or null.
 using AxpyFn = void (*)(int64_t n, float a, const float* x, float* y);
 AxpyFn simd_axpy(Isa isa);
+// Attention's row loops at level isa (see dot_rows_f32_avx2 / weighted_rows_f32_avx2), bit for
+// bit the loops of that level's F32 dot product and axpy; nulls where the level has none.
+using DotRowsFn = void (*)(int64_t n, const float* k, int64_t k_stride, int64_t n_rows,
+                           const float* const* q, int nq, float* const* s);
+using WeightedRowsFn = void (*)(int64_t n, const float* s, int64_t n_rows, const float* v,
+                                int64_t v_stride, float* out);
+struct AttentionRowFns {
+  DotRowsFn dot_rows = nullptr;
+  WeightedRowsFn weighted_rows = nullptr;
+};
+AttentionRowFns simd_attention_rows(Isa isa);
 
 // The SIMD Q8_K quantizers' scalar step, for the 256 floats x of one block whose largest
 // magnitude is amax: -127 / (the signed value of the first element of magnitude amax), as

@@ -72,4 +72,14 @@ void swiglu(const float* gate, const float* up, int64_t n, float* out) {
   for (int64_t i = 0; i < n; ++i) out[i] = silu(gate[i]) * up[i];
 }
 
+void swiglu(ThreadPool& pool, const float* gate, const float* up, int64_t n, float* out) {
+  // Below this many values a pool run costs more than it saves (decode: one token's n_ff).
+  constexpr int64_t kMinParallel = 32 * 1024;
+  if (n < kMinParallel || pool.n_threads() == 1) return swiglu(gate, up, n, out);
+  pool.run([=](int ith, int nth) {
+    const auto [b, e] = ThreadPool::split(n, ith, nth);
+    swiglu(gate + b, up + b, e - b, out + b);
+  });
+}
+
 }  // namespace dkb::kernels

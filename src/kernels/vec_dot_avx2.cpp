@@ -56,6 +56,47 @@ void axpy_f32_avx2(int64_t n, float a, const float* x, float* y) {
   for (; i < n; ++i) y[i] += a * x[i];
 }
 
+void dot_rows_f32_avx2(int64_t n, const float* k, int64_t k_stride, int64_t n_rows,
+                       const float* const* q, int nq, float* const* s) {
+  for (int64_t j = 0; j < n_rows; ++j) {
+    const float* row = k + j * k_stride;
+    for (int g = 0; g < nq; ++g) s[g][j] = vec_dot_f32_avx2(n, row, q[g]);
+  }
+}
+
+namespace {
+// kVec 8-float vectors of out (from d) accumulate every row's term in row order.
+template <int kVec>
+void weighted_chunk(int64_t d, const float* s, int64_t n_rows, const float* v, int64_t v_stride,
+                    float* out) {
+  __m256 acc[kVec];
+#pragma GCC unroll 8
+  for (int i = 0; i < kVec; ++i) acc[i] = _mm256_loadu_ps(out + d + 8 * i);
+  for (int64_t j = 0; j < n_rows; ++j) {
+    const __m256 sj = _mm256_set1_ps(s[j]);
+    const float* vj = v + j * v_stride + d;
+#pragma GCC unroll 8
+    for (int i = 0; i < kVec; ++i) acc[i] = _mm256_fmadd_ps(sj, _mm256_loadu_ps(vj + 8 * i), acc[i]);
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < kVec; ++i) _mm256_storeu_ps(out + d + 8 * i, acc[i]);
+}
+}  // namespace
+
+void weighted_rows_f32_avx2(int64_t n, const float* s, int64_t n_rows, const float* v,
+                            int64_t v_stride, float* out) {
+  // axpy_f32_avx2 takes every element below n rounded down to 8 with one FMA, the rest with a
+  // multiply and an add; per element the same operations in the same row order here.
+  int64_t d = 0;
+  for (; d + 64 <= n; d += 64) weighted_chunk<8>(d, s, n_rows, v, v_stride, out);
+  for (; d + 8 <= n; d += 8) weighted_chunk<1>(d, s, n_rows, v, v_stride, out);
+  for (; d < n; ++d) {
+    float y = out[d];
+    for (int64_t j = 0; j < n_rows; ++j) y += s[j] * v[j * v_stride + d];
+    out[d] = y;
+  }
+}
+
 float vec_dot_f16_avx2(int64_t n, const void* w, const void* x) {
   const auto* a = static_cast<const uint16_t*>(w);
   const auto* b = static_cast<const uint16_t*>(x);

@@ -175,7 +175,7 @@ Status Decoder::run(engine::ForwardState& st, std::span<const engine::SeqChunk> 
 
     rms_norm_rows(x, L.ffn_norm, T, n_embd, eps, cur);
     matmul_shared(st, cur, T, {{L.ffn_gate, gate}, {L.ffn_up, up}});
-    kernels::swiglu(gate, up, T * hp_.n_ff, gate);
+    kernels::swiglu(*st.pool, gate, up, T * hp_.n_ff, gate);
     matmul(st, L.ffn_down, gate, T, o);
     for (int64_t i = 0; i < T * n_embd; ++i) x[i] += o[i];
   }

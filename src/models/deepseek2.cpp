@@ -309,7 +309,7 @@ void Deepseek2::moe(engine::ForwardState& st, const Deepseek2Layer& L, const flo
     for (int64_t i = 0; i < m; ++i) std::memcpy(xin + i * n_embd, cur + rows[i] * n_embd, n_embd * sizeof(float));
     matmul(st, expert_slice(L.gate_exps, e), xin, m, gate);
     matmul(st, expert_slice(L.up_exps, e), xin, m, up);
-    kernels::swiglu(gate, up, m * n_ff, gate);
+    kernels::swiglu(*st.pool, gate, up, m * n_ff, gate);
     matmul(st, expert_slice(L.down_exps, e), gate, m, ybuf);
     for (int64_t i = 0; i < m; ++i) {
       float* dst = out + rows[i] * n_embd;
@@ -321,7 +321,7 @@ void Deepseek2::moe(engine::ForwardState& st, const Deepseek2Layer& L, const flo
     const int64_t n_sh = n_ff * p_.n_expert_shared;
     matmul(st, L.gate_shexp, cur, T, gate);
     matmul(st, L.up_shexp, cur, T, up);
-    kernels::swiglu(gate, up, T * n_sh, gate);
+    kernels::swiglu(*st.pool, gate, up, T * n_sh, gate);
     matmul(st, L.down_shexp, gate, T, ybuf);
     for (int64_t i = 0; i < T * n_embd; ++i) out[i] += ybuf[i];
   }
@@ -360,7 +360,7 @@ Status Deepseek2::forward(engine::ForwardState& st, std::span<const int32_t> tok
       float* up = gate + T * hp_.n_ff;
       matmul(st, L.ffn_gate, cur, T, gate);
       matmul(st, L.ffn_up, cur, T, up);
-      kernels::swiglu(gate, up, T * hp_.n_ff, gate);
+      kernels::swiglu(*st.pool, gate, up, T * hp_.n_ff, gate);
       matmul(st, L.ffn_down, gate, T, o);
     } else {
       moe(st, L, cur, T, o, scratch);

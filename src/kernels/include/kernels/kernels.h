@@ -142,6 +142,9 @@ float silu(float x);
 float gelu(float x);
 // out[i] = silu(gate[i]) * up[i]
 void swiglu(const float* gate, const float* up, int64_t n, float* out);
+// The same split over the pool's threads when n is large (prefill: T * n_ff values); the same
+// results. In-place (out == gate) allowed.
+void swiglu(ThreadPool& pool, const float* gate, const float* up, int64_t n, float* out);
 
 // ---- rotary position embedding --------------------------------------------------------------
 struct RopeParams {
