@@ -34,8 +34,8 @@ struct RowFns {
   AxpyFn axpy;
   detail::AttentionRowFns simd;
 
-  void dot_rows(int64_t n, const float* k, int64_t k_stride, int64_t n_rows,
-                const float* const* q, int nq, float* const* s) const {
+  void dot_rows(int64_t n, const float* k, int64_t k_stride, int64_t n_rows, const float* const* q,
+                int nq, float* const* s) const {
     if (simd.dot_rows != nullptr) return simd.dot_rows(n, k, k_stride, n_rows, q, nq, s);
     for (int64_t j = 0; j < n_rows; ++j) {
       for (int g = 0; g < nq; ++g) s[g][j] = dot(n, k + j * k_stride, q[g]);

@@ -1,6 +1,6 @@
 // matmul: activations are converted once to the weight type's vec-dot format (threaded over
 // tokens), then output rows are split over threads.
-// - Tile path (up to 16 tokens at AVX2; at AVX-512 24-32 tokens for Q4_0/Q5_0/Q8_0 and every
+// - Tile path (up to 16 tokens at AVX2; at AVX-512 24 tokens for Q4_0/Q5_0, 48 for Q8_0 and every
 //   token count for the K-quants, tile_max_tokens_avx512; a type with tiles: decode, batched
 //   decode, short prompts): each thread takes a contiguous range
 //   of rows and runs unpack-on-the-fly tiles of rows x tokens straight from the weight rows
@@ -64,20 +64,20 @@ constexpr int64_t kMaxPanelRows = 64;
 // tokens depending on the type.
 constexpr int64_t kTileMaxTokensAvx2 = 16;
 // At the AVX-512 level the VNNI GEMM of Q4_0/Q5_0 (gemm_avx512.cpp, with its packing pass)
-// overtakes the VNNI tiles between 24 and 32 tokens, for Q8_0 (whose packing moves the most
-// bytes) past 32: one thread, 1536 x 8960, weights from memory, Q4_0 24 tokens 63.0 (tiles) vs
-// 61.7 GMAC/s, 32 tokens 61.6 vs 70.2, 512 tokens 92.8 (the AVX2 GEMM: ~50); Q8_0 32 tokens
-// ~72 vs 61.1. The K-quants take their VNNI batch tiles (tile_vnni_k.h) at every token count:
-// at 512 tokens they beat the AVX2 GEMM (one thread, weights from memory, GMAC/s tiles vs GEMM:
-// Q4_K 1536 -> 8960 68.5 vs 59.4, 8960 -> 1536 66.4 vs 52.5; Q6_K 70.6 vs 52.4, 68.6 vs 49.4;
-// Q4_K_M pp512 60.9 -> 72.8 t/s in one pair).
+// overtakes the VNNI tiles at ~32 tokens, for Q8_0 (whose packing moves the most bytes) past
+// 48: one thread, 1536 x 8960, weights from memory, GMAC/s tiles vs GEMM: Q4_0 24 tokens 71.5
+// vs 63.3, 32 70.7 vs 70.8, 48 70.6 vs 75.6 (512 tokens: GEMM 92.8, the AVX2 GEMM ~50); Q8_0
+// 32 69.3 vs 60.9, 48 70.1 vs 67.9, 64 70.6 vs 74.7. The K-quants take their VNNI batch tiles
+// (tile_vnni_k.h) at every token count: at 512 tokens they beat the AVX2 GEMM (GMAC/s tiles vs
+// GEMM: Q4_K 1536 -> 8960 68.5 vs 59.4, 8960 -> 1536 66.4 vs 52.5; Q6_K 70.6 vs 52.4, 68.6 vs
+// 49.4; Q4_K_M pp512 60.9 -> 72.8 t/s in one pair).
 int64_t tile_max_tokens_avx512(TensorType t) {
   switch (t) {
     case TensorType::kQ4_0:
     case TensorType::kQ5_0:
       return 24;
     case TensorType::kQ8_0:
-      return 32;
+      return 48;
     case TensorType::kQ4_K:
     case TensorType::kQ5_K:
     case TensorType::kQ6_K:

@@ -43,7 +43,8 @@ void softmax(float* x, int64_t n, float scale) {
   float max = -INFINITY;
   for (int64_t i = 0; i < n; ++i) {
     x[i] *= scale;
-    max = std::fmax(max, x[i]);
+    // std::fmax's result, NaN x[i] included (max is never NaN), without its library call.
+    max = x[i] > max ? x[i] : max;
   }
   if (max == -INFINITY) {  // everything masked: no mass anywhere (ggml would give NaN)
     for (int64_t i = 0; i < n; ++i) x[i] = 0.0f;

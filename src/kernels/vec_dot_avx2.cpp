@@ -9,8 +9,8 @@
 #include <cstdint>
 #include <cstring>
 
-#include "kernels/blocks.h"
 #include "avx2_util.h"
+#include "kernels/blocks.h"
 #include "kernels_internal.h"
 
 namespace dkb::kernels::detail {
@@ -76,7 +76,8 @@ void weighted_chunk(int64_t d, const float* s, int64_t n_rows, const float* v, i
     const __m256 sj = _mm256_set1_ps(s[j]);
     const float* vj = v + j * v_stride + d;
 #pragma GCC unroll 8
-    for (int i = 0; i < kVec; ++i) acc[i] = _mm256_fmadd_ps(sj, _mm256_loadu_ps(vj + 8 * i), acc[i]);
+    for (int i = 0; i < kVec; ++i)
+      acc[i] = _mm256_fmadd_ps(sj, _mm256_loadu_ps(vj + 8 * i), acc[i]);
   }
 #pragma GCC unroll 8
   for (int i = 0; i < kVec; ++i) _mm256_storeu_ps(out + d + 8 * i, acc[i]);
