@@ -42,6 +42,12 @@ bool cpu_supports(Isa isa) {
 VecDotFn simd_vec_dot(TensorType t, Isa isa) {
   if (!is_x86_level(isa)) return nullptr;
   using T = TensorType;
+  // The AVX-512 level's block order for Q4_0 and Q5_0, as its tiles and GEMM compute them
+  // (kernels_internal.h); matmul never calls these row by row at that level.
+  if (isa == Isa::kAvx512) {
+    if (t == T::kQ4_0) return vec_dot_q4_0_blocks;
+    if (t == T::kQ5_0) return vec_dot_q5_0_scalar;
+  }
   switch (t) {
     case T::kF32:
       return vec_dot_f32_avx2;

@@ -1,23 +1,26 @@
 // AVX-512 VNNI GEMM for many activation rows (prefill) of the legacy weight types Q4_0, Q5_0 and
 // Q8_0: weight rows are packed per panel into a row-interleaved layout, so one 512-bit vpdpbusd
-// multiplies 4 elements of 16 weight rows by 4 broadcast elements of one token — exactly lane s
-// of those 16 rows' AVX2 vec_dot int32 vectors — where the AVX2 GEMM and tiles form one row's
-// lanes per instruction.
+// multiplies 4 elements of 16 weight rows by 4 broadcast elements of one token, and a block's
+// integer dot product ends up whole in one int32 lane per row: one conversion and one float
+// update per (16 rows, token, 32-element block).
 //
 // Packed layout of a group of 16 weight rows (rows past the panel's end are zero with scale 0),
 // per 32-element block b (kGroupBlockBytes bytes): for each of the 8 steps s, the 16 rows' 4
 // unsigned elements 4s..4s+3 (64 bytes, row-major), then the 16 rows' scales as floats. Each
 // element is stored as u = q + off (Q4_0: the nibble, off 8; Q5_0: the 5-bit value, off 16;
-// Q8_0: q + 128, off 128), so vpdpbusd (unsigned x signed bytes, exact int32 sums) started at
-// the token's -off * (sum of its 4 elements) gives sum(q * x) over the 4 elements.
+// Q8_0: q + 128, off 128), so vpdpbusd (unsigned x signed bytes, exact int32 sums) gives
+// sum(u * x) and the block's sum(q * x) = sum(u * x) - off * sum(x); the per-token term
+// -off * sum(x) is the accumulator's starting value.
 //
-// Bit-identical to vec_dot_*_avx2 (and so to the tiles and the AVX2 GEMM): the same int32 lane
-// per step, the same float product dw * dx, one FMA per lane in block order, and the same
-// final sum of the 8 lanes. Results do not depend on which path or batch a token takes, which
-// the scheduler's tests (concurrent vs solo runs, preemption) and the conformance to llama.cpp
-// rely on. (A variant with a block's whole integer sum in one lane, bit-identical to the scalar
-// reference instead, ran ~1.7x faster, but changed results between batch sizes: see
-// bench/README.md.)
+// Float order. Q4_0 and Q5_0: the AVX-512 level's block order (kernels_internal.h): per block
+// the exact integer sumi, then acc += float(sumi) * (dw * dx), acc starting at 0. Q8_0: the AVX2
+// vec_dot's lanes (each step s's vpdpbusd result is lane s of vec_dot's int32 vector, one FMA per
+// lane in block order, then vec_dot's sum of the 8 lanes): with the block order, llama.cpp's
+// tiny-llama Q8_0 logits drift to 1.8e-2 (a quantization flip), over conformance's 5e-3. Either
+// way the same float operations as the level's tiles and vec_dot for that type, so results do
+// not depend on which path or batch a token takes (the scheduler's tests: concurrent vs solo
+// runs, preemption). The block order needs one conversion and float update per (16 rows, token,
+// block), the lane order eight: ~1.7x the MACs per second.
 //
 // Compiled with -mavx512f -mavx512bw -mavx512vl -mavx512vnni; reached only at the AVX-512 level.
 #include <immintrin.h>
@@ -73,6 +76,133 @@ inline int32_t load_i32(const void* p) {
   return v;
 }
 
+// ---- Q4_0 and Q5_0: the level's block order ----------------------------------------------
+
+// RV groups of 16 rows x RN tokens. g: the first group (the next at g + group_bytes); x: the
+// first token's Q8_0 row (the next at x + x_row); ex: its extra floats (dx[nb], then the int32
+// terms -off * sum(x) [nb]; the next token's at ex + 2 * nb); y: output of row 0, token 0.
+template <int RV, int RN>
+void kernel(int64_t nb, const uint8_t* g, size_t group_bytes, const uint8_t* x, size_t x_row,
+            const float* ex, float* y, int64_t ldy, const __mmask16* mask) {
+  __m512 acc[RV][RN];
+#pragma GCC unroll 4
+  for (int v = 0; v < RV; ++v)
+#pragma GCC unroll 8
+    for (int c = 0; c < RN; ++c) acc[v][c] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    __m512i ai[RV][RN];
+    const uint8_t* xb[RN];
+#pragma GCC unroll 8
+    for (int c = 0; c < RN; ++c) {
+      const float* e = ex + c * 2 * nb;
+      const __m512i corr = _mm512_set1_epi32(load_i32(e + nb + b));
+#pragma GCC unroll 4
+      for (int v = 0; v < RV; ++v) ai[v][c] = corr;
+      xb[c] = x + c * x_row + b * static_cast<int64_t>(sizeof(BlockQ8_0)) + 2;  // its qs
+    }
+    const uint8_t* gb = g + b * kGroupBlockBytes;
+#pragma GCC unroll 8
+    for (int s = 0; s < 8; ++s) {
+      __m512i w[RV];
+#pragma GCC unroll 4
+      for (int v = 0; v < RV; ++v) w[v] = _mm512_loadu_si512(gb + v * group_bytes + s * 64);
+#pragma GCC unroll 8
+      for (int c = 0; c < RN; ++c) {
+        const __m512i xv = _mm512_set1_epi32(load_i32(xb[c] + 4 * s));
+#pragma GCC unroll 4
+        for (int v = 0; v < RV; ++v) ai[v][c] = _mm512_dpbusd_epi32(ai[v][c], w[v], xv);
+      }
+    }
+    __m512 dw[RV];
+#pragma GCC unroll 4
+    for (int v = 0; v < RV; ++v) {
+      dw[v] = _mm512_loadu_ps(reinterpret_cast<const float*>(gb + v * group_bytes + 8 * 64));
+    }
+#pragma GCC unroll 8
+    for (int c = 0; c < RN; ++c) {
+      const __m512 dx = _mm512_set1_ps(ex[c * 2 * nb + b]);
+#pragma GCC unroll 4
+      for (int v = 0; v < RV; ++v) {
+        const __m512 t = _mm512_mul_ps(_mm512_cvtepi32_ps(ai[v][c]), _mm512_mul_ps(dw[v], dx));
+        acc[v][c] = _mm512_add_ps(acc[v][c], t);
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int c = 0; c < RN; ++c)
+#pragma GCC unroll 4
+    for (int v = 0; v < RV; ++v) {
+      _mm512_mask_storeu_ps(y + c * ldy + v * kGroupRows, mask[v], acc[v][c]);
+    }
+}
+
+constexpr int kTokens = 6;  // tokens per micro-kernel call (RV = 2: 24 accumulators)
+
+template <int RV>
+void tokens_run(int64_t nb, const uint8_t* g, size_t group_bytes, const uint8_t* x, size_t x_row,
+                const float* ex, int64_t nc, float* y, int64_t ldy, const __mmask16* mask) {
+  const int64_t exs = 2 * nb;
+  int64_t c = 0;
+  for (; c + kTokens <= nc; c += kTokens) {
+    kernel<RV, kTokens>(nb, g, group_bytes, x + c * x_row, x_row, ex + c * exs, y + c * ldy, ldy,
+                        mask);
+  }
+  const uint8_t* xc = x + c * x_row;
+  const float* ec = ex + c * exs;
+  float* yc = y + c * ldy;
+  switch (nc - c) {
+    case 1:
+      kernel<RV, 1>(nb, g, group_bytes, xc, x_row, ec, yc, ldy, mask);
+      break;
+    case 2:
+      kernel<RV, 2>(nb, g, group_bytes, xc, x_row, ec, yc, ldy, mask);
+      break;
+    case 3:
+      kernel<RV, 3>(nb, g, group_bytes, xc, x_row, ec, yc, ldy, mask);
+      break;
+    case 4:
+      kernel<RV, 4>(nb, g, group_bytes, xc, x_row, ec, yc, ldy, mask);
+      break;
+    case 5:
+      kernel<RV, 5>(nb, g, group_bytes, xc, x_row, ec, yc, ldy, mask);
+      break;
+    default:
+      break;
+  }
+}
+
+void packed_run(int64_t n, const uint8_t* packed, int64_t nr, const uint8_t* x, size_t x_row,
+                const float* x_extra, int64_t nc, float* y, int64_t ldy) {
+  const int64_t nb = n / 32;
+  const size_t group_bytes = static_cast<size_t>(nb * kGroupBlockBytes);
+  const int64_t ng = (nr + kGroupRows - 1) / kGroupRows;
+  auto mask_of = [nr](int64_t grp) -> __mmask16 {
+    const int64_t left = nr - grp * kGroupRows;
+    return left >= kGroupRows ? static_cast<__mmask16>(0xFFFF)
+                              : static_cast<__mmask16>((1u << left) - 1);
+  };
+  // Tokens in chunks that stay in L1, the panel's groups (in L2) in pairs within each chunk.
+  constexpr int64_t kChunk = 4 * kTokens;
+  for (int64_t c0 = 0; c0 < nc; c0 += kChunk) {
+    const int64_t cn = nc - c0 < kChunk ? nc - c0 : kChunk;
+    const uint8_t* xc = x + c0 * x_row;
+    const float* ec = x_extra + c0 * 2 * nb;
+    int64_t grp = 0;
+    for (; grp + 2 <= ng; grp += 2) {
+      const __mmask16 m[2] = {mask_of(grp), mask_of(grp + 1)};
+      tokens_run<2>(nb, packed + grp * group_bytes, group_bytes, xc, x_row, ec, cn,
+                    y + c0 * ldy + grp * kGroupRows, ldy, m);
+    }
+    if (grp < ng) {
+      const __mmask16 m[1] = {mask_of(grp)};
+      tokens_run<1>(nb, packed + grp * group_bytes, group_bytes, xc, x_row, ec, cn,
+                    y + c0 * ldy + grp * kGroupRows, ldy, m);
+    }
+  }
+}
+
+// ---- Q8_0: the AVX2 vec_dot's lane order --------------------------------------------------
+
 // Extra floats per token and block: dx, then the 8 int32 terms -off * (sum of x over elements
 // 4s..4s+3), one per step s.
 constexpr int64_t kExtra = 9;
@@ -86,7 +216,7 @@ constexpr int64_t kExtra = 9;
 // token's term for that step; then lane s's float accumulator takes fma(dw * dx, lane, acc)
 // in block order, and the 8 accumulators are summed as hsum_ps sums its 8 lanes.
 template <int RV, int RN>
-void kernel(int64_t nb, const uint8_t* g, size_t group_bytes, const uint8_t* x, size_t x_row,
+void lane_kernel(int64_t nb, const uint8_t* g, size_t group_bytes, const uint8_t* x, size_t x_row,
             const float* ex, float* y, int64_t ldy, const __mmask16* mask) {
   __m512 acc[RV][RN][8];
 #pragma GCC unroll 4
@@ -141,15 +271,15 @@ void kernel(int64_t nb, const uint8_t* g, size_t group_bytes, const uint8_t* x, 
   }
 }
 
-constexpr int kTokens = 3;  // tokens per micro-kernel call (RV = 1: 24 accumulators)
+constexpr int kLaneTokens = 3;  // tokens per micro-kernel call (RV = 1: 24 accumulators)
 
 template <int RV>
-void tokens_run(int64_t nb, const uint8_t* g, size_t group_bytes, const uint8_t* x, size_t x_row,
+void lane_tokens_run(int64_t nb, const uint8_t* g, size_t group_bytes, const uint8_t* x, size_t x_row,
                 const float* ex, int64_t nc, float* y, int64_t ldy, const __mmask16* mask) {
   const int64_t exs = kExtra * nb;
   int64_t c = 0;
-  for (; c + kTokens <= nc; c += kTokens) {
-    kernel<RV, kTokens>(nb, g, group_bytes, x + c * x_row, x_row, ex + c * exs, y + c * ldy, ldy,
+  for (; c + kLaneTokens <= nc; c += kLaneTokens) {
+    lane_kernel<RV, kLaneTokens>(nb, g, group_bytes, x + c * x_row, x_row, ex + c * exs, y + c * ldy, ldy,
                         mask);
   }
   const uint8_t* xc = x + c * x_row;
@@ -157,17 +287,17 @@ void tokens_run(int64_t nb, const uint8_t* g, size_t group_bytes, const uint8_t*
   float* yc = y + c * ldy;
   switch (nc - c) {
     case 1:
-      kernel<RV, 1>(nb, g, group_bytes, xc, x_row, ec, yc, ldy, mask);
+      lane_kernel<RV, 1>(nb, g, group_bytes, xc, x_row, ec, yc, ldy, mask);
       break;
     case 2:
-      kernel<RV, 2>(nb, g, group_bytes, xc, x_row, ec, yc, ldy, mask);
+      lane_kernel<RV, 2>(nb, g, group_bytes, xc, x_row, ec, yc, ldy, mask);
       break;
     default:
       break;
   }
 }
 
-void packed_run(int64_t n, const uint8_t* packed, int64_t nr, const uint8_t* x, size_t x_row,
+void lane_packed_run(int64_t n, const uint8_t* packed, int64_t nr, const uint8_t* x, size_t x_row,
                 const float* x_extra, int64_t nc, float* y, int64_t ldy) {
   const int64_t nb = n / 32;
   const size_t group_bytes = static_cast<size_t>(nb * kGroupBlockBytes);
@@ -178,14 +308,14 @@ void packed_run(int64_t n, const uint8_t* packed, int64_t nr, const uint8_t* x, 
                               : static_cast<__mmask16>((1u << left) - 1);
   };
   // Tokens in chunks that stay in L1, the panel's groups (in L2) one by one within each chunk.
-  constexpr int64_t kChunk = 8 * kTokens;
+  constexpr int64_t kChunk = 8 * kLaneTokens;
   for (int64_t c0 = 0; c0 < nc; c0 += kChunk) {
     const int64_t cn = nc - c0 < kChunk ? nc - c0 : kChunk;
     const uint8_t* xc = x + c0 * x_row;
     const float* ec = x_extra + c0 * kExtra * nb;
     for (int64_t grp = 0; grp < ng; ++grp) {
       const __mmask16 m[1] = {mask_of(grp)};
-      tokens_run<1>(nb, packed + grp * group_bytes, group_bytes, xc, x_row, ec, cn,
+      lane_tokens_run<1>(nb, packed + grp * group_bytes, group_bytes, xc, x_row, ec, cn,
                     y + c0 * ldy + grp * kGroupRows, ldy, m);
     }
   }
@@ -204,7 +334,8 @@ size_t gemm_vnni_packed_bytes(GemmKind k, int64_t n, int64_t nr) {
 }
 
 size_t gemm_vnni_x_extra_floats(GemmKind k, int64_t n) {
-  return gemm_vnni_supports(k) ? static_cast<size_t>(kExtra * (n / 32)) : 0;
+  if (!gemm_vnni_supports(k)) return 0;
+  return static_cast<size_t>((k == GemmKind::kQ8_0 ? kExtra : 2) * (n / 32));
 }
 
 void gemm_vnni_prepare_x(GemmKind k, int64_t n, const uint8_t* x, float* extra) {
@@ -212,13 +343,21 @@ void gemm_vnni_prepare_x(GemmKind k, int64_t n, const uint8_t* x, float* extra) 
   const int32_t off = offset_of(k);
   const auto* xb = reinterpret_cast<const BlockQ8_0*>(x);
   for (int64_t b = 0; b < nb; ++b) {
-    float* e = extra + b * kExtra;
-    e[0] = _cvtsh_ss(xb[b].d);
-    for (int s = 0; s < 8; ++s) {
-      const int8_t* q = xb[b].qs + 4 * s;
-      const int32_t term = -off * (q[0] + q[1] + q[2] + q[3]);
-      std::memcpy(e + 1 + s, &term, sizeof term);
+    if (k == GemmKind::kQ8_0) {  // dx, then the 8 steps' terms
+      float* e = extra + b * kExtra;
+      e[0] = _cvtsh_ss(xb[b].d);
+      for (int s = 0; s < 8; ++s) {
+        const int8_t* q = xb[b].qs + 4 * s;
+        const int32_t term = -off * (q[0] + q[1] + q[2] + q[3]);
+        std::memcpy(e + 1 + s, &term, sizeof term);
+      }
+      continue;
     }
+    extra[b] = _cvtsh_ss(xb[b].d);  // dx[nb], then the blocks' terms [nb]
+    int32_t sum = 0;
+    for (int j = 0; j < 32; ++j) sum += xb[b].qs[j];
+    const int32_t term = -off * sum;
+    std::memcpy(extra + nb + b, &term, sizeof term);
   }
 }
 
@@ -237,10 +376,19 @@ void gemm_vnni_pack(GemmKind k, const uint8_t* w, size_t w_row, int64_t nr, int6
         uint8_t* bd = gd + b * kGroupBlockBytes;
         float* scales = reinterpret_cast<float*>(bd + 8 * 64);
         float d = 0.0f;
-        if (row < nr) {
-          d = unpack_block(k, w + row * w_row, b, u);
-        } else {
+        if (row >= nr) {
           std::memset(u, 0, sizeof u);
+        } else if (k == GemmKind::kQ4_0) {
+          // The nibbles with SSE: low ones are elements 0..15, high ones 16..31.
+          const auto& blk = reinterpret_cast<const BlockQ4_0*>(w + row * w_row)[b];
+          const __m128i qs = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk.qs));
+          const __m128i m4 = _mm_set1_epi8(0x0F);
+          _mm_store_si128(reinterpret_cast<__m128i*>(u), _mm_and_si128(qs, m4));
+          _mm_store_si128(reinterpret_cast<__m128i*>(u + 16),
+                          _mm_and_si128(_mm_srli_epi16(qs, 4), m4));
+          d = _cvtsh_ss(blk.d);
+        } else {
+          d = unpack_block(k, w + row * w_row, b, u);
         }
         for (int s = 0; s < 8; ++s) std::memcpy(bd + s * 64 + r * 4, u + 4 * s, 4);
         std::memcpy(scales + r, &d, sizeof d);
@@ -251,8 +399,11 @@ void gemm_vnni_pack(GemmKind k, const uint8_t* w, size_t w_row, int64_t nr, int6
 
 void gemm_vnni_packed(GemmKind k, int64_t n, const uint8_t* packed, int64_t nr, const uint8_t* x,
                       size_t x_row, const float* x_extra, int64_t nc, float* y, int64_t ldy) {
-  (void)k;  // the packed format and kernel are the same for the three types
-  packed_run(n, packed, nr, x, x_row, x_extra, nc, y, ldy);
+  if (k == GemmKind::kQ8_0) {
+    lane_packed_run(n, packed, nr, x, x_row, x_extra, nc, y, ldy);
+  } else {
+    packed_run(n, packed, nr, x, x_row, x_extra, nc, y, ldy);
+  }
 }
 
 }  // namespace dkb::kernels::detail

@@ -15,6 +15,7 @@
 //   from memory once and reused from cache for every token.
 // The tile and GEMM paths exist at the x86 AVX2 and AVX-512 levels only.
 #include <algorithm>
+#include <cstdlib>
 #include <limits>
 #include <span>
 
@@ -75,6 +76,7 @@ int64_t tile_max_tokens_avx512(TensorType t) {
   switch (t) {
     case TensorType::kQ4_0:
     case TensorType::kQ5_0:
+      if (const char* e = std::getenv("DKB_TMAX")) return std::atoll(e);
       return 24;
     case TensorType::kQ8_0:
       return 48;

@@ -18,7 +18,10 @@
 // each level. With kVnni the int32 lanes come from vpdpbusd (sum of 4 u8 x s8 products, exact)
 // and vpdpwssd instead of maddubs + madd; for these value ranges no int16 step saturates, so the
 // lanes are the same integers. The K-quant batch tiles at the AVX-512 level (Q4_K, Q5_K, Q6_K,
-// two or more tokens) are tile_vnni_k.h's, on 512-bit registers; the same contract.
+// two or more tokens) are tile_vnni_k.h's, on 512-bit registers; the same contract. Except:
+// Q4_0 and Q5_0 at the AVX-512 level (tile_legacy_blocks) follow that level's block order
+// instead (kernels_internal.h), as its GEMM does: per block the exact integer dot product of a
+// (row, token), then one conversion, multiply and add.
 #pragma once
 
 #include <immintrin.h>
@@ -167,6 +170,136 @@ __m256i legacy_lanes(__m256i q, __m256i qt, __m256i xv, __m256i xt) {
     return _mm256_madd_epi16(_mm256_sub_epi16(_mm256_maddubs_epi16(q, xv), xt), ones);
   if constexpr (kVnni) return _mm256_dpbusd_epi32(qt, xv, q);
   return _mm256_madd_epi16(_mm256_maddubs_epi16(qt, _mm256_sign_epi8(xv, q)), ones);
+}
+
+// ---- the AVX-512 level's Q4_0 / Q5_0 tiles: block order (kernels_internal.h) ---------------
+
+// 8 x 8 floats transposed: lane j of r[i] becomes lane i of r[j].
+inline void transpose8_ps(__m256 (&r)[8]) {
+  const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  const __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  const __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  const __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  const __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  r[0] = _mm256_permute2f128_ps(s0, s4, 0x20);
+  r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
+  r[2] = _mm256_permute2f128_ps(s2, s6, 0x20);
+  r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
+  r[4] = _mm256_permute2f128_ps(s0, s4, 0x31);
+  r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
+  r[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
+  r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+
+// Lane i of the result: the sum of the 8 int32 lanes of p[i], for i < K (exact: the sums fit
+// int32); lanes from K on are 0.
+template <int K>
+__m256i hsum_lanes(const __m256i* p) {
+  const __m256i z = _mm256_setzero_si256();
+  auto at = [p, z](int i) { return i < K ? p[i] : z; };
+  const __m256i h01 = _mm256_hadd_epi32(at(0), at(1));
+  const __m256i h23 = K > 2 ? _mm256_hadd_epi32(at(2), at(3)) : z;
+  const __m256i h45 = K > 4 ? _mm256_hadd_epi32(at(4), at(5)) : z;
+  const __m256i h67 = K > 6 ? _mm256_hadd_epi32(at(6), at(7)) : z;
+  const __m256i a = _mm256_hadd_epi32(h01, h23);  // lanes 0-3: low halves, 4-7: high halves
+  const __m256i b = K > 4 ? _mm256_hadd_epi32(h45, h67) : z;
+  return _mm256_add_epi32(_mm256_permute2x128_si256(a, b, 0x20),
+                          _mm256_permute2x128_si256(a, b, 0x31));
+}
+
+// dt[j][i] = h2f(w_r[g + j].d) * xd_c[g + j] for the pairs i = r * RN + c (0 past RM * RN) and
+// the blocks g..g+gn-1: the same float products as legacy_scales, laid out by block.
+template <typename Block, int RM, int RN, int kLanes>
+void block_scales(const Block* const* wr, const float* xd, int64_t nb, int64_t g, int64_t gn,
+                  float (*dt)[kLanes]) {
+  if (gn == 8) {
+    __m256 dw[RM];
+#pragma GCC unroll 8
+    for (int r = 0; r < RM; ++r) {
+      dw[r] = load_scales8<sizeof(Block)>(reinterpret_cast<const uint8_t*>(&wr[r][g].d));
+    }
+#pragma GCC unroll 2
+    for (int grp = 0; grp < kLanes / 8; ++grp) {
+      __m256 m[8];
+#pragma GCC unroll 8
+      for (int k = 0; k < 8; ++k) {
+        const int i = 8 * grp + k;
+        m[k] = i < RM * RN ? _mm256_mul_ps(dw[i / RN], _mm256_loadu_ps(xd + (i % RN) * nb + g))
+                           : _mm256_setzero_ps();
+      }
+      transpose8_ps(m);
+#pragma GCC unroll 8
+      for (int j = 0; j < 8; ++j) _mm256_store_ps(dt[j] + 8 * grp, m[j]);
+    }
+    return;
+  }
+  for (int64_t j = 0; j < gn; ++j) {
+    for (int i = 0; i < kLanes; ++i) {
+      dt[j][i] = i < RM * RN ? _cvtsh_ss(wr[i / RN][g + j].d) * xd[(i % RN) * nb + g + j] : 0.0f;
+    }
+  }
+}
+
+// Q4_0 / Q5_0 x Q8_0 in the AVX-512 level's block order: per block, each (row, token)'s exact
+// integer dot product (the 8 int32 lanes of legacy_lanes, summed), then
+// acc += float(sumi) * (dw * dx) with acc starting at 0 — as gemm_avx512.cpp and that level's
+// vec_dot. The (row, token) pairs sit in the lanes of RM * RN / 8 float vectors, so a block costs
+// one conversion, multiply and add per 8 pairs (the AVX2 order: one conversion and FMA per pair).
+template <typename Block, int RM, int RN, bool kLongRows>
+void tile_legacy_blocks(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x,
+                        size_t x_row, const float* xd, float* y, int64_t ldy, uintptr_t pf) {
+  constexpr bool kQ4 = sizeof(Block) == sizeof(BlockQ4_0);
+  constexpr int kPairs = RM * RN, kGroups = (kPairs + 7) / 8;
+  static_assert(kGroups <= 2, "tiles of at most 16 (row, token) pairs");
+  __m256 acc[kGroups];
+#pragma GCC unroll 2
+  for (int grp = 0; grp < kGroups; ++grp) acc[grp] = _mm256_setzero_ps();
+  const Block* wr[RM];
+  const BlockQ8_0* xr[RN];
+#pragma GCC unroll 8
+  for (int r = 0; r < RM; ++r) wr[r] = reinterpret_cast<const Block*>(w + r * w_row);
+#pragma GCC unroll 8
+  for (int c = 0; c < RN; ++c) xr[c] = reinterpret_cast<const BlockQ8_0*>(x + c * x_row);
+  for (int64_t g = 0; g < nb; g += 8) {
+    const int64_t gn = nb - g < 8 ? nb - g : 8;
+    alignas(32) float dt[8][8 * kGroups];
+    block_scales<Block, RM, RN, 8 * kGroups>(wr, xd, nb, g, gn, dt);
+    for (int64_t j = 0; j < gn; ++j) {
+      const int64_t b = g + j;
+      prefetch_step<RM * sizeof(Block), kLongRows || sizeof(Block) == sizeof(BlockQ8_0)>(pf, b);
+      __m256i xv[RN], xt[RN];
+#pragma GCC unroll 8
+      for (int c = 0; c < RN; ++c) {
+        xv[c] = load256(xr[c][b].qs);
+        activation_terms<true, kQ4>(xv[c], xt[c]);
+      }
+      __m256i p[kPairs];
+#pragma GCC unroll 8
+      for (int r = 0; r < RM; ++r) {
+        const __m256i q = weight_quants(wr[r][b]);
+        const __m256i qt = weight_term<true, kQ4>(q);
+#pragma GCC unroll 8
+        for (int c = 0; c < RN; ++c) p[r * RN + c] = legacy_lanes<true, kQ4>(q, qt, xv[c], xt[c]);
+      }
+      auto update = [&](int grp, __m256i sumi) {
+        const __m256 t = _mm256_mul_ps(_mm256_cvtepi32_ps(sumi), _mm256_load_ps(dt[j] + 8 * grp));
+        acc[grp] = _mm256_add_ps(acc[grp], t);
+      };
+      if constexpr (kGroups > 1) update(0, hsum_lanes<8>(p));
+      constexpr int kLast = kPairs - 8 * (kGroups - 1);  // pairs in the last group
+      update(kGroups - 1, hsum_lanes<kLast>(p + 8 * (kGroups - 1)));
+    }
+  }
+  alignas(32) float out[8 * kGroups];
+#pragma GCC unroll 2
+  for (int grp = 0; grp < kGroups; ++grp) _mm256_store_ps(out + 8 * grp, acc[grp]);
+#pragma GCC unroll 8
+  for (int r = 0; r < RM; ++r)
+#pragma GCC unroll 8
+    for (int c = 0; c < RN; ++c) y[c * ldy + r] = out[r * RN + c];
 }
 
 template <bool kVnni, typename Block, int RM, int RN, bool kLongRows = false>
@@ -430,11 +563,13 @@ template <bool kVnni, bool kLongRows = false>
 struct Kernels {
   template <int RM, int RN>
   struct Q40 {
-    static constexpr TileFn f = tile_legacy<kVnni, BlockQ4_0, RM, RN, kLongRows>;
+    static constexpr TileFn f = kVnni ? tile_legacy_blocks<BlockQ4_0, RM, RN, kLongRows>
+                                      : tile_legacy<false, BlockQ4_0, RM, RN, kLongRows>;
   };
   template <int RM, int RN>
   struct Q50 {
-    static constexpr TileFn f = tile_legacy<kVnni, BlockQ5_0, RM, RN, kLongRows>;
+    static constexpr TileFn f = kVnni ? tile_legacy_blocks<BlockQ5_0, RM, RN, kLongRows>
+                                      : tile_legacy<false, BlockQ5_0, RM, RN, kLongRows>;
   };
   template <int RM, int RN>
   struct Q80 {

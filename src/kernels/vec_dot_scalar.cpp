@@ -55,6 +55,22 @@ float vec_dot_q4_0_scalar(int64_t n, const void* w, const void* x) {
   return sumf;
 }
 
+float vec_dot_q4_0_blocks(int64_t n, const void* w, const void* x) {
+  const auto* a = static_cast<const BlockQ4_0*>(w);
+  const auto* b = static_cast<const BlockQ8_0*>(x);
+  const int64_t nb = n / kQK8_0;
+  float sumf = 0.0f;
+  for (int64_t ib = 0; ib < nb; ++ib) {
+    int sumi = 0;
+    for (int j = 0; j < kQK8_0 / 2; ++j) {
+      sumi += ((a[ib].qs[j] & 0x0F) - 8) * b[ib].qs[j];
+      sumi += ((a[ib].qs[j] >> 4) - 8) * b[ib].qs[j + kQK8_0 / 2];
+    }
+    sumf += static_cast<float>(sumi) * (fp16_to_fp32(a[ib].d) * fp16_to_fp32(b[ib].d));
+  }
+  return sumf;
+}
+
 float vec_dot_q4_1_scalar(int64_t n, const void* w, const void* x) {
   const auto* a = static_cast<const BlockQ4_1*>(w);
   const auto* b = static_cast<const BlockQ8_1*>(x);

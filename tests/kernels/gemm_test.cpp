@@ -87,9 +87,9 @@ TEST(Gemm, MatchesScalarReferenceOnOddShapes) {
 }
 
 // Runs matmul at the active level on n_out rows (w) and n_tokens activation rows (x) and
-// checks every output bitwise against vec_dot_*_avx2 (so -0.0f vs 0.0f or a NaN would also
-// fail). Returns the number of outputs checked.
-int64_t expect_bit_identical_to_avx2(ThreadPool& pool, MatmulScratch& scratch, TensorType t,
+// checks every output bitwise against that level's vec_dot (so -0.0f vs 0.0f or a NaN would
+// also fail). Returns the number of outputs checked.
+int64_t expect_bit_identical_to_level(ThreadPool& pool, MatmulScratch& scratch, TensorType t,
                                      int64_t n_in, int64_t n_out, int64_t n_tokens,
                                      const std::vector<uint8_t>& w, const std::vector<float>& x) {
   const size_t row = tensor_row_size(t, n_in);
@@ -99,7 +99,7 @@ int64_t expect_bit_identical_to_avx2(ThreadPool& pool, MatmulScratch& scratch, T
   for (int64_t tok = 0; tok < n_tokens; ++tok) {
     const auto xq = test::quantized(vec_dot_type(t), x.data() + tok * n_in, n_in);
     for (int64_t o = 0; o < n_out; ++o) {
-      const float ref = vec_dot_with(Isa::kAvx2, t, n_in, w.data() + o * row, xq.data());
+      const float ref = vec_dot_with(active_isa(), t, n_in, w.data() + o * row, xq.data());
       const float got = y[static_cast<size_t>(tok * n_out + o)];
       EXPECT_EQ(std::memcmp(&got, &ref, sizeof(float)), 0)
           << tensor_type_name(t) << " n_in=" << n_in << " n_out=" << n_out
@@ -141,19 +141,20 @@ TEST(Gemm, BitIdenticalToAvx2VecDot) {
         const auto x =
             random_floats(static_cast<size_t>(n_in * s.n_tokens), seed ^ 0x3c3c, -3.0f, 3.0f);
         seed += 53;
-        checked += expect_bit_identical_to_avx2(pool, scratch, t, n_in, s.n_out, s.n_tokens, w, x);
+        checked += expect_bit_identical_to_level(pool, scratch, t, n_in, s.n_out, s.n_tokens, w, x);
       }
     }
   }
   EXPECT_GT(checked, 0);
 }
 
-// At the AVX-512 level, prompts longer than the tiles (> 24 tokens, > 32 for Q8_0) take the VNNI
-// GEMM for Q4_0/Q5_0/Q8_0 (gemm_avx512.cpp) and the AVX2 GEMM for the K-quants; both reproduce
-// the AVX2 vec_dot's int32 lanes and float operations: bit-identical to vec_dot_*_avx2. Row
-// counts around the 16-row groups, token counts around the 3-token steps and 24-token chunks,
-// 1-3 threads, and extreme quants (all +-1 weights, +-5 activations: the largest sums).
-TEST(Gemm, AvxLevelGemmBitIdenticalToAvx2VecDot) {
+// At the AVX-512 level, prompts longer than the tiles (> 24 tokens, > 48 for Q8_0) take the VNNI
+// GEMM for Q4_0/Q5_0/Q8_0 (gemm_avx512.cpp), in the level's block order like its tiles and
+// vec_dot (kernels_internal.h); the K-quants' VNNI tiles reproduce the AVX2 vec_dot's int32
+// lanes and float operations. Either way bit-identical to the level's vec_dot. Row counts
+// around the 16-row groups, token counts around the 6-token steps and 24-token chunks, 1-3
+// threads, and extreme quants (all +-1 weights, +-5 activations: the largest sums).
+TEST(Gemm, AvxLevelBitIdenticalToTheLevelsVecDot) {
   if (!isa_available(Isa::kAvx512)) GTEST_SKIP() << "CPU has no AVX-512 VNNI";
   test::IsaGuard guard;
   set_active_isa(Isa::kAvx512);
@@ -190,7 +191,7 @@ TEST(Gemm, AvxLevelGemmBitIdenticalToAvx2VecDot) {
           }
           seed += 31;
           checked +=
-              expect_bit_identical_to_avx2(pool, scratch, t, n_in, s.n_out, s.n_tokens, w, x);
+              expect_bit_identical_to_level(pool, scratch, t, n_in, s.n_out, s.n_tokens, w, x);
         }
       }
     }

@@ -23,7 +23,9 @@ const TensorType kTypes[] = {TensorType::kQ4_0, TensorType::kQ5_0, TensorType::k
                              TensorType::kQ4_K, TensorType::kQ5_K, TensorType::kQ6_K,
                              TensorType::kQ4_1, TensorType::kQ3_K};
 
-// matmul(w, x) against vec_dot_with(kAvx2) bitwise; returns the number of outputs checked.
+// matmul(w, x) against the active level's vec_dot bitwise (AVX2 and the AVX-512 level's K-quants:
+// vec_dot_*_avx2; the AVX-512 level's Q4_0/Q5_0/Q8_0: its block order, kernels_internal.h);
+// returns the number of outputs checked.
 int64_t check_bitwise(ThreadPool& pool, MatmulScratch& scratch, TensorType t, int64_t n_in,
                       int64_t n_out, const std::vector<uint8_t>& w, const std::vector<float>& x,
                       int64_t n_tokens) {
@@ -35,7 +37,7 @@ int64_t check_bitwise(ThreadPool& pool, MatmulScratch& scratch, TensorType t, in
   for (int64_t tok = 0; tok < n_tokens; ++tok) {
     const auto xq = test::quantized(vt, x.data() + tok * n_in, n_in);
     for (int64_t o = 0; o < n_out; ++o) {
-      const float ref = vec_dot_with(Isa::kAvx2, t, n_in, w.data() + o * row, xq.data());
+      const float ref = vec_dot_with(active_isa(), t, n_in, w.data() + o * row, xq.data());
       const float got = y[static_cast<size_t>(tok * n_out + o)];
       // Bitwise, so that -0.0f vs 0.0f or a NaN would also fail.
       EXPECT_EQ(std::memcmp(&got, &ref, sizeof(float)), 0)
@@ -58,7 +60,7 @@ std::vector<Isa> simd_levels() {
   return v;
 }
 
-TEST(Tile, BitIdenticalToAvx2VecDot) {
+TEST(Tile, BitIdenticalToTheLevelsVecDot) {
   if (!isa_available(Isa::kAvx2)) GTEST_SKIP() << "CPU has no AVX2+FMA+F16C";
   test::IsaGuard guard;
   struct Shape {
