@@ -217,7 +217,7 @@ constexpr int64_t kExtra = 9;
 // in block order, and the 8 accumulators are summed as hsum_ps sums its 8 lanes.
 template <int RV, int RN>
 void lane_kernel(int64_t nb, const uint8_t* g, size_t group_bytes, const uint8_t* x, size_t x_row,
-            const float* ex, float* y, int64_t ldy, const __mmask16* mask) {
+                 const float* ex, float* y, int64_t ldy, const __mmask16* mask) {
   __m512 acc[RV][RN][8];
 #pragma GCC unroll 4
   for (int v = 0; v < RV; ++v)
@@ -274,13 +274,14 @@ void lane_kernel(int64_t nb, const uint8_t* g, size_t group_bytes, const uint8_t
 constexpr int kLaneTokens = 3;  // tokens per micro-kernel call (RV = 1: 24 accumulators)
 
 template <int RV>
-void lane_tokens_run(int64_t nb, const uint8_t* g, size_t group_bytes, const uint8_t* x, size_t x_row,
-                const float* ex, int64_t nc, float* y, int64_t ldy, const __mmask16* mask) {
+void lane_tokens_run(int64_t nb, const uint8_t* g, size_t group_bytes, const uint8_t* x,
+                     size_t x_row, const float* ex, int64_t nc, float* y, int64_t ldy,
+                     const __mmask16* mask) {
   const int64_t exs = kExtra * nb;
   int64_t c = 0;
   for (; c + kLaneTokens <= nc; c += kLaneTokens) {
-    lane_kernel<RV, kLaneTokens>(nb, g, group_bytes, x + c * x_row, x_row, ex + c * exs, y + c * ldy, ldy,
-                        mask);
+    lane_kernel<RV, kLaneTokens>(nb, g, group_bytes, x + c * x_row, x_row, ex + c * exs,
+                                 y + c * ldy, ldy, mask);
   }
   const uint8_t* xc = x + c * x_row;
   const float* ec = ex + c * exs;
@@ -298,7 +299,7 @@ void lane_tokens_run(int64_t nb, const uint8_t* g, size_t group_bytes, const uin
 }
 
 void lane_packed_run(int64_t n, const uint8_t* packed, int64_t nr, const uint8_t* x, size_t x_row,
-                const float* x_extra, int64_t nc, float* y, int64_t ldy) {
+                     const float* x_extra, int64_t nc, float* y, int64_t ldy) {
   const int64_t nb = n / 32;
   const size_t group_bytes = static_cast<size_t>(nb * kGroupBlockBytes);
   const int64_t ng = (nr + kGroupRows - 1) / kGroupRows;
@@ -316,7 +317,7 @@ void lane_packed_run(int64_t n, const uint8_t* packed, int64_t nr, const uint8_t
     for (int64_t grp = 0; grp < ng; ++grp) {
       const __mmask16 m[1] = {mask_of(grp)};
       lane_tokens_run<1>(nb, packed + grp * group_bytes, group_bytes, xc, x_row, ec, cn,
-                    y + c0 * ldy + grp * kGroupRows, ldy, m);
+                         y + c0 * ldy + grp * kGroupRows, ldy, m);
     }
   }
 }

@@ -152,11 +152,19 @@ void tile_avx512(GemmKind k, int64_t n, const uint8_t* w, size_t w_row, int64_t 
                  const uint8_t* x, size_t x_row, const float* x_extra, int64_t nc, float* y,
                  int64_t ldy);
 // The tiles' x_extra: floats per activation row for a matmul of nc tokens at the AVX2
-// (vnni = false) or AVX-512 level, and the function computing them from one activation row
-// (tile_prepare_x_avx512 only when the AVX-512 level is active).
+// (vnni = false) or AVX-512 level, and the function computing token t's part from its
+// activation row x into x_extra, the extras of all nc tokens (tile_x_extra_floats each, in token
+// order; tile_prepare_x_avx512 only when the AVX-512 level is active). A token's part may be
+// interleaved with its neighbours' (the AVX-512 level's Q4_0/Q5_0 batches); tokens may be
+// prepared in any order and concurrently.
+// The buffer holds tile_x_extra_floats for nc rounded up to kTileTokenGroup tokens (the
+// interleaved groups are whole).
+constexpr int64_t kTileTokenGroup = 8;
 size_t tile_x_extra_floats(GemmKind k, int64_t n, int64_t nc, bool vnni);
-void tile_prepare_x_avx2(GemmKind k, int64_t n, int64_t nc, const uint8_t* x, float* extra);
-void tile_prepare_x_avx512(GemmKind k, int64_t n, int64_t nc, const uint8_t* x, float* extra);
+void tile_prepare_x_avx2(GemmKind k, int64_t n, int64_t nc, int64_t t, const uint8_t* x,
+                         float* x_extra);
+void tile_prepare_x_avx512(GemmKind k, int64_t n, int64_t nc, int64_t t, const uint8_t* x,
+                           float* x_extra);
 
 // ---- NEON versions (aarch64 only; *_neon.cpp baseline ARMv8-A, *_dotprod.cpp +dotprod) --------
 // The quantized kernels form each block's integer sums exactly (the dotprod ones with sdot, the

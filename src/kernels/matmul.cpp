@@ -1,6 +1,6 @@
 // matmul: activations are converted once to the weight type's vec-dot format (threaded over
 // tokens), then output rows are split over threads.
-// - Tile path (up to 16 tokens at AVX2; at AVX-512 24 tokens for Q4_0/Q5_0, 48 for Q8_0 and every
+// - Tile path (up to 16 tokens at AVX2; at AVX-512 16 tokens for Q4_0/Q5_0, 48 for Q8_0 and every
 //   token count for the K-quants, tile_max_tokens_avx512; a type with tiles: decode, batched
 //   decode, short prompts): each thread takes a contiguous range
 //   of rows and runs unpack-on-the-fly tiles of rows x tokens straight from the weight rows
@@ -15,7 +15,6 @@
 //   from memory once and reused from cache for every token.
 // The tile and GEMM paths exist at the x86 AVX2 and AVX-512 levels only.
 #include <algorithm>
-#include <cstdlib>
 #include <limits>
 #include <span>
 
@@ -64,11 +63,12 @@ constexpr int64_t kMaxPanelRows = 64;
 // panel first (one thread, weights streamed from memory; bench/README.md): at AVX2 up to 16-24
 // tokens depending on the type.
 constexpr int64_t kTileMaxTokensAvx2 = 16;
-// At the AVX-512 level the VNNI GEMM of Q4_0/Q5_0 (gemm_avx512.cpp, with its packing pass)
-// overtakes the VNNI tiles at ~32 tokens, for Q8_0 (whose packing moves the most bytes) past
-// 48: one thread, 1536 x 8960, weights from memory, GMAC/s tiles vs GEMM: Q4_0 24 tokens 71.5
-// vs 63.3, 32 70.7 vs 70.8, 48 70.6 vs 75.6 (512 tokens: GEMM 92.8, the AVX2 GEMM ~50); Q8_0
-// 32 69.3 vs 60.9, 48 70.1 vs 67.9, 64 70.6 vs 74.7. The K-quants take their VNNI batch tiles
+// At the AVX-512 level the VNNI GEMM of Q4_0/Q5_0 (gemm_avx512.cpp, with its packing pass, in the
+// level's block order) overtakes the tiles (tile_legacy_lanes from 5 tokens) past 16 tokens; one
+// thread, 1536 x 8960, weights from memory, GMAC/s tiles vs GEMM: 16 tokens 74.5 vs 69.3, 20
+// 62.5 vs 76.9, 32 75.2 vs 98.9, 512: GEMM 166 (the lane-order GEMM it replaced: 92.8). Q8_0
+// (the AVX2 vec_dot's lane order; its GEMM packing moves the most bytes) past 48: 32 tokens 69.3
+// vs 60.9, 48 70.1 vs 67.9, 64 70.6 vs 74.7. The K-quants take their VNNI batch tiles
 // (tile_vnni_k.h) at every token count: at 512 tokens they beat the AVX2 GEMM (GMAC/s tiles vs
 // GEMM: Q4_K 1536 -> 8960 68.5 vs 59.4, 8960 -> 1536 66.4 vs 52.5; Q6_K 70.6 vs 52.4, 68.6 vs
 // 49.4; Q4_K_M pp512 60.9 -> 72.8 t/s in one pair).
@@ -76,8 +76,7 @@ int64_t tile_max_tokens_avx512(TensorType t) {
   switch (t) {
     case TensorType::kQ4_0:
     case TensorType::kQ5_0:
-      if (const char* e = std::getenv("DKB_TMAX")) return std::atoll(e);
-      return 24;
+      return 16;
     case TensorType::kQ8_0:
       return 48;
     case TensorType::kQ4_K:
@@ -121,12 +120,11 @@ void prepare_x_extra(const MatmulJob& job, int64_t t) {
     return;
   }
   const uint8_t* xq = job.xq + t * job.x_row;
-  float* extra = job.x_extra + t * job.x_extra_n;
   if (job.gemm != GemmKind::kNone) {
-    detail::gemm_prepare_x_avx2(job.gemm, job.n_in, xq, extra);
+    detail::gemm_prepare_x_avx2(job.gemm, job.n_in, xq, job.x_extra + t * job.x_extra_n);
   } else {
     (job.vnni ? detail::tile_prepare_x_avx512 : detail::tile_prepare_x_avx2)(
-        job.tile, job.n_in, job.n_tokens, xq, extra);
+        job.tile, job.n_in, job.n_tokens, t, xq, job.x_extra);
   }
 }
 
@@ -325,7 +323,10 @@ void quantize_activations(ThreadPool& pool, MatmulScratch& scratch, MatmulJob& j
   // Quantized rows, then (GEMM path) the per-row extra floats, 64-byte aligned.
   const size_t n_tokens = static_cast<size_t>(job.n_tokens);
   const size_t xq_bytes = (job.x_row * n_tokens + 63) / 64 * 64;
-  const size_t need = xq_bytes + job.x_extra_n * sizeof(float) * n_tokens;
+  // Room for whole token groups (the tiles' interleaved x_extra; kernels_internal.h).
+  const size_t group = static_cast<size_t>(detail::kTileTokenGroup);
+  const size_t extra_tokens = (n_tokens + group - 1) / group * group;
+  const size_t need = xq_bytes + job.x_extra_n * sizeof(float) * extra_tokens;
   if (scratch.buf.size() < need) scratch.buf.resize(need);
   job.xq = scratch.buf.data();
   job.x_extra = reinterpret_cast<float*>(scratch.buf.data() + xq_bytes);

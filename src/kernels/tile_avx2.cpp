@@ -12,8 +12,10 @@ size_t tile_x_extra_floats(GemmKind k, int64_t n, int64_t nc, bool vnni) {
   return vnni ? tile_extra_floats<true>(k, n, nc) : tile_extra_floats<false>(k, n, nc);
 }
 
-void tile_prepare_x_avx2(GemmKind k, int64_t n, int64_t /*nc*/, const uint8_t* x, float* extra) {
-  tile_prepare_legacy(k, n, x, extra);
+void tile_prepare_x_avx2(GemmKind k, int64_t n, int64_t nc, int64_t t, const uint8_t* x,
+                         float* x_extra) {
+  tile_prepare_legacy(k, n, x,
+                      x_extra + t * static_cast<int64_t>(tile_extra_floats<false>(k, n, nc)));
 }
 
 }  // namespace dkb::kernels::detail

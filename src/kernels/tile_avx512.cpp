@@ -31,10 +31,18 @@ void tile_avx512(GemmKind k, int64_t n, const uint8_t* w, size_t w_row, int64_t 
   tile_run<true>(k, n, w, w_row, nr, x, x_row, x_extra, nc, y, ldy);
 }
 
-void tile_prepare_x_avx512(GemmKind k, int64_t n, int64_t nc, const uint8_t* x, float* extra) {
+void tile_prepare_x_avx512(GemmKind k, int64_t n, int64_t nc, int64_t t, const uint8_t* x,
+                           float* x_extra) {
+  const size_t per_token = tile_extra_floats<true>(k, n, nc);
+  if (legacy_lanes<true>(k, nc)) {
+    float* group = x_extra + (t - t % kLaneTokens) * static_cast<int64_t>(per_token);
+    return prepare_legacy_lanes(k, n, nc, t, x, reinterpret_cast<uint8_t*>(group));
+  }
+  float* extra = x_extra + t * static_cast<int64_t>(per_token);
   auto* out = reinterpret_cast<uint8_t*>(extra);
   if (nc > 1 && k == GemmKind::kQ6_K) return prepare_q6_k_vnni(n, x, out);
-  if (nc > 1 && (k == GemmKind::kQ4_K || k == GemmKind::kQ5_K)) return prepare_q45_k_vnni(n, x, out);
+  if (nc > 1 && (k == GemmKind::kQ4_K || k == GemmKind::kQ5_K))
+    return prepare_q45_k_vnni(n, x, out);
   tile_prepare_legacy(k, n, x, extra);
 }
 

@@ -249,8 +249,8 @@ void block_scales(const Block* const* wr, const float* xd, int64_t nb, int64_t g
 // vec_dot. The (row, token) pairs sit in the lanes of RM * RN / 8 float vectors, so a block costs
 // one conversion, multiply and add per 8 pairs (the AVX2 order: one conversion and FMA per pair).
 template <typename Block, int RM, int RN, bool kLongRows>
-void tile_legacy_blocks(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x,
-                        size_t x_row, const float* xd, float* y, int64_t ldy, uintptr_t pf) {
+void tile_legacy_blocks(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x, size_t x_row,
+                        const float* xd, float* y, int64_t ldy, uintptr_t pf) {
   constexpr bool kQ4 = sizeof(Block) == sizeof(BlockQ4_0);
   constexpr int kPairs = RM * RN, kGroups = (kPairs + 7) / 8;
   static_assert(kGroups <= 2, "tiles of at most 16 (row, token) pairs");
@@ -300,6 +300,101 @@ void tile_legacy_blocks(int64_t nb, const uint8_t* w, size_t w_row, const uint8_
   for (int r = 0; r < RM; ++r)
 #pragma GCC unroll 8
     for (int c = 0; c < RN; ++c) y[c * ldy + r] = out[r * RN + c];
+}
+
+// Q4_0 / Q5_0 batches at the AVX-512 level, block order, with the tokens in the lanes: groups of
+// kLaneTokens tokens whose activations tile_prepare_x_avx512 interleaves (per block,
+// kTokenBlockBytes: for each of the 8 steps s the group's 4 bytes 4s..4s+3, token by token; then
+// the tokens' scales as floats; then their terms -off * sum(x) as int32; missing tokens zero).
+// vpdpbusd then multiplies 4 broadcast elements of one weight row (unsigned, u = q + off) by 4
+// elements of each token, so a block's integer dot product ends whole in the token's lane: no
+// horizontal sums, one conversion, multiply and add per (row, block) for all the tokens.
+constexpr int kLaneTokens = 8;
+static_assert(kLaneTokens == kTileTokenGroup, "x_extra is sized for whole groups");
+constexpr int64_t kTokenBlockBytes = 8 * 32 + 32 + 32;
+// From this many tokens (up to that, tile_legacy_blocks per token).
+constexpr int64_t kLaneMinTokens = 5;
+
+// The unsigned elements u = q + off of a Q4_0 (off 8) or Q5_0 (off 16) block, in element order.
+template <typename Block>
+__m256i weight_unsigned(const Block& b) {
+  if constexpr (sizeof(Block) == sizeof(BlockQ4_0)) {
+    return nibbles(b.qs);
+  } else {
+    return _mm256_or_si256(nibbles(b.qs),
+                           _mm256_and_si256(bits_to_bytes(b.qh), _mm256_set1_epi8(0x10)));
+  }
+}
+
+template <typename Block, int RM, int RN, bool kLongRows>
+void tile_legacy_lanes(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t*, size_t,
+                       const float* group, float* y, int64_t ldy, uintptr_t pf) {
+  static_assert(RN <= kLaneTokens, "one group of tokens");
+  const auto* xg = reinterpret_cast<const uint8_t*>(group);
+  __m256 acc[RM];
+  const Block* wr[RM];
+#pragma GCC unroll 8
+  for (int r = 0; r < RM; ++r) {
+    wr[r] = reinterpret_cast<const Block*>(w + r * w_row);
+    acc[r] = _mm256_setzero_ps();
+  }
+  for (int64_t b = 0; b < nb; ++b) {
+    prefetch_step<RM * sizeof(Block), kLongRows>(pf, b);
+    const uint8_t* xb = xg + b * kTokenBlockBytes;
+    __m256i xs[8];
+#pragma GCC unroll 8
+    for (int s = 0; s < 8; ++s) xs[s] = load256(xb + 32 * s);
+    const __m256 dx = _mm256_loadu_ps(reinterpret_cast<const float*>(xb + 256));
+    const __m256i init = load256(xb + 288);
+#pragma GCC unroll 8
+    for (int r = 0; r < RM; ++r) {
+      alignas(32) int32_t u[8];
+      _mm256_store_si256(reinterpret_cast<__m256i*>(u), weight_unsigned(wr[r][b]));
+      __m256i s0 = init, s1 = _mm256_setzero_si256();
+#pragma GCC unroll 4
+      for (int s = 0; s < 8; s += 2) {
+        s0 = _mm256_dpbusd_epi32(s0, _mm256_set1_epi32(u[s]), xs[s]);
+        s1 = _mm256_dpbusd_epi32(s1, _mm256_set1_epi32(u[s + 1]), xs[s + 1]);
+      }
+      const __m256 d = _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(wr[r][b].d)), dx);
+      const __m256 t = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1)), d);
+      acc[r] = _mm256_add_ps(acc[r], t);
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < RM; ++r) {
+    alignas(32) float out[8];
+    _mm256_store_ps(out, acc[r]);
+#pragma GCC unroll 8
+    for (int c = 0; c < RN; ++c) y[c * ldy + r] = out[c];
+  }
+}
+
+// Token t's part of the interleaved activations of tile_legacy_lanes (group = the first token
+// of t's group's x_extra).
+// The last token (t == nc - 1) also zeroes the lanes of the tokens its group lacks.
+inline void prepare_legacy_lanes(GemmKind k, int64_t n, int64_t nc, int64_t t, const uint8_t* x,
+                                 uint8_t* group) {
+  const int32_t off = k == GemmKind::kQ4_0 ? 8 : 16;
+  const int lane = static_cast<int>(t % kLaneTokens);
+  const auto* xb = reinterpret_cast<const BlockQ8_0*>(x);
+  for (int64_t b = 0; b < n / 32; ++b) {
+    uint8_t* gb = group + b * kTokenBlockBytes;
+    if (t == nc - 1) {
+      for (int l = lane + 1; l < kLaneTokens; ++l) {
+        for (int part = 0; part < 10; ++part) std::memset(gb + 32 * part + 4 * l, 0, 4);
+      }
+    }
+    int32_t sum = 0;
+    for (int s = 0; s < 8; ++s) {
+      std::memcpy(gb + 32 * s + 4 * lane, xb[b].qs + 4 * s, 4);
+      for (int e = 0; e < 4; ++e) sum += xb[b].qs[4 * s + e];
+    }
+    const float dx = _cvtsh_ss(xb[b].d);
+    const int32_t term = -off * sum;
+    std::memcpy(gb + 256 + 4 * lane, &dx, 4);
+    std::memcpy(gb + 288 + 4 * lane, &term, 4);
+  }
 }
 
 template <bool kVnni, typename Block, int RM, int RN, bool kLongRows = false>
@@ -575,6 +670,14 @@ struct Kernels {
   struct Q80 {
     static constexpr TileFn f = tile_legacy<kVnni, BlockQ8_0, RM, RN, kLongRows>;
   };
+  template <int RM, int RN>  // tokens in the lanes (the AVX-512 level's Q4_0 / Q5_0 batches)
+  struct Q40L {
+    static constexpr TileFn f = tile_legacy_lanes<BlockQ4_0, RM, RN, kLongRows>;
+  };
+  template <int RM, int RN>
+  struct Q50L {
+    static constexpr TileFn f = tile_legacy_lanes<BlockQ5_0, RM, RN, kLongRows>;
+  };
   template <int RM, int RN>  // K-quants: AVX2 only (k_tile_fn)
   struct Q4K {
     static constexpr TileFn f = tile_q45_k<false, RM, RN, kLongRows>;
@@ -677,6 +780,24 @@ TileFn tile_fn(GemmKind k, int rm, int rn, size_t w_row) {
   return nullptr;
 }
 
+// tile_legacy_lanes for rm rows of rn tokens (long rows: the L2 prefetch, as decode_fn).
+template <bool kVnni>
+TileFn lanes_fn(GemmKind k, int rm, int rn, size_t w_row) {
+  if constexpr (!kVnni) {
+    return nullptr;
+  } else {
+    const bool long_rows = 4 * w_row > kLongTileBytes;
+    using KS = Kernels<true, false>;
+    using KL = Kernels<true, true>;
+    if (k == GemmKind::kQ4_0) {
+      return long_rows ? pick<KL::template Q40L, 4, kLaneTokens>(rm, rn)
+                       : pick<KS::template Q40L, 4, kLaneTokens>(rm, rn);
+    }
+    return long_rows ? pick<KL::template Q50L, 4, kLaneTokens>(rm, rn)
+                     : pick<KS::template Q50L, 4, kLaneTokens>(rm, rn);
+  }
+}
+
 // Bytes of x_extra per token of the K-quant VNNI batch tiles (tile_vnni_k.h; kType 4, 5, 6:
 // Q4_K, Q5_K, Q6_K) for rows of n elements (a multiple of 256), rounded up to 64 so that every
 // token's 512-bit loads are cache-line aligned.
@@ -687,8 +808,17 @@ inline size_t tile_k_vnni_extra_bytes(int kType, int64_t n) {
 
 // Floats of x_extra per activation row: the activation scales as floats (legacy types), the
 // prepared activations of the K-quant VNNI batch tiles (tile_vnni_k.h), else none.
+// Whether a matmul of nc tokens takes tile_legacy_lanes (its x_extra interleaved by groups).
+template <bool kVnni>
+bool legacy_lanes(GemmKind k, int64_t nc) {
+  return kVnni && (k == GemmKind::kQ4_0 || k == GemmKind::kQ5_0) && nc >= kLaneMinTokens;
+}
+
 template <bool kVnni>
 size_t tile_extra_floats(GemmKind k, int64_t n, int64_t nc) {
+  if (legacy_lanes<kVnni>(k, nc)) {  // a group's bytes spread over its tokens
+    return static_cast<size_t>(n / 32 * kTokenBlockBytes / kLaneTokens / 4);
+  }
   if (k == GemmKind::kQ4_0 || k == GemmKind::kQ5_0 || k == GemmKind::kQ8_0) {
     return static_cast<size_t>(n / 32);
   }
@@ -717,7 +847,8 @@ void tile_run(GemmKind k, int64_t n, const uint8_t* w, size_t w_row, int64_t nr,
   const bool legacy = k == GemmKind::kQ4_0 || k == GemmKind::kQ5_0 || k == GemmKind::kQ8_0;
   const int64_t nb = legacy ? n / 32 : n / kQK_K;
   const size_t extra = tile_extra_floats<kVnni>(k, n, nc);
-  const Shape shape = tile_shape<kVnni>(k, nc);
+  const bool lanes = legacy_lanes<kVnni>(k, nc);
+  const Shape shape = lanes ? Shape{4, kLaneTokens} : tile_shape<kVnni>(k, nc);
   const int RM = shape.rm, RN = shape.rn;
   const uintptr_t w0 = reinterpret_cast<uintptr_t>(w);
   const int64_t pf_tiles = k == GemmKind::kQ8_0 ? 2 : 1;
@@ -728,9 +859,10 @@ void tile_run(GemmKind k, int64_t n, const uint8_t* w, size_t w_row, int64_t nr,
     const uintptr_t next = w0 + static_cast<uintptr_t>(r0 + pf_tiles * rm) * w_row;
     for (int64_t c0 = 0; c0 < nc; c0 += RN) {
       const int rn = static_cast<int>(nc - c0 < RN ? nc - c0 : RN);
-      tile_fn<kVnni>(k, rm, rn, w_row)(nb, w + r0 * w_row, w_row, x + c0 * x_row, x_row,
-                                       extra > 0 ? x_extra + c0 * extra : nullptr,
-                                       y + c0 * ldy + r0, ldy, next);
+      const TileFn fn =
+          lanes ? lanes_fn<kVnni>(k, rm, rn, w_row) : tile_fn<kVnni>(k, rm, rn, w_row);
+      fn(nb, w + r0 * w_row, w_row, x + c0 * x_row, x_row,
+         extra > 0 ? x_extra + c0 * extra : nullptr, y + c0 * ldy + r0, ldy, next);
     }
   }
 }

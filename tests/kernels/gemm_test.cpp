@@ -90,8 +90,8 @@ TEST(Gemm, MatchesScalarReferenceOnOddShapes) {
 // checks every output bitwise against that level's vec_dot (so -0.0f vs 0.0f or a NaN would
 // also fail). Returns the number of outputs checked.
 int64_t expect_bit_identical_to_level(ThreadPool& pool, MatmulScratch& scratch, TensorType t,
-                                     int64_t n_in, int64_t n_out, int64_t n_tokens,
-                                     const std::vector<uint8_t>& w, const std::vector<float>& x) {
+                                      int64_t n_in, int64_t n_out, int64_t n_tokens,
+                                      const std::vector<uint8_t>& w, const std::vector<float>& x) {
   const size_t row = tensor_row_size(t, n_in);
   std::vector<float> y(static_cast<size_t>(n_out * n_tokens), NAN);
   matmul(pool, scratch, t, w.data(), n_in, n_out, x.data(), n_tokens, y.data());
