@@ -208,12 +208,11 @@ void choose_tiled_path(MatmulJob& job) {
   const Isa isa = active_isa();
   if (isa != Isa::kAvx2 && isa != Isa::kAvx512) return;
   // One token too: with the weights on huge pages the VNNI tiles measured 10-18% faster from
-  // memory than the AVX2 ones for Q4_0 with two threads (on 4 KiB pages ~5% slower).
-  const bool avx512 = isa == Isa::kAvx512;
-  // (K-quants: one token keeps the AVX2 tiles; their VNNI tiles, tile_vnni_k.h, are batch tiles.)
-  const bool k_quant = job.wtype == TensorType::kQ4_K || job.wtype == TensorType::kQ5_K ||
-                       job.wtype == TensorType::kQ6_K;
-  job.vnni = avx512 && (job.n_tokens > 1 || !k_quant);
+  // memory than the AVX2 ones for Q4_0 with two threads (on 4 KiB pages ~5% slower). The
+  // K-quants with one token take tile_impl.h's 256-bit VNNI tiles (vpdpbusd + vpdpwssd), with
+  // more tokens tile_vnni_k.h's 512-bit batch tiles.
+  job.vnni = isa == Isa::kAvx512;
+  const bool avx512 = job.vnni;
   const int64_t tile_max = avx512 ? tile_max_tokens_avx512(job.wtype) : kTileMaxTokensAvx2;
   (job.n_tokens <= tile_max ? job.tile : job.gemm) = gemm_kind(job.wtype);
   if (vnni_gemm(job)) {
