@@ -129,7 +129,9 @@ void gemm_vnni_packed(GemmKind k, int64_t n, const uint8_t* packed, int64_t nr, 
 // (nc == 1) and small batches. x_extra as for gemm_packed_avx2.
 void tile_avx2(GemmKind k, int64_t n, const uint8_t* w, size_t w_row, int64_t nr, const uint8_t* x,
                size_t x_row, const float* x_extra, int64_t nc, float* y, int64_t ldy);
-// The same at the AVX-512 level (AVX-512 VNNI; same results bit for bit).
+// The same at the AVX-512 level (AVX-512 VNNI; same results bit for bit): every type with
+// tiles, K-quants included (one token: tile_impl.h's 256-bit VNNI tiles; more: tile_vnni_k.h's
+// 512-bit batch tiles).
 void tile_avx512(GemmKind k, int64_t n, const uint8_t* w, size_t w_row, int64_t nr,
                  const uint8_t* x, size_t x_row, const float* x_extra, int64_t nc, float* y,
                  int64_t ldy);

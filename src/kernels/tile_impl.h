@@ -17,8 +17,12 @@
 // block order, then the same horizontal sum. tests/kernels/tile_test.cpp checks this bitwise at
 // each level. With kVnni the int32 lanes come from vpdpbusd (sum of 4 u8 x s8 products, exact)
 // and vpdpwssd instead of maddubs + madd; for these value ranges no int16 step saturates, so the
-// lanes are the same integers. The K-quant batch tiles at the AVX-512 level (Q4_K, Q5_K, Q6_K,
-// two or more tokens) are tile_vnni_k.h's, on 512-bit registers; the same contract.
+// lanes are the same integers. The K-quants (Q4_K, Q5_K, Q6_K) at the AVX-512 level take the
+// kVnni tiles here with one token only (4 x 1, 256-bit, with the long-row L2 prefetch; one
+// token, two threads, weights from memory on huge pages: ~17-20% faster than the AVX2 tiles);
+// with two or more tokens tile_vnni_k.h's batch tiles, on 512-bit registers; the same contract.
+// (A 512-bit one-token Q4_K body, two 64-element groups per register, measured ~4% faster from
+// L2 but ~10% slower from memory, 1536 -> 8960 with two threads, and was not kept.)
 #pragma once
 
 #include <immintrin.h>
