@@ -147,7 +147,9 @@ void gemm_vnni_packed(GemmKind k, int64_t n, const uint8_t* packed, int64_t nr, 
 void tile_avx2(GemmKind k, int64_t n, const uint8_t* w, size_t w_row, int64_t nr, const uint8_t* x,
                size_t x_row, const float* x_extra, int64_t nc, float* y, int64_t ldy);
 // The same at the AVX-512 level (AVX-512 VNNI): Q8_0 and the K-quants bit for bit as tile_avx2
-// (their AVX2 vec_dot), Q4_0/Q5_0 in the level's block order (vec_dot_q4_0_blocks above).
+// (their AVX2 vec_dot; K-quants with one token: tile_impl.h's 256-bit VNNI tiles, more:
+// tile_vnni_k.h's 512-bit batch tiles), Q4_0/Q5_0 in the level's block order
+// (vec_dot_q4_0_blocks above).
 void tile_avx512(GemmKind k, int64_t n, const uint8_t* w, size_t w_row, int64_t nr,
                  const uint8_t* x, size_t x_row, const float* x_extra, int64_t nc, float* y,
                  int64_t ldy);

@@ -208,12 +208,14 @@ void choose_tiled_path(MatmulJob& job) {
   const Isa isa = active_isa();
   if (isa != Isa::kAvx2 && isa != Isa::kAvx512) return;
   // One token too: with the weights on huge pages the VNNI tiles measured 10-18% faster from
-  // memory than the AVX2 ones for Q4_0 with two threads (on 4 KiB pages ~5% slower).
+  // memory than the AVX2 ones for Q4_0 with two threads (on 4 KiB pages ~5% slower). The
+  // K-quants with one token take tile_impl.h's 256-bit VNNI tiles (vpdpbusd + vpdpwssd; no
+  // x_extra, like the AVX2 ones): two threads, weights from memory on huge pages, GB/s AVX2 vs
+  // VNNI tiles: Q4_K 1536 -> 8960 ~36 vs ~43, 8960 -> 1536 ~35.5 vs ~41.5; Q6_K ~45.5 vs ~54.5,
+  // ~42 vs ~49; one thread from L2 +17-24%. With more tokens: tile_vnni_k.h's 512-bit batch
+  // tiles.
   const bool avx512 = isa == Isa::kAvx512;
-  // (K-quants: one token keeps the AVX2 tiles; their VNNI tiles, tile_vnni_k.h, are batch tiles.)
-  const bool k_quant = job.wtype == TensorType::kQ4_K || job.wtype == TensorType::kQ5_K ||
-                       job.wtype == TensorType::kQ6_K;
-  job.vnni = avx512 && (job.n_tokens > 1 || !k_quant);
+  job.vnni = avx512;
   const int64_t tile_max = avx512 ? tile_max_tokens_avx512(job.wtype) : kTileMaxTokensAvx2;
   (job.n_tokens <= tile_max ? job.tile : job.gemm) = gemm_kind(job.wtype);
   if (vnni_gemm(job)) {

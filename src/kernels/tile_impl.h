@@ -17,11 +17,15 @@
 // block order, then the same horizontal sum. tests/kernels/tile_test.cpp checks this bitwise at
 // each level. With kVnni the int32 lanes come from vpdpbusd (sum of 4 u8 x s8 products, exact)
 // and vpdpwssd instead of maddubs + madd; for these value ranges no int16 step saturates, so the
-// lanes are the same integers. The K-quant batch tiles at the AVX-512 level (Q4_K, Q5_K, Q6_K,
-// two or more tokens) are tile_vnni_k.h's, on 512-bit registers; the same contract. Except:
-// Q4_0 and Q5_0 at the AVX-512 level (tile_legacy_blocks) follow that level's block order
-// instead (kernels_internal.h), as its GEMM does: per block the exact integer dot product of a
-// (row, token), then one conversion, multiply and add.
+// lanes are the same integers. The K-quants (Q4_K, Q5_K, Q6_K) at the AVX-512 level take the
+// kVnni tiles here with one token only (4 x 1, 256-bit, with the long-row L2 prefetch; one
+// token, two threads, weights from memory on huge pages: ~17-20% faster than the AVX2 tiles);
+// with two or more tokens tile_vnni_k.h's batch tiles, on 512-bit registers; the same contract.
+// (A 512-bit one-token Q4_K body, two 64-element groups per register, measured ~4% faster from
+// L2 but ~10% slower from memory, 1536 -> 8960 with two threads, and was not kept.) Except:
+// Q4_0 and Q5_0 at the AVX-512 level (tile_legacy_blocks, tile_legacy_lanes) follow that
+// level's block order instead (kernels_internal.h), as its GEMM does: per block the exact
+// integer dot product of a (row, token), then one conversion, multiply and add.
 #pragma once
 
 #include <immintrin.h>
@@ -450,11 +454,19 @@ struct KBlock<true> {
   using type = BlockQ5_K;
 };
 
-// Q4_K / Q5_K x Q8_K (AVX2; the VNNI batch tiles are tile_vnni_k.h's): vec_dot_q{4,5}_k_avx2's
-// lanes (per 64 elements: low nibbles times scale 2j, high nibbles times scale 2j+1, via madd),
-// its separate 4-lane min accumulator fed with -d_x * dmin times madd(mins, pairwise-added
-// bsums), and its final sum of the two.
-template <bool kFive, int RM, int RN, bool kLongRows = false>
+// int32 lanes holding v as int16 in the low half and 0 in the high half, so that
+// vpdpwssd(acc, p, lanes) adds v * p for any p that fits int16 (the high half of p, its sign
+// extension, meets the 0).
+static __m256i lo16_lanes(__m128i v16) {
+  return _mm256_cvtepu16_epi32(v16);
+}
+
+// Q4_K / Q5_K x Q8_K: vec_dot_q{4,5}_k_avx2's lanes (per 64 elements: low nibbles times scale
+// 2j, high nibbles times scale 2j+1, via madd), its separate 4-lane min accumulator fed with
+// -d_x * dmin times madd(mins, pairwise-added bsums), and its final sum of the two. With VNNI
+// (one token; the VNNI batch tiles are tile_vnni_k.h's) the 4-element sums come from vpdpbusd
+// (|sum| <= 4 * 31 * 128 fits int16) and are scaled and accumulated by vpdpwssd.
+template <bool kVnni, bool kFive, int RM, int RN, bool kLongRows = false>
 void tile_q45_k(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x, size_t x_row,
                 const float*, float* y, int64_t ldy, uintptr_t pf) {
   using Block = typename KBlock<kFive>::type;
@@ -476,7 +488,8 @@ void tile_q45_k(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x, si
       const __m256i bs = load256(xb[c]->bsums);
       q8s[c] = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
     }
-    __m256i scales[RM];  // int16 scales 0..7 in both 128-bit lanes
+    __m256i scales[RM];               // AVX2: int16 scales 0..7 in both 128-bit lanes
+    alignas(32) int32_t sc32[RM][8];  // VNNI: scale j as lo16_lanes
     __m256i sumi[RM][RN];
 #pragma GCC unroll 8
     for (int r = 0; r < RM; ++r) {
@@ -485,7 +498,11 @@ void tile_q45_k(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x, si
       const __m256i ms = _mm256_cvtepu8_epi16(unpack_scales_mins(a->scales));
       const __m128i mins = _mm256_extracti128_si256(ms, 1);
       const __m128i sc128 = _mm256_castsi256_si128(ms);
-      scales[r] = _mm256_set_m128i(sc128, sc128);
+      if constexpr (kVnni) {
+        _mm256_store_si256(reinterpret_cast<__m256i*>(sc32[r]), lo16_lanes(sc128));
+      } else {
+        scales[r] = _mm256_set_m128i(sc128, sc128);
+      }
 #pragma GCC unroll 8
       for (int c = 0; c < RN; ++c) {
         const float dmin = -xb[c]->d * adm;
@@ -521,13 +538,25 @@ void tile_q45_k(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x, si
           qh = _mm256_or_si256(qh, _mm256_and_si256(_mm256_slli_epi16(hb[r], 3), bit4));
           hb[r] = _mm256_srli_epi16(hb[r], 2);
         }
-        const __m256i sl = broadcast16(scales[r], 2 * j);
-        const __m256i sh = broadcast16(scales[r], 2 * j + 1);
+        if constexpr (kVnni) {
+          const __m256i sl = _mm256_set1_epi32(sc32[r][2 * j]);
+          const __m256i sh = _mm256_set1_epi32(sc32[r][2 * j + 1]);
 #pragma GCC unroll 8
-        for (int c = 0; c < RN; ++c) {
-          const __m256i p_l = _mm256_madd_epi16(sl, _mm256_maddubs_epi16(ql, xl[c]));
-          const __m256i p_h = _mm256_madd_epi16(sh, _mm256_maddubs_epi16(qh, xh[c]));
-          sumi[r][c] = _mm256_add_epi32(sumi[r][c], _mm256_add_epi32(p_l, p_h));
+          for (int c = 0; c < RN; ++c) {
+            const __m256i zero = _mm256_setzero_si256();
+            const __m256i p_l = _mm256_dpbusd_epi32(zero, ql, xl[c]);
+            const __m256i p_h = _mm256_dpbusd_epi32(zero, qh, xh[c]);
+            sumi[r][c] = _mm256_dpwssd_epi32(_mm256_dpwssd_epi32(sumi[r][c], p_l, sl), p_h, sh);
+          }
+        } else {
+          const __m256i sl = broadcast16(scales[r], 2 * j);
+          const __m256i sh = broadcast16(scales[r], 2 * j + 1);
+#pragma GCC unroll 8
+          for (int c = 0; c < RN; ++c) {
+            const __m256i p_l = _mm256_madd_epi16(sl, _mm256_maddubs_epi16(ql, xl[c]));
+            const __m256i p_h = _mm256_madd_epi16(sh, _mm256_maddubs_epi16(qh, xh[c]));
+            sumi[r][c] = _mm256_add_epi32(sumi[r][c], _mm256_add_epi32(p_l, p_h));
+          }
         }
       }
     }
@@ -547,11 +576,12 @@ void tile_q45_k(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x, si
     for (int r = 0; r < RM; ++r) y[c * ldy + r] = hsum_ps(acc[r][c]) + hsum_ps128(acc_m[r][c]);
 }
 
-// Q6_K x Q8_K (AVX2; the VNNI batch tiles are tile_vnni_k.h's): vec_dot_q6_k_avx2's lanes
-// (maddubs(q, x) - maddubs(32, x) in int16, the latter per token only, times the int8 scale of
-// each 16 elements via madd). Loop order: 32-element chunk, then token (its activation terms),
+// Q6_K x Q8_K: vec_dot_q6_k_avx2's lanes (maddubs(q, x) - maddubs(32, x) in int16, the latter
+// per token only, times the int8 scale of each 16 elements via madd); with VNNI (one token; the
+// VNNI batch tiles are tile_vnni_k.h's) dpbusd(-32 * sum4(x), q, x) (|sum| <= 4 * 32 * 128 fits
+// int16) scaled by vpdpwssd. Loop order: 32-element chunk, then token (its activation terms),
 // then row (its quants of the chunk), so activation work is shared by all rows.
-template <int RM, int RN, bool kLongRows = false>
+template <bool kVnni, int RM, int RN, bool kLongRows = false>
 void tile_q6_k(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x, size_t x_row,
                const float*, float* y, int64_t ldy, uintptr_t pf) {
   const __m256i m4 = _mm256_set1_epi8(0xF);
@@ -569,7 +599,8 @@ void tile_q6_k(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x, siz
     for (int c = 0; c < RN; ++c) xb[c] = reinterpret_cast<const BlockQ8_K*>(x + c * x_row) + i;
     const BlockQ6_K* a[RM];
     // Per row, the scale vector of each 32-element chunk s = 4j + k: scale 2s for the first 16
-    // elements (low 128 bits), 2s + 1 for the next 16, as int16 lanes for madd.
+    // elements (low 128 bits), 2s + 1 for the next 16 (AVX2: int16 lanes for madd; VNNI:
+    // lo16_lanes for vpdpwssd).
     alignas(32) __m256i sv[RM][8];
     __m256i sumi[RM][RN];
 #pragma GCC unroll 8
@@ -581,13 +612,23 @@ void tile_q6_k(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x, siz
       for (int j = 0; j < 2; ++j) {
         const __m128i half =
             j == 0 ? _mm256_castsi256_si128(sc16) : _mm256_extracti128_si256(sc16, 1);
-        const __m256i both = _mm256_set_m128i(half, half);
+        if constexpr (kVnni) {
+          const __m256i s32 = lo16_lanes(half);
 #pragma GCC unroll 4
-        for (int k = 0; k < 4; ++k) {
-          sv[r][4 * j + k] = _mm256_shuffle_epi8(
-              both, _mm256_set_m128i(
-                        _mm_set1_epi16(static_cast<int16_t>(((4 * k + 3) << 8) | (4 * k + 2))),
-                        _mm_set1_epi16(static_cast<int16_t>(((4 * k + 1) << 8) | (4 * k)))));
+          for (int k = 0; k < 4; ++k) {
+            sv[r][4 * j + k] = _mm256_permutevar8x32_epi32(
+                s32, _mm256_setr_epi32(2 * k, 2 * k, 2 * k, 2 * k, 2 * k + 1, 2 * k + 1, 2 * k + 1,
+                                       2 * k + 1));
+          }
+        } else {
+          const __m256i both = _mm256_set_m128i(half, half);
+#pragma GCC unroll 4
+          for (int k = 0; k < 4; ++k) {
+            sv[r][4 * j + k] = _mm256_shuffle_epi8(
+                both, _mm256_set_m128i(
+                          _mm_set1_epi16(static_cast<int16_t>(((4 * k + 3) << 8) | (4 * k + 2))),
+                          _mm_set1_epi16(static_cast<int16_t>(((4 * k + 1) << 8) | (4 * k)))));
+          }
         }
       }
 #pragma GCC unroll 8
@@ -601,7 +642,12 @@ void tile_q6_k(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x, siz
 #pragma GCC unroll 8
         for (int c = 0; c < RN; ++c) {
           xv[c] = load256(xb[c]->qs + 128 * j + 32 * k);
-          x32[c] = _mm256_maddubs_epi16(m32s, xv[c]);
+          if constexpr (kVnni) {
+            const __m256i zero = _mm256_setzero_si256();
+            x32[c] = _mm256_sub_epi32(zero, _mm256_dpbusd_epi32(zero, m32s, xv[c]));
+          } else {
+            x32[c] = _mm256_maddubs_epi16(m32s, xv[c]);
+          }
         }
 #pragma GCC unroll 8
         for (int r = 0; r < RM; ++r) {
@@ -619,8 +665,13 @@ void tile_q6_k(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x, siz
           const __m256i s = sv[r][4 * j + k];
 #pragma GCC unroll 8
           for (int c = 0; c < RN; ++c) {
-            const __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(q, xv[c]), x32[c]);
-            sumi[r][c] = _mm256_add_epi32(sumi[r][c], _mm256_madd_epi16(s, p16));
+            if constexpr (kVnni) {
+              const __m256i p = _mm256_dpbusd_epi32(x32[c], q, xv[c]);
+              sumi[r][c] = _mm256_dpwssd_epi32(sumi[r][c], p, s);
+            } else {
+              const __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(q, xv[c]), x32[c]);
+              sumi[r][c] = _mm256_add_epi32(sumi[r][c], _mm256_madd_epi16(s, p16));
+            }
           }
         }
       }
@@ -678,17 +729,17 @@ struct Kernels {
   struct Q50L {
     static constexpr TileFn f = tile_legacy_lanes<BlockQ5_0, RM, RN, kLongRows>;
   };
-  template <int RM, int RN>  // K-quants: AVX2 only (k_tile_fn)
+  template <int RM, int RN>  // K-quants with kVnni: one token only (k_tile_fn)
   struct Q4K {
-    static constexpr TileFn f = tile_q45_k<false, RM, RN, kLongRows>;
+    static constexpr TileFn f = tile_q45_k<kVnni, false, RM, RN, kLongRows>;
   };
   template <int RM, int RN>
   struct Q5K {
-    static constexpr TileFn f = tile_q45_k<true, RM, RN, kLongRows>;
+    static constexpr TileFn f = tile_q45_k<kVnni, true, RM, RN, kLongRows>;
   };
   template <int RM, int RN>
   struct Q6K {
-    static constexpr TileFn f = tile_q6_k<RM, RN, kLongRows>;
+    static constexpr TileFn f = tile_q6_k<kVnni, RM, RN, kLongRows>;
   };
 };
 
@@ -708,15 +759,24 @@ Shape tile_shape(GemmKind k, int64_t nc) {
   return {4, 4};
 }
 
-// The AVX2 K-quant tiles; none at the AVX-512 level, whose K-quant batches take
-// tile_run_k_vnni (tile_vnni_k.h, via tile_avx512) and whose decode stays at the AVX2 level
-// (matmul.cpp).
+// The K-quant tiles: at AVX2 every token count; at the AVX-512 level one token only (rn == 1,
+// else null: its K-quant batches take tile_run_k_vnni, tile_vnni_k.h, via tile_avx512).
 template <bool kVnni, bool kLongRows = false>
 TileFn k_tile_fn(GemmKind k, int rm, int rn) {
+  using K = Kernels<kVnni, kLongRows>;
   if constexpr (kVnni) {
-    return nullptr;
+    if (rn != 1) return nullptr;
+    switch (k) {
+      case GemmKind::kQ4_K:
+        return pick<K::template Q4K, 4, 1>(rm, rn);
+      case GemmKind::kQ5_K:
+        return pick<K::template Q5K, 4, 1>(rm, rn);
+      case GemmKind::kQ6_K:
+        return pick<K::template Q6K, 4, 1>(rm, rn);
+      default:
+        return nullptr;
+    }
   } else {
-    using K = Kernels<false, kLongRows>;
     switch (k) {
       case GemmKind::kQ4_K:
         return rn == 1 ? pick<K::template Q4K, 4, 1>(rm, rn) : pick<K::template Q4K, 4, 4>(rm, rn);

@@ -66,7 +66,9 @@ TEST(Tile, BitIdenticalToTheLevelsVecDot) {
   struct Shape {
     int64_t blocks, n_out;
   };
-  // {240, 9}: Q4_0/Q5_0/Q8_0 tiles of 4 rows > 16 KiB (the L2 prefetch).
+  // {240, 9}: Q4_0/Q5_0/Q8_0 tiles of 4 rows > 16 KiB (the L2 prefetch); {35, 130} (8960
+  // inputs, ffn_down's width) does the same for the K-quants, whose one-token tiles at the
+  // AVX-512 level are the 256-bit VNNI ones (17 blocks: short Q4_K/Q5_K/Q6_K tiles).
   const Shape shapes[] = {{1, 1},  {1, 7},   {3, 5},    {7, 13},  {8, 9},   {9, 67},
                           {16, 3}, {17, 66}, {35, 130}, {2, 257}, {5, 129}, {240, 9}};
   const int64_t token_counts[] = {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 63, 64, 65};

@@ -27,9 +27,9 @@ namespace dkb::kernels {
 
 // ---- scalar conversions ------------------------------------------------------------------
 float fp16_to_fp32(uint16_t h);
-uint16_t fp32_to_fp16(float f);    // round to nearest even, like ggml
+uint16_t fp32_to_fp16(float f);  // round to nearest even, like ggml
 float bf16_to_fp32(uint16_t h);
-uint16_t fp32_to_bf16(float f);    // round to nearest even, NaN preserved, like ggml
+uint16_t fp32_to_bf16(float f);  // round to nearest even, NaN preserved, like ggml
 
 // ---- type support --------------------------------------------------------------------------
 // True when dequantize/vec_dot support weight type t (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1,
@@ -62,7 +62,8 @@ float vec_dot(TensorType t, int64_t n, const void* w_row, const void* x_row);
 // - x86-64:
 //   - kAvx2: AVX2+FMA+F16C;
 //   - kAvx512: kAvx2 plus AVX-512 F/BW/VL/VNNI (vpdpbusd/vpdpwssd), used by matmul's tiles
-//     (Q4_0/Q5_0/Q8_0 from one token, K-quants from two: decode, batched decode, short prompts)
+//     (Q4_0/Q5_0/Q8_0 and the K-quants from one token: decode, batched decode, short prompts;
+//     the K-quants at every token count)
 //     and its Q4_0/Q5_0/Q8_0 GEMM; everything else runs the AVX2 code, and results are
 //     bit-identical to kAvx2's.
 // - aarch64 (NEON is part of ARMv8-A):
