@@ -42,11 +42,14 @@ bool cpu_supports(Isa isa) {
 VecDotFn simd_vec_dot(TensorType t, Isa isa) {
   if (!is_x86_level(isa)) return nullptr;
   using T = TensorType;
-  // The AVX-512 level's block order for Q4_0 and Q5_0, as its tiles and GEMM compute them
-  // (kernels_internal.h); matmul never calls these row by row at that level.
+  // The AVX-512 level's block order for Q4_0, Q5_0 and the K-quants, as its tiles and GEMMs
+  // compute them (kernels_internal.h); matmul never calls these row by row at that level.
   if (isa == Isa::kAvx512) {
     if (t == T::kQ4_0) return vec_dot_q4_0_blocks;
     if (t == T::kQ5_0) return vec_dot_q5_0_scalar;
+    if (t == T::kQ4_K) return vec_dot_q4_k_scalar;
+    if (t == T::kQ5_K) return vec_dot_q5_k_scalar;
+    if (t == T::kQ6_K) return vec_dot_q6_k_scalar;
   }
   switch (t) {
     case T::kF32:

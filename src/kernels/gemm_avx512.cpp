@@ -1,8 +1,9 @@
 // AVX-512 VNNI GEMM for many activation rows (prefill) of the legacy weight types Q4_0, Q5_0 and
-// Q8_0: weight rows are packed per panel into a row-interleaved layout, so one 512-bit vpdpbusd
-// multiplies 4 elements of 16 weight rows by 4 broadcast elements of one token, and a block's
-// integer dot product ends up whole in one int32 lane per row: one conversion and one float
-// update per (16 rows, token, 32-element block).
+// Q8_0 (the K-quants: gemm_k_avx512.cpp, the same method, dispatched from here): weight rows are
+// packed per panel into a row-interleaved layout, so one 512-bit vpdpbusd multiplies 4 elements of
+// 16 weight rows by 4 broadcast elements of one token, and a block's integer dot product ends up
+// whole in one int32 lane per row: one conversion and one float update per (16 rows, token,
+// 32-element block).
 //
 // Packed layout of a group of 16 weight rows (rows past the panel's end are zero with scale 0),
 // per 32-element block b (kGroupBlockBytes bytes): for each of the 8 steps s, the 16 rows' 4
@@ -28,6 +29,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "gemm_vnni.h"
 #include "kernels/blocks.h"
 #include "kernels_internal.h"
 
@@ -325,21 +327,30 @@ void lane_packed_run(int64_t n, const uint8_t* packed, int64_t nr, const uint8_t
 }  // namespace
 
 bool gemm_vnni_supports(GemmKind k) {
-  return k == GemmKind::kQ4_0 || k == GemmKind::kQ5_0 || k == GemmKind::kQ8_0;
+  return k != GemmKind::kNone;
 }
+
+namespace {
+bool is_k(GemmKind k) {
+  return k == GemmKind::kQ4_K || k == GemmKind::kQ5_K || k == GemmKind::kQ6_K;
+}
+}  // namespace
 
 size_t gemm_vnni_packed_bytes(GemmKind k, int64_t n, int64_t nr) {
   if (!gemm_vnni_supports(k)) return 0;
+  if (is_k(k)) return gemm_vnni_k_packed_bytes(k, n, nr);
   const int64_t groups = (nr + kGroupRows - 1) / kGroupRows;
   return static_cast<size_t>(groups * (n / 32) * kGroupBlockBytes);
 }
 
 size_t gemm_vnni_x_extra_floats(GemmKind k, int64_t n) {
   if (!gemm_vnni_supports(k)) return 0;
+  if (is_k(k)) return gemm_vnni_k_x_extra_floats(k, n);
   return static_cast<size_t>((k == GemmKind::kQ8_0 ? kExtra : 2) * (n / 32));
 }
 
 void gemm_vnni_prepare_x(GemmKind k, int64_t n, const uint8_t* x, float* extra) {
+  if (is_k(k)) return gemm_vnni_k_prepare_x(k, n, x, extra);
   const int64_t nb = n / 32;
   const int32_t off = offset_of(k);
   const auto* xb = reinterpret_cast<const BlockQ8_0*>(x);
@@ -364,6 +375,7 @@ void gemm_vnni_prepare_x(GemmKind k, int64_t n, const uint8_t* x, float* extra) 
 
 void gemm_vnni_pack(GemmKind k, const uint8_t* w, size_t w_row, int64_t nr, int64_t n,
                     uint8_t* dst) {
+  if (is_k(k)) return gemm_vnni_k_pack(k, w, w_row, nr, n, dst);
   const int64_t nb = n / 32;
   const int64_t groups = (nr + kGroupRows - 1) / kGroupRows;
   const size_t group_bytes = static_cast<size_t>(nb * kGroupBlockBytes);
@@ -400,7 +412,9 @@ void gemm_vnni_pack(GemmKind k, const uint8_t* w, size_t w_row, int64_t nr, int6
 
 void gemm_vnni_packed(GemmKind k, int64_t n, const uint8_t* packed, int64_t nr, const uint8_t* x,
                       size_t x_row, const float* x_extra, int64_t nc, float* y, int64_t ldy) {
-  if (k == GemmKind::kQ8_0) {
+  if (is_k(k)) {
+    gemm_vnni_k_packed(k, n, packed, nr, x, x_row, x_extra, nc, y, ldy);
+  } else if (k == GemmKind::kQ8_0) {
     lane_packed_run(n, packed, nr, x, x_row, x_extra, nc, y, ldy);
   } else {
     packed_run(n, packed, nr, x, x_row, x_extra, nc, y, ldy);

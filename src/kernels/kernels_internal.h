@@ -127,7 +127,7 @@ void gemm_packed_avx2(GemmKind k, int64_t n, const uint8_t* packed, int64_t nr, 
 // Prefill of the legacy types: rows packed 16 at a time, interleaved so that one vpdpbusd
 // covers 16 rows; results as the level's vec_dot: Q4_0/Q5_0 in its block order
 // (vec_dot_q4_0_blocks above), Q8_0 bit for bit vec_dot_q8_0_avx2.
-bool gemm_vnni_supports(GemmKind k);  // Q4_0, Q5_0, Q8_0
+bool gemm_vnni_supports(GemmKind k);  // every GemmKind: Q4_0, Q5_0, Q8_0, Q4_K, Q5_K, Q6_K
 // Bytes of nr packed rows of n elements (rounded up to whole groups of 16 rows).
 size_t gemm_vnni_packed_bytes(GemmKind k, int64_t n, int64_t nr);
 void gemm_vnni_pack(GemmKind k, const uint8_t* w, size_t w_row, int64_t nr, int64_t n,

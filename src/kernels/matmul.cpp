@@ -1,21 +1,20 @@
 // matmul: activations are converted once to the weight type's vec-dot format (threaded over
 // tokens), then output rows are split over threads.
-// - Tile path (up to 16 tokens at AVX2; at AVX-512 16 tokens for Q4_0/Q5_0, 48 for Q8_0 and every
-//   token count for the K-quants, tile_max_tokens_avx512; a type with tiles: decode, batched
+// - Tile path (up to 16 tokens at AVX2; at AVX-512 16 tokens for Q4_0/Q5_0, 24 for the K-quants, 48
+//   for Q8_0, tile_max_tokens_avx512; a type with tiles: decode, batched
 //   decode, short prompts): each thread takes a contiguous range
 //   of rows and runs unpack-on-the-fly tiles of rows x tokens straight from the weight rows
 //   (tile_impl.h): one read of each weight byte, with a software prefetch of the next tile, no
 //   packing pass.
 // - GEMM path (more tokens: prefill): each thread takes panels of weight rows sized to stay in
 //   L2, unpacks ("packs") a panel once into int8 blocks and runs the register-blocked
-//   micro-kernel over all tokens (gemm_avx2.cpp; at the AVX-512 level Q4_0/Q5_0/Q8_0 take the
-//   VNNI GEMM of gemm_avx512.cpp, 16 rows interleaved per instruction).
+//   micro-kernel over all tokens (gemm_avx2.cpp; at the AVX-512 level the VNNI GEMMs of
+//   gemm_avx512.cpp / gemm_k_avx512.cpp, 16 rows interleaved per instruction).
 // - Otherwise (scalar and NEON levels; other types): each thread walks its rows in tiles and,
 //   within a tile, loops over all tokens with the row dot product, so a weight tile is read
 //   from memory once and reused from cache for every token.
 // The tile and GEMM paths exist at the x86 AVX2 and AVX-512 levels only.
 #include <algorithm>
-#include <limits>
 #include <span>
 
 #include "base/status.h"
@@ -68,10 +67,9 @@ constexpr int64_t kTileMaxTokensAvx2 = 16;
 // thread, 1536 x 8960, weights from memory, GMAC/s tiles vs GEMM: 16 tokens 74.5 vs 69.3, 20
 // 62.5 vs 76.9, 32 75.2 vs 98.9, 512: GEMM 166 (the lane-order GEMM it replaced: 92.8). Q8_0
 // (the AVX2 vec_dot's lane order; its GEMM packing moves the most bytes) past 48: 32 tokens 69.3
-// vs 60.9, 48 70.1 vs 67.9, 64 70.6 vs 74.7. The K-quants take their VNNI batch tiles
-// (tile_vnni_k.h) at every token count: at 512 tokens they beat the AVX2 GEMM (GMAC/s tiles vs
-// GEMM: Q4_K 1536 -> 8960 68.5 vs 59.4, 8960 -> 1536 66.4 vs 52.5; Q6_K 70.6 vs 52.4, 68.6 vs
-// 49.4; Q4_K_M pp512 60.9 -> 72.8 t/s in one pair).
+// vs 60.9, 48 70.1 vs 67.9, 64 70.6 vs 74.7. The K-quants (block order too: tile_vnni_k.h's
+// batch tiles vs gemm_k_avx512.cpp) past 24: Q4_K 16 tokens 76.1 vs 58.8, 32 71.6 vs 87.3, 64
+// 72.4 vs 115.0, 512 73.1 vs 161.0; Q6_K 16 70.1 vs 58.9, 32 70.0 vs 84.7, 512 72.1 vs 155.5.
 int64_t tile_max_tokens_avx512(TensorType t) {
   switch (t) {
     case TensorType::kQ4_0:
@@ -82,7 +80,7 @@ int64_t tile_max_tokens_avx512(TensorType t) {
     case TensorType::kQ4_K:
     case TensorType::kQ5_K:
     case TensorType::kQ6_K:
-      return std::numeric_limits<int64_t>::max();
+      return 24;
     default:
       return 64;
   }

@@ -472,8 +472,10 @@ void tile_q45_k(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x, si
   using Block = typename KBlock<kFive>::type;
   const __m256i m4 = _mm256_set1_epi8(0xF);
   const __m256i bit4 = _mm256_set1_epi8(0x10);
+  static_assert(!kVnni || RM * RN <= 8, "the VNNI tiles serve one token (4 x 1)");
   __m256 acc[RM][RN];
   __m128 acc_m[RM][RN];
+  float accs[RM][RN] = {};  // kVnni: the block order's sums
 #pragma GCC unroll 8
   for (int r = 0; r < RM; ++r)
 #pragma GCC unroll 8
@@ -491,6 +493,7 @@ void tile_q45_k(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x, si
     __m256i scales[RM];               // AVX2: int16 scales 0..7 in both 128-bit lanes
     alignas(32) int32_t sc32[RM][8];  // VNNI: scale j as lo16_lanes
     __m256i sumi[RM][RN];
+    __m256i summs[RM * RN];  // kVnni: the min terms' 4 int32 lanes (upper 4 lanes 0)
 #pragma GCC unroll 8
     for (int r = 0; r < RM; ++r) {
       const Block* a = reinterpret_cast<const Block*>(w + r * w_row) + i;
@@ -505,9 +508,14 @@ void tile_q45_k(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x, si
       }
 #pragma GCC unroll 8
       for (int c = 0; c < RN; ++c) {
-        const float dmin = -xb[c]->d * adm;
-        acc_m[r][c] = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(_mm_madd_epi16(mins, q8s[c])),
-                                   acc_m[r][c]);
+        if constexpr (kVnni) {
+          summs[r * RN + c] =
+              _mm256_inserti128_si256(_mm256_setzero_si256(), _mm_madd_epi16(mins, q8s[c]), 0);
+        } else {
+          const float dmin = -xb[c]->d * adm;
+          acc_m[r][c] = _mm_fmadd_ps(_mm_set1_ps(dmin),
+                                     _mm_cvtepi32_ps(_mm_madd_epi16(mins, q8s[c])), acc_m[r][c]);
+        }
         sumi[r][c] = _mm256_setzero_si256();
       }
     }
@@ -560,20 +568,47 @@ void tile_q45_k(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x, si
         }
       }
     }
+    if constexpr (kVnni) {
+      // The AVX-512 level's block order: the exact isum and summs, then the scalar
+      // reference's sumf += d * isum - dmin * summs.
+      constexpr int N = RM * RN;
+      __m256i flat[N];
 #pragma GCC unroll 8
-    for (int r = 0; r < RM; ++r) {
-      const float ad = _cvtsh_ss((reinterpret_cast<const Block*>(w + r * w_row) + i)->d);
+      for (int r = 0; r < RM; ++r)
 #pragma GCC unroll 8
-      for (int c = 0; c < RN; ++c) {
-        const float d = xb[c]->d * ad;
-        acc[r][c] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi[r][c]), acc[r][c]);
+        for (int c = 0; c < RN; ++c) flat[r * RN + c] = sumi[r][c];
+      alignas(32) int32_t is[8], ms[8];
+      _mm256_store_si256(reinterpret_cast<__m256i*>(is), hsum_lanes<N>(flat));
+      _mm256_store_si256(reinterpret_cast<__m256i*>(ms), hsum_lanes<N>(summs));
+#pragma GCC unroll 8
+      for (int r = 0; r < RM; ++r) {
+        const Block* a = reinterpret_cast<const Block*>(w + r * w_row) + i;
+        const float ad = _cvtsh_ss(a->d), adm = _cvtsh_ss(a->dmin);
+#pragma GCC unroll 8
+        for (int c = 0; c < RN; ++c) {
+          const float d = ad * xb[c]->d, dmin = adm * xb[c]->d;
+          accs[r][c] +=
+              d * static_cast<float>(is[r * RN + c]) - dmin * static_cast<float>(ms[r * RN + c]);
+        }
+      }
+    } else {
+#pragma GCC unroll 8
+      for (int r = 0; r < RM; ++r) {
+        const float ad = _cvtsh_ss((reinterpret_cast<const Block*>(w + r * w_row) + i)->d);
+#pragma GCC unroll 8
+        for (int c = 0; c < RN; ++c) {
+          const float d = xb[c]->d * ad;
+          acc[r][c] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi[r][c]), acc[r][c]);
+        }
       }
     }
   }
 #pragma GCC unroll 8
   for (int c = 0; c < RN; ++c)
 #pragma GCC unroll 8
-    for (int r = 0; r < RM; ++r) y[c * ldy + r] = hsum_ps(acc[r][c]) + hsum_ps128(acc_m[r][c]);
+    for (int r = 0; r < RM; ++r) {
+      y[c * ldy + r] = kVnni ? accs[r][c] : hsum_ps(acc[r][c]) + hsum_ps128(acc_m[r][c]);
+    }
 }
 
 // Q6_K x Q8_K: vec_dot_q6_k_avx2's lanes (maddubs(q, x) - maddubs(32, x) in int16, the latter
@@ -587,6 +622,8 @@ void tile_q6_k(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x, siz
   const __m256i m4 = _mm256_set1_epi8(0xF);
   const __m256i m30 = _mm256_set1_epi8(0x30);
   const __m256i m32s = _mm256_set1_epi8(32);
+  static_assert(!kVnni || RM * RN <= 8, "the VNNI tiles serve one token (4 x 1)");
+  float accs[RM][RN] = {};  // kVnni: the block order's sums
   __m256 acc[RM][RN];
 #pragma GCC unroll 8
   for (int r = 0; r < RM; ++r)
@@ -676,17 +713,44 @@ void tile_q6_k(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x, siz
         }
       }
     }
+    if constexpr (kVnni) {
+      // The AVX-512 level's block order: the exact isum, then the scalar reference's
+      // sumf += (dw * dx) * isum.
+      constexpr int N = RM * RN;
+      __m256i flat[N];
 #pragma GCC unroll 8
-    for (int r = 0; r < RM; ++r) {
-      const float ad = _cvtsh_ss(a[r]->d);
+      for (int r = 0; r < RM; ++r)
 #pragma GCC unroll 8
-      for (int c = 0; c < RN; ++c) {
-        const float d = xb[c]->d * ad;
-        acc[r][c] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi[r][c]), acc[r][c]);
+        for (int c = 0; c < RN; ++c) flat[r * RN + c] = sumi[r][c];
+      alignas(32) int32_t is[8];
+      _mm256_store_si256(reinterpret_cast<__m256i*>(is), hsum_lanes<N>(flat));
+#pragma GCC unroll 8
+      for (int r = 0; r < RM; ++r) {
+        const float ad = _cvtsh_ss(a[r]->d);
+#pragma GCC unroll 8
+        for (int c = 0; c < RN; ++c)
+          accs[r][c] += ad * xb[c]->d * static_cast<float>(is[r * RN + c]);
+      }
+    } else {
+#pragma GCC unroll 8
+      for (int r = 0; r < RM; ++r) {
+        const float ad = _cvtsh_ss(a[r]->d);
+#pragma GCC unroll 8
+        for (int c = 0; c < RN; ++c) {
+          const float d = xb[c]->d * ad;
+          acc[r][c] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi[r][c]), acc[r][c]);
+        }
       }
     }
   }
-  store_sums<RM, RN>(acc, y, ldy);
+  if constexpr (kVnni) {
+#pragma GCC unroll 8
+    for (int c = 0; c < RN; ++c)
+#pragma GCC unroll 8
+      for (int r = 0; r < RM; ++r) y[c * ldy + r] = accs[r][c];
+  } else {
+    store_sums<RM, RN>(acc, y, ldy);
+  }
 }
 
 using TileFn = void (*)(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t* x, size_t x_row,

@@ -14,8 +14,9 @@
 // pair) and (row, token): two vpdpbusd make sum4 of two chunks each, one in each 256-bit half,
 // a shift and a vpternlogd (other pipes) put the second's sums into the high int16 of the
 // first's lanes, and one vpdpwssd scales and accumulates all four chunks: three 512-bit VNNI
-// instructions (the pipe time of six 256-bit ones) instead of eight 256-bit ones. The two 256-bit halves of the int32 sum are added at the end
-// of the block (exact), then converted and accumulated as vec_dot does.
+// instructions (the pipe time of six 256-bit ones) instead of eight 256-bit ones. The two 256-bit
+// halves of the int32 sum are added at the end of the block (exact), then converted and accumulated
+// as vec_dot does.
 // - Q6_K: quants q in 0..63 with a -32 offset. The activations are taken as x + 128 (unsigned)
 //   and the quants as q - 32 (signed): sum4 of (x + 128) * (q - 32) = sum4 + 128 * sum4(q - 32),
 //   so each vpdpbusd starts from the row's correction -128 * sum4(q - 32) = 16384 - 128 * sum4(q)
@@ -71,20 +72,16 @@ inline __m512i q6_k_scale_index(int j) {
   return _mm512_load_si512(idx);
 }
 
-// acc[c] = fma(d_c, float(sum_c), acc[c]) with vec_dot's d_c = x_c.d * w.d (xd[c] = x_c.d): the
-// 8 products in one multiplication (the same float products), then broadcast from memory; the
-// int32 sum of a block is the sum of the two 256-bit halves of sumi[c].
+// The block's exact integer sums of the RN tokens, one per lane: the two 256-bit halves of
+// sumi[c] added, then its 8 lanes (lanes from RN on: 0).
 template <int RN>
-inline void block_sums_to_acc(const __m512i (&sumi)[RN], float wd, const float* xd,
-                              __m256 (&acc)[RN]) {
-  alignas(32) float d[8];
-  _mm256_store_ps(d, _mm256_mul_ps(_mm256_load_ps(xd), _mm256_set1_ps(wd)));
+inline __m256i token_sums(const __m512i (&sumi)[RN]) {
+  __m256i h[RN];
 #pragma GCC unroll 8
   for (int c = 0; c < RN; ++c) {
-    const __m256i s = _mm256_add_epi32(_mm512_castsi512_si256(sumi[c]),
-                                       _mm512_extracti64x4_epi64(sumi[c], 1));
-    acc[c] = _mm256_fmadd_ps(_mm256_broadcast_ss(d + c), _mm256_cvtepi32_ps(s), acc[c]);
+    h[c] = _mm256_add_epi32(_mm512_castsi512_si256(sumi[c]), _mm512_extracti64x4_epi64(sumi[c], 1));
   }
+  return hsum_lanes<RN>(h);
 }
 
 // Constants of q6_k_vnni_block.
@@ -104,8 +101,8 @@ struct Q6kVnni {
 // One weight block a times the block of RN tokens: acc[c] = fma(d, sum, acc[c]) as vec_dot.
 // xe: the tokens' x_extra bytes of this block, xe_row apart; x: their Q8_K blocks, x_row apart.
 template <int RN>
-inline void q6_k_vnni_block(const Q6kVnni& k, const BlockQ6_K* a, const uint8_t* xe,
-                            size_t xe_row, const float* xd, __m256 (&acc)[RN]) {
+inline void q6_k_vnni_block(const Q6kVnni& k, const BlockQ6_K* a, const uint8_t* xe, size_t xe_row,
+                            const float* xd, __m256& acc) {
   __m512i sumi[RN];
 #pragma GCC unroll 8
   for (int c = 0; c < RN; ++c) sumi[c] = _mm512_setzero_si512();
@@ -121,9 +118,9 @@ inline void q6_k_vnni_block(const Q6kVnni& k, const BlockQ6_K* a, const uint8_t*
     // q (0..63) = (ql nibble) | (qh bits at 4, 5).
     const __m512i ua = _mm512_ternarylogic_epi32(
         ql, k.m0f, _mm512_and_si512(_mm512_rolv_epi32(hb, k.rot01), k.m30), 0xEA);
-    const __m512i ub = _mm512_ternarylogic_epi32(
-        _mm512_srli_epi16(ql, 4), k.m0f, _mm512_and_si512(_mm512_rolv_epi32(hb, k.rot23), k.m30),
-        0xEA);
+    const __m512i ub =
+        _mm512_ternarylogic_epi32(_mm512_srli_epi16(ql, 4), k.m0f,
+                                  _mm512_and_si512(_mm512_rolv_epi32(hb, k.rot23), k.m30), 0xEA);
     const __m512i ca = _mm512_dpbusd_epi32(k.c16384, ua, k.neg128);
     const __m512i cb = _mm512_dpbusd_epi32(k.c16384, ub, k.neg128);
     const __m512i qa = _mm512_sub_epi8(ua, k.m32);
@@ -139,7 +136,9 @@ inline void q6_k_vnni_block(const Q6kVnni& k, const BlockQ6_K* a, const uint8_t*
       sumi[c] = _mm512_dpwssd_epi32(sumi[c], p, sc);
     }
   }
-  block_sums_to_acc<RN>(sumi, _cvtsh_ss(a->d), xd, acc);
+  // The scalar reference's sumf += (dw * dx) * isum, the tokens in the lanes.
+  const __m256 d = _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(a->d)), _mm256_load_ps(xd));
+  acc = _mm256_add_ps(acc, _mm256_mul_ps(d, _mm256_cvtepi32_ps(token_sums<RN>(sumi))));
 }
 
 // Q4_K / Q5_K x Q8_K, vec_dot_q{4,5}_k_avx2's lanes: lane l (0..7) of a block's int32 sum is
@@ -183,35 +182,38 @@ struct Q45kVnni {
   // Q5_K: bit 2j (low-nibble chunk) / 2j + 1 (high) of qh to bit 4, groups 2h | 2h + 1.
   __m512i rot_lo[2] = {_mm512_setr_epi32(4, 4, 4, 4, 4, 4, 4, 4, 2, 2, 2, 2, 2, 2, 2, 2),
                        _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 30, 30, 30, 30, 30, 30, 30, 30)};
-  __m512i rot_hi[2] = {_mm512_setr_epi32(3, 3, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1),
-                       _mm512_setr_epi32(31, 31, 31, 31, 31, 31, 31, 31, 29, 29, 29, 29, 29, 29,
-                                         29, 29)};
+  __m512i rot_hi[2] = {
+      _mm512_setr_epi32(3, 3, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1),
+      _mm512_setr_epi32(31, 31, 31, 31, 31, 31, 31, 31, 29, 29, 29, 29, 29, 29, 29, 29)};
 };
 
-// acc_m: vec_dot's 4-lane min accumulators of tokens 2p, 2p + 1 in the two halves of
-// acc_m[p] (the same per-lane operations, two tokens per instruction). xdd: per token pair,
-// x.d of the first token 4 times, then of the second.
+// One weight block a times the block of RN tokens, in the block order: acc (the tokens in the
+// lanes) += d * isum - dmin * summs, the scalar reference's operations. q8s: the tokens' pairwise
+// bsum sums (8 int16 each), xe_row apart.
 template <bool kFive, int RN>
 inline void q45_k_vnni_block(const Q45kVnni<kFive>& k, const typename KBlock<kFive>::type* a,
-                             const uint8_t* xe, const uint8_t* q8s, size_t xe_row,
-                             const float* xd, const float* xdd, __m256 (&acc)[RN],
-                             __m256 (&acc_m)[(RN + 1) / 2]) {
+                             const uint8_t* xe, const uint8_t* q8s, size_t xe_row, const float* xd,
+                             __m256& acc) {
   const __m256i ms = _mm256_cvtepu8_epi16(unpack_scales_mins(a->scales));
   const __m128i mins128 = _mm256_extracti128_si256(ms, 1);
   const __m256i mins = _mm256_set_m128i(mins128, mins128);
-  // vec_dot's dmin = -x.d * w.dmin (= x.d * -w.dmin: rounding is symmetric).
-  const __m256 nadm = _mm256_set1_ps(-_cvtsh_ss(a->dmin));
+  // summs per token: madd gives 4 int32 lanes per token (tokens 2p, 2p + 1 in the two halves
+  // of v[p]); three hadds sum them, in the lane order 0 2 4 6 1 3 5 7.
+  __m256i v[4];
 #pragma GCC unroll 4
-  for (int p = 0; p < (RN + 1) / 2; ++p) {
-    const __m128i s0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q8s + 2 * p * xe_row));
+  for (int p = 0; p < 4; ++p) {
+    const __m128i s0 = 2 * p < RN
+                           ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(q8s + 2 * p * xe_row))
+                           : _mm_setzero_si128();
     const __m128i s1 =
         2 * p + 1 < RN
             ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(q8s + (2 * p + 1) * xe_row))
             : _mm_setzero_si128();
-    const __m256 dmin = _mm256_mul_ps(_mm256_load_ps(xdd + 8 * p), nadm);
-    acc_m[p] = _mm256_fmadd_ps(
-        dmin, _mm256_cvtepi32_ps(_mm256_madd_epi16(mins, _mm256_set_m128i(s1, s0))), acc_m[p]);
+    v[p] = _mm256_madd_epi16(mins, _mm256_set_m128i(s1, s0));
   }
+  const __m256i summs = _mm256_permutevar8x32_epi32(
+      _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3])),
+      _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
   const __m512i sc16 = _mm512_castsi256_si512(ms);
   __m512i hb;
   if constexpr (kFive) {
@@ -240,7 +242,12 @@ inline void q45_k_vnni_block(const Q45kVnni<kFive>& k, const typename KBlock<kFi
       sumi[c] = _mm512_dpwssd_epi32(sumi[c], p, sc);
     }
   }
-  block_sums_to_acc<RN>(sumi, _cvtsh_ss(a->d), xd, acc);
+  const __m256 xdv = _mm256_load_ps(xd);
+  const __m256 d = _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(a->d)), xdv);
+  const __m256 dmin = _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(a->dmin)), xdv);
+  const __m256 t = _mm256_sub_ps(_mm256_mul_ps(d, _mm256_cvtepi32_ps(token_sums<RN>(sumi))),
+                                 _mm256_mul_ps(dmin, _mm256_cvtepi32_ps(summs)));
+  acc = _mm256_add_ps(acc, t);
 }
 
 // Rows per call and blocks per activation chunk of the K-quant VNNI tiles: the tokens'
@@ -262,28 +269,20 @@ void tile_k_vnni(int64_t nb, const uint8_t* w, size_t w_row, int64_t nr, const u
   using Block = std::conditional_t<kType == 6, BlockQ6_K, typename KBlock<kType == 5>::type>;
   const Consts k;
   const size_t xe_row = tile_k_vnni_extra_bytes(kType, nb * kQK_K);  // per token
-  constexpr int RP = (RN + 1) / 2;
-  alignas(32) float acc_mem[kKGroupRows][RN][8] = {};
-  alignas(32) float accm_mem[kKGroupRows][RP][8] = {};
-  // Per block of the chunk: the tokens' x.d (xd), and for Q4_K/Q5_K duplicated by pairs (xdd).
+  // Per row, its sums of the RN tokens (lanes; the rest 0).
+  alignas(32) float acc_mem[kKGroupRows][8] = {};
+  // Per block of the chunk: the tokens' x.d (lanes from RN on: 0).
   alignas(32) float xd[kKChunkBlocks][8] = {};
-  alignas(32) float xdd[kKChunkBlocks][RP][8] = {};
   int64_t step = 0;
   for (int64_t i0 = 0; i0 < nb; i0 += kKChunkBlocks) {
     const int64_t i1 = nb - i0 < kKChunkBlocks ? nb : i0 + kKChunkBlocks;
     for (int64_t i = i0; i < i1; ++i) {
       for (int c = 0; c < RN; ++c) {
-        const float d = (reinterpret_cast<const BlockQ8_K*>(x + c * x_row) + i)->d;
-        xd[i - i0][c] = d;
-        for (int l = 0; l < 4; ++l) xdd[i - i0][c / 2][4 * (c % 2) + l] = d;
+        xd[i - i0][c] = (reinterpret_cast<const BlockQ8_K*>(x + c * x_row) + i)->d;
       }
     }
     for (int64_t r = 0; r < nr; ++r) {
-      __m256 acc[RN], acc_m[RP];
-#pragma GCC unroll 8
-      for (int c = 0; c < RN; ++c) acc[c] = _mm256_load_ps(acc_mem[r][c]);
-#pragma GCC unroll 4
-      for (int p = 0; p < RP; ++p) acc_m[p] = _mm256_load_ps(accm_mem[r][p]);
+      __m256 acc = _mm256_load_ps(acc_mem[r]);
       const auto* a = reinterpret_cast<const Block*>(w + r * w_row);
       for (int64_t i = i0; i < i1; ++i, ++step) {
         prefetch_step<sizeof(Block)>(pf, step);
@@ -291,39 +290,39 @@ void tile_k_vnni(int64_t nb, const uint8_t* w, size_t w_row, int64_t nr, const u
           q6_k_vnni_block<RN>(k, a + i, xe + i * kQK_K, xe_row, xd[i - i0], acc);
         } else {
           q45_k_vnni_block<kType == 5, RN>(k, a + i, xe + i * kQK_K, xe + nb * kQK_K + 16 * i,
-                                           xe_row, xd[i - i0], xdd[i - i0][0], acc, acc_m);
+                                           xe_row, xd[i - i0], acc);
         }
       }
-#pragma GCC unroll 8
-      for (int c = 0; c < RN; ++c) _mm256_store_ps(acc_mem[r][c], acc[c]);
-#pragma GCC unroll 4
-      for (int p = 0; p < RP; ++p) _mm256_store_ps(accm_mem[r][p], acc_m[p]);
+      _mm256_store_ps(acc_mem[r], acc);
     }
   }
   for (int c = 0; c < RN; ++c) {
-    for (int64_t r = 0; r < nr; ++r) {
-      const float s = hsum_ps(_mm256_load_ps(acc_mem[r][c]));
-      y[c * ldy + r] =
-          kType == 6 ? s : s + hsum_ps128(_mm_load_ps(accm_mem[r][c / 2] + 4 * (c % 2)));
-    }
+    for (int64_t r = 0; r < nr; ++r) y[c * ldy + r] = acc_mem[r][c];
   }
 }
 
-using KVnniFn = void (*)(int64_t nb, const uint8_t* w, size_t w_row, int64_t nr,
-                         const uint8_t* x, size_t x_row, const uint8_t* xe, float* y,
-                         int64_t ldy, uintptr_t pf);
+using KVnniFn = void (*)(int64_t nb, const uint8_t* w, size_t w_row, int64_t nr, const uint8_t* x,
+                         size_t x_row, const uint8_t* xe, float* y, int64_t ldy, uintptr_t pf);
 
 template <int kType>
 KVnniFn k_vnni_fn(int rn) {
   switch (rn) {
-    case 1: return tile_k_vnni<kType, 1>;
-    case 2: return tile_k_vnni<kType, 2>;
-    case 3: return tile_k_vnni<kType, 3>;
-    case 4: return tile_k_vnni<kType, 4>;
-    case 5: return tile_k_vnni<kType, 5>;
-    case 6: return tile_k_vnni<kType, 6>;
-    case 7: return tile_k_vnni<kType, 7>;
-    default: return tile_k_vnni<kType, 8>;
+    case 1:
+      return tile_k_vnni<kType, 1>;
+    case 2:
+      return tile_k_vnni<kType, 2>;
+    case 3:
+      return tile_k_vnni<kType, 3>;
+    case 4:
+      return tile_k_vnni<kType, 4>;
+    case 5:
+      return tile_k_vnni<kType, 5>;
+    case 6:
+      return tile_k_vnni<kType, 6>;
+    case 7:
+      return tile_k_vnni<kType, 7>;
+    default:
+      return tile_k_vnni<kType, 8>;
   }
 }
 
@@ -339,8 +338,8 @@ void tile_run_k_vnni(int64_t n, const uint8_t* w, size_t w_row, int64_t nr, cons
     const uintptr_t next = reinterpret_cast<uintptr_t>(w + (r0 + rows) * w_row);
     for (int64_t c0 = 0; c0 < nc; c0 += 8) {
       const int rn = static_cast<int>(nc - c0 < 8 ? nc - c0 : 8);
-      k_vnni_fn<kType>(rn)(nb, w + r0 * w_row, w_row, rows, x + c0 * x_row, x_row,
-                           xe + c0 * xe_row, y + c0 * ldy + r0, ldy, next);
+      k_vnni_fn<kType>(rn)(nb, w + r0 * w_row, w_row, rows, x + c0 * x_row, x_row, xe + c0 * xe_row,
+                           y + c0 * ldy + r0, ldy, next);
     }
   }
 }
