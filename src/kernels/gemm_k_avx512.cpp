@@ -8,7 +8,8 @@
 //   pairs (mins of sub-blocks 2p, 2p+1 against the token's sums 2p, 2p+1);
 // - then the scalar reference's float operations in its order: Q4_K/Q5_K
 //   sum += (dw * dx) * isum - (dminw * dx) * summs, Q6_K sum += (dw * dx) * isum.
-// So the results are bit-identical to vec_dot_q{4,5,6}_k_scalar (exact integers: |isum| stays
+// So the results are bit-identical to vec_dot_q{4,5,6}_k_scalar and the level's tiles (the AVX-512
+// level's block order, kernels_internal.h) (exact integers: |isum| stays
 // below 2^28 for these ranges).
 //
 // Packed group of 16 rows, per super-block: 64 steps x 64 bytes of quants (step s: the 16 rows'

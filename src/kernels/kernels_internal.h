@@ -65,12 +65,13 @@ float vec_dot_q4_k_scalar(int64_t n, const void* w, const void* x);
 float vec_dot_q5_k_scalar(int64_t n, const void* w, const void* x);
 float vec_dot_q6_k_scalar(int64_t n, const void* w, const void* x);
 
-// The AVX-512 level's block order for Q4_0 and Q5_0 (its tiles, GEMM and vec_dot): per
-// 32-element block the exact integer sum sumi, then sumf += float(sumi) * (dw * dx), sumf
-// starting at 0. For Q5_0 that is the scalar reference above bit for bit; Q4_0's reference
-// multiplies (sumi * dw) * dx, so the level's Q4_0 row dot product is this one. (Q8_0 keeps the
-// AVX2 vec_dot's order at that level: in block order, which is also its scalar reference's,
-// llama.cpp's tiny-llama Q8_0 logits drift past conformance's bound; see gemm_avx512.cpp.)
+// The AVX-512 level's block order for Q4_0, Q5_0 and the K-quants (its tiles, GEMMs and
+// vec_dot): per block the exact integer sums, then the scalar reference's float operations in
+// its order (Q4_K/Q5_K: sumf += d * isum - dmin * summs), sumf starting at 0 — except Q4_0, whose
+// reference multiplies (sumi * dw) * dx and whose level order is sumf += float(sumi) *
+// (dw * dx): this function. (Q8_0 keeps the AVX2 vec_dot's order at that level: in block order,
+// which is its scalar reference's, llama.cpp's tiny-llama Q8_0 logits drift past conformance's
+// bound; see gemm_avx512.cpp.)
 float vec_dot_q4_0_blocks(int64_t n, const void* w, const void* x);
 
 // AVX2+FMA+F16C versions (only called when the CPU has them).
@@ -125,8 +126,9 @@ void gemm_packed_avx2(GemmKind k, int64_t n, const uint8_t* packed, int64_t nr, 
 
 // ---- AVX-512 VNNI GEMM (gemm_avx512.cpp; call only when the AVX-512 level is active) --------
 // Prefill of the legacy types: rows packed 16 at a time, interleaved so that one vpdpbusd
-// covers 16 rows; results as the level's vec_dot: Q4_0/Q5_0 in its block order
-// (vec_dot_q4_0_blocks above), Q8_0 bit for bit vec_dot_q8_0_avx2.
+// covers 16 rows (K-quants: gemm_k_avx512.cpp); results as the level's vec_dot: Q4_0/Q5_0 and
+// the K-quants in its block order (vec_dot_q4_0_blocks above), Q8_0 bit for bit
+// vec_dot_q8_0_avx2.
 bool gemm_vnni_supports(GemmKind k);  // every GemmKind: Q4_0, Q5_0, Q8_0, Q4_K, Q5_K, Q6_K
 // Bytes of nr packed rows of n elements (rounded up to whole groups of 16 rows).
 size_t gemm_vnni_packed_bytes(GemmKind k, int64_t n, int64_t nr);
@@ -146,10 +148,10 @@ void gemm_vnni_packed(GemmKind k, int64_t n, const uint8_t* packed, int64_t nr, 
 // (nc == 1) and small batches. x_extra as for gemm_packed_avx2.
 void tile_avx2(GemmKind k, int64_t n, const uint8_t* w, size_t w_row, int64_t nr, const uint8_t* x,
                size_t x_row, const float* x_extra, int64_t nc, float* y, int64_t ldy);
-// The same at the AVX-512 level (AVX-512 VNNI): Q8_0 and the K-quants bit for bit as tile_avx2
-// (their AVX2 vec_dot; K-quants with one token: tile_impl.h's 256-bit VNNI tiles, more:
-// tile_vnni_k.h's 512-bit batch tiles), Q4_0/Q5_0 in the level's block order
-// (vec_dot_q4_0_blocks above).
+// The same at the AVX-512 level (AVX-512 VNNI): Q8_0 bit for bit as tile_avx2 (its AVX2
+// vec_dot), Q4_0/Q5_0 and the K-quants in the level's block order (vec_dot_q4_0_blocks above;
+// K-quants with one token: tile_impl.h's 256-bit VNNI tiles, more: tile_vnni_k.h's 512-bit batch
+// tiles).
 void tile_avx512(GemmKind k, int64_t n, const uint8_t* w, size_t w_row, int64_t nr,
                  const uint8_t* x, size_t x_row, const float* x_extra, int64_t nc, float* y,
                  int64_t ldy);

@@ -23,9 +23,10 @@
 // with two or more tokens tile_vnni_k.h's batch tiles, on 512-bit registers; the same contract.
 // (A 512-bit one-token Q4_K body, two 64-element groups per register, measured ~4% faster from
 // L2 but ~10% slower from memory, 1536 -> 8960 with two threads, and was not kept.) Except:
-// Q4_0 and Q5_0 at the AVX-512 level (tile_legacy_blocks, tile_legacy_lanes) follow that
-// level's block order instead (kernels_internal.h), as its GEMM does: per block the exact
-// integer dot product of a (row, token), then one conversion, multiply and add.
+// at the AVX-512 level Q4_0 and Q5_0 (tile_legacy_blocks, tile_legacy_lanes) and the K-quants
+// (the kVnni tiles here and tile_vnni_k.h's) follow that level's block order instead
+// (kernels_internal.h), as its GEMMs do: per block the exact integer dot product of a (row,
+// token) — the lanes above, summed — then the scalar reference's float operations.
 #pragma once
 
 #include <immintrin.h>

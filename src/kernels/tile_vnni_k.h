@@ -2,11 +2,15 @@
 // tile_avx512.cpp only (two or more tokens; the AVX-512 flags). Internal linkage, like
 // tile_impl.h, whose helpers it uses.
 //
-// Bit-identical to vec_dot_q{4,5,6}_k_avx2 (tile_impl.h's contract): every (row, token) gets,
-// per block, the same int32 lane vector (exact integer sums, arranged differently) and the same
-// float operations in the same order. vec_dot's lane l (0..7) of a block is a sum over the
-// block's chunks of 32 elements of scale(chunk, l) * sum4(chunk, l), sum4 = the sum of
-// quant * activation over elements 4l..4l+3 of the chunk, which fits int16 for these types.
+// In the AVX-512 level's block order (kernels_internal.h), bit-identical to the scalar
+// references vec_dot_q{4,5,6}_k_scalar and to gemm_k_avx512.cpp: per block each (row, token)'s
+// exact isum (and Q4_K/Q5_K summs), then sumf += d * isum - dmin * summs (Q6_K: += d * isum),
+// d = dw * dx, dmin = dminw * dx. The integers are formed in vec_dot_q{4,5,6}_k_avx2's lanes: lane
+// l (0..7) of a block is a sum over the block's chunks of 32 elements of scale(chunk, l) *
+// sum4(chunk, l), sum4 = the sum of quant * activation over elements 4l..4l+3 of the chunk,
+// which fits int16 for these types; the 8 lanes are then summed (exact) per token, the tokens
+// landing in the lanes of one float vector per row, so the float work per (row, block) is one
+// set of multiplies and adds for all the tokens.
 // VNNI issues on two pipes (shared with the FMAs), so the count of VNNI instructions bounds
 // these tiles. The 256-bit tiles of tile_impl.h spend two per (row, token, chunk): a vpdpbusd
 // for sum4 and a vpdpwssd with the scale in the low half of each int32 lane (Q6_K: plus one per
@@ -14,22 +18,19 @@
 // pair) and (row, token): two vpdpbusd make sum4 of two chunks each, one in each 256-bit half,
 // a shift and a vpternlogd (other pipes) put the second's sums into the high int16 of the
 // first's lanes, and one vpdpwssd scales and accumulates all four chunks: three 512-bit VNNI
-// instructions (the pipe time of six 256-bit ones) instead of eight 256-bit ones. The two 256-bit
-// halves of the int32 sum are added at the end of the block (exact), then converted and accumulated
-// as vec_dot does.
+// instructions (the pipe time of six 256-bit ones) instead of eight 256-bit ones.
 // - Q6_K: quants q in 0..63 with a -32 offset. The activations are taken as x + 128 (unsigned)
 //   and the quants as q - 32 (signed): sum4 of (x + 128) * (q - 32) = sum4 + 128 * sum4(q - 32),
 //   so each vpdpbusd starts from the row's correction -128 * sum4(q - 32) = 16384 - 128 * sum4(q)
 //   (one vpdpbusd per row and chunk pair, shared by the tokens) and ends at sum4 exactly.
-// - Q4_K / Q5_K: unsigned quants times signed activations need no correction; the 4-lane min
-//   term is vec_dot's (two tokens per 256-bit instruction).
+// - Q4_K / Q5_K: unsigned quants times signed activations need no correction; summs from
+//   madd(mins, pairwise bsums), two tokens per 256-bit instruction, summed by three hadds.
 // - Activations, prepared once per matmul into x_extra (tile_prepare_x): x + 128 (Q6_K), or x
 //   reordered to the quants' chunk order plus vec_dot's pairwise bsums (Q4_K/Q5_K).
 // - Row groups: a call computes up to 32 rows x 8 tokens, chunk of 8 blocks by chunk, each row
 //   in turn, so the tokens' activations of a chunk (16 KiB) stay in L1 for the 32 rows instead
-//   of every row streaming them from L2 (8960-wide rows: 70 KiB for 8 tokens). The (row,
-//   token) accumulators wait in memory between chunks; each still receives its blocks in
-//   order.
+//   of every row streaming them from L2 (8960-wide rows: 70 KiB for 8 tokens). The rows'
+//   accumulators wait in memory between chunks; each still receives its blocks in order.
 #pragma once
 
 #include <immintrin.h>

@@ -62,10 +62,12 @@ float vec_dot(TensorType t, int64_t n, const void* w_row, const void* x_row);
 // - x86-64:
 //   - kAvx2: AVX2+FMA+F16C;
 //   - kAvx512: kAvx2 plus AVX-512 F/BW/VL/VNNI (vpdpbusd/vpdpwssd), used by matmul's tiles
-//     (Q4_0/Q5_0/Q8_0 and the K-quants from one token: decode, batched decode, short prompts;
-//     the K-quants at every token count)
-//     and its Q4_0/Q5_0/Q8_0 GEMM; everything else runs the AVX2 code, and results are
-//     bit-identical to kAvx2's.
+//     (decode, batched decode, short prompts) and GEMMs (prefill) for Q4_0/Q5_0/Q8_0 and the
+//     K-quants; everything else runs the AVX2 code. Q8_0 gives kAvx2's results bit for bit;
+//     Q4_0/Q5_0 and the K-quants follow the block order (per block the exact integer dot
+//     product, then the scalar reference's float operations; Q4_0 with dw * dx first), ~1.7-2x
+//     the prefill speed of kAvx2's lane order. Either way every path of the level agrees
+//     bit for bit (vec_dot_kernel gives that level's row kernel).
 // - aarch64 (NEON is part of ARMv8-A):
 //   - kNeon: NEON row dot products for every weight type, Q8_0/Q8_K activation quantizers
 //     (bit-identical to the scalar ones) and attention's axpy; matmul takes the per-row path;
@@ -82,7 +84,8 @@ Isa active_isa();
 // race with running kernels.
 void set_active_isa(Isa isa);
 // A dot-product kernel for weight type t at a given level: fn(n, w_row, x_row) (kAvx512: the
-// AVX2 kernel; kNeonDot: kNeon's for F32/F16/BF16). A level this build lacks (another
+// AVX2 kernel, except the block order's scalar-code kernels for Q4_0/Q5_0 and the K-quants;
+// kNeonDot: kNeon's for F32/F16/BF16). A level this build lacks (another
 // architecture's): DKB_CHECK.
 using VecDotKernel = float (*)(int64_t n, const void* w_row, const void* x_row);
 VecDotKernel vec_dot_kernel(TensorType t, Isa isa);
