@@ -178,11 +178,6 @@ void packed_run(int64_t n, const uint8_t* packed, int64_t nr, const uint8_t* x, 
   const int64_t nb = n / 32;
   const size_t group_bytes = static_cast<size_t>(nb * kGroupBlockBytes);
   const int64_t ng = (nr + kGroupRows - 1) / kGroupRows;
-  auto mask_of = [nr](int64_t grp) -> __mmask16 {
-    const int64_t left = nr - grp * kGroupRows;
-    return left >= kGroupRows ? static_cast<__mmask16>(0xFFFF)
-                              : static_cast<__mmask16>((1u << left) - 1);
-  };
   // Tokens in chunks that stay in L1, the panel's groups (in L2) in pairs within each chunk.
   constexpr int64_t kChunk = 4 * kTokens;
   for (int64_t c0 = 0; c0 < nc; c0 += kChunk) {
@@ -191,12 +186,12 @@ void packed_run(int64_t n, const uint8_t* packed, int64_t nr, const uint8_t* x, 
     const float* ec = x_extra + c0 * 2 * nb;
     int64_t grp = 0;
     for (; grp + 2 <= ng; grp += 2) {
-      const __mmask16 m[2] = {mask_of(grp), mask_of(grp + 1)};
+      const __mmask16 m[2] = {group_mask(nr, grp), group_mask(nr, grp + 1)};
       tokens_run<2>(nb, packed + grp * group_bytes, group_bytes, xc, x_row, ec, cn,
                     y + c0 * ldy + grp * kGroupRows, ldy, m);
     }
     if (grp < ng) {
-      const __mmask16 m[1] = {mask_of(grp)};
+      const __mmask16 m[1] = {group_mask(nr, grp)};
       tokens_run<1>(nb, packed + grp * group_bytes, group_bytes, xc, x_row, ec, cn,
                     y + c0 * ldy + grp * kGroupRows, ldy, m);
     }
@@ -305,11 +300,6 @@ void lane_packed_run(int64_t n, const uint8_t* packed, int64_t nr, const uint8_t
   const int64_t nb = n / 32;
   const size_t group_bytes = static_cast<size_t>(nb * kGroupBlockBytes);
   const int64_t ng = (nr + kGroupRows - 1) / kGroupRows;
-  auto mask_of = [nr](int64_t grp) -> __mmask16 {
-    const int64_t left = nr - grp * kGroupRows;
-    return left >= kGroupRows ? static_cast<__mmask16>(0xFFFF)
-                              : static_cast<__mmask16>((1u << left) - 1);
-  };
   // Tokens in chunks that stay in L1, the panel's groups (in L2) one by one within each chunk.
   constexpr int64_t kChunk = 8 * kLaneTokens;
   for (int64_t c0 = 0; c0 < nc; c0 += kChunk) {
@@ -317,7 +307,7 @@ void lane_packed_run(int64_t n, const uint8_t* packed, int64_t nr, const uint8_t
     const uint8_t* xc = x + c0 * x_row;
     const float* ec = x_extra + c0 * kExtra * nb;
     for (int64_t grp = 0; grp < ng; ++grp) {
-      const __mmask16 m[1] = {mask_of(grp)};
+      const __mmask16 m[1] = {group_mask(nr, grp)};
       lane_tokens_run<1>(nb, packed + grp * group_bytes, group_bytes, xc, x_row, ec, cn,
                          y + c0 * ldy + grp * kGroupRows, ldy, m);
     }

@@ -298,22 +298,17 @@ void packed_run(int64_t n, const uint8_t* packed, int64_t nr, const uint8_t* x, 
   const size_t group_bytes = static_cast<size_t>(nsb * Layout<kQ6>::kBytes);
   const int64_t exs = nsb * Layout<kQ6>::kExtra;
   const int64_t ng = (nr + kRows - 1) / kRows;
-  auto mask_of = [nr](int64_t grp) -> __mmask16 {
-    const int64_t left = nr - grp * kRows;
-    return left >= kRows ? static_cast<__mmask16>(0xFFFF)
-                         : static_cast<__mmask16>((1u << left) - 1);
-  };
   constexpr int64_t kChunk = 6 * kTokens;
   for (int64_t c0 = 0; c0 < nc; c0 += kChunk) {
     const int64_t cn = nc - c0 < kChunk ? nc - c0 : kChunk;
     int64_t grp = 0;
     for (; grp + 2 <= ng; grp += 2) {
-      const __mmask16 m[2] = {mask_of(grp), mask_of(grp + 1)};
+      const __mmask16 m[2] = {group_mask(nr, grp), group_mask(nr, grp + 1)};
       tokens_run<kQ6, 2>(nsb, packed + grp * group_bytes, group_bytes, x + c0 * x_row, x_row,
                          x_extra + c0 * exs, cn, y + c0 * ldy + grp * kRows, ldy, m);
     }
     if (grp < ng) {
-      const __mmask16 m[1] = {mask_of(grp)};
+      const __mmask16 m[1] = {group_mask(nr, grp)};
       tokens_run<kQ6, 1>(nsb, packed + grp * group_bytes, group_bytes, x + c0 * x_row, x_row,
                          x_extra + c0 * exs, cn, y + c0 * ldy + grp * kRows, ldy, m);
     }
