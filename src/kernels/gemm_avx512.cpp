@@ -40,7 +40,7 @@
 namespace dkb::kernels::detail {
 namespace {
 
-constexpr int kGroupRows = 16;
+constexpr int kGroupRows = kVnniGroupRows;
 constexpr int64_t kGroupBlockBytes = 8 * 64 + kGroupRows * 4;  // quants, then 16 float scales
 
 int offset_of(GemmKind k) {
@@ -49,12 +49,12 @@ int offset_of(GemmKind k) {
 
 // The 32 unsigned elements u = q + off of block b of a weight row, and its scale.
 float unpack_block(GemmKind k, const uint8_t* row, int64_t b, uint8_t* u) {
-  if (k == GemmKind::kQ4_0) {
+  if (k == GemmKind::kQ4_0) {  // low nibbles are elements 0..15, high ones 16..31
     const auto& blk = reinterpret_cast<const BlockQ4_0*>(row)[b];
-    for (int j = 0; j < 16; ++j) {
-      u[j] = blk.qs[j] & 0x0F;
-      u[j + 16] = blk.qs[j] >> 4;
-    }
+    const __m128i qs = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk.qs));
+    const __m128i m4 = _mm_set1_epi8(0x0F);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(u), _mm_and_si128(qs, m4));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(u + 16), _mm_and_si128(_mm_srli_epi16(qs, 4), m4));
     return _cvtsh_ss(blk.d);
   }
   if (k == GemmKind::kQ5_0) {
@@ -138,65 +138,16 @@ void kernel(int64_t nb, const uint8_t* g, size_t group_bytes, const uint8_t* x, 
     }
 }
 
-constexpr int kTokens = 6;  // tokens per micro-kernel call (RV = 2: 24 accumulators)
-
-template <int RV>
-void tokens_run(int64_t nb, const uint8_t* g, size_t group_bytes, const uint8_t* x, size_t x_row,
-                const float* ex, int64_t nc, float* y, int64_t ldy, const __mmask16* mask) {
-  const int64_t exs = 2 * nb;
-  int64_t c = 0;
-  for (; c + kTokens <= nc; c += kTokens) {
-    kernel<RV, kTokens>(nb, g, group_bytes, x + c * x_row, x_row, ex + c * exs, y + c * ldy, ldy,
-                        mask);
+// Block-order micro-kernels: 2 groups x 6 tokens (24 accumulators), chunks of 24 tokens.
+struct BlockKernels : VnniPanel {
+  static constexpr int kTokens = 6, kGroups = 2;
+  static constexpr int64_t kChunk = 4 * kTokens;
+  template <int RV, int RN>
+  void call(const uint8_t* g, const uint8_t* x, const float* ex, float* y,
+            const __mmask16* mask) const {
+    kernel<RV, RN>(nb, g, group_bytes, x, x_row, ex, y, ldy, mask);
   }
-  const uint8_t* xc = x + c * x_row;
-  const float* ec = ex + c * exs;
-  float* yc = y + c * ldy;
-  switch (nc - c) {
-    case 1:
-      kernel<RV, 1>(nb, g, group_bytes, xc, x_row, ec, yc, ldy, mask);
-      break;
-    case 2:
-      kernel<RV, 2>(nb, g, group_bytes, xc, x_row, ec, yc, ldy, mask);
-      break;
-    case 3:
-      kernel<RV, 3>(nb, g, group_bytes, xc, x_row, ec, yc, ldy, mask);
-      break;
-    case 4:
-      kernel<RV, 4>(nb, g, group_bytes, xc, x_row, ec, yc, ldy, mask);
-      break;
-    case 5:
-      kernel<RV, 5>(nb, g, group_bytes, xc, x_row, ec, yc, ldy, mask);
-      break;
-    default:
-      break;
-  }
-}
-
-void packed_run(int64_t n, const uint8_t* packed, int64_t nr, const uint8_t* x, size_t x_row,
-                const float* x_extra, int64_t nc, float* y, int64_t ldy) {
-  const int64_t nb = n / 32;
-  const size_t group_bytes = static_cast<size_t>(nb * kGroupBlockBytes);
-  const int64_t ng = (nr + kGroupRows - 1) / kGroupRows;
-  // Tokens in chunks that stay in L1, the panel's groups (in L2) in pairs within each chunk.
-  constexpr int64_t kChunk = 4 * kTokens;
-  for (int64_t c0 = 0; c0 < nc; c0 += kChunk) {
-    const int64_t cn = nc - c0 < kChunk ? nc - c0 : kChunk;
-    const uint8_t* xc = x + c0 * x_row;
-    const float* ec = x_extra + c0 * 2 * nb;
-    int64_t grp = 0;
-    for (; grp + 2 <= ng; grp += 2) {
-      const __mmask16 m[2] = {group_mask(nr, grp), group_mask(nr, grp + 1)};
-      tokens_run<2>(nb, packed + grp * group_bytes, group_bytes, xc, x_row, ec, cn,
-                    y + c0 * ldy + grp * kGroupRows, ldy, m);
-    }
-    if (grp < ng) {
-      const __mmask16 m[1] = {group_mask(nr, grp)};
-      tokens_run<1>(nb, packed + grp * group_bytes, group_bytes, xc, x_row, ec, cn,
-                    y + c0 * ldy + grp * kGroupRows, ldy, m);
-    }
-  }
-}
+};
 
 // ---- Q8_0: the AVX2 vec_dot's lane order --------------------------------------------------
 
@@ -268,51 +219,16 @@ void lane_kernel(int64_t nb, const uint8_t* g, size_t group_bytes, const uint8_t
   }
 }
 
-constexpr int kLaneTokens = 3;  // tokens per micro-kernel call (RV = 1: 24 accumulators)
-
-template <int RV>
-void lane_tokens_run(int64_t nb, const uint8_t* g, size_t group_bytes, const uint8_t* x,
-                     size_t x_row, const float* ex, int64_t nc, float* y, int64_t ldy,
-                     const __mmask16* mask) {
-  const int64_t exs = kExtra * nb;
-  int64_t c = 0;
-  for (; c + kLaneTokens <= nc; c += kLaneTokens) {
-    lane_kernel<RV, kLaneTokens>(nb, g, group_bytes, x + c * x_row, x_row, ex + c * exs,
-                                 y + c * ldy, ldy, mask);
+// Lane-order micro-kernels: 1 group x 3 tokens (24 accumulators), chunks of 24 tokens.
+struct LaneKernels : VnniPanel {
+  static constexpr int kTokens = 3, kGroups = 1;
+  static constexpr int64_t kChunk = 8 * kTokens;
+  template <int RV, int RN>
+  void call(const uint8_t* g, const uint8_t* x, const float* ex, float* y,
+            const __mmask16* mask) const {
+    lane_kernel<RV, RN>(nb, g, group_bytes, x, x_row, ex, y, ldy, mask);
   }
-  const uint8_t* xc = x + c * x_row;
-  const float* ec = ex + c * exs;
-  float* yc = y + c * ldy;
-  switch (nc - c) {
-    case 1:
-      lane_kernel<RV, 1>(nb, g, group_bytes, xc, x_row, ec, yc, ldy, mask);
-      break;
-    case 2:
-      lane_kernel<RV, 2>(nb, g, group_bytes, xc, x_row, ec, yc, ldy, mask);
-      break;
-    default:
-      break;
-  }
-}
-
-void lane_packed_run(int64_t n, const uint8_t* packed, int64_t nr, const uint8_t* x, size_t x_row,
-                     const float* x_extra, int64_t nc, float* y, int64_t ldy) {
-  const int64_t nb = n / 32;
-  const size_t group_bytes = static_cast<size_t>(nb * kGroupBlockBytes);
-  const int64_t ng = (nr + kGroupRows - 1) / kGroupRows;
-  // Tokens in chunks that stay in L1, the panel's groups (in L2) one by one within each chunk.
-  constexpr int64_t kChunk = 8 * kLaneTokens;
-  for (int64_t c0 = 0; c0 < nc; c0 += kChunk) {
-    const int64_t cn = nc - c0 < kChunk ? nc - c0 : kChunk;
-    const uint8_t* xc = x + c0 * x_row;
-    const float* ec = x_extra + c0 * kExtra * nb;
-    for (int64_t grp = 0; grp < ng; ++grp) {
-      const __mmask16 m[1] = {group_mask(nr, grp)};
-      lane_tokens_run<1>(nb, packed + grp * group_bytes, group_bytes, xc, x_row, ec, cn,
-                         y + c0 * ldy + grp * kGroupRows, ldy, m);
-    }
-  }
-}
+};
 
 }  // namespace
 
@@ -379,19 +295,10 @@ void gemm_vnni_pack(GemmKind k, const uint8_t* w, size_t w_row, int64_t nr, int6
         uint8_t* bd = gd + b * kGroupBlockBytes;
         float* scales = reinterpret_cast<float*>(bd + 8 * 64);
         float d = 0.0f;
-        if (row >= nr) {
-          std::memset(u, 0, sizeof u);
-        } else if (k == GemmKind::kQ4_0) {
-          // The nibbles with SSE: low ones are elements 0..15, high ones 16..31.
-          const auto& blk = reinterpret_cast<const BlockQ4_0*>(w + row * w_row)[b];
-          const __m128i qs = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk.qs));
-          const __m128i m4 = _mm_set1_epi8(0x0F);
-          _mm_store_si128(reinterpret_cast<__m128i*>(u), _mm_and_si128(qs, m4));
-          _mm_store_si128(reinterpret_cast<__m128i*>(u + 16),
-                          _mm_and_si128(_mm_srli_epi16(qs, 4), m4));
-          d = _cvtsh_ss(blk.d);
-        } else {
+        if (row < nr) {
           d = unpack_block(k, w + row * w_row, b, u);
+        } else {
+          std::memset(u, 0, sizeof u);
         }
         for (int s = 0; s < 8; ++s) std::memcpy(bd + s * 64 + r * 4, u + 4 * s, 4);
         std::memcpy(scales + r, &d, sizeof d);
@@ -402,12 +309,14 @@ void gemm_vnni_pack(GemmKind k, const uint8_t* w, size_t w_row, int64_t nr, int6
 
 void gemm_vnni_packed(GemmKind k, int64_t n, const uint8_t* packed, int64_t nr, const uint8_t* x,
                       size_t x_row, const float* x_extra, int64_t nc, float* y, int64_t ldy) {
-  if (is_k(k)) {
-    gemm_vnni_k_packed(k, n, packed, nr, x, x_row, x_extra, nc, y, ldy);
-  } else if (k == GemmKind::kQ8_0) {
-    lane_packed_run(n, packed, nr, x, x_row, x_extra, nc, y, ldy);
+  if (is_k(k)) return gemm_vnni_k_packed(k, n, packed, nr, x, x_row, x_extra, nc, y, ldy);
+  const int64_t nb = n / 32;
+  const size_t group_bytes = static_cast<size_t>(nb * kGroupBlockBytes);
+  if (k == GemmKind::kQ8_0) {
+    run_packed(LaneKernels{{nb, group_bytes, x_row, kExtra * nb, ldy}}, packed, nr, x, x_extra, nc,
+               y);
   } else {
-    packed_run(n, packed, nr, x, x_row, x_extra, nc, y, ldy);
+    run_packed(BlockKernels{{nb, group_bytes, x_row, 2 * nb, ldy}}, packed, nr, x, x_extra, nc, y);
   }
 }
 

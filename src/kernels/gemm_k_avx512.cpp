@@ -35,7 +35,7 @@
 namespace dkb::kernels::detail {
 namespace {
 
-constexpr int kRows = 16;
+constexpr int kRows = kVnniGroupRows;
 constexpr int64_t kQuantBytes = 64 * 64;
 
 template <bool kQ6>
@@ -262,57 +262,25 @@ void kernel(int64_t nsb, const uint8_t* g, size_t group_bytes, const uint8_t* x,
     for (int v = 0; v < RV; ++v) _mm512_mask_storeu_ps(y + c * ldy + v * kRows, mask[v], acc[v][c]);
 }
 
-constexpr int kTokens = 4;  // tokens per micro-kernel call (RV = 2: 8 accumulators of each kind)
-
-template <bool kQ6, int RV>
-void tokens_run(int64_t nsb, const uint8_t* g, size_t group_bytes, const uint8_t* x, size_t x_row,
-                const float* ex, int64_t nc, float* y, int64_t ldy, const __mmask16* mask) {
-  const int64_t exs = nsb * Layout<kQ6>::kExtra;
-  int64_t c = 0;
-  for (; c + kTokens <= nc; c += kTokens) {
-    kernel<kQ6, RV, kTokens>(nsb, g, group_bytes, x + c * x_row, x_row, ex + c * exs, y + c * ldy,
-                             ldy, mask);
+// 2 groups x 4 tokens (8 accumulators of each kind), chunks of 24 tokens.
+template <bool kQ6>
+struct KKernels : VnniPanel {
+  static constexpr int kTokens = 4, kGroups = 2;
+  static constexpr int64_t kChunk = 6 * kTokens;
+  template <int RV, int RN>
+  void call(const uint8_t* g, const uint8_t* x, const float* ex, float* y,
+            const __mmask16* mask) const {
+    kernel<kQ6, RV, RN>(nb, g, group_bytes, x, x_row, ex, y, ldy, mask);
   }
-  const uint8_t* xc = x + c * x_row;
-  const float* ec = ex + c * exs;
-  float* yc = y + c * ldy;
-  switch (nc - c) {
-    case 1:
-      kernel<kQ6, RV, 1>(nsb, g, group_bytes, xc, x_row, ec, yc, ldy, mask);
-      break;
-    case 2:
-      kernel<kQ6, RV, 2>(nsb, g, group_bytes, xc, x_row, ec, yc, ldy, mask);
-      break;
-    case 3:
-      kernel<kQ6, RV, 3>(nsb, g, group_bytes, xc, x_row, ec, yc, ldy, mask);
-      break;
-    default:
-      break;
-  }
-}
+};
 
 template <bool kQ6>
 void packed_run(int64_t n, const uint8_t* packed, int64_t nr, const uint8_t* x, size_t x_row,
                 const float* x_extra, int64_t nc, float* y, int64_t ldy) {
   const int64_t nsb = n / kQK_K;
-  const size_t group_bytes = static_cast<size_t>(nsb * Layout<kQ6>::kBytes);
-  const int64_t exs = nsb * Layout<kQ6>::kExtra;
-  const int64_t ng = (nr + kRows - 1) / kRows;
-  constexpr int64_t kChunk = 6 * kTokens;
-  for (int64_t c0 = 0; c0 < nc; c0 += kChunk) {
-    const int64_t cn = nc - c0 < kChunk ? nc - c0 : kChunk;
-    int64_t grp = 0;
-    for (; grp + 2 <= ng; grp += 2) {
-      const __mmask16 m[2] = {group_mask(nr, grp), group_mask(nr, grp + 1)};
-      tokens_run<kQ6, 2>(nsb, packed + grp * group_bytes, group_bytes, x + c0 * x_row, x_row,
-                         x_extra + c0 * exs, cn, y + c0 * ldy + grp * kRows, ldy, m);
-    }
-    if (grp < ng) {
-      const __mmask16 m[1] = {group_mask(nr, grp)};
-      tokens_run<kQ6, 1>(nsb, packed + grp * group_bytes, group_bytes, x + c0 * x_row, x_row,
-                         x_extra + c0 * exs, cn, y + c0 * ldy + grp * kRows, ldy, m);
-    }
-  }
+  const KKernels<kQ6> k{
+      {nsb, static_cast<size_t>(nsb * Layout<kQ6>::kBytes), x_row, nsb * Layout<kQ6>::kExtra, ldy}};
+  run_packed(k, packed, nr, x, x_extra, nc, y);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
-// The K-quant half of the AVX-512 VNNI GEMM (gemm_k_avx512.cpp), called by the dispatching
-// functions of gemm_avx512.cpp (declared in kernels_internal.h) for Q4_K, Q5_K and Q6_K. Same
-// contracts as those; only for the two *_avx512.cpp files (AVX-512 flags).
+// Shared by the AVX-512 VNNI GEMMs (only for the two *_avx512.cpp files: AVX-512 flags): the
+// row-group mask and the token / row-group loops around their micro-kernels, and the K-quant
+// half (gemm_k_avx512.cpp), called by the dispatching functions of gemm_avx512.cpp (declared in
+// kernels_internal.h) for Q4_K, Q5_K and Q6_K, with the same contracts.
 #pragma once
 
 #include <immintrin.h>
@@ -12,10 +13,75 @@
 
 namespace dkb::kernels::detail {
 
-// The lanes of row group grp (16 rows each) that hold one of the nr rows.
+// Weight rows per packed group: one int32 lane of a 512-bit register each.
+constexpr int64_t kVnniGroupRows = 16;
+
+// The lanes of row group grp that hold one of the nr rows.
 inline __mmask16 group_mask(int64_t nr, int64_t grp) {
-  const int64_t left = nr - grp * 16;
-  return left >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << left) - 1);
+  const int64_t left = nr - grp * kVnniGroupRows;
+  return left >= kVnniGroupRows ? static_cast<__mmask16>(0xFFFF)
+                                : static_cast<__mmask16>((1u << left) - 1);
+}
+
+// ---- the token and row-group loops of the AVX-512 GEMMs ---------------------------------------
+// A micro-kernel family K derives from VnniPanel (the panel's strides) and provides
+//   static constexpr int kTokens;     tokens of a full call
+//   static constexpr int kGroups;     row groups per call (1 or 2)
+//   static constexpr int64_t kChunk;  tokens per chunk (their activations stay in L1)
+//   template <int RV, int RN> void call(g, x, ex, y, mask) const: y for RV groups of rows from g
+//     (group_bytes apart) and RN tokens from x / ex (x_row bytes / ex_row floats apart), masked.
+struct VnniPanel {
+  int64_t nb;          // blocks per row
+  size_t group_bytes;  // one packed group of rows
+  size_t x_row;        // bytes of one token's activation row
+  int64_t ex_row;      // floats of one token's x_extra
+  int64_t ldy;
+};
+
+// k.call<RV, rem> for the tokens left after the full calls (0 < rem < RN).
+template <class K, int RV, int RN>
+void call_tail(const K& k, int rem, const uint8_t* g, const uint8_t* x, const float* ex, float* y,
+               const __mmask16* mask) {
+  if constexpr (RN > 1) {
+    if (rem == RN - 1) return k.template call<RV, RN - 1>(g, x, ex, y, mask);
+    call_tail<K, RV, RN - 1>(k, rem, g, x, ex, y, mask);
+  }
+}
+
+template <class K, int RV>
+void run_tokens(const K& k, const uint8_t* g, const uint8_t* x, const float* ex, int64_t nc,
+                float* y, const __mmask16* mask) {
+  int64_t c = 0;
+  for (; c + K::kTokens <= nc; c += K::kTokens) {
+    k.template call<RV, K::kTokens>(g, x + c * k.x_row, ex + c * k.ex_row, y + c * k.ldy, mask);
+  }
+  call_tail<K, RV, K::kTokens>(k, static_cast<int>(nc - c), g, x + c * k.x_row, ex + c * k.ex_row,
+                               y + c * k.ldy, mask);
+}
+
+// y[c * ldy + r] for the nr packed rows and nc tokens: tokens in chunks of K::kChunk, within a
+// chunk the panel's groups (in L2) K::kGroups at a time.
+template <class K>
+void run_packed(const K& k, const uint8_t* packed, int64_t nr, const uint8_t* x,
+                const float* x_extra, int64_t nc, float* y) {
+  const int64_t ng = (nr + kVnniGroupRows - 1) / kVnniGroupRows;
+  for (int64_t c0 = 0; c0 < nc; c0 += K::kChunk) {
+    const int64_t cn = nc - c0 < K::kChunk ? nc - c0 : K::kChunk;
+    const uint8_t* xc = x + c0 * k.x_row;
+    const float* ec = x_extra + c0 * k.ex_row;
+    float* yc = y + c0 * k.ldy;
+    int64_t grp = 0;
+    if constexpr (K::kGroups == 2) {
+      for (; grp + 2 <= ng; grp += 2) {
+        const __mmask16 m[2] = {group_mask(nr, grp), group_mask(nr, grp + 1)};
+        run_tokens<K, 2>(k, packed + grp * k.group_bytes, xc, ec, cn, yc + grp * kVnniGroupRows, m);
+      }
+    }
+    for (; grp < ng; ++grp) {
+      const __mmask16 m[1] = {group_mask(nr, grp)};
+      run_tokens<K, 1>(k, packed + grp * k.group_bytes, xc, ec, cn, yc + grp * kVnniGroupRows, m);
+    }
+  }
 }
 
 size_t gemm_vnni_k_packed_bytes(GemmKind k, int64_t n, int64_t nr);
