@@ -229,6 +229,28 @@ std::vector<float> naive_attention(const AttentionArgs& a) {
   return out;
 }
 
+// Args for a contiguous cache of n_kv rows (scale 1/sqrt(dk)).
+AttentionArgs gqa_args(const std::vector<float>& q, const std::vector<float>& k,
+                       const std::vector<float>& v, std::vector<float>& out, int64_t n_tokens,
+                       int64_t n_kv, int64_t n_head, int64_t n_head_kv, int64_t dk, int64_t dv,
+                       const int32_t* q_pos, bool causal) {
+  AttentionArgs a;
+  a.q = q.data();
+  a.k = k.data();
+  a.v = v.data();
+  a.out = out.data();
+  a.n_tokens = n_tokens;
+  a.n_kv = n_kv;
+  a.n_head = n_head;
+  a.n_head_kv = n_head_kv;
+  a.head_dim_k = dk;
+  a.head_dim_v = dv;
+  a.q_pos = q_pos;
+  a.causal = causal;
+  a.scale = 1.0f / std::sqrt(static_cast<float>(dk));
+  return a;
+}
+
 TEST(Attention, CausalGqaMatchesNaive) {
   const int64_t n_tokens = 3, n_kv = 11, n_head = 6, n_head_kv = 2, dk = 40, dv = 24;
   const auto q = random_floats(static_cast<size_t>(n_tokens * n_head * dk), 21);
@@ -239,20 +261,8 @@ TEST(Attention, CausalGqaMatchesNaive) {
     for (int threads : {1, 2, 5}) {
       ThreadPool pool(threads);
       std::vector<float> out(static_cast<size_t>(n_tokens * n_head * dv), NAN);
-      AttentionArgs a;
-      a.q = q.data();
-      a.k = k.data();
-      a.v = v.data();
-      a.out = out.data();
-      a.n_tokens = n_tokens;
-      a.n_kv = n_kv;
-      a.n_head = n_head;
-      a.n_head_kv = n_head_kv;
-      a.head_dim_k = dk;
-      a.head_dim_v = dv;
-      a.q_pos = q_pos;
-      a.causal = causal;
-      a.scale = 1.0f / std::sqrt(static_cast<float>(dk));
+      const AttentionArgs a =
+          gqa_args(q, k, v, out, n_tokens, n_kv, n_head, n_head_kv, dk, dv, q_pos, causal);
       attention(pool, a);
       const auto ref = naive_attention(a);
       for (size_t i = 0; i < out.size(); ++i) {
@@ -313,7 +323,7 @@ TEST(Attention, PagedEqualsContiguousBitForBit) {
 // and each head bit for bit what it gives when attended alone (one query head, one KV head), so
 // grouping the heads that share a KV head changes no result.
 TEST(Attention, GroupedHeadsEqualOneHeadAloneAtEveryLevel) {
-  const Isa saved = active_isa();
+  test::IsaGuard guard;
   const int64_t n_tokens = 4, n_kv = 150, n_head = 12, n_head_kv = 2;
   for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kNeon, Isa::kNeonDot}) {
     if (!isa_available(isa)) continue;
@@ -325,19 +335,8 @@ TEST(Attention, GroupedHeadsEqualOneHeadAloneAtEveryLevel) {
       const int32_t q_pos[] = {70, 100, 148, 149};
       ThreadPool pool(2);
       std::vector<float> out(static_cast<size_t>(n_tokens * n_head * dv), NAN);
-      AttentionArgs a;
-      a.q = q.data();
-      a.k = k.data();
-      a.v = v.data();
-      a.out = out.data();
-      a.n_tokens = n_tokens;
-      a.n_kv = n_kv;
-      a.n_head = n_head;
-      a.n_head_kv = n_head_kv;
-      a.head_dim_k = dk;
-      a.head_dim_v = dv;
-      a.q_pos = q_pos;
-      a.scale = 1.0f / std::sqrt(static_cast<float>(dk));
+      const AttentionArgs a =
+          gqa_args(q, k, v, out, n_tokens, n_kv, n_head, n_head_kv, dk, dv, q_pos, true);
       attention(pool, a);
       const auto ref = naive_attention(a);
       for (size_t i = 0; i < out.size(); ++i) {
@@ -371,7 +370,6 @@ TEST(Attention, GroupedHeadsEqualOneHeadAloneAtEveryLevel) {
       }
     }
   }
-  set_active_isa(saved);
 }
 
 TEST(Attention, CausalMaskActuallyMasks) {
