@@ -63,7 +63,7 @@ constexpr int64_t kMaxPanelRows = 64;
 // tokens depending on the type.
 constexpr int64_t kTileMaxTokensAvx2 = 16;
 // At the AVX-512 level the VNNI GEMM of Q4_0/Q5_0 (gemm_avx512.cpp, with its packing pass, in the
-// level's block order) overtakes the tiles (tile_legacy_lanes from 5 tokens) past 16 tokens; one
+// level's block order) overtakes the tiles (tile_legacy_tokens from 5 tokens) past 16 tokens; one
 // thread, 1536 x 8960, weights from memory, GMAC/s tiles vs GEMM: 16 tokens 74.5 vs 69.3, 20
 // 62.5 vs 76.9, 32 75.2 vs 98.9, 512: GEMM 166 (the lane-order GEMM it replaced: 92.8). Q8_0
 // (the AVX2 vec_dot's lane order; its GEMM packing moves the most bytes) past 48: 32 tokens 69.3

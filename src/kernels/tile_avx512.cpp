@@ -34,9 +34,9 @@ void tile_avx512(GemmKind k, int64_t n, const uint8_t* w, size_t w_row, int64_t 
 void tile_prepare_x_avx512(GemmKind k, int64_t n, int64_t nc, int64_t t, const uint8_t* x,
                            float* x_extra) {
   const size_t per_token = tile_extra_floats<true>(k, n, nc);
-  if (legacy_lanes<true>(k, nc)) {
-    float* group = x_extra + (t - t % kLaneTokens) * static_cast<int64_t>(per_token);
-    return prepare_legacy_lanes(k, n, nc, t, x, reinterpret_cast<uint8_t*>(group));
+  if (uses_token_tiles<true>(k, nc)) {
+    float* group = x_extra + (t - t % kGroupTokens) * static_cast<int64_t>(per_token);
+    return prepare_legacy_tokens(k, n, nc, t, x, reinterpret_cast<uint8_t*>(group));
   }
   float* extra = x_extra + t * static_cast<int64_t>(per_token);
   auto* out = reinterpret_cast<uint8_t*>(extra);

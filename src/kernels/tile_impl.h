@@ -23,7 +23,7 @@
 // with two or more tokens tile_vnni_k.h's batch tiles, on 512-bit registers; the same contract.
 // (A 512-bit one-token Q4_K body, two 64-element groups per register, measured ~4% faster from
 // L2 but ~10% slower from memory, 1536 -> 8960 with two threads, and was not kept.) Except:
-// at the AVX-512 level Q4_0 and Q5_0 (tile_legacy_blocks, tile_legacy_lanes) and the K-quants
+// at the AVX-512 level Q4_0 and Q5_0 (tile_legacy_blocks, tile_legacy_tokens) and the K-quants
 // (the kVnni tiles here and tile_vnni_k.h's) follow that level's block order instead
 // (kernels_internal.h), as its GEMMs do: per block the exact integer dot product of a (row,
 // token) — the lanes above, summed — then the scalar reference's float operations.
@@ -308,17 +308,17 @@ void tile_legacy_blocks(int64_t nb, const uint8_t* w, size_t w_row, const uint8_
 }
 
 // Q4_0 / Q5_0 batches at the AVX-512 level, block order, with the tokens in the lanes: groups of
-// kLaneTokens tokens whose activations tile_prepare_x_avx512 interleaves (per block,
+// kGroupTokens tokens whose activations tile_prepare_x_avx512 interleaves (per block,
 // kTokenBlockBytes: for each of the 8 steps s the group's 4 bytes 4s..4s+3, token by token; then
 // the tokens' scales as floats; then their terms -off * sum(x) as int32; missing tokens zero).
 // vpdpbusd then multiplies 4 broadcast elements of one weight row (unsigned, u = q + off) by 4
 // elements of each token, so a block's integer dot product ends whole in the token's lane: no
 // horizontal sums, one conversion, multiply and add per (row, block) for all the tokens.
-constexpr int kLaneTokens = 8;
-static_assert(kLaneTokens == kTileTokenGroup, "x_extra is sized for whole groups");
+constexpr int kGroupTokens = 8;
+static_assert(kGroupTokens == kTileTokenGroup, "x_extra is sized for whole groups");
 constexpr int64_t kTokenBlockBytes = 8 * 32 + 32 + 32;
 // From this many tokens (up to that, tile_legacy_blocks per token).
-constexpr int64_t kLaneMinTokens = 5;
+constexpr int64_t kTokenTilesMin = 5;
 
 // The unsigned elements u = q + off of a Q4_0 (off 8) or Q5_0 (off 16) block, in element order.
 template <typename Block>
@@ -332,9 +332,9 @@ __m256i weight_unsigned(const Block& b) {
 }
 
 template <typename Block, int RM, int RN, bool kLongRows>
-void tile_legacy_lanes(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t*, size_t,
-                       const float* group, float* y, int64_t ldy, uintptr_t pf) {
-  static_assert(RN <= kLaneTokens, "one group of tokens");
+void tile_legacy_tokens(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t*, size_t,
+                        const float* group, float* y, int64_t ldy, uintptr_t pf) {
+  static_assert(RN <= kGroupTokens, "one group of tokens");
   const auto* xg = reinterpret_cast<const uint8_t*>(group);
   __m256 acc[RM];
   const Block* wr[RM];
@@ -375,18 +375,18 @@ void tile_legacy_lanes(int64_t nb, const uint8_t* w, size_t w_row, const uint8_t
   }
 }
 
-// Token t's part of the interleaved activations of tile_legacy_lanes (group = the first token
+// Token t's part of the interleaved activations of tile_legacy_tokens (group = the first token
 // of t's group's x_extra).
 // The last token (t == nc - 1) also zeroes the lanes of the tokens its group lacks.
-inline void prepare_legacy_lanes(GemmKind k, int64_t n, int64_t nc, int64_t t, const uint8_t* x,
-                                 uint8_t* group) {
+inline void prepare_legacy_tokens(GemmKind k, int64_t n, int64_t nc, int64_t t, const uint8_t* x,
+                                  uint8_t* group) {
   const int32_t off = k == GemmKind::kQ4_0 ? 8 : 16;
-  const int lane = static_cast<int>(t % kLaneTokens);
+  const int lane = static_cast<int>(t % kGroupTokens);
   const auto* xb = reinterpret_cast<const BlockQ8_0*>(x);
   for (int64_t b = 0; b < n / 32; ++b) {
     uint8_t* gb = group + b * kTokenBlockBytes;
     if (t == nc - 1) {
-      for (int l = lane + 1; l < kLaneTokens; ++l) {
+      for (int l = lane + 1; l < kGroupTokens; ++l) {
         for (int part = 0; part < 10; ++part) std::memset(gb + 32 * part + 4 * l, 0, 4);
       }
     }
@@ -787,12 +787,12 @@ struct Kernels {
     static constexpr TileFn f = tile_legacy<kVnni, BlockQ8_0, RM, RN, kLongRows>;
   };
   template <int RM, int RN>  // tokens in the lanes (the AVX-512 level's Q4_0 / Q5_0 batches)
-  struct Q40L {
-    static constexpr TileFn f = tile_legacy_lanes<BlockQ4_0, RM, RN, kLongRows>;
+  struct Q40T {
+    static constexpr TileFn f = tile_legacy_tokens<BlockQ4_0, RM, RN, kLongRows>;
   };
   template <int RM, int RN>
-  struct Q50L {
-    static constexpr TileFn f = tile_legacy_lanes<BlockQ5_0, RM, RN, kLongRows>;
+  struct Q50T {
+    static constexpr TileFn f = tile_legacy_tokens<BlockQ5_0, RM, RN, kLongRows>;
   };
   template <int RM, int RN>  // K-quants with kVnni: one token only (k_tile_fn)
   struct Q4K {
@@ -907,9 +907,9 @@ TileFn tile_fn(GemmKind k, int rm, int rn, size_t w_row) {
   return nullptr;
 }
 
-// tile_legacy_lanes for rm rows of rn tokens (long rows: the L2 prefetch, as decode_fn).
+// tile_legacy_tokens for rm rows of rn tokens (long rows: the L2 prefetch, as decode_fn).
 template <bool kVnni>
-TileFn lanes_fn(GemmKind k, int rm, int rn, size_t w_row) {
+TileFn token_tiles_fn(GemmKind k, int rm, int rn, size_t w_row) {
   if constexpr (!kVnni) {
     return nullptr;
   } else {
@@ -917,11 +917,11 @@ TileFn lanes_fn(GemmKind k, int rm, int rn, size_t w_row) {
     using KS = Kernels<true, false>;
     using KL = Kernels<true, true>;
     if (k == GemmKind::kQ4_0) {
-      return long_rows ? pick<KL::template Q40L, 4, kLaneTokens>(rm, rn)
-                       : pick<KS::template Q40L, 4, kLaneTokens>(rm, rn);
+      return long_rows ? pick<KL::template Q40T, 4, kGroupTokens>(rm, rn)
+                       : pick<KS::template Q40T, 4, kGroupTokens>(rm, rn);
     }
-    return long_rows ? pick<KL::template Q50L, 4, kLaneTokens>(rm, rn)
-                     : pick<KS::template Q50L, 4, kLaneTokens>(rm, rn);
+    return long_rows ? pick<KL::template Q50T, 4, kGroupTokens>(rm, rn)
+                     : pick<KS::template Q50T, 4, kGroupTokens>(rm, rn);
   }
 }
 
@@ -935,16 +935,16 @@ inline size_t tile_k_vnni_extra_bytes(int kType, int64_t n) {
 
 // Floats of x_extra per activation row: the activation scales as floats (legacy types), the
 // prepared activations of the K-quant VNNI batch tiles (tile_vnni_k.h), else none.
-// Whether a matmul of nc tokens takes tile_legacy_lanes (its x_extra interleaved by groups).
+// Whether a matmul of nc tokens takes tile_legacy_tokens (its x_extra interleaved by groups).
 template <bool kVnni>
-bool legacy_lanes(GemmKind k, int64_t nc) {
-  return kVnni && (k == GemmKind::kQ4_0 || k == GemmKind::kQ5_0) && nc >= kLaneMinTokens;
+bool uses_token_tiles(GemmKind k, int64_t nc) {
+  return kVnni && (k == GemmKind::kQ4_0 || k == GemmKind::kQ5_0) && nc >= kTokenTilesMin;
 }
 
 template <bool kVnni>
 size_t tile_extra_floats(GemmKind k, int64_t n, int64_t nc) {
-  if (legacy_lanes<kVnni>(k, nc)) {  // a group's bytes spread over its tokens
-    return static_cast<size_t>(n / 32 * kTokenBlockBytes / kLaneTokens / 4);
+  if (uses_token_tiles<kVnni>(k, nc)) {  // a group's bytes spread over its tokens
+    return static_cast<size_t>(n / 32 * kTokenBlockBytes / kGroupTokens / 4);
   }
   if (k == GemmKind::kQ4_0 || k == GemmKind::kQ5_0 || k == GemmKind::kQ8_0) {
     return static_cast<size_t>(n / 32);
@@ -974,8 +974,8 @@ void tile_run(GemmKind k, int64_t n, const uint8_t* w, size_t w_row, int64_t nr,
   const bool legacy = k == GemmKind::kQ4_0 || k == GemmKind::kQ5_0 || k == GemmKind::kQ8_0;
   const int64_t nb = legacy ? n / 32 : n / kQK_K;
   const size_t extra = tile_extra_floats<kVnni>(k, n, nc);
-  const bool lanes = legacy_lanes<kVnni>(k, nc);
-  const Shape shape = lanes ? Shape{4, kLaneTokens} : tile_shape<kVnni>(k, nc);
+  const bool tokens = uses_token_tiles<kVnni>(k, nc);
+  const Shape shape = tokens ? Shape{4, kGroupTokens} : tile_shape<kVnni>(k, nc);
   const int RM = shape.rm, RN = shape.rn;
   const uintptr_t w0 = reinterpret_cast<uintptr_t>(w);
   const int64_t pf_tiles = k == GemmKind::kQ8_0 ? 2 : 1;
@@ -987,7 +987,7 @@ void tile_run(GemmKind k, int64_t n, const uint8_t* w, size_t w_row, int64_t nr,
     for (int64_t c0 = 0; c0 < nc; c0 += RN) {
       const int rn = static_cast<int>(nc - c0 < RN ? nc - c0 : RN);
       const TileFn fn =
-          lanes ? lanes_fn<kVnni>(k, rm, rn, w_row) : tile_fn<kVnni>(k, rm, rn, w_row);
+          tokens ? token_tiles_fn<kVnni>(k, rm, rn, w_row) : tile_fn<kVnni>(k, rm, rn, w_row);
       fn(nb, w + r0 * w_row, w_row, x + c0 * x_row, x_row,
          extra > 0 ? x_extra + c0 * extra : nullptr, y + c0 * ldy + r0, ldy, next);
     }
