@@ -38,7 +38,7 @@ double cpu_seconds() {
 int usage() {
   std::fputs(
       "usage: matmul_bench [--type T] [--n-in N] [--n-out M] [--tokens K] [--threads P]\n"
-      "                    [--mb MIB] [--reps R] [--scalar] [--huge]\n",
+      "                    [--mb MIB] [--reps R] [--scalar] [--huge] [--interleaved]\n",
       stderr);
   return 2;
 }
@@ -51,13 +51,17 @@ int main(int argc, char** argv) {
   int64_t n_in = 1536, n_out = 8960, n_tokens = 1;
   int threads = 1, reps = 5;
   double mb = 512;
-  bool scalar = false, huge = false;
+  bool scalar = false, huge = false, interleaved = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
     const char* v = nullptr;
     if (a == "--scalar") {
       scalar = true;
+      continue;
+    }
+    if (a == "--interleaved") {
+      interleaved = true;
       continue;
     }
     if (a == "--huge") {
@@ -111,6 +115,17 @@ int main(int argc, char** argv) {
   for (size_t off = 0; off < w.size(); off += row) {
     std::memcpy(w.data() + off, rows.data() + (off / row % distinct) * row, row);
   }
+  // --interleaved: the layout the engine gives matrices at load where it pays (kernels.h).
+  const auto layout = interleaved ? kernels::WeightLayout::kInterleaved16 : kernels::WeightLayout::kRows;
+  if (interleaved) {
+    if (!kernels::interleave_supported(*type, n_in, n_out)) {
+      std::fprintf(stderr, "--interleaved: not supported for this type and shape\n");
+      return 2;
+    }
+    for (size_t c = 0; c < copies; ++c) {
+      kernels::interleave_rows(*type, n_in, n_out, w.data() + c * mat_bytes);
+    }
+  }
   std::vector<float> x(static_cast<size_t>(n_in * n_tokens));
   for (float& e : x) e = nd(rng);
   std::vector<float> y(static_cast<size_t>(n_out * n_tokens));
@@ -120,7 +135,7 @@ int main(int argc, char** argv) {
   auto pass = [&] {
     for (size_t c = 0; c < copies; ++c) {
       kernels::matmul(pool, scratch, *type, w.data() + c * mat_bytes, n_in, n_out, x.data(),
-                      n_tokens, y.data());
+                      n_tokens, y.data(), layout);
     }
   };
   pass();  // warm-up: page faults, scratch growth

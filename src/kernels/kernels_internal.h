@@ -141,6 +141,16 @@ void gemm_vnni_prepare_x(GemmKind k, int64_t n, const uint8_t* x, float* extra);
 void gemm_vnni_packed(GemmKind k, int64_t n, const uint8_t* packed, int64_t nr, const uint8_t* x,
                       size_t x_row, const float* x_extra, int64_t nc, float* y, int64_t ldy);
 
+// ---- the interleaved layout (interleave.cpp; WeightLayout::kInterleaved16) ------------------
+constexpr int64_t kInterleaveRows = 16;
+// The 16 rows (row layout, tensor_row_size(t, n_in) bytes apart) of the group at g.
+void deinterleave_group(TensorType t, int64_t n_in, const uint8_t* g, uint8_t* rows);
+// AVX-512 level (gemm_interleaved_avx512.cpp): y[c * ldy + r] for the nr rows (a multiple of 16)
+// of interleaved w and nc tokens, bit for bit the level's vec_dot of row r; x_extra as
+// gemm_vnni_prepare_x of GemmKind kQ4_0.
+void interleaved_vnni(TensorType t, int64_t n, const uint8_t* w, int64_t nr, const uint8_t* x,
+                      size_t x_row, const float* x_extra, int64_t nc, float* y, int64_t ldy);
+
 // ---- unpack-on-the-fly tiles (tile_avx2.cpp; call only when the AVX2 level is active) --------
 // y[c * ldy + r] = vec_dot_T_avx2(n, w + r * w_row, x + c * x_row) bit for bit, for r < nr and
 // c < nc, where T is the weight type of k: tiles of rows x tokens read each weight block

@@ -50,7 +50,33 @@ struct MatmulJob {
   uint8_t* panels = nullptr;
   float* x_extra = nullptr;  // x_extra_n floats per token (GEMM or tile path)
   size_t x_extra_n = 0;
+  // Weights in WeightLayout::kInterleaved16: ilv runs the AVX-512 interleaved kernel (ilv_part);
+  // otherwise each group of 16 rows is de-interleaved first (deinterleaved_part).
+  WeightLayout layout = WeightLayout::kRows;
+  bool ilv = false;
 };
+
+constexpr int64_t kIlvRows = detail::kInterleaveRows;
+
+// Rows [o0, o1) (whole groups) and all tokens of an interleaved job at a level without its
+// kernel: each group de-interleaved into buf (16 rows), then the level's vec_dot per row.
+void deinterleaved_rows(const MatmulJob& job, int64_t o0, int64_t o1, uint8_t* buf) {
+  for (int64_t o = o0; o < o1; o += kIlvRows) {
+    detail::deinterleave_group(job.wtype, job.n_in, job.w + o * job.w_row, buf);
+    for (int64_t t = 0; t < job.n_tokens; ++t) {
+      const uint8_t* xr = job.xq + t * job.x_row;
+      for (int64_t r = 0; r < kIlvRows; ++r) {
+        job.y[t * job.n_out + o + r] = job.dot(job.n_in, buf + r * job.w_row, xr);
+      }
+    }
+  }
+}
+
+void deinterleaved_part(const MatmulJob& job, int ith, int nth) {
+  auto [g0, g1] = ThreadPool::split(job.n_out / kIlvRows, ith, nth);
+  deinterleaved_rows(job, g0 * kIlvRows, g1 * kIlvRows,
+                     job.panels + static_cast<size_t>(ith) * job.panel_bytes);
+}
 
 #if defined(__x86_64__)
 // ---- the tiled paths of the AVX2 and AVX-512 levels ----------------------------------------
@@ -156,12 +182,41 @@ void tile_parts(const MatmulJob* jobs, size_t n, int ith, int nth) {
   }
 }
 
-// Runs tile jobs that share their activations (already quantized) in one pool run.
+// Rows [o0, o1) (whole groups of 16) of an interleaved job with the AVX-512 kernel, all tokens,
+// in panels of groups that stay in L2 while the kernel goes over the tokens in chunks.
+void ilv_rows(const MatmulJob& job, int64_t o0, int64_t o1) {
+  const size_t group_bytes = job.w_row * kIlvRows;
+  const int64_t step =
+      kIlvRows * std::max<int64_t>(1, static_cast<int64_t>(kPanelBytes / group_bytes));
+  for (int64_t o = o0; o < o1; o += step) {
+    const int64_t oe = std::min(o1, o + step);
+    detail::interleaved_vnni(job.wtype, job.n_in, job.w + o * job.w_row, oe - o, job.xq,
+                             job.x_row, job.x_extra, job.n_tokens, job.y + o, job.n_out);
+  }
+}
+
+// Several interleaved jobs with the same activations as one: their groups of 16 rows
+// concatenated and split into one contiguous range per thread.
+void ilv_parts(const MatmulJob* jobs, size_t n, int ith, int nth) {
+  int64_t groups = 0;
+  for (size_t i = 0; i < n; ++i) groups += jobs[i].n_out / kIlvRows;
+  auto [g0, g1] = ThreadPool::split(groups, ith, nth);
+  for (size_t i = 0; i < n && g0 < g1; ++i) {
+    const int64_t jg = jobs[i].n_out / kIlvRows;
+    if (g0 < jg) ilv_rows(jobs[i], g0 * kIlvRows, std::min(g1, jg) * kIlvRows);
+    g0 = std::max<int64_t>(0, g0 - jg);
+    g1 -= jg;
+  }
+}
+
+// Runs tile jobs (or interleaved ones) that share their activations (already quantized) in one
+// pool run.
 void run_tile_jobs(ThreadPool& pool, const MatmulJob* jobs, size_t n) {
+  auto parts = jobs[0].ilv ? ilv_parts : tile_parts;
   if (pool.n_threads() == 1) {
-    tile_parts(jobs, n, 0, 1);
+    parts(jobs, n, 0, 1);
   } else {
-    pool.run([jobs, n](int ith, int nth) { tile_parts(jobs, n, ith, nth); });
+    pool.run([jobs, n, parts](int ith, int nth) { parts(jobs, n, ith, nth); });
   }
 }
 
@@ -205,6 +260,13 @@ int64_t panel_rows_for(const MatmulJob& job, int nth) {
 void choose_tiled_path(MatmulJob& job) {
   const Isa isa = active_isa();
   if (isa != Isa::kAvx2 && isa != Isa::kAvx512) return;
+  if (job.layout == WeightLayout::kInterleaved16) {  // its kernel, or de-interleaving (AVX2)
+    if (isa != Isa::kAvx512) return;
+    job.ilv = job.vnni = true;
+    job.gemm = GemmKind::kQ4_0;  // its x_extra (gemm_vnni_prepare_x)
+    job.x_extra_n = detail::gemm_vnni_x_extra_floats(job.gemm, job.n_in);
+    return;
+  }
   // One token too: with the weights on huge pages the VNNI tiles measured 10-18% faster from
   // memory than the AVX2 ones for Q4_0 with two threads (on 4 KiB pages ~5% slower). The
   // K-quants with one token take tile_impl.h's 256-bit VNNI tiles (vpdpbusd + vpdpwssd; no
@@ -228,6 +290,10 @@ void choose_tiled_path(MatmulJob& job) {
 // Runs the path choose_tiled_path picked, after the activations are quantized; false if none.
 bool run_tiled(ThreadPool& pool, MatmulScratch& scratch, MatmulJob& job) {
   const int nth = pool.n_threads();
+  if (job.ilv) {
+    run_tile_jobs(pool, &job, 1);
+    return true;
+  }
   if (job.gemm != GemmKind::kNone) {
     job.panel_rows = panel_rows_for(job, nth);
     job.panel_bytes = vnni_gemm(job)
@@ -293,9 +359,12 @@ void compute_part(const MatmulJob& job, int ith, int nth) {
 
 // The job of one matmul, up to its activation buffers (set by quantize_activations).
 MatmulJob make_job(const ThreadPool& pool, TensorType wtype, const void* w, int64_t n_in,
-                   int64_t n_out, const float* x, int64_t n_tokens, float* y) {
+                   int64_t n_out, const float* x, int64_t n_tokens, float* y,
+                   WeightLayout layout) {
   DKB_CHECK(is_supported_weight_type(wtype));
+  DKB_CHECK(layout == WeightLayout::kRows || interleave_supported(wtype, n_in, n_out));
   MatmulJob job{};
+  job.layout = layout;
   job.wtype = wtype;
   job.xtype = vec_dot_type(wtype);
   job.w = static_cast<const uint8_t*>(w);
@@ -340,13 +409,25 @@ void quantize_activations(ThreadPool& pool, MatmulScratch& scratch, MatmulJob& j
 }  // namespace
 
 void matmul(ThreadPool& pool, MatmulScratch& scratch, TensorType wtype, const void* w, int64_t n_in,
-            int64_t n_out, const float* x, int64_t n_tokens, float* y) {
+            int64_t n_out, const float* x, int64_t n_tokens, float* y, WeightLayout layout) {
   DKB_CHECK(is_supported_weight_type(wtype));
   if (n_out <= 0 || n_tokens <= 0) return;
-  MatmulJob job = make_job(pool, wtype, w, n_in, n_out, x, n_tokens, y);
+  MatmulJob job = make_job(pool, wtype, w, n_in, n_out, x, n_tokens, y, layout);
   quantize_activations(pool, scratch, job);
   if (run_tiled(pool, scratch, job)) return;
   const int nth = pool.n_threads();
+  if (layout == WeightLayout::kInterleaved16) {
+    job.panel_bytes = job.w_row * kIlvRows;
+    const size_t need = job.panel_bytes * static_cast<size_t>(nth);
+    if (scratch.panels.size() < need) scratch.panels.resize(need);
+    job.panels = scratch.panels.data();
+    if (nth == 1) {
+      deinterleaved_part(job, 0, 1);
+    } else {
+      pool.run([&job](int ith, int n) { deinterleaved_part(job, ith, n); });
+    }
+    return;
+  }
   if (nth == 1 || (n_out * n_tokens < 64)) {
     compute_part(job, 0, 1);
   } else {
@@ -363,17 +444,18 @@ void matmul_shared_input(ThreadPool& pool, MatmulScratch& scratch,
   bool fuse = targets.size() > 1 && targets.size() <= kMaxTargets;
   for (size_t i = 0; fuse && i < targets.size(); ++i) {
     const MatmulTarget& t = targets[i];
-    jobs[i] = make_job(pool, t.wtype, t.w, n_in, t.n_out, x, n_tokens, t.y);
+    jobs[i] = make_job(pool, t.wtype, t.w, n_in, t.n_out, x, n_tokens, t.y, t.layout);
     // One activation buffer serves all: the same vec-dot type and the same extra floats (none,
     // or those of the same tile kind at the same level: their content depends on both), tile
-    // path.
-    fuse = jobs[i].tile != GemmKind::kNone && t.n_out > 0 && jobs[i].xtype == jobs[0].xtype &&
+    // path; or all on the interleaved kernel (the same extra floats).
+    fuse = (jobs[i].tile != GemmKind::kNone || jobs[i].ilv) && t.n_out > 0 &&
+           jobs[i].ilv == jobs[0].ilv && jobs[i].xtype == jobs[0].xtype &&
            jobs[i].vnni == jobs[0].vnni && jobs[i].x_extra_n == jobs[0].x_extra_n &&
            (jobs[i].x_extra_n == 0 || jobs[i].tile == jobs[0].tile);
   }
   if (!fuse) {
     for (const MatmulTarget& t : targets) {
-      matmul(pool, scratch, t.wtype, t.w, n_in, t.n_out, x, n_tokens, t.y);
+      matmul(pool, scratch, t.wtype, t.w, n_in, t.n_out, x, n_tokens, t.y, t.layout);
     }
     return;
   }

@@ -92,6 +92,23 @@ VecDotKernel vec_dot_kernel(TensorType t, Isa isa);
 // vec_dot at a given level (isa must be available).
 float vec_dot_with(Isa isa, TensorType t, int64_t n, const void* w_row, const void* x_row);
 
+// ---- weight layouts ---------------------------------------------------------------------------
+// kRows: the GGUF layout, one row after another. kInterleaved16: rows in groups of 16 whose blocks
+// are interleaved so that one 512-bit load holds 4 quants of each of the 16 rows (interleave.cpp
+// has the byte layout): the same bytes in another order, so a loader rewrites a matrix in place.
+// The AVX-512 level multiplies it with one kernel for every token count (no packing pass, no
+// horizontal sums); other levels de-interleave 16 rows at a time (correct, slower).
+enum class WeightLayout : uint8_t { kRows, kInterleaved16 };
+// Whether the layout exists for a matrix of n_rows rows of n_in elements of type t (today Q4_0,
+// n_rows a multiple of 16), and whether it is faster than kRows at the active level (AVX-512).
+bool interleave_supported(TensorType t, int64_t n_in, int64_t n_rows);
+bool interleave_pays(TensorType t, int64_t n_in, int64_t n_rows);
+// In place: rows -> kInterleaved16, and back (requires interleave_supported). A 3-D tensor of
+// experts is n_rows = experts * rows per expert; an expert's slice of a multiple of 16 rows stays
+// a whole number of groups.
+void interleave_rows(TensorType t, int64_t n_in, int64_t n_rows, void* data);
+void deinterleave_rows(TensorType t, int64_t n_in, int64_t n_rows, void* data);
+
 // Reusable scratch memory for matmul (grows, never shrinks; not thread-safe).
 struct MatmulScratch {
   std::vector<uint8_t> buf;     // activations in vec-dot format
@@ -113,9 +130,11 @@ struct MatmulScratch {
 // perform the AVX2 vec_dot's float operations in the same order, so the AVX-512 level gives the
 // AVX2 level's results). n_in must be a multiple
 // of the block size of wtype and of its vec-dot type. No allocation once scratch has grown.
-// x: [n_tokens][n_in] floats; y: [n_tokens][n_out] floats (row stride n_out).
+// x: [n_tokens][n_in] floats; y: [n_tokens][n_out] floats (row stride n_out). W in layout
+// `layout` (kInterleaved16 requires interleave_supported): the same y bit for bit.
 void matmul(ThreadPool& pool, MatmulScratch& scratch, TensorType wtype, const void* w, int64_t n_in,
-            int64_t n_out, const float* x, int64_t n_tokens, float* y);
+            int64_t n_out, const float* x, int64_t n_tokens, float* y,
+            WeightLayout layout = WeightLayout::kRows);
 
 // One weight of matmul_shared_input: y[t][o] = sum_i W[o][i] * x[t][i], o < n_out, W of type wtype.
 struct MatmulTarget {
@@ -123,10 +142,11 @@ struct MatmulTarget {
   const void* w;
   int64_t n_out;
   float* y;  // [n_tokens][n_out]
+  WeightLayout layout = WeightLayout::kRows;
 };
 // matmul(x, W) for each target, with the same input x ([n_tokens][n_in]): the attention's q, k,
 // v or the FFN's gate and up. Results bit for bit those of matmul() per target. When all (2 to
-// 4) take the tile path with the same activation format, x is quantized once and all weights'
+// 4) take the tile path with the same activation format (or all are interleaved), x is quantized once and all weights'
 // rows are split over the threads in one pool run (one barrier per token and layer instead of
 // one per weight); otherwise matmul() runs per target.
 void matmul_shared_input(ThreadPool& pool, MatmulScratch& scratch,

@@ -1,0 +1,147 @@
+
+
+// AVX-512 VNNI matmul over weights in the interleaved layout (interleave.cpp, Q4_0): the packed
+// GEMM's method (gemm_avx512.cpp) with no packing pass, for every token count. One 64-byte load
+// holds 4 quants of each of 16 rows in its nibbles: the low nibbles (elements 4i..4i+3) and the
+// high ones (16+4i..16+4i+3) become two vpdpbusd operands, so a block's integer dot product ends
+// whole in one int32 lane per row, started at the token's term -8 * sum(x) of that block.
+// Float order: the level's block order (kernels_internal.h, vec_dot_q4_0_blocks): per block
+// acc += float(sumi) * (dw * dx), acc starting at 0 — the same operations as the row layout's
+// tiles and GEMM, so the two layouts give the same bits.
+//
+// Compiled with -mavx512f -mavx512bw -mavx512vl -mavx512vnni; reached only at the AVX-512 level.
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "gemm_vnni.h"
+#include "kernels/blocks.h"
+#include "kernels_internal.h"
+
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+namespace dkb::kernels::detail {
+namespace {
+
+// Bytes ahead of the block being read that the kernel prefetches (8 blocks of a group).
+constexpr int64_t kPrefetch = 8 * 288;
+
+inline int32_t load_i32(const void* p) {
+  int32_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+// RV groups of 16 rows x RN tokens. g: the first group (the next at g + group_bytes); x: the
+// first token's Q8_0 row (the next at x + x_row); ex: its extra floats (dx[nb], then the int32
+// terms -8 * sum(x) [nb]; the next token's at ex + 2 * nb); y: output of row 0, token 0.
+template <int RV, int RN>
+void kernel(int64_t nb, const uint8_t* g, size_t group_bytes, const uint8_t* x, size_t x_row,
+            const float* ex, float* y, int64_t ldy, const __mmask16* mask) {
+  const __m512i m4 = _mm512_set1_epi8(0x0F);
+  __m512 acc[RV][RN];
+#pragma GCC unroll 4
+  for (int v = 0; v < RV; ++v)
+#pragma GCC unroll 8
+    for (int c = 0; c < RN; ++c) acc[v][c] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    const int64_t pair = (b >> 1) * 576;
+    const uint8_t* gq = g + pair + (b & 1) * 256;
+    const uint8_t* gd = g + ((b | 1) < nb ? pair + 512 + (b & 1) * 32 : pair + 256);
+    // The groups' bytes kPrefetch ahead (the hardware prefetcher alone: -7% with 8 tokens).
+#pragma GCC unroll 4
+    for (int v = 0; v < RV; ++v) {
+      const char* p = reinterpret_cast<const char*>(g + v * group_bytes + b * 288 + kPrefetch);
+      _mm_prefetch(p, _MM_HINT_T0);
+      _mm_prefetch(p + 64, _MM_HINT_T0);
+      _mm_prefetch(p + 128, _MM_HINT_T0);
+      _mm_prefetch(p + 192, _MM_HINT_T0);
+      _mm_prefetch(p + 256, _MM_HINT_T0);
+    }
+    __m512i ai[RV][RN];
+    const uint8_t* xb[RN];
+#pragma GCC unroll 8
+    for (int c = 0; c < RN; ++c) {
+      const __m512i corr = _mm512_set1_epi32(load_i32(ex + c * 2 * nb + nb + b));
+#pragma GCC unroll 4
+      for (int v = 0; v < RV; ++v) ai[v][c] = corr;
+      xb[c] = x + c * x_row + b * static_cast<int64_t>(sizeof(BlockQ8_0)) + 2;  // its qs
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; ++i) {
+      __m512i lo[RV], hi[RV];
+#pragma GCC unroll 4
+      for (int v = 0; v < RV; ++v) {
+        const __m512i raw = _mm512_loadu_si512(gq + v * group_bytes + 64 * i);
+        lo[v] = _mm512_and_si512(raw, m4);
+        hi[v] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4);
+      }
+#pragma GCC unroll 8
+      for (int c = 0; c < RN; ++c) {
+        const __m512i xl = _mm512_set1_epi32(load_i32(xb[c] + 4 * i));
+        const __m512i xh = _mm512_set1_epi32(load_i32(xb[c] + 16 + 4 * i));
+#pragma GCC unroll 4
+        for (int v = 0; v < RV; ++v) {
+          ai[v][c] = _mm512_dpbusd_epi32(ai[v][c], lo[v], xl);
+          ai[v][c] = _mm512_dpbusd_epi32(ai[v][c], hi[v], xh);
+        }
+      }
+    }
+    __m512 dw[RV];
+#pragma GCC unroll 4
+    for (int v = 0; v < RV; ++v) {
+      dw[v] = _mm512_cvtph_ps(
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(gd + v * group_bytes)));
+    }
+#pragma GCC unroll 8
+    for (int c = 0; c < RN; ++c) {
+      const __m512 dx = _mm512_set1_ps(ex[c * 2 * nb + b]);
+#pragma GCC unroll 4
+      for (int v = 0; v < RV; ++v) {
+        const __m512 t = _mm512_mul_ps(_mm512_cvtepi32_ps(ai[v][c]), _mm512_mul_ps(dw[v], dx));
+        acc[v][c] = _mm512_add_ps(acc[v][c], t);
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int c = 0; c < RN; ++c)
+#pragma GCC unroll 4
+    for (int v = 0; v < RV; ++v) {
+      _mm512_mask_storeu_ps(y + c * ldy + v * kVnniGroupRows, mask[v], acc[v][c]);
+    }
+}
+
+// 2 groups x 4 tokens: 8 float and 8 int32 accumulators, 4 unpacked weight vectors (8 tokens,
+// one thread, weights from memory: 115 GMAC/s; 1 group x 8 tokens 97, 1 x 6 88.5, 1 x 4 94.6).
+struct Kernels : VnniPanel {
+  static constexpr int kTokens = 4, kGroups = 2;
+  static constexpr int64_t kChunk = 6 * kTokens;
+  template <int RV, int RN>
+  void call(const uint8_t* g, const uint8_t* x, const float* ex, float* y,
+            const __mmask16* mask) const {
+    kernel<RV, RN>(nb, g, group_bytes, x, x_row, ex, y, ldy, mask);
+  }
+};
+
+}  // namespace
+
+void interleaved_vnni(TensorType t, int64_t n, const uint8_t* w, int64_t nr, const uint8_t* x,
+                      size_t x_row, const float* x_extra, int64_t nc, float* y, int64_t ldy) {
+  (void)t;  // Q4_0 (interleave_supported)
+  const int64_t nb = n / 32;
+  const size_t group_bytes = static_cast<size_t>(nb) * 18 * kVnniGroupRows;
+  if (nc == 1) {
+    // Decode: one group at a time, so the weights are read as one sequential stream (two or
+    // four groups at a time, i.e. streams: ~35% slower from memory with one thread).
+    const __mmask16 full[1] = {static_cast<__mmask16>(0xFFFF)};
+    for (int64_t grp = 0; grp < nr / kVnniGroupRows; ++grp) {
+      kernel<1, 1>(nb, w + grp * group_bytes, group_bytes, x, x_row, x_extra,
+                   y + grp * kVnniGroupRows, ldy, full);
+    }
+    return;
+  }
+  run_packed(Kernels{{nb, group_bytes, x_row, 2 * nb, ldy}}, w, nr, x, x_extra, nc, y);
+}
+
+}  // namespace dkb::kernels::detail

@@ -1,0 +1,99 @@
+// The interleaved weight layout (WeightLayout::kInterleaved16, kernels.h): rewriting a matrix's
+// rows in place, and back.
+//
+// Q4_0, per group of 16 rows (16 * row bytes, the same bytes as the rows), blocks in pairs: per
+// pair of blocks (2p, 2p + 1), 576 bytes:
+//   [0, 256)    block 2p's quants: 4 vectors i of 64 bytes; vector i holds, for row r = 0..15
+//               at bytes 4r..4r+3, the row's qs[4i..4i+3] (low nibbles: elements 4i..4i+3, high
+//               nibbles: elements 16+4i..16+4i+3)
+//   [256, 512)  block 2p + 1's quants, the same way
+//   [512, 576)  the 16 rows' fp16 scales of block 2p, then those of block 2p + 1
+// With an odd block count the last block stands alone: 256 bytes of quants, 32 of scales. Every
+// 64-byte vector of a pair starts 64-byte aligned relative to the group.
+#include <cstring>
+#include <vector>
+
+#include "base/status.h"
+#include "kernels/blocks.h"
+#include "kernels/kernels.h"
+#include "kernels_internal.h"
+
+namespace dkb::kernels {
+namespace {
+
+constexpr int64_t kRows = detail::kInterleaveRows;
+
+// Byte offsets, within a group, of block b's quants and of its 16 scales (nb blocks per row).
+int64_t quants_at(int64_t b) {
+  return (b >> 1) * 576 + (b & 1) * 256;
+}
+int64_t scales_at(int64_t nb, int64_t b) {
+  const int64_t pair = (b >> 1) * 576;
+  return (b | 1) < nb ? pair + 512 + (b & 1) * 32 : pair + 256;
+}
+
+void interleave_group_q4_0(const uint8_t* rows, size_t w_row, int64_t nb, uint8_t* g) {
+  for (int64_t r = 0; r < kRows; ++r) {
+    const auto* blk = reinterpret_cast<const BlockQ4_0*>(rows + r * w_row);
+    for (int64_t b = 0; b < nb; ++b) {
+      uint8_t* q = g + quants_at(b);
+      for (int i = 0; i < 4; ++i) std::memcpy(q + 64 * i + 4 * r, blk[b].qs + 4 * i, 4);
+      std::memcpy(g + scales_at(nb, b) + 2 * r, &blk[b].d, 2);
+    }
+  }
+}
+
+void deinterleave_group_q4_0(const uint8_t* g, int64_t nb, uint8_t* rows, size_t w_row) {
+  for (int64_t r = 0; r < kRows; ++r) {
+    auto* blk = reinterpret_cast<BlockQ4_0*>(rows + r * w_row);
+    for (int64_t b = 0; b < nb; ++b) {
+      const uint8_t* q = g + quants_at(b);
+      for (int i = 0; i < 4; ++i) std::memcpy(blk[b].qs + 4 * i, q + 64 * i + 4 * r, 4);
+      std::memcpy(&blk[b].d, g + scales_at(nb, b) + 2 * r, 2);
+    }
+  }
+}
+
+}  // namespace
+
+bool interleave_supported(TensorType t, int64_t n_in, int64_t n_rows) {
+  return t == TensorType::kQ4_0 && n_in > 0 && n_in % kQK4_0 == 0 && n_rows > 0 &&
+         n_rows % kRows == 0;
+}
+
+bool interleave_pays(TensorType t, int64_t n_in, int64_t n_rows) {
+  return active_isa() == Isa::kAvx512 && interleave_supported(t, n_in, n_rows);
+}
+
+void interleave_rows(TensorType t, int64_t n_in, int64_t n_rows, void* data) {
+  DKB_CHECK(interleave_supported(t, n_in, n_rows));
+  const size_t w_row = tensor_row_size(t, n_in);
+  const size_t group = w_row * kRows;
+  std::vector<uint8_t> tmp(group);
+  auto* p = static_cast<uint8_t*>(data);
+  for (int64_t r = 0; r < n_rows; r += kRows, p += group) {
+    std::memcpy(tmp.data(), p, group);
+    interleave_group_q4_0(tmp.data(), w_row, n_in / kQK4_0, p);
+  }
+}
+
+void deinterleave_rows(TensorType t, int64_t n_in, int64_t n_rows, void* data) {
+  DKB_CHECK(interleave_supported(t, n_in, n_rows));
+  const size_t w_row = tensor_row_size(t, n_in);
+  const size_t group = w_row * kRows;
+  std::vector<uint8_t> tmp(group);
+  auto* p = static_cast<uint8_t*>(data);
+  for (int64_t r = 0; r < n_rows; r += kRows, p += group) {
+    std::memcpy(tmp.data(), p, group);
+    deinterleave_group_q4_0(tmp.data(), n_in / kQK4_0, p, w_row);
+  }
+}
+
+namespace detail {
+void deinterleave_group(TensorType t, int64_t n_in, const uint8_t* g, uint8_t* rows) {
+  DKB_CHECK(t == TensorType::kQ4_0);
+  deinterleave_group_q4_0(g, n_in / kQK4_0, rows, tensor_row_size(t, n_in));
+}
+}  // namespace detail
+
+}  // namespace dkb::kernels
