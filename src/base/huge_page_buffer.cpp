@@ -62,4 +62,8 @@ void HugePageBuffer::protect_read_only() {
   if (data_ != nullptr) mprotect(data_, size_, PROT_READ);
 }
 
+void HugePageBuffer::unprotect() {
+  if (data_ != nullptr) mprotect(data_, size_, PROT_READ | PROT_WRITE);
+}
+
 }  // namespace dkb

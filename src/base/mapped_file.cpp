@@ -117,6 +117,16 @@ Result<MappedFile> MappedFile::open(const std::string& path, Backing backing) {
   return f;
 }
 
+uint8_t* MappedFile::unseal() {
+  if (backing_ != Backing::kHugePageCopy || copy_.data() == nullptr) return nullptr;
+  copy_.unprotect();
+  return copy_.data();
+}
+
+void MappedFile::seal() {
+  if (backing_ == Backing::kHugePageCopy) copy_.protect_read_only();
+}
+
 void MappedFile::release_pages(const void* p, size_t n) const {
   const auto* b = static_cast<const uint8_t*>(p);
   if (data_ == nullptr || b < data_ || n > size_ || b - data_ > static_cast<ptrdiff_t>(size_ - n)) {

@@ -28,7 +28,10 @@ Result<std::shared_ptr<const Model>> Model::load(const std::string& path,
   auto hp = Hparams::from_gguf(*m->file_);
   if (!hp.is_ok()) return hp.status().with_context("model '" + path + "'");
   DKB_ASSIGN_OR_RETURN(ArchitectureFactory factory, find_architecture(hp->arch));
+  // The architecture binds its weights; matrices may be reordered in place for the kernels
+  // (WeightLoader::matrix), after which the huge-page copy is made read-only again.
   auto arch = factory(*m->file_, *hp);
+  m->file_->seal();
   if (!arch.is_ok()) return arch.status().with_context("model '" + path + "'");
   m->arch_ = std::move(arch).value();
   auto tok = tokenizer::Tokenizer::from_gguf(*m->file_);

@@ -302,6 +302,17 @@ const TensorInfo* File::find_tensor(std::string_view name) const {
   return it == tensor_index_.end() ? nullptr : &tensors_[it->second];
 }
 
+uint8_t* File::writable_tensor_data(std::string_view name) {
+  const TensorInfo* t = find_tensor(name);
+  const uint8_t* base = mapped_.data();
+  if (t == nullptr || mapped_.backing() != MappedFile::Backing::kHugePageCopy || base == nullptr ||
+      t->data < base || t->data >= base + mapped_.size()) {
+    return nullptr;
+  }
+  uint8_t* bytes = mapped_.unseal();
+  return bytes == nullptr ? nullptr : bytes + (t->data - base);
+}
+
 Status File::replace_tensor(std::string_view name, TensorType type, const uint8_t* data,
                             size_t n_bytes) {
   auto it = tensor_index_.find(name);

@@ -31,7 +31,7 @@ struct BertLayer {
 
 class Bert : public engine::Architecture {
  public:
-  static Result<std::unique_ptr<engine::Architecture>> create(const gguf::File& f,
+  static Result<std::unique_ptr<engine::Architecture>> create(gguf::File& f,
                                                               engine::Hparams hp) {
     auto m = std::make_unique<Bert>();
     const std::string k = hp.arch + ".";
@@ -61,19 +61,19 @@ class Bert : public engine::Architecture {
     for (int64_t l = 0; l < hp.n_layer; ++l) {
       BertLayer& L = m->layers_[l];
       const std::string b = "blk." + std::to_string(l) + ".";
-      DKB_ASSIGN_OR_RETURN(L.wq, ld.require(b + "attn_q.weight", {n_embd, n_embd}));
-      DKB_ASSIGN_OR_RETURN(L.wk, ld.require(b + "attn_k.weight", {n_embd, hp.n_embd_k_gqa()}));
-      DKB_ASSIGN_OR_RETURN(L.wv, ld.require(b + "attn_v.weight", {n_embd, hp.n_embd_v_gqa()}));
+      DKB_ASSIGN_OR_RETURN(L.wq, ld.matrix(b + "attn_q.weight", {n_embd, n_embd}));
+      DKB_ASSIGN_OR_RETURN(L.wk, ld.matrix(b + "attn_k.weight", {n_embd, hp.n_embd_k_gqa()}));
+      DKB_ASSIGN_OR_RETURN(L.wv, ld.matrix(b + "attn_v.weight", {n_embd, hp.n_embd_v_gqa()}));
       DKB_ASSIGN_OR_RETURN(L.bq, ld.optional_f32(b + "attn_q.bias", n_embd));
       DKB_ASSIGN_OR_RETURN(L.bk, ld.optional_f32(b + "attn_k.bias", hp.n_embd_k_gqa()));
       DKB_ASSIGN_OR_RETURN(L.bv, ld.optional_f32(b + "attn_v.bias", hp.n_embd_v_gqa()));
-      DKB_ASSIGN_OR_RETURN(L.wo, ld.require(b + "attn_output.weight", {n_embd, n_embd}));
+      DKB_ASSIGN_OR_RETURN(L.wo, ld.matrix(b + "attn_output.weight", {n_embd, n_embd}));
       DKB_ASSIGN_OR_RETURN(L.bo, ld.optional_f32(b + "attn_output.bias", n_embd));
       DKB_ASSIGN_OR_RETURN(L.attn_norm, ld.require_f32(b + "attn_output_norm.weight", n_embd));
       DKB_ASSIGN_OR_RETURN(L.attn_norm_b, ld.optional_f32(b + "attn_output_norm.bias", n_embd));
-      DKB_ASSIGN_OR_RETURN(L.ffn_up, ld.require(b + "ffn_up.weight", {n_embd, hp.n_ff}));
+      DKB_ASSIGN_OR_RETURN(L.ffn_up, ld.matrix(b + "ffn_up.weight", {n_embd, hp.n_ff}));
       DKB_ASSIGN_OR_RETURN(L.ffn_up_b, ld.optional_f32(b + "ffn_up.bias", hp.n_ff));
-      DKB_ASSIGN_OR_RETURN(L.ffn_down, ld.require(b + "ffn_down.weight", {hp.n_ff, n_embd}));
+      DKB_ASSIGN_OR_RETURN(L.ffn_down, ld.matrix(b + "ffn_down.weight", {hp.n_ff, n_embd}));
       DKB_ASSIGN_OR_RETURN(L.ffn_down_b, ld.optional_f32(b + "ffn_down.bias", n_embd));
       DKB_ASSIGN_OR_RETURN(L.out_norm, ld.require_f32(b + "layer_output_norm.weight", n_embd));
       DKB_ASSIGN_OR_RETURN(L.out_norm_b, ld.optional_f32(b + "layer_output_norm.bias", n_embd));
@@ -216,7 +216,7 @@ class Bert : public engine::Architecture {
   std::vector<BertLayer> layers_;
 };
 
-Result<std::unique_ptr<engine::Architecture>> make_bert(const gguf::File& f, engine::Hparams hp) {
+Result<std::unique_ptr<engine::Architecture>> make_bert(gguf::File& f, engine::Hparams hp) {
   return Bert::create(f, std::move(hp));
 }
 

@@ -16,7 +16,7 @@ using engine::Weight;
 
 }  // namespace
 
-Result<std::unique_ptr<engine::Architecture>> Decoder::create(const gguf::File& file,
+Result<std::unique_ptr<engine::Architecture>> Decoder::create(gguf::File& file,
                                                               engine::Hparams hp,
                                                               DecoderOptions opt) {
   auto d = std::make_unique<Decoder>();
@@ -32,7 +32,7 @@ Result<std::unique_ptr<engine::Architecture>> Decoder::create(const gguf::File& 
   if (hp.n_vocab <= 0) hp.n_vocab = te->ne[1];
   DKB_ASSIGN_OR_RETURN(d->tok_embd_, ld.require("token_embd.weight", {n_embd, hp.n_vocab}));
   DKB_ASSIGN_OR_RETURN(d->output_norm_, ld.require_f32("output_norm.weight", n_embd));
-  DKB_ASSIGN_OR_RETURN(d->output_, ld.optional("output.weight", {n_embd, hp.n_vocab}));
+  DKB_ASSIGN_OR_RETURN(d->output_, ld.optional_matrix("output.weight", {n_embd, hp.n_vocab}));
   if (!d->output_) d->output_ = d->tok_embd_;  // tied embeddings
   for (const Weight* w : {&d->tok_embd_, &d->output_}) {
     if (!kernels::is_supported_weight_type(w->type)) {
@@ -45,17 +45,17 @@ Result<std::unique_ptr<engine::Architecture>> Decoder::create(const gguf::File& 
     DecoderLayer& L = d->layers_[l];
     const std::string p = "blk." + std::to_string(l) + ".";
     DKB_ASSIGN_OR_RETURN(L.attn_norm, ld.require_f32(p + "attn_norm.weight", n_embd));
-    DKB_ASSIGN_OR_RETURN(L.wq, ld.require(p + "attn_q.weight", {n_embd, n_q}));
-    DKB_ASSIGN_OR_RETURN(L.wk, ld.require(p + "attn_k.weight", {n_embd, n_k}));
-    DKB_ASSIGN_OR_RETURN(L.wv, ld.require(p + "attn_v.weight", {n_embd, n_v}));
-    DKB_ASSIGN_OR_RETURN(L.wo, ld.require(p + "attn_output.weight", {hp.n_head * hp.n_embd_head_v, n_embd}));
+    DKB_ASSIGN_OR_RETURN(L.wq, ld.matrix(p + "attn_q.weight", {n_embd, n_q}));
+    DKB_ASSIGN_OR_RETURN(L.wk, ld.matrix(p + "attn_k.weight", {n_embd, n_k}));
+    DKB_ASSIGN_OR_RETURN(L.wv, ld.matrix(p + "attn_v.weight", {n_embd, n_v}));
+    DKB_ASSIGN_OR_RETURN(L.wo, ld.matrix(p + "attn_output.weight", {hp.n_head * hp.n_embd_head_v, n_embd}));
     DKB_ASSIGN_OR_RETURN(L.bq, ld.optional_f32(p + "attn_q.bias", n_q));
     DKB_ASSIGN_OR_RETURN(L.bk, ld.optional_f32(p + "attn_k.bias", n_k));
     DKB_ASSIGN_OR_RETURN(L.bv, ld.optional_f32(p + "attn_v.bias", n_v));
     DKB_ASSIGN_OR_RETURN(L.ffn_norm, ld.require_f32(p + "ffn_norm.weight", n_embd));
-    DKB_ASSIGN_OR_RETURN(L.ffn_gate, ld.require(p + "ffn_gate.weight", {n_embd, hp.n_ff}));
-    DKB_ASSIGN_OR_RETURN(L.ffn_up, ld.require(p + "ffn_up.weight", {n_embd, hp.n_ff}));
-    DKB_ASSIGN_OR_RETURN(L.ffn_down, ld.require(p + "ffn_down.weight", {hp.n_ff, n_embd}));
+    DKB_ASSIGN_OR_RETURN(L.ffn_gate, ld.matrix(p + "ffn_gate.weight", {n_embd, hp.n_ff}));
+    DKB_ASSIGN_OR_RETURN(L.ffn_up, ld.matrix(p + "ffn_up.weight", {n_embd, hp.n_ff}));
+    DKB_ASSIGN_OR_RETURN(L.ffn_down, ld.matrix(p + "ffn_down.weight", {hp.n_ff, n_embd}));
     for (const Weight* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down}) {
       if (!kernels::is_supported_weight_type(w->type)) {
         return unimplemented(p + ": tensor type " + std::string(tensor_type_name(w->type)) +

@@ -26,7 +26,7 @@ struct DecoderLayer {
 
 class Decoder : public engine::Architecture {
  public:
-  static Result<std::unique_ptr<engine::Architecture>> create(const gguf::File& file,
+  static Result<std::unique_ptr<engine::Architecture>> create(gguf::File& file,
                                                               engine::Hparams hp,
                                                               DecoderOptions opt);
 

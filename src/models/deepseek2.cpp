@@ -38,7 +38,7 @@ Status check_types(const std::vector<const Weight*>& ws) {
 
 }  // namespace
 
-Result<std::unique_ptr<engine::Architecture>> Deepseek2::create(const gguf::File& f,
+Result<std::unique_ptr<engine::Architecture>> Deepseek2::create(gguf::File& f,
                                                                 engine::Hparams hp) {
   auto d = std::make_unique<Deepseek2>();
   Deepseek2Params& p = d->p_;
@@ -77,7 +77,7 @@ Result<std::unique_ptr<engine::Architecture>> Deepseek2::create(const gguf::File
   if (hp.n_vocab <= 0) hp.n_vocab = te->ne[1];
   DKB_ASSIGN_OR_RETURN(d->tok_embd_, ld.require("token_embd.weight", {n_embd, hp.n_vocab}));
   DKB_ASSIGN_OR_RETURN(d->output_norm_, ld.require_f32("output_norm.weight", n_embd));
-  DKB_ASSIGN_OR_RETURN(d->output_, ld.optional("output.weight", {n_embd, hp.n_vocab}));
+  DKB_ASSIGN_OR_RETURN(d->output_, ld.optional_matrix("output.weight", {n_embd, hp.n_vocab}));
   if (!d->output_) d->output_ = d->tok_embd_;
   DKB_RETURN_IF_ERROR(check_types({&d->tok_embd_, &d->output_}));
 
@@ -87,33 +87,33 @@ Result<std::unique_ptr<engine::Architecture>> Deepseek2::create(const gguf::File
     const std::string b = "blk." + std::to_string(l) + ".";
     DKB_ASSIGN_OR_RETURN(L.attn_norm, ld.require_f32(b + "attn_norm.weight", n_embd));
     if (p.n_lora_q > 0) {
-      DKB_ASSIGN_OR_RETURN(L.wq_a, ld.require(b + "attn_q_a.weight", {n_embd, p.n_lora_q}));
+      DKB_ASSIGN_OR_RETURN(L.wq_a, ld.matrix(b + "attn_q_a.weight", {n_embd, p.n_lora_q}));
       DKB_ASSIGN_OR_RETURN(L.q_a_norm, ld.require_f32(b + "attn_q_a_norm.weight", p.n_lora_q));
-      DKB_ASSIGN_OR_RETURN(L.wq_b, ld.require(b + "attn_q_b.weight", {p.n_lora_q, n_head * hd_k}));
+      DKB_ASSIGN_OR_RETURN(L.wq_b, ld.matrix(b + "attn_q_b.weight", {p.n_lora_q, n_head * hd_k}));
     } else {
-      DKB_ASSIGN_OR_RETURN(L.wq, ld.require(b + "attn_q.weight", {n_embd, n_head * hd_k}));
+      DKB_ASSIGN_OR_RETURN(L.wq, ld.matrix(b + "attn_q.weight", {n_embd, n_head * hd_k}));
     }
-    DKB_ASSIGN_OR_RETURN(L.wkv_a_mqa, ld.require(b + "attn_kv_a_mqa.weight", {n_embd, p.n_lora_kv + n_rot}));
+    DKB_ASSIGN_OR_RETURN(L.wkv_a_mqa, ld.matrix(b + "attn_kv_a_mqa.weight", {n_embd, p.n_lora_kv + n_rot}));
     DKB_ASSIGN_OR_RETURN(L.kv_a_norm, ld.require_f32(b + "attn_kv_a_norm.weight", p.n_lora_kv));
-    DKB_ASSIGN_OR_RETURN(L.wkv_b, ld.require(b + "attn_kv_b.weight", {p.n_lora_kv, n_head * (nope + hd_v)}));
-    DKB_ASSIGN_OR_RETURN(L.wo, ld.require(b + "attn_output.weight", {n_head * hd_v, n_embd}));
+    DKB_ASSIGN_OR_RETURN(L.wkv_b, ld.matrix(b + "attn_kv_b.weight", {p.n_lora_kv, n_head * (nope + hd_v)}));
+    DKB_ASSIGN_OR_RETURN(L.wo, ld.matrix(b + "attn_output.weight", {n_head * hd_v, n_embd}));
     DKB_ASSIGN_OR_RETURN(L.ffn_norm, ld.require_f32(b + "ffn_norm.weight", n_embd));
     if (l < p.n_layer_dense_lead) {
       if (hp.n_ff <= 0) return invalid_argument("missing metadata key " + k + "feed_forward_length");
-      DKB_ASSIGN_OR_RETURN(L.ffn_gate, ld.require(b + "ffn_gate.weight", {n_embd, hp.n_ff}));
-      DKB_ASSIGN_OR_RETURN(L.ffn_up, ld.require(b + "ffn_up.weight", {n_embd, hp.n_ff}));
-      DKB_ASSIGN_OR_RETURN(L.ffn_down, ld.require(b + "ffn_down.weight", {hp.n_ff, n_embd}));
+      DKB_ASSIGN_OR_RETURN(L.ffn_gate, ld.matrix(b + "ffn_gate.weight", {n_embd, hp.n_ff}));
+      DKB_ASSIGN_OR_RETURN(L.ffn_up, ld.matrix(b + "ffn_up.weight", {n_embd, hp.n_ff}));
+      DKB_ASSIGN_OR_RETURN(L.ffn_down, ld.matrix(b + "ffn_down.weight", {hp.n_ff, n_embd}));
     } else {
-      DKB_ASSIGN_OR_RETURN(L.gate_inp, ld.require(b + "ffn_gate_inp.weight", {n_embd, p.n_expert}));
+      DKB_ASSIGN_OR_RETURN(L.gate_inp, ld.matrix(b + "ffn_gate_inp.weight", {n_embd, p.n_expert}));
       DKB_ASSIGN_OR_RETURN(L.exp_probs_b, ld.optional_f32(b + "exp_probs_b.bias", p.n_expert));
-      DKB_ASSIGN_OR_RETURN(L.gate_exps, ld.require(b + "ffn_gate_exps.weight", {n_embd, p.n_ff_exp, p.n_expert}));
-      DKB_ASSIGN_OR_RETURN(L.up_exps, ld.require(b + "ffn_up_exps.weight", {n_embd, p.n_ff_exp, p.n_expert}));
-      DKB_ASSIGN_OR_RETURN(L.down_exps, ld.require(b + "ffn_down_exps.weight", {p.n_ff_exp, n_embd, p.n_expert}));
+      DKB_ASSIGN_OR_RETURN(L.gate_exps, ld.matrix(b + "ffn_gate_exps.weight", {n_embd, p.n_ff_exp, p.n_expert}));
+      DKB_ASSIGN_OR_RETURN(L.up_exps, ld.matrix(b + "ffn_up_exps.weight", {n_embd, p.n_ff_exp, p.n_expert}));
+      DKB_ASSIGN_OR_RETURN(L.down_exps, ld.matrix(b + "ffn_down_exps.weight", {p.n_ff_exp, n_embd, p.n_expert}));
       if (p.n_expert_shared > 0) {
         const int64_t n_ff_sh = p.n_ff_exp * p.n_expert_shared;
-        DKB_ASSIGN_OR_RETURN(L.gate_shexp, ld.require(b + "ffn_gate_shexp.weight", {n_embd, n_ff_sh}));
-        DKB_ASSIGN_OR_RETURN(L.up_shexp, ld.require(b + "ffn_up_shexp.weight", {n_embd, n_ff_sh}));
-        DKB_ASSIGN_OR_RETURN(L.down_shexp, ld.require(b + "ffn_down_shexp.weight", {n_ff_sh, n_embd}));
+        DKB_ASSIGN_OR_RETURN(L.gate_shexp, ld.matrix(b + "ffn_gate_shexp.weight", {n_embd, n_ff_sh}));
+        DKB_ASSIGN_OR_RETURN(L.up_shexp, ld.matrix(b + "ffn_up_shexp.weight", {n_embd, n_ff_sh}));
+        DKB_ASSIGN_OR_RETURN(L.down_shexp, ld.matrix(b + "ffn_down_shexp.weight", {n_ff_sh, n_embd}));
       }
     }
     DKB_RETURN_IF_ERROR(check_types({&L.wq, &L.wq_a, &L.wq_b, &L.wkv_a_mqa, &L.wkv_b, &L.wo,
@@ -375,7 +375,7 @@ Status Deepseek2::forward(engine::ForwardState& st, std::span<const int32_t> tok
 }
 
 namespace {
-Result<std::unique_ptr<engine::Architecture>> make_deepseek2(const gguf::File& f, engine::Hparams hp) {
+Result<std::unique_ptr<engine::Architecture>> make_deepseek2(gguf::File& f, engine::Hparams hp) {
   return Deepseek2::create(f, std::move(hp));
 }
 DKB_REGISTER_ARCHITECTURE("deepseek2", make_deepseek2);

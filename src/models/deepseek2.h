@@ -48,7 +48,7 @@ struct Deepseek2Layer {
 
 class Deepseek2 : public engine::Architecture {
  public:
-  static Result<std::unique_ptr<engine::Architecture>> create(const gguf::File& file,
+  static Result<std::unique_ptr<engine::Architecture>> create(gguf::File& file,
                                                               engine::Hparams hp);
   const engine::Hparams& hparams() const override { return hp_; }
   engine::KvShape kv_shape() const override;

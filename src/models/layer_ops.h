@@ -15,7 +15,7 @@ namespace dkb::models {
 // y[rows][w.ne[1]] = x[rows][w.ne[0]] · Wᵀ
 inline void matmul(engine::ForwardState& st, const engine::Weight& w, const float* x, int64_t rows,
                    float* y) {
-  kernels::matmul(*st.pool, *st.matmul, w.type, w.data, w.ne[0], w.ne[1], x, rows, y);
+  kernels::matmul(*st.pool, *st.matmul, w.type, w.data, w.ne[0], w.ne[1], x, rows, y, w.layout);
 }
 
 // One weight and its output for matmul_shared.
@@ -32,7 +32,7 @@ inline void matmul_shared(engine::ForwardState& st, const float* x, int64_t rows
   size_t n = 0;
   for (const WeightOut& o : outs) {
     DKB_CHECK(n < 4 && o.w.ne[0] == outs.begin()->w.ne[0]);
-    targets[n++] = {o.w.type, o.w.data, o.w.ne[1], o.y};
+    targets[n++] = {o.w.type, o.w.data, o.w.ne[1], o.y, o.w.layout};
   }
   kernels::matmul_shared_input(*st.pool, *st.matmul, std::span(targets, n), outs.begin()->w.ne[0],
                                x, rows);

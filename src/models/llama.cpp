@@ -5,7 +5,7 @@
 namespace dkb::models {
 namespace {
 
-Result<std::unique_ptr<engine::Architecture>> make_llama(const gguf::File& f, engine::Hparams hp) {
+Result<std::unique_ptr<engine::Architecture>> make_llama(gguf::File& f, engine::Hparams hp) {
   return Decoder::create(f, std::move(hp), DecoderOptions{.rope_neox = false});
 }
 

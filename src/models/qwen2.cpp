@@ -5,7 +5,7 @@
 namespace dkb::models {
 namespace {
 
-Result<std::unique_ptr<engine::Architecture>> make_qwen2(const gguf::File& f, engine::Hparams hp) {
+Result<std::unique_ptr<engine::Architecture>> make_qwen2(gguf::File& f, engine::Hparams hp) {
   return Decoder::create(f, std::move(hp), DecoderOptions{.rope_neox = true});
 }
 

@@ -4,7 +4,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/huge_page_buffer.h"
 #include "engine/quantize.h"
+#include "kernels/kernels.h"
 #include "quant_test_util.h"
 #include "support/fixtures.h"
 
@@ -37,6 +39,13 @@ TEST_P(LoadTimeQuant, SameLogitsAsQuantizedFile) {
     opts.ftype = ftype;
     ASSERT_TRUE(engine::quantize_model_file(test::fixture_path(model_rel), dir.file("q.gguf"), opts)
                     .is_ok());
+    // The file's bytes as they are (mapped); loaded by default, the matrices may be reordered
+    // in place for the kernels (WeightLayout::kInterleaved16 where it pays), with the same
+    // logits.
+    engine::LoadOptions mapped;
+    mapped.mmap = true;
+    auto file_rows = engine::Model::load(dir.file("q.gguf"), mapped);
+    ASSERT_TRUE(file_rows.is_ok()) << file_rows.status().to_string();
     auto from_file = engine::Model::load(dir.file("q.gguf"));
     ASSERT_TRUE(from_file.is_ok()) << from_file.status().to_string();
     engine::LoadOptions lo;
@@ -46,18 +55,39 @@ TEST_P(LoadTimeQuant, SameLogitsAsQuantizedFile) {
     ASSERT_TRUE(in_memory.is_ok()) << in_memory.status().to_string();
 
     // Same tensor types and bytes.
-    for (const auto& t : (*from_file)->file().tensors()) {
+    for (const auto& t : (*file_rows)->file().tensors()) {
       const gguf::TensorInfo* m = (*in_memory)->file().find_tensor(t.name);
       ASSERT_NE(m, nullptr) << t.name;
       EXPECT_EQ(m->type, t.type) << t.name;
       ASSERT_EQ(m->n_bytes, t.n_bytes) << t.name;
       EXPECT_EQ(std::memcmp(m->data, t.data, t.n_bytes), 0) << t.name;
     }
+    // Where the kernels take the interleaved layout (Q4_0 at AVX-512, huge-page copy), the
+    // default load reordered the matrices, and only those.
+    int reordered = 0;
+    for (const auto& t : (*file_rows)->file().tensors()) {
+      const gguf::TensorInfo* d = (*from_file)->file().find_tensor(t.name);
+      ASSERT_NE(d, nullptr) << t.name;
+      const bool matrix = t.name.find("embd") == std::string::npos && t.ne.size() >= 2 &&
+                          kernels::interleave_pays(t.type, t.ne[0], t.ne[1]);
+      const bool copy = (*from_file)->file().backing() == MappedFile::Backing::kHugePageCopy;
+      EXPECT_EQ(std::memcmp(d->data, t.data, t.n_bytes) != 0, matrix && copy) << t.name;
+      reordered += matrix && copy;
+    }
+    if (ftype == engine::FileType::kQ4_0 && kernels::active_isa() == kernels::Isa::kAvx512 &&
+        HugePageBuffer::available()) {
+      EXPECT_GT(reordered, 0) << name;
+    }
     const auto tokens = first_reference_sequence("reference/" + name + ".json");
     const auto a = quant_test::logits_of(*from_file, tokens);
     const auto b = quant_test::logits_of(*in_memory, tokens);
+    const auto c = quant_test::logits_of(*file_rows, tokens);
     ASSERT_EQ(a.size(), b.size());
-    for (size_t i = 0; i < a.size(); ++i) ASSERT_EQ(a[i], b[i]) << name << " position " << i;
+    ASSERT_EQ(a.size(), c.size());
+    for (size_t i = 0; i < a.size(); ++i) {
+      ASSERT_EQ(a[i], b[i]) << name << " position " << i;
+      ASSERT_EQ(a[i], c[i]) << name << " position " << i << " (mapped)";
+    }
   }
 }
 

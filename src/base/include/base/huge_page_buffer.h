@@ -38,6 +38,8 @@ class HugePageBuffer {
   size_t size() const { return size_; }
   // Makes the whole buffer read-only (writes fault); for data that is final.
   void protect_read_only();
+  // Makes it writable again (e.g. to rewrite a loaded file's bytes in place before sharing).
+  void unprotect();
 
  private:
   void reset();

@@ -50,6 +50,14 @@ class MappedFile {
   // Ranges outside the mapping are ignored. Never fails (it is only a hint).
   void release_pages(const void* p, size_t n) const;
 
+  // kHugePageCopy: makes the copy writable until seal() and returns its bytes (the same
+  // address as data()), for an owner that rewrites them in place before sharing the
+  // MappedFile (e.g. weights reordered for the kernels at load). kFileMap: null (a file map is
+  // never written).
+  uint8_t* unseal();
+  // Makes the copy read-only again (no-op for kFileMap).
+  void seal();
+
  private:
   void reset();
   const uint8_t* data_ = nullptr;

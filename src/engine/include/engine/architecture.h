@@ -79,7 +79,7 @@ class Architecture {
 };
 
 using ArchitectureFactory =
-    std::function<Result<std::unique_ptr<Architecture>>(const gguf::File&, Hparams)>;
+    std::function<Result<std::unique_ptr<Architecture>>(gguf::File&, Hparams)>;
 
 void register_architecture(const std::string& name, ArchitectureFactory factory);
 // Factory for name, or kUnimplemented listing the known architectures.

@@ -143,6 +143,12 @@ class File {
   // kInvalidArgument when n_bytes does not match type and shape.
   Status replace_tensor(std::string_view name, TensorType type, const uint8_t* data,
                         size_t n_bytes);
+  // The bytes of tensor `name` for rewriting in place (same size, e.g. reordered for the
+  // kernels at load): only with Backing::kHugePageCopy and a tensor that still lies in the copy
+  // (not replaced); null otherwise. The copy stays writable until seal(). Only for an owner that
+  // has not shared the File yet (as replace_tensor).
+  uint8_t* writable_tensor_data(std::string_view name);
+  void seal() { mapped_.seal(); }
   // Drops the resident pages of [data, data + n) if it lies in the mapping (a hint; see
   // MappedFile::release_pages), e.g. the original bytes of a tensor after replace_tensor().
   void release_pages(const void* data, size_t n) const { mapped_.release_pages(data, n); }
