@@ -126,9 +126,36 @@ struct Kernels : VnniPanel {
 
 }  // namespace
 
+size_t interleaved_x_extra_floats(TensorType t, int64_t n) {
+  switch (t) {
+    case TensorType::kQ4_0:
+      return gemm_vnni_x_extra_floats(GemmKind::kQ4_0, n);
+    default:
+      return 0;
+  }
+}
+
+void interleaved_prepare_x(TensorType t, int64_t n, const uint8_t* x, float* extra) {
+  switch (t) {
+    case TensorType::kQ4_0:
+      return gemm_vnni_prepare_x(GemmKind::kQ4_0, n, x, extra);
+    default:
+      return;
+  }
+}
+
 void interleaved_vnni(TensorType t, int64_t n, const uint8_t* w, int64_t nr, const uint8_t* x,
                       size_t x_row, const float* x_extra, int64_t nc, float* y, int64_t ldy) {
-  (void)t;  // Q4_0 (interleave_supported)
+  switch (t) {
+    case TensorType::kQ4_0:
+      return interleaved_vnni_q4_0(n, w, nr, x, x_row, x_extra, nc, y, ldy);
+    default:
+      return;
+  }
+}
+
+void interleaved_vnni_q4_0(int64_t n, const uint8_t* w, int64_t nr, const uint8_t* x,
+                           size_t x_row, const float* x_extra, int64_t nc, float* y, int64_t ldy) {
   const int64_t nb = n / 32;
   const size_t group_bytes = static_cast<size_t>(nb) * 18 * kVnniGroupRows;
   if (nc == 1) {

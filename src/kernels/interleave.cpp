@@ -19,11 +19,12 @@
 #include "kernels_internal.h"
 
 namespace dkb::kernels {
+namespace detail {
 namespace {
 
-constexpr int64_t kRows = detail::kInterleaveRows;
+constexpr int64_t kRows = kInterleaveRows;
 
-// Byte offsets, within a group, of block b's quants and of its 16 scales (nb blocks per row).
+// Byte offsets, within a Q4_0 group, of block b's quants and of its 16 scales (nb blocks).
 int64_t quants_at(int64_t b) {
   return (b >> 1) * 576 + (b & 1) * 256;
 }
@@ -32,7 +33,11 @@ int64_t scales_at(int64_t nb, int64_t b) {
   return (b | 1) < nb ? pair + 512 + (b & 1) * 32 : pair + 256;
 }
 
-void interleave_group_q4_0(const uint8_t* rows, size_t w_row, int64_t nb, uint8_t* g) {
+}  // namespace
+
+void interleave_group_q4_0(int64_t n_in, const uint8_t* rows, uint8_t* g) {
+  const int64_t nb = n_in / kQK4_0;
+  const size_t w_row = tensor_row_size(TensorType::kQ4_0, n_in);
   for (int64_t r = 0; r < kRows; ++r) {
     const auto* blk = reinterpret_cast<const BlockQ4_0*>(rows + r * w_row);
     for (int64_t b = 0; b < nb; ++b) {
@@ -43,7 +48,9 @@ void interleave_group_q4_0(const uint8_t* rows, size_t w_row, int64_t nb, uint8_
   }
 }
 
-void deinterleave_group_q4_0(const uint8_t* g, int64_t nb, uint8_t* rows, size_t w_row) {
+void deinterleave_group_q4_0(int64_t n_in, const uint8_t* g, uint8_t* rows) {
+  const int64_t nb = n_in / kQK4_0;
+  const size_t w_row = tensor_row_size(TensorType::kQ4_0, n_in);
   for (int64_t r = 0; r < kRows; ++r) {
     auto* blk = reinterpret_cast<BlockQ4_0*>(rows + r * w_row);
     for (int64_t b = 0; b < nb; ++b) {
@@ -54,46 +61,66 @@ void deinterleave_group_q4_0(const uint8_t* g, int64_t nb, uint8_t* rows, size_t
   }
 }
 
-}  // namespace
+bool interleave_type(TensorType t) {
+  return t == TensorType::kQ4_0;
+}
+
+void interleave_group(TensorType t, int64_t n_in, const uint8_t* rows, uint8_t* g) {
+  switch (t) {
+    case TensorType::kQ4_0:
+      return interleave_group_q4_0(n_in, rows, g);
+    default:
+      DKB_CHECK(false);
+  }
+}
+
+void deinterleave_group(TensorType t, int64_t n_in, const uint8_t* g, uint8_t* rows) {
+  switch (t) {
+    case TensorType::kQ4_0:
+      return deinterleave_group_q4_0(n_in, g, rows);
+    default:
+      DKB_CHECK(false);
+  }
+}
+
+}  // namespace detail
 
 bool interleave_supported(TensorType t, int64_t n_in, int64_t n_rows) {
-  return t == TensorType::kQ4_0 && n_in > 0 && n_in % kQK4_0 == 0 && n_rows > 0 &&
-         n_rows % kRows == 0;
+  const auto traits = tensor_type_traits(t);
+  return detail::interleave_type(t) && traits.has_value() && n_in > 0 &&
+         n_in % traits->block_size == 0 && n_rows > 0 && n_rows % detail::kInterleaveRows == 0;
 }
 
 bool interleave_pays(TensorType t, int64_t n_in, int64_t n_rows) {
   return active_isa() == Isa::kAvx512 && interleave_supported(t, n_in, n_rows);
 }
 
-void interleave_rows(TensorType t, int64_t n_in, int64_t n_rows, void* data) {
+namespace {
+
+// Each group of 16 rows through a copy of itself: to (interleave) or from the layout.
+void rewrite_groups(TensorType t, int64_t n_in, int64_t n_rows, void* data, bool interleave) {
   DKB_CHECK(interleave_supported(t, n_in, n_rows));
-  const size_t w_row = tensor_row_size(t, n_in);
-  const size_t group = w_row * kRows;
+  const size_t group = tensor_row_size(t, n_in) * detail::kInterleaveRows;
   std::vector<uint8_t> tmp(group);
   auto* p = static_cast<uint8_t*>(data);
-  for (int64_t r = 0; r < n_rows; r += kRows, p += group) {
+  for (int64_t r = 0; r < n_rows; r += detail::kInterleaveRows, p += group) {
     std::memcpy(tmp.data(), p, group);
-    interleave_group_q4_0(tmp.data(), w_row, n_in / kQK4_0, p);
+    if (interleave) {
+      detail::interleave_group(t, n_in, tmp.data(), p);
+    } else {
+      detail::deinterleave_group(t, n_in, tmp.data(), p);
+    }
   }
+}
+
+}  // namespace
+
+void interleave_rows(TensorType t, int64_t n_in, int64_t n_rows, void* data) {
+  rewrite_groups(t, n_in, n_rows, data, true);
 }
 
 void deinterleave_rows(TensorType t, int64_t n_in, int64_t n_rows, void* data) {
-  DKB_CHECK(interleave_supported(t, n_in, n_rows));
-  const size_t w_row = tensor_row_size(t, n_in);
-  const size_t group = w_row * kRows;
-  std::vector<uint8_t> tmp(group);
-  auto* p = static_cast<uint8_t*>(data);
-  for (int64_t r = 0; r < n_rows; r += kRows, p += group) {
-    std::memcpy(tmp.data(), p, group);
-    deinterleave_group_q4_0(tmp.data(), n_in / kQK4_0, p, w_row);
-  }
+  rewrite_groups(t, n_in, n_rows, data, false);
 }
-
-namespace detail {
-void deinterleave_group(TensorType t, int64_t n_in, const uint8_t* g, uint8_t* rows) {
-  DKB_CHECK(t == TensorType::kQ4_0);
-  deinterleave_group_q4_0(g, n_in / kQK4_0, rows, tensor_row_size(t, n_in));
-}
-}  // namespace detail
 
 }  // namespace dkb::kernels

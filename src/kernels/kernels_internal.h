@@ -141,15 +141,31 @@ void gemm_vnni_prepare_x(GemmKind k, int64_t n, const uint8_t* x, float* extra);
 void gemm_vnni_packed(GemmKind k, int64_t n, const uint8_t* packed, int64_t nr, const uint8_t* x,
                       size_t x_row, const float* x_extra, int64_t nc, float* y, int64_t ldy);
 
-// ---- the interleaved layout (interleave.cpp; WeightLayout::kInterleaved16) ------------------
+// ---- the interleaved layout (WeightLayout::kInterleaved16) ------------------------------------
+// interleave.cpp has the public functions and dispatches per type; each type's group layout is
+// described where its interleave_group_T / deinterleave_group_T are defined (Q4_0:
+// interleave.cpp).
 constexpr int64_t kInterleaveRows = 16;
-// The 16 rows (row layout, tensor_row_size(t, n_in) bytes apart) of the group at g.
+// Whether type t has the layout (any n_in that is a whole number of its blocks).
+bool interleave_type(TensorType t);
+// One group: 16 rows (row layout, w_row = tensor_row_size(t, n_in) bytes apart) -> g (16 *
+// w_row bytes), and back.
+void interleave_group(TensorType t, int64_t n_in, const uint8_t* rows, uint8_t* g);
 void deinterleave_group(TensorType t, int64_t n_in, const uint8_t* g, uint8_t* rows);
-// AVX-512 level (gemm_interleaved_avx512.cpp): y[c * ldy + r] for the nr rows (a multiple of 16)
-// of interleaved w and nc tokens, bit for bit the level's vec_dot of row r; x_extra as
-// gemm_vnni_prepare_x of GemmKind kQ4_0.
+void interleave_group_q4_0(int64_t n_in, const uint8_t* rows, uint8_t* g);
+void deinterleave_group_q4_0(int64_t n_in, const uint8_t* g, uint8_t* rows);
+
+// AVX-512 level (gemm_interleaved_avx512.cpp; call only when it is active): the activations'
+// extra floats per token (x in vec_dot_type(t)), and y[c * ldy + r] for the nr rows (a multiple
+// of 16) of interleaved w and nc tokens, bit for bit the level's vec_dot of row r (its block
+// order). x_extra: interleaved_x_extra_floats per token, in token order.
+size_t interleaved_x_extra_floats(TensorType t, int64_t n);
+void interleaved_prepare_x(TensorType t, int64_t n, const uint8_t* x, float* extra);
 void interleaved_vnni(TensorType t, int64_t n, const uint8_t* w, int64_t nr, const uint8_t* x,
                       size_t x_row, const float* x_extra, int64_t nc, float* y, int64_t ldy);
+// Q4_0's kernel (gemm_interleaved_avx512.cpp), with gemm_vnni_prepare_x(kQ4_0)'s extras.
+void interleaved_vnni_q4_0(int64_t n, const uint8_t* w, int64_t nr, const uint8_t* x,
+                           size_t x_row, const float* x_extra, int64_t nc, float* y, int64_t ldy);
 
 // ---- unpack-on-the-fly tiles (tile_avx2.cpp; call only when the AVX2 level is active) --------
 // y[c * ldy + r] = vec_dot_T_avx2(n, w + r * w_row, x + c * x_row) bit for bit, for r < nr and

@@ -138,6 +138,11 @@ bool vnni_gemm(const MatmulJob& job) {
 
 // The per-token extra floats of the tile / GEMM kernels for token t (after its quantization).
 void prepare_x_extra(const MatmulJob& job, int64_t t) {
+  if (job.ilv) {
+    detail::interleaved_prepare_x(job.wtype, job.n_in, job.xq + t * job.x_row,
+                                  job.x_extra + t * job.x_extra_n);
+    return;
+  }
   if (vnni_gemm(job)) {
     detail::gemm_vnni_prepare_x(job.gemm, job.n_in, job.xq + t * job.x_row,
                                 job.x_extra + t * job.x_extra_n);
@@ -263,8 +268,7 @@ void choose_tiled_path(MatmulJob& job) {
   if (job.layout == WeightLayout::kInterleaved16) {  // its kernel, or de-interleaving (AVX2)
     if (isa != Isa::kAvx512) return;
     job.ilv = job.vnni = true;
-    job.gemm = GemmKind::kQ4_0;  // its x_extra (gemm_vnni_prepare_x)
-    job.x_extra_n = detail::gemm_vnni_x_extra_floats(job.gemm, job.n_in);
+    job.x_extra_n = detail::interleaved_x_extra_floats(job.wtype, job.n_in);
     return;
   }
   // One token too: with the weights on huge pages the VNNI tiles measured 10-18% faster from
@@ -447,9 +451,10 @@ void matmul_shared_input(ThreadPool& pool, MatmulScratch& scratch,
     jobs[i] = make_job(pool, t.wtype, t.w, n_in, t.n_out, x, n_tokens, t.y, t.layout);
     // One activation buffer serves all: the same vec-dot type and the same extra floats (none,
     // or those of the same tile kind at the same level: their content depends on both), tile
-    // path; or all on the interleaved kernel (the same extra floats).
+    // path; or all on the interleaved kernel of one weight type (the same extra floats).
     fuse = (jobs[i].tile != GemmKind::kNone || jobs[i].ilv) && t.n_out > 0 &&
-           jobs[i].ilv == jobs[0].ilv && jobs[i].xtype == jobs[0].xtype &&
+           jobs[i].ilv == jobs[0].ilv && (!jobs[i].ilv || jobs[i].wtype == jobs[0].wtype) &&
+           jobs[i].xtype == jobs[0].xtype &&
            jobs[i].vnni == jobs[0].vnni && jobs[i].x_extra_n == jobs[0].x_extra_n &&
            (jobs[i].x_extra_n == 0 || jobs[i].tile == jobs[0].tile);
   }

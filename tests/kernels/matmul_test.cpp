@@ -140,22 +140,39 @@ TEST(Matmul, SharedInputMatchesMatmulPerTarget) {
   }
 }
 
+// The weight types with the interleaved layout, and row lengths for them: odd and even block
+// counts.
+std::vector<TensorType> interleaved_types() {
+  std::vector<TensorType> v;
+  for (TensorType t : kWeightTypes) {
+    if (interleave_supported(t, tensor_type_traits(t)->block_size, 16)) v.push_back(t);
+  }
+  return v;
+}
+std::vector<int64_t> interleave_lengths(TensorType t) {
+  const int64_t bs = tensor_type_traits(t)->block_size;
+  return bs == 256 ? std::vector<int64_t>{256, 768} : std::vector<int64_t>{96, 256};
+}
+
 // The interleaved layout: interleave_rows then deinterleave_rows gives the rows back, and it
 // changes the bytes (so a matmul that ignored the layout would fail below).
 TEST(Interleave, RoundTripsAndReordersTheBytes) {
-  for (int64_t n_in : {32, 96, 128, 1536}) {  // odd and even block counts
-    const int64_t n_rows = 48;
-    const auto w = random_matrix(TensorType::kQ4_0, n_in, n_rows, 3);
-    ASSERT_TRUE(interleave_supported(TensorType::kQ4_0, n_in, n_rows));
-    auto v = w;
-    interleave_rows(TensorType::kQ4_0, n_in, n_rows, v.data());
-    EXPECT_NE(v, w) << n_in;
-    deinterleave_rows(TensorType::kQ4_0, n_in, n_rows, v.data());
-    EXPECT_EQ(v, w) << n_in;
+  ASSERT_FALSE(interleaved_types().empty());
+  for (TensorType t : interleaved_types()) {
+    for (int64_t n_in : interleave_lengths(t)) {
+      const int64_t n_rows = 48;
+      const auto w = random_matrix(t, n_in, n_rows, 3);
+      ASSERT_TRUE(interleave_supported(t, n_in, n_rows));
+      auto v = w;
+      interleave_rows(t, n_in, n_rows, v.data());
+      EXPECT_NE(v, w) << tensor_type_name(t) << " " << n_in;
+      deinterleave_rows(t, n_in, n_rows, v.data());
+      EXPECT_EQ(v, w) << tensor_type_name(t) << " " << n_in;
+    }
+    EXPECT_FALSE(interleave_supported(t, interleave_lengths(t)[0], 40));  // not whole groups
   }
-  EXPECT_FALSE(interleave_supported(TensorType::kQ4_0, 64, 40));  // not whole groups of 16
   EXPECT_FALSE(interleave_supported(TensorType::kQ4_0, 48, 32));  // not whole blocks
-  EXPECT_FALSE(interleave_supported(TensorType::kQ4_K, 256, 32));
+  EXPECT_FALSE(interleave_supported(TensorType::kF16, 256, 32));
 }
 
 // matmul over interleaved weights gives the row layout's bits at every level (the AVX-512
@@ -163,7 +180,6 @@ TEST(Interleave, RoundTripsAndReordersTheBytes) {
 // through the kernel's chunks (24) and tails, odd and even block counts, and through
 // matmul_shared_input (fused with a second interleaved target, or beside a row-layout one).
 TEST(Interleave, MatmulMatchesRowLayoutAtEveryLevel) {
-  const TensorType t = TensorType::kQ4_0;
   for (Isa isa : test::kAllIsas) {
     if (!isa_available(isa)) continue;
     test::IsaGuard guard;
@@ -172,36 +188,39 @@ TEST(Interleave, MatmulMatchesRowLayoutAtEveryLevel) {
       ThreadPool pool(n_threads);
       MatmulScratch scratch, scratch1;
       uint32_t seed = 101;
-      for (int64_t n_in : {96, 256}) {
-        for (int64_t n_out : {16, 80}) {
-          const auto w = random_matrix(t, n_in, n_out, seed++);
-          auto wi = w;
-          interleave_rows(t, n_in, n_out, wi.data());
-          const auto w2 = random_matrix(t, n_in, 32, seed++);
-          auto w2i = w2;
-          interleave_rows(t, n_in, 32, w2i.data());
-          for (int64_t n_tokens : {1, 2, 5, 8, 17, 24, 31, 70}) {
-            const auto x = random_floats(static_cast<size_t>(n_in * n_tokens), seed++);
-            std::vector<float> ref(static_cast<size_t>(n_out * n_tokens), NAN), y = ref;
-            matmul(pool, scratch, t, w.data(), n_in, n_out, x.data(), n_tokens, ref.data());
-            matmul(pool, scratch1, t, wi.data(), n_in, n_out, x.data(), n_tokens, y.data(),
-                   WeightLayout::kInterleaved16);
-            const std::string what = "isa=" + std::to_string(static_cast<int>(isa)) + " threads=" +
-                                     std::to_string(n_threads) + " n_in=" + std::to_string(n_in) +
-                                     " n_out=" + std::to_string(n_out) +
-                                     " tokens=" + std::to_string(n_tokens);
-            EXPECT_EQ(y, ref) << what;
-            std::vector<float> ref2(static_cast<size_t>(32 * n_tokens), NAN);
-            matmul(pool, scratch, t, w2.data(), n_in, 32, x.data(), n_tokens, ref2.data());
-            for (WeightLayout second : {WeightLayout::kInterleaved16, WeightLayout::kRows}) {
-              std::vector<float> ya(y.size(), NAN), yb(ref2.size(), NAN);
-              const MatmulTarget targets[] = {
-                  {t, wi.data(), n_out, ya.data(), WeightLayout::kInterleaved16},
-                  {t, second == WeightLayout::kRows ? w2.data() : w2i.data(), 32, yb.data(),
-                   second}};
-              matmul_shared_input(pool, scratch1, targets, n_in, x.data(), n_tokens);
-              EXPECT_EQ(ya, ref) << what << " shared";
-              EXPECT_EQ(yb, ref2) << what << " shared, second target";
+      for (TensorType t : interleaved_types()) {
+        for (int64_t n_in : interleave_lengths(t)) {
+          for (int64_t n_out : {16, 80}) {
+            const auto w = random_matrix(t, n_in, n_out, seed++);
+            auto wi = w;
+            interleave_rows(t, n_in, n_out, wi.data());
+            const auto w2 = random_matrix(t, n_in, 32, seed++);
+            auto w2i = w2;
+            interleave_rows(t, n_in, 32, w2i.data());
+            for (int64_t n_tokens : {1, 2, 5, 8, 17, 24, 31, 70}) {
+              const auto x = random_floats(static_cast<size_t>(n_in * n_tokens), seed++);
+              std::vector<float> ref(static_cast<size_t>(n_out * n_tokens), NAN), y = ref;
+              matmul(pool, scratch, t, w.data(), n_in, n_out, x.data(), n_tokens, ref.data());
+              matmul(pool, scratch1, t, wi.data(), n_in, n_out, x.data(), n_tokens, y.data(),
+                     WeightLayout::kInterleaved16);
+              const std::string what =
+                  std::string(tensor_type_name(t)) + " isa=" +
+                  std::to_string(static_cast<int>(isa)) + " threads=" + std::to_string(n_threads) +
+                  " n_in=" + std::to_string(n_in) + " n_out=" + std::to_string(n_out) +
+                  " tokens=" + std::to_string(n_tokens);
+              EXPECT_EQ(y, ref) << what;
+              std::vector<float> ref2(static_cast<size_t>(32 * n_tokens), NAN);
+              matmul(pool, scratch, t, w2.data(), n_in, 32, x.data(), n_tokens, ref2.data());
+              for (WeightLayout second : {WeightLayout::kInterleaved16, WeightLayout::kRows}) {
+                std::vector<float> ya(y.size(), NAN), yb(ref2.size(), NAN);
+                const MatmulTarget targets[] = {
+                    {t, wi.data(), n_out, ya.data(), WeightLayout::kInterleaved16},
+                    {t, second == WeightLayout::kRows ? w2.data() : w2i.data(), 32, yb.data(),
+                     second}};
+                matmul_shared_input(pool, scratch1, targets, n_in, x.data(), n_tokens);
+                EXPECT_EQ(ya, ref) << what << " shared";
+                EXPECT_EQ(yb, ref2) << what << " shared, second target";
+              }
             }
           }
         }
