@@ -155,15 +155,41 @@ struct BlockKernels : VnniPanel {
 // 4s..4s+3), one per step s.
 constexpr int64_t kExtra = 9;
 
+// Where the lane kernel finds block b of a group g (nb blocks per row): its 8 steps' quants
+// (step s at quants + 64 s) and its 16 scales. The packed panel (gemm_vnni_pack) keeps float
+// scales after each block's quants; the interleaved layout (interleave.cpp's Q8_0) pairs
+// blocks, fp16 scales after each pair, and is read with a software prefetch.
+struct PackedQ8 {
+  static constexpr bool kPrefetch = false;
+  static const uint8_t* quants(const uint8_t* g, int64_t, int64_t b) {
+    return g + b * kGroupBlockBytes;
+  }
+  static __m512 scales(const uint8_t* g, int64_t, int64_t b) {
+    return _mm512_loadu_ps(reinterpret_cast<const float*>(g + b * kGroupBlockBytes + 8 * 64));
+  }
+};
+struct InterleavedQ8 {
+  static constexpr bool kPrefetch = true;
+  static const uint8_t* quants(const uint8_t* g, int64_t, int64_t b) {
+    return g + (b >> 1) * 1088 + (b & 1) * 512;
+  }
+  static __m512 scales(const uint8_t* g, int64_t nb, int64_t b) {
+    const int64_t pair = (b >> 1) * 1088;
+    const uint8_t* p = g + ((b | 1) < nb ? pair + 1024 + (b & 1) * 32 : pair + 512);
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  }
+};
+
 // RV groups of 16 rows x RN tokens. g: the first group (the next at g + group_bytes); x: the
 // first token's Q8_0 row (the next at x + x_row); ex: its extra floats (kExtra per block; the
-// next token's at ex + kExtra * nb); y: output of row 0, token 0.
+// next token's at ex + kExtra * nb); y: output of row 0, token 0. Src: PackedQ8 or
+// InterleavedQ8.
 //
 // The AVX2 vec_dot's lanes and float order: per block, lane s of vec_dot's int32 vector is the
 // sum over elements 4s..4s+3 — here step s's vpdpbusd result for the 16 rows, started at the
 // token's term for that step; then lane s's float accumulator takes fma(dw * dx, lane, acc)
 // in block order, and the 8 accumulators are summed as hsum_ps sums its 8 lanes.
-template <int RV, int RN>
+template <class Src, int RV, int RN>
 void lane_kernel(int64_t nb, const uint8_t* g, size_t group_bytes, const uint8_t* x, size_t x_row,
                  const float* ex, float* y, int64_t ldy, const __mmask16* mask) {
   __m512 acc[RV][RN][8];
@@ -174,7 +200,15 @@ void lane_kernel(int64_t nb, const uint8_t* g, size_t group_bytes, const uint8_t
 #pragma GCC unroll 8
       for (int s = 0; s < 8; ++s) acc[v][c][s] = _mm512_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* gb = g + b * kGroupBlockBytes;
+    const uint8_t* gb = Src::quants(g, nb, b);
+    if constexpr (Src::kPrefetch) {  // 8 blocks (4 pairs) ahead, as the Q4_0 kernel
+#pragma GCC unroll 4
+      for (int v = 0; v < RV; ++v) {
+        const char* p = reinterpret_cast<const char*>(g + v * group_bytes + b * 544 + 8 * 544);
+#pragma GCC unroll 9
+        for (int l = 0; l < 9; ++l) _mm_prefetch(p + 64 * l, _MM_HINT_T0);
+      }
+    }
     const uint8_t* xb[RN];
     const float* e[RN];
     __m512 d[RV][RN];
@@ -185,8 +219,7 @@ void lane_kernel(int64_t nb, const uint8_t* g, size_t group_bytes, const uint8_t
       const __m512 dx = _mm512_set1_ps(e[c][0]);
 #pragma GCC unroll 4
       for (int v = 0; v < RV; ++v) {
-        d[v][c] = _mm512_mul_ps(
-            _mm512_loadu_ps(reinterpret_cast<const float*>(gb + v * group_bytes + 8 * 64)), dx);
+        d[v][c] = _mm512_mul_ps(Src::scales(g + v * group_bytes, nb, b), dx);
       }
     }
 #pragma GCC unroll 8
@@ -220,13 +253,14 @@ void lane_kernel(int64_t nb, const uint8_t* g, size_t group_bytes, const uint8_t
 }
 
 // Lane-order micro-kernels: 1 group x 3 tokens (24 accumulators), chunks of 24 tokens.
+template <class Src>
 struct LaneKernels : VnniPanel {
   static constexpr int kTokens = 3, kGroups = 1;
   static constexpr int64_t kChunk = 8 * kTokens;
   template <int RV, int RN>
   void call(const uint8_t* g, const uint8_t* x, const float* ex, float* y,
             const __mmask16* mask) const {
-    lane_kernel<RV, RN>(nb, g, group_bytes, x, x_row, ex, y, ldy, mask);
+    lane_kernel<Src, RV, RN>(nb, g, group_bytes, x, x_row, ex, y, ldy, mask);
   }
 };
 
@@ -313,11 +347,27 @@ void gemm_vnni_packed(GemmKind k, int64_t n, const uint8_t* packed, int64_t nr, 
   const int64_t nb = n / 32;
   const size_t group_bytes = static_cast<size_t>(nb * kGroupBlockBytes);
   if (k == GemmKind::kQ8_0) {
-    run_packed(LaneKernels{{nb, group_bytes, x_row, kExtra * nb, ldy}}, packed, nr, x, x_extra, nc,
+    run_packed(LaneKernels<PackedQ8>{{nb, group_bytes, x_row, kExtra * nb, ldy}}, packed, nr, x,
+               x_extra, nc,
                y);
   } else {
     run_packed(BlockKernels{{nb, group_bytes, x_row, 2 * nb, ldy}}, packed, nr, x, x_extra, nc, y);
   }
+}
+
+void interleaved_vnni_q8_0(int64_t n, const uint8_t* w, int64_t nr, const uint8_t* x,
+                           size_t x_row, const float* x_extra, int64_t nc, float* y, int64_t ldy) {
+  const int64_t nb = n / 32;
+  const size_t group_bytes = static_cast<size_t>(nb) * sizeof(BlockQ8_0) * kGroupRows;
+  const LaneKernels<InterleavedQ8> k{{nb, group_bytes, x_row, kExtra * nb, ldy}};
+  if (nc == 1) {  // decode: one group at a time, one sequential stream (as Q4_0's)
+    const __mmask16 full[1] = {static_cast<__mmask16>(0xFFFF)};
+    for (int64_t grp = 0; grp < nr / kGroupRows; ++grp) {
+      k.call<1, 1>(w + grp * group_bytes, x, x_extra, y + grp * kGroupRows, full);
+    }
+    return;
+  }
+  run_packed(k, w, nr, x, x_extra, nc, y);
 }
 
 }  // namespace dkb::kernels::detail

@@ -10,6 +10,7 @@
 //   [512, 576)  the 16 rows' fp16 scales of block 2p, then those of block 2p + 1
 // With an odd block count the last block stands alone: 256 bytes of quants, 32 of scales. Every
 // 64-byte vector of a pair starts 64-byte aligned relative to the group.
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -61,14 +62,62 @@ void deinterleave_group_q4_0(int64_t n_in, const uint8_t* g, uint8_t* rows) {
   }
 }
 
+// Q8_0, per group of 16 rows, blocks in pairs: per pair of blocks (2p, 2p + 1), 1088 bytes:
+//   [0, 512)     block 2p's quants as unsigned bytes u = q + 128: 8 vectors s of 64 bytes,
+//                vector s holding, for row r at bytes 4r..4r+3, the row's u[4s..4s+3]
+//   [512, 1024)  block 2p + 1's quants, the same way
+//   [1024, 1088) the 16 rows' fp16 scales of block 2p, then those of block 2p + 1
+// With an odd block count the last block stands alone: 512 bytes of quants, 32 of scales.
+namespace {
+int64_t q8_quants_at(int64_t b) {
+  return (b >> 1) * 1088 + (b & 1) * 512;
+}
+int64_t q8_scales_at(int64_t nb, int64_t b) {
+  const int64_t pair = (b >> 1) * 1088;
+  return (b | 1) < nb ? pair + 1024 + (b & 1) * 32 : pair + 512;
+}
+}  // namespace
+
+void interleave_group_q8_0(int64_t n_in, const uint8_t* rows, uint8_t* g) {
+  const int64_t nb = n_in / kQK8_0;
+  const size_t w_row = tensor_row_size(TensorType::kQ8_0, n_in);
+  for (int64_t r = 0; r < kRows; ++r) {
+    const auto* blk = reinterpret_cast<const BlockQ8_0*>(rows + r * w_row);
+    for (int64_t b = 0; b < nb; ++b) {
+      uint8_t* q = g + q8_quants_at(b);
+      for (int j = 0; j < kQK8_0; ++j) {
+        q[64 * (j / 4) + 4 * r + j % 4] = static_cast<uint8_t>(blk[b].qs[j]) ^ 0x80;
+      }
+      std::memcpy(g + q8_scales_at(nb, b) + 2 * r, &blk[b].d, 2);
+    }
+  }
+}
+
+void deinterleave_group_q8_0(int64_t n_in, const uint8_t* g, uint8_t* rows) {
+  const int64_t nb = n_in / kQK8_0;
+  const size_t w_row = tensor_row_size(TensorType::kQ8_0, n_in);
+  for (int64_t r = 0; r < kRows; ++r) {
+    auto* blk = reinterpret_cast<BlockQ8_0*>(rows + r * w_row);
+    for (int64_t b = 0; b < nb; ++b) {
+      const uint8_t* q = g + q8_quants_at(b);
+      for (int j = 0; j < kQK8_0; ++j) {
+        blk[b].qs[j] = static_cast<int8_t>(q[64 * (j / 4) + 4 * r + j % 4] ^ 0x80);
+      }
+      std::memcpy(&blk[b].d, g + q8_scales_at(nb, b) + 2 * r, 2);
+    }
+  }
+}
+
 bool interleave_type(TensorType t) {
-  return t == TensorType::kQ4_0;
+  return t == TensorType::kQ4_0 || t == TensorType::kQ8_0;
 }
 
 void interleave_group(TensorType t, int64_t n_in, const uint8_t* rows, uint8_t* g) {
   switch (t) {
     case TensorType::kQ4_0:
       return interleave_group_q4_0(n_in, rows, g);
+    case TensorType::kQ8_0:
+      return interleave_group_q8_0(n_in, rows, g);
     default:
       DKB_CHECK(false);
   }
@@ -78,6 +127,8 @@ void deinterleave_group(TensorType t, int64_t n_in, const uint8_t* g, uint8_t* r
   switch (t) {
     case TensorType::kQ4_0:
       return deinterleave_group_q4_0(n_in, g, rows);
+    case TensorType::kQ8_0:
+      return deinterleave_group_q8_0(n_in, g, rows);
     default:
       DKB_CHECK(false);
   }
@@ -92,7 +143,11 @@ bool interleave_supported(TensorType t, int64_t n_in, int64_t n_rows) {
 }
 
 bool interleave_pays(TensorType t, int64_t n_in, int64_t n_rows) {
-  return active_isa() == Isa::kAvx512 && interleave_supported(t, n_in, n_rows);
+  static const bool off = [] {
+    const char* v = std::getenv("DKB_NO_INTERLEAVE");
+    return v != nullptr && *v != '\0' && std::strcmp(v, "0") != 0;
+  }();
+  return !off && active_isa() == Isa::kAvx512 && interleave_supported(t, n_in, n_rows);
 }
 
 namespace {

@@ -166,6 +166,12 @@ void interleaved_vnni(TensorType t, int64_t n, const uint8_t* w, int64_t nr, con
 // Q4_0's kernel (gemm_interleaved_avx512.cpp), with gemm_vnni_prepare_x(kQ4_0)'s extras.
 void interleaved_vnni_q4_0(int64_t n, const uint8_t* w, int64_t nr, const uint8_t* x,
                            size_t x_row, const float* x_extra, int64_t nc, float* y, int64_t ldy);
+// Q8_0's (gemm_avx512.cpp: its packed GEMM's lane-order kernel reading the interleaved layout),
+// with gemm_vnni_prepare_x(kQ8_0)'s extras.
+void interleave_group_q8_0(int64_t n_in, const uint8_t* rows, uint8_t* g);
+void deinterleave_group_q8_0(int64_t n_in, const uint8_t* g, uint8_t* rows);
+void interleaved_vnni_q8_0(int64_t n, const uint8_t* w, int64_t nr, const uint8_t* x,
+                           size_t x_row, const float* x_extra, int64_t nc, float* y, int64_t ldy);
 
 // ---- unpack-on-the-fly tiles (tile_avx2.cpp; call only when the AVX2 level is active) --------
 // y[c * ldy + r] = vec_dot_T_avx2(n, w + r * w_row, x + c * x_row) bit for bit, for r < nr and

@@ -99,8 +99,9 @@ float vec_dot_with(Isa isa, TensorType t, int64_t n, const void* w_row, const vo
 // The AVX-512 level multiplies it with one kernel for every token count (no packing pass, no
 // horizontal sums); other levels de-interleave 16 rows at a time (correct, slower).
 enum class WeightLayout : uint8_t { kRows, kInterleaved16 };
-// Whether the layout exists for a matrix of n_rows rows of n_in elements of type t (today Q4_0,
-// n_rows a multiple of 16), and whether it is faster than kRows at the active level (AVX-512).
+// Whether the layout exists for a matrix of n_rows rows of n_in elements of type t (n_rows a
+// multiple of 16; interleave.cpp lists the types), and whether a loader should use it: at the
+// AVX-512 level, unless the environment sets DKB_NO_INTERLEAVE=1 (to measure the row layout).
 bool interleave_supported(TensorType t, int64_t n_in, int64_t n_rows);
 bool interleave_pays(TensorType t, int64_t n_in, int64_t n_rows);
 // In place: rows -> kInterleaved16, and back (requires interleave_supported). A 3-D tensor of
