@@ -304,6 +304,7 @@ const TensorInfo* File::find_tensor(std::string_view name) const {
 
 uint8_t* File::writable_tensor_data(std::string_view name) {
   const TensorInfo* t = find_tensor(name);
+  if (t != nullptr && writable_replaced_.count(name)) return const_cast<uint8_t*>(t->data);
   const uint8_t* base = mapped_.data();
   if (t == nullptr || mapped_.backing() != MappedFile::Backing::kHugePageCopy || base == nullptr ||
       t->data < base || t->data >= base + mapped_.size()) {
@@ -311,6 +312,13 @@ uint8_t* File::writable_tensor_data(std::string_view name) {
   }
   uint8_t* bytes = mapped_.unseal();
   return bytes == nullptr ? nullptr : bytes + (t->data - base);
+}
+
+Status File::replace_tensor(std::string_view name, TensorType type, uint8_t* data,
+                            size_t n_bytes) {
+  DKB_RETURN_IF_ERROR(replace_tensor(name, type, static_cast<const uint8_t*>(data), n_bytes));
+  writable_replaced_.emplace(name);
+  return Status::ok();
 }
 
 Status File::replace_tensor(std::string_view name, TensorType type, const uint8_t* data,
@@ -332,6 +340,7 @@ Status File::replace_tensor(std::string_view name, TensorType type, const uint8_
   t.type = type;
   t.data = data;
   t.n_bytes = n_bytes;
+  writable_replaced_.erase(t.name);
   return Status::ok();
 }
 

@@ -191,8 +191,10 @@ void tile_parts(const MatmulJob* jobs, size_t n, int ith, int nth) {
 // in panels of groups that stay in L2 while the kernel goes over the tokens in chunks.
 void ilv_rows(const MatmulJob& job, int64_t o0, int64_t o1) {
   const size_t group_bytes = job.w_row * kIlvRows;
-  const int64_t step =
-      kIlvRows * std::max<int64_t>(1, static_cast<int64_t>(kPanelBytes / group_bytes));
+  // An even number of groups: the kernels take two at a time (an odd panel of 3 groups, n_in
+  // 8960, ran every third group alone).
+  const int64_t groups = static_cast<int64_t>(kPanelBytes / group_bytes);
+  const int64_t step = kIlvRows * std::max<int64_t>(2, (groups + 1) / 2 * 2);
   for (int64_t o = o0; o < o1; o += step) {
     const int64_t oe = std::min(o1, o + step);
     detail::interleaved_vnni(job.wtype, job.n_in, job.w + o * job.w_row, oe - o, job.xq,

@@ -54,28 +54,34 @@ TEST_P(LoadTimeQuant, SameLogitsAsQuantizedFile) {
     auto in_memory = engine::Model::load(test::fixture_path(model_rel), lo);
     ASSERT_TRUE(in_memory.is_ok()) << in_memory.status().to_string();
 
-    // Same tensor types and bytes.
-    for (const auto& t : (*file_rows)->file().tensors()) {
-      const gguf::TensorInfo* m = (*in_memory)->file().find_tensor(t.name);
-      ASSERT_NE(m, nullptr) << t.name;
-      EXPECT_EQ(m->type, t.type) << t.name;
-      ASSERT_EQ(m->n_bytes, t.n_bytes) << t.name;
-      EXPECT_EQ(std::memcmp(m->data, t.data, t.n_bytes), 0) << t.name;
-    }
-    // Where the kernels take the interleaved layout (Q4_0 at AVX-512, huge-page copy), the
-    // default load reordered the matrices, and only those.
+    // Same tensor types and bytes. Where the kernels take the interleaved layout (Q4_0/Q8_0 at
+    // AVX-512), a load reorders the matrices (only those) in the bytes it owns: the huge-page
+    // copy (from_file, when the kernel offers huge pages) and the load-time quantized buffers
+    // (in_memory); the rows come back with deinterleave_rows.
+    const bool copy = (*from_file)->file().backing() == MappedFile::Backing::kHugePageCopy;
     int reordered = 0;
     for (const auto& t : (*file_rows)->file().tensors()) {
+      const gguf::TensorInfo* m = (*in_memory)->file().find_tensor(t.name);
       const gguf::TensorInfo* d = (*from_file)->file().find_tensor(t.name);
+      ASSERT_NE(m, nullptr) << t.name;
       ASSERT_NE(d, nullptr) << t.name;
+      EXPECT_EQ(m->type, t.type) << t.name;
+      ASSERT_EQ(m->n_bytes, t.n_bytes) << t.name;
       const bool matrix = t.name.find("embd") == std::string::npos && t.ne.size() >= 2 &&
                           kernels::interleave_pays(t.type, t.ne[0], t.ne[1]);
-      const bool copy = (*from_file)->file().backing() == MappedFile::Backing::kHugePageCopy;
+      auto rows_of = [&](const gguf::TensorInfo& x, bool reordered_here) {
+        std::vector<uint8_t> v(x.data, x.data + x.n_bytes);
+        if (reordered_here) kernels::deinterleave_rows(x.type, x.ne[0], x.n_rows(), v.data());
+        return v;
+      };
+      const std::vector<uint8_t> rows(t.data, t.data + t.n_bytes);
+      EXPECT_EQ(rows_of(*m, matrix), rows) << t.name;
+      EXPECT_EQ(rows_of(*d, matrix && copy), rows) << t.name;
       EXPECT_EQ(std::memcmp(d->data, t.data, t.n_bytes) != 0, matrix && copy) << t.name;
-      reordered += matrix && copy;
+      reordered += matrix;
     }
-    if (ftype == engine::FileType::kQ4_0 && kernels::active_isa() == kernels::Isa::kAvx512 &&
-        HugePageBuffer::available()) {
+    if ((ftype == engine::FileType::kQ4_0 || ftype == engine::FileType::kQ8_0) &&
+        kernels::active_isa() == kernels::Isa::kAvx512) {
       EXPECT_GT(reordered, 0) << name;
     }
     const auto tokens = first_reference_sequence("reference/" + name + ".json");

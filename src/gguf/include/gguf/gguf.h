@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <optional>
 #include <string>
@@ -140,13 +141,15 @@ class File {
   // Points tensor `name` at n_bytes of `type` elsewhere (same shape), e.g. weights its owner
   // quantized in memory at load time. The caller keeps data alive as long as this File. Only
   // for an owner that has not shared the File yet (not thread-safe). Errors: kNotFound,
-  // kInvalidArgument when n_bytes does not match type and shape.
+  // kInvalidArgument when n_bytes does not match type and shape. The overload taking mutable
+  // bytes also makes them writable_tensor_data (the owner's buffer may be rewritten in place).
   Status replace_tensor(std::string_view name, TensorType type, const uint8_t* data,
                         size_t n_bytes);
+  Status replace_tensor(std::string_view name, TensorType type, uint8_t* data, size_t n_bytes);
   // The bytes of tensor `name` for rewriting in place (same size, e.g. reordered for the
-  // kernels at load): only with Backing::kHugePageCopy and a tensor that still lies in the copy
-  // (not replaced); null otherwise. The copy stays writable until seal(). Only for an owner that
-  // has not shared the File yet (as replace_tensor).
+  // kernels at load): a tensor in the Backing::kHugePageCopy copy (which stays writable until
+  // seal()) or one replaced with mutable bytes; null otherwise (a file map). Only for an owner
+  // that has not shared the File yet (as replace_tensor).
   uint8_t* writable_tensor_data(std::string_view name);
   void seal() { mapped_.seal(); }
   // Drops the resident pages of [data, data + n) if it lies in the mapping (a hint; see
@@ -161,6 +164,7 @@ class File {
   std::map<std::string, size_t, std::less<>> kv_index_;
   std::vector<TensorInfo> tensors_;
   std::map<std::string, size_t, std::less<>> tensor_index_;
+  std::set<std::string, std::less<>> writable_replaced_;  // replace_tensor with mutable bytes
 };
 
 // Receives a tensor's bytes in one or more pieces while a Writer streams a file.

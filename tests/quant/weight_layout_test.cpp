@@ -1,0 +1,97 @@
+// WeightLoader::matrix: matmul weights reordered in place to the interleaved layout where the
+// kernels take it, only in bytes the model owns, once, and never a tensor also read by rows.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <vector>
+
+#include "base/huge_page_buffer.h"
+#include "engine/weights.h"
+#include "kernels/kernels.h"
+#include "quant_test_util.h"
+
+namespace dkb {
+namespace {
+
+using quant_test::TempDir;
+
+constexpr int64_t kIn = 64, kOut = 32;
+
+// A file with two Q4_0 matrices "a" and "b" [kIn, kOut] of distinct bytes.
+std::string write_file(const TempDir& dir) {
+  std::vector<float> f(static_cast<size_t>(kIn));
+  const size_t row = tensor_row_size(TensorType::kQ4_0, kIn);
+  gguf::Writer w;
+  for (const char* name : {"a", "b"}) {
+    std::vector<uint8_t> q(row * kOut);
+    for (int64_t r = 0; r < kOut; ++r) {
+      for (int64_t i = 0; i < kIn; ++i) f[i] = static_cast<float>((r * 7 + i * 3 + *name) % 17) - 8;
+      kernels::quantize_row(TensorType::kQ4_0, f.data(), q.data() + r * row, kIn);
+    }
+    EXPECT_TRUE(w.add_tensor(name, TensorType::kQ4_0, {kIn, kOut}, q.data(), q.size()).is_ok());
+  }
+  const std::string path = dir.file("m.gguf");
+  EXPECT_TRUE(w.write(path).is_ok());
+  return path;
+}
+
+std::vector<uint8_t> bytes_of(const engine::Weight& w) {
+  const auto* p = static_cast<const uint8_t*>(w.data);
+  return {p, p + w.n_bytes};
+}
+
+TEST(WeightLayout, MatrixIsReorderedOnceInTheCopyOnly) {
+  if (!kernels::interleave_pays(TensorType::kQ4_0, kIn, kOut) || !HugePageBuffer::available()) {
+    GTEST_SKIP() << "the kernels take the row layout here (not AVX-512, or no huge pages)";
+  }
+  TempDir dir;
+  const std::string path = write_file(dir);
+  auto mapped = gguf::File::open(path);
+  ASSERT_TRUE(mapped.is_ok());
+  auto copied = gguf::File::open(path, Limits::defaults(), MappedFile::Backing::kHugePageCopy);
+  ASSERT_TRUE(copied.is_ok());
+
+  // A file map is never written: the row layout.
+  engine::WeightLoader lm(*mapped);
+  auto m = lm.matrix("b", {kIn, kOut});
+  ASSERT_TRUE(m.is_ok());
+  EXPECT_EQ(m->layout, kernels::WeightLayout::kRows);
+  const auto rows = bytes_of(*m);
+
+  engine::WeightLoader lc(*copied);
+  auto b = lc.matrix("b", {kIn, kOut});
+  ASSERT_TRUE(b.is_ok()) << b.status().to_string();
+  EXPECT_EQ(b->layout, kernels::WeightLayout::kInterleaved16);
+  auto reordered = rows;
+  kernels::interleave_rows(TensorType::kQ4_0, kIn, kOut, reordered.data());
+  EXPECT_EQ(bytes_of(*b), reordered);
+  // Asked for again: the same layout, not reordered twice.
+  auto again = lc.matrix("b", {kIn, kOut});
+  ASSERT_TRUE(again.is_ok());
+  EXPECT_EQ(again->layout, kernels::WeightLayout::kInterleaved16);
+  EXPECT_EQ(bytes_of(*again), reordered);
+  // Its rows are gone: require() refuses it, naming it.
+  auto as_rows = lc.require("b", {kIn, kOut});
+  ASSERT_FALSE(as_rows.is_ok());
+  EXPECT_EQ(as_rows.status().code(), ErrorCode::kFailedPrecondition);
+  EXPECT_NE(as_rows.status().message().find("'b'"), std::string::npos);
+  // A tensor already handed out by rows cannot become a matrix.
+  auto a_rows = lc.require("a", {kIn, kOut});
+  ASSERT_TRUE(a_rows.is_ok());
+  const auto a_bytes = bytes_of(*a_rows);
+  auto a = lc.matrix("a", {kIn, kOut});
+  ASSERT_FALSE(a.is_ok());
+  EXPECT_EQ(a.status().code(), ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(bytes_of(*a_rows), a_bytes);  // unchanged
+  // Shape errors as require()'s.
+  auto bad = lc.matrix("a", {kIn, kOut * 2});
+  EXPECT_EQ(bad.status().code(), ErrorCode::kInvalidArgument);
+  auto missing = lc.matrix("c", {kIn, kOut});
+  EXPECT_EQ(missing.status().code(), ErrorCode::kInvalidArgument);
+  auto absent = lc.optional_matrix("c", {kIn, kOut});
+  ASSERT_TRUE(absent.is_ok());
+  EXPECT_FALSE(*absent);
+}
+
+}  // namespace
+}  // namespace dkb
