@@ -62,7 +62,7 @@ TEST_P(LoadTimeQuant, SameLogitsAsQuantizedFile) {
       ASSERT_EQ(m->n_bytes, t.n_bytes) << t.name;
       EXPECT_EQ(std::memcmp(m->data, t.data, t.n_bytes), 0) << t.name;
     }
-    // Where the kernels take the interleaved layout (Q4_0 at AVX-512, huge-page copy), the
+    // Where the kernels take the interleaved layout (Q4_0, Q6_K at AVX-512, huge-page copy), the
     // default load reordered the matrices, and only those.
     int reordered = 0;
     for (const auto& t : (*file_rows)->file().tensors()) {
