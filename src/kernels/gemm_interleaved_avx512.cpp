@@ -9,6 +9,8 @@
 // acc += float(sumi) * (dw * dx), acc starting at 0 — the same operations as the row layout's
 // tiles and GEMM, so the two layouts give the same bits.
 //
+// The per-type dispatch below also serves Q6_K, whose kernel is gemm_interleaved_q6_k_avx512.cpp.
+//
 // Compiled with -mavx512f -mavx512bw -mavx512vl -mavx512vnni; reached only at the AVX-512 level.
 #include <immintrin.h>
 
@@ -132,6 +134,8 @@ size_t interleaved_x_extra_floats(TensorType t, int64_t n) {
       return gemm_vnni_x_extra_floats(GemmKind::kQ4_0, n);
     case TensorType::kQ8_0:
       return gemm_vnni_x_extra_floats(GemmKind::kQ8_0, n);
+    case TensorType::kQ6_K:
+      return gemm_vnni_x_extra_floats(GemmKind::kQ6_K, n);
     default:
       return 0;
   }
@@ -143,6 +147,8 @@ void interleaved_prepare_x(TensorType t, int64_t n, const uint8_t* x, float* ext
       return gemm_vnni_prepare_x(GemmKind::kQ4_0, n, x, extra);
     case TensorType::kQ8_0:
       return gemm_vnni_prepare_x(GemmKind::kQ8_0, n, x, extra);
+    case TensorType::kQ6_K:
+      return gemm_vnni_prepare_x(GemmKind::kQ6_K, n, x, extra);
     default:
       return;
   }
@@ -155,6 +161,8 @@ void interleaved_vnni(TensorType t, int64_t n, const uint8_t* w, int64_t nr, con
       return interleaved_vnni_q4_0(n, w, nr, x, x_row, x_extra, nc, y, ldy);
     case TensorType::kQ8_0:
       return interleaved_vnni_q8_0(n, w, nr, x, x_row, x_extra, nc, y, ldy);
+    case TensorType::kQ6_K:
+      return interleaved_vnni_q6_k(n, w, nr, x, x_row, x_extra, nc, y, ldy);
     default:
       return;
   }

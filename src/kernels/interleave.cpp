@@ -1,5 +1,5 @@
 // The interleaved weight layout (WeightLayout::kInterleaved16, kernels.h): rewriting a matrix's
-// rows in place, and back.
+// rows in place, and back (Q6_K's groups: interleave_q6_k.cpp).
 //
 // Q4_0, per group of 16 rows (16 * row bytes, the same bytes as the rows), blocks in pairs: per
 // pair of blocks (2p, 2p + 1), 576 bytes:
@@ -109,7 +109,7 @@ void deinterleave_group_q8_0(int64_t n_in, const uint8_t* g, uint8_t* rows) {
 }
 
 bool interleave_type(TensorType t) {
-  return t == TensorType::kQ4_0 || t == TensorType::kQ8_0;
+  return t == TensorType::kQ4_0 || t == TensorType::kQ8_0 || t == TensorType::kQ6_K;
 }
 
 void interleave_group(TensorType t, int64_t n_in, const uint8_t* rows, uint8_t* g) {
@@ -118,6 +118,8 @@ void interleave_group(TensorType t, int64_t n_in, const uint8_t* rows, uint8_t* 
       return interleave_group_q4_0(n_in, rows, g);
     case TensorType::kQ8_0:
       return interleave_group_q8_0(n_in, rows, g);
+    case TensorType::kQ6_K:
+      return interleave_group_q6_k(n_in, rows, g);
     default:
       DKB_CHECK(false);
   }
@@ -129,6 +131,8 @@ void deinterleave_group(TensorType t, int64_t n_in, const uint8_t* g, uint8_t* r
       return deinterleave_group_q4_0(n_in, g, rows);
     case TensorType::kQ8_0:
       return deinterleave_group_q8_0(n_in, g, rows);
+    case TensorType::kQ6_K:
+      return deinterleave_group_q6_k(n_in, g, rows);
     default:
       DKB_CHECK(false);
   }

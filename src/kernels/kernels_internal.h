@@ -144,7 +144,7 @@ void gemm_vnni_packed(GemmKind k, int64_t n, const uint8_t* packed, int64_t nr, 
 // ---- the interleaved layout (WeightLayout::kInterleaved16) ------------------------------------
 // interleave.cpp has the public functions and dispatches per type; each type's group layout is
 // described where its interleave_group_T / deinterleave_group_T are defined (Q4_0:
-// interleave.cpp).
+// interleave.cpp, Q6_K: interleave_q6_k.cpp).
 constexpr int64_t kInterleaveRows = 16;
 // Whether type t has the layout (any n_in that is a whole number of its blocks).
 bool interleave_type(TensorType t);
@@ -154,6 +154,19 @@ void interleave_group(TensorType t, int64_t n_in, const uint8_t* rows, uint8_t* 
 void deinterleave_group(TensorType t, int64_t n_in, const uint8_t* g, uint8_t* rows);
 void interleave_group_q4_0(int64_t n_in, const uint8_t* rows, uint8_t* g);
 void deinterleave_group_q4_0(int64_t n_in, const uint8_t* g, uint8_t* rows);
+void interleave_group_q6_k(int64_t n_in, const uint8_t* rows, uint8_t* g);
+void deinterleave_group_q6_k(int64_t n_in, const uint8_t* g, uint8_t* rows);
+// Q6_K's group (interleave_q6_k.cpp): the byte offsets of super-block i's 3072 bytes of quants
+// and of its 256 bytes of scales (its 16 fp16 d follow them) in a group of nsb super-blocks.
+constexpr int64_t kIlvQ6KQuants = 3072, kIlvQ6KMeta = 256 + 32;
+constexpr int64_t kIlvQ6KPair = 2 * (kIlvQ6KQuants + kIlvQ6KMeta);
+inline int64_t ilv_q6_k_quants_at(int64_t i) {
+  return (i >> 1) * kIlvQ6KPair + (i & 1) * kIlvQ6KQuants;
+}
+inline int64_t ilv_q6_k_scales_at(int64_t nsb, int64_t i) {
+  const int64_t pair = (i >> 1) * kIlvQ6KPair;
+  return (i | 1) < nsb ? pair + 2 * kIlvQ6KQuants + (i & 1) * kIlvQ6KMeta : pair + kIlvQ6KQuants;
+}
 
 // AVX-512 level (gemm_interleaved_avx512.cpp; call only when it is active): the activations'
 // extra floats per token (x in vec_dot_type(t)), and y[c * ldy + r] for the nr rows (a multiple
@@ -171,6 +184,9 @@ void interleaved_vnni_q4_0(int64_t n, const uint8_t* w, int64_t nr, const uint8_
 void interleave_group_q8_0(int64_t n_in, const uint8_t* rows, uint8_t* g);
 void deinterleave_group_q8_0(int64_t n_in, const uint8_t* g, uint8_t* rows);
 void interleaved_vnni_q8_0(int64_t n, const uint8_t* w, int64_t nr, const uint8_t* x,
+                           size_t x_row, const float* x_extra, int64_t nc, float* y, int64_t ldy);
+// Q6_K's kernel (gemm_interleaved_q6_k_avx512.cpp), with gemm_vnni_prepare_x(kQ6_K)'s extras.
+void interleaved_vnni_q6_k(int64_t n, const uint8_t* w, int64_t nr, const uint8_t* x,
                            size_t x_row, const float* x_extra, int64_t nc, float* y, int64_t ldy);
 
 // ---- unpack-on-the-fly tiles (tile_avx2.cpp; call only when the AVX2 level is active) --------

@@ -54,8 +54,8 @@ TEST_P(LoadTimeQuant, SameLogitsAsQuantizedFile) {
     auto in_memory = engine::Model::load(test::fixture_path(model_rel), lo);
     ASSERT_TRUE(in_memory.is_ok()) << in_memory.status().to_string();
 
-    // Same tensor types and bytes. Where the kernels take the interleaved layout (Q4_0/Q8_0 at
-    // AVX-512), a load reorders the matrices (only those) in the bytes it owns: the huge-page
+    // Same tensor types and bytes. Where the kernels take the interleaved layout (at AVX-512,
+    // the types interleave.cpp lists), a load reorders the matrices (only those) in the bytes it owns: the huge-page
     // copy (from_file, when the kernel offers huge pages) and the load-time quantized buffers
     // (in_memory); the rows come back with deinterleave_rows.
     const bool copy = (*from_file)->file().backing() == MappedFile::Backing::kHugePageCopy;

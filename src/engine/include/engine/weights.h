@@ -39,9 +39,9 @@ class WeightLoader {
   // Like require() but an absent tensor yields an empty Weight.
   Result<Weight> optional(const std::string& name, std::vector<int64_t> ne);
   // A weight that only matmul reads (ne = {n_in, n_out} or {n_in, n_out, experts}): like
-  // require() / optional(), but where kernels::interleave_pays (the active level; Q4_0 at
-  // AVX-512) and the file's bytes are the model's own copy (File::writable_tensor_data, the
-  // default huge-page load), rewritten in place to WeightLayout::kInterleaved16. The same
+  // require() / optional(), but where kernels::interleave_pays (the active level and type) and
+  // the bytes are the model's own (File::writable_tensor_data: the default huge-page copy, or
+  // weights quantized at load), rewritten in place to WeightLayout::kInterleaved16. The same
   // matrix may be asked for again (it is reordered once); kFailedPrecondition for a tensor
   // already handed out by require() / optional().
   Result<Weight> matrix(const std::string& name, std::vector<int64_t> ne);

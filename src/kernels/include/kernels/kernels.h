@@ -95,7 +95,8 @@ float vec_dot_with(Isa isa, TensorType t, int64_t n, const void* w_row, const vo
 // ---- weight layouts ---------------------------------------------------------------------------
 // kRows: the GGUF layout, one row after another. kInterleaved16: rows in groups of 16 whose blocks
 // are interleaved so that one 512-bit load holds 4 quants of each of the 16 rows (interleave.cpp
-// has the byte layout): the same bytes in another order, so a loader rewrites a matrix in place.
+// and interleave_q6_k.cpp have the byte layouts): the same bytes in another order, so a loader
+// rewrites a matrix in place.
 // The AVX-512 level multiplies it with one kernel for every token count (no packing pass, no
 // horizontal sums); other levels de-interleave 16 rows at a time (correct, slower).
 enum class WeightLayout : uint8_t { kRows, kInterleaved16 };
