@@ -130,6 +130,8 @@ size_t interleaved_x_extra_floats(TensorType t, int64_t n) {
   switch (t) {
     case TensorType::kQ4_0:
       return gemm_vnni_x_extra_floats(GemmKind::kQ4_0, n);
+    case TensorType::kQ4_K:
+      return interleaved_x_extra_floats_q4_k(n);
     default:
       return 0;
   }
@@ -139,6 +141,8 @@ void interleaved_prepare_x(TensorType t, int64_t n, const uint8_t* x, float* ext
   switch (t) {
     case TensorType::kQ4_0:
       return gemm_vnni_prepare_x(GemmKind::kQ4_0, n, x, extra);
+    case TensorType::kQ4_K:
+      return interleaved_prepare_x_q4_k(n, x, extra);
     default:
       return;
   }
@@ -149,6 +153,8 @@ void interleaved_vnni(TensorType t, int64_t n, const uint8_t* w, int64_t nr, con
   switch (t) {
     case TensorType::kQ4_0:
       return interleaved_vnni_q4_0(n, w, nr, x, x_row, x_extra, nc, y, ldy);
+    case TensorType::kQ4_K:
+      return interleaved_vnni_q4_k(n, w, nr, x, x_row, x_extra, nc, y, ldy);
     default:
       return;
   }

@@ -62,13 +62,15 @@ void deinterleave_group_q4_0(int64_t n_in, const uint8_t* g, uint8_t* rows) {
 }
 
 bool interleave_type(TensorType t) {
-  return t == TensorType::kQ4_0;
+  return t == TensorType::kQ4_0 || t == TensorType::kQ4_K;
 }
 
 void interleave_group(TensorType t, int64_t n_in, const uint8_t* rows, uint8_t* g) {
   switch (t) {
     case TensorType::kQ4_0:
       return interleave_group_q4_0(n_in, rows, g);
+    case TensorType::kQ4_K:
+      return interleave_group_q4_k(n_in, rows, g);
     default:
       DKB_CHECK(false);
   }
@@ -78,6 +80,8 @@ void deinterleave_group(TensorType t, int64_t n_in, const uint8_t* g, uint8_t* r
   switch (t) {
     case TensorType::kQ4_0:
       return deinterleave_group_q4_0(n_in, g, rows);
+    case TensorType::kQ4_K:
+      return deinterleave_group_q4_k(n_in, g, rows);
     default:
       DKB_CHECK(false);
   }

@@ -1,0 +1,262 @@
+// AVX-512 VNNI matmul over Q4_K weights in the interleaved layout (interleave_k.cpp), for every
+// token count, with no packing pass: the arithmetic of gemm_k_avx512.cpp read from the layout
+// the weights already have. Per 256-element super-block, for 16 rows at once (one int32 lane
+// each):
+// - each sub-block's integer sum in one accumulator: 4 vectors of 64 bytes, each vector's low
+//   and high nibbles two vpdpbusd operands (elements 4k..4k+3 and 16+4k..16+4k+3 of the
+//   sub-block), then times the rows' 6-bit sub-block scales (vpmulld), summed into isum;
+// - summs = sum_j m_j * (the token's 32-element sum j) by vpdpwssd on int16 pairs: the mins of
+//   sub-blocks (0, 2), (1, 3), (4, 6), (5, 7) against the token's sums of the same pairs;
+// - the scales and mins of the 16 rows unpacked from the layout's 3 scale vectors with whole-
+//   vector shifts and masks (get_scale_min_k4 in each int32 lane);
+// - then the scalar reference's float operations in its order:
+//   sum += (dw * dx) * isum - (dminw * dx) * summs, sum starting at 0.
+// So the results are bit-identical to the row layout's at the AVX-512 level (its block order,
+// kernels_internal.h: vec_dot, tiles and GEMM), the integers being exact (|isum| < 2^25).
+// Extra floats per token and super-block: dx, then the 4 int32 pairs of 32-element sums (int16
+// each) (S0 | S2 << 16), (S1 | S3 << 16), (S4 | S6 << 16), (S5 | S7 << 16).
+//
+// Compiled with -mavx512f -mavx512bw -mavx512vl -mavx512vnni; reached only at the AVX-512 level.
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "gemm_vnni.h"
+#include "kernels/blocks.h"
+#include "kernels_internal.h"
+
+// See gemm_avx512.cpp: GCC 12's _mm512_cvtepi32_ps trips -Wmaybe-uninitialized.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+namespace dkb::kernels::detail {
+namespace {
+
+// The layout of one super-block of a group (interleave_k.cpp).
+constexpr int64_t kSbBytes = 144 * kVnniGroupRows;
+constexpr int64_t kD = 2048, kDmin = 2080, kScales = 2112;
+// Extra floats per token and super-block.
+constexpr int64_t kExtra = 5;
+// Bytes ahead of the super-block being read that the kernel prefetches (2 super-blocks: 8
+// tokens, one thread, weights from memory, GMAC/s: 1 super-block 119-122, 2 120-128, 4 123-125,
+// 8 125, none 118-120; decode GB/s: 1 28-29, 2 30, 4 26-28, none 28.5-29; into L2 instead of
+// L1, 6-48 super-blocks ahead: 122-127).
+constexpr int64_t kPrefetch = 2 * kSbBytes;
+
+inline int32_t load_i32(const void* p) {
+  int32_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+inline void store_i32(void* p, int32_t v) {
+  std::memcpy(p, &v, sizeof v);
+}
+
+// (a & b) | c.
+inline __m512i and_or(__m512i a, __m512i b, __m512i c) {
+  return _mm512_ternarylogic_epi32(a, b, c, 0xEA);
+}
+
+// RV groups of 16 rows x RN tokens. g: the first group (the next at g + group_bytes); x: the
+// first token's Q8_K row (the next at x + x_row); ex: its extra floats (kExtra per super-block;
+// the next token's at ex + kExtra * nsb); y: output of row 0, token 0.
+template <int RV, int RN>
+void kernel(int64_t nsb, const uint8_t* g, size_t group_bytes, const uint8_t* x, size_t x_row,
+            const float* ex, float* y, int64_t ldy, const __mmask16* mask) {
+  const __m512i m4 = _mm512_set1_epi8(0x0F);
+  const __m512i m6 = _mm512_set1_epi8(0x3F);
+  const __m512i m30 = _mm512_set1_epi8(0x30);
+  const int64_t exs = nsb * kExtra;
+  __m512 acc[RV][RN];
+#pragma GCC unroll 4
+  for (int v = 0; v < RV; ++v)
+#pragma GCC unroll 8
+    for (int c = 0; c < RN; ++c) acc[v][c] = _mm512_setzero_ps();
+  for (int64_t i = 0; i < nsb; ++i) {
+    const uint8_t* gb = g + i * kSbBytes;
+    const uint8_t* xq[RN];
+    const float* e[RN];
+#pragma GCC unroll 8
+    for (int c = 0; c < RN; ++c) {
+      xq[c] = x + c * x_row + i * static_cast<int64_t>(sizeof(BlockQ8_K)) + 4;  // its qs
+      e[c] = ex + c * exs + i * kExtra;
+    }
+    // The 16 rows' scales of sub-blocks 0..3 and 4..7, one byte each per lane.
+    __m512i sc[RV], sc_hi[RV];
+#pragma GCC unroll 4
+    for (int v = 0; v < RV; ++v) {
+      const uint8_t* s = gb + v * group_bytes + kScales;
+      const __m512i v0 = _mm512_loadu_si512(s);
+      sc[v] = _mm512_and_si512(v0, m6);
+      sc_hi[v] =
+          and_or(_mm512_loadu_si512(s + 128), m4, _mm512_and_si512(_mm512_srli_epi32(v0, 2), m30));
+    }
+    __m512i isum[RV][RN];
+#pragma GCC unroll 4
+    for (int v = 0; v < RV; ++v)
+#pragma GCC unroll 8
+      for (int c = 0; c < RN; ++c) isum[v][c] = _mm512_setzero_si512();
+#pragma GCC unroll 1
+    for (int sb = 0; sb < 8; ++sb) {
+      // The groups' bytes kPrefetch ahead: lines 4 sb..4 sb + 3 of the 36 of a super-block.
+#pragma GCC unroll 4
+      for (int v = 0; v < RV; ++v) {
+        const char* p = reinterpret_cast<const char*>(gb + v * group_bytes + kPrefetch + 256 * sb);
+        _mm_prefetch(p, _MM_HINT_T0);
+        _mm_prefetch(p + 64, _MM_HINT_T0);
+        _mm_prefetch(p + 128, _MM_HINT_T0);
+        _mm_prefetch(p + 192, _MM_HINT_T0);
+      }
+      __m512i s[RV][RN];
+#pragma GCC unroll 4
+      for (int v = 0; v < RV; ++v)
+#pragma GCC unroll 8
+        for (int c = 0; c < RN; ++c) s[v][c] = _mm512_setzero_si512();
+      const uint8_t* gs = gb + 256 * sb;
+#pragma GCC unroll 4
+      for (int k = 0; k < 4; ++k) {
+        __m512i lo[RV], hi[RV];
+#pragma GCC unroll 4
+        for (int v = 0; v < RV; ++v) {
+          const __m512i raw = _mm512_loadu_si512(gs + v * group_bytes + 64 * k);
+          lo[v] = _mm512_and_si512(raw, m4);
+          hi[v] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4);
+        }
+#pragma GCC unroll 8
+        for (int c = 0; c < RN; ++c) {
+          const __m512i xl = _mm512_set1_epi32(load_i32(xq[c] + 32 * sb + 4 * k));
+          const __m512i xh = _mm512_set1_epi32(load_i32(xq[c] + 32 * sb + 16 + 4 * k));
+#pragma GCC unroll 4
+          for (int v = 0; v < RV; ++v) {
+            s[v][c] = _mm512_dpbusd_epi32(s[v][c], lo[v], xl);
+            s[v][c] = _mm512_dpbusd_epi32(s[v][c], hi[v], xh);
+          }
+        }
+      }
+      // This sub-block's scales (byte 0 of sc, then the next byte shifted down).
+#pragma GCC unroll 4
+      for (int v = 0; v < RV; ++v) {
+        if (sb == 4) sc[v] = sc_hi[v];
+        const __m512i scv = _mm512_and_si512(sc[v], _mm512_set1_epi32(0xFF));
+        sc[v] = _mm512_srli_epi32(sc[v], 8);
+#pragma GCC unroll 8
+        for (int c = 0; c < RN; ++c) {
+          isum[v][c] = _mm512_add_epi32(isum[v][c], _mm512_mullo_epi32(s[v][c], scv));
+        }
+      }
+    }
+    // The rest of the super-block's lines (d, dmin, scales) kPrefetch ahead.
+#pragma GCC unroll 4
+    for (int v = 0; v < RV; ++v) {
+      const char* p = reinterpret_cast<const char*>(gb + v * group_bytes + kPrefetch + kD);
+      _mm_prefetch(p, _MM_HINT_T0);
+      _mm_prefetch(p + 64, _MM_HINT_T0);
+      _mm_prefetch(p + 128, _MM_HINT_T0);
+      _mm_prefetch(p + 192, _MM_HINT_T0);
+    }
+    // summs: the mins as int16 pairs (m0, m2), (m1, m3), (m4, m6), (m5, m7) per lane.
+    __m512i summs[RV][RN];
+#pragma GCC unroll 4
+    for (int v = 0; v < RV; ++v) {
+      const uint8_t* s = gb + v * group_bytes + kScales;
+      const __m512i v1 = _mm512_loadu_si512(s + 64);
+      const __m512i v2 = _mm512_loadu_si512(s + 128);
+      const __m512i w6 = _mm512_set1_epi32(0x003F003F);
+      const __m512i mhi =
+          and_or(_mm512_srli_epi32(v2, 4), m4, _mm512_and_si512(_mm512_srli_epi32(v1, 2), m30));
+      const __m512i me_lo = _mm512_and_si512(v1, w6);
+      const __m512i mo_lo = _mm512_and_si512(_mm512_srli_epi16(v1, 8), w6);
+      const __m512i me_hi = _mm512_and_si512(mhi, _mm512_set1_epi32(0x00FF00FF));
+      const __m512i mo_hi = _mm512_srli_epi16(mhi, 8);
+#pragma GCC unroll 8
+      for (int c = 0; c < RN; ++c) {
+        __m512i t = _mm512_dpwssd_epi32(_mm512_setzero_si512(), me_lo,
+                                        _mm512_set1_epi32(load_i32(e[c] + 1)));
+        t = _mm512_dpwssd_epi32(t, mo_lo, _mm512_set1_epi32(load_i32(e[c] + 2)));
+        t = _mm512_dpwssd_epi32(t, me_hi, _mm512_set1_epi32(load_i32(e[c] + 3)));
+        summs[v][c] = _mm512_dpwssd_epi32(t, mo_hi, _mm512_set1_epi32(load_i32(e[c] + 4)));
+      }
+    }
+#pragma GCC unroll 4
+    for (int v = 0; v < RV; ++v) {
+      const uint8_t* gv = gb + v * group_bytes;
+      const __m512 dw =
+          _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(gv + kD)));
+      const __m512 dmw =
+          _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(gv + kDmin)));
+#pragma GCC unroll 8
+      for (int c = 0; c < RN; ++c) {
+        const __m512 dx = _mm512_set1_ps(e[c][0]);
+        const __m512 d = _mm512_mul_ps(dw, dx);
+        const __m512 dm = _mm512_mul_ps(dmw, dx);
+        const __m512 t = _mm512_sub_ps(_mm512_mul_ps(d, _mm512_cvtepi32_ps(isum[v][c])),
+                                       _mm512_mul_ps(dm, _mm512_cvtepi32_ps(summs[v][c])));
+        acc[v][c] = _mm512_add_ps(acc[v][c], t);
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int c = 0; c < RN; ++c)
+#pragma GCC unroll 4
+    for (int v = 0; v < RV; ++v) {
+      _mm512_mask_storeu_ps(y + c * ldy + v * kVnniGroupRows, mask[v], acc[v][c]);
+    }
+}
+
+// 2 groups x 4 tokens: 8 accumulators of each kind (float, isum, sub-block sum), with 2 weight
+// vectors unpacked into 4. One thread, 1536 x 8960, GMAC/s: 8 tokens from memory 120-128 (1 x 1
+// 123-126, 1 x 4 124-126, 1 x 8 123, 2 x 2 127, 2 x 3 127-128: all within the noise; from L3
+// 174, 1 x 1 168), 512 tokens 164-169 (chunks of 12 tokens 164-165, 16 166-167, 32 143-165).
+// From memory 8 tokens run ~25% below their in-cache speed at ~9 GB/s, far from the bandwidth
+// (decode reads 30 GB/s) and whatever the prefetch distance: as Q4_0's kernel (128 vs 172).
+struct Kernels : VnniPanel {
+  static constexpr int kTokens = 4, kGroups = 2;
+  static constexpr int64_t kChunk = 6 * kTokens;
+  template <int RV, int RN>
+  void call(const uint8_t* g, const uint8_t* x, const float* ex, float* y,
+            const __mmask16* mask) const {
+    kernel<RV, RN>(nb, g, group_bytes, x, x_row, ex, y, ldy, mask);
+  }
+};
+
+}  // namespace
+
+size_t interleaved_x_extra_floats_q4_k(int64_t n) {
+  return static_cast<size_t>(n / kQK_K * kExtra);
+}
+
+void interleaved_prepare_x_q4_k(int64_t n, const uint8_t* x, float* extra) {
+  const auto* xb = reinterpret_cast<const BlockQ8_K*>(x);
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    float* e = extra + i * kExtra;
+    e[0] = xb[i].d;
+    int32_t s[8];  // the 32-element sums
+    for (int j = 0; j < 8; ++j) s[j] = xb[i].bsums[2 * j] + xb[i].bsums[2 * j + 1];
+    for (int p = 0; p < 4; ++p) {
+      const int lo = (p & 2) * 2 + (p & 1);  // pairs (0, 2), (1, 3), (4, 6), (5, 7)
+      store_i32(e + 1 + p, static_cast<int32_t>((static_cast<uint32_t>(s[lo]) & 0xFFFF) |
+                                                (static_cast<uint32_t>(s[lo + 2]) << 16)));
+    }
+  }
+}
+
+void interleaved_vnni_q4_k(int64_t n, const uint8_t* w, int64_t nr, const uint8_t* x, size_t x_row,
+                           const float* x_extra, int64_t nc, float* y, int64_t ldy) {
+  const int64_t nsb = n / kQK_K;
+  const size_t group_bytes = static_cast<size_t>(nsb * kSbBytes);
+  if (nc == 1) {
+    // Decode: one group at a time, so the weights are read as one sequential stream. One thread,
+    // 1536 x 8960, GB/s: from memory 28-30 (the row layout's VNNI tiles: 17.5-19.5), from L3 60
+    // (20): memory bound.
+    const __mmask16 full[1] = {static_cast<__mmask16>(0xFFFF)};
+    for (int64_t grp = 0; grp < nr / kVnniGroupRows; ++grp) {
+      kernel<1, 1>(nsb, w + grp * group_bytes, group_bytes, x, x_row, x_extra,
+                   y + grp * kVnniGroupRows, ldy, full);
+    }
+    return;
+  }
+  run_packed(Kernels{{nsb, group_bytes, x_row, nsb * kExtra, ldy}}, w, nr, x, x_extra, nc, y);
+}
+
+}  // namespace dkb::kernels::detail
