@@ -131,7 +131,8 @@ size_t interleaved_x_extra_floats(TensorType t, int64_t n) {
     case TensorType::kQ4_0:
       return gemm_vnni_x_extra_floats(GemmKind::kQ4_0, n);
     case TensorType::kQ4_K:
-      return interleaved_x_extra_floats_q4_k(n);
+    case TensorType::kQ5_K:
+      return interleaved_x_extra_floats_k(n);
     default:
       return 0;
   }
@@ -142,7 +143,8 @@ void interleaved_prepare_x(TensorType t, int64_t n, const uint8_t* x, float* ext
     case TensorType::kQ4_0:
       return gemm_vnni_prepare_x(GemmKind::kQ4_0, n, x, extra);
     case TensorType::kQ4_K:
-      return interleaved_prepare_x_q4_k(n, x, extra);
+    case TensorType::kQ5_K:
+      return interleaved_prepare_x_k(n, x, extra);
     default:
       return;
   }
@@ -155,6 +157,8 @@ void interleaved_vnni(TensorType t, int64_t n, const uint8_t* w, int64_t nr, con
       return interleaved_vnni_q4_0(n, w, nr, x, x_row, x_extra, nc, y, ldy);
     case TensorType::kQ4_K:
       return interleaved_vnni_q4_k(n, w, nr, x, x_row, x_extra, nc, y, ldy);
+    case TensorType::kQ5_K:
+      return interleaved_vnni_q5_k(n, w, nr, x, x_row, x_extra, nc, y, ldy);
     default:
       return;
   }

@@ -1,10 +1,11 @@
-// AVX-512 VNNI matmul over Q4_K weights in the interleaved layout (interleave_k.cpp), for every
-// token count, with no packing pass: the arithmetic of gemm_k_avx512.cpp read from the layout
-// the weights already have. Per 256-element super-block, for 16 rows at once (one int32 lane
-// each):
+// AVX-512 VNNI matmul over Q4_K and Q5_K weights in the interleaved layout (interleave_k.cpp),
+// for every token count, with no packing pass: the arithmetic of gemm_k_avx512.cpp read from the
+// layout the weights already have. Per 256-element super-block, for 16 rows at once (one int32
+// lane each):
 // - each sub-block's integer sum in one accumulator: 4 vectors of 64 bytes, each vector's low
 //   and high nibbles two vpdpbusd operands (elements 4k..4k+3 and 16+4k..16+4k+3 of the
-//   sub-block), then times the rows' 6-bit sub-block scales (vpmulld), summed into isum;
+//   sub-block; Q5_K: + 16 in the bytes its 5th-bit masks select, one masked byte add each), then
+//   times the rows' 6-bit sub-block scales (vpmulld), summed into isum;
 // - summs = sum_j m_j * (the token's 32-element sum j) by vpdpwssd on int16 pairs: the mins of
 //   sub-blocks (0, 2), (1, 3), (4, 6), (5, 7) against the token's sums of the same pairs;
 // - the scales and mins of the 16 rows unpacked from the layout's 3 scale vectors with whole-
@@ -12,7 +13,7 @@
 // - then the scalar reference's float operations in its order:
 //   sum += (dw * dx) * isum - (dminw * dx) * summs, sum starting at 0.
 // So the results are bit-identical to the row layout's at the AVX-512 level (its block order,
-// kernels_internal.h: vec_dot, tiles and GEMM), the integers being exact (|isum| < 2^25).
+// kernels_internal.h: vec_dot, tiles and GEMM), the integers being exact (|isum| < 2^26).
 // Extra floats per token and super-block: dx, then the 4 int32 pairs of 32-element sums (int16
 // each) (S0 | S2 << 16), (S1 | S3 << 16), (S4 | S6 << 16), (S5 | S7 << 16).
 //
@@ -32,16 +33,12 @@
 namespace dkb::kernels::detail {
 namespace {
 
-// The layout of one super-block of a group (interleave_k.cpp).
-constexpr int64_t kSbBytes = 144 * kVnniGroupRows;
-constexpr int64_t kD = 2048, kDmin = 2080, kScales = 2112;
 // Extra floats per token and super-block.
 constexpr int64_t kExtra = 5;
-// Bytes ahead of the super-block being read that the kernel prefetches (2 super-blocks: 8
-// tokens, one thread, weights from memory, GMAC/s: 1 super-block 119-122, 2 120-128, 4 123-125,
-// 8 125, none 118-120; decode GB/s: 1 28-29, 2 30, 4 26-28, none 28.5-29; into L2 instead of
-// L1, 6-48 super-blocks ahead: 122-127).
-constexpr int64_t kPrefetch = 2 * kSbBytes;
+// Super-blocks ahead of the one being read that the kernel prefetches. Q4_K, one thread,
+// 1536 x 8960, weights from memory: 8 tokens GMAC/s, none 117, 1 152, 2 152-172, 3 168-169,
+// 4 164-169, 6 151-160, 8 167; decode GB/s 26-30 whatever the distance.
+constexpr int64_t kPrefetchBlocks = 3;
 
 inline int32_t load_i32(const void* p) {
   int32_t v;
@@ -61,10 +58,16 @@ inline __m512i and_or(__m512i a, __m512i b, __m512i c) {
 // RV groups of 16 rows x RN tokens. g: the first group (the next at g + group_bytes); x: the
 // first token's Q8_K row (the next at x + x_row); ex: its extra floats (kExtra per super-block;
 // the next token's at ex + kExtra * nsb); y: output of row 0, token 0.
-template <int RV, int RN>
+template <bool kQ5, int RV, int RN>
 void kernel(int64_t nsb, const uint8_t* g, size_t group_bytes, const uint8_t* x, size_t x_row,
             const float* ex, float* y, int64_t ldy, const __mmask16* mask) {
+  constexpr IlvKLayout L = kQ5 ? kIlvQ5K : kIlvQ4K;
+  constexpr int64_t kPrefetch = kPrefetchBlocks * L.bytes;
+  // Cache lines of a super-block prefetched per sub-block (the rest, 4, after the 8).
+  constexpr int kSubLines = static_cast<int>(L.bytes / 64 / 8);
+  static_assert(kSubLines * 8 * 64 == L.d && L.bytes - L.d == 4 * 64);
   const __m512i m4 = _mm512_set1_epi8(0x0F);
+  const __m512i c16 = _mm512_set1_epi8(0x10);
   const __m512i m6 = _mm512_set1_epi8(0x3F);
   const __m512i m30 = _mm512_set1_epi8(0x30);
   const int64_t exs = nsb * kExtra;
@@ -74,7 +77,7 @@ void kernel(int64_t nsb, const uint8_t* g, size_t group_bytes, const uint8_t* x,
 #pragma GCC unroll 8
     for (int c = 0; c < RN; ++c) acc[v][c] = _mm512_setzero_ps();
   for (int64_t i = 0; i < nsb; ++i) {
-    const uint8_t* gb = g + i * kSbBytes;
+    const uint8_t* gb = g + i * L.bytes;
     const uint8_t* xq[RN];
     const float* e[RN];
 #pragma GCC unroll 8
@@ -86,7 +89,7 @@ void kernel(int64_t nsb, const uint8_t* g, size_t group_bytes, const uint8_t* x,
     __m512i sc[RV], sc_hi[RV];
 #pragma GCC unroll 4
     for (int v = 0; v < RV; ++v) {
-      const uint8_t* s = gb + v * group_bytes + kScales;
+      const uint8_t* s = gb + v * group_bytes + L.scales;
       const __m512i v0 = _mm512_loadu_si512(s);
       sc[v] = _mm512_and_si512(v0, m6);
       sc_hi[v] =
@@ -99,14 +102,13 @@ void kernel(int64_t nsb, const uint8_t* g, size_t group_bytes, const uint8_t* x,
       for (int c = 0; c < RN; ++c) isum[v][c] = _mm512_setzero_si512();
 #pragma GCC unroll 1
     for (int sb = 0; sb < 8; ++sb) {
-      // The groups' bytes kPrefetch ahead: lines 4 sb..4 sb + 3 of the 36 of a super-block.
+      // The groups' bytes kPrefetch ahead: kSubLines of a super-block's lines.
 #pragma GCC unroll 4
       for (int v = 0; v < RV; ++v) {
-        const char* p = reinterpret_cast<const char*>(gb + v * group_bytes + kPrefetch + 256 * sb);
-        _mm_prefetch(p, _MM_HINT_T0);
-        _mm_prefetch(p + 64, _MM_HINT_T0);
-        _mm_prefetch(p + 128, _MM_HINT_T0);
-        _mm_prefetch(p + 192, _MM_HINT_T0);
+        const char* p =
+            reinterpret_cast<const char*>(gb + v * group_bytes + kPrefetch) + 64 * kSubLines * sb;
+#pragma GCC unroll 8
+        for (int l = 0; l < kSubLines; ++l) _mm_prefetch(p + 64 * l, _MM_HINT_T0);
       }
       __m512i s[RV][RN];
 #pragma GCC unroll 4
@@ -114,14 +116,29 @@ void kernel(int64_t nsb, const uint8_t* g, size_t group_bytes, const uint8_t* x,
 #pragma GCC unroll 8
         for (int c = 0; c < RN; ++c) s[v][c] = _mm512_setzero_si512();
       const uint8_t* gs = gb + 256 * sb;
+      __m512i qh[RV];  // Q5_K: the sub-block's 5th bits
+      if constexpr (kQ5) {
+#pragma GCC unroll 4
+        for (int v = 0; v < RV; ++v)
+          qh[v] = _mm512_loadu_si512(gb + v * group_bytes + L.qh + 64 * sb);
+      }
 #pragma GCC unroll 4
       for (int k = 0; k < 4; ++k) {
         __m512i lo[RV], hi[RV];
 #pragma GCC unroll 4
         for (int v = 0; v < RV; ++v) {
           const __m512i raw = _mm512_loadu_si512(gs + v * group_bytes + 64 * k);
-          lo[v] = _mm512_and_si512(raw, m4);
-          hi[v] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4);
+          if constexpr (kQ5) {
+            // The 5th bits of this vector's low nibbles (bits k of qh) and high ones (bits 4 + k)
+            // shifted to bit 4. (Masked byte adds from vptestmb masks instead: 512 tokens
+            // 142.5 GMAC/s vs 147-153, 8 tokens 147 vs 158.)
+            lo[v] = and_or(raw, m4, _mm512_and_si512(_mm512_slli_epi32(qh[v], 4 - k), c16));
+            hi[v] = and_or(_mm512_srli_epi16(raw, 4), m4,
+                           _mm512_and_si512(_mm512_srli_epi32(qh[v], k), c16));
+          } else {
+            lo[v] = _mm512_and_si512(raw, m4);
+            hi[v] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4);
+          }
         }
 #pragma GCC unroll 8
         for (int c = 0; c < RN; ++c) {
@@ -149,7 +166,7 @@ void kernel(int64_t nsb, const uint8_t* g, size_t group_bytes, const uint8_t* x,
     // The rest of the super-block's lines (d, dmin, scales) kPrefetch ahead.
 #pragma GCC unroll 4
     for (int v = 0; v < RV; ++v) {
-      const char* p = reinterpret_cast<const char*>(gb + v * group_bytes + kPrefetch + kD);
+      const char* p = reinterpret_cast<const char*>(gb + v * group_bytes + kPrefetch + L.d);
       _mm_prefetch(p, _MM_HINT_T0);
       _mm_prefetch(p + 64, _MM_HINT_T0);
       _mm_prefetch(p + 128, _MM_HINT_T0);
@@ -159,7 +176,7 @@ void kernel(int64_t nsb, const uint8_t* g, size_t group_bytes, const uint8_t* x,
     __m512i summs[RV][RN];
 #pragma GCC unroll 4
     for (int v = 0; v < RV; ++v) {
-      const uint8_t* s = gb + v * group_bytes + kScales;
+      const uint8_t* s = gb + v * group_bytes + L.scales;
       const __m512i v1 = _mm512_loadu_si512(s + 64);
       const __m512i v2 = _mm512_loadu_si512(s + 128);
       const __m512i w6 = _mm512_set1_epi32(0x003F003F);
@@ -182,9 +199,9 @@ void kernel(int64_t nsb, const uint8_t* g, size_t group_bytes, const uint8_t* x,
     for (int v = 0; v < RV; ++v) {
       const uint8_t* gv = gb + v * group_bytes;
       const __m512 dw =
-          _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(gv + kD)));
+          _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(gv + L.d)));
       const __m512 dmw =
-          _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(gv + kDmin)));
+          _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(gv + L.dmin)));
 #pragma GCC unroll 8
       for (int c = 0; c < RN; ++c) {
         const __m512 dx = _mm512_set1_ps(e[c][0]);
@@ -204,29 +221,51 @@ void kernel(int64_t nsb, const uint8_t* g, size_t group_bytes, const uint8_t* x,
     }
 }
 
-// 2 groups x 4 tokens: 8 accumulators of each kind (float, isum, sub-block sum), with 2 weight
-// vectors unpacked into 4. One thread, 1536 x 8960, GMAC/s: 8 tokens from memory 120-128 (1 x 1
-// 123-126, 1 x 4 124-126, 1 x 8 123, 2 x 2 127, 2 x 3 127-128: all within the noise; from L3
-// 174, 1 x 1 168), 512 tokens 164-169 (chunks of 12 tokens 164-165, 16 166-167, 32 143-165).
-// From memory 8 tokens run ~25% below their in-cache speed at ~9 GB/s, far from the bandwidth
-// (decode reads 30 GB/s) and whatever the prefetch distance: as Q4_0's kernel (128 vs 172).
+// kG groups x kT tokens per call, in chunks of 24 tokens. Up to kFewTokens tokens (decode, small
+// batches): 1 group x 8 tokens, so that each group is read once, front to back, for up to 8
+// tokens: one sequential stream (decode: kernel<1, 1> group after group). More tokens, the
+// panel's groups in L2: 2 groups x 4 tokens. Both: 8 accumulators of each kind (float, isum,
+// sub-block sum). One thread, 1536 x 8960, Q4_K, GMAC/s (weights from memory; 512 tokens from
+// L3):
+//   tokens      4    8        16   24   64   512
+//   1 x 8     160  167-172  168  165  161  153-166
+//   2 x 4      93  124-130  149  157  164  164-170
+// (8 tokens: 1 x 6 158, 2 x 3 120, 2 x 2 110, 1 x 1 92; chunks of 16 or 32 tokens instead of 24:
+// no better.) Q5_K, 8 / 512 tokens: 1 x 8 158 / 146-149, 1 x 6 134 / 153, 2 x 4 101 / 149-152.
+// Decode, Q4_K: 26-31 GB/s from memory (the row layout's VNNI tiles: 17.5-19.5), 60 from L3 (20).
+constexpr int64_t kFewTokens = 24;
+
+template <bool kQ5, int kT, int kG>
 struct Kernels : VnniPanel {
-  static constexpr int kTokens = 4, kGroups = 2;
-  static constexpr int64_t kChunk = 6 * kTokens;
+  static constexpr int kTokens = kT, kGroups = kG;
+  static constexpr int64_t kChunk = 3 * kTokens;
   template <int RV, int RN>
   void call(const uint8_t* g, const uint8_t* x, const float* ex, float* y,
             const __mmask16* mask) const {
-    kernel<RV, RN>(nb, g, group_bytes, x, x_row, ex, y, ldy, mask);
+    kernel<kQ5, RV, RN>(nb, g, group_bytes, x, x_row, ex, y, ldy, mask);
   }
 };
 
+template <bool kQ5>
+void run(int64_t n, const uint8_t* w, int64_t nr, const uint8_t* x, size_t x_row,
+         const float* x_extra, int64_t nc, float* y, int64_t ldy) {
+  const int64_t nsb = n / kQK_K;
+  const size_t group_bytes = static_cast<size_t>(nsb * (kQ5 ? kIlvQ5K : kIlvQ4K).bytes);
+  const VnniPanel panel{nsb, group_bytes, x_row, nsb * kExtra, ldy};
+  if (nc <= kFewTokens) {
+    run_packed(Kernels<kQ5, 8, 1>{panel}, w, nr, x, x_extra, nc, y);
+  } else {
+    run_packed(Kernels<kQ5, 4, 2>{panel}, w, nr, x, x_extra, nc, y);
+  }
+}
+
 }  // namespace
 
-size_t interleaved_x_extra_floats_q4_k(int64_t n) {
+size_t interleaved_x_extra_floats_k(int64_t n) {
   return static_cast<size_t>(n / kQK_K * kExtra);
 }
 
-void interleaved_prepare_x_q4_k(int64_t n, const uint8_t* x, float* extra) {
+void interleaved_prepare_x_k(int64_t n, const uint8_t* x, float* extra) {
   const auto* xb = reinterpret_cast<const BlockQ8_K*>(x);
   for (int64_t i = 0; i < n / kQK_K; ++i) {
     float* e = extra + i * kExtra;
@@ -243,20 +282,12 @@ void interleaved_prepare_x_q4_k(int64_t n, const uint8_t* x, float* extra) {
 
 void interleaved_vnni_q4_k(int64_t n, const uint8_t* w, int64_t nr, const uint8_t* x, size_t x_row,
                            const float* x_extra, int64_t nc, float* y, int64_t ldy) {
-  const int64_t nsb = n / kQK_K;
-  const size_t group_bytes = static_cast<size_t>(nsb * kSbBytes);
-  if (nc == 1) {
-    // Decode: one group at a time, so the weights are read as one sequential stream. One thread,
-    // 1536 x 8960, GB/s: from memory 28-30 (the row layout's VNNI tiles: 17.5-19.5), from L3 60
-    // (20): memory bound.
-    const __mmask16 full[1] = {static_cast<__mmask16>(0xFFFF)};
-    for (int64_t grp = 0; grp < nr / kVnniGroupRows; ++grp) {
-      kernel<1, 1>(nsb, w + grp * group_bytes, group_bytes, x, x_row, x_extra,
-                   y + grp * kVnniGroupRows, ldy, full);
-    }
-    return;
-  }
-  run_packed(Kernels{{nsb, group_bytes, x_row, nsb * kExtra, ldy}}, w, nr, x, x_extra, nc, y);
+  run<false>(n, w, nr, x, x_row, x_extra, nc, y, ldy);
+}
+
+void interleaved_vnni_q5_k(int64_t n, const uint8_t* w, int64_t nr, const uint8_t* x, size_t x_row,
+                           const float* x_extra, int64_t nc, float* y, int64_t ldy) {
+  run<true>(n, w, nr, x, x_row, x_extra, nc, y, ldy);
 }
 
 }  // namespace dkb::kernels::detail
