@@ -2,10 +2,13 @@
 // for every token count, with no packing pass: the arithmetic of gemm_k_avx512.cpp read from the
 // layout the weights already have. Per 256-element super-block, for 16 rows at once (one int32
 // lane each):
-// - each sub-block's integer sum in one accumulator: 4 vectors of 64 bytes, each vector's low
-//   and high nibbles two vpdpbusd operands (elements 4k..4k+3 and 16+4k..16+4k+3 of the
-//   sub-block; Q5_K: + 16 in the bytes its 5th-bit masks select, one masked byte add each), then
-//   times the rows' 6-bit sub-block scales (vpmulld), summed into isum;
+// - each sub-block's integer sum in one accumulator, 8 vpdpbusd of 4 elements per row: Q4_K
+//   from 4 vectors of 64 bytes, each vector's low and high nibbles two operands (elements
+//   4k..4k+3 and 16+4k..16+4k+3 of the sub-block); Q5_K from 5 vectors, the operands being the
+//   quants times 8 (bits 3..7 of each byte: one and for 5 of them, a few shifts, ands and
+//   ternary-logic ops to gather the other 3 from bits 0..2); then times the rows' 6-bit
+//   sub-block scales (vpmulld), summed into isum (Q5_K: 8 * isum, shifted down by 3 per
+//   super-block);
 // - summs = sum_j m_j * (the token's 32-element sum j) by vpdpwssd on int16 pairs: the mins of
 //   sub-blocks (0, 2), (1, 3), (4, 6), (5, 7) against the token's sums of the same pairs;
 // - the scales and mins of the 16 rows unpacked from the layout's 3 scale vectors with whole-
@@ -55,6 +58,24 @@ inline __m512i and_or(__m512i a, __m512i b, __m512i c) {
   return _mm512_ternarylogic_epi32(a, b, c, 0xEA);
 }
 
+// Q5_K: vpdpbusd operand o (0..7) of the sub-block at p (interleave_k.cpp): elements 4o..4o+3
+// of each row, the quants times 8. Operands 0..4 are bits 3..7 of vectors 0..4; 5..7 are
+// gathered from their bits 0..2 into bits 0..4, then shifted up by 3 (bits 5..7 being 0, the
+// 16-bit shift carries nothing across bytes).
+inline __m512i q5_operand(int o, const uint8_t* p) {
+  const auto at = [p](int i) { return _mm512_loadu_si512(p + 64 * i); };
+  if (o < 5) return _mm512_and_si512(at(o), _mm512_set1_epi8(static_cast<char>(0xF8)));
+  __m512i hi;  // bits 3..4 of the quants, at bits 3..4
+  if (o == 7) {
+    hi = and_or(_mm512_slli_epi16(at(3), 2), _mm512_set1_epi8(0x10),
+                _mm512_and_si512(_mm512_slli_epi16(at(1), 1), _mm512_set1_epi8(0x08)));
+  } else {
+    hi = _mm512_and_si512(_mm512_slli_epi16(at(o == 5 ? 1 : 3), 3), _mm512_set1_epi8(0x18));
+  }
+  const __m512i q = and_or(at(o == 5 ? 0 : o == 6 ? 2 : 4), _mm512_set1_epi8(0x07), hi);
+  return _mm512_slli_epi16(q, 3);
+}
+
 // RV groups of 16 rows x RN tokens. g: the first group (the next at g + group_bytes); x: the
 // first token's Q8_K row (the next at x + x_row); ex: its extra floats (kExtra per super-block;
 // the next token's at ex + kExtra * nsb); y: output of row 0, token 0.
@@ -67,7 +88,6 @@ void kernel(int64_t nsb, const uint8_t* g, size_t group_bytes, const uint8_t* x,
   constexpr int kSubLines = static_cast<int>(L.bytes / 64 / 8);
   static_assert(kSubLines * 8 * 64 == L.d && L.bytes - L.d == 4 * 64);
   const __m512i m4 = _mm512_set1_epi8(0x0F);
-  const __m512i c16 = _mm512_set1_epi8(0x10);
   const __m512i m6 = _mm512_set1_epi8(0x3F);
   const __m512i m30 = _mm512_set1_epi8(0x30);
   const int64_t exs = nsb * kExtra;
@@ -115,39 +135,41 @@ void kernel(int64_t nsb, const uint8_t* g, size_t group_bytes, const uint8_t* x,
       for (int v = 0; v < RV; ++v)
 #pragma GCC unroll 8
         for (int c = 0; c < RN; ++c) s[v][c] = _mm512_setzero_si512();
-      const uint8_t* gs = gb + 256 * sb;
-      __m512i qh[RV];  // Q5_K: the sub-block's 5th bits
       if constexpr (kQ5) {
+        // 8 operands of 4 elements, each the quants times 8.
+        const uint8_t* gs = gb + 320 * sb;
+#pragma GCC unroll 8
+        for (int o = 0; o < 8; ++o) {
+          __m512i w[RV];
 #pragma GCC unroll 4
-        for (int v = 0; v < RV; ++v)
-          qh[v] = _mm512_loadu_si512(gb + v * group_bytes + L.qh + 64 * sb);
-      }
+          for (int v = 0; v < RV; ++v) w[v] = q5_operand(o, gs + v * group_bytes);
+#pragma GCC unroll 8
+          for (int c = 0; c < RN; ++c) {
+            const __m512i xo = _mm512_set1_epi32(load_i32(xq[c] + 32 * sb + 4 * o));
 #pragma GCC unroll 4
-      for (int k = 0; k < 4; ++k) {
-        __m512i lo[RV], hi[RV];
+            for (int v = 0; v < RV; ++v) s[v][c] = _mm512_dpbusd_epi32(s[v][c], w[v], xo);
+          }
+        }
+      } else {
+        const uint8_t* gs = gb + 256 * sb;
 #pragma GCC unroll 4
-        for (int v = 0; v < RV; ++v) {
-          const __m512i raw = _mm512_loadu_si512(gs + v * group_bytes + 64 * k);
-          if constexpr (kQ5) {
-            // The 5th bits of this vector's low nibbles (bits k of qh) and high ones (bits 4 + k)
-            // shifted to bit 4. (Masked byte adds from vptestmb masks instead: 512 tokens
-            // 142.5 GMAC/s vs 147-153, 8 tokens 147 vs 158.)
-            lo[v] = and_or(raw, m4, _mm512_and_si512(_mm512_slli_epi32(qh[v], 4 - k), c16));
-            hi[v] = and_or(_mm512_srli_epi16(raw, 4), m4,
-                           _mm512_and_si512(_mm512_srli_epi32(qh[v], k), c16));
-          } else {
+        for (int k = 0; k < 4; ++k) {
+          __m512i lo[RV], hi[RV];
+#pragma GCC unroll 4
+          for (int v = 0; v < RV; ++v) {
+            const __m512i raw = _mm512_loadu_si512(gs + v * group_bytes + 64 * k);
             lo[v] = _mm512_and_si512(raw, m4);
             hi[v] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4);
           }
-        }
 #pragma GCC unroll 8
-        for (int c = 0; c < RN; ++c) {
-          const __m512i xl = _mm512_set1_epi32(load_i32(xq[c] + 32 * sb + 4 * k));
-          const __m512i xh = _mm512_set1_epi32(load_i32(xq[c] + 32 * sb + 16 + 4 * k));
+          for (int c = 0; c < RN; ++c) {
+            const __m512i xl = _mm512_set1_epi32(load_i32(xq[c] + 32 * sb + 4 * k));
+            const __m512i xh = _mm512_set1_epi32(load_i32(xq[c] + 32 * sb + 16 + 4 * k));
 #pragma GCC unroll 4
-          for (int v = 0; v < RV; ++v) {
-            s[v][c] = _mm512_dpbusd_epi32(s[v][c], lo[v], xl);
-            s[v][c] = _mm512_dpbusd_epi32(s[v][c], hi[v], xh);
+            for (int v = 0; v < RV; ++v) {
+              s[v][c] = _mm512_dpbusd_epi32(s[v][c], lo[v], xl);
+              s[v][c] = _mm512_dpbusd_epi32(s[v][c], hi[v], xh);
+            }
           }
         }
       }
@@ -162,6 +184,12 @@ void kernel(int64_t nsb, const uint8_t* g, size_t group_bytes, const uint8_t* x,
           isum[v][c] = _mm512_add_epi32(isum[v][c], _mm512_mullo_epi32(s[v][c], scv));
         }
       }
+    }
+    if constexpr (kQ5) {  // isum from 8 * isum (exact: |8 * isum| < 2^29)
+#pragma GCC unroll 4
+      for (int v = 0; v < RV; ++v)
+#pragma GCC unroll 8
+        for (int c = 0; c < RN; ++c) isum[v][c] = _mm512_srai_epi32(isum[v][c], 3);
     }
     // The rest of the super-block's lines (d, dmin, scales) kPrefetch ahead.
 #pragma GCC unroll 4
@@ -231,8 +259,11 @@ void kernel(int64_t nsb, const uint8_t* g, size_t group_bytes, const uint8_t* x,
 //   1 x 8     160  167-172  168  165  161  153-166
 //   2 x 4      93  124-130  149  157  164  164-170
 // (8 tokens: 1 x 6 158, 2 x 3 120, 2 x 2 110, 1 x 1 92; chunks of 16 or 32 tokens instead of 24:
-// no better.) Q5_K, 8 / 512 tokens: 1 x 8 158 / 146-149, 1 x 6 134 / 153, 2 x 4 101 / 149-152.
-// Decode, Q4_K: 26-31 GB/s from memory (the row layout's VNNI tiles: 17.5-19.5), 60 from L3 (20).
+// no better.) Q5_K, 8 / 512 tokens: 153-157 / 159-160 (its 5th bits as a vector of bits per
+// sub-block instead, shifted into bit 4 of the nibbles: 156-158 / 150-154; masked byte adds from
+// vptestmb masks: 147 / 142).
+// Decode, Q4_K: 26-31 GB/s from memory (the row layout's VNNI tiles: 17.5-19.5), 60 from L3 (20);
+// Q5_K 24-30 (18.5-20), 54-56 from L3.
 constexpr int64_t kFewTokens = 24;
 
 template <bool kQ5, int kT, int kG>

@@ -158,14 +158,13 @@ void interleave_group_q4_k(int64_t n_in, const uint8_t* rows, uint8_t* g);
 void deinterleave_group_q4_k(int64_t n_in, const uint8_t* g, uint8_t* rows);
 void interleave_group_q5_k(int64_t n_in, const uint8_t* rows, uint8_t* g);
 void deinterleave_group_q5_k(int64_t n_in, const uint8_t* g, uint8_t* rows);
-// Byte offsets within one super-block of a Q4_K / Q5_K group (interleave_k.cpp): the quants'
-// low 4 bits at 0, Q5_K's 5th-bit masks at qh, the 16 rows' d, dmin and scales, and the
-// super-block's bytes (16 rows' worth: 16 * 144, 16 * 176).
+// Byte offsets within one super-block of a Q4_K / Q5_K group (interleave_k.cpp), after its quants
+// (at 0): the 16 rows' d, dmin and scales, and the super-block's bytes (16 * 144, 16 * 176).
 struct IlvKLayout {
-  int64_t qh, d, dmin, scales, bytes;
+  int64_t d, dmin, scales, bytes;
 };
-constexpr IlvKLayout kIlvQ4K{2048, 2048, 2080, 2112, 2304};
-constexpr IlvKLayout kIlvQ5K{2048, 2560, 2592, 2624, 2816};
+constexpr IlvKLayout kIlvQ4K{2048, 2080, 2112, 2304};
+constexpr IlvKLayout kIlvQ5K{2560, 2592, 2624, 2816};
 
 // AVX-512 level (gemm_interleaved_avx512.cpp; call only when it is active): the activations'
 // extra floats per token (x in vec_dot_type(t)), and y[c * ldy + r] for the nr rows (a multiple
