@@ -37,58 +37,82 @@ namespace dkb::kernels::detail {
 namespace {
 
 constexpr int64_t kRows = kInterleaveRows;
+// Byte-wise masks on 4 bytes at once.
+constexpr uint32_t k01 = 0x01010101u, k03 = 0x03030303u, k07 = 0x07070707u, k0F = 0x0F0F0F0Fu,
+                   k1F = 0x1F1F1F1Fu;
 
-// Byte b of row r's piece of quant vector k of sub-block s (the layout above), from the row
-// layout's qs: element e of sub-block s is nibble (s & 1) of qs[32 * (s / 2) + e].
-uint8_t quant_byte(const uint8_t* qs, int s, int k, int b) {
-  const uint8_t* q = qs + 32 * (s >> 1) + 4 * k + b;
-  const int shift = 4 * (s & 1);
-  return static_cast<uint8_t>(((q[0] >> shift) & 0xF) | (((q[16] >> shift) & 0xF) << 4));
+uint32_t load_u32(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
 }
 
-// The inverse: ORs byte v of that piece into qs (which starts zeroed).
-void put_quant_byte(uint8_t* qs, int s, int k, int b, uint8_t v) {
-  uint8_t* q = qs + 32 * (s >> 1) + 4 * k + b;
-  const int shift = 4 * (s & 1);
-  q[0] = static_cast<uint8_t>(q[0] | ((v & 0xF) << shift));
-  q[16] = static_cast<uint8_t>(q[16] | ((v >> 4) << shift));
+void store_u32(uint8_t* p, uint32_t v) {
+  std::memcpy(p, &v, sizeof v);
 }
 
-// Q5_K: the 5-bit quants q[32] of sub-block s of a row's block: element e's low 4 bits are
-// nibble (s & 1) of qs[32 * (s / 2) + e], its 5th bit is bit s of qh[e].
-void q5_values(const BlockQ5_K& blk, int s, uint8_t* q) {
-  for (int e = 0; e < 32; ++e) {
-    const int lo = (blk.qs[32 * (s >> 1) + e] >> (4 * (s & 1))) & 0xF;
-    q[e] = static_cast<uint8_t>(lo | (((blk.qh[e] >> s) & 1) << 4));
+// Q4_K: one row's 4 bytes of each quant vector of a super-block (at q + 256 * s + 64 * k; q
+// points at the row's bytes 4r..4r+3 of the super-block) from its qs. qs[32j..32j+31] hold the
+// elements of sub-blocks 2j (low nibbles) and 2j + 1 (high nibbles): 4 of its bytes at 4k and
+// at 16 + 4k give vector k of both.
+void q4_k_to_layout(const uint8_t* qs, uint8_t* q) {
+  for (int j = 0; j < 4; ++j) {
+    for (int k = 0; k < 4; ++k) {
+      const uint32_t a = load_u32(qs + 32 * j + 4 * k), c = load_u32(qs + 32 * j + 16 + 4 * k);
+      store_u32(q + 512 * j + 64 * k, (a & k0F) | (c & k0F) << 4);
+      store_u32(q + 512 * j + 256 + 64 * k, (a >> 4 & k0F) | (c & ~k0F));
+    }
   }
 }
 
-// The inverse: ORs them into qs and qh (which start zeroed).
-void put_q5_values(const uint8_t* q, int s, BlockQ5_K& blk) {
-  for (int e = 0; e < 32; ++e) {
-    uint8_t& qs = blk.qs[32 * (s >> 1) + e];
-    qs = static_cast<uint8_t>(qs | ((q[e] & 0xF) << (4 * (s & 1))));
-    blk.qh[e] = static_cast<uint8_t>(blk.qh[e] | ((q[e] >> 4) << s));
+// The inverse.
+void q4_k_from_layout(const uint8_t* q, uint8_t* qs) {
+  for (int j = 0; j < 4; ++j) {
+    for (int k = 0; k < 4; ++k) {
+      const uint32_t e = load_u32(q + 512 * j + 64 * k), o = load_u32(q + 512 * j + 256 + 64 * k);
+      store_u32(qs + 32 * j + 4 * k, (e & k0F) | (o & k0F) << 4);
+      store_u32(qs + 32 * j + 16 + 4 * k, (e >> 4 & k0F) | (o & ~k0F));
+    }
   }
 }
 
-// Q5_K: byte b of a row's piece of the 5 vectors of a sub-block (the layout above), from its
-// quants q[32].
-void q5_bytes(const uint8_t* q, int b, uint8_t* out) {
-  const int q5 = q[20 + b], q6 = q[24 + b], q7 = q[28 + b];
-  out[0] = static_cast<uint8_t>(q[b] << 3 | (q5 & 7));
-  out[1] = static_cast<uint8_t>(q[4 + b] << 3 | (q5 >> 3) | ((q7 >> 3) & 1) << 2);
-  out[2] = static_cast<uint8_t>(q[8 + b] << 3 | (q6 & 7));
-  out[3] = static_cast<uint8_t>(q[12 + b] << 3 | (q6 >> 3) | (q7 >> 4) << 2);
-  out[4] = static_cast<uint8_t>(q[16 + b] << 3 | (q7 & 7));
+// Q5_K: one row's 4 bytes of each of the 5 vectors of each sub-block of a super-block (at
+// q + 320 * s + 64 * i, as above) from its block. Element e of sub-block s: low 4 bits in nibble
+// (s & 1) of qs[32 * (s / 2) + e], 5th bit in bit s of qh[e]; v[i] below: elements 4i..4i+3.
+void q5_k_to_layout(const BlockQ5_K& blk, uint8_t* q) {
+  for (int s = 0; s < 8; ++s) {
+    uint32_t v[8];
+    for (int i = 0; i < 8; ++i) {
+      v[i] = (load_u32(blk.qs + 32 * (s >> 1) + 4 * i) >> (4 * (s & 1)) & k0F) |
+             (load_u32(blk.qh + 4 * i) >> s & k01) << 4;
+    }
+    uint8_t* p = q + 320 * s;
+    store_u32(p, v[0] << 3 | (v[5] & k07));
+    store_u32(p + 64, v[1] << 3 | (v[5] >> 3 & k03) | (v[7] >> 3 & k01) << 2);
+    store_u32(p + 128, v[2] << 3 | (v[6] & k07));
+    store_u32(p + 192, v[3] << 3 | (v[6] >> 3 & k03) | (v[7] >> 4 & k01) << 2);
+    store_u32(p + 256, v[4] << 3 | (v[7] & k07));
+  }
 }
 
-// The inverse: the quants of elements b, 4 + b, ..., 28 + b into q.
-void q5_from_bytes(const uint8_t* in, int b, uint8_t* q) {
-  for (int i = 0; i < 5; ++i) q[4 * i + b] = static_cast<uint8_t>(in[i] >> 3);
-  q[20 + b] = static_cast<uint8_t>((in[0] & 7) | (in[1] & 3) << 3);
-  q[24 + b] = static_cast<uint8_t>((in[2] & 7) | (in[3] & 3) << 3);
-  q[28 + b] = static_cast<uint8_t>((in[4] & 7) | ((in[1] >> 2) & 1) << 3 | ((in[3] >> 2) & 1) << 4);
+// The inverse (qs and qh start zeroed).
+void q5_k_from_layout(const uint8_t* q, BlockQ5_K& blk) {
+  for (int s = 0; s < 8; ++s) {
+    const uint8_t* p = q + 320 * s;
+    uint32_t w[5], v[8];
+    for (int i = 0; i < 5; ++i) {
+      w[i] = load_u32(p + 64 * i);
+      v[i] = w[i] >> 3 & k1F;
+    }
+    v[5] = (w[0] & k07) | (w[1] & k03) << 3;
+    v[6] = (w[2] & k07) | (w[3] & k03) << 3;
+    v[7] = (w[4] & k07) | (w[1] >> 2 & k01) << 3 | (w[3] >> 2 & k01) << 4;
+    for (int i = 0; i < 8; ++i) {
+      uint8_t* qs = blk.qs + 32 * (s >> 1) + 4 * i;
+      store_u32(qs, load_u32(qs) | (v[i] & k0F) << (4 * (s & 1)));
+      store_u32(blk.qh + 4 * i, load_u32(blk.qh + 4 * i) | (v[i] >> 4 & k01) << s);
+    }
+  }
 }
 
 template <class Block>
@@ -101,21 +125,10 @@ void interleave_group_k(int64_t n_in, const uint8_t* rows, uint8_t* g) {
     const auto* blk = reinterpret_cast<const Block*>(rows + r * w_row);
     for (int64_t i = 0; i < nsb; ++i) {
       uint8_t* sb = g + i * L.bytes;
-      for (int s = 0; s < 8; ++s) {
-        if constexpr (kQ5) {
-          uint8_t q[32], v[5];
-          q5_values(blk[i], s, q);
-          for (int b = 0; b < 4; ++b) {
-            q5_bytes(q, b, v);
-            for (int k = 0; k < 5; ++k) sb[320 * s + 64 * k + 4 * r + b] = v[k];
-          }
-        } else {
-          for (int k = 0; k < 4; ++k) {
-            for (int b = 0; b < 4; ++b) {
-              sb[256 * s + 64 * k + 4 * r + b] = quant_byte(blk[i].qs, s, k, b);
-            }
-          }
-        }
+      if constexpr (kQ5) {
+        q5_k_to_layout(blk[i], sb + 4 * r);
+      } else {
+        q4_k_to_layout(blk[i].qs, sb + 4 * r);
       }
       std::memcpy(sb + L.d + 2 * r, &blk[i].d, 2);
       std::memcpy(sb + L.dmin + 2 * r, &blk[i].dmin, 2);
@@ -136,23 +149,12 @@ void deinterleave_group_k(int64_t n_in, const uint8_t* g, uint8_t* rows) {
     auto* blk = reinterpret_cast<Block*>(rows + r * w_row);
     for (int64_t i = 0; i < nsb; ++i) {
       const uint8_t* sb = g + i * L.bytes;
-      std::memset(blk[i].qs, 0, sizeof blk[i].qs);
-      if constexpr (kQ5) std::memset(blk[i].qh, 0, sizeof blk[i].qh);
-      for (int s = 0; s < 8; ++s) {
-        if constexpr (kQ5) {
-          uint8_t q[32], v[5];
-          for (int b = 0; b < 4; ++b) {
-            for (int k = 0; k < 5; ++k) v[k] = sb[320 * s + 64 * k + 4 * r + b];
-            q5_from_bytes(v, b, q);
-          }
-          put_q5_values(q, s, blk[i]);
-        } else {
-          for (int k = 0; k < 4; ++k) {
-            for (int b = 0; b < 4; ++b) {
-              put_quant_byte(blk[i].qs, s, k, b, sb[256 * s + 64 * k + 4 * r + b]);
-            }
-          }
-        }
+      if constexpr (kQ5) {
+        std::memset(blk[i].qs, 0, sizeof blk[i].qs);
+        std::memset(blk[i].qh, 0, sizeof blk[i].qh);
+        q5_k_from_layout(sb + 4 * r, blk[i]);
+      } else {
+        q4_k_from_layout(sb + 4 * r, blk[i].qs);
       }
       std::memcpy(&blk[i].d, sb + L.d + 2 * r, 2);
       std::memcpy(&blk[i].dmin, sb + L.dmin + 2 * r, 2);

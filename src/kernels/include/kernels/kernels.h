@@ -102,7 +102,7 @@ float vec_dot_with(Isa isa, TensorType t, int64_t n, const void* w_row, const vo
 enum class WeightLayout : uint8_t { kRows, kInterleaved16 };
 // Whether the layout exists for a matrix of n_rows rows of n_in elements of type t (today Q4_0,
 // Q4_K and Q5_K; n_rows a multiple of 16), and whether it is faster than kRows at the active
-// level (AVX-512; Q5_K: decode and batches up to 24 tokens 1.4-2.1x, prefill ~5% slower).
+// level (AVX-512).
 bool interleave_supported(TensorType t, int64_t n_in, int64_t n_rows);
 bool interleave_pays(TensorType t, int64_t n_in, int64_t n_rows);
 // In place: rows -> kInterleaved16, and back (requires interleave_supported). A 3-D tensor of
