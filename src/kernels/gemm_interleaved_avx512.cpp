@@ -136,6 +136,9 @@ size_t interleaved_x_extra_floats(TensorType t, int64_t n) {
       return gemm_vnni_x_extra_floats(GemmKind::kQ8_0, n);
     case TensorType::kQ6_K:
       return gemm_vnni_x_extra_floats(GemmKind::kQ6_K, n);
+    case TensorType::kQ4_K:
+    case TensorType::kQ5_K:
+      return interleaved_x_extra_floats_k(n);
     default:
       return 0;
   }
@@ -149,6 +152,9 @@ void interleaved_prepare_x(TensorType t, int64_t n, const uint8_t* x, float* ext
       return gemm_vnni_prepare_x(GemmKind::kQ8_0, n, x, extra);
     case TensorType::kQ6_K:
       return gemm_vnni_prepare_x(GemmKind::kQ6_K, n, x, extra);
+    case TensorType::kQ4_K:
+    case TensorType::kQ5_K:
+      return interleaved_prepare_x_k(n, x, extra);
     default:
       return;
   }
@@ -163,6 +169,10 @@ void interleaved_vnni(TensorType t, int64_t n, const uint8_t* w, int64_t nr, con
       return interleaved_vnni_q8_0(n, w, nr, x, x_row, x_extra, nc, y, ldy);
     case TensorType::kQ6_K:
       return interleaved_vnni_q6_k(n, w, nr, x, x_row, x_extra, nc, y, ldy);
+    case TensorType::kQ4_K:
+      return interleaved_vnni_q4_k(n, w, nr, x, x_row, x_extra, nc, y, ldy);
+    case TensorType::kQ5_K:
+      return interleaved_vnni_q5_k(n, w, nr, x, x_row, x_extra, nc, y, ldy);
     default:
       return;
   }

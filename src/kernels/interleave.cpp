@@ -109,7 +109,8 @@ void deinterleave_group_q8_0(int64_t n_in, const uint8_t* g, uint8_t* rows) {
 }
 
 bool interleave_type(TensorType t) {
-  return t == TensorType::kQ4_0 || t == TensorType::kQ8_0 || t == TensorType::kQ6_K;
+  return t == TensorType::kQ4_0 || t == TensorType::kQ8_0 || t == TensorType::kQ4_K ||
+         t == TensorType::kQ5_K || t == TensorType::kQ6_K;
 }
 
 void interleave_group(TensorType t, int64_t n_in, const uint8_t* rows, uint8_t* g) {
@@ -120,6 +121,10 @@ void interleave_group(TensorType t, int64_t n_in, const uint8_t* rows, uint8_t* 
       return interleave_group_q8_0(n_in, rows, g);
     case TensorType::kQ6_K:
       return interleave_group_q6_k(n_in, rows, g);
+    case TensorType::kQ4_K:
+      return interleave_group_q4_k(n_in, rows, g);
+    case TensorType::kQ5_K:
+      return interleave_group_q5_k(n_in, rows, g);
     default:
       DKB_CHECK(false);
   }
@@ -133,6 +138,10 @@ void deinterleave_group(TensorType t, int64_t n_in, const uint8_t* g, uint8_t* r
       return deinterleave_group_q8_0(n_in, g, rows);
     case TensorType::kQ6_K:
       return deinterleave_group_q6_k(n_in, g, rows);
+    case TensorType::kQ4_K:
+      return deinterleave_group_q4_k(n_in, g, rows);
+    case TensorType::kQ5_K:
+      return deinterleave_group_q5_k(n_in, g, rows);
     default:
       DKB_CHECK(false);
   }

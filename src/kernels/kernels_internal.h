@@ -143,8 +143,8 @@ void gemm_vnni_packed(GemmKind k, int64_t n, const uint8_t* packed, int64_t nr, 
 
 // ---- the interleaved layout (WeightLayout::kInterleaved16) ------------------------------------
 // interleave.cpp has the public functions and dispatches per type; each type's group layout is
-// described where its interleave_group_T / deinterleave_group_T are defined (Q4_0:
-// interleave.cpp, Q6_K: interleave_q6_k.cpp).
+// described where its interleave_group_T / deinterleave_group_T are defined (Q4_0, Q8_0:
+// interleave.cpp; Q4_K, Q5_K: interleave_k.cpp; Q6_K: interleave_q6_k.cpp).
 constexpr int64_t kInterleaveRows = 16;
 // Whether type t has the layout (any n_in that is a whole number of its blocks).
 bool interleave_type(TensorType t);
@@ -167,6 +167,17 @@ inline int64_t ilv_q6_k_scales_at(int64_t nsb, int64_t i) {
   const int64_t pair = (i >> 1) * kIlvQ6KPair;
   return (i | 1) < nsb ? pair + 2 * kIlvQ6KQuants + (i & 1) * kIlvQ6KMeta : pair + kIlvQ6KQuants;
 }
+void interleave_group_q4_k(int64_t n_in, const uint8_t* rows, uint8_t* g);
+void deinterleave_group_q4_k(int64_t n_in, const uint8_t* g, uint8_t* rows);
+void interleave_group_q5_k(int64_t n_in, const uint8_t* rows, uint8_t* g);
+void deinterleave_group_q5_k(int64_t n_in, const uint8_t* g, uint8_t* rows);
+// Byte offsets within one super-block of a Q4_K / Q5_K group (interleave_k.cpp), after its quants
+// (at 0): the 16 rows' d, dmin and scales, and the super-block's bytes (16 * 144, 16 * 176).
+struct IlvKLayout {
+  int64_t d, dmin, scales, bytes;
+};
+constexpr IlvKLayout kIlvQ4K{2048, 2080, 2112, 2304};
+constexpr IlvKLayout kIlvQ5K{2560, 2592, 2624, 2816};
 
 // AVX-512 level (gemm_interleaved_avx512.cpp; call only when it is active): the activations'
 // extra floats per token (x in vec_dot_type(t)), and y[c * ldy + r] for the nr rows (a multiple
@@ -187,6 +198,14 @@ void interleaved_vnni_q8_0(int64_t n, const uint8_t* w, int64_t nr, const uint8_
                            size_t x_row, const float* x_extra, int64_t nc, float* y, int64_t ldy);
 // Q6_K's kernel (gemm_interleaved_q6_k_avx512.cpp), with gemm_vnni_prepare_x(kQ6_K)'s extras.
 void interleaved_vnni_q6_k(int64_t n, const uint8_t* w, int64_t nr, const uint8_t* x,
+                           size_t x_row, const float* x_extra, int64_t nc, float* y, int64_t ldy);
+// Q4_K's and Q5_K's (gemm_interleaved_k_avx512.cpp), with their own extras (x a Q8_K row; the
+// same for both types).
+size_t interleaved_x_extra_floats_k(int64_t n);
+void interleaved_prepare_x_k(int64_t n, const uint8_t* x, float* extra);
+void interleaved_vnni_q4_k(int64_t n, const uint8_t* w, int64_t nr, const uint8_t* x,
+                           size_t x_row, const float* x_extra, int64_t nc, float* y, int64_t ldy);
+void interleaved_vnni_q5_k(int64_t n, const uint8_t* w, int64_t nr, const uint8_t* x,
                            size_t x_row, const float* x_extra, int64_t nc, float* y, int64_t ldy);
 
 // ---- unpack-on-the-fly tiles (tile_avx2.cpp; call only when the AVX2 level is active) --------

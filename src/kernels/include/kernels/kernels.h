@@ -95,14 +95,14 @@ float vec_dot_with(Isa isa, TensorType t, int64_t n, const void* w_row, const vo
 // ---- weight layouts ---------------------------------------------------------------------------
 // kRows: the GGUF layout, one row after another. kInterleaved16: rows in groups of 16 whose blocks
 // are interleaved so that one 512-bit load holds 4 quants of each of the 16 rows (interleave.cpp
-// and interleave_q6_k.cpp have the byte layouts): the same bytes in another order, so a loader
-// rewrites a matrix in place.
-// The AVX-512 level multiplies it with one kernel for every token count (no packing pass, no
-// horizontal sums); other levels de-interleave 16 rows at a time (correct, slower).
+// and interleave_q6_k.cpp, interleave_k.cpp have the byte layouts): the same bytes in another
+// order, so a loader rewrites a matrix in place. The AVX-512 level multiplies it with one kernel
+// for every token count (no packing pass, no horizontal sums); other levels de-interleave 16 rows
+// at a time (correct, slower).
 enum class WeightLayout : uint8_t { kRows, kInterleaved16 };
-// Whether the layout exists for a matrix of n_rows rows of n_in elements of type t (n_rows a
-// multiple of 16; interleave.cpp lists the types), and whether a loader should use it: at the
-// AVX-512 level, unless the environment sets DKB_NO_INTERLEAVE=1 (to measure the row layout).
+// Whether the layout exists for a matrix of n_rows rows of n_in elements of type t (Q4_0, Q8_0,
+// Q4_K, Q5_K, Q6_K; n_rows a multiple of 16), and whether a loader should use it: at the AVX-512
+// level, unless the environment sets DKB_NO_INTERLEAVE=1 (to measure the row layout).
 bool interleave_supported(TensorType t, int64_t n_in, int64_t n_rows);
 bool interleave_pays(TensorType t, int64_t n_in, int64_t n_rows);
 // In place: rows -> kInterleaved16, and back (requires interleave_supported). A 3-D tensor of
