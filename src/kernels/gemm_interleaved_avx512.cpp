@@ -114,11 +114,17 @@ void kernel(int64_t nb, const uint8_t* g, size_t group_bytes, const uint8_t* x, 
     }
 }
 
-// 2 groups x 4 tokens: 8 float and 8 int32 accumulators, 4 unpacked weight vectors (8 tokens,
-// one thread, weights from memory: 115 GMAC/s; 1 group x 8 tokens 97, 1 x 6 88.5, 1 x 4 94.6).
+// kT tokens x kG groups per call, tokens in chunks of 3 calls. Up to kFewTokens tokens: 1 group x
+// 8 tokens, so each group is read once, front to back (8 tokens, one thread, weights from memory,
+// GMAC/s: 162; 2 groups x 4 tokens 128, both with the prefetch; 1 x 8 without it 97; a prefetch
+// into L2 instead of L1: 157 / 141.5); more: 2 groups x 4 tokens (512 tokens ~166-169 either way).
+// 2 tokens 89, 4 tokens 101, 16 and 24 tokens 161, 32 tokens 152.
+constexpr int64_t kFewTokens = 24;
+
+template <int kT, int kG>
 struct Kernels : VnniPanel {
-  static constexpr int kTokens = 4, kGroups = 2;
-  static constexpr int64_t kChunk = 6 * kTokens;
+  static constexpr int kTokens = kT, kGroups = kG;
+  static constexpr int64_t kChunk = 3 * kTokens;
   template <int RV, int RN>
   void call(const uint8_t* g, const uint8_t* x, const float* ex, float* y,
             const __mmask16* mask) const {
@@ -192,7 +198,12 @@ void interleaved_vnni_q4_0(int64_t n, const uint8_t* w, int64_t nr, const uint8_
     }
     return;
   }
-  run_packed(Kernels{{nb, group_bytes, x_row, 2 * nb, ldy}}, w, nr, x, x_extra, nc, y);
+  const VnniPanel panel{nb, group_bytes, x_row, 2 * nb, ldy};
+  if (nc <= kFewTokens) {
+    run_packed(Kernels<8, 1>{panel}, w, nr, x, x_extra, nc, y);
+  } else {
+    run_packed(Kernels<4, 2>{panel}, w, nr, x, x_extra, nc, y);
+  }
 }
 
 }  // namespace dkb::kernels::detail
