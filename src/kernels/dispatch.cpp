@@ -163,4 +163,24 @@ AttentionRowFns simd_attention_rows(Isa) {
 }  // namespace detail
 #endif
 
+uint64_t stream_sum(const void* p, size_t n) {
+  const auto* b = static_cast<const uint8_t*>(p);
+#if defined(__x86_64__)
+  if (active_isa() == Isa::kAvx512) return detail::stream_sum_avx512(b, n);
+#endif
+  // Four independent 64-bit sums (the compiler vectorizes them at the baseline level).
+  uint64_t s[4] = {0, 0, 0, 0};
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    for (int k = 0; k < 4; ++k) {
+      uint64_t w;
+      std::memcpy(&w, b + i + 8 * k, sizeof w);
+      s[k] += w;
+    }
+  }
+  uint64_t t = s[0] + s[1] + s[2] + s[3];
+  for (; i < n; ++i) t += b[i];
+  return t;
+}
+
 }  // namespace dkb::kernels

@@ -208,6 +208,9 @@ void interleaved_vnni_q4_k(int64_t n, const uint8_t* w, int64_t nr, const uint8_
 void interleaved_vnni_q5_k(int64_t n, const uint8_t* w, int64_t nr, const uint8_t* x,
                            size_t x_row, const float* x_extra, int64_t nc, float* y, int64_t ldy);
 
+// stream_sum at the AVX-512 level (stream_avx512.cpp).
+uint64_t stream_sum_avx512(const uint8_t* p, size_t n);
+
 // ---- unpack-on-the-fly tiles (tile_avx2.cpp; call only when the AVX2 level is active) --------
 // y[c * ldy + r] = vec_dot_T_avx2(n, w + r * w_row, x + c * x_row) bit for bit, for r < nr and
 // c < nc, where T is the weight type of k: tiles of rows x tokens read each weight block

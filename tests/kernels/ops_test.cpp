@@ -13,6 +13,27 @@ namespace {
 
 using test::random_floats;
 
+// The bandwidth probe's checksum reads every byte at every level: bodies and tails, and a
+// changed byte anywhere changes it.
+TEST(Ops, StreamSumReadsEveryByte) {
+  for (Isa isa : test::kAllIsas) {
+    if (!isa_available(isa)) continue;
+    test::IsaGuard guard;
+    set_active_isa(isa);
+    for (size_t n : {size_t{0}, size_t{1}, size_t{31}, size_t{255}, size_t{256}, size_t{4097}}) {
+      std::vector<uint8_t> buf(n + 8, 0);
+      EXPECT_EQ(stream_sum(buf.data() + 1, n), 0u) << n;  // unaligned start
+      for (size_t k = 0; k < n; k += 1 + n / 7) {
+        buf[1 + k] = 3;
+        EXPECT_NE(stream_sum(buf.data() + 1, n), 0u) << "n=" << n << " byte " << k;
+        buf[1 + k] = 0;
+      }
+      buf[1 + n] = 5;  // past the end: not read
+      EXPECT_EQ(stream_sum(buf.data() + 1, n), 0u) << n;
+    }
+  }
+}
+
 TEST(Ops, RmsNorm) {
   const auto x = random_floats(67, 1, -2.0f, 2.0f);
   const auto w = random_floats(67, 2);

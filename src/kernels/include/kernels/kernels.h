@@ -111,6 +111,11 @@ bool interleave_pays(TensorType t, int64_t n_in, int64_t n_rows);
 void interleave_rows(TensorType t, int64_t n_in, int64_t n_rows, void* data);
 void deinterleave_rows(TensorType t, int64_t n_in, int64_t n_rows, void* data);
 
+// A streaming-read probe: a checksum of [p, p + n) (64-bit lane sums of 64-byte vectors plus the
+// tail bytes; only its dependence on every byte matters), read with the widest loads of the
+// active level and a prefetch, as the decode kernels read weights (deepkb bench's bandwidth).
+uint64_t stream_sum(const void* p, size_t n);
+
 // Reusable scratch memory for matmul (grows, never shrinks; not thread-safe).
 struct MatmulScratch {
   std::vector<uint8_t> buf;     // activations in vec-dot format
