@@ -40,7 +40,8 @@ MappedFile::MappedFile(MappedFile&& other) noexcept
       size_(std::exchange(other.size_, 0)),
       backing_(other.backing_),
       copy_(std::move(other.copy_)),
-      path_(std::move(other.path_)) {}
+      path_(std::move(other.path_)),
+      writable_(std::exchange(other.writable_, false)) {}
 
 MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
   if (this != &other) {
@@ -50,6 +51,7 @@ MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
     backing_ = other.backing_;
     copy_ = std::move(other.copy_);
     path_ = std::move(other.path_);
+    writable_ = std::exchange(other.writable_, false);
   }
   return *this;
 }
@@ -119,12 +121,16 @@ Result<MappedFile> MappedFile::open(const std::string& path, Backing backing) {
 
 uint8_t* MappedFile::unseal() {
   if (backing_ != Backing::kHugePageCopy || copy_.data() == nullptr) return nullptr;
-  copy_.unprotect();
+  // Once until seal(): an mprotect of the whole copy walks its page tables (~20 ms per GiB; a
+  // call per tensor added seconds to a model's load).
+  if (!writable_) copy_.unprotect();
+  writable_ = true;
   return copy_.data();
 }
 
 void MappedFile::seal() {
-  if (backing_ == Backing::kHugePageCopy) copy_.protect_read_only();
+  if (backing_ == Backing::kHugePageCopy && writable_) copy_.protect_read_only();
+  writable_ = false;
 }
 
 void MappedFile::release_pages(const void* p, size_t n) const {

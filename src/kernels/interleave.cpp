@@ -85,8 +85,11 @@ void interleave_group_q8_0(int64_t n_in, const uint8_t* rows, uint8_t* g) {
     const auto* blk = reinterpret_cast<const BlockQ8_0*>(rows + r * w_row);
     for (int64_t b = 0; b < nb; ++b) {
       uint8_t* q = g + q8_quants_at(b);
-      for (int j = 0; j < kQK8_0; ++j) {
-        q[64 * (j / 4) + 4 * r + j % 4] = static_cast<uint8_t>(blk[b].qs[j]) ^ 0x80;
+      for (int s = 0; s < kQK8_0 / 4; ++s) {  // u = q + 128: the sign bit of each byte flipped
+        uint32_t v;
+        std::memcpy(&v, blk[b].qs + 4 * s, 4);
+        v ^= 0x80808080u;
+        std::memcpy(q + 64 * s + 4 * r, &v, 4);
       }
       std::memcpy(g + q8_scales_at(nb, b) + 2 * r, &blk[b].d, 2);
     }
@@ -100,8 +103,11 @@ void deinterleave_group_q8_0(int64_t n_in, const uint8_t* g, uint8_t* rows) {
     auto* blk = reinterpret_cast<BlockQ8_0*>(rows + r * w_row);
     for (int64_t b = 0; b < nb; ++b) {
       const uint8_t* q = g + q8_quants_at(b);
-      for (int j = 0; j < kQK8_0; ++j) {
-        blk[b].qs[j] = static_cast<int8_t>(q[64 * (j / 4) + 4 * r + j % 4] ^ 0x80);
+      for (int s = 0; s < kQK8_0 / 4; ++s) {
+        uint32_t v;
+        std::memcpy(&v, q + 64 * s + 4 * r, 4);
+        v ^= 0x80808080u;
+        std::memcpy(blk[b].qs + 4 * s, &v, 4);
       }
       std::memcpy(&blk[b].d, g + q8_scales_at(nb, b) + 2 * r, 2);
     }

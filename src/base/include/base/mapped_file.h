@@ -65,6 +65,7 @@ class MappedFile {
   Backing backing_ = Backing::kFileMap;
   HugePageBuffer copy_;  // kHugePageCopy: owns the bytes
   std::string path_;
+  bool writable_ = false;  // unseal() until seal()
 };
 
 }  // namespace dkb
