@@ -72,12 +72,6 @@ float unpack_block(GemmKind k, const uint8_t* row, int64_t b, uint8_t* u) {
   return _cvtsh_ss(blk.d);
 }
 
-inline int32_t load_i32(const void* p) {
-  int32_t v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
 // ---- Q4_0 and Q5_0: the level's block order ----------------------------------------------
 
 // RV groups of 16 rows x RN tokens. g: the first group (the next at g + group_bytes); x: the

@@ -29,12 +29,6 @@ namespace {
 // Bytes ahead of the block being read that the kernel prefetches (8 blocks of a group).
 constexpr int64_t kPrefetch = 8 * 288;
 
-inline int32_t load_i32(const void* p) {
-  int32_t v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
 // RV groups of 16 rows x RN tokens. g: the first group (the next at g + group_bytes); x: the
 // first token's Q8_0 row (the next at x + x_row); ex: its extra floats (dx[nb], then the int32
 // terms -8 * sum(x) [nb]; the next token's at ex + 2 * nb); y: output of row 0, token 0.

@@ -43,12 +43,6 @@ constexpr int64_t kExtra = 5;
 // 4 164-169, 6 151-160, 8 167; decode GB/s 26-30 whatever the distance.
 constexpr int64_t kPrefetchBlocks = 3;
 
-inline int32_t load_i32(const void* p) {
-  int32_t v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
 inline void store_i32(void* p, int32_t v) {
   std::memcpy(p, &v, sizeof v);
 }

@@ -36,12 +36,6 @@ constexpr int64_t kExtra = 17;
 // probably evict the activations).
 constexpr int64_t kPrefetchL1 = 8192, kPrefetchL2 = 16384;
 
-inline int32_t load_i32(const void* p) {
-  int32_t v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
 // The 4 steps' u of one sub-block from its 3 vectors at q (interleave_q6_k.cpp).
 inline void unpack_sub_block(const uint8_t* q, __m512i (&u)[4]) {
   const __m512i m6 = _mm512_set1_epi8(0x3F);

@@ -50,12 +50,6 @@ struct Layout {
   static constexpr int64_t kExtra = kQ6 ? 17 : 5;  // floats per token and super-block
 };
 
-inline int32_t load_i32(const void* p) {
-  int32_t v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
 inline void store_i32(void* p, int32_t v) {
   std::memcpy(p, &v, sizeof v);
 }

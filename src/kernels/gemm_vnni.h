@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "kernels_internal.h"
 
@@ -15,6 +16,13 @@ namespace dkb::kernels::detail {
 
 // Weight rows per packed group: one int32 lane of a 512-bit register each.
 constexpr int64_t kVnniGroupRows = 16;
+
+// 4 bytes at p as an int32 (the operand of a vpdpbusd broadcast), unaligned.
+inline int32_t load_i32(const void* p) {
+  int32_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
 
 // The lanes of row group grp that hold one of the nr rows.
 inline __mmask16 group_mask(int64_t nr, int64_t grp) {
