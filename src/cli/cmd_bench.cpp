@@ -6,14 +6,12 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <numeric>
 #include <random>
 
 #include <nlohmann/json.hpp>
 
-#include "base/huge_page_buffer.h"
 #include "base/thread_pool.h"
 #include "commands.h"
 #include "model_options.h"
@@ -31,27 +29,37 @@ double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-// Streaming read bandwidth (GB/s) over a buffer much larger than the caches, on huge pages
-// like the weights (4 KiB pages measured up to ~20% lower here), read the way decode reads the
-// weights (kernels::stream_sum: the active level's widest loads and a prefetch; the 64-bit
-// scalar loop it replaced measured ~34 GB/s while decode streamed ~41): the best of 5 passes.
-double measure_read_bandwidth(ThreadPool& pool) {
-  const size_t n = size_t{1} << 30;  // 1 GiB
-  auto mem = HugePageBuffer::allocate(n);
-  if (!mem.is_ok()) return 0.0;
-  uint8_t* buf = mem->data();
-  std::memset(buf, 1, n);
+// Streaming read bandwidth (GB/s) over the bytes decode streams: the model's weight tensors
+// (larger than the caches, on the pages the model got: huge pages by default), split evenly
+// over the threads and read the way decode reads them (kernels::stream_sum: the active level's
+// widest loads and a prefetch); the best of 5 passes. (A 1 GiB buffer allocated after the load
+// did not always get huge pages and read ~20% slower than decode itself streamed.)
+double measure_read_bandwidth(ThreadPool& pool, const gguf::File& f) {
+  std::vector<std::pair<const uint8_t*, size_t>> spans;
+  size_t total = 0;
+  for (const auto& t : f.tensors()) {
+    spans.emplace_back(t.data, t.n_bytes);
+    total += t.n_bytes;
+  }
+  if (total == 0) return 0.0;
   std::vector<uint64_t> sums(pool.n_threads());
   double best = 0;
   for (int rep = 0; rep < 5; ++rep) {
     auto t0 = Clock::now();
     pool.run([&](int ith, int nth) {
-      // Whole 4 KiB pages per thread.
-      auto [b, e] = ThreadPool::split(static_cast<int64_t>(n / 4096), ith, nth);
-      sums[ith] = kernels::stream_sum(buf + b * 4096, static_cast<size_t>(e - b) * 4096);
+      // Thread ith reads bytes [b, e) of the tensors laid end to end.
+      auto [b, e] = ThreadPool::split(static_cast<int64_t>(total), ith, nth);
+      uint64_t sum = 0;
+      int64_t at = 0;
+      for (const auto& [data, n] : spans) {
+        const int64_t lo = std::max<int64_t>(b, at), hi = std::min<int64_t>(e, at + n);
+        if (lo < hi) sum += kernels::stream_sum(data + (lo - at), static_cast<size_t>(hi - lo));
+        at += static_cast<int64_t>(n);
+      }
+      sums[ith] = sum;
     });
     double dt = seconds_since(t0);
-    best = std::max(best, static_cast<double>(n) / dt / 1e9);
+    best = std::max(best, static_cast<double>(total) / dt / 1e9);
   }
   if (std::accumulate(sums.begin(), sums.end(), uint64_t{0}) == 0) std::fputs("", stderr);
   return best;
@@ -227,7 +235,7 @@ Runner add_bench(CLI::App& app) {
     rusage ru{};
     getrusage(RUSAGE_SELF, &ru);
     const double peak_rss = static_cast<double>(ru.ru_maxrss) * 1024.0;
-    double bw = o->no_bandwidth ? 0.0 : measure_read_bandwidth(pool);
+    double bw = o->no_bandwidth ? 0.0 : measure_read_bandwidth(pool, f);
     for (auto& r : results) {
       r["peak_rss_bytes"] = peak_rss;
       if (bw > 0) {
