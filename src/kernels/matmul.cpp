@@ -13,6 +13,11 @@
 // - Otherwise (scalar and NEON levels; other types): each thread walks its rows in tiles and,
 //   within a tile, loops over all tokens with the row dot product, so a weight tile is read
 //   from memory once and reused from cache for every token.
+// - Interleaved weights (WeightLayout::kInterleaved16, rewritten at load): at the AVX-512 level
+//   one kernel per type for every token count (gemm_interleaved*_avx512.cpp, ilv_parts: the
+//   groups of 16 rows split over the threads, in L2-sized panels); at other levels each group is
+//   de-interleaved into a scratch buffer and its rows take vec_dot (correct, for tests and
+//   forced levels).
 // The tile and GEMM paths exist at the x86 AVX2 and AVX-512 levels only.
 #include <algorithm>
 #include <span>
@@ -50,8 +55,9 @@ struct MatmulJob {
   uint8_t* panels = nullptr;
   float* x_extra = nullptr;  // x_extra_n floats per token (GEMM or tile path)
   size_t x_extra_n = 0;
-  // Weights in WeightLayout::kInterleaved16: ilv runs the AVX-512 interleaved kernel (ilv_part);
-  // otherwise each group of 16 rows is de-interleaved first (deinterleaved_part).
+  // Weights in WeightLayout::kInterleaved16: ilv runs the AVX-512 interleaved kernel
+  // (ilv_parts); at other levels each group of 16 rows is de-interleaved first
+  // (deinterleaved_part).
   WeightLayout layout = WeightLayout::kRows;
   bool ilv = false;
 };

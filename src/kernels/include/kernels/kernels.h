@@ -122,23 +122,24 @@ struct MatmulScratch {
   std::vector<uint8_t> panels;  // per-thread packed weight panels (GEMM path)
 };
 
-// y[t][o] = sum_i W[o][i] * x[t][i] for t < n_tokens, o < n_out. W has type wtype.
-// x is first converted to vec_dot_type(wtype) into scratch (threaded over tokens), then output
-// rows are split over the pool's threads. At the AVX2 and AVX-512 levels, Q4_0, Q5_0, Q8_0,
-// Q4_K, Q5_K and Q6_K weights take one of two tiled paths:
-// - up to 16 tokens (AVX2) or 64 (AVX-512) (decode, batched decode): unpack-on-the-fly tiles of
-//   rows x tokens read every weight block once, straight from W (no copy), with a software
-//   prefetch of the next tile, and reuse it for all tokens of the tile (memory-bound with one
-//   token);
+// y[t][o] = sum_i W[o][i] * x[t][i] for t < n_tokens, o < n_out. W has type wtype, in layout
+// `layout` (kInterleaved16 requires interleave_supported). x is first converted to
+// vec_dot_type(wtype) into scratch (threaded over tokens), then output rows are split over the
+// pool's threads. At the AVX2 and AVX-512 levels, Q4_0, Q5_0, Q8_0, Q4_K, Q5_K and Q6_K weights
+// in the row layout take one of two tiled paths:
+// - up to 16 tokens (AVX2) or 16-48 by type (AVX-512) (decode, batched decode):
+//   unpack-on-the-fly tiles of rows x tokens read every weight block once, straight from W (no
+//   copy), with a software prefetch, and reuse it for all tokens of the tile;
 // - more tokens (prefill): a register-blocked GEMM that first unpacks a panel of rows to int8.
-// Otherwise (scalar and NEON levels, other types) each thread reuses a tile of weight rows for all
-// tokens with vec_dot (whole tokens per thread when n_out is small). On every path y[t][o] equals
-// vec_dot(wtype, n_in, W[o], quantize(x[t])) at the active level bit for bit (the tiled paths
-// perform the AVX2 vec_dot's float operations in the same order, so the AVX-512 level gives the
-// AVX2 level's results). n_in must be a multiple
-// of the block size of wtype and of its vec-dot type. No allocation once scratch has grown.
-// x: [n_tokens][n_in] floats; y: [n_tokens][n_out] floats (row stride n_out). W in layout
-// `layout` (kInterleaved16 requires interleave_supported): the same y bit for bit.
+// Interleaved weights take one AVX-512 kernel per type for every token count (other levels
+// de-interleave 16 rows at a time). Otherwise (scalar and NEON levels, other types) each thread
+// reuses a tile of weight rows for all tokens with vec_dot (whole tokens per thread when n_out is
+// small). On every path and layout y[t][o] equals vec_dot(wtype, n_in, W[o], quantize(x[t])) at
+// the active level bit for bit (the AVX-512 level: its block order for Q4_0, Q5_0 and the
+// K-quants, the AVX2 vec_dot's lane order for Q8_0; kernels_internal.h), so a token's results
+// never depend on the batch it runs in. n_in must be a multiple of the block size of wtype and of
+// its vec-dot type. No allocation once scratch has grown.
+// x: [n_tokens][n_in] floats; y: [n_tokens][n_out] floats (row stride n_out).
 void matmul(ThreadPool& pool, MatmulScratch& scratch, TensorType wtype, const void* w, int64_t n_in,
             int64_t n_out, const float* x, int64_t n_tokens, float* y,
             WeightLayout layout = WeightLayout::kRows);
