@@ -4,13 +4,18 @@
 
 #include "base/log.h"
 #include "engine/quantize.h"
+#include "kernels/kernels.h"
 
 namespace dkb::engine {
 
 Result<std::shared_ptr<const Model>> Model::load(const std::string& path,
                                                 const LoadOptions& opts) {
   std::shared_ptr<Model> m(new Model());
-  const bool copy = !opts.mmap && !opts.quantize && HugePageBuffer::available();
+  // Copy unless mapping was asked for: on huge pages where the kernel offers them, and also on
+  // 4 KiB pages at the AVX-512 level, where the copy lets the matrices be reordered for the
+  // kernels (WeightLoader::matrix; a file map is read-only).
+  const bool copy = !opts.mmap && !opts.quantize &&
+                    (HugePageBuffer::available() || kernels::active_isa() == kernels::Isa::kAvx512);
   DKB_ASSIGN_OR_RETURN(gguf::File file,
                        gguf::File::open(path, Limits::defaults(),
                                         copy ? MappedFile::Backing::kHugePageCopy

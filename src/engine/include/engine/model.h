@@ -39,10 +39,12 @@ struct LoadOptions {
   int threads = 0;
   // Map the file (`--mmap`) instead of copying it into huge pages. By default the file is read
   // into anonymous memory on transparent huge pages (MappedFile::Backing::kHugePageCopy) when
-  // the kernel offers them: decode streams every weight once per token, and 2 MiB pages made
-  // that 16-20% faster here. Mapping starts faster and shares the page cache between
-  // processes. With `quantize` the float file is always mapped (its pages are released as they
-  // are quantized).
+  // the kernel offers them (decode streams every weight once per token, and 2 MiB pages made
+  // that 16-20% faster here), and at the AVX-512 level also where it does not (4 KiB pages):
+  // only the model's own copy can have its matrices reordered for the kernels
+  // (WeightLoader::matrix, kernels::WeightLayout). Mapping starts faster and shares the page
+  // cache between processes. With `quantize` the float file is always mapped (its pages are
+  // released as they are quantized).
   bool mmap = false;
 };
 
