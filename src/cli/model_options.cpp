@@ -20,7 +20,8 @@ void LoadFlags::add_to(CLI::App& app) {
                  "(also any `deepkb quantize` type, e.g. q4_k_m)");
   app.add_flag("--mmap", mmap,
                "map the model file instead of reading it into huge pages (starts faster, shares "
-               "memory between processes; decode is slower)");
+               "memory between processes; decode is slower, and the weights keep the file's row "
+               "layout instead of the kernels' interleaved one)");
 }
 
 Result<engine::LoadOptions> LoadFlags::load_options(int threads) const {
