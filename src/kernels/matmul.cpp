@@ -459,12 +459,14 @@ void matmul_shared_input(ThreadPool& pool, MatmulScratch& scratch,
     jobs[i] = make_job(pool, t.wtype, t.w, n_in, t.n_out, x, n_tokens, t.y, t.layout);
     // One activation buffer serves all: the same vec-dot type and the same extra floats (none,
     // or those of the same tile kind at the same level: their content depends on both), tile
-    // path; or all on the interleaved kernel of one weight type (the same extra floats).
+    // path; or all on the interleaved kernels (weight types with other extras get their own,
+    // below: Q4_K_M's q, k (Q4_K) and v (Q6_K)).
+    const bool ilv = jobs[i].ilv && jobs[0].ilv;
     fuse = (jobs[i].tile != GemmKind::kNone || jobs[i].ilv) && t.n_out > 0 &&
-           jobs[i].ilv == jobs[0].ilv && (!jobs[i].ilv || jobs[i].wtype == jobs[0].wtype) &&
-           jobs[i].xtype == jobs[0].xtype &&
-           jobs[i].vnni == jobs[0].vnni && jobs[i].x_extra_n == jobs[0].x_extra_n &&
-           (jobs[i].x_extra_n == 0 || jobs[i].tile == jobs[0].tile);
+           jobs[i].ilv == jobs[0].ilv && jobs[i].xtype == jobs[0].xtype &&
+           jobs[i].vnni == jobs[0].vnni &&
+           (ilv || (jobs[i].x_extra_n == jobs[0].x_extra_n &&
+                    (jobs[i].x_extra_n == 0 || jobs[i].tile == jobs[0].tile)));
   }
   if (!fuse) {
     for (const MatmulTarget& t : targets) {
@@ -474,9 +476,22 @@ void matmul_shared_input(ThreadPool& pool, MatmulScratch& scratch,
   }
   const size_t n = targets.size();
   quantize_activations(pool, scratch, jobs[0]);
+  // Interleaved targets of another weight type than the first: their extras from the same
+  // quantized rows, in scratch.panels (unused on that path), one region per target.
+  size_t extra_floats = 0;
+  for (size_t i = 1; i < n; ++i) {
+    if (jobs[i].ilv && jobs[i].wtype != jobs[0].wtype) extra_floats += jobs[i].x_extra_n;
+  }
+  const size_t need = extra_floats * sizeof(float) * static_cast<size_t>(n_tokens);
+  if (scratch.panels.size() < need) scratch.panels.resize(need);
+  float* extra = reinterpret_cast<float*>(scratch.panels.data());
   for (size_t i = 1; i < n; ++i) {
     jobs[i].xq = jobs[0].xq;
     jobs[i].x_extra = jobs[0].x_extra;
+    if (!jobs[i].ilv || jobs[i].wtype == jobs[0].wtype) continue;
+    jobs[i].x_extra = extra;
+    extra += jobs[i].x_extra_n * static_cast<size_t>(n_tokens);
+    for (int64_t tok = 0; tok < n_tokens; ++tok) prepare_x_extra(jobs[i], tok);
   }
   run_tile_jobs(pool, jobs, n);
 }

@@ -229,6 +229,61 @@ TEST(Interleave, MatmulMatchesRowLayoutAtEveryLevel) {
   }
 }
 
+// matmul_shared_input over interleaved targets of different weight types (Q4_K_M's q, k in
+// Q4_K and v in Q6_K; with a row-layout one too), and rows of types whose extras differ: each
+// target gets matmul()'s bits, at every level, 1-2 threads, decode to prefill.
+TEST(Interleave, SharedInputOfMixedTypesMatchesMatmulPerTarget) {
+  const std::vector<std::vector<std::pair<TensorType, WeightLayout>>> groups = {
+      {{TensorType::kQ4_K, WeightLayout::kInterleaved16},
+       {TensorType::kQ4_K, WeightLayout::kInterleaved16},
+       {TensorType::kQ6_K, WeightLayout::kInterleaved16}},
+      {{TensorType::kQ6_K, WeightLayout::kInterleaved16},
+       {TensorType::kQ5_K, WeightLayout::kInterleaved16},
+       {TensorType::kQ4_K, WeightLayout::kInterleaved16},
+       {TensorType::kQ6_K, WeightLayout::kInterleaved16}},
+      {{TensorType::kQ4_K, WeightLayout::kInterleaved16}, {TensorType::kQ4_K, WeightLayout::kRows}}};
+  const int64_t n_outs[] = {32, 16, 48, 16};
+  const int64_t n_in = 512;
+  for (Isa isa : test::kAllIsas) {
+    if (!isa_available(isa)) continue;
+    test::IsaGuard guard;
+    set_active_isa(isa);
+    for (int n_threads = 1; n_threads <= 2; ++n_threads) {
+      ThreadPool pool(n_threads);
+      MatmulScratch scratch, scratch1;
+      uint32_t seed = 41;
+      for (const auto& group : groups) {
+        for (int64_t n_tokens : {1, 3, 8, 70}) {
+          const auto x = random_floats(static_cast<size_t>(n_in * n_tokens), seed++);
+          std::vector<std::vector<uint8_t>> ws;
+          std::vector<std::vector<float>> ys;
+          std::vector<MatmulTarget> targets;
+          for (size_t i = 0; i < group.size(); ++i) {
+            ws.push_back(random_matrix(group[i].first, n_in, n_outs[i], seed++));
+            if (group[i].second == WeightLayout::kInterleaved16) {
+              interleave_rows(group[i].first, n_in, n_outs[i], ws.back().data());
+            }
+            ys.emplace_back(static_cast<size_t>(n_outs[i] * n_tokens), NAN);
+          }
+          for (size_t i = 0; i < group.size(); ++i) {
+            targets.push_back({group[i].first, ws[i].data(), n_outs[i], ys[i].data(),
+                               group[i].second});
+          }
+          matmul_shared_input(pool, scratch, targets, n_in, x.data(), n_tokens);
+          for (size_t i = 0; i < group.size(); ++i) {
+            std::vector<float> y(static_cast<size_t>(n_outs[i] * n_tokens), NAN);
+            matmul(pool, scratch1, group[i].first, ws[i].data(), n_in, n_outs[i], x.data(),
+                   n_tokens, y.data(), group[i].second);
+            EXPECT_EQ(ys[i], y) << tensor_type_name(group[i].first) << " target " << i
+                                << " isa=" << static_cast<int>(isa) << " threads=" << n_threads
+                                << " tokens=" << n_tokens;
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(Matmul, ScratchIsReusedWithoutGrowing) {
   ThreadPool pool(2);
   MatmulScratch scratch;
