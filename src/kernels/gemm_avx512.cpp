@@ -170,11 +170,10 @@ struct InterleavedQ8 {
   static constexpr bool kPrefetch = true;
   static constexpr int kPrefetchBlocks = kAhead, kPrefetchHint = kHint;
   static const uint8_t* quants(const uint8_t* g, int64_t, int64_t b) {
-    return g + (b >> 1) * 1088 + (b & 1) * 512;
+    return g + ilv_quants_at(kIlvQ8_0, b);
   }
   static __m512 scales(const uint8_t* g, int64_t nb, int64_t b) {
-    const int64_t pair = (b >> 1) * 1088;
-    const uint8_t* p = g + ((b | 1) < nb ? pair + 1024 + (b & 1) * 32 : pair + 512);
+    const uint8_t* p = g + ilv_meta_at(kIlvQ8_0, nb, b);
     return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
   }
 };

@@ -42,9 +42,8 @@ void kernel(int64_t nb, const uint8_t* g, size_t group_bytes, const uint8_t* x, 
 #pragma GCC unroll 8
     for (int c = 0; c < RN; ++c) acc[v][c] = _mm512_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
-    const int64_t pair = (b >> 1) * 576;
-    const uint8_t* gq = g + pair + (b & 1) * 256;
-    const uint8_t* gd = g + ((b | 1) < nb ? pair + 512 + (b & 1) * 32 : pair + 256);
+    const uint8_t* gq = g + ilv_quants_at(kIlvQ4_0, b);
+    const uint8_t* gd = g + ilv_meta_at(kIlvQ4_0, nb, b);
     // The groups' bytes kPrefetch ahead (the hardware prefetcher alone: -7% with 8 tokens).
 #pragma GCC unroll 4
     for (int v = 0; v < RV; ++v) {

@@ -25,7 +25,7 @@
 namespace dkb::kernels::detail {
 namespace {
 
-constexpr int64_t kSuperBytes = kIlvQ6KQuants + kIlvQ6KMeta;  // one super-block of a group
+constexpr int64_t kSuperBytes = kIlvQ6K.quants + kIlvQ6K.meta;  // one super-block of a group
 // Floats of gemm_vnni_prepare_x(kQ6_K)'s extras per token and super-block: dx, then the 16
 // int32 terms -32 * bsum.
 constexpr int64_t kExtra = 17;
@@ -70,7 +70,7 @@ void kernel(int64_t nsb, const uint8_t* g, size_t group_bytes, const uint8_t* x,
 #pragma GCC unroll 8
     for (int c = 0; c < RN; ++c) acc[v][c] = _mm512_setzero_ps();
   for (int64_t i = 0; i < nsb; ++i) {
-    const int64_t q_at = ilv_q6_k_quants_at(i), s_at = ilv_q6_k_scales_at(nsb, i);
+    const int64_t q_at = ilv_quants_at(kIlvQ6K, i), s_at = ilv_meta_at(kIlvQ6K, nsb, i);
     const uint8_t* xq[RN];
     const float* e[RN];
 #pragma GCC unroll 8

@@ -9,7 +9,8 @@
 //   [256, 512)  block 2p + 1's quants, the same way
 //   [512, 576)  the 16 rows' fp16 scales of block 2p, then those of block 2p + 1
 // With an odd block count the last block stands alone: 256 bytes of quants, 32 of scales. Every
-// 64-byte vector of a pair starts 64-byte aligned relative to the group.
+// 64-byte vector of a pair starts 64-byte aligned relative to the group. Offsets:
+// ilv_quants_at / ilv_meta_at with kIlvQ4_0 (kernels_internal.h; kIlvQ8_0 for Q8_0 below).
 #include <cstdlib>
 #include <cstring>
 #include <vector>
@@ -22,18 +23,7 @@
 namespace dkb::kernels {
 namespace detail {
 namespace {
-
 constexpr int64_t kRows = kInterleaveRows;
-
-// Byte offsets, within a Q4_0 group, of block b's quants and of its 16 scales (nb blocks).
-int64_t quants_at(int64_t b) {
-  return (b >> 1) * 576 + (b & 1) * 256;
-}
-int64_t scales_at(int64_t nb, int64_t b) {
-  const int64_t pair = (b >> 1) * 576;
-  return (b | 1) < nb ? pair + 512 + (b & 1) * 32 : pair + 256;
-}
-
 }  // namespace
 
 void interleave_group_q4_0(int64_t n_in, const uint8_t* rows, uint8_t* g) {
@@ -42,9 +32,9 @@ void interleave_group_q4_0(int64_t n_in, const uint8_t* rows, uint8_t* g) {
   for (int64_t r = 0; r < kRows; ++r) {
     const auto* blk = reinterpret_cast<const BlockQ4_0*>(rows + r * w_row);
     for (int64_t b = 0; b < nb; ++b) {
-      uint8_t* q = g + quants_at(b);
+      uint8_t* q = g + ilv_quants_at(kIlvQ4_0, b);
       for (int i = 0; i < 4; ++i) std::memcpy(q + 64 * i + 4 * r, blk[b].qs + 4 * i, 4);
-      std::memcpy(g + scales_at(nb, b) + 2 * r, &blk[b].d, 2);
+      std::memcpy(g + ilv_meta_at(kIlvQ4_0, nb, b) + 2 * r, &blk[b].d, 2);
     }
   }
 }
@@ -55,9 +45,9 @@ void deinterleave_group_q4_0(int64_t n_in, const uint8_t* g, uint8_t* rows) {
   for (int64_t r = 0; r < kRows; ++r) {
     auto* blk = reinterpret_cast<BlockQ4_0*>(rows + r * w_row);
     for (int64_t b = 0; b < nb; ++b) {
-      const uint8_t* q = g + quants_at(b);
+      const uint8_t* q = g + ilv_quants_at(kIlvQ4_0, b);
       for (int i = 0; i < 4; ++i) std::memcpy(blk[b].qs + 4 * i, q + 64 * i + 4 * r, 4);
-      std::memcpy(&blk[b].d, g + scales_at(nb, b) + 2 * r, 2);
+      std::memcpy(&blk[b].d, g + ilv_meta_at(kIlvQ4_0, nb, b) + 2 * r, 2);
     }
   }
 }
@@ -68,30 +58,20 @@ void deinterleave_group_q4_0(int64_t n_in, const uint8_t* g, uint8_t* rows) {
 //   [512, 1024)  block 2p + 1's quants, the same way
 //   [1024, 1088) the 16 rows' fp16 scales of block 2p, then those of block 2p + 1
 // With an odd block count the last block stands alone: 512 bytes of quants, 32 of scales.
-namespace {
-int64_t q8_quants_at(int64_t b) {
-  return (b >> 1) * 1088 + (b & 1) * 512;
-}
-int64_t q8_scales_at(int64_t nb, int64_t b) {
-  const int64_t pair = (b >> 1) * 1088;
-  return (b | 1) < nb ? pair + 1024 + (b & 1) * 32 : pair + 512;
-}
-}  // namespace
-
 void interleave_group_q8_0(int64_t n_in, const uint8_t* rows, uint8_t* g) {
   const int64_t nb = n_in / kQK8_0;
   const size_t w_row = tensor_row_size(TensorType::kQ8_0, n_in);
   for (int64_t r = 0; r < kRows; ++r) {
     const auto* blk = reinterpret_cast<const BlockQ8_0*>(rows + r * w_row);
     for (int64_t b = 0; b < nb; ++b) {
-      uint8_t* q = g + q8_quants_at(b);
+      uint8_t* q = g + ilv_quants_at(kIlvQ8_0, b);
       for (int s = 0; s < kQK8_0 / 4; ++s) {  // u = q + 128: the sign bit of each byte flipped
         uint32_t v;
         std::memcpy(&v, blk[b].qs + 4 * s, 4);
         v ^= 0x80808080u;
         std::memcpy(q + 64 * s + 4 * r, &v, 4);
       }
-      std::memcpy(g + q8_scales_at(nb, b) + 2 * r, &blk[b].d, 2);
+      std::memcpy(g + ilv_meta_at(kIlvQ8_0, nb, b) + 2 * r, &blk[b].d, 2);
     }
   }
 }
@@ -102,14 +82,14 @@ void deinterleave_group_q8_0(int64_t n_in, const uint8_t* g, uint8_t* rows) {
   for (int64_t r = 0; r < kRows; ++r) {
     auto* blk = reinterpret_cast<BlockQ8_0*>(rows + r * w_row);
     for (int64_t b = 0; b < nb; ++b) {
-      const uint8_t* q = g + q8_quants_at(b);
+      const uint8_t* q = g + ilv_quants_at(kIlvQ8_0, b);
       for (int s = 0; s < kQK8_0 / 4; ++s) {
         uint32_t v;
         std::memcpy(&v, q + 64 * s + 4 * r, 4);
         v ^= 0x80808080u;
         std::memcpy(blk[b].qs + 4 * s, &v, 4);
       }
-      std::memcpy(&blk[b].d, g + q8_scales_at(nb, b) + 2 * r, 2);
+      std::memcpy(&blk[b].d, g + ilv_meta_at(kIlvQ8_0, nb, b) + 2 * r, 2);
     }
   }
 }

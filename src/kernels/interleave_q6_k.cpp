@@ -16,8 +16,8 @@
 // Super-blocks go in pairs, as Q4_0's blocks (interleave.cpp): per pair (2p, 2p + 1), 6720
 // bytes, the quants of 2p, then those of 2p + 1, then the scales and d of 2p, then those of
 // 2p + 1, so that every quant vector starts 64-byte aligned relative to the group; with an odd
-// super-block count the last stands alone (quants, scales, d). ilv_q6_k_quants_at /
-// ilv_q6_k_scales_at (kernels_internal.h) give these offsets.
+// super-block count the last stands alone (quants, scales, d). ilv_quants_at / ilv_meta_at with
+// kIlvQ6K (kernels_internal.h) give these offsets.
 #include <cstring>
 
 #include "kernels/blocks.h"
@@ -69,7 +69,7 @@ void interleave_group_q6_k(int64_t n_in, const uint8_t* rows, uint8_t* g) {
     const auto* blk = reinterpret_cast<const BlockQ6_K*>(rows + r * w_row);
     for (int64_t i = 0; i < nsb; ++i) {
       unpack_u(blk[i], u);
-      uint8_t* q = g + ilv_q6_k_quants_at(i) + 4 * r;
+      uint8_t* q = g + ilv_quants_at(kIlvQ6K, i) + 4 * r;
       for (int j = 0; j < 16; ++j) {
         for (int v = 0; v < 3; ++v) {
           for (int k = 0; k < 4; ++k) {
@@ -78,7 +78,7 @@ void interleave_group_q6_k(int64_t n_in, const uint8_t* rows, uint8_t* g) {
           }
         }
       }
-      uint8_t* s = g + ilv_q6_k_scales_at(nsb, i);
+      uint8_t* s = g + ilv_meta_at(kIlvQ6K, nsb, i);
       for (int j = 0; j < 16; ++j) s[16 * j + r] = static_cast<uint8_t>(blk[i].scales[j]);
       std::memcpy(s + 256 + 2 * r, &blk[i].d, 2);
     }
@@ -92,7 +92,7 @@ void deinterleave_group_q6_k(int64_t n_in, const uint8_t* g, uint8_t* rows) {
   for (int64_t r = 0; r < kRows; ++r) {
     auto* blk = reinterpret_cast<BlockQ6_K*>(rows + r * w_row);
     for (int64_t i = 0; i < nsb; ++i) {
-      const uint8_t* q = g + ilv_q6_k_quants_at(i) + 4 * r;
+      const uint8_t* q = g + ilv_quants_at(kIlvQ6K, i) + 4 * r;
       for (int j = 0; j < 16; ++j) {
         for (int k = 0; k < 4; ++k) {
           int top = 0;
@@ -105,7 +105,7 @@ void deinterleave_group_q6_k(int64_t n_in, const uint8_t* g, uint8_t* rows) {
         }
       }
       pack_u(u, blk[i]);
-      const uint8_t* s = g + ilv_q6_k_scales_at(nsb, i);
+      const uint8_t* s = g + ilv_meta_at(kIlvQ6K, nsb, i);
       for (int j = 0; j < 16; ++j) blk[i].scales[j] = static_cast<int8_t>(s[16 * j + r]);
       std::memcpy(&blk[i].d, s + 256 + 2 * r, 2);
     }

@@ -156,16 +156,24 @@ void interleave_group_q4_0(int64_t n_in, const uint8_t* rows, uint8_t* g);
 void deinterleave_group_q4_0(int64_t n_in, const uint8_t* g, uint8_t* rows);
 void interleave_group_q6_k(int64_t n_in, const uint8_t* rows, uint8_t* g);
 void deinterleave_group_q6_k(int64_t n_in, const uint8_t* g, uint8_t* rows);
-// Q6_K's group (interleave_q6_k.cpp): the byte offsets of super-block i's 3072 bytes of quants
-// and of its 256 bytes of scales (its 16 fp16 d follow them) in a group of nsb super-blocks.
-constexpr int64_t kIlvQ6KQuants = 3072, kIlvQ6KMeta = 256 + 32;
-constexpr int64_t kIlvQ6KPair = 2 * (kIlvQ6KQuants + kIlvQ6KMeta);
-inline int64_t ilv_q6_k_quants_at(int64_t i) {
-  return (i >> 1) * kIlvQ6KPair + (i & 1) * kIlvQ6KQuants;
+// Q4_0, Q8_0 and Q6_K groups pair their blocks: per pair (2p, 2p + 1) both blocks' quants
+// (`quants` bytes each), then both blocks' meta (scales, d: `meta` bytes each); with an odd block
+// count the last block stands alone (quants, then meta). The byte offsets of block b's quants and
+// meta in a group of nb blocks: the writers (interleave*.cpp) and the kernels share these. They
+// have internal linkage (static), so each translation unit compiles its own copy (see the top of
+// this file: no inline function is shared between ISA-flagged and baseline files).
+struct IlvPaired {
+  int64_t quants, meta;  // bytes per block of a group of 16 rows
+};
+constexpr IlvPaired kIlvQ4_0{256, 32};   // 16 rows x 16 bytes of nibbles; 16 fp16 d
+constexpr IlvPaired kIlvQ8_0{512, 32};   // 16 rows x 32 bytes; 16 fp16 d
+constexpr IlvPaired kIlvQ6K{3072, 288};  // per super-block: quants; 256 bytes of scales, 16 d
+static inline int64_t ilv_quants_at(IlvPaired l, int64_t b) {
+  return (b >> 1) * 2 * (l.quants + l.meta) + (b & 1) * l.quants;
 }
-inline int64_t ilv_q6_k_scales_at(int64_t nsb, int64_t i) {
-  const int64_t pair = (i >> 1) * kIlvQ6KPair;
-  return (i | 1) < nsb ? pair + 2 * kIlvQ6KQuants + (i & 1) * kIlvQ6KMeta : pair + kIlvQ6KQuants;
+static inline int64_t ilv_meta_at(IlvPaired l, int64_t nb, int64_t b) {
+  const int64_t pair = (b >> 1) * 2 * (l.quants + l.meta);
+  return (b | 1) < nb ? pair + 2 * l.quants + (b & 1) * l.meta : pair + l.quants;
 }
 void interleave_group_q4_k(int64_t n_in, const uint8_t* rows, uint8_t* g);
 void deinterleave_group_q4_k(int64_t n_in, const uint8_t* g, uint8_t* rows);
