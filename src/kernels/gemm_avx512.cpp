@@ -363,14 +363,8 @@ void interleaved_vnni_q8_0(int64_t n, const uint8_t* w, int64_t nr, const uint8_
   const int64_t nb = n / 32;
   const size_t group_bytes = static_cast<size_t>(nb) * sizeof(BlockQ8_0) * kGroupRows;
   const VnniPanel panel{nb, group_bytes, x_row, kExtra * nb, ldy};
-  if (nc == 1) {  // decode: one group at a time, one sequential stream (as Q4_0's)
-    const LaneKernels<InterleavedQ8Decode> k{panel};
-    const __mmask16 full[1] = {static_cast<__mmask16>(0xFFFF)};
-    for (int64_t grp = 0; grp < nr / kGroupRows; ++grp) {
-      k.call<1, 1>(w + grp * group_bytes, x, x_extra, y + grp * kGroupRows, full);
-    }
-    return;
-  }
+  // One group at a time (kGroups 1): one sequential stream of weights, as Q4_0's.
+  if (nc == 1) return run_packed(LaneKernels<InterleavedQ8Decode>{panel}, w, nr, x, x_extra, nc, y);
   run_packed(LaneKernels<InterleavedQ8Batch>{panel}, w, nr, x, x_extra, nc, y);
 }
 

@@ -181,17 +181,10 @@ void interleaved_vnni_q4_0(int64_t n, const uint8_t* w, int64_t nr, const uint8_
                            size_t x_row, const float* x_extra, int64_t nc, float* y, int64_t ldy) {
   const int64_t nb = n / 32;
   const size_t group_bytes = static_cast<size_t>(nb) * 18 * kVnniGroupRows;
-  if (nc == 1) {
-    // Decode: one group at a time, so the weights are read as one sequential stream (two or
-    // four groups at a time, i.e. streams: ~35% slower from memory with one thread).
-    const __mmask16 full[1] = {static_cast<__mmask16>(0xFFFF)};
-    for (int64_t grp = 0; grp < nr / kVnniGroupRows; ++grp) {
-      kernel<1, 1>(nb, w + grp * group_bytes, group_bytes, x, x_row, x_extra,
-                   y + grp * kVnniGroupRows, ldy, full);
-    }
-    return;
-  }
   const VnniPanel panel{nb, group_bytes, x_row, 2 * nb, ldy};
+  // Few tokens, decode included: one group at a time, so the weights are read as one
+  // sequential stream (two or four groups at a time, i.e. streams: ~35% slower from memory with
+  // one thread and one token).
   if (nc <= kFewTokens) {
     run_packed(Kernels<8, 1>{panel}, w, nr, x, x_extra, nc, y);
   } else {

@@ -154,13 +154,15 @@ void kernel(int64_t nsb, const uint8_t* g, size_t group_bytes, const uint8_t* x,
 // 8 tokens (weights from memory) / 512 tokens (from cache): 1 x 8 ~165 / ~166, 1 x 6 ~154 /
 // ~157, 1 x 4 ~160 / ~165, 2 x 4 ~104 / ~162; 1 x 8 in chunks of 24 tokens (~52 KiB of
 // activations) ~153 with 512 tokens. (The row layout: ~74 / ~155.)
+// kDecode: the one-token prefetch (see kernel).
+template <bool kDecode>
 struct Kernels : VnniPanel {
   static constexpr int kTokens = 8, kGroups = 1;
   static constexpr int64_t kChunk = kTokens;
   template <int RV, int RN>
   void call(const uint8_t* g, const uint8_t* x, const float* ex, float* y,
             const __mmask16* mask) const {
-    kernel<RV, RN, false>(nb, g, group_bytes, x, x_row, ex, y, ldy, mask);
+    kernel<RV, RN, kDecode>(nb, g, group_bytes, x, x_row, ex, y, ldy, mask);
   }
 };
 
@@ -170,17 +172,12 @@ void interleaved_vnni_q6_k(int64_t n, const uint8_t* w, int64_t nr, const uint8_
                            const float* x_extra, int64_t nc, float* y, int64_t ldy) {
   const int64_t nsb = n / kQK_K;
   const size_t group_bytes = static_cast<size_t>(nsb * kSuperBytes);
-  if (nc == 1) {
-    // Decode: one group at a time, one sequential stream of weights (as Q4_0's kernel). One
-    // thread, weights from memory, 1536 -> 8960: ~30 GB/s (the row layout's tiles ~25).
-    const __mmask16 full[1] = {static_cast<__mmask16>(0xFFFF)};
-    for (int64_t grp = 0; grp < nr / kVnniGroupRows; ++grp) {
-      kernel<1, 1, true>(nsb, w + grp * group_bytes, group_bytes, x, x_row, x_extra,
-                         y + grp * kVnniGroupRows, ldy, full);
-    }
-    return;
-  }
-  run_packed(Kernels{{nsb, group_bytes, x_row, kExtra * nsb, ldy}}, w, nr, x, x_extra, nc, y);
+  const VnniPanel panel{nsb, group_bytes, x_row, kExtra * nsb, ldy};
+  // One group at a time either way (kGroups 1): decode reads the weights as one sequential
+  // stream (as Q4_0's kernel). One thread, weights from memory, 1536 -> 8960: ~30 GB/s (the row
+  // layout's tiles ~25).
+  if (nc == 1) return run_packed(Kernels<true>{panel}, w, nr, x, x_extra, nc, y);
+  run_packed(Kernels<false>{panel}, w, nr, x, x_extra, nc, y);
 }
 
 }  // namespace dkb::kernels::detail
