@@ -91,18 +91,55 @@ TEST(Matmul, CloseToFloatMatmul) {
   }
 }
 
+// One weight of a matmul_shared_input check: its type and layout.
+struct SharedTarget {
+  TensorType type;
+  WeightLayout layout = WeightLayout::kRows;
+};
+
+// matmul_shared_input over random weights of the given types, layouts and row counts (target i
+// has n_outs[i] rows) gives each target matmul()'s bits.
+void expect_shared_input_matches_matmul(ThreadPool& pool, MatmulScratch& scratch,
+                                        MatmulScratch& scratch1,
+                                        const std::vector<SharedTarget>& group,
+                                        const int64_t* n_outs, int64_t n_in, int64_t n_tokens,
+                                        uint32_t& seed, const std::string& what) {
+  const auto x = random_floats(static_cast<size_t>(n_in * n_tokens), seed++);
+  std::vector<std::vector<uint8_t>> ws;
+  std::vector<std::vector<float>> ys;
+  std::vector<MatmulTarget> targets;
+  for (size_t i = 0; i < group.size(); ++i) {
+    ws.push_back(random_matrix(group[i].type, n_in, n_outs[i], seed++));
+    if (group[i].layout == WeightLayout::kInterleaved16) {
+      interleave_rows(group[i].type, n_in, n_outs[i], ws.back().data());
+    }
+    ys.emplace_back(static_cast<size_t>(n_outs[i] * n_tokens), NAN);
+  }
+  for (size_t i = 0; i < group.size(); ++i) {
+    targets.push_back({group[i].type, ws[i].data(), n_outs[i], ys[i].data(), group[i].layout});
+  }
+  matmul_shared_input(pool, scratch, targets, n_in, x.data(), n_tokens);
+  for (size_t i = 0; i < group.size(); ++i) {
+    std::vector<float> y(static_cast<size_t>(n_outs[i] * n_tokens), NAN);
+    matmul(pool, scratch1, group[i].type, ws[i].data(), n_in, n_outs[i], x.data(), n_tokens,
+           y.data(), group[i].layout);
+    EXPECT_EQ(ys[i], y) << tensor_type_name(group[i].type) << " target " << i << " " << what
+                        << " tokens=" << n_tokens;
+  }
+}
+
 // matmul_shared_input gives each target matmul()'s bits: same-type groups (fused into one pool
 // run where they take the tile path), mixed types with one activation format (Q4_K + Q6_K, as in
 // Q4_K_M's q/k/v; fused), mixed formats (Q4_0 + Q6_K; one matmul each), odd row counts, tokens
 // from 1 up to the GEMM path, every level and 1-3 threads.
 TEST(Matmul, SharedInputMatchesMatmulPerTarget) {
-  const std::vector<std::vector<TensorType>> groups = {
-      {TensorType::kQ4_0, TensorType::kQ4_0, TensorType::kQ4_0},
-      {TensorType::kQ8_0, TensorType::kQ8_0},
-      {TensorType::kQ4_K, TensorType::kQ4_K, TensorType::kQ6_K},
-      {TensorType::kQ5_0, TensorType::kQ5_K},
-      {TensorType::kQ4_0, TensorType::kQ6_K},
-      {TensorType::kF16, TensorType::kQ4_1, TensorType::kQ5_K, TensorType::kQ8_0}};
+  const std::vector<std::vector<SharedTarget>> groups = {
+      {{TensorType::kQ4_0}, {TensorType::kQ4_0}, {TensorType::kQ4_0}},
+      {{TensorType::kQ8_0}, {TensorType::kQ8_0}},
+      {{TensorType::kQ4_K}, {TensorType::kQ4_K}, {TensorType::kQ6_K}},
+      {{TensorType::kQ5_0}, {TensorType::kQ5_K}},
+      {{TensorType::kQ4_0}, {TensorType::kQ6_K}},
+      {{TensorType::kF16}, {TensorType::kQ4_1}, {TensorType::kQ5_K}, {TensorType::kQ8_0}}};
   const int64_t n_outs[] = {37, 8, 61, 4};
   for (Isa isa : test::kAllIsas) {
     if (!isa_available(isa)) continue;
@@ -112,28 +149,11 @@ TEST(Matmul, SharedInputMatchesMatmulPerTarget) {
       ThreadPool pool(n_threads);
       MatmulScratch scratch, scratch1;
       uint32_t seed = 5;
-      for (const auto& types : groups) {
-        const int64_t n_in = 512;
+      for (const auto& group : groups) {
         for (int64_t n_tokens : {1, 3, 70}) {
-          const auto x = random_floats(static_cast<size_t>(n_in * n_tokens), seed++);
-          std::vector<std::vector<uint8_t>> ws;
-          std::vector<std::vector<float>> ys;
-          std::vector<MatmulTarget> targets;
-          for (size_t i = 0; i < types.size(); ++i) {
-            ws.push_back(random_matrix(types[i], n_in, n_outs[i], seed++));
-            ys.emplace_back(static_cast<size_t>(n_outs[i] * n_tokens), NAN);
-          }
-          for (size_t i = 0; i < types.size(); ++i) {
-            targets.push_back({types[i], ws[i].data(), n_outs[i], ys[i].data()});
-          }
-          matmul_shared_input(pool, scratch, targets, n_in, x.data(), n_tokens);
-          for (size_t i = 0; i < types.size(); ++i) {
-            std::vector<float> y(static_cast<size_t>(n_outs[i] * n_tokens), NAN);
-            matmul(pool, scratch1, types[i], ws[i].data(), n_in, n_outs[i], x.data(), n_tokens,
-                   y.data());
-            EXPECT_EQ(ys[i], y) << tensor_type_name(types[i]) << " target " << i
-                                << " threads=" << n_threads << " tokens=" << n_tokens;
-          }
+          expect_shared_input_matches_matmul(pool, scratch, scratch1, group, n_outs, 512,
+                                             n_tokens, seed,
+                                             "threads=" + std::to_string(n_threads));
         }
       }
     }
@@ -233,17 +253,15 @@ TEST(Interleave, MatmulMatchesRowLayoutAtEveryLevel) {
 // Q4_K and v in Q6_K; with a row-layout one too), and rows of types whose extras differ: each
 // target gets matmul()'s bits, at every level, 1-2 threads, decode to prefill.
 TEST(Interleave, SharedInputOfMixedTypesMatchesMatmulPerTarget) {
-  const std::vector<std::vector<std::pair<TensorType, WeightLayout>>> groups = {
-      {{TensorType::kQ4_K, WeightLayout::kInterleaved16},
-       {TensorType::kQ4_K, WeightLayout::kInterleaved16},
-       {TensorType::kQ6_K, WeightLayout::kInterleaved16}},
-      {{TensorType::kQ6_K, WeightLayout::kInterleaved16},
-       {TensorType::kQ5_K, WeightLayout::kInterleaved16},
-       {TensorType::kQ4_K, WeightLayout::kInterleaved16},
-       {TensorType::kQ6_K, WeightLayout::kInterleaved16}},
-      {{TensorType::kQ4_K, WeightLayout::kInterleaved16}, {TensorType::kQ4_K, WeightLayout::kRows}}};
+  constexpr WeightLayout kIlv = WeightLayout::kInterleaved16;
+  const std::vector<std::vector<SharedTarget>> groups = {
+      {{TensorType::kQ4_K, kIlv}, {TensorType::kQ4_K, kIlv}, {TensorType::kQ6_K, kIlv}},
+      {{TensorType::kQ6_K, kIlv},
+       {TensorType::kQ5_K, kIlv},
+       {TensorType::kQ4_K, kIlv},
+       {TensorType::kQ6_K, kIlv}},
+      {{TensorType::kQ4_K, kIlv}, {TensorType::kQ4_K, WeightLayout::kRows}}};
   const int64_t n_outs[] = {32, 16, 48, 16};
-  const int64_t n_in = 512;
   for (Isa isa : test::kAllIsas) {
     if (!isa_available(isa)) continue;
     test::IsaGuard guard;
@@ -254,30 +272,10 @@ TEST(Interleave, SharedInputOfMixedTypesMatchesMatmulPerTarget) {
       uint32_t seed = 41;
       for (const auto& group : groups) {
         for (int64_t n_tokens : {1, 3, 8, 70}) {
-          const auto x = random_floats(static_cast<size_t>(n_in * n_tokens), seed++);
-          std::vector<std::vector<uint8_t>> ws;
-          std::vector<std::vector<float>> ys;
-          std::vector<MatmulTarget> targets;
-          for (size_t i = 0; i < group.size(); ++i) {
-            ws.push_back(random_matrix(group[i].first, n_in, n_outs[i], seed++));
-            if (group[i].second == WeightLayout::kInterleaved16) {
-              interleave_rows(group[i].first, n_in, n_outs[i], ws.back().data());
-            }
-            ys.emplace_back(static_cast<size_t>(n_outs[i] * n_tokens), NAN);
-          }
-          for (size_t i = 0; i < group.size(); ++i) {
-            targets.push_back({group[i].first, ws[i].data(), n_outs[i], ys[i].data(),
-                               group[i].second});
-          }
-          matmul_shared_input(pool, scratch, targets, n_in, x.data(), n_tokens);
-          for (size_t i = 0; i < group.size(); ++i) {
-            std::vector<float> y(static_cast<size_t>(n_outs[i] * n_tokens), NAN);
-            matmul(pool, scratch1, group[i].first, ws[i].data(), n_in, n_outs[i], x.data(),
-                   n_tokens, y.data(), group[i].second);
-            EXPECT_EQ(ys[i], y) << tensor_type_name(group[i].first) << " target " << i
-                                << " isa=" << static_cast<int>(isa) << " threads=" << n_threads
-                                << " tokens=" << n_tokens;
-          }
+          expect_shared_input_matches_matmul(
+              pool, scratch, scratch1, group, n_outs, 512, n_tokens, seed,
+              "isa=" + std::to_string(static_cast<int>(isa)) + " threads=" +
+                  std::to_string(n_threads));
         }
       }
     }
