@@ -96,26 +96,40 @@ void attend_group(const AttentionArgs& a, const RowFns& fns, int64_t t, int64_t 
 }  // namespace
 
 void attention(ThreadPool& pool, const AttentionArgs& a) {
-  DKB_CHECK(a.n_head_kv > 0 && a.n_head % a.n_head_kv == 0);
-  DKB_CHECK(!a.causal || a.q_pos != nullptr);
-  DKB_CHECK(a.page_table == nullptr || a.page_size > 0);
-  const int64_t total = a.n_tokens * a.n_head_kv;
+  attention(pool, std::span<const AttentionArgs>(&a, 1));
+}
+
+void attention(ThreadPool& pool, std::span<const AttentionArgs> calls) {
+  // first[c]: the index of call c's first item; items are (token, KV head) pairs, call by call.
+  thread_local std::vector<int64_t> first;
+  first.assign(1, 0);
+  for (const AttentionArgs& a : calls) {
+    DKB_CHECK(a.n_head_kv > 0 && a.n_head % a.n_head_kv == 0);
+    DKB_CHECK(!a.causal || a.q_pos != nullptr);
+    DKB_CHECK(a.page_table == nullptr || a.page_size > 0);
+    first.push_back(first.back() + std::max<int64_t>(0, a.n_tokens) * a.n_head_kv);
+  }
+  const int64_t total = first.back();
   if (total <= 0) return;
   const AxpyFn simd_axpy = detail::simd_axpy(active_isa());
   const RowFns fns{vec_dot_kernel(TensorType::kF32, active_isa()),
                    simd_axpy != nullptr ? simd_axpy : axpy_scalar,
                    detail::simd_attention_rows(active_isa())};
   struct Ctx {
-    const AttentionArgs* a;
+    std::span<const AttentionArgs> calls;
+    const int64_t* first;
     const RowFns* fns;
     int64_t total;
-  } ctx{&a, &fns, total};
+  } ctx{calls, first.data(), &fns, total};
   pool.run([&ctx](int ith, int nth) {
     thread_local std::vector<float> scores;
-    const AttentionArgs& args = *ctx.a;
-    const int64_t group = args.n_head / args.n_head_kv;
+    size_t c = 0;
     for (int64_t i = ith; i < ctx.total; i += nth) {
-      const int64_t t = i / args.n_head_kv, hk = i % args.n_head_kv;
+      while (i >= ctx.first[c + 1]) ++c;
+      const AttentionArgs& args = ctx.calls[c];
+      const int64_t item = i - ctx.first[c];
+      const int64_t group = args.n_head / args.n_head_kv;
+      const int64_t t = item / args.n_head_kv, hk = item % args.n_head_kv;
       for (int64_t g0 = 0; g0 < group; g0 += kMaxGroup) {
         const int ng = static_cast<int>(std::min<int64_t>(kMaxGroup, group - g0));
         attend_group(args, *ctx.fns, t, hk, hk * group + g0, ng, scores);

@@ -157,6 +157,9 @@ QuantizeFn simd_quantize(TensorType, Isa) {
 AxpyFn simd_axpy(Isa) {
   return nullptr;
 }
+SwigluFn simd_swiglu(Isa) {
+  return nullptr;
+}
 AttentionRowFns simd_attention_rows(Isa) {
   return {};
 }

@@ -55,6 +55,10 @@ AxpyFn simd_axpy(Isa isa) {
   return isa == Isa::kNeon || isa == Isa::kNeonDot ? axpy_f32_neon : nullptr;
 }
 
+SwigluFn simd_swiglu(Isa isa) {
+  return isa == Isa::kNeon || isa == Isa::kNeonDot ? swiglu_f32_neon : nullptr;
+}
+
 AttentionRowFns simd_attention_rows(Isa) {
   return {};  // attention.cpp loops over the NEON dot product and axpy
 }

@@ -94,6 +94,11 @@ AxpyFn simd_axpy(Isa isa) {
   return is_x86_level(isa) ? axpy_f32_avx2 : nullptr;
 }
 
+SwigluFn simd_swiglu(Isa isa) {
+  if (isa == Isa::kAvx512) return swiglu_f32_avx512;
+  return isa == Isa::kAvx2 ? swiglu_f32_avx2 : nullptr;
+}
+
 AttentionRowFns simd_attention_rows(Isa isa) {
   if (!is_x86_level(isa)) return {};
   return {dot_rows_f32_avx2, weighted_rows_f32_avx2};

@@ -93,6 +93,10 @@ void quantize_q8_0_avx2(const float* src, void* dst, int64_t n);
 void quantize_q8_k_avx2(const float* src, void* dst, int64_t n);
 // y[i] += a * x[i] (attention's weighted sum of V rows).
 void axpy_f32_avx2(int64_t n, float a, const float* x, float* y);
+// out[i] = silu(gate[i]) * up[i] with ggml's vector exp (activation_avx2.cpp); in place allowed.
+void swiglu_f32_avx2(const float* gate, const float* up, int64_t n, float* out);
+// The same 16 wide (activation_avx512.cpp).
+void swiglu_f32_avx512(const float* gate, const float* up, int64_t n, float* out);
 // Attention's row loops. s[g][j] = vec_dot_f32_avx2(n, k + j * k_stride, q[g]) for j < n_rows,
 // g < nq (each row is read once for all nq queries); bit for bit those calls.
 void dot_rows_f32_avx2(int64_t n, const float* k, int64_t k_stride, int64_t n_rows,
@@ -259,6 +263,8 @@ VecDotFn vec_dot_dotprod(TensorType t);
 void quantize_q8_0_neon(const float* src, void* dst, int64_t n);  // bit-identical to quantize_q8_0
 void quantize_q8_k_neon(const float* src, void* dst, int64_t n);  // bit-identical to quantize_q8_k
 void axpy_f32_neon(int64_t n, float a, const float* x, float* y);
+// out[i] = silu(gate[i]) * up[i] with ggml's vector exp (activation_neon.cpp); in place allowed.
+void swiglu_f32_neon(const float* gate, const float* up, int64_t n, float* out);
 
 // ---- SIMD levels of the target architecture (dispatch_x86.cpp, dispatch_arm64.cpp) ----------
 // True when this build has level isa and the CPU runs it (false for kScalar and for the levels
@@ -273,6 +279,10 @@ QuantizeFn simd_quantize(TensorType t, Isa isa);
 // y[i] += a * x[i] at level isa (attention's weighted sum of V rows), or null.
 using AxpyFn = void (*)(int64_t n, float a, const float* x, float* y);
 AxpyFn simd_axpy(Isa isa);
+// out[i] = silu(gate[i]) * up[i] at level isa, as ggml_vec_swiglu_f32 computes it at that level
+// (its vector exp, within 2 ulp of exp; scalar silu for the tail), or null (scalar level).
+using SwigluFn = void (*)(const float* gate, const float* up, int64_t n, float* out);
+SwigluFn simd_swiglu(Isa isa);
 // Attention's row loops at level isa (see dot_rows_f32_avx2 / weighted_rows_f32_avx2), bit for
 // bit the loops of that level's F32 dot product and axpy; nulls where the level has none.
 using DotRowsFn = void (*)(int64_t n, const float* k, int64_t k_stride, int64_t n_rows,

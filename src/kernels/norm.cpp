@@ -1,8 +1,10 @@
 // Normalisation and elementwise ops with ggml's accumulation order (double sums for norms and
 // softmax denominators, as ggml_compute_forward_{rms_norm,norm,soft_max} do).
+#include <algorithm>
 #include <cmath>
 
 #include "kernels/kernels.h"
+#include "kernels_internal.h"
 
 namespace dkb::kernels {
 
@@ -70,6 +72,7 @@ float gelu(float x) {
 }
 
 void swiglu(const float* gate, const float* up, int64_t n, float* out) {
+  if (const detail::SwigluFn f = detail::simd_swiglu(active_isa())) return f(gate, up, n, out);
   for (int64_t i = 0; i < n; ++i) out[i] = silu(gate[i]) * up[i];
 }
 
@@ -77,9 +80,14 @@ void swiglu(ThreadPool& pool, const float* gate, const float* up, int64_t n, flo
   // Below this many values a pool run costs more than it saves (decode: one token's n_ff).
   constexpr int64_t kMinParallel = 32 * 1024;
   if (n < kMinParallel || pool.n_threads() == 1) return swiglu(gate, up, n, out);
+  // Whole 64-value pieces per thread, so each value takes the same (vector or tail) path as in
+  // one call over all n.
+  constexpr int64_t kPiece = 64;
   pool.run([=](int ith, int nth) {
-    const auto [b, e] = ThreadPool::split(n, ith, nth);
-    swiglu(gate + b, up + b, e - b, out + b);
+    auto [b, e] = ThreadPool::split((n + kPiece - 1) / kPiece, ith, nth);
+    b *= kPiece;
+    e = std::min(n, e * kPiece);
+    if (b < e) swiglu(gate + b, up + b, e - b, out + b);
   });
 }
 

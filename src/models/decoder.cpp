@@ -148,6 +148,9 @@ Status Decoder::run(engine::ForwardState& st, std::span<const engine::SeqChunk> 
     add_bias(v, L.bv, T, n_v);
     kernels::rope(q, T, hp_.n_head, hd_k, pos.data(), rp);
     kernels::rope(k, T, hp_.n_head_kv, hd_k, pos.data(), rp);
+    // Every sequence's attention in one pool run (a decode step of N sequences: N calls).
+    thread_local std::vector<kernels::AttentionArgs> calls;  // reused, like starts
+    calls.clear();
     for (size_t c = 0; c < chunks.size(); ++c) {
       const engine::SeqChunk& ch = chunks[c];
       const int64_t b = starts[c], len = starts[c + 1] - b;
@@ -168,8 +171,9 @@ Status Decoder::run(engine::ForwardState& st, std::span<const engine::SeqChunk> 
       a.q_pos = pos.data() + b;
       a.causal = true;
       a.scale = 1.0f / std::sqrt(static_cast<float>(hd_k));
-      kernels::attention(*st.pool, a);
+      calls.push_back(a);
     }
+    kernels::attention(*st.pool, calls);
     matmul(st, L.wo, attn, T, o);
     for (int64_t i = 0; i < T * n_embd; ++i) x[i] += o[i];
 

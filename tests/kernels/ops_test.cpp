@@ -98,11 +98,67 @@ TEST(Ops, Activations) {
         0.5 * xd * (1 + std::tanh(std::sqrt(2 / std::numbers::pi) * xd * (1 + 0.044715 * xd * xd)));
     EXPECT_NEAR(gelu(x), g, 1e-6);
   }
+  test::IsaGuard guard;
+  set_active_isa(Isa::kScalar);  // the SIMD levels: SwigluAtEveryLevelIsWithinUlpsOfExp
   const auto g = random_floats(9, 7, -4.0f, 4.0f);
   const auto u = random_floats(9, 8);
   std::vector<float> out(9);
   swiglu(g.data(), u.data(), 9, out.data());
-  for (int i = 0; i < 9; ++i) EXPECT_FLOAT_EQ(out[i], silu(g[i]) * u[i]);
+  for (int i = 0; i < 9; ++i) EXPECT_EQ(out[i], silu(g[i]) * u[i]);
+}
+
+// Distance of a from b in units in the last place of b (0 when both are the same NaN or inf).
+double ulps(float a, double b) {
+  if (std::isnan(b)) return std::isnan(a) ? 0.0 : INFINITY;
+  if (std::isinf(b)) return a == b ? 0.0 : INFINITY;
+  const double ulp = std::ldexp(1.0, std::max(std::ilogb(static_cast<float>(b)), -126) - 23);
+  return std::fabs(static_cast<double>(a) - b) / ulp;
+}
+
+// ggml's vector exp at every SIMD level (vector part and scalar tail) stays within 4 ulp of
+// silu(gate) * up in double, across the range where exp is a normal float, and gives the
+// limits beyond it (inf * 0-gate NaN aside: silu(+inf) = inf, silu(-inf) = NaN as in ggml).
+TEST(Ops, SwigluAtEveryLevelIsWithinUlpsOfExp) {
+  std::vector<float> g = random_floats(1000, 11, -20.0f, 20.0f);
+  for (float x : {0.0f, -0.0f, 1e-30f, -1e-30f, 87.0f, -87.0f, 88.3f, -88.3f, 90.0f, 100.0f,
+                  200.0f, 1e30f, INFINITY, -INFINITY, NAN, -50.0f, -86.5f}) {
+    g.push_back(x);
+  }
+  const size_t n = g.size();
+  const auto u = random_floats(n, 12, -2.0f, 2.0f);
+  test::IsaGuard guard;
+  for (Isa isa : test::kAllIsas) {
+    if (!isa_available(isa)) continue;
+    set_active_isa(isa);
+    // Every tail length, then the whole vector in place.
+    for (size_t len : {size_t{1}, size_t{3}, size_t{7}, size_t{15}, size_t{17}, size_t{33}, n}) {
+      const size_t off = n - len;  // ends on the special values
+      std::vector<float> out(g.begin() + off, g.end());
+      swiglu(out.data(), u.data() + off, static_cast<int64_t>(len), out.data());
+      for (size_t i = 0; i < len; ++i) {
+        const double x = g[off + i];
+        const double want = x / (1.0 + std::exp(-x)) * u[off + i];
+        SCOPED_TRACE(testing::Message() << "isa " << static_cast<int>(isa) << " x " << x);
+        if (std::fabs(want) < 1e-35) {  // exp(-x) beyond float: ggml gives 0 from x < ~-88.38
+          EXPECT_LT(std::fabs(out[i]), 1e-35);
+        } else {
+          EXPECT_LE(ulps(out[i], want), 4.0);
+        }
+      }
+    }
+  }
+}
+
+// The pool's split gives the single-threaded results bit for bit.
+TEST(Ops, SwigluOverThePoolEqualsOneThread) {
+  const int64_t n = 3 * 40000 + 5;
+  const auto g = random_floats(static_cast<size_t>(n), 21, -10.0f, 10.0f);
+  const auto u = random_floats(static_cast<size_t>(n), 22);
+  std::vector<float> one(static_cast<size_t>(n)), many(static_cast<size_t>(n));
+  swiglu(g.data(), u.data(), n, one.data());
+  ThreadPool pool(3);
+  swiglu(pool, g.data(), u.data(), n, many.data());
+  EXPECT_EQ(one, many);
 }
 
 // Rotation angle of pair i at position p for a plain (non-YaRN) rope, in double.
@@ -336,6 +392,53 @@ TEST(Attention, PagedEqualsContiguousBitForBit) {
     a.out = paged.data();
     attention(pool, a);
     EXPECT_EQ(flat, paged) << "causal=" << causal;
+  }
+}
+
+// Several calls in one run (a batched decode step: one call per sequence, each with its own
+// cache length, tokens, heads and masking) give each call's own results bit for bit, whatever
+// the thread count; an empty call among them is skipped.
+TEST(Attention, CallsInOneRunEqualEachCallAlone) {
+  struct Seq {
+    int64_t n_tokens, n_kv, n_head, n_head_kv;
+    bool causal;
+    std::vector<float> q, k, v;
+    std::vector<int32_t> pos;
+  };
+  std::vector<Seq> seqs = {{1, 9, 6, 2, true}, {3, 17, 6, 3, true}, {0, 5, 4, 1, true},
+                           {2, 70, 8, 2, false}, {1, 1, 6, 2, true}};
+  const int64_t dk = 40, dv = 24;
+  uint32_t seed = 60;
+  for (Seq& sq : seqs) {
+    sq.q = random_floats(static_cast<size_t>(std::max<int64_t>(sq.n_tokens, 1) * sq.n_head * dk), seed++);
+    sq.k = random_floats(static_cast<size_t>(sq.n_kv * sq.n_head_kv * dk), seed++);
+    sq.v = random_floats(static_cast<size_t>(sq.n_kv * sq.n_head_kv * dv), seed++);
+    for (int64_t t = 0; t < sq.n_tokens; ++t) {
+      sq.pos.push_back(static_cast<int32_t>(sq.n_kv - sq.n_tokens + t));
+    }
+    sq.pos.push_back(0);  // never empty
+  }
+  for (int threads : {1, 2, 3}) {
+    ThreadPool pool(threads);
+    std::vector<std::vector<float>> alone(seqs.size()), together(seqs.size());
+    std::vector<AttentionArgs> calls;
+    for (size_t i = 0; i < seqs.size(); ++i) {
+      const Seq& sq = seqs[i];
+      const size_t n_out = static_cast<size_t>(sq.n_tokens * sq.n_head * dv);
+      alone[i].assign(n_out, NAN);
+      together[i].assign(n_out, NAN);
+      AttentionArgs a = gqa_args(sq.q, sq.k, sq.v, alone[i], sq.n_tokens, sq.n_kv, sq.n_head,
+                                 sq.n_head_kv, dk, dv, sq.pos.data(), sq.causal);
+      attention(pool, a);
+      a.out = together[i].data();
+      calls.push_back(a);
+    }
+    attention(pool, calls);
+    for (size_t i = 0; i < seqs.size(); ++i) {
+      EXPECT_EQ(alone[i], together[i]) << "threads=" << threads << " call " << i;
+      const auto ref = naive_attention(calls[i]);
+      for (size_t e = 0; e < ref.size(); ++e) ASSERT_NEAR(together[i][e], ref[e], 1e-5);
+    }
   }
 }
 

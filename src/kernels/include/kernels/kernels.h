@@ -172,7 +172,9 @@ float silu(float x);
 // GELU, tanh approximation 0.5*x*(1+tanh(sqrt(2/pi)*x*(1+0.044715*x^2))), evaluated in f32.
 // (ggml by default reads it from an fp16 table, i.e. rounds x and the result to fp16.)
 float gelu(float x);
-// out[i] = silu(gate[i]) * up[i]
+// out[i] = silu(gate[i]) * up[i]. At the scalar level with silu() itself; at the SIMD levels
+// with ggml's vector exp (ARM optimized-routines expf, within 2 ulp of exp) in the vector part,
+// as ggml_vec_swiglu_f32 computes it at that level, and silu() for the last n mod width values.
 void swiglu(const float* gate, const float* up, int64_t n, float* out);
 // The same split over the pool's threads when n is large (prefill: T * n_ff values); the same
 // results. In-place (out == gate) allowed.
@@ -229,5 +231,8 @@ struct AttentionArgs {
   int64_t k_page_stride = 0, v_page_stride = 0;  // floats from one page to the next
 };
 void attention(ThreadPool& pool, const AttentionArgs& a);
+// Several independent attentions (the sequences of a batched decode step) in one pool run, their
+// (token, KV head) items dealt out together: each call's results bit for bit attention()'s.
+void attention(ThreadPool& pool, std::span<const AttentionArgs> calls);
 
 }  // namespace dkb::kernels
