@@ -46,20 +46,14 @@ void yarn_corr_dims(int n_dims, int n_ctx_orig, float freq_base, float beta_fast
 
 }  // namespace
 
-void rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, const int32_t* pos,
-          const RopeParams& p) {
-  DKB_CHECK(p.n_dims > 0 && p.n_dims % 2 == 0 && p.n_dims <= head_dim);
+void rope_table(const int32_t* pos, int64_t n_tokens, const RopeParams& p, float* table) {
+  DKB_CHECK(p.n_dims > 0 && p.n_dims % 2 == 0 && p.n_dims <= kRopeMaxDims);
   const int64_t n_dims = p.n_dims;
   const float theta_scale = std::pow(p.freq_base, -2.0f / static_cast<float>(p.n_dims));
   float corr_dims[2];
   yarn_corr_dims(p.n_dims, p.n_ctx_orig, p.freq_base, p.beta_fast, p.beta_slow, corr_dims);
-
-  // cache[2i], cache[2i+1] = cos, sin of pair i. Stack buffer: head dims are small.
-  constexpr int64_t kMaxDims = 1024;
-  DKB_CHECK(n_dims <= kMaxDims);
-  float cache[kMaxDims];
-
   for (int64_t t = 0; t < n_tokens; ++t) {
+    float* cache = table + t * n_dims;
     float theta = static_cast<float>(pos[t]);
     for (int64_t i0 = 0; i0 < n_dims; i0 += 2) {
       const float ff = p.freq_factors != nullptr ? p.freq_factors[i0 / 2] : 1.0f;
@@ -67,6 +61,15 @@ void rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, const i
                 &cache[i0 + 1]);
       theta *= theta_scale;
     }
+  }
+}
+
+void rope_with_table(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim,
+                     const float* table, const RopeParams& p) {
+  DKB_CHECK(p.n_dims > 0 && p.n_dims % 2 == 0 && p.n_dims <= head_dim);
+  const int64_t n_dims = p.n_dims;
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    const float* cache = table + t * n_dims;
     for (int64_t h = 0; h < n_heads; ++h) {
       float* v = x + (t * n_heads + h) * head_dim;
       for (int64_t i0 = 0; i0 < n_dims; i0 += 2) {
@@ -80,6 +83,17 @@ void rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, const i
         v[b] = x0 * sin_t + x1 * cos_t;
       }
     }
+  }
+}
+
+void rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, const int32_t* pos,
+          const RopeParams& p) {
+  DKB_CHECK(p.n_dims > 0 && p.n_dims % 2 == 0 && p.n_dims <= std::min<int64_t>(head_dim, kRopeMaxDims));
+  // One token's table at a time, on the stack: head dims are small.
+  float cache[kRopeMaxDims];
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    rope_table(pos + t, 1, p, cache);
+    rope_with_table(x + t * n_heads * head_dim, 1, n_heads, head_dim, cache, p);
   }
 }
 

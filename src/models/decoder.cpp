@@ -138,6 +138,11 @@ Status Decoder::run(engine::ForwardState& st, std::span<const engine::SeqChunk> 
   rp.freq_scale = hp_.rope_freq_scale;
   rp.n_ctx_orig = static_cast<int>(hp_.n_ctx_orig_yarn);
 
+  // The rotation angles of every token, once for all layers, q and k.
+  thread_local std::vector<float> rope_angles;  // reused, like starts
+  rope_angles.resize(static_cast<size_t>(T * rp.n_dims));
+  kernels::rope_table(pos.data(), T, rp, rope_angles.data());
+
   const float eps = hp_.f_norm_rms_eps;
   for (int64_t l = 0; l < hp_.n_layer; ++l) {
     const DecoderLayer& L = layers_[l];
@@ -146,8 +151,8 @@ Status Decoder::run(engine::ForwardState& st, std::span<const engine::SeqChunk> 
     add_bias(q, L.bq, T, n_q);
     add_bias(k, L.bk, T, n_k);
     add_bias(v, L.bv, T, n_v);
-    kernels::rope(q, T, hp_.n_head, hd_k, pos.data(), rp);
-    kernels::rope(k, T, hp_.n_head_kv, hd_k, pos.data(), rp);
+    kernels::rope_with_table(q, T, hp_.n_head, hd_k, rope_angles.data(), rp);
+    kernels::rope_with_table(k, T, hp_.n_head_kv, hd_k, rope_angles.data(), rp);
     // Every sequence's attention in one pool run (a decode step of N sequences: N calls).
     thread_local std::vector<kernels::AttentionArgs> calls;  // reused, like starts
     calls.clear();

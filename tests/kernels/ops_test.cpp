@@ -260,6 +260,37 @@ TEST(Rope, YarnMatchesFormula) {
   }
 }
 
+// One table for several tokens, used for two tensors of different head counts (q and k), gives
+// rope()'s bits: plain, NeoX, YaRN, freq_factors, partial rotation.
+TEST(Rope, TableThenRotateEqualsRope) {
+  const int64_t n_tokens = 5, head_dim = 24;
+  const int32_t pos[] = {0, 3, 17, 900, 4095};
+  const float ff[] = {1.0f, 2.0f, 4.0f, 1.5f, 1.0f, 8.0f, 3.0f, 1.0f, 2.5f, 1.0f};
+  for (int variant = 0; variant < 4; ++variant) {
+    RopeParams p;
+    p.n_dims = variant == 3 ? 20 : 24;
+    p.neox = variant == 1 || variant == 3;
+    p.freq_base = 1e6f;
+    if (variant == 2) {
+      p.freq_scale = 0.25f;
+      p.n_ctx_orig = 4096;
+      p.ext_factor = 1.0f;
+      p.attn_factor = 0.9f;
+    }
+    if (variant == 3) p.freq_factors = ff;
+    std::vector<float> table(static_cast<size_t>(n_tokens * p.n_dims));
+    rope_table(pos, n_tokens, p, table.data());
+    for (int64_t n_heads : {6, 2}) {
+      const auto x = random_floats(static_cast<size_t>(n_tokens * n_heads * head_dim), 70 + variant);
+      auto want = x, got = x;
+      rope(want.data(), n_tokens, n_heads, head_dim, pos, p);
+      rope_with_table(got.data(), n_tokens, n_heads, head_dim, table.data(), p);
+      EXPECT_EQ(got, want) << "variant " << variant << " heads " << n_heads;
+      EXPECT_NE(got, x);
+    }
+  }
+}
+
 TEST(Rope, FreqFactorsDivideTheta) {
   RopeParams p;
   p.n_dims = 4;
@@ -399,14 +430,18 @@ TEST(Attention, PagedEqualsContiguousBitForBit) {
 // cache length, tokens, heads and masking) give each call's own results bit for bit, whatever
 // the thread count; an empty call among them is skipped.
 TEST(Attention, CallsInOneRunEqualEachCallAlone) {
-  struct Seq {
+  struct Shape {
     int64_t n_tokens, n_kv, n_head, n_head_kv;
     bool causal;
+  };
+  struct Seq : Shape {
     std::vector<float> q, k, v;
     std::vector<int32_t> pos;
   };
-  std::vector<Seq> seqs = {{1, 9, 6, 2, true}, {3, 17, 6, 3, true}, {0, 5, 4, 1, true},
-                           {2, 70, 8, 2, false}, {1, 1, 6, 2, true}};
+  const Shape shapes[] = {{1, 9, 6, 2, true}, {3, 17, 6, 3, true}, {0, 5, 4, 1, true},
+                          {2, 70, 8, 2, false}, {1, 1, 6, 2, true}};
+  std::vector<Seq> seqs;
+  for (const Shape& sh : shapes) seqs.push_back({sh, {}, {}, {}, {}});
   const int64_t dk = 40, dv = 24;
   uint32_t seed = 60;
   for (Seq& sq : seqs) {

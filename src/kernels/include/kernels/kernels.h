@@ -202,6 +202,14 @@ struct RopeParams {
 // freq_base^(-2/n_dims) once per pair, in f32), so results match ggml to the last bit of theta.
 void rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, const int32_t* pos,
           const RopeParams& p);
+// rope() in two steps, so that the angles are computed once for all layers and for both q and
+// k: rope_table writes the cos, sin of every pair for each token, table[n_tokens][p.n_dims]
+// (pair i: [2i] cos, [2i + 1] sin); rope_with_table rotates x with it. Together they give
+// rope()'s results bit for bit. n_dims as for rope().
+constexpr int64_t kRopeMaxDims = 1024;
+void rope_table(const int32_t* pos, int64_t n_tokens, const RopeParams& p, float* table);
+void rope_with_table(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim,
+                     const float* table, const RopeParams& p);
 
 // ---- attention --------------------------------------------------------------------------------
 // Multi-head attention with grouped KV heads over a KV cache that is either contiguous or paged:
