@@ -12,6 +12,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -38,7 +39,7 @@ double cpu_seconds() {
 int usage() {
   std::fputs(
       "usage: matmul_bench [--type T] [--n-in N] [--n-out M] [--tokens K] [--threads P]\n"
-      "                    [--mb MIB] [--reps R] [--scalar] [--huge] [--interleaved]\n",
+      "                    [--mb MIB] [--reps R] [--scalar] [--huge] [--interleaved] [--probe]\n",
       stderr);
   return 2;
 }
@@ -51,7 +52,7 @@ int main(int argc, char** argv) {
   int64_t n_in = 1536, n_out = 8960, n_tokens = 1;
   int threads = 1, reps = 5;
   double mb = 512;
-  bool scalar = false, huge = false, interleaved = false;
+  bool scalar = false, huge = false, interleaved = false, probe = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
@@ -66,6 +67,10 @@ int main(int argc, char** argv) {
     }
     if (a == "--huge") {
       huge = true;
+      continue;
+    }
+    if (a == "--probe") {
+      probe = true;
       continue;
     }
     if ((v = next()) == nullptr) return usage();
@@ -138,18 +143,35 @@ int main(int argc, char** argv) {
                       n_tokens, y.data(), layout);
     }
   };
+  // --probe: the same bytes streamed by kernels::stream_sum, one contiguous half per thread (as
+  // deepkb bench's bandwidth probe), after each matmul pass: the kernel's share of what the
+  // memory gives in the same minute (this VM's bandwidth swings ~2x from minute to minute).
+  std::atomic<uint64_t> probe_sum{0};
+  auto probe_pass = [&] {
+    pool.run([&](int ith, int nth) {
+      auto [b, e] = ThreadPool::split(static_cast<int64_t>(w.size()), ith, nth);
+      probe_sum += kernels::stream_sum(w.data() + b, static_cast<size_t>(e - b));
+    });
+  };
+  auto seconds = [](auto t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
   pass();  // warm-up: page faults, scratch growth
-  double best = 1e30;
-  const double cpu0 = cpu_seconds();
+  double best = 1e30, best_probe = 1e30, cpu = 0;
   const auto t00 = std::chrono::steady_clock::now();
   for (int r = 0; r < reps; ++r) {
+    const double cpu0 = cpu_seconds();
     const auto t0 = std::chrono::steady_clock::now();
     pass();
-    best = std::min(best,
-                    std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    best = std::min(best, seconds(t0));
+    cpu += cpu_seconds() - cpu0;
+    if (probe) {
+      const auto t1 = std::chrono::steady_clock::now();
+      probe_pass();
+      best_probe = std::min(best_probe, seconds(t1));
+    }
   }
-  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t00).count();
-  const double cpu = cpu_seconds() - cpu0;
+  const double wall = seconds(t00);
   const double bytes = static_cast<double>(mat_bytes) * static_cast<double>(copies);
   const double macs = static_cast<double>(n_in) * static_cast<double>(n_out) *
                       static_cast<double>(n_tokens) * static_cast<double>(copies);
@@ -160,5 +182,10 @@ int main(int argc, char** argv) {
       static_cast<long long>(n_in), static_cast<long long>(n_tokens), threads, copies,
       bytes / 1048576.0, bytes / best / 1e9, macs / best / 1e9, bytes * reps / cpu / 1e9,
       macs * reps / cpu / 1e9, cpu, wall, static_cast<double>(y[0]));
+  if (probe) {
+    std::printf("probe (stream_sum, same bytes, %d thr): best %.2f GB/s; matmul / probe %.0f%%%s\n",
+                threads, bytes / best_probe / 1e9, 100.0 * best_probe / best,
+                probe_sum.load() == 0 ? " (sum 0)" : "");
+  }
   return 0;
 }
