@@ -75,8 +75,23 @@ void quantize_q8_k_avx2(const float* src, void* dst, int64_t n) {
       m = _mm256_max_ps(m, _mm256_and_ps(_mm256_loadu_ps(x + 8 * k), abs_mask));
     }
     const float amax = hmax_ps(m);
-    const float iscale = q8_k_block_iscale(x, amax, &y[i]);
-    if (iscale == 0.0f) continue;  // an all-zero block
+    if (amax == 0.0f) {  // the all-zero block
+      q8_k_block_iscale(x, amax, &y[i]);
+      continue;
+    }
+    // The signed value of the first element of magnitude amax (q8_k_block_iscale's scan, 8 at
+    // a time; 0 when there is none, as there).
+    float max = 0.0f;
+    const __m256 va = _mm256_set1_ps(amax);
+    for (int k = 0; k < kQK_K / 8; ++k) {
+      const __m256 ax = _mm256_and_ps(_mm256_loadu_ps(x + 8 * k), abs_mask);
+      const int hit = _mm256_movemask_ps(_mm256_cmp_ps(ax, va, _CMP_EQ_OQ));
+      if (hit != 0) {
+        max = x[8 * k + __builtin_ctz(static_cast<unsigned>(hit))];
+        break;
+      }
+    }
+    const float iscale = -127.f / max;
     const __m256 vs = _mm256_set1_ps(iscale);
     const __m256i lim = _mm256_set1_epi32(127);
     for (int k = 0; k < kQK_K / 32; ++k) {
@@ -87,15 +102,14 @@ void quantize_q8_k_avx2(const float* src, void* dst, int64_t n) {
       }
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(y[i].qs + 32 * k),
                           pack_i32x32_to_i8(q[0], q[1], q[2], q[3]));
-    }
-    for (int j = 0; j < kQK_K / 16; ++j) {
-      const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(y[i].qs + 16 * j));
-      const __m256i w = _mm256_cvtepi8_epi16(b);
-      __m128i s = _mm_add_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1));
-      s = _mm_add_epi16(s, _mm_unpackhi_epi64(s, s));
-      s = _mm_add_epi16(s, _mm_shufflelo_epi16(s, 0x4E));
-      s = _mm_add_epi16(s, _mm_shufflelo_epi16(s, 0xB1));
-      y[i].bsums[j] = static_cast<int16_t>(_mm_extract_epi16(s, 0));
+      // The sums of the two 16-value groups, from the int32 values (each within [-127, 127], so
+      // the int8 packing keeps them): hadd twice leaves each group's half-sums in lanes 0 / 1
+      // (first 4 + 4 values of each 8) and 4 / 5 (the other 4 + 4).
+      const __m256i h = _mm256_hadd_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
+      const __m256i h2 = _mm256_hadd_epi32(h, h);
+      const __m128i sum = _mm_add_epi32(_mm256_castsi256_si128(h2), _mm256_extracti128_si256(h2, 1));
+      y[i].bsums[2 * k] = static_cast<int16_t>(_mm_cvtsi128_si32(sum));
+      y[i].bsums[2 * k + 1] = static_cast<int16_t>(_mm_extract_epi32(sum, 1));
     }
     y[i].d = 1 / iscale;
   }
