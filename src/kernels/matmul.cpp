@@ -15,7 +15,8 @@
 //   from memory once and reused from cache for every token.
 // - Interleaved weights (WeightLayout::kInterleaved16, rewritten at load): at the AVX-512 level
 //   one kernel per type for every token count (gemm_interleaved*_avx512.cpp, ilv_parts: the
-//   groups of 16 rows split over the threads, in L2-sized panels); at other levels each group is
+//   groups of 16 rows in chunks of at most an L2-sized panel, each thread streaming its own
+//   contiguous share of chunks, then taking chunks from the back of the others'); at other levels each group is
 //   de-interleaved into a scratch buffer and its rows take vec_dot (correct, for tests and
 //   forced levels).
 // The tile and GEMM paths exist at the x86 AVX2 and AVX-512 levels only.
