@@ -1,24 +1,23 @@
 // matmul: activations are converted once to the weight type's vec-dot format (threaded over
 // tokens), then output rows are split over threads.
-// - Tile path (up to 16 tokens at AVX2; at AVX-512 16 tokens for Q4_0/Q5_0, 24 for the K-quants, 48
-//   for Q8_0, tile_max_tokens_avx512; a type with tiles: decode, batched
-//   decode, short prompts): each thread takes a contiguous range
-//   of rows and runs unpack-on-the-fly tiles of rows x tokens straight from the weight rows
-//   (tile_impl.h): one read of each weight byte, with a software prefetch of the next tile, no
-//   packing pass.
-// - GEMM path (more tokens: prefill): each thread takes panels of weight rows sized to stay in
-//   L2, unpacks ("packs") a panel once into int8 blocks and runs the register-blocked
-//   micro-kernel over all tokens (gemm_avx2.cpp; at the AVX-512 level the VNNI GEMMs of
-//   gemm_avx512.cpp / gemm_k_avx512.cpp, 16 rows interleaved per instruction).
+// - Tile path (up to 16 tokens at AVX2; at AVX-512 16 tokens for Q4_0/Q5_0, 24 for the
+//   K-quants, 48 for Q8_0, tile_max_tokens_avx512; a type with tiles: decode, batched decode,
+//   short prompts): the threads take chunks of rows (run_chunked: a contiguous share each, then
+//   help the others from the back) and run unpack-on-the-fly tiles of rows x tokens straight
+//   from the weight rows (tile_impl.h): one read of each weight byte, with a software prefetch
+//   of the next tile, no packing pass.
+// - GEMM path (more tokens: prefill): the threads take panels of weight rows sized to stay in
+//   L2 (run_chunked), unpack ("pack") a panel once into int8 blocks and run the
+//   register-blocked micro-kernel over all tokens (gemm_avx2.cpp; at the AVX-512 level the VNNI
+//   GEMMs of gemm_avx512.cpp / gemm_k_avx512.cpp, 16 rows interleaved per instruction).
 // - Otherwise (scalar and NEON levels; other types): each thread walks its rows in tiles and,
 //   within a tile, loops over all tokens with the row dot product, so a weight tile is read
 //   from memory once and reused from cache for every token.
 // - Interleaved weights (WeightLayout::kInterleaved16, rewritten at load): at the AVX-512 level
-//   one kernel per type for every token count (gemm_interleaved*_avx512.cpp, ilv_parts: the
-//   groups of 16 rows in chunks of at most an L2-sized panel, each thread streaming its own
-//   contiguous share of chunks, then taking chunks from the back of the others'); at other levels each group is
-//   de-interleaved into a scratch buffer and its rows take vec_dot (correct, for tests and
-//   forced levels).
+//   one kernel per type for every token count (gemm_interleaved*_avx512.cpp, run_tile_jobs: the
+//   groups of 16 rows in chunks of at most an L2-sized panel, dealt by run_chunked); at other
+//   levels each group is de-interleaved into a scratch buffer and its rows take vec_dot
+//   (correct, for tests and forced levels).
 // The tile and GEMM paths exist at the x86 AVX2 and AVX-512 levels only.
 #include <algorithm>
 #include <atomic>
@@ -59,7 +58,7 @@ struct MatmulJob {
   float* x_extra = nullptr;  // x_extra_n floats per token (GEMM or tile path)
   size_t x_extra_n = 0;
   // Weights in WeightLayout::kInterleaved16: ilv runs the AVX-512 interleaved kernel
-  // (ilv_parts); at other levels each group of 16 rows is de-interleaved first
+  // (run_tile_jobs); at other levels each group of 16 rows is de-interleaved first
   // (deinterleaved_part).
   WeightLayout layout = WeightLayout::kRows;
   bool ilv = false;
@@ -174,20 +173,9 @@ void tile_rows(const MatmulJob& job, int64_t o0, int64_t o1) {
       job.x_extra, job.n_tokens, job.y + o0, job.n_out);
 }
 
-// Each thread takes a contiguous range of rows (a multiple of 4, so tails stay at the end) and
-// all tokens.
-void tile_part(const MatmulJob& job, int ith, int nth) {
-  const int64_t groups = (job.n_out + 3) / 4;
-  auto [g0, g1] = ThreadPool::split(groups, ith, nth);
-  tile_rows(job, g0 * 4, std::min(job.n_out, g1 * 4));
-}
-
-// Several tile jobs with the same activations as one: their 4-row groups concatenated and
-// split into one contiguous range per thread.
-void tile_parts(const MatmulJob* jobs, size_t n, int ith, int nth) {
-  int64_t groups = 0;
-  for (size_t i = 0; i < n; ++i) groups += (jobs[i].n_out + 3) / 4;
-  auto [g0, g1] = ThreadPool::split(groups, ith, nth);
+// 4-row groups [g0, g1) of several tile jobs with the same activations, their groups
+// concatenated (the last group of a job may be short), all tokens.
+void tile_groups(const MatmulJob* jobs, size_t n, int64_t g0, int64_t g1) {
   for (size_t i = 0; i < n && g0 < g1; ++i) {
     const int64_t jg = (jobs[i].n_out + 3) / 4;
     if (g0 < jg) tile_rows(jobs[i], g0 * 4, std::min(jobs[i].n_out, std::min(g1, jg) * 4));
@@ -222,9 +210,9 @@ void ilv_groups(const MatmulJob* jobs, size_t n, int64_t g0, int64_t g1) {
   }
 }
 
-// One thread's share of an interleaved matmul's chunks, [front, back), packed in one atomic
-// (front in the low 32 bits): the owner takes chunks from the front, the other threads, once
-// their own share is done, from the back. On its own cache line.
+// One thread's share of a matmul's chunks, [front, back), packed in one atomic (front in the
+// low 32 bits): the owner takes chunks from the front, the other threads, once their own share
+// is done, from the back. On its own cache line.
 struct alignas(64) ChunkRange {
   std::atomic<uint64_t> front_back{0};
 
@@ -245,44 +233,22 @@ struct alignas(64) ChunkRange {
   }
 };
 
-// Several interleaved jobs with the same activations as one: their groups of 16 rows
-// concatenated, in chunks. Each thread streams its contiguous share of chunks front to back,
-// then takes chunks from the back of the others' shares: a thread that starts late (the caller
-// quantized the activations) or streams slower is helped at the end.
+// Calls part(ith, c) once for every chunk c in [0, n_chunks) over the pool's threads (ith: the
+// thread, for per-thread scratch). Each thread streams its contiguous share of chunks front to
+// back, then takes chunks from the back of the others' shares, so a thread that starts late
+// (the caller quantized the activations) or streams slower is helped at the end.
 // - One contiguous range per thread and nothing else: the other thread spun for ~12% of a
-//   decode (perf, Q4_0, two threads).
-// - Every chunk from one shared counter (threads' chunks interleaved in memory): no spin, but
-//   decode streamed ~8% slower than two contiguous ranges when the VM gave ~60 GB/s.
-// A chunk is at most a panel (ilv_rows) and about a quarter of a thread's share. Each row's
-// result is the same whichever thread computes it.
-void ilv_parts(const MatmulJob* jobs, size_t n, int ith, int nth, ChunkRange* ranges,
-               int64_t chunk) {
-  int64_t groups = 0;
-  for (size_t i = 0; i < n; ++i) groups += jobs[i].n_out / kIlvRows;
-  for (int k = 0; k < nth; ++k) {
-    ChunkRange& r = ranges[(ith + k) % nth];
-    for (int64_t c; (c = r.take(k == 0)) >= 0;) {
-      ilv_groups(jobs, n, c * chunk, std::min(groups, (c + 1) * chunk));
-    }
-  }
-}
-
-// Runs tile jobs (or interleaved ones) that share their activations (already quantized) in one
-// pool run.
-void run_tile_jobs(ThreadPool& pool, const MatmulJob* jobs, size_t n) {
+//   decode (perf, Q4_0 interleaved, two threads).
+// - Every chunk from one shared counter (the threads' chunks interleaved in memory): no spin,
+//   but decode streamed ~8% slower than two contiguous ranges when the VM gave ~60 GB/s.
+// Each row's result is the same whichever thread computes it.
+template <class Part>
+void run_chunked(ThreadPool& pool, int64_t n_chunks, const Part& part) {
   const int threads = pool.n_threads();
-  if (!jobs[0].ilv) {
-    if (threads == 1) return tile_parts(jobs, n, 0, 1);
-    pool.run([jobs, n](int ith, int nth) { tile_parts(jobs, n, ith, nth); });
+  if (threads == 1 || n_chunks <= 1) {
+    for (int64_t c = 0; c < n_chunks; ++c) part(0, c);
     return;
   }
-  int64_t groups = 0;
-  for (size_t i = 0; i < n; ++i) groups += jobs[i].n_out / kIlvRows;
-  if (threads == 1) return ilv_groups(jobs, n, 0, groups);
-  const size_t group_bytes = jobs[0].w_row * kIlvRows;
-  const int64_t panel = std::max<int64_t>(2, static_cast<int64_t>(kPanelBytes / group_bytes));
-  const int64_t chunk = std::clamp<int64_t>(groups / (4 * threads), 1, panel);
-  const int64_t n_chunks = (groups + chunk - 1) / chunk;
   thread_local std::vector<ChunkRange> ranges;  // grows once per thread count
   if (ranges.size() < static_cast<size_t>(threads)) ranges = std::vector<ChunkRange>(threads);
   for (int t = 0; t < threads; ++t) {
@@ -290,26 +256,53 @@ void run_tile_jobs(ThreadPool& pool, const MatmulJob* jobs, size_t n) {
     ranges[t].front_back.store(ChunkRange::pack(b, e), std::memory_order_relaxed);
   }
   ChunkRange* r = ranges.data();
-  pool.run([jobs, n, r, chunk](int ith, int nth) { ilv_parts(jobs, n, ith, nth, r, chunk); });
+  pool.run([r, &part](int ith, int nth) {
+    for (int k = 0; k < nth; ++k) {
+      ChunkRange& range = r[(ith + k) % nth];
+      for (int64_t c; (c = range.take(k == 0)) >= 0;) part(ith, c);
+    }
+  });
 }
 
-void gemm_part(const MatmulJob& job, int ith, int nth) {
-  const int64_t n_panels = (job.n_out + job.panel_rows - 1) / job.panel_rows;
-  const auto [p0, p1] = ThreadPool::split(n_panels, ith, nth);
-  uint8_t* panel = job.panels + static_cast<size_t>(ith) * job.panel_bytes;
-  for (int64_t p = p0; p < p1; ++p) {
-    const int64_t o0 = p * job.panel_rows;
-    const int64_t nr = std::min(job.panel_rows, job.n_out - o0);
-    if (vnni_gemm(job)) {
-      detail::gemm_vnni_pack(job.gemm, job.w + o0 * job.w_row, job.w_row, nr, job.n_in, panel);
-      detail::gemm_vnni_packed(job.gemm, job.n_in, panel, nr, job.xq, job.x_row, job.x_extra,
-                               job.n_tokens, job.y + o0, job.n_out);
-      continue;
-    }
-    detail::gemm_pack_avx2(job.gemm, job.w + o0 * job.w_row, job.w_row, nr, job.n_in, panel);
-    detail::gemm_packed_avx2(job.gemm, job.n_in, panel, nr, job.xq, job.x_row, job.x_extra,
-                             job.n_tokens, job.y + o0, job.n_out);
+// Runs tile jobs (or interleaved ones) that share their activations (already quantized), their
+// groups of rows concatenated, in chunks (run_chunked). Interleaved: a chunk is at most an L2
+// panel (ilv_rows) and about a quarter of a thread's share. Tiles: 4-row groups, chunks of at
+// least 64 rows.
+void run_tile_jobs(ThreadPool& pool, const MatmulJob* jobs, size_t n) {
+  const int threads = pool.n_threads();
+  int64_t groups = 0;
+  if (!jobs[0].ilv) {
+    for (size_t i = 0; i < n; ++i) groups += (jobs[i].n_out + 3) / 4;
+    const int64_t chunk = std::max<int64_t>(16, groups / (4 * threads));
+    run_chunked(pool, (groups + chunk - 1) / chunk, [=](int, int64_t c) {
+      tile_groups(jobs, n, c * chunk, std::min(groups, (c + 1) * chunk));
+    });
+    return;
   }
+  for (size_t i = 0; i < n; ++i) groups += jobs[i].n_out / kIlvRows;
+  const size_t group_bytes = jobs[0].w_row * kIlvRows;
+  const int64_t panel = std::max<int64_t>(2, static_cast<int64_t>(kPanelBytes / group_bytes));
+  const int64_t chunk = std::clamp<int64_t>(groups / (4 * threads), 1, panel);
+  run_chunked(pool, (groups + chunk - 1) / chunk, [=](int, int64_t c) {
+    ilv_groups(jobs, n, c * chunk, std::min(groups, (c + 1) * chunk));
+  });
+}
+
+// Panel p of a GEMM job (rows [p * panel_rows, ..)), packed into thread ith's panel buffer and
+// run over all tokens.
+void gemm_panel(const MatmulJob& job, int ith, int64_t p) {
+  uint8_t* panel = job.panels + static_cast<size_t>(ith) * job.panel_bytes;
+  const int64_t o0 = p * job.panel_rows;
+  const int64_t nr = std::min(job.panel_rows, job.n_out - o0);
+  if (vnni_gemm(job)) {
+    detail::gemm_vnni_pack(job.gemm, job.w + o0 * job.w_row, job.w_row, nr, job.n_in, panel);
+    detail::gemm_vnni_packed(job.gemm, job.n_in, panel, nr, job.xq, job.x_row, job.x_extra,
+                             job.n_tokens, job.y + o0, job.n_out);
+    return;
+  }
+  detail::gemm_pack_avx2(job.gemm, job.w + o0 * job.w_row, job.w_row, nr, job.n_in, panel);
+  detail::gemm_packed_avx2(job.gemm, job.n_in, panel, nr, job.xq, job.x_row, job.x_extra,
+                           job.n_tokens, job.y + o0, job.n_out);
 }
 
 // Panel height: as many rows as fit kPanelBytes (a multiple of the micro-tile height), but
@@ -375,18 +368,15 @@ bool run_tiled(ThreadPool& pool, MatmulScratch& scratch, MatmulJob& job) {
     const size_t need = job.panel_bytes * static_cast<size_t>(nth);
     if (scratch.panels.size() < need) scratch.panels.resize(need);
     job.panels = scratch.panels.data();
-    if (nth == 1 || job.n_out <= job.panel_rows) {
-      gemm_part(job, 0, 1);
-    } else {
-      pool.run([&job](int ith, int n) { gemm_part(job, ith, n); });
-    }
+    const int64_t n_panels = (job.n_out + job.panel_rows - 1) / job.panel_rows;
+    run_chunked(pool, n_panels, [&job](int ith, int64_t p) { gemm_panel(job, ith, p); });
     return true;
   }
   if (job.tile != GemmKind::kNone) {
     if (nth == 1 || job.n_out < 64) {
-      tile_part(job, 0, 1);
+      tile_groups(&job, 1, 0, (job.n_out + 3) / 4);
     } else {
-      pool.run([&job](int ith, int n) { tile_part(job, ith, n); });
+      run_tile_jobs(pool, &job, 1);
     }
     return true;
   }
