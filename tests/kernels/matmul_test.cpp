@@ -251,6 +251,32 @@ TEST(Interleave, MatmulMatchesRowLayoutAtEveryLevel) {
   }
 }
 
+// One token over long Q4_0 rows (130 and 197 blocks: an odd last block, whose scales sit
+// alone after it): the row layout's bits, one and two threads.
+TEST(Interleave, Q4_0DecodeOverLongRowsMatchesRowLayout) {
+  if (!isa_available(Isa::kAvx512)) GTEST_SKIP() << "CPU has no AVX-512 VNNI";
+  test::IsaGuard guard;
+  set_active_isa(Isa::kAvx512);
+  const TensorType t = TensorType::kQ4_0;
+  uint32_t seed = 900;
+  for (int64_t n_in : {32 * 130, 32 * 197}) {
+    const int64_t n_out = 48;
+    const auto w = random_matrix(t, n_in, n_out, seed++);
+    auto wi = w;
+    interleave_rows(t, n_in, n_out, wi.data());
+    const auto x = random_floats(static_cast<size_t>(n_in), seed++);
+    for (int n_threads = 1; n_threads <= 2; ++n_threads) {
+      ThreadPool pool(n_threads);
+      MatmulScratch scratch, scratch1;
+      std::vector<float> ref(static_cast<size_t>(n_out), NAN), y = ref;
+      matmul(pool, scratch, t, w.data(), n_in, n_out, x.data(), 1, ref.data());
+      matmul(pool, scratch1, t, wi.data(), n_in, n_out, x.data(), 1, y.data(),
+             WeightLayout::kInterleaved16);
+      EXPECT_EQ(y, ref) << "n_in=" << n_in << " threads=" << n_threads;
+    }
+  }
+}
+
 // matmul_shared_input over interleaved targets of different weight types (Q4_K_M's q, k in
 // Q4_K and v in Q6_K; with a row-layout one too), and rows of types whose extras differ: each
 // target gets matmul()'s bits, at every level, 1-2 threads, decode to prefill.
