@@ -13,6 +13,7 @@
 // ilv_quants_at / ilv_meta_at with kIlvQ4_0 (kernels_internal.h; kIlvQ8_0 for Q8_0 below).
 #include <cstdlib>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "base/status.h"
@@ -24,74 +25,69 @@ namespace dkb::kernels {
 namespace detail {
 namespace {
 constexpr int64_t kRows = kInterleaveRows;
+
+// 4 bytes from s to d, each byte XOR flip's.
+void copy_word(void* d, const void* s, uint32_t flip) {
+  uint32_t v;
+  std::memcpy(&v, s, 4);
+  v ^= flip;
+  std::memcpy(d, &v, 4);
+}
+
+// The Q4_0 and Q8_0 group layouts in one: block b's quants as 4-byte words, word i of row r at
+// byte 64 i + 4 r of the block's quants (each byte XOR kFlip on the way), its fp16 d at byte 2 r
+// of its meta (offsets l). kToGroup: rows -> group g; else g -> rows.
+template <class Block, TensorType kType, uint32_t kFlip, bool kToGroup>
+void move_paired_group(IlvPaired l, int64_t n_in,
+                       std::conditional_t<kToGroup, const uint8_t*, uint8_t*> rows,
+                       std::conditional_t<kToGroup, uint8_t*, const uint8_t*> g) {
+  constexpr int kWords = static_cast<int>(sizeof(Block::qs) / 4);
+  const int64_t nb = n_in / tensor_type_traits(kType)->block_size;
+  const size_t w_row = tensor_row_size(kType, n_in);
+  using BlockPtr = std::conditional_t<kToGroup, const Block*, Block*>;
+  for (int64_t r = 0; r < kRows; ++r) {
+    const auto blk = reinterpret_cast<BlockPtr>(rows + r * w_row);
+    for (int64_t b = 0; b < nb; ++b) {
+      const auto q = g + ilv_quants_at(l, b);
+      const auto meta = g + ilv_meta_at(l, nb, b) + 2 * r;
+      for (int i = 0; i < kWords; ++i) {
+        if constexpr (kToGroup) {
+          copy_word(q + 64 * i + 4 * r, blk[b].qs + 4 * i, kFlip);
+        } else {
+          copy_word(blk[b].qs + 4 * i, q + 64 * i + 4 * r, kFlip);
+        }
+      }
+      if constexpr (kToGroup) {
+        std::memcpy(meta, &blk[b].d, 2);
+      } else {
+        std::memcpy(&blk[b].d, meta, 2);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 void interleave_group_q4_0(int64_t n_in, const uint8_t* rows, uint8_t* g) {
-  const int64_t nb = n_in / kQK4_0;
-  const size_t w_row = tensor_row_size(TensorType::kQ4_0, n_in);
-  for (int64_t r = 0; r < kRows; ++r) {
-    const auto* blk = reinterpret_cast<const BlockQ4_0*>(rows + r * w_row);
-    for (int64_t b = 0; b < nb; ++b) {
-      uint8_t* q = g + ilv_quants_at(kIlvQ4_0, b);
-      for (int i = 0; i < 4; ++i) std::memcpy(q + 64 * i + 4 * r, blk[b].qs + 4 * i, 4);
-      std::memcpy(g + ilv_meta_at(kIlvQ4_0, nb, b) + 2 * r, &blk[b].d, 2);
-    }
-  }
+  move_paired_group<BlockQ4_0, TensorType::kQ4_0, 0, true>(kIlvQ4_0, n_in, rows, g);
 }
 
 void deinterleave_group_q4_0(int64_t n_in, const uint8_t* g, uint8_t* rows) {
-  const int64_t nb = n_in / kQK4_0;
-  const size_t w_row = tensor_row_size(TensorType::kQ4_0, n_in);
-  for (int64_t r = 0; r < kRows; ++r) {
-    auto* blk = reinterpret_cast<BlockQ4_0*>(rows + r * w_row);
-    for (int64_t b = 0; b < nb; ++b) {
-      const uint8_t* q = g + ilv_quants_at(kIlvQ4_0, b);
-      for (int i = 0; i < 4; ++i) std::memcpy(blk[b].qs + 4 * i, q + 64 * i + 4 * r, 4);
-      std::memcpy(&blk[b].d, g + ilv_meta_at(kIlvQ4_0, nb, b) + 2 * r, 2);
-    }
-  }
+  move_paired_group<BlockQ4_0, TensorType::kQ4_0, 0, false>(kIlvQ4_0, n_in, rows, g);
 }
 
-// Q8_0, per group of 16 rows, blocks in pairs: per pair of blocks (2p, 2p + 1), 1088 bytes:
+// Q8_0, per group of 16 rows, blocks in pairs (written by the same mover as Q4_0): per pair of blocks (2p, 2p + 1), 1088 bytes:
 //   [0, 512)     block 2p's quants as unsigned bytes u = q + 128: 8 vectors s of 64 bytes,
 //                vector s holding, for row r at bytes 4r..4r+3, the row's u[4s..4s+3]
 //   [512, 1024)  block 2p + 1's quants, the same way
 //   [1024, 1088) the 16 rows' fp16 scales of block 2p, then those of block 2p + 1
 // With an odd block count the last block stands alone: 512 bytes of quants, 32 of scales.
 void interleave_group_q8_0(int64_t n_in, const uint8_t* rows, uint8_t* g) {
-  const int64_t nb = n_in / kQK8_0;
-  const size_t w_row = tensor_row_size(TensorType::kQ8_0, n_in);
-  for (int64_t r = 0; r < kRows; ++r) {
-    const auto* blk = reinterpret_cast<const BlockQ8_0*>(rows + r * w_row);
-    for (int64_t b = 0; b < nb; ++b) {
-      uint8_t* q = g + ilv_quants_at(kIlvQ8_0, b);
-      for (int s = 0; s < kQK8_0 / 4; ++s) {  // u = q + 128: the sign bit of each byte flipped
-        uint32_t v;
-        std::memcpy(&v, blk[b].qs + 4 * s, 4);
-        v ^= 0x80808080u;
-        std::memcpy(q + 64 * s + 4 * r, &v, 4);
-      }
-      std::memcpy(g + ilv_meta_at(kIlvQ8_0, nb, b) + 2 * r, &blk[b].d, 2);
-    }
-  }
+  move_paired_group<BlockQ8_0, TensorType::kQ8_0, 0x80808080u, true>(kIlvQ8_0, n_in, rows, g);
 }
 
 void deinterleave_group_q8_0(int64_t n_in, const uint8_t* g, uint8_t* rows) {
-  const int64_t nb = n_in / kQK8_0;
-  const size_t w_row = tensor_row_size(TensorType::kQ8_0, n_in);
-  for (int64_t r = 0; r < kRows; ++r) {
-    auto* blk = reinterpret_cast<BlockQ8_0*>(rows + r * w_row);
-    for (int64_t b = 0; b < nb; ++b) {
-      const uint8_t* q = g + ilv_quants_at(kIlvQ8_0, b);
-      for (int s = 0; s < kQK8_0 / 4; ++s) {
-        uint32_t v;
-        std::memcpy(&v, q + 64 * s + 4 * r, 4);
-        v ^= 0x80808080u;
-        std::memcpy(blk[b].qs + 4 * s, &v, 4);
-      }
-      std::memcpy(&blk[b].d, g + ilv_meta_at(kIlvQ8_0, nb, b) + 2 * r, 2);
-    }
-  }
+  move_paired_group<BlockQ8_0, TensorType::kQ8_0, 0x80808080u, false>(kIlvQ8_0, n_in, rows, g);
 }
 
 bool interleave_type(TensorType t) {

@@ -158,6 +158,8 @@ void interleave_group(TensorType t, int64_t n_in, const uint8_t* rows, uint8_t* 
 void deinterleave_group(TensorType t, int64_t n_in, const uint8_t* g, uint8_t* rows);
 void interleave_group_q4_0(int64_t n_in, const uint8_t* rows, uint8_t* g);
 void deinterleave_group_q4_0(int64_t n_in, const uint8_t* g, uint8_t* rows);
+void interleave_group_q8_0(int64_t n_in, const uint8_t* rows, uint8_t* g);
+void deinterleave_group_q8_0(int64_t n_in, const uint8_t* g, uint8_t* rows);
 void interleave_group_q6_k(int64_t n_in, const uint8_t* rows, uint8_t* g);
 void deinterleave_group_q6_k(int64_t n_in, const uint8_t* g, uint8_t* rows);
 // Q4_0, Q8_0 and Q6_K groups pair their blocks: per pair (2p, 2p + 1) both blocks' quants
@@ -204,8 +206,6 @@ void interleaved_vnni_q4_0(int64_t n, const uint8_t* w, int64_t nr, const uint8_
                            size_t x_row, const float* x_extra, int64_t nc, float* y, int64_t ldy);
 // Q8_0's (gemm_avx512.cpp: its packed GEMM's lane-order kernel reading the interleaved layout),
 // with gemm_vnni_prepare_x(kQ8_0)'s extras.
-void interleave_group_q8_0(int64_t n_in, const uint8_t* rows, uint8_t* g);
-void deinterleave_group_q8_0(int64_t n_in, const uint8_t* g, uint8_t* rows);
 void interleaved_vnni_q8_0(int64_t n, const uint8_t* w, int64_t nr, const uint8_t* x,
                            size_t x_row, const float* x_extra, int64_t nc, float* y, int64_t ldy);
 // Q6_K's kernel (gemm_interleaved_q6_k_avx512.cpp), with gemm_vnni_prepare_x(kQ6_K)'s extras.
