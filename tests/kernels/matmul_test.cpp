@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <initializer_list>
 #include <vector>
 
 #include "test_util.h"
@@ -128,6 +129,32 @@ void expect_shared_input_matches_matmul(ThreadPool& pool, MatmulScratch& scratch
   }
 }
 
+// expect_shared_input_matches_matmul for every group and token count (n_in 512), at every level
+// and 1..max_threads threads; seeds from seed0.
+void expect_shared_groups_match_matmul(const std::vector<std::vector<SharedTarget>>& groups,
+                                       const int64_t* n_outs, int max_threads,
+                                       std::initializer_list<int64_t> token_counts,
+                                       uint32_t seed0) {
+  for (Isa isa : test::kAllIsas) {
+    if (!isa_available(isa)) continue;
+    test::IsaGuard guard;
+    set_active_isa(isa);
+    for (int n_threads = 1; n_threads <= max_threads; ++n_threads) {
+      ThreadPool pool(n_threads);
+      MatmulScratch scratch, scratch1;
+      uint32_t seed = seed0;
+      for (const auto& group : groups) {
+        for (int64_t n_tokens : token_counts) {
+          expect_shared_input_matches_matmul(
+              pool, scratch, scratch1, group, n_outs, 512, n_tokens, seed,
+              "isa=" + std::to_string(static_cast<int>(isa)) + " threads=" +
+                  std::to_string(n_threads));
+        }
+      }
+    }
+  }
+}
+
 // matmul_shared_input gives each target matmul()'s bits: same-type groups (fused into one pool
 // run where they take the tile path), mixed types with one activation format (Q4_K + Q6_K, as in
 // Q4_K_M's q/k/v; fused), mixed formats (Q4_0 + Q6_K; one matmul each), odd row counts, tokens
@@ -141,23 +168,7 @@ TEST(Matmul, SharedInputMatchesMatmulPerTarget) {
       {{TensorType::kQ4_0}, {TensorType::kQ6_K}},
       {{TensorType::kF16}, {TensorType::kQ4_1}, {TensorType::kQ5_K}, {TensorType::kQ8_0}}};
   const int64_t n_outs[] = {37, 8, 61, 4};
-  for (Isa isa : test::kAllIsas) {
-    if (!isa_available(isa)) continue;
-    test::IsaGuard guard;
-    set_active_isa(isa);
-    for (int n_threads = 1; n_threads <= 3; ++n_threads) {
-      ThreadPool pool(n_threads);
-      MatmulScratch scratch, scratch1;
-      uint32_t seed = 5;
-      for (const auto& group : groups) {
-        for (int64_t n_tokens : {1, 3, 70}) {
-          expect_shared_input_matches_matmul(pool, scratch, scratch1, group, n_outs, 512,
-                                             n_tokens, seed,
-                                             "threads=" + std::to_string(n_threads));
-        }
-      }
-    }
-  }
+  expect_shared_groups_match_matmul(groups, n_outs, 3, {1, 3, 70}, 5);
 }
 
 // The weight types with the interleaved layout, and row lengths for them: odd and even block
@@ -290,24 +301,7 @@ TEST(Interleave, SharedInputOfMixedTypesMatchesMatmulPerTarget) {
        {TensorType::kQ6_K, kIlv}},
       {{TensorType::kQ4_K, kIlv}, {TensorType::kQ4_K, WeightLayout::kRows}}};
   const int64_t n_outs[] = {32, 16, 48, 16};
-  for (Isa isa : test::kAllIsas) {
-    if (!isa_available(isa)) continue;
-    test::IsaGuard guard;
-    set_active_isa(isa);
-    for (int n_threads = 1; n_threads <= 2; ++n_threads) {
-      ThreadPool pool(n_threads);
-      MatmulScratch scratch, scratch1;
-      uint32_t seed = 41;
-      for (const auto& group : groups) {
-        for (int64_t n_tokens : {1, 3, 8, 70}) {
-          expect_shared_input_matches_matmul(
-              pool, scratch, scratch1, group, n_outs, 512, n_tokens, seed,
-              "isa=" + std::to_string(static_cast<int>(isa)) + " threads=" +
-                  std::to_string(n_threads));
-        }
-      }
-    }
-  }
+  expect_shared_groups_match_matmul(groups, n_outs, 2, {1, 3, 8, 70}, 41);
 }
 
 TEST(Matmul, ScratchIsReusedWithoutGrowing) {
