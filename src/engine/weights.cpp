@@ -64,7 +64,11 @@ Result<Weight> WeightLoader::optional_matrix(const std::string& name, std::vecto
   }
   uint8_t* bytes = file_.writable_tensor_data(name);
   if (bytes == nullptr) return w;  // a file map (--mmap) or a tensor quantized at load
-  kernels::interleave_rows(w.type, n_in, w.rows(), bytes);
+  // One 2-D slice at a time: a matrix's layout counts its panels from its own first row.
+  const size_t slice_bytes = tensor_row_size(w.type, n_in) * static_cast<size_t>(n_out);
+  for (int64_t r = 0; r < w.rows(); r += n_out, bytes += slice_bytes) {
+    kernels::interleave_rows(w.type, n_in, n_out, bytes);
+  }
   as_interleaved_.insert(name);
   w.layout = kernels::WeightLayout::kInterleaved16;
   return w;

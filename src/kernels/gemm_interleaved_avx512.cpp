@@ -29,19 +29,18 @@ namespace {
 // Bytes ahead of the block being read that the kernel prefetches (8 blocks of a group).
 constexpr int64_t kPrefetch = 8 * 288;
 
-// RV groups of 16 rows x RN tokens. g: the first group (the next at g + group_bytes); x: the
-// first token's Q8_0 row (the next at x + x_row); ex: its extra floats (dx[nb], then the int32
-// terms -8 * sum(x) [nb]; the next token's at ex + 2 * nb); y: output of row 0, token 0.
+// RV groups of 16 rows x RN tokens, blocks [b0, b1) of nb, the sums starting at y's (carry) or
+// at 0. g: the first group (the next at g + group_bytes); x: the first token's Q8_0 row (the
+// next at x + x_row); ex: its extra floats (dx[nb], then the int32 terms -8 * sum(x) [nb]; the
+// next token's at ex + 2 * nb); y: output of row 0, token 0.
 template <int RV, int RN>
-void kernel(int64_t nb, const uint8_t* g, size_t group_bytes, const uint8_t* x, size_t x_row,
-            const float* ex, float* y, int64_t ldy, const __mmask16* mask) {
+void kernel(int64_t nb, int64_t b0, int64_t b1, bool carry, const uint8_t* g, size_t group_bytes,
+            const uint8_t* x, size_t x_row, const float* ex, float* y, int64_t ldy,
+            const __mmask16* mask) {
   const __m512i m4 = _mm512_set1_epi8(0x0F);
   __m512 acc[RV][RN];
-#pragma GCC unroll 4
-  for (int v = 0; v < RV; ++v)
-#pragma GCC unroll 8
-    for (int c = 0; c < RN; ++c) acc[v][c] = _mm512_setzero_ps();
-  for (int64_t b = 0; b < nb; ++b) {
+  start_sums(acc, carry, y, ldy, mask);
+  for (int64_t b = b0; b < b1; ++b) {
     const uint8_t* gq = g + ilv_quants_at(kIlvQ4_0, b);
     const uint8_t* gd = g + ilv_meta_at(kIlvQ4_0, nb, b);
     // The groups' bytes kPrefetch ahead (the hardware prefetcher alone: -7% with 8 tokens).
@@ -124,7 +123,7 @@ struct Kernels : VnniPanel {
   template <int RV, int RN>
   void call(const uint8_t* g, const uint8_t* x, const float* ex, float* y,
             const __mmask16* mask) const {
-    kernel<RV, RN>(nb, g, group_bytes, x, x_row, ex, y, ldy, mask);
+    kernel<RV, RN>(nb, b0, end(), carry, g, group_bytes, x, x_row, ex, y, ldy, mask);
   }
 };
 
@@ -188,10 +187,11 @@ void interleaved_vnni_q4_0(int64_t n, const uint8_t* w, int64_t nr, const uint8_
   // Few tokens, decode included: one group at a time, so the weights are read as one
   // sequential stream (two or four groups at a time, i.e. streams: ~35% slower from memory with
   // one thread and one token).
+  const IlvSlicing sl = ilv_slicing(TensorType::kQ4_0, n);
   if (nc <= kFewTokens) {
-    run_packed(Kernels<8, 1>{panel}, w, nr, x, x_extra, nc, y);
+    run_interleaved(Kernels<8, 1>{panel}, sl, w, nr, x, x_extra, nc, y);
   } else {
-    run_packed(Kernels<4, 2>{panel}, w, nr, x, x_extra, nc, y);
+    run_interleaved(Kernels<4, 2>{panel}, sl, w, nr, x, x_extra, nc, y);
   }
 }
 

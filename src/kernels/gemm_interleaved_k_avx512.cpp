@@ -70,12 +70,14 @@ inline __m512i q5_operand(int o, const uint8_t* p) {
   return _mm512_slli_epi16(q, 3);
 }
 
-// RV groups of 16 rows x RN tokens. g: the first group (the next at g + group_bytes); x: the
-// first token's Q8_K row (the next at x + x_row); ex: its extra floats (kExtra per super-block;
-// the next token's at ex + kExtra * nsb); y: output of row 0, token 0.
+// RV groups of 16 rows x RN tokens, super-blocks [i0, i1) of nsb, the sums starting at y's
+// (carry) or at 0. g: the first group (the next at g + group_bytes); x: the first token's Q8_K
+// row (the next at x + x_row); ex: its extra floats (kExtra per super-block; the next token's at
+// ex + kExtra * nsb); y: output of row 0, token 0.
 template <bool kQ5, int RV, int RN>
-void kernel(int64_t nsb, const uint8_t* g, size_t group_bytes, const uint8_t* x, size_t x_row,
-            const float* ex, float* y, int64_t ldy, const __mmask16* mask) {
+void kernel(int64_t nsb, int64_t i0, int64_t i1, bool carry, const uint8_t* g, size_t group_bytes,
+            const uint8_t* x, size_t x_row, const float* ex, float* y, int64_t ldy,
+            const __mmask16* mask) {
   constexpr IlvKLayout L = kQ5 ? kIlvQ5K : kIlvQ4K;
   constexpr int64_t kPrefetch = kPrefetchBlocks * L.bytes;
   // Cache lines of a super-block prefetched per sub-block (the rest, 4, after the 8).
@@ -86,11 +88,8 @@ void kernel(int64_t nsb, const uint8_t* g, size_t group_bytes, const uint8_t* x,
   const __m512i m30 = _mm512_set1_epi8(0x30);
   const int64_t exs = nsb * kExtra;
   __m512 acc[RV][RN];
-#pragma GCC unroll 4
-  for (int v = 0; v < RV; ++v)
-#pragma GCC unroll 8
-    for (int c = 0; c < RN; ++c) acc[v][c] = _mm512_setzero_ps();
-  for (int64_t i = 0; i < nsb; ++i) {
+  start_sums(acc, carry, y, ldy, mask);
+  for (int64_t i = i0; i < i1; ++i) {
     const uint8_t* gb = g + i * L.bytes;
     const uint8_t* xq[RN];
     const float* e[RN];
@@ -267,7 +266,7 @@ struct Kernels : VnniPanel {
   template <int RV, int RN>
   void call(const uint8_t* g, const uint8_t* x, const float* ex, float* y,
             const __mmask16* mask) const {
-    kernel<kQ5, RV, RN>(nb, g, group_bytes, x, x_row, ex, y, ldy, mask);
+    kernel<kQ5, RV, RN>(nb, b0, end(), carry, g, group_bytes, x, x_row, ex, y, ldy, mask);
   }
 };
 
@@ -277,10 +276,11 @@ void run(int64_t n, const uint8_t* w, int64_t nr, const uint8_t* x, size_t x_row
   const int64_t nsb = n / kQK_K;
   const size_t group_bytes = static_cast<size_t>(nsb * (kQ5 ? kIlvQ5K : kIlvQ4K).bytes);
   const VnniPanel panel{nsb, group_bytes, x_row, nsb * kExtra, ldy};
+  const IlvSlicing sl = ilv_slicing(kQ5 ? TensorType::kQ5_K : TensorType::kQ4_K, n);
   if (nc <= kFewTokens) {
-    run_packed(Kernels<kQ5, 8, 1>{panel}, w, nr, x, x_extra, nc, y);
+    run_interleaved(Kernels<kQ5, 8, 1>{panel}, sl, w, nr, x, x_extra, nc, y);
   } else {
-    run_packed(Kernels<kQ5, 4, 2>{panel}, w, nr, x, x_extra, nc, y);
+    run_interleaved(Kernels<kQ5, 4, 2>{panel}, sl, w, nr, x, x_extra, nc, y);
   }
 }
 

@@ -57,19 +57,18 @@ inline void unpack_sub_block(const uint8_t* q, __m512i (&u)[4]) {
   u[3] = _mm512_and_si512(abc, m6);
 }
 
-// RV groups of 16 rows x RN tokens. g: the first group (the next at g + group_bytes); x: the
-// first token's Q8_K row (the next at x + x_row); ex: its extra floats (kExtra per super-block;
-// the next token's at ex + kExtra * nsb); y: output of row 0, token 0. kDecode: the prefetch of
-// decode (kPrefetchL1).
+// RV groups of 16 rows x RN tokens, super-blocks [i0, i1) of nsb, the sums starting at y's
+// (carry) or at 0. g: the first group (the next at g + group_bytes); x: the first token's Q8_K
+// row (the next at x + x_row); ex: its extra floats (kExtra per super-block; the next token's at
+// ex + kExtra * nsb); y: output of row 0, token 0. kDecode: the prefetch of decode
+// (kPrefetchL1).
 template <int RV, int RN, bool kDecode>
-void kernel(int64_t nsb, const uint8_t* g, size_t group_bytes, const uint8_t* x, size_t x_row,
-            const float* ex, float* y, int64_t ldy, const __mmask16* mask) {
+void kernel(int64_t nsb, int64_t i0, int64_t i1, bool carry, const uint8_t* g, size_t group_bytes,
+            const uint8_t* x, size_t x_row, const float* ex, float* y, int64_t ldy,
+            const __mmask16* mask) {
   __m512 acc[RV][RN];
-#pragma GCC unroll 4
-  for (int v = 0; v < RV; ++v)
-#pragma GCC unroll 8
-    for (int c = 0; c < RN; ++c) acc[v][c] = _mm512_setzero_ps();
-  for (int64_t i = 0; i < nsb; ++i) {
+  start_sums(acc, carry, y, ldy, mask);
+  for (int64_t i = i0; i < i1; ++i) {
     const int64_t q_at = ilv_quants_at(kIlvQ6K, i), s_at = ilv_meta_at(kIlvQ6K, nsb, i);
     const uint8_t* xq[RN];
     const float* e[RN];
@@ -162,7 +161,7 @@ struct Kernels : VnniPanel {
   template <int RV, int RN>
   void call(const uint8_t* g, const uint8_t* x, const float* ex, float* y,
             const __mmask16* mask) const {
-    kernel<RV, RN, kDecode>(nb, g, group_bytes, x, x_row, ex, y, ldy, mask);
+    kernel<RV, RN, kDecode>(nb, b0, end(), carry, g, group_bytes, x, x_row, ex, y, ldy, mask);
   }
 };
 
@@ -176,8 +175,9 @@ void interleaved_vnni_q6_k(int64_t n, const uint8_t* w, int64_t nr, const uint8_
   // One group at a time either way (kGroups 1): decode reads the weights as one sequential
   // stream (as Q4_0's kernel). One thread, weights from memory, 1536 -> 8960: ~30 GB/s (the row
   // layout's tiles ~25).
-  if (nc == 1) return run_packed(Kernels<true>{panel}, w, nr, x, x_extra, nc, y);
-  run_packed(Kernels<false>{panel}, w, nr, x, x_extra, nc, y);
+  const IlvSlicing sl = ilv_slicing(TensorType::kQ6_K, n);
+  if (nc == 1) return run_interleaved(Kernels<true>{panel}, sl, w, nr, x, x_extra, nc, y);
+  run_interleaved(Kernels<false>{panel}, sl, w, nr, x, x_extra, nc, y);
 }
 
 }  // namespace dkb::kernels::detail

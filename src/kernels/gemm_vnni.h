@@ -31,6 +31,20 @@ inline __mmask16 group_mask(int64_t nr, int64_t grp) {
                                 : static_cast<__mmask16>((1u << left) - 1);
 }
 
+// The float accumulators of RV groups x RN tokens: y's sums (carry: a sliced layout's later
+// slice, VnniPanel below) or zero.
+template <int RV, int RN>
+inline void start_sums(__m512 (&acc)[RV][RN], bool carry, const float* y, int64_t ldy,
+                       const __mmask16* mask) {
+#pragma GCC unroll 4
+  for (int v = 0; v < RV; ++v)
+#pragma GCC unroll 8
+    for (int c = 0; c < RN; ++c) {
+      acc[v][c] = carry ? _mm512_maskz_loadu_ps(mask[v], y + c * ldy + v * kVnniGroupRows)
+                        : _mm512_setzero_ps();
+    }
+}
+
 // ---- the token and row-group loops of the AVX-512 GEMMs ---------------------------------------
 // A micro-kernel family K derives from VnniPanel (the panel's strides) and provides
 //   static constexpr int kTokens;     tokens of a full call
@@ -40,10 +54,16 @@ inline __mmask16 group_mask(int64_t nr, int64_t grp) {
 //     (group_bytes apart) and RN tokens from x / ex (x_row bytes / ex_row floats apart), masked.
 struct VnniPanel {
   int64_t nb;          // blocks per row
-  size_t group_bytes;  // one packed group of rows
+  size_t group_bytes;  // one packed group of rows (sliced layout: one piece of a slice)
   size_t x_row;        // bytes of one token's activation row
   int64_t ex_row;      // floats of one token's x_extra
   int64_t ldy;
+  // The interleaved kernels (run_interleaved): blocks [b0, b1) of each row, b1 < 0 meaning nb;
+  // carry: y holds the sums of the blocks before b0, which the kernel continues (the float
+  // order of one pass over all blocks, so the same bits).
+  int64_t b0 = 0, b1 = -1;
+  bool carry = false;
+  int64_t end() const { return b1 < 0 ? nb : b1; }
 };
 
 // k.call<RV, rem> for the tokens left after the full calls (0 < rem < RN).
@@ -88,6 +108,36 @@ void run_packed(const K& k, const uint8_t* packed, int64_t nr, const uint8_t* x,
     for (; grp < ng; ++grp) {
       const __mmask16 m[1] = {group_mask(nr, grp)};
       run_tokens<K, 1>(k, packed + grp * k.group_bytes, xc, ec, cn, yc + grp * kVnniGroupRows, m);
+    }
+  }
+}
+
+// An interleaved matrix (nr rows at w, from a panel's first row: whole panels, the last one of
+// the matrix possibly short) with kernels K: plain groups through run_packed, or the sliced
+// layout (kernels_internal.h) panel by panel, within a panel per chunk of tokens slice by slice,
+// each slice's pieces as groups of (b1 - b0) blocks whose sums carry through y.
+template <class K>
+void run_interleaved(const K& k, IlvSlicing sl, const uint8_t* w, int64_t nr, const uint8_t* x,
+                     const float* x_extra, int64_t nc, float* y) {
+  if (sl.slice_blocks == 0) return run_packed(k, w, nr, x, x_extra, nc, y);
+  const int64_t nb = k.nb, ng = nr / kVnniGroupRows;
+  const size_t bb = k.group_bytes / static_cast<size_t>(nb);  // a block of a group
+  for (int64_t g0 = 0; g0 < ng; g0 += sl.panel_groups) {
+    const int64_t p = ng - g0 < sl.panel_groups ? ng - g0 : sl.panel_groups;
+    const uint8_t* panel = w + g0 * k.group_bytes;
+    for (int64_t c0 = 0; c0 < nc; c0 += K::kChunk) {
+      const int64_t cn = nc - c0 < K::kChunk ? nc - c0 : K::kChunk;
+      for (int64_t b0 = 0; b0 < nb; b0 += sl.slice_blocks) {
+        K ks = k;
+        ks.b0 = b0;
+        ks.b1 = nb - b0 < sl.slice_blocks ? nb : b0 + sl.slice_blocks;
+        ks.carry = b0 > 0;
+        ks.group_bytes = static_cast<size_t>(ks.b1 - b0) * bb;
+        // The kernels address block b of a group at b * bb: the slice's first piece, minus that.
+        const uint8_t* base = panel + static_cast<size_t>(p * b0) * bb - b0 * bb;
+        run_packed(ks, base, p * kVnniGroupRows, x + c0 * k.x_row, x_extra + c0 * k.ex_row, cn,
+                   y + g0 * kVnniGroupRows + c0 * k.ldy);
+      }
     }
   }
 }

@@ -1,5 +1,6 @@
 // The interleaved weight layout (WeightLayout::kInterleaved16, kernels.h): rewriting a matrix's
-// rows in place, and back (Q6_K's groups: interleave_q6_k.cpp).
+// rows in place, and back (Q6_K's groups: interleave_q6_k.cpp); for long rows, each panel of
+// groups then stored slice by slice (ilv_slicing, kernels_internal.h).
 //
 // Q4_0, per group of 16 rows (16 * row bytes, the same bytes as the rows), blocks in pairs: per
 // pair of blocks (2p, 2p + 1), 576 bytes:
@@ -11,6 +12,7 @@
 // With an odd block count the last block stands alone: 256 bytes of quants, 32 of scales. Every
 // 64-byte vector of a pair starts 64-byte aligned relative to the group. Offsets:
 // ilv_quants_at / ilv_meta_at with kIlvQ4_0 (kernels_internal.h; kIlvQ8_0 for Q8_0 below).
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <type_traits>
@@ -145,21 +147,114 @@ bool interleave_pays(TensorType t, int64_t n_in, int64_t n_rows) {
   return !off && active_isa() == Isa::kAvx512 && interleave_supported(t, n_in, n_rows);
 }
 
+namespace detail {
+
+int64_t ilv_panel_groups(TensorType t, int64_t n_in) {
+  constexpr size_t kPanelBytes = 256 * 1024;
+  const size_t group_bytes = tensor_row_size(t, n_in) * kRows;
+  const auto groups = static_cast<int64_t>(kPanelBytes / group_bytes);
+  // Even: the prefill kernels take two groups at a time (an odd panel of 3 groups, n_in 8960,
+  // ran every third group alone).
+  return std::max<int64_t>(2, (groups + 1) / 2 * 2);
+}
+
+IlvSlicing ilv_slicing(TensorType t, int64_t n_in) {
+  // Q4_0 8960 -> 1536, one thread, weights from memory at ~62 GB/s: 23.2-23.6 GB/s plain,
+  // 25.8-27.3 sliced by 64 blocks (18 KiB pieces); by 32 as good, by 128 (36 KiB, more than L1)
+  // 24.4. Q8_0 is not sliced: its kernels keep the AVX2 vec_dot's lane order, whose sums are
+  // not carried as one float per row.
+  constexpr size_t kPieceBytes = 18 * 1024;
+  static const bool off = [] {
+    const char* v = std::getenv("DKB_NO_SLICE");
+    return v != nullptr && *v != '\0' && std::strcmp(v, "0") != 0;
+  }();
+  if (off || t == TensorType::kQ8_0 || !interleave_type(t)) return {};
+  const auto traits = tensor_type_traits(t);
+  const int64_t nb = n_in / traits->block_size;
+  const size_t block = traits->type_size * kRows;  // a block of a group
+  // Even: Q4_0's and Q6_K's groups pair their blocks.
+  const int64_t slice = std::max<int64_t>(2, static_cast<int64_t>(kPieceBytes / block) / 2 * 2);
+  if (nb <= 2 * slice) return {};
+  return {slice, ilv_panel_groups(t, n_in)};
+}
+
 namespace {
 
-// Each group of 16 rows through a copy of itself: to (interleave) or from the layout.
+// The byte ranges of one panel of p groups of nb blocks (bb bytes per block of a group):
+// fn(offset in the plain groups, offset sliced, bytes) for every piece.
+template <class Fn>
+void for_each_piece(IlvSlicing sl, int64_t p, int64_t nb, size_t bb, const Fn& fn) {
+  const int64_t s = sl.slice_blocks;
+  for (int64_t g = 0; g < p; ++g) {
+    for (int64_t b0 = 0; b0 < nb; b0 += s) {
+      const int64_t len = std::min(s, nb - b0);
+      fn(static_cast<size_t>(g * nb + b0) * bb, static_cast<size_t>(p * b0 + g * len) * bb,
+         static_cast<size_t>(len) * bb);
+    }
+  }
+}
+
+}  // namespace
+
+void ilv_group_bytes(TensorType t, int64_t n_in, int64_t n_rows, const uint8_t* w, int64_t grp,
+                     uint8_t* out) {
+  const size_t group_bytes = tensor_row_size(t, n_in) * kRows;
+  const IlvSlicing sl = ilv_slicing(t, n_in);
+  if (sl.slice_blocks == 0) {
+    std::memcpy(out, w + grp * group_bytes, group_bytes);
+    return;
+  }
+  const int64_t nb = n_in / tensor_type_traits(t)->block_size;
+  const int64_t first = grp / sl.panel_groups * sl.panel_groups;
+  const int64_t p = std::min(sl.panel_groups, n_rows / kRows - first), g = grp - first;
+  const uint8_t* panel = w + first * group_bytes;
+  for_each_piece(sl, p, nb, group_bytes / nb, [&](size_t plain, size_t sliced, size_t n) {
+    if (plain / group_bytes == static_cast<size_t>(g)) {
+      std::memcpy(out + plain - g * group_bytes, panel + sliced, n);
+    }
+  });
+}
+
+}  // namespace detail
+
+namespace {
+
+// Each group of 16 rows through a copy of itself: to (interleave) or from the layout; long rows'
+// panels through a copy of the panel: to slice-major (after the groups) or back (before).
 void rewrite_groups(TensorType t, int64_t n_in, int64_t n_rows, void* data, bool interleave) {
   DKB_CHECK(interleave_supported(t, n_in, n_rows));
   const size_t group = tensor_row_size(t, n_in) * detail::kInterleaveRows;
-  std::vector<uint8_t> tmp(group);
-  auto* p = static_cast<uint8_t*>(data);
-  for (int64_t r = 0; r < n_rows; r += detail::kInterleaveRows, p += group) {
-    std::memcpy(tmp.data(), p, group);
-    if (interleave) {
-      detail::interleave_group(t, n_in, tmp.data(), p);
-    } else {
-      detail::deinterleave_group(t, n_in, tmp.data(), p);
+  const detail::IlvSlicing sl = detail::ilv_slicing(t, n_in);
+  const int64_t ng = n_rows / detail::kInterleaveRows;
+  const int64_t nb = n_in / tensor_type_traits(t)->block_size;
+  const int64_t panel = sl.slice_blocks > 0 ? sl.panel_groups : 1;
+  std::vector<uint8_t> tmp(group * static_cast<size_t>(panel));
+  auto* data8 = static_cast<uint8_t*>(data);
+  for (int64_t g0 = 0; g0 < ng; g0 += panel) {
+    const int64_t p = std::min(panel, ng - g0);
+    uint8_t* pp = data8 + g0 * group;
+    auto slice = [&](bool to_sliced) {
+      if (sl.slice_blocks == 0) return;
+      std::memcpy(tmp.data(), pp, group * p);
+      detail::for_each_piece(sl, p, nb, group / nb, [&](size_t plain, size_t sliced, size_t n) {
+        if (to_sliced) {
+          std::memcpy(pp + sliced, tmp.data() + plain, n);
+        } else {
+          std::memcpy(pp + plain, tmp.data() + sliced, n);
+        }
+      });
+    };
+    if (!interleave) slice(false);
+    for (int64_t g = 0; g < p; ++g) {
+      uint8_t* gp = pp + g * group;
+      std::memcpy(tmp.data(), gp, group);
+      if (interleave) {
+        detail::interleave_group(t, n_in, tmp.data(), gp);
+      } else {
+        detail::deinterleave_group(t, n_in, tmp.data(), gp);
+      }
     }
+    if (interleave) slice(true);
   }
 }
 

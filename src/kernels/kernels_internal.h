@@ -193,6 +193,27 @@ struct IlvKLayout {
 constexpr IlvKLayout kIlvQ4K{2048, 2080, 2112, 2304};
 constexpr IlvKLayout kIlvQ5K{2560, 2592, 2624, 2816};
 
+// Panels and slices. The kernels walk an interleaved matrix in panels of ilv_panel_groups groups
+// (an even number, about 256 KiB: the unit a prefill keeps in L2 over its tokens). For long rows
+// (ilv_slicing: Q4_0 over 128 blocks) each panel of p groups is stored slice-major: its groups'
+// blocks [0, S) one group after another, then blocks [S, 2S), ... (S = slice_blocks; the last
+// slice may be shorter) -- a permutation of the plain groups' byte ranges, since a group holds
+// its blocks' bytes in block order (pairs included, S even). The decode kernel then streams one
+// sequence that meets only S blocks of activations at a time (they stay in L1; over a whole row
+// they were evicted by the 80 KiB a group of 8960-wide rows streams in between). Panels count
+// from the matrix's first row; the last one may have fewer groups. piece(g, s), group g's slice
+// s in a panel of p groups, sits at byte (p * s * S + g * len(s)) * block_bytes of the panel.
+int64_t ilv_panel_groups(TensorType t, int64_t n_in);
+struct IlvSlicing {
+  int64_t slice_blocks = 0;  // 0: plain groups
+  int64_t panel_groups = 0;
+};
+IlvSlicing ilv_slicing(TensorType t, int64_t n_in);
+// Group grp of an interleaved matrix of n_rows rows at w, in the plain group layout, into out
+// (16 rows' bytes): gathered from its panel's slices when sliced.
+void ilv_group_bytes(TensorType t, int64_t n_in, int64_t n_rows, const uint8_t* w, int64_t grp,
+                     uint8_t* out);
+
 // AVX-512 level (gemm_interleaved_avx512.cpp; call only when it is active): the activations'
 // extra floats per token (x in vec_dot_type(t)), and y[c * ldy + r] for the nr rows (a multiple
 // of 16) of interleaved w and nc tokens, bit for bit the level's vec_dot of row r (its block

@@ -68,9 +68,12 @@ constexpr int64_t kIlvRows = detail::kInterleaveRows;
 
 // Rows [o0, o1) (whole groups) and all tokens of an interleaved job at a level without its
 // kernel: each group de-interleaved into buf (16 rows), then the level's vec_dot per row.
+// buf: room for two groups.
 void deinterleaved_rows(const MatmulJob& job, int64_t o0, int64_t o1, uint8_t* buf) {
+  uint8_t* group = buf + job.w_row * kIlvRows;
   for (int64_t o = o0; o < o1; o += kIlvRows) {
-    detail::deinterleave_group(job.wtype, job.n_in, job.w + o * job.w_row, buf);
+    detail::ilv_group_bytes(job.wtype, job.n_in, job.n_out, job.w, o / kIlvRows, group);
+    detail::deinterleave_group(job.wtype, job.n_in, group, buf);
     for (int64_t t = 0; t < job.n_tokens; ++t) {
       const uint8_t* xr = job.xq + t * job.x_row;
       for (int64_t r = 0; r < kIlvRows; ++r) {
@@ -184,14 +187,11 @@ void tile_groups(const MatmulJob* jobs, size_t n, int64_t g0, int64_t g1) {
   }
 }
 
-// Rows [o0, o1) (whole groups of 16) of an interleaved job with the AVX-512 kernel, all tokens,
-// in panels of groups that stay in L2 while the kernel goes over the tokens in chunks.
+// Rows [o0, o1) (whole groups of 16; whole panels when the layout is sliced) of an interleaved
+// job with the AVX-512 kernel, all tokens, in panels of groups that stay in L2 while the kernel
+// goes over the tokens in chunks.
 void ilv_rows(const MatmulJob& job, int64_t o0, int64_t o1) {
-  const size_t group_bytes = job.w_row * kIlvRows;
-  // An even number of groups: the kernels take two at a time (an odd panel of 3 groups, n_in
-  // 8960, ran every third group alone).
-  const int64_t groups = static_cast<int64_t>(kPanelBytes / group_bytes);
-  const int64_t step = kIlvRows * std::max<int64_t>(2, (groups + 1) / 2 * 2);
+  const int64_t step = kIlvRows * detail::ilv_panel_groups(job.wtype, job.n_in);
   for (int64_t o = o0; o < o1; o += step) {
     const int64_t oe = std::min(o1, o + step);
     detail::interleaved_vnni(job.wtype, job.n_in, job.w + o * job.w_row, oe - o, job.xq,
@@ -282,7 +282,13 @@ void run_tile_jobs(ThreadPool& pool, const MatmulJob* jobs, size_t n) {
   for (size_t i = 0; i < n; ++i) groups += jobs[i].n_out / kIlvRows;
   const size_t group_bytes = jobs[0].w_row * kIlvRows;
   const int64_t panel = std::max<int64_t>(2, static_cast<int64_t>(kPanelBytes / group_bytes));
-  const int64_t chunk = std::clamp<int64_t>(groups / (4 * threads), 1, panel);
+  int64_t chunk = std::clamp<int64_t>(groups / (4 * threads), 1, panel);
+  // A sliced layout (one job: matmul_shared_input does not fuse them) in whole panels.
+  const detail::IlvSlicing sl = detail::ilv_slicing(jobs[0].wtype, jobs[0].n_in);
+  if (sl.slice_blocks > 0) {
+    DKB_CHECK(n == 1);
+    chunk = sl.panel_groups;
+  }
   run_chunked(pool, (groups + chunk - 1) / chunk, [=](int, int64_t c) {
     ilv_groups(jobs, n, c * chunk, std::min(groups, (c + 1) * chunk));
   });
@@ -479,7 +485,7 @@ void matmul(ThreadPool& pool, MatmulScratch& scratch, TensorType wtype, const vo
   if (run_tiled(pool, scratch, job)) return;
   const int nth = pool.n_threads();
   if (layout == WeightLayout::kInterleaved16) {
-    job.panel_bytes = job.w_row * kIlvRows;
+    job.panel_bytes = 2 * job.w_row * kIlvRows;
     const size_t need = job.panel_bytes * static_cast<size_t>(nth);
     if (scratch.panels.size() < need) scratch.panels.resize(need);
     job.panels = scratch.panels.data();
@@ -512,7 +518,9 @@ void matmul_shared_input(ThreadPool& pool, MatmulScratch& scratch,
     // path; or all on the interleaved kernels (weight types with other extras get their own,
     // below: Q4_K_M's q, k (Q4_K) and v (Q6_K)).
     const bool ilv = jobs[i].ilv && jobs[0].ilv;
-    fuse = (jobs[i].tile != GemmKind::kNone || jobs[i].ilv) && t.n_out > 0 &&
+    // (A sliced layout's chunks are its panels, counted from its first row.)
+    const bool sliced = jobs[i].ilv && detail::ilv_slicing(t.wtype, n_in).slice_blocks > 0;
+    fuse = (jobs[i].tile != GemmKind::kNone || jobs[i].ilv) && t.n_out > 0 && !sliced &&
            jobs[i].ilv == jobs[0].ilv && jobs[i].xtype == jobs[0].xtype &&
            jobs[i].vnni == jobs[0].vnni &&
            (ilv || (jobs[i].x_extra_n == jobs[0].x_extra_n &&

@@ -262,28 +262,83 @@ TEST(Interleave, MatmulMatchesRowLayoutAtEveryLevel) {
   }
 }
 
-// One token over long Q4_0 rows (130 and 197 blocks: an odd last block, whose scales sit
-// alone after it): the row layout's bits, one and two threads.
-TEST(Interleave, Q4_0DecodeOverLongRowsMatchesRowLayout) {
-  if (!isa_available(Isa::kAvx512)) GTEST_SKIP() << "CPU has no AVX-512 VNNI";
-  test::IsaGuard guard;
-  set_active_isa(Isa::kAvx512);
-  const TensorType t = TensorType::kQ4_0;
+// Long rows (more than two slices of ~18 KiB per group: each panel of groups is stored slice by
+// slice, kernels_internal.h; Q8_0 is not sliced): the layout round-trips, and matmul gives the row
+// layout's bits at every level (the AVX-512 kernels walking the slices with their sums carried
+// through y; the others gathering each group), for decode, a batch, both kernels' token chunks
+// and tails, 1-3 threads (AVX-512; other levels 2 threads, 1 and 25 tokens), one short panel (3 groups) and whole panels plus a short one (14
+// groups), and beside another target in matmul_shared_input. Odd block counts (Q4_0 197, the
+// K-quants 35 = 8960 and 9 .. 17), whose last paired block stands alone.
+std::vector<int64_t> long_lengths(TensorType t) {
+  switch (t) {
+    case TensorType::kQ4_0:
+      return {32 * 130, 32 * 197};
+    case TensorType::kQ8_0:
+      return {32 * 197};
+    case TensorType::kQ4_K:
+      return {256 * 17, 8960};
+    case TensorType::kQ5_K:
+      return {256 * 13, 8960};
+    default:
+      return {256 * 9, 8960};
+  }
+}
+
+TEST(Interleave, LongRowsMatchRowLayoutAtEveryLevel) {
   uint32_t seed = 900;
-  for (int64_t n_in : {32 * 130, 32 * 197}) {
-    const int64_t n_out = 48;
-    const auto w = random_matrix(t, n_in, n_out, seed++);
-    auto wi = w;
-    interleave_rows(t, n_in, n_out, wi.data());
-    const auto x = random_floats(static_cast<size_t>(n_in), seed++);
-    for (int n_threads = 1; n_threads <= 2; ++n_threads) {
-      ThreadPool pool(n_threads);
-      MatmulScratch scratch, scratch1;
-      std::vector<float> ref(static_cast<size_t>(n_out), NAN), y = ref;
-      matmul(pool, scratch, t, w.data(), n_in, n_out, x.data(), 1, ref.data());
-      matmul(pool, scratch1, t, wi.data(), n_in, n_out, x.data(), 1, y.data(),
-             WeightLayout::kInterleaved16);
-      EXPECT_EQ(y, ref) << "n_in=" << n_in << " threads=" << n_threads;
+  for (TensorType t : interleaved_types()) {
+    for (int64_t n_in : long_lengths(t)) {
+      for (int64_t n_out : {48, 224}) {
+        const std::string shape = std::string(tensor_type_name(t)) + " n_in=" +
+                                  std::to_string(n_in) + " n_out=" + std::to_string(n_out);
+        const auto w = random_matrix(t, n_in, n_out, seed++);
+        auto wi = w;
+        interleave_rows(t, n_in, n_out, wi.data());
+        auto back = wi;
+        deinterleave_rows(t, n_in, n_out, back.data());
+        ASSERT_EQ(back, w) << shape;
+        // Sliced: 16 rows alone (a panel of one group: slice-major is the plain group) are not
+        // the first 16 rows' bytes of the whole matrix (group 0's slices among the others').
+        const size_t group = tensor_row_size(t, n_in) * 16;
+        std::vector<uint8_t> plain(w.begin(), w.begin() + group);
+        interleave_rows(t, n_in, 16, plain.data());
+        EXPECT_EQ(plain == std::vector<uint8_t>(wi.begin(), wi.begin() + group),
+                  t == TensorType::kQ8_0)
+            << shape;
+        const auto w2 = random_matrix(t, n_in, 32, seed++);
+        for (Isa isa : test::kAllIsas) {
+          if (!isa_available(isa)) continue;
+          test::IsaGuard guard;
+          set_active_isa(isa);
+          // Other levels share one gathering path: fewer cases (qemu runs them for aarch64).
+          const bool kernel = isa == Isa::kAvx512;
+          for (int n_threads = kernel ? 1 : 2; n_threads <= (kernel ? 3 : 2); ++n_threads) {
+            ThreadPool pool(n_threads);
+            MatmulScratch scratch, scratch1;
+            for (int64_t n_tokens : kernel ? std::vector<int64_t>{1, 8, 25, 30}
+                                           : std::vector<int64_t>{1, 25}) {
+              const auto x = random_floats(static_cast<size_t>(n_in * n_tokens), seed++);
+              std::vector<float> ref(static_cast<size_t>(n_out * n_tokens), NAN), y = ref;
+              matmul(pool, scratch, t, w.data(), n_in, n_out, x.data(), n_tokens, ref.data());
+              matmul(pool, scratch1, t, wi.data(), n_in, n_out, x.data(), n_tokens, y.data(),
+                     WeightLayout::kInterleaved16);
+              const std::string what = shape + " isa=" + std::to_string(static_cast<int>(isa)) +
+                                       " threads=" + std::to_string(n_threads) +
+                                       " tokens=" + std::to_string(n_tokens);
+              EXPECT_EQ(y, ref) << what;
+              std::vector<float> ref2(static_cast<size_t>(32 * n_tokens), NAN);
+              matmul(pool, scratch, t, w2.data(), n_in, 32, x.data(), n_tokens, ref2.data());
+              std::vector<float> ya(y.size(), NAN), yb(ref2.size(), NAN);
+              const MatmulTarget targets[] = {
+                  {t, wi.data(), n_out, ya.data(), WeightLayout::kInterleaved16},
+                  {t, w2.data(), 32, yb.data(), WeightLayout::kRows}};
+              matmul_shared_input(pool, scratch1, targets, n_in, x.data(), n_tokens);
+              EXPECT_EQ(ya, ref) << what << " shared";
+              EXPECT_EQ(yb, ref2) << what << " shared, second target";
+            }
+          }
+        }
+      }
     }
   }
 }

@@ -71,7 +71,12 @@ TEST_P(LoadTimeQuant, SameLogitsAsQuantizedFile) {
                           kernels::interleave_pays(t.type, t.ne[0], t.ne[1]);
       auto rows_of = [&](const gguf::TensorInfo& x, bool reordered_here) {
         std::vector<uint8_t> v(x.data, x.data + x.n_bytes);
-        if (reordered_here) kernels::deinterleave_rows(x.type, x.ne[0], x.n_rows(), v.data());
+        if (!reordered_here) return v;
+        // One 2-D slice at a time, as the loader rewrites them.
+        const size_t slice = tensor_row_size(x.type, x.ne[0]) * static_cast<size_t>(x.ne[1]);
+        for (size_t o = 0; o < x.n_bytes; o += slice) {
+          kernels::deinterleave_rows(x.type, x.ne[0], x.ne[1], v.data() + o);
+        }
         return v;
       };
       const std::vector<uint8_t> rows(t.data, t.data + t.n_bytes);

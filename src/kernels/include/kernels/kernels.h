@@ -98,16 +98,19 @@ float vec_dot_with(Isa isa, TensorType t, int64_t n, const void* w_row, const vo
 // and interleave_q6_k.cpp, interleave_k.cpp have the byte layouts): the same bytes in another
 // order, so a loader rewrites a matrix in place. The AVX-512 level multiplies it with one kernel
 // for every token count (no packing pass, no horizontal sums); other levels de-interleave 16 rows
-// at a time (correct, slower).
+// at a time (correct, slower). Long rows (over ~36 KiB per group, not Q8_0) store each panel of
+// groups slice by slice, so that decode meets a few KiB of activations at a time
+// (kernels_internal.h); DKB_NO_SLICE=1 in the environment keeps the plain groups (to measure).
 enum class WeightLayout : uint8_t { kRows, kInterleaved16 };
 // Whether the layout exists for a matrix of n_rows rows of n_in elements of type t (Q4_0, Q8_0,
 // Q4_K, Q5_K, Q6_K; n_rows a multiple of 16), and whether a loader should use it: at the AVX-512
 // level, unless the environment sets DKB_NO_INTERLEAVE=1 (to measure the row layout).
 bool interleave_supported(TensorType t, int64_t n_in, int64_t n_rows);
 bool interleave_pays(TensorType t, int64_t n_in, int64_t n_rows);
-// In place: rows -> kInterleaved16, and back (requires interleave_supported). A 3-D tensor of
-// experts is n_rows = experts * rows per expert; an expert's slice of a multiple of 16 rows stays
-// a whole number of groups.
+// In place: rows -> kInterleaved16, and back (requires interleave_supported). The layout of a
+// matrix depends on its n_rows (long rows are stored in panels of groups counted from its first
+// row), so a 3-D tensor of experts is rewritten one expert's matrix at a time, and matmul reads
+// each with the n_out it was rewritten with.
 void interleave_rows(TensorType t, int64_t n_in, int64_t n_rows, void* data);
 void deinterleave_rows(TensorType t, int64_t n_in, int64_t n_rows, void* data);
 
