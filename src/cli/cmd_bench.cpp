@@ -32,9 +32,9 @@ double seconds_since(Clock::time_point t0) {
 // Streaming read bandwidth (GB/s) over the bytes decode streams: the model's weight tensors
 // (larger than the caches, on the pages the model got: huge pages by default), split evenly
 // over the threads and read the way decode reads them (kernels::stream_sum: the active level's
-// widest loads and a prefetch); the best of 5 passes. (A 1 GiB buffer allocated after the load
+// widest loads and a prefetch); the best of `passes`. (A 1 GiB buffer allocated after the load
 // did not always get huge pages and read ~20% slower than decode itself streamed.)
-double measure_read_bandwidth(ThreadPool& pool, const gguf::File& f) {
+double measure_read_bandwidth(ThreadPool& pool, const gguf::File& f, int passes = 5) {
   std::vector<std::pair<const uint8_t*, size_t>> spans;
   size_t total = 0;
   for (const auto& t : f.tensors()) {
@@ -44,7 +44,7 @@ double measure_read_bandwidth(ThreadPool& pool, const gguf::File& f) {
   if (total == 0) return 0.0;
   std::vector<uint64_t> sums(pool.n_threads());
   double best = 0;
-  for (int rep = 0; rep < 5; ++rep) {
+  for (int rep = 0; rep < passes; ++rep) {
     auto t0 = Clock::now();
     pool.run([&](int ith, int nth) {
       // Thread ith reads bytes [b, e) of the tensors laid end to end.
@@ -173,9 +173,17 @@ Runner add_bench(CLI::App& app) {
                          {"samples_ts", st.samples}});
       return results.back();
     };
+    // Decode's share of the bandwidth per repetition, against the higher of the probes just
+    // before and just after it (2 passes each): the VM's bandwidth changes state within
+    // seconds, so one probe for the whole run could meet another state than a repetition did.
+    std::vector<double> decode_share, decode_probes;
+    double bw_seen = 0;
     auto run_test = [&](const std::string& name, int n_p, int n_g) -> Status {
       std::vector<double> ts;
+      const bool probe = n_p == 0 && !o->no_bandwidth;
+      std::vector<double> probes;  // before each repetition, and after the last
       for (int rep = -1; rep < o->reps; ++rep) {  // rep -1: warm-up
+        if (probe && rep >= 0) probes.push_back(measure_read_bandwidth(pool, f, 2));
         ctx.reset();
         auto toks = random_tokens(std::max(n_p, 1));
         auto t0 = Clock::now();
@@ -189,6 +197,15 @@ Runner add_bench(CLI::App& app) {
         }
         double dt = seconds_since(t0);
         if (rep >= 0) ts.push_back((n_p > 0 ? n_p : n_g) / dt);
+      }
+      if (probe) {
+        probes.push_back(measure_read_bandwidth(pool, f, 2));
+        for (size_t k = 0; k < ts.size(); ++k) {
+          decode_share.push_back(bytes_per_token * ts[k] /
+                                 (std::max(probes[k], probes[k + 1]) * 1e9));
+        }
+        bw_seen = std::max(bw_seen, *std::max_element(probes.begin(), probes.end()));
+        decode_probes = probes;
       }
       add_row(name, n_p, n_g, stats(ts));
       return Status::ok();
@@ -238,15 +255,18 @@ Runner add_bench(CLI::App& app) {
     rusage ru{};
     getrusage(RUSAGE_SELF, &ru);
     const double peak_rss = static_cast<double>(ru.ru_maxrss) * 1024.0;
-    const double bw =
-        o->no_bandwidth ? 0.0 : std::max(bw_before, measure_read_bandwidth(pool, f));
+    const double bw = o->no_bandwidth ? 0.0
+                                      : std::max({bw_before, bw_seen, measure_read_bandwidth(pool, f)});
+    const Stat share = stats(decode_share);
     for (auto& r : results) {
       r["peak_rss_bytes"] = peak_rss;
       if (bw > 0) {
         r["mem_read_gbs"] = bw;
         if (r["n_gen"].get<int>() > 0 && !r.contains("n_parallel")) {
           r["bytes_per_token"] = bytes_per_token;
-          r["bandwidth_efficiency"] = bytes_per_token * r["avg_ts"].get<double>() / (bw * 1e9);
+          r["bandwidth_efficiency"] = share.mean;
+          r["bandwidth_efficiency_samples"] = share.samples;
+          r["mem_read_gbs_probes"] = decode_probes;  // before each repetition, after the last
         }
       }
     }
@@ -267,9 +287,12 @@ Runner add_bench(CLI::App& app) {
       std::printf("; read bandwidth %.1f GB/s", bw);
       for (const auto& r : results) {
         if (r.contains("bandwidth_efficiency")) {
-          std::printf("; decode reads %.1f MB/token = %.1f GB/s = %.0f%% of bandwidth",
+          std::printf("; decode reads %.1f MB/token = %.1f GB/s = %.0f%% of bandwidth (per "
+                      "repetition, against the probes beside it:",
                       bytes_per_token / 1e6, bytes_per_token * r["avg_ts"].get<double>() / 1e9,
                       100.0 * r["bandwidth_efficiency"].get<double>());
+          for (double x : r["bandwidth_efficiency_samples"]) std::printf(" %.0f%%", 100.0 * x);
+          std::printf(")");
         }
       }
     }

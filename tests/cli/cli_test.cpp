@@ -1,9 +1,11 @@
 // End-to-end: the real deepkb binary, as a user runs it.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -132,6 +134,34 @@ TEST(Cli, BenchReportsParallelDecodeAndRejectsBadFlags) {
   EXPECT_NE(run("bench -m " + m + " -o xml").status, 0);
   EXPECT_NE(run("bench -m " + m + " -r 0").status, 0);
   EXPECT_NE(run("bench --synthetic no-such-model --out /tmp/x.gguf").status, 0);
+}
+
+// Decode's share of the bandwidth, per repetition against the probes just before and after it
+// (the VM's bandwidth changes within seconds), and their mean.
+TEST(Cli, BenchReportsDecodeShareOfBandwidthPerRepetition) {
+  DKB_REQUIRE_FIXTURE("models/stories260K.gguf");
+  const std::string m = q(dkb::test::fixture_path("models/stories260K.gguf"));
+  Output o = run("bench -m " + m + " -p 0 -n 4 -r 3 -t 1 -o json");
+  ASSERT_EQ(o.status, 0) << o.out;
+  auto j = nlohmann::json::parse(o.out);
+  ASSERT_EQ(j.size(), 1u);
+  const auto& r = j[0];
+  const auto ts = r["samples_ts"].get<std::vector<double>>();
+  const auto probes = r["mem_read_gbs_probes"].get<std::vector<double>>();
+  const auto share = r["bandwidth_efficiency_samples"].get<std::vector<double>>();
+  ASSERT_EQ(ts.size(), 3u);
+  ASSERT_EQ(probes.size(), 4u);
+  ASSERT_EQ(share.size(), 3u);
+  double mean = 0;
+  for (size_t k = 0; k < 3; ++k) {
+    EXPECT_GT(probes[k], 0.0);
+    EXPECT_LE(probes[k], r["mem_read_gbs"].get<double>());
+    const double expect =
+        r["bytes_per_token"].get<double>() * ts[k] / (std::max(probes[k], probes[k + 1]) * 1e9);
+    EXPECT_NEAR(share[k], expect, 1e-9 * expect) << k;
+    mean += share[k] / 3;
+  }
+  EXPECT_NEAR(r["bandwidth_efficiency"].get<double>(), mean, 1e-9 * mean);
 }
 
 TEST(Cli, ServeRejectsANegativeKvCacheSize) {
