@@ -22,7 +22,7 @@ stamp() { echo "$(date +%H:%M:%S) load $(cut -d' ' -f1 /proc/loadavg)"; }
 rates() {
   python3 -c 'import json,sys; s=sys.stdin.read(); s=s[s.index("["):s.rindex("]")+1]
 for e in json.loads(s):
-    x = " eff %.0f%% bw %.1f" % (100*e["bandwidth_efficiency"], e["mem_read_gbs"]) if "bandwidth_efficiency" in e else ""
+    x = " eff %.0f%% (%s) bw %.1f" % (100*e["bandwidth_efficiency"], " ".join("%.0f" % (100*v) for v in e.get("bandwidth_efficiency_samples", [])), e["mem_read_gbs"]) if "bandwidth_efficiency" in e else ""
     print("%.2f ± %.2f%s" % (e["avg_ts"], e["stddev_ts"], x))'
 }
 for ((r = 0; r < ROUNDS; r++)); do
