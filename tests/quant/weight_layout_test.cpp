@@ -92,5 +92,58 @@ TEST(WeightLayout, MatrixIsReorderedOnceInTheCopyOnly) {
   EXPECT_FALSE(*absent);
 }
 
+// A 3-D tensor of experts with long rows (130 Q4_0 blocks: stored slice by slice in panels of
+// groups, counted from a matrix's first row) is rewritten one expert's matrix at a time, so that
+// matmul over one expert's slice (its n_out rows) gives the row layout's results.
+TEST(WeightLayout, ExpertsAreReorderedOneMatrixAtATime) {
+  constexpr int64_t kLongIn = 32 * 130, kRowsPerExpert = 48, kExperts = 3;
+  if (!kernels::interleave_pays(TensorType::kQ4_0, kLongIn, kRowsPerExpert)) {
+    GTEST_SKIP() << "the kernels take the row layout here (not the AVX-512 level)";
+  }
+  TempDir dir;
+  const size_t row = tensor_row_size(TensorType::kQ4_0, kLongIn);
+  const size_t expert = row * kRowsPerExpert;
+  std::vector<uint8_t> q(expert * kExperts);
+  std::vector<float> f(static_cast<size_t>(kLongIn));
+  for (int64_t r = 0; r < kRowsPerExpert * kExperts; ++r) {
+    for (int64_t i = 0; i < kLongIn; ++i) f[i] = static_cast<float>((r * 5 + i * 11) % 19) - 9;
+    kernels::quantize_row(TensorType::kQ4_0, f.data(), q.data() + r * row, kLongIn);
+  }
+  gguf::Writer w;
+  ASSERT_TRUE(
+      w.add_tensor("e", TensorType::kQ4_0, {kLongIn, kRowsPerExpert, kExperts}, q.data(), q.size())
+          .is_ok());
+  const std::string path = dir.file("e.gguf");
+  ASSERT_TRUE(w.write(path).is_ok());
+  auto copied = gguf::File::open(path, Limits::defaults(), MappedFile::Backing::kHugePageCopy);
+  ASSERT_TRUE(copied.is_ok());
+  engine::WeightLoader lc(*copied);
+  auto e = lc.matrix("e", {kLongIn, kRowsPerExpert, kExperts});
+  ASSERT_TRUE(e.is_ok()) << e.status().to_string();
+  ASSERT_EQ(e->layout, kernels::WeightLayout::kInterleaved16);
+  auto per_expert = q, whole = q;
+  for (int64_t x = 0; x < kExperts; ++x) {
+    kernels::interleave_rows(TensorType::kQ4_0, kLongIn, kRowsPerExpert,
+                             per_expert.data() + x * expert);
+  }
+  kernels::interleave_rows(TensorType::kQ4_0, kLongIn, kRowsPerExpert * kExperts, whole.data());
+  EXPECT_EQ(bytes_of(*e), per_expert);
+  EXPECT_NE(per_expert, whole);  // (the panels differ: the test would notice the whole tensor)
+
+  ThreadPool pool(2);
+  kernels::MatmulScratch scratch;
+  std::vector<float> x(static_cast<size_t>(kLongIn));
+  for (int64_t i = 0; i < kLongIn; ++i) x[i] = static_cast<float>(i % 7) - 3.5f;
+  const auto* data = static_cast<const uint8_t*>(e->data);
+  for (int64_t k = 0; k < kExperts; ++k) {
+    std::vector<float> ref(kRowsPerExpert), y(kRowsPerExpert);
+    kernels::matmul(pool, scratch, TensorType::kQ4_0, q.data() + k * expert, kLongIn,
+                    kRowsPerExpert, x.data(), 1, ref.data());
+    kernels::matmul(pool, scratch, TensorType::kQ4_0, data + k * expert, kLongIn, kRowsPerExpert,
+                    x.data(), 1, y.data(), e->layout);
+    EXPECT_EQ(y, ref) << "expert " << k;
+  }
+}
+
 }  // namespace
 }  // namespace dkb
