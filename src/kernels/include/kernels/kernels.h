@@ -98,9 +98,10 @@ float vec_dot_with(Isa isa, TensorType t, int64_t n, const void* w_row, const vo
 // and interleave_q6_k.cpp, interleave_k.cpp have the byte layouts): the same bytes in another
 // order, so a loader rewrites a matrix in place. The AVX-512 level multiplies it with one kernel
 // for every token count (no packing pass, no horizontal sums); other levels de-interleave 16 rows
-// at a time (correct, slower). Long rows (over ~36 KiB per group, not Q8_0) store each panel of
-// groups slice by slice, so that decode meets a few KiB of activations at a time
-// (kernels_internal.h); DKB_NO_SLICE=1 in the environment keeps the plain groups (to measure).
+// at a time (correct, slower). Long rows (a group over two slices of 13-18 KiB by type, e.g.
+// Q4_0 over 128 blocks; not Q8_0) store each panel of groups slice by slice, so that decode
+// meets a few KiB of activations at a time (kernels_internal.h); DKB_NO_SLICE=1 in the
+// environment keeps the plain groups (to measure).
 enum class WeightLayout : uint8_t { kRows, kInterleaved16 };
 // Whether the layout exists for a matrix of n_rows rows of n_in elements of type t (Q4_0, Q8_0,
 // Q4_K, Q5_K, Q6_K; n_rows a multiple of 16), and whether a loader should use it: at the AVX-512
