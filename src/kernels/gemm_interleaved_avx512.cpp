@@ -6,8 +6,9 @@
 // high ones (16+4i..16+4i+3) become two vpdpbusd operands, so a block's integer dot product ends
 // whole in one int32 lane per row, started at the token's term -8 * sum(x) of that block.
 // Float order: the level's block order (kernels_internal.h, vec_dot_q4_0_blocks): per block
-// acc += float(sumi) * (dw * dx), acc starting at 0 — the same operations as the row layout's
-// tiles and GEMM, so the two layouts give the same bits.
+// acc += float(sumi) * (dw * dx), acc starting at 0 (a sliced layout's later slice: at the sums
+// y carries, the same chain) — the same operations as the row layout's tiles and GEMM, so the
+// two layouts give the same bits.
 //
 // The per-type dispatch below also serves Q6_K, whose kernel is gemm_interleaved_q6_k_avx512.cpp.
 //

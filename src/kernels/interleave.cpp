@@ -196,23 +196,21 @@ void for_each_piece(IlvSlicing sl, int64_t p, int64_t nb, size_t bb, const Fn& f
 
 }  // namespace
 
-void ilv_group_bytes(TensorType t, int64_t n_in, int64_t n_rows, const uint8_t* w, int64_t grp,
-                     uint8_t* out) {
+const uint8_t* ilv_group(TensorType t, int64_t n_in, int64_t n_rows, const uint8_t* w, int64_t grp,
+                         uint8_t* scratch) {
   const size_t group_bytes = tensor_row_size(t, n_in) * kRows;
   const IlvSlicing sl = ilv_slicing(t, n_in);
-  if (sl.slice_blocks == 0) {
-    std::memcpy(out, w + grp * group_bytes, group_bytes);
-    return;
-  }
+  if (sl.slice_blocks == 0) return w + grp * group_bytes;
   const int64_t nb = n_in / tensor_type_traits(t)->block_size;
   const int64_t first = grp / sl.panel_groups * sl.panel_groups;
   const int64_t p = std::min(sl.panel_groups, n_rows / kRows - first), g = grp - first;
   const uint8_t* panel = w + first * group_bytes;
   for_each_piece(sl, p, nb, group_bytes / nb, [&](size_t plain, size_t sliced, size_t n) {
     if (plain / group_bytes == static_cast<size_t>(g)) {
-      std::memcpy(out + plain - g * group_bytes, panel + sliced, n);
+      std::memcpy(scratch + plain - g * group_bytes, panel + sliced, n);
     }
   });
+  return scratch;
 }
 
 }  // namespace detail

@@ -209,10 +209,10 @@ struct IlvSlicing {
   int64_t panel_groups = 0;
 };
 IlvSlicing ilv_slicing(TensorType t, int64_t n_in);
-// Group grp of an interleaved matrix of n_rows rows at w, in the plain group layout, into out
-// (16 rows' bytes): gathered from its panel's slices when sliced.
-void ilv_group_bytes(TensorType t, int64_t n_in, int64_t n_rows, const uint8_t* w, int64_t grp,
-                     uint8_t* out);
+// Group grp of an interleaved matrix of n_rows rows at w, in the plain group layout: where it
+// stands in w, or (sliced) gathered from its panel's slices into scratch (16 rows' bytes).
+const uint8_t* ilv_group(TensorType t, int64_t n_in, int64_t n_rows, const uint8_t* w, int64_t grp,
+                         uint8_t* scratch);
 
 // AVX-512 level (gemm_interleaved_avx512.cpp; call only when it is active): the activations'
 // extra floats per token (x in vec_dot_type(t)), and y[c * ldy + r] for the nr rows (a multiple

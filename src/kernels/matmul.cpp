@@ -68,11 +68,12 @@ constexpr int64_t kIlvRows = detail::kInterleaveRows;
 
 // Rows [o0, o1) (whole groups) and all tokens of an interleaved job at a level without its
 // kernel: each group de-interleaved into buf (16 rows), then the level's vec_dot per row.
-// buf: room for two groups.
+// buf: room for two groups (the second gathers a sliced group).
 void deinterleaved_rows(const MatmulJob& job, int64_t o0, int64_t o1, uint8_t* buf) {
-  uint8_t* group = buf + job.w_row * kIlvRows;
+  uint8_t* gather = buf + job.w_row * kIlvRows;
   for (int64_t o = o0; o < o1; o += kIlvRows) {
-    detail::ilv_group_bytes(job.wtype, job.n_in, job.n_out, job.w, o / kIlvRows, group);
+    const uint8_t* group =
+        detail::ilv_group(job.wtype, job.n_in, job.n_out, job.w, o / kIlvRows, gather);
     detail::deinterleave_group(job.wtype, job.n_in, group, buf);
     for (int64_t t = 0; t < job.n_tokens; ++t) {
       const uint8_t* xr = job.xq + t * job.x_row;
