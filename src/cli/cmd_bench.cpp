@@ -16,6 +16,7 @@
 #include "commands.h"
 #include "model_options.h"
 #include "engine/context.h"
+#include "engine/hparams.h"
 #include "engine/model.h"
 #include "kernels/kernels.h"
 #include "synthetic_model.h"
@@ -87,7 +88,7 @@ Runner add_bench(CLI::App& app) {
     std::string model;
     LoadFlags load_flags;
     std::string synthetic, type = "q4_0", out;
-    int n_prompt = 512, n_gen = 128, threads = 0, reps = 5, parallel = 1;
+    int n_prompt = 512, n_gen = 128, threads = 0, reps = 5, parallel = 1, depth = 0;
     int64_t batch = 512;
     std::string format = "md";
     bool no_bandwidth = false;
@@ -100,6 +101,9 @@ Runner add_bench(CLI::App& app) {
   app.add_option("--out", o->out, "synthetic output path (default NAME-TYPE.gguf)");
   app.add_option("-p,--n-prompt", o->n_prompt, "prompt tokens (pp test; 0 skips)");
   app.add_option("-n,--n-gen", o->n_gen, "generated tokens (tg test; 0 skips)");
+  app.add_option("-d,--n-depth", o->depth,
+                 "tokens already in the context when each pp/tg test starts (filled untimed "
+                 "before every repetition; llama-bench's -d)");
   app.add_option("-t,--threads", o->threads, "threads (default: all cores)");
   app.add_option("-r,--repetitions", o->reps, "repetitions");
   app.add_option("-b,--batch-size", o->batch, "prompt tokens per forward");
@@ -118,7 +122,9 @@ Runner add_bench(CLI::App& app) {
     }
     if (o->model.empty()) return fail("give -m MODEL or --synthetic NAME");
     if (o->format != "md" && o->format != "json") return fail("-o must be md or json");
-    if (o->reps < 1 || o->n_prompt < 0 || o->n_gen < 0) return fail("bad -r/-p/-n");
+    if (o->reps < 1 || o->n_prompt < 0 || o->n_gen < 0 || o->depth < 0) {
+      return fail("bad -r/-p/-n/-d");
+    }
     auto lo = o->load_flags.load_options(o->threads);
     if (!lo.is_ok()) return fail(lo.status().to_string());
     auto model = engine::Model::load(o->model, *lo);
@@ -128,18 +134,27 @@ Runner add_bench(CLI::App& app) {
     size_t weight_bytes = 0, embd_row = 0;
     int64_t n_params = 0;
     std::map<std::string, size_t> type_bytes;
+    // MoE: a token reads expert_used_count of the expert_count matrices of each expert tensor.
+    const std::string arch = (*model)->hparams().arch;
+    const int64_t n_expert = engine::optional_int(f, arch + ".expert_count", 0);
+    const int64_t n_expert_used = engine::optional_int(f, arch + ".expert_used_count", 0);
+    double expert_bytes = 0;
     for (const auto& t : f.tensors()) {
       n_params += t.n_elements();
       type_bytes[std::string(tensor_type_name(t.type))] += t.n_bytes;
       if (t.name == "token_embd.weight") {
         embd_row = t.n_bytes / static_cast<size_t>(t.n_rows());
         if (!f.find_tensor("output.weight")) weight_bytes += t.n_bytes;  // tied: read as output
+      } else if (n_expert > 0 && n_expert_used > 0 && t.name.find("_exps.") != std::string::npos) {
+        expert_bytes += static_cast<double>(t.n_bytes) * static_cast<double>(n_expert_used) /
+                        static_cast<double>(n_expert);
       } else {
         weight_bytes += t.n_bytes;
       }
     }
-    // Decode reads every weight once per token (the embedding table: one row).
-    const double bytes_per_token = static_cast<double>(weight_bytes + embd_row);
+    // Decode reads every weight once per token (the embedding table: one row; MoE: the experts
+    // a token selects).
+    const double bytes_per_token = static_cast<double>(weight_bytes + embd_row) + expert_bytes;
     std::string type_desc;
     size_t best = 0;
     for (const auto& [name, b] : type_bytes) {
@@ -150,7 +165,8 @@ Runner add_bench(CLI::App& app) {
     }
     const int64_t n_vocab = (*model)->hparams().n_vocab;
     engine::Context ctx(*model, pool,
-                        {.n_ctx = o->n_prompt + o->n_gen + 8, .n_batch = std::max<int64_t>(1, o->batch)});
+                        {.n_ctx = o->depth + o->n_prompt + o->n_gen + 8,
+                         .n_batch = std::max<int64_t>(1, o->batch)});
     std::mt19937 rng(42);
     auto random_tokens = [&](int n) {
       std::vector<int32_t> t(n);
@@ -167,6 +183,7 @@ Runner add_bench(CLI::App& app) {
                          {"n_batch", o->batch},
                          {"n_prompt", n_p},
                          {"n_gen", n_g},
+                         {"n_depth", o->depth},
                          {"test", name},
                          {"avg_ts", st.mean},
                          {"stddev_ts", st.sd},
@@ -185,6 +202,7 @@ Runner add_bench(CLI::App& app) {
       for (int rep = -1; rep < o->reps; ++rep) {  // rep -1: warm-up
         if (probe && rep >= 0) probes.push_back(measure_read_bandwidth(pool, f, 2));
         ctx.reset();
+        if (o->depth > 0) DKB_RETURN_IF_ERROR(ctx.eval(random_tokens(o->depth)));
         auto toks = random_tokens(std::max(n_p, 1));
         auto t0 = Clock::now();
         if (n_p > 0) {
@@ -212,13 +230,15 @@ Runner add_bench(CLI::App& app) {
     };
     // The VM's memory bandwidth here swings between ~33 and ~67 GB/s from one minute to the
     // next: the probe runs before and after the tests, and the higher reading counts.
+    // llama-bench's test names: "tg128 @ d4096" after a filled context.
+    const std::string at_depth = o->depth > 0 ? " @ d" + std::to_string(o->depth) : "";
     const double bw_before = o->no_bandwidth ? 0.0 : measure_read_bandwidth(pool, f);
     if (o->n_prompt > 0) {
-      Status s = run_test("pp" + std::to_string(o->n_prompt), o->n_prompt, 0);
+      Status s = run_test("pp" + std::to_string(o->n_prompt) + at_depth, o->n_prompt, 0);
       if (!s.is_ok()) return fail(s.to_string());
     }
     if (o->n_gen > 0) {
-      Status s = run_test("tg" + std::to_string(o->n_gen), 0, o->n_gen);
+      Status s = run_test("tg" + std::to_string(o->n_gen) + at_depth, 0, o->n_gen);
       if (!s.is_ok()) return fail(s.to_string());
     }
     if (o->n_gen > 0 && o->parallel > 1) {

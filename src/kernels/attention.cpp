@@ -68,7 +68,8 @@ void attend_group(const AttentionArgs& a, const RowFns& fns, int64_t t, int64_t 
 
   const bool paged = a.page_table != nullptr;
   const int64_t page = paged ? a.page_size : n_rows;
-  const int64_t k_row = a.n_head_kv * a.head_dim_k, v_row = a.n_head_kv * a.head_dim_v;
+  const int64_t k_row = a.k_row_stride > 0 ? a.k_row_stride : a.n_head_kv * a.head_dim_k;
+  const int64_t v_row = a.v_row_stride > 0 ? a.v_row_stride : a.n_head_kv * a.head_dim_v;
   float* sb[kMaxGroup];
   for (int64_t p0 = 0; p0 < n_rows; p0 += page) {
     const int64_t n = std::min(page, n_rows - p0);
@@ -100,14 +101,27 @@ void attention(ThreadPool& pool, const AttentionArgs& a) {
 }
 
 void attention(ThreadPool& pool, std::span<const AttentionArgs> calls) {
-  // first[c]: the index of call c's first item; items are (token, KV head) pairs, call by call.
-  thread_local std::vector<int64_t> first;
-  first.assign(1, 0);
+  // Items are (token, KV head, part) triples, call by call; first[c]: call c's first item. A
+  // part is a share of the KV head's query heads: all of them, unless there are fewer (token, KV
+  // head) pairs than threads (decode with one KV head: MQA, MLA), when they are split over the
+  // threads. Each query head's operations are the same either way.
+  thread_local std::vector<int64_t> first, parts;
+  const int n_threads = pool.n_threads();
+  int64_t pairs = 0;
   for (const AttentionArgs& a : calls) {
     DKB_CHECK(a.n_head_kv > 0 && a.n_head % a.n_head_kv == 0);
     DKB_CHECK(!a.causal || a.q_pos != nullptr);
     DKB_CHECK(a.page_table == nullptr || a.page_size > 0);
-    first.push_back(first.back() + std::max<int64_t>(0, a.n_tokens) * a.n_head_kv);
+    DKB_CHECK(a.k_row_stride == 0 || a.k_row_stride >= a.n_head_kv * a.head_dim_k);
+    DKB_CHECK(a.v_row_stride == 0 || a.v_row_stride >= a.n_head_kv * a.head_dim_v);
+    pairs += std::max<int64_t>(0, a.n_tokens) * a.n_head_kv;
+  }
+  first.assign(1, 0);
+  parts.clear();
+  for (const AttentionArgs& a : calls) {
+    const int64_t group = a.n_head / a.n_head_kv;
+    parts.push_back(pairs < n_threads ? std::min<int64_t>(group, n_threads) : 1);
+    first.push_back(first.back() + std::max<int64_t>(0, a.n_tokens) * a.n_head_kv * parts.back());
   }
   const int64_t total = first.back();
   if (total <= 0) return;
@@ -118,20 +132,25 @@ void attention(ThreadPool& pool, std::span<const AttentionArgs> calls) {
   struct Ctx {
     std::span<const AttentionArgs> calls;
     const int64_t* first;
+    const int64_t* parts;
     const RowFns* fns;
     int64_t total;
-  } ctx{calls, first.data(), &fns, total};
+  } ctx{calls, first.data(), parts.data(), &fns, total};
   pool.run([&ctx](int ith, int nth) {
     thread_local std::vector<float> scores;
     size_t c = 0;
     for (int64_t i = ith; i < ctx.total; i += nth) {
       while (i >= ctx.first[c + 1]) ++c;
       const AttentionArgs& args = ctx.calls[c];
+      const int64_t n_parts = ctx.parts[c];
       const int64_t item = i - ctx.first[c];
+      const int64_t pair = item / n_parts, part = item % n_parts;
       const int64_t group = args.n_head / args.n_head_kv;
-      const int64_t t = item / args.n_head_kv, hk = item % args.n_head_kv;
-      for (int64_t g0 = 0; g0 < group; g0 += kMaxGroup) {
-        const int ng = static_cast<int>(std::min<int64_t>(kMaxGroup, group - g0));
+      const int64_t t = pair / args.n_head_kv, hk = pair % args.n_head_kv;
+      const auto [p0, p1] = ThreadPool::split(group, static_cast<int>(part),
+                                              static_cast<int>(n_parts));
+      for (int64_t g0 = p0; g0 < p1; g0 += kMaxGroup) {
+        const int ng = static_cast<int>(std::min<int64_t>(kMaxGroup, p1 - g0));
         attend_group(args, *ctx.fns, t, hk, hk * group + g0, ng, scores);
       }
     }

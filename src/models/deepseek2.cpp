@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <numeric>
 
@@ -121,6 +122,26 @@ Result<std::unique_ptr<engine::Architecture>> Deepseek2::create(gguf::File& f,
                                      &L.gate_exps, &L.up_exps, &L.down_exps, &L.gate_shexp,
                                      &L.up_shexp, &L.down_shexp})
                             .with_context("blk." + std::to_string(l)));
+    // attn_kv_b in f32 for the absorbed attention: its values as ggml dequantizes them.
+    const int64_t kv_b_rows = n_head * (nope + hd_v);
+    const auto* kv_b_bytes = static_cast<const uint8_t*>(L.wkv_b.data);
+    std::vector<uint8_t> rows;  // the row layout, when the loader interleaved the matrix
+    if (L.wkv_b.layout == kernels::WeightLayout::kInterleaved16) {
+      rows.assign(kv_b_bytes, kv_b_bytes + L.wkv_b.row_bytes() * kv_b_rows);
+      kernels::deinterleave_rows(L.wkv_b.type, p.n_lora_kv, kv_b_rows, rows.data());
+      kv_b_bytes = rows.data();
+    }
+    L.kv_b.resize(static_cast<size_t>(kv_b_rows * p.n_lora_kv));
+    for (int64_t row = 0; row < kv_b_rows; ++row) {
+      kernels::dequantize_row(L.wkv_b.type, kv_b_bytes + row * L.wkv_b.row_bytes(),
+                              L.kv_b.data() + row * p.n_lora_kv, p.n_lora_kv);
+    }
+  }
+  // DKB_MLA=absorb or =decompress forces one way of attending (tests, measuring).
+  if (const char* m = std::getenv("DKB_MLA")) {
+    const std::string mode = m;
+    if (mode == "absorb") d->mla_mode_ = 1;
+    if (mode == "decompress") d->mla_mode_ = -1;
   }
   d->hp_ = std::move(hp);
   return std::unique_ptr<engine::Architecture>(std::move(d));
@@ -132,33 +153,46 @@ engine::KvShape Deepseek2::kv_shape() const {
 
 size_t Deepseek2::workspace_floats(int64_t T, int64_t n_ctx) const {
   const int64_t n_head = hp_.n_head, hd_k = hp_.n_embd_head_k, hd_v = hp_.n_embd_head_v;
-  const int64_t nope = hd_k - hp_.n_rot;
+  const int64_t r = p_.n_lora_kv, n_rot = hp_.n_rot;
   const int64_t n_ff = std::max({hp_.n_ff, p_.n_ff_exp * std::max<int64_t>(p_.n_expert_shared, 1),
                                  p_.n_ff_exp});
   int64_t base = 4 * T * hp_.n_embd;
-  int64_t attn = T * n_head * hd_k * 2 + T * std::max(p_.n_lora_q, int64_t{1}) +
-                 T * (p_.n_lora_kv + hp_.n_rot) + T * n_head * hp_.n_rot +
-                 n_ctx * n_head * (nope + hd_v) + n_ctx * n_head * hd_k + n_ctx * n_head * hd_v +
-                 T * n_head * hd_v + n_ctx * p_.n_lora_kv;
+  const int64_t nope = hd_k - n_rot;
+  // q, q_a, kv_a, the absorbed queries, the attention's latent outputs, the heads' outputs;
+  // then (decompressing) the per-head queries, the cached latents and K, V rebuilt from them.
+  int64_t attn = T * n_head * hd_k + T * std::max(p_.n_lora_q, int64_t{1}) + T * (r + n_rot) +
+                 T * n_head * (r + n_rot) + T * n_head * r + T * n_head * hd_v +
+                 T * n_head * hd_k + n_ctx * r + n_ctx * n_head * (nope + hd_v) +
+                 n_ctx * n_head * hd_k + n_ctx * n_head * hd_v;
   int64_t ffn = T * p_.n_expert * 2 + T * hp_.n_embd * 2 + 2 * T * n_ff + T * hp_.n_embd;
   return static_cast<size_t>(base + std::max(attn, ffn));
 }
 
+// Multi-head latent attention. Per head h, attn_kv_b holds W_UK[h] (nope rows) and W_UV[h]
+// (hd_v rows) over the latent (r columns); llama.cpp (build 4748) computes k_nope = W_UK[h] c~
+// and v = W_UV[h] c~ per position, c~ being the normalised latent as its matmul sees it
+// (converted to attn_kv_b's vec-dot type). The cache holds each position's roped k_pe and c~.
+// Two ways to attend, the same sums up to float rounding:
+// - decompressing (prefill chunks): K and V of every cached position rebuilt with attn_kv_b
+//   (one quantized matmul over the chunk's n_kv latents), then attention per head;
+// - absorbed (the DeepSeek-V2 paper's decode form):
+//     q_nope . k_nope = (q_nope W_UK[h]) . c~    (the absorbed query, head_matmul_xw)
+//     sum_j p_j v_j   = W_UV[h] (sum_j p_j c~_j) (head_matmul_wx on the attention's output),
+//   a multi-query attention over the cache rows [k_pe, c~] (n_rot + r) with V their last r
+//   floats: O(r) per cached position and token, with no pass over every position by attn_kv_b.
+// mla_absorbs() picks the cheaper for a chunk of T tokens over n_kv positions.
 void Deepseek2::attention(engine::ForwardState& st, const Deepseek2Layer& L, int64_t il,
                           const float* cur, int64_t T, int64_t n_past, float* out,
                           float* s) const {
   const int64_t n_head = hp_.n_head, hd_k = hp_.n_embd_head_k, hd_v = hp_.n_embd_head_v;
   const int64_t n_rot = hp_.n_rot, nope = hd_k - n_rot, r = p_.n_lora_kv;
-  const int64_t n_kv = n_past + T;
+  const int64_t lat = n_rot + r;                  // a cache row: k_pe ++ c~
   float* q = s;                                   // [T][n_head*hd_k]
-  float* qs = q + T * n_head * hd_k;              // [T][n_head][hd_k] nope ++ roped pe
-  float* q_a = qs + T * n_head * hd_k;            // [T][n_lora_q]
-  float* kv_a = q_a + T * std::max(p_.n_lora_q, int64_t{1});  // [T][r + n_rot]
-  float* q_pe = kv_a + T * (r + n_rot);           // [T][n_head][n_rot]
-  float* kv = q_pe + T * n_head * n_rot;          // [n_kv][n_head*(nope+hd_v)]
-  float* K = kv + n_kv * n_head * (nope + hd_v);  // [n_kv][n_head][hd_k]
-  float* V = K + n_kv * n_head * hd_k;            // [n_kv][n_head][hd_v]
-  float* o = V + n_kv * n_head * hd_v;            // [T][n_head*hd_v], then packed latents
+  float* q_a = q + T * n_head * hd_k;             // [T][n_lora_q]
+  float* kv_a = q_a + T * std::max(p_.n_lora_q, int64_t{1});  // [T][lat]
+  float* qa = kv_a + T * lat;                     // [T][n_head][lat]: roped q_pe ++ absorbed q
+  float* u = qa + T * n_head * lat;               // [T][n_head][r]: attention over the latents
+  float* o = u + T * n_head * r;                  // [T][n_head*hd_v]
 
   const float eps = hp_.f_norm_rms_eps;
   if (L.wq_a) {
@@ -185,67 +219,117 @@ void Deepseek2::attention(engine::ForwardState& st, const Deepseek2Layer& L, int
   rp.ext_factor = yarn ? 1.0f : 0.0f;
   rp.attn_factor = 1.0f / (1.0f + 0.1f * std::log(1.0f / freq_scale));
 
+  const int32_t* pos = st.positions->data();
+  // The query's rope part, roped in place at the start of each head's row.
   for (int64_t t = 0; t < T; ++t) {
     for (int64_t h = 0; h < n_head; ++h) {
-      std::memcpy(q_pe + (t * n_head + h) * n_rot, q + t * n_head * hd_k + h * hd_k + nope,
+      std::memcpy(qa + (t * n_head + h) * lat, q + t * n_head * hd_k + h * hd_k + nope,
                   n_rot * sizeof(float));
     }
   }
-  const int32_t* pos = st.positions->data();
-  kernels::rope(q_pe, T, n_head, n_rot, pos, rp);
+  kernels::rope(qa, T, n_head, lat, pos, rp);
+  // The cache rows: roped k_pe ++ c~ (the normalised latent through attn_kv_b's vec-dot type).
+  // wkv_a_mqa gives [latent (r), k_pe (n_rot)].
+  const TensorType vdt = kernels::vec_dot_type(L.wkv_b.type);
+  thread_local std::vector<uint8_t> conv;
+  thread_local std::vector<float> row;
+  conv.resize(tensor_row_size(vdt, r));
+  row.resize(static_cast<size_t>(lat));
   for (int64_t t = 0; t < T; ++t) {
-    float* row = kv_a + t * (r + n_rot);
-    kernels::rms_norm(row, L.kv_a_norm.f32(), r, eps, row);
-  }
-  // k_pe: one shared head of n_rot dims after the latent.
-  for (int64_t t = 0; t < T; ++t) {
-    float* kpe = kv_a + t * (r + n_rot) + r;
-    int32_t p = pos[t];
-    kernels::rope(kpe, 1, 1, n_rot, &p, rp);
-    std::memcpy(st.kv->k(il, n_past + t), kv_a + t * (r + n_rot), (r + n_rot) * sizeof(float));
-  }
-  for (int64_t t = 0; t < T; ++t) {
-    for (int64_t h = 0; h < n_head; ++h) {
-      float* dst = qs + (t * n_head + h) * hd_k;
-      std::memcpy(dst, q + t * n_head * hd_k + h * hd_k, nope * sizeof(float));
-      std::memcpy(dst + nope, q_pe + (t * n_head + h) * n_rot, n_rot * sizeof(float));
+    const float* src = kv_a + t * lat;
+    std::memcpy(row.data(), src + r, n_rot * sizeof(float));
+    float* c = row.data() + n_rot;
+    kernels::rms_norm(src, L.kv_a_norm.f32(), r, eps, c);
+    if (vdt != TensorType::kF32) {
+      kernels::quantize_row(vdt, c, conv.data(), r);
+      kernels::dequantize_row(vdt, conv.data(), c, r);
     }
+    kernels::rope(row.data(), 1, 1, lat, pos + t, rp);
+    std::memcpy(st.kv->k(il, n_past + t), row.data(), lat * sizeof(float));
   }
-  // Rebuild per-head K (nope ++ shared pe) and V for every cached position from the latents.
-  // Latent rows ([r + n_rot] per position) live in the sequence's pages; attn_kv_b reads the
-  // first r of each, packed into one matrix.
-  const engine::KvView& cache = *st.kv;
-  float* packed = o + T * n_head * hd_v;  // [n_kv][r]
-  for (int64_t j = 0; j < n_kv; ++j) {
-    std::memcpy(packed + j * r, cache.k(il, j), r * sizeof(float));
-  }
-  matmul(st, L.wkv_b, packed, n_kv, kv);
-  for (int64_t j = 0; j < n_kv; ++j) {
-    const float* kpe = cache.k(il, j) + r;
-    for (int64_t h = 0; h < n_head; ++h) {
-      const float* src = kv + j * n_head * (nope + hd_v) + h * (nope + hd_v);
-      float* kd = K + (j * n_head + h) * hd_k;
-      std::memcpy(kd, src, nope * sizeof(float));
-      std::memcpy(kd + nope, kpe, n_rot * sizeof(float));
-      std::memcpy(V + (j * n_head + h) * hd_v, src + nope, hd_v * sizeof(float));
-    }
-  }
+  const int64_t n_kv = n_past + T;
   kernels::AttentionArgs a;
-  a.q = qs;
-  a.k = K;
-  a.v = V;
-  a.out = o;
   a.n_tokens = T;
   a.n_kv = n_kv;
   a.n_head = n_head;
-  a.n_head_kv = n_head;
-  a.head_dim_k = hd_k;
-  a.head_dim_v = hd_v;
   a.q_pos = pos;
   a.causal = true;
   a.scale = kq_scale;
-  kernels::attention(*st.pool, a);
+  if (mla_absorbs(T, n_kv)) {
+    // Absorbed queries: q_nope[t][h] times W_UK[h].
+    const kernels::HeadWeights w_uk{L.kv_b.data(), n_head, nope, r, (nope + hd_v) * r};
+    kernels::head_matmul_xw(*st.pool, w_uk, q, {n_head * hd_k, hd_k}, qa + n_rot,
+                            {n_head * lat, lat}, T);
+    a.q = qa;
+    st.kv->set_attention_kv(il, a);  // K rows of lat floats, in the sequence's pages
+    a.v = a.k + n_rot;                // V: the last r floats of the same rows
+    a.v_page_stride = a.k_page_stride;
+    a.k_row_stride = a.v_row_stride = lat;
+    a.out = u;
+    a.n_head_kv = 1;
+    a.head_dim_k = lat;
+    a.head_dim_v = r;
+    kernels::attention(*st.pool, a);
+    // Each head's output: W_UV[h] times its latent mix.
+    const kernels::HeadWeights w_uv{L.kv_b.data() + nope * r, n_head, hd_v, r, (nope + hd_v) * r};
+    kernels::head_matmul_wx(*st.pool, w_uv, u, {n_head * r, r}, o, {n_head * hd_v, hd_v}, T);
+  } else {
+    float* qs = o + T * n_head * hd_v;              // [T][n_head][hd_k]: nope ++ roped pe
+    float* packed = qs + T * n_head * hd_k;         // [n_kv][r]: the cached c~
+    float* kv = packed + n_kv * r;                  // [n_kv][n_head*(nope+hd_v)]
+    float* K = kv + n_kv * n_head * (nope + hd_v);  // [n_kv][n_head][hd_k]
+    float* V = K + n_kv * n_head * hd_k;            // [n_kv][n_head][hd_v]
+    for (int64_t t = 0; t < T; ++t) {
+      for (int64_t h = 0; h < n_head; ++h) {
+        float* dst = qs + (t * n_head + h) * hd_k;
+        std::memcpy(dst, q + t * n_head * hd_k + h * hd_k, nope * sizeof(float));
+        std::memcpy(dst + nope, qa + (t * n_head + h) * lat, n_rot * sizeof(float));
+      }
+    }
+    const engine::KvView& cache = *st.kv;
+    for (int64_t j = 0; j < n_kv; ++j) {
+      std::memcpy(packed + j * r, cache.k(il, j) + n_rot, r * sizeof(float));
+    }
+    // c~ is already in the vec-dot type's values, which converting again keeps.
+    matmul(st, L.wkv_b, packed, n_kv, kv);
+    for (int64_t j = 0; j < n_kv; ++j) {
+      const float* kpe = cache.k(il, j);
+      for (int64_t h = 0; h < n_head; ++h) {
+        const float* src = kv + j * n_head * (nope + hd_v) + h * (nope + hd_v);
+        float* kd = K + (j * n_head + h) * hd_k;
+        std::memcpy(kd, src, nope * sizeof(float));
+        std::memcpy(kd + nope, kpe, n_rot * sizeof(float));
+        std::memcpy(V + (j * n_head + h) * hd_v, src + nope, hd_v * sizeof(float));
+      }
+    }
+    a.q = qs;
+    a.k = K;
+    a.v = V;
+    a.out = o;
+    a.n_head_kv = n_head;
+    a.head_dim_k = hd_k;
+    a.head_dim_v = hd_v;
+    kernels::attention(*st.pool, a);
+  }
   matmul(st, L.wo, o, T, out);
+}
+
+bool Deepseek2::mla_absorbs(int64_t T, int64_t n_kv) const {
+  if (mla_mode_ != 0) return mla_mode_ > 0;
+  // Work in f32 multiply-adds. Decompressing: attn_kv_b (P weights) over every cached latent,
+  // a quantized matmul counted at 1/6 (VNNI int8 against f32 FMA), then per-head attention and
+  // the copies of K and V (hd_k + hd_v per head, twice). Absorbing: attn_kv_b's P floats read
+  // once (~6 multiply-adds' time each from memory), P per token, and attention over rows of
+  // n_rot + 2r per head. Decode crosses over at ~35 cached positions (DeepSeek-V2-Lite); a
+  // prefill chunk decompresses unless it is short against the cached context.
+  const double P = static_cast<double>(layers_.empty() ? 0 : layers_.back().kv_b.size());
+  const double h = static_cast<double>(hp_.n_head);
+  const double r = static_cast<double>(p_.n_lora_kv), n_rot = static_cast<double>(hp_.n_rot);
+  const double hd = static_cast<double>(hp_.n_embd_head_k + hp_.n_embd_head_v);
+  const double t = static_cast<double>(T), n = static_cast<double>(n_kv);
+  const double decompress = n * P / 6.0 + n * h * hd * 2.0 + t * n * h * hd;
+  const double absorb = 6.0 * P + t * P + t * n * h * (n_rot + 2.0 * r);
+  return absorb < decompress;
 }
 
 void Deepseek2::moe(engine::ForwardState& st, const Deepseek2Layer& L, const float* cur,

@@ -1,11 +1,12 @@
 // deepseek2 architecture: DeepSeek-V2, V2-Lite, V2.5, V3, R1 — Multi-head Latent Attention
 // (MLA) and Mixture of Experts (MoE), computed as llama.cpp (build 4748) computes them.
 //
-// KV cache: per layer and token we keep only the compressed latent — the normalised
-// kv_lora_rank vector plus the roped shared key part (n_rot) — and rebuild per-head K/V with
-// attn_kv_b when attending. Memory per token = n_layer * (kv_lora_rank + n_rot) * 4 bytes:
-// DeepSeek-V3 (61 layers, 512 + 64) → 140 KB/token instead of 61 * 128 heads * (192 + 128) * 4
-// = 10 MB/token for full K/V.
+// KV cache: per layer and token we keep only the compressed latent — the roped shared key part
+// (n_rot) and the normalised kv_lora_rank vector as attn_kv_b's matmul sees it. Decode attends
+// with attn_kv_b absorbed into the query and the output; prefill chunks rebuild per-head K/V
+// from the latents (Deepseek2::attention). Memory per token = n_layer * (n_rot + kv_lora_rank) * 4 bytes: DeepSeek-V3
+// (61 layers, 64 + 512) → 140 KB/token instead of 61 * 128 heads * (192 + 128) * 4 = 10 MB/token
+// for full K/V.
 #pragma once
 
 #include <memory>
@@ -36,7 +37,8 @@ struct Deepseek2Layer {
   engine::Weight wq_a, q_a_norm, wq_b;             // [n_embd, n_lora_q], [n_lora_q], [n_lora_q, n_head*hd_k]
   engine::Weight wkv_a_mqa;                        // [n_embd, n_lora_kv + n_rot]
   engine::Weight kv_a_norm;                        // [n_lora_kv]
-  engine::Weight wkv_b;                            // [n_lora_kv, n_head*(nope + hd_v)]
+  engine::Weight wkv_b;                            // [n_lora_kv, n_head*(nope + hd_v)], rows
+  std::vector<float> kv_b;                         // wkv_b dequantized: per head W_UK, W_UV
   engine::Weight wo;                               // [n_head*hd_v, n_embd]
   engine::Weight ffn_norm;                         // [n_embd]
   engine::Weight ffn_gate, ffn_up, ffn_down;       // dense layers
@@ -59,6 +61,9 @@ class Deepseek2 : public engine::Architecture {
  private:
   void attention(engine::ForwardState& st, const Deepseek2Layer& L, int64_t il, const float* cur,
                  int64_t T, int64_t n_past, float* out, float* scratch) const;
+  // Whether a chunk of T tokens over n_kv cached positions attends absorbed (cheaper) or
+  // decompressing (deepseek2.cpp, attention()).
+  bool mla_absorbs(int64_t T, int64_t n_kv) const;
   void moe(engine::ForwardState& st, const Deepseek2Layer& L, const float* cur, int64_t T,
            float* out, float* scratch) const;
 
@@ -66,6 +71,8 @@ class Deepseek2 : public engine::Architecture {
   Deepseek2Params p_;
   engine::Weight tok_embd_, output_norm_, output_;
   std::vector<Deepseek2Layer> layers_;
+  int mla_mode_ = 0;  // DKB_MLA: 1 absorb, -1 decompress, 0 by cost
+
 };
 
 }  // namespace dkb::models

@@ -553,5 +553,72 @@ TEST(Attention, CausalMaskActuallyMasks) {
   EXPECT_EQ(out, (std::vector<float>{3, 4}));
 }
 
+// MLA's absorbed form: one KV head whose rows [pe, latent] also hold V (the latent, at an offset
+// in the same rows), read with row strides. Equals the same attention over packed copies bit for
+// bit, at 1, 2 and 5 threads (one token: its query heads split over the threads).
+TEST(Attention, SharedStridedRowsEqualPackedCopiesBitForBit) {
+  const int64_t n_kv = 9, n_head = 6, pe = 8, lat = 24, row = pe + lat;
+  const auto rows = random_floats(static_cast<size_t>(n_kv * row), 41);
+  std::vector<float> k(rows), v(static_cast<size_t>(n_kv * lat));
+  for (int64_t j = 0; j < n_kv; ++j) {
+    std::copy_n(rows.data() + j * row + pe, lat, v.data() + j * lat);
+  }
+  for (int64_t n_tokens : {1, 3}) {
+    const auto q = random_floats(static_cast<size_t>(n_tokens * n_head * row), 42);
+    const int32_t q_pos[] = {6, 7, 8};
+    for (int threads : {1, 2, 5}) {
+      ThreadPool pool(threads);
+      std::vector<float> packed(static_cast<size_t>(n_tokens * n_head * lat), NAN), strided(packed);
+      AttentionArgs a = gqa_args(q, k, v, packed, n_tokens, n_kv, n_head, 1, row, lat,
+                                 q_pos + 3 - n_tokens, true);
+      attention(pool, a);
+      const auto ref = naive_attention(a);
+      a.k = rows.data();
+      a.v = rows.data() + pe;
+      a.k_row_stride = a.v_row_stride = row;
+      a.out = strided.data();
+      attention(pool, a);
+      EXPECT_TRUE(strided == packed) << "tokens " << n_tokens << " threads " << threads;
+      for (size_t i = 0; i < ref.size(); ++i) ASSERT_NEAR(packed[i], ref[i], 1e-5) << i;
+    }
+  }
+}
+
+// head_matmul_xw / head_matmul_wx against plain loops, strided tokens and heads, any threads.
+TEST(HeadMatmul, MatchesPlainLoops) {
+  const int64_t n_head = 5, rows = 7, cols = 33, stride = rows * cols + 3, T = 3;
+  const auto w = random_floats(static_cast<size_t>(n_head * stride), 51);
+  const HeadWeights hw{w.data(), n_head, rows, cols, stride};
+  // xw: x[t][h] has rows values at x + t * (n_head * 10) + h * 10; y[t][h] cols values.
+  const auto x1 = random_floats(static_cast<size_t>(T * n_head * 10), 52);
+  // wx: x[t][h] has cols values.
+  const auto x2 = random_floats(static_cast<size_t>(T * n_head * cols), 53);
+  for (int threads : {1, 2, 4}) {
+    ThreadPool pool(threads);
+    std::vector<float> y1(static_cast<size_t>(T * n_head * cols), NAN);
+    head_matmul_xw(pool, hw, x1.data(), {n_head * 10, 10}, y1.data(), {n_head * cols, cols}, T);
+    std::vector<float> y2(static_cast<size_t>(T * n_head * rows), NAN);
+    head_matmul_wx(pool, hw, x2.data(), {n_head * cols, cols}, y2.data(), {n_head * rows, rows}, T);
+    for (int64_t t = 0; t < T; ++t) {
+      for (int64_t h = 0; h < n_head; ++h) {
+        for (int64_t c = 0; c < cols; ++c) {
+          double want = 0;
+          for (int64_t d = 0; d < rows; ++d) {
+            want += static_cast<double>(x1[t * n_head * 10 + h * 10 + d]) * w[h * stride + d * cols + c];
+          }
+          ASSERT_NEAR(y1[(t * n_head + h) * cols + c], want, 1e-5) << t << " " << h << " " << c;
+        }
+        for (int64_t e = 0; e < rows; ++e) {
+          double want = 0;
+          for (int64_t c = 0; c < cols; ++c) {
+            want += static_cast<double>(w[h * stride + e * cols + c]) * x2[(t * n_head + h) * cols + c];
+          }
+          ASSERT_NEAR(y2[(t * n_head + h) * rows + e], want, 1e-5) << t << " " << h << " " << e;
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace dkb::kernels

@@ -165,6 +165,28 @@ void matmul_shared_input(ThreadPool& pool, MatmulScratch& scratch,
                          std::span<const MatmulTarget> targets, int64_t n_in, const float* x,
                          int64_t n_tokens);
 
+// ---- per-head products (multi-head latent attention's absorbed projections) ------------------
+// n_head blocks of f32 weights, block h at w + h * head_stride, each rows x cols row-major.
+struct HeadWeights {
+  const float* w = nullptr;
+  int64_t n_head = 0, rows = 0, cols = 0;
+  int64_t head_stride = 0;  // floats, >= rows * cols
+};
+// Where token t's vector for head h starts: base + t * token + h * head (floats).
+struct HeadStrides {
+  int64_t token = 0, head = 0;
+};
+// For every token t < n_tokens and head h, in f32 with no conversion of x (all heads in one pool
+// run, threads taking whole heads, so results do not depend on the thread count):
+// - head_matmul_xw: y[t][h] (cols values) = x[t][h] (rows values) times W[h]: zero, then
+//   + x[t][h][d] * row d of W[h] for d = 0 .. rows-1 in turn (the level's axpy);
+// - head_matmul_wx: y[t][h][e] = vec_dot(F32, cols, row e of W[h], x[t][h]) for e < rows.
+// y must not overlap x or w.
+void head_matmul_xw(ThreadPool& pool, const HeadWeights& w, const float* x, HeadStrides xs,
+                    float* y, HeadStrides ys, int64_t n_tokens);
+void head_matmul_wx(ThreadPool& pool, const HeadWeights& w, const float* x, HeadStrides xs,
+                    float* y, HeadStrides ys, int64_t n_tokens);
+
 // ---- elementwise / normalisation ----------------------------------------------------------
 // out = x / sqrt(mean(x^2) + eps) * w   (w may be null: no scale). In-place allowed.
 void rms_norm(const float* x, const float* w, int64_t n, float eps, float* out);
@@ -241,6 +263,9 @@ struct AttentionArgs {
   const int32_t* page_table = nullptr;           // null: contiguous
   int64_t page_size = 0;                         // rows per page (> 0 when paged)
   int64_t k_page_stride = 0, v_page_stride = 0;  // floats from one page to the next
+  // Floats from one cache row to the next; 0: n_head_kv * head_dim (rows packed). K and V may
+  // share rows (MLA: V is the first head_dim_v floats of each K row).
+  int64_t k_row_stride = 0, v_row_stride = 0;
 };
 void attention(ThreadPool& pool, const AttentionArgs& a);
 // Several independent attentions (the sequences of a batched decode step) in one pool run, their
