@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "gguf/gguf.h"
 #include "support/fixtures.h"
 #include "support/run_cli.h"
 
@@ -162,6 +163,39 @@ TEST(Cli, BenchReportsDecodeShareOfBandwidthPerRepetition) {
     mean += share[k] / 3;
   }
   EXPECT_NEAR(r["bandwidth_efficiency"].get<double>(), mean, 1e-9 * mean);
+}
+
+// -d: each test runs after a filled context (llama-bench's "tg2 @ d5"); a negative depth is an
+// error. An MoE model's bytes per token count only the experts a token selects.
+TEST(Cli, BenchMeasuresAtDepthAndCountsSelectedExperts) {
+  const std::string rel = "models/tiny-deepseek2-Q8_0.gguf";
+  DKB_REQUIRE_FIXTURE(rel);
+  const std::string path = dkb::test::fixture_path(rel);
+  Output o = run("bench -m " + q(path) + " -p 3 -n 2 -d 5 -r 1 -t 1 -o json");
+  ASSERT_EQ(o.status, 0) << o.out;
+  auto j = nlohmann::json::parse(o.out);
+  ASSERT_EQ(j.size(), 2u);
+  EXPECT_EQ(j[0]["test"], "pp3 @ d5");
+  EXPECT_EQ(j[1]["test"], "tg2 @ d5");
+  EXPECT_EQ(j[1]["n_depth"], 5);
+  EXPECT_GT(j[1]["avg_ts"].get<double>(), 0.0);
+  auto f = dkb::gguf::File::open(path);
+  ASSERT_TRUE(f.is_ok()) << f.status().to_string();
+  const double n_exp = static_cast<double>(f->get_int("deepseek2.expert_count").value_or(0));
+  const double used = static_cast<double>(f->get_int("deepseek2.expert_used_count").value_or(0));
+  ASSERT_GT(n_exp, used);
+  double want = 0;
+  for (const auto& t : f->tensors()) {
+    if (t.name == "token_embd.weight") {
+      want += static_cast<double>(t.n_bytes) / static_cast<double>(t.n_rows());  // one row
+    } else if (t.name.find("_exps.") != std::string::npos) {
+      want += static_cast<double>(t.n_bytes) * used / n_exp;
+    } else {
+      want += static_cast<double>(t.n_bytes);
+    }
+  }
+  EXPECT_NEAR(j[1]["bytes_per_token"].get<double>(), want, 1e-6 * want);
+  EXPECT_NE(run("bench -m " + q(path) + " -d -1").status, 0);
 }
 
 TEST(Cli, ServeRejectsANegativeKvCacheSize) {
