@@ -507,7 +507,7 @@ void matmul(ThreadPool& pool, MatmulScratch& scratch, TensorType wtype, const vo
 void matmul_shared_input(ThreadPool& pool, MatmulScratch& scratch,
                          std::span<const MatmulTarget> targets, int64_t n_in, const float* x,
                          int64_t n_tokens) {
-  constexpr size_t kMaxTargets = 4;
+  constexpr size_t kMaxTargets = 16;
   if (n_tokens <= 0) return;
   MatmulJob jobs[kMaxTargets];
   bool fuse = targets.size() > 1 && targets.size() <= kMaxTargets;

@@ -1,6 +1,7 @@
 #include "deepseek2.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -164,7 +165,10 @@ size_t Deepseek2::workspace_floats(int64_t T, int64_t n_ctx) const {
                  T * n_head * (r + n_rot) + T * n_head * r + T * n_head * hd_v +
                  T * n_head * hd_k + n_ctx * r + n_ctx * n_head * (nope + hd_v) +
                  n_ctx * n_head * hd_k + n_ctx * n_head * hd_v;
-  int64_t ffn = T * p_.n_expert * 2 + T * hp_.n_embd * 2 + 2 * T * n_ff + T * hp_.n_embd;
+  // (moe(): one token's selected and shared experts side by side in gate and up.)
+  const int64_t ffn_one = p_.n_expert_used * p_.n_ff_exp + p_.n_ff_exp * p_.n_expert_shared;
+  int64_t ffn = T * p_.n_expert * 2 + T * hp_.n_embd * 2 + 2 * std::max(T * n_ff, ffn_one) +
+                T * hp_.n_embd;
   return static_cast<size_t>(base + std::max(attn, ffn));
 }
 
@@ -340,9 +344,12 @@ void Deepseek2::moe(engine::ForwardState& st, const Deepseek2Layer& L, const flo
   float* weights = probs + T * n_exp;        // [T][k]  (only k used)
   float* xin = weights + T * n_exp;          // [T][n_embd] gathered rows
   float* ybuf = xin + T * n_embd;            // [T][n_embd]
-  float* gate = ybuf + T * n_embd;           // [T][n_ff_max]
-  int64_t n_ff_max = std::max(n_ff, n_ff * p_.n_expert_shared);
-  float* up = gate + T * n_ff_max;           // [T][n_ff_max]
+  const int64_t n_sh = n_ff * p_.n_expert_shared;
+  const int64_t n_ff_max = std::max(n_ff, n_sh);
+  // [T][n_ff_max], or one token's k selected experts and the shared ones side by side.
+  const int64_t gate_len = std::max(T * n_ff_max, k * n_ff + n_sh);
+  float* gate = ybuf + T * n_embd;
+  float* up = gate + gate_len;
 
   matmul(st, L.gate_inp, cur, T, probs);
   // Routing scratch, reused per thread: no allocation per decode step once warm.
@@ -374,6 +381,7 @@ void Deepseek2::moe(engine::ForwardState& st, const Deepseek2Layer& L, const flo
     }
   }
   std::fill(out, out + T * n_embd, 0.0f);
+  if (T == 1) return moe_one_token(st, L, cur, selected.data(), weights, out, ybuf, gate, up);
   // Tokens routed to the same expert are batched into one matmul per expert.
   thread_local std::vector<int64_t> rows;
   thread_local std::vector<float> row_w;
@@ -402,12 +410,58 @@ void Deepseek2::moe(engine::ForwardState& st, const Deepseek2Layer& L, const flo
     }
   }
   if (L.gate_shexp) {
-    const int64_t n_sh = n_ff * p_.n_expert_shared;
     matmul(st, L.gate_shexp, cur, T, gate);
     matmul(st, L.up_shexp, cur, T, up);
     kernels::swiglu(*st.pool, gate, up, T * n_sh, gate);
     matmul(st, L.down_shexp, gate, T, ybuf);
     for (int64_t i = 0; i < T * n_embd; ++i) out[i] += ybuf[i];
+  }
+}
+
+// Decode: the token's selected experts in ascending order (the order moe() adds them in for any
+// number of tokens, so the sums are the same), their gates and ups and the shared experts' in one
+// pool run over the same input, side by side in gate and up.
+void Deepseek2::moe_one_token(engine::ForwardState& st, const Deepseek2Layer& L, const float* cur,
+                              const int32_t* selected, const float* weights, float* out,
+                              float* ybuf, float* gate, float* up) const {
+  const int64_t n_embd = hp_.n_embd, k = p_.n_expert_used, n_ff = p_.n_ff_exp;
+  const int64_t n_sh = L.gate_shexp ? n_ff * p_.n_expert_shared : 0;
+  std::array<int64_t, 16> order{};
+  DKB_CHECK(k <= 7);  // 2 targets per selected expert, 2 shared: 16 at most
+  for (int64_t i = 0; i < k; ++i) order[i] = i;
+  std::sort(order.begin(), order.begin() + k,
+            [&](int64_t a, int64_t b) { return selected[a] < selected[b]; });
+  std::array<engine::Weight, 16> w;  // the experts' 2-D slices, alive for the targets
+  std::array<kernels::MatmulTarget, 16> targets;
+  size_t n = 0;
+  auto add = [&](const engine::Weight& wt, float* y) {
+    w[n] = wt;
+    targets[n] = {wt.type, wt.data, wt.ne[1], y, wt.layout};
+    ++n;
+  };
+  for (int64_t i = 0; i < k; ++i) {
+    const int64_t e = selected[order[i]];
+    add(expert_slice(L.gate_exps, e), gate + i * n_ff);
+    add(expert_slice(L.up_exps, e), up + i * n_ff);
+  }
+  if (n_sh > 0) {
+    add(L.gate_shexp, gate + k * n_ff);
+    add(L.up_shexp, up + k * n_ff);
+  }
+  kernels::matmul_shared_input(*st.pool, *st.matmul, std::span(targets.data(), n), n_embd, cur, 1);
+  // One swiglu per expert, as moe() calls it (the vector/tail split follows each call's length).
+  for (int64_t i = 0; i < k; ++i) {
+    kernels::swiglu(*st.pool, gate + i * n_ff, up + i * n_ff, n_ff, gate + i * n_ff);
+  }
+  if (n_sh > 0) kernels::swiglu(*st.pool, gate + k * n_ff, up + k * n_ff, n_sh, gate + k * n_ff);
+  for (int64_t i = 0; i < k; ++i) {
+    matmul(st, expert_slice(L.down_exps, selected[order[i]]), gate + i * n_ff, 1, ybuf);
+    const float wi = weights[order[i]];
+    for (int64_t c = 0; c < n_embd; ++c) out[c] += ybuf[c] * wi;
+  }
+  if (n_sh > 0) {
+    matmul(st, L.down_shexp, gate + k * n_ff, 1, ybuf);
+    for (int64_t c = 0; c < n_embd; ++c) out[c] += ybuf[c];
   }
 }
 

@@ -66,6 +66,10 @@ class Deepseek2 : public engine::Architecture {
   bool mla_absorbs(int64_t T, int64_t n_kv) const;
   void moe(engine::ForwardState& st, const Deepseek2Layer& L, const float* cur, int64_t T,
            float* out, float* scratch) const;
+  // moe() for one token (decode).
+  void moe_one_token(engine::ForwardState& st, const Deepseek2Layer& L, const float* cur,
+                     const int32_t* selected, const float* weights, float* out, float* ybuf,
+                     float* gate, float* up) const;
 
   engine::Hparams hp_;
   Deepseek2Params p_;

@@ -157,10 +157,11 @@ struct MatmulTarget {
   WeightLayout layout = WeightLayout::kRows;
 };
 // matmul(x, W) for each target, with the same input x ([n_tokens][n_in]): the attention's q, k,
-// v or the FFN's gate and up. Results bit for bit those of matmul() per target. When all (2 to
-// 4) take the tile path with the same activation format (or all are interleaved), x is quantized once and all weights'
-// rows are split over the threads in one pool run (one barrier per token and layer instead of
-// one per weight); otherwise matmul() runs per target.
+// v, the FFN's gate and up, or the gates and ups of the experts a token selects. Results bit for
+// bit those of matmul() per target. When all (2 to 16) take the tile path with the same
+// activation format (or all are interleaved), x is quantized once and all weights' rows are split
+// over the threads in one pool run (one barrier per token and layer instead of one per weight);
+// otherwise matmul() runs per target.
 void matmul_shared_input(ThreadPool& pool, MatmulScratch& scratch,
                          std::span<const MatmulTarget> targets, int64_t n_in, const float* x,
                          int64_t n_tokens);
