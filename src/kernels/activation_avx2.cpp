@@ -1,7 +1,10 @@
 // SwiGLU at the AVX2 level: silu(gate) * up with ggml's 8-wide vector exp (ggml_v_expf, from
 // ARM's optimized-routines expf: at most 1.95 ulp; above ~88.38 it gives inf, below ~-103.97
 // zero), computed as ggml_vec_swiglu_f32 does at this level; the tail (n mod 8) is scalar silu.
+// Softmax's exponentials and their sum the same way (ggml_vec_soft_max_f32 at this level).
 #include <immintrin.h>
+
+#include <cmath>
 
 #include "kernels/kernels.h"
 #include "kernels_internal.h"
@@ -53,6 +56,24 @@ void swiglu_f32_avx2(const float* gate, const float* up, int64_t n, float* out) 
     _mm256_storeu_ps(out + i, _mm256_mul_ps(silu_ps(_mm256_loadu_ps(gate + i)), _mm256_loadu_ps(up + i)));
   }
   for (; i < n; ++i) out[i] = silu(gate[i]) * up[i];
+}
+
+double softmax_exp_f32_avx2(float* x, int64_t n, float max) {
+  double sum = 0.0;
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = exp_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), _mm256_set1_ps(max)));
+    _mm256_storeu_ps(x + i, v);
+    __m128 r = _mm_add_ps(_mm256_extractf128_ps(v, 1), _mm256_castps256_ps128(v));
+    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
+    r = _mm_add_ss(r, _mm_movehdup_ps(r));
+    sum += static_cast<double>(_mm_cvtss_f32(r));
+  }
+  for (; i < n; ++i) {
+    x[i] = std::exp(x[i] - max);
+    sum += static_cast<double>(x[i]);
+  }
+  return sum;
 }
 
 }  // namespace dkb::kernels::detail

@@ -1,10 +1,17 @@
 // SwiGLU at the AVX-512 level: silu(gate) * up with ggml's 16-wide vector exp (ggml_v_expf for
 // AVX-512: ARM's optimized-routines expf with vscalefps; at most 1.95 ulp, inf above ~88.38,
 // zero below ~-103.97), as ggml_vec_swiglu_f32 computes it there; the tail (n mod 16) is scalar.
+// Softmax's exponentials and their sum the same way (ggml_vec_soft_max_f32 there).
 #include <immintrin.h>
+
+#include <cmath>
 
 #include "kernels/kernels.h"
 #include "kernels_internal.h"
+
+// GCC 12's _mm512_reduce_add_ps passes an undefined vector through _mm512_extractf64x4_pd,
+// which -Wmaybe-uninitialized reports as a false positive (see gemm_avx512.cpp).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
 namespace dkb::kernels::detail {
 namespace {
@@ -46,6 +53,21 @@ void swiglu_f32_avx512(const float* gate, const float* up, int64_t n, float* out
     _mm512_storeu_ps(out + i, _mm512_mul_ps(silu_ps(_mm512_loadu_ps(gate + i)), _mm512_loadu_ps(up + i)));
   }
   for (; i < n; ++i) out[i] = silu(gate[i]) * up[i];
+}
+
+double softmax_exp_f32_avx512(float* x, int64_t n, float max) {
+  double sum = 0.0;
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512 v = exp_ps(_mm512_sub_ps(_mm512_loadu_ps(x + i), _mm512_set1_ps(max)));
+    _mm512_storeu_ps(x + i, v);
+    sum += static_cast<double>(_mm512_reduce_add_ps(v));
+  }
+  for (; i < n; ++i) {
+    x[i] = std::exp(x[i] - max);
+    sum += static_cast<double>(x[i]);
+  }
+  return sum;
 }
 
 }  // namespace dkb::kernels::detail

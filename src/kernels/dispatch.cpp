@@ -160,6 +160,9 @@ AxpyFn simd_axpy(Isa) {
 SwigluFn simd_swiglu(Isa) {
   return nullptr;
 }
+SoftmaxExpFn simd_softmax_exp(Isa) {
+  return nullptr;
+}
 AttentionRowFns simd_attention_rows(Isa) {
   return {};
 }

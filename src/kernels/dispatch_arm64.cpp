@@ -63,6 +63,10 @@ AttentionRowFns simd_attention_rows(Isa) {
   return {};  // attention.cpp loops over the NEON dot product and axpy
 }
 
+SoftmaxExpFn simd_softmax_exp(Isa) {
+  return nullptr;  // std::exp (softmax's scalar loop)
+}
+
 }  // namespace dkb::kernels::detail
 
 #endif  // __aarch64__

@@ -99,8 +99,14 @@ SwigluFn simd_swiglu(Isa isa) {
   return isa == Isa::kAvx2 ? swiglu_f32_avx2 : nullptr;
 }
 
+SoftmaxExpFn simd_softmax_exp(Isa isa) {
+  if (isa == Isa::kAvx512) return softmax_exp_f32_avx512;
+  return isa == Isa::kAvx2 ? softmax_exp_f32_avx2 : nullptr;
+}
+
 AttentionRowFns simd_attention_rows(Isa isa) {
   if (!is_x86_level(isa)) return {};
+  if (isa == Isa::kAvx512) return {dot_rows_f32_avx512, weighted_rows_f32_avx512};
   return {dot_rows_f32_avx2, weighted_rows_f32_avx2};
 }
 

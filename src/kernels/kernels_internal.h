@@ -105,6 +105,12 @@ void dot_rows_f32_avx2(int64_t n, const float* k, int64_t k_stride, int64_t n_ro
 // registers: bit for bit n_rows calls axpy_f32_avx2(n, s[j], v + j * v_stride, out) in row order.
 void weighted_rows_f32_avx2(int64_t n, const float* s, int64_t n_rows, const float* v,
                             int64_t v_stride, float* out);
+// The same loops at the AVX-512 level (attention_avx512.cpp): the AVX2 ones' bits, more of them
+// in flight (6 heads per K row; 128 output floats in registers).
+void dot_rows_f32_avx512(int64_t n, const float* k, int64_t k_stride, int64_t n_rows,
+                         const float* const* q, int nq, float* const* s);
+void weighted_rows_f32_avx512(int64_t n, const float* s, int64_t n_rows, const float* v,
+                              int64_t v_stride, float* out);
 
 // ---- quantized GEMM (gemm_avx2.cpp; call only when the AVX2 level is active) ----------------
 // Weight types with a GEMM path. Rows are first "packed" (unpacked to plain int8/uint8 blocks
@@ -304,6 +310,13 @@ AxpyFn simd_axpy(Isa isa);
 // (its vector exp, within 2 ulp of exp; scalar silu for the tail), or null (scalar level).
 using SwigluFn = void (*)(const float* gate, const float* up, int64_t n, float* out);
 SwigluFn simd_swiglu(Isa isa);
+// Softmax's exponentials at level isa: x[i] = exp(x[i] - max) for i < n, returning their sum
+// (double), as ggml_vec_soft_max_f32 computes them at that level (its vector exp, each vector's
+// float sum added in double; std::exp for the tail): the x86-64 levels; null elsewhere (std::exp).
+using SoftmaxExpFn = double (*)(float* x, int64_t n, float max);
+SoftmaxExpFn simd_softmax_exp(Isa isa);
+double softmax_exp_f32_avx2(float* x, int64_t n, float max);
+double softmax_exp_f32_avx512(float* x, int64_t n, float max);
 // Attention's row loops at level isa (see dot_rows_f32_avx2 / weighted_rows_f32_avx2), bit for
 // bit the loops of that level's F32 dot product and axpy; nulls where the level has none.
 using DotRowsFn = void (*)(int64_t n, const float* k, int64_t k_stride, int64_t n_rows,

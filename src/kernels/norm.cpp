@@ -53,9 +53,13 @@ void softmax(float* x, int64_t n, float scale) {
     return;
   }
   double sum = 0.0;
-  for (int64_t i = 0; i < n; ++i) {
-    x[i] = std::exp(x[i] - max);
-    sum += static_cast<double>(x[i]);
+  if (const detail::SoftmaxExpFn simd = detail::simd_softmax_exp(active_isa())) {
+    sum = simd(x, n, max);
+  } else {
+    for (int64_t i = 0; i < n; ++i) {
+      x[i] = std::exp(x[i] - max);
+      sum += static_cast<double>(x[i]);
+    }
   }
   const float inv = static_cast<float>(1.0 / sum);
   for (int64_t i = 0; i < n; ++i) x[i] *= inv;

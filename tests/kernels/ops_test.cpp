@@ -620,5 +620,74 @@ TEST(HeadMatmul, MatchesPlainLoops) {
   }
 }
 
+// At the x86-64 levels and the scalar one, one query head's attention is, bit for bit, the
+// level's F32 vec_dot per row, its softmax, then per output element the rows' terms in row order
+// (x86 SIMD: an FMA for the elements below dv rounded down to 8, a multiply and an add for the
+// rest; scalar: a multiply and an add).
+TEST(Attention, EqualsTheLevelsDotSoftmaxAndRowTerms) {
+  test::IsaGuard guard;
+  const int64_t n_kv = 77, n_head = 7;
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
+    if (!isa_available(isa)) continue;
+    set_active_isa(isa);
+    for (auto [dk, dv] : {std::pair<int64_t, int64_t>{128, 128}, {130, 27}, {40, 152}}) {
+      const auto q = random_floats(static_cast<size_t>(n_head * dk), 61);
+      const auto k = random_floats(static_cast<size_t>(n_kv * dk), 62);
+      const auto v = random_floats(static_cast<size_t>(n_kv * dv), 63);
+      const int32_t q_pos[] = {static_cast<int32_t>(n_kv - 1)};
+      ThreadPool pool(2);
+      std::vector<float> out(static_cast<size_t>(n_head * dv), NAN);
+      AttentionArgs a = gqa_args(q, k, v, out, 1, n_kv, n_head, 1, dk, dv, q_pos, true);
+      attention(pool, a);
+      const int64_t fma_end = isa == Isa::kScalar ? 0 : dv / 8 * 8;
+      for (int64_t h = 0; h < n_head; ++h) {
+        std::vector<float> s(static_cast<size_t>(n_kv));
+        for (int64_t j = 0; j < n_kv; ++j) {
+          s[j] = vec_dot_with(isa, TensorType::kF32, dk, k.data() + j * dk, q.data() + h * dk);
+        }
+        softmax(s.data(), n_kv, a.scale);
+        for (int64_t d = 0; d < dv; ++d) {
+          float y = 0.0f;
+          for (int64_t j = 0; j < n_kv; ++j) {
+            const float vj = v[j * dv + d];
+            if (d < fma_end) {
+              y = std::fma(s[j], vj, y);
+            } else {
+              const float t = s[j] * vj;
+              y = y + t;
+            }
+          }
+          ASSERT_EQ(out[h * dv + d], y) << "isa=" << static_cast<int>(isa) << " dk=" << dk
+                                        << " h=" << h << " d=" << d;
+        }
+      }
+    }
+  }
+}
+
+// Softmax at every level: within a few ulp of the scalar level's (std::exp) values, summing to 1.
+TEST(Softmax, SimdLevelsAgreeWithTheScalarLevel) {
+  test::IsaGuard guard;
+  for (int64_t n : {1, 7, 8, 16, 37, 2048}) {
+    auto x = random_floats(static_cast<size_t>(n), 71);
+    for (auto& e : x) e *= 30.0f;  // scores over a wide range
+    set_active_isa(Isa::kScalar);
+    auto ref = x;
+    softmax(ref.data(), n, 0.7f);
+    for (Isa isa : {Isa::kAvx2, Isa::kAvx512, Isa::kNeon, Isa::kNeonDot}) {
+      if (!isa_available(isa)) continue;
+      set_active_isa(isa);
+      auto y = x;
+      softmax(y.data(), n, 0.7f);
+      double sum = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        ASSERT_NEAR(y[i], ref[i], 4e-7f * std::max(1.0f, ref[i]) + 1e-30f) << n << " " << i;
+        sum += y[i];
+      }
+      EXPECT_NEAR(sum, 1.0, 1e-5) << n;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace dkb::kernels

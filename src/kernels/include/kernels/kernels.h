@@ -193,7 +193,9 @@ void head_matmul_wx(ThreadPool& pool, const HeadWeights& w, const float* x, Head
 void rms_norm(const float* x, const float* w, int64_t n, float eps, float* out);
 // out = (x - mean) / sqrt(var + eps) * w + b   (w, b may be null). In-place allowed.
 void layer_norm(const float* x, const float* w, const float* b, int64_t n, float eps, float* out);
-// In-place softmax over n values, after multiplying by scale.
+// In-place softmax over n values, after multiplying by scale. The exponentials at the x86-64 SIMD
+// levels as ggml_vec_soft_max_f32 takes them there (its vector exp, within 2 ulp; each vector's
+// float sum added in double), elsewhere std::exp summed in double.
 void softmax(float* x, int64_t n, float scale = 1.0f);
 float silu(float x);
 // GELU, tanh approximation 0.5*x*(1+tanh(sqrt(2/pi)*x*(1+0.044715*x^2))), evaluated in f32.
