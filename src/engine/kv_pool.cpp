@@ -10,6 +10,8 @@ namespace dkb::engine {
 KvPool::KvPool(const KvShape& shape, int64_t n_pages, int64_t page_size)
     : shape_(shape), n_pages_(n_pages), page_size_(page_size) {
   DKB_CHECK(n_pages >= 1 && page_size >= 1 && n_pages < (int64_t{1} << 30));
+  DKB_CHECK(shape.n_heads >= 1 && shape.k_dim % shape.n_heads == 0 &&
+            shape.v_dim % shape.n_heads == 0);
   const size_t rows = static_cast<size_t>(n_pages * page_size);
   k_.resize(shape.n_layer);
   v_.resize(shape.n_layer);
@@ -82,14 +84,19 @@ void KvPool::release(int32_t page) {
 
 void KvPool::copy_rows(int32_t dst, int32_t src, int64_t n_rows) {
   DKB_CHECK(n_rows >= 0 && n_rows <= page_size_);
-  for (int64_t l = 0; l < shape_.n_layer; ++l) {
-    const int64_t kd = shape_.k_dim, vd = shape_.v_dim;
-    std::memcpy(k_ptr_[l] + dst * page_size_ * kd, k_ptr_[l] + src * page_size_ * kd,
-                static_cast<size_t>(n_rows * kd) * sizeof(float));
-    if (vd > 0) {
-      std::memcpy(v_ptr_[l] + dst * page_size_ * vd, v_ptr_[l] + src * page_size_ * vd,
-                  static_cast<size_t>(n_rows * vd) * sizeof(float));
+  // Rows [0, n_rows) of each head's block (pages are head-major, kv_cache.h).
+  const int64_t heads = shape_.n_heads;
+  auto copy = [&](float* base, int64_t dim) {
+    const int64_t hd = dim / heads;
+    for (int64_t h = 0; h < heads; ++h) {
+      std::memcpy(base + dst * page_size_ * dim + h * page_size_ * hd,
+                  base + src * page_size_ * dim + h * page_size_ * hd,
+                  static_cast<size_t>(n_rows * hd) * sizeof(float));
     }
+  };
+  for (int64_t l = 0; l < shape_.n_layer; ++l) {
+    copy(k_ptr_[l], shape_.k_dim);
+    if (shape_.v_dim > 0) copy(v_ptr_[l], shape_.v_dim);
   }
 }
 
@@ -180,6 +187,7 @@ KvView KvPool::view(std::span<const int32_t> page_table) const {
   v.v_layers = v_ptr_.data();
   v.k_dim = shape_.k_dim;
   v.v_dim = shape_.v_dim;
+  v.n_heads = shape_.n_heads;
   v.page_size = page_size_;
   v.pages = page_table.data();
   v.n_pages = static_cast<int64_t>(page_table.size());

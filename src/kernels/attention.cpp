@@ -74,7 +74,7 @@ void attend_group(const AttentionArgs& a, const RowFns& fns, int64_t t, int64_t 
   for (int64_t p0 = 0; p0 < n_rows; p0 += page) {
     const int64_t n = std::min(page, n_rows - p0);
     const float* k = paged ? a.k + a.page_table[p0 / page] * a.k_page_stride : a.k;
-    k += hk * a.head_dim_k;
+    k += hk * (a.k_head_stride > 0 ? a.k_head_stride : a.head_dim_k);
     for (int64_t j0 = 0; j0 < n; j0 += kRowBlock) {
       for (int g = 0; g < ng; ++g) sb[g] = s[g] + p0 + j0;
       fns.dot_rows(a.head_dim_k, k + j0 * k_row, k_row, std::min(kRowBlock, n - j0), q, ng, sb);
@@ -84,7 +84,7 @@ void attend_group(const AttentionArgs& a, const RowFns& fns, int64_t t, int64_t 
   for (int64_t p0 = 0; p0 < n_rows; p0 += page) {
     const int64_t n = std::min(page, n_rows - p0);
     const float* v = paged ? a.v + a.page_table[p0 / page] * a.v_page_stride : a.v;
-    v += hk * a.head_dim_v;
+    v += hk * (a.v_head_stride > 0 ? a.v_head_stride : a.head_dim_v);
     for (int64_t j0 = 0; j0 < n; j0 += kRowBlock) {
       const int64_t nj = std::min(kRowBlock, n - j0);
       for (int g = 0; g < ng; ++g) {
@@ -112,8 +112,8 @@ void attention(ThreadPool& pool, std::span<const AttentionArgs> calls) {
     DKB_CHECK(a.n_head_kv > 0 && a.n_head % a.n_head_kv == 0);
     DKB_CHECK(!a.causal || a.q_pos != nullptr);
     DKB_CHECK(a.page_table == nullptr || a.page_size > 0);
-    DKB_CHECK(a.k_row_stride == 0 || a.k_row_stride >= a.n_head_kv * a.head_dim_k);
-    DKB_CHECK(a.v_row_stride == 0 || a.v_row_stride >= a.n_head_kv * a.head_dim_v);
+    DKB_CHECK(a.k_row_stride == 0 || a.k_row_stride >= a.head_dim_k);
+    DKB_CHECK(a.v_row_stride == 0 || a.v_row_stride >= a.head_dim_v);
     pairs += std::max<int64_t>(0, a.n_tokens) * a.n_head_kv;
   }
   first.assign(1, 0);

@@ -69,7 +69,7 @@ Result<std::unique_ptr<engine::Architecture>> Decoder::create(gguf::File& file,
 }
 
 engine::KvShape Decoder::kv_shape() const {
-  return {hp_.n_layer, hp_.n_embd_k_gqa(), hp_.n_embd_v_gqa()};
+  return {hp_.n_layer, hp_.n_embd_k_gqa(), hp_.n_embd_v_gqa(), hp_.n_head_kv};
 }
 
 size_t Decoder::workspace_floats(int64_t T, int64_t /*n_ctx*/) const {
@@ -160,8 +160,8 @@ Status Decoder::run(engine::ForwardState& st, std::span<const engine::SeqChunk> 
       const engine::SeqChunk& ch = chunks[c];
       const int64_t b = starts[c], len = starts[c + 1] - b;
       for (int64_t t = 0; t < len; ++t) {
-        std::memcpy(ch.kv.k(l, ch.n_past + t), k + (b + t) * n_k, n_k * sizeof(float));
-        std::memcpy(ch.kv.v(l, ch.n_past + t), v + (b + t) * n_v, n_v * sizeof(float));
+        ch.kv.write_k(l, ch.n_past + t, k + (b + t) * n_k);
+        ch.kv.write_v(l, ch.n_past + t, v + (b + t) * n_v);
       }
       kernels::AttentionArgs a;
       a.q = q + b * n_q;

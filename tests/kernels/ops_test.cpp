@@ -689,5 +689,44 @@ TEST(Softmax, SimdLevelsAgreeWithTheScalarLevel) {
   }
 }
 
+// Pages stored head-major (each KV head's rows of a page together: the engine's KV pages) give the
+// contiguous cache's result bit for bit.
+TEST(Attention, HeadMajorPagesEqualContiguousBitForBit) {
+  const int64_t n_tokens = 2, n_kv = 11, n_head = 6, n_head_kv = 3, dk = 40, dv = 24, P = 4;
+  const auto q = random_floats(static_cast<size_t>(n_tokens * n_head * dk), 81);
+  const auto k = random_floats(static_cast<size_t>(n_kv * n_head_kv * dk), 82);
+  const auto v = random_floats(static_cast<size_t>(n_kv * n_head_kv * dv), 83);
+  const int32_t table[] = {2, 0, 3};
+  std::vector<float> kp = random_floats(static_cast<size_t>(4 * P * n_head_kv * dk), 84);
+  std::vector<float> vp = random_floats(static_cast<size_t>(4 * P * n_head_kv * dv), 85);
+  for (int64_t j = 0; j < n_kv; ++j) {
+    const int64_t page = table[j / P], r = j % P;
+    for (int64_t h = 0; h < n_head_kv; ++h) {
+      std::copy_n(k.data() + (j * n_head_kv + h) * dk, dk,
+                  kp.data() + page * P * n_head_kv * dk + (h * P + r) * dk);
+      std::copy_n(v.data() + (j * n_head_kv + h) * dv, dv,
+                  vp.data() + page * P * n_head_kv * dv + (h * P + r) * dv);
+    }
+  }
+  const int32_t q_pos[] = {7, 10};
+  ThreadPool pool(2);
+  std::vector<float> flat(static_cast<size_t>(n_tokens * n_head * dv)), paged(flat.size());
+  AttentionArgs a = gqa_args(q, k, v, flat, n_tokens, n_kv, n_head, n_head_kv, dk, dv, q_pos, true);
+  attention(pool, a);
+  a.k = kp.data();
+  a.v = vp.data();
+  a.out = paged.data();
+  a.page_table = table;
+  a.page_size = P;
+  a.k_page_stride = P * n_head_kv * dk;
+  a.v_page_stride = P * n_head_kv * dv;
+  a.k_row_stride = dk;
+  a.v_row_stride = dv;
+  a.k_head_stride = P * dk;
+  a.v_head_stride = P * dv;
+  attention(pool, a);
+  EXPECT_TRUE(paged == flat);
+}
+
 }  // namespace
 }  // namespace dkb::kernels

@@ -267,8 +267,11 @@ struct AttentionArgs {
   int64_t page_size = 0;                         // rows per page (> 0 when paged)
   int64_t k_page_stride = 0, v_page_stride = 0;  // floats from one page to the next
   // Floats from one cache row to the next; 0: n_head_kv * head_dim (rows packed). K and V may
-  // share rows (MLA: V is the first head_dim_v floats of each K row).
+  // share rows (MLA: V is the last head_dim_v floats of each K row).
   int64_t k_row_stride = 0, v_row_stride = 0;
+  // Floats from KV head h's part of a row (or a page's rows) to head h + 1's; 0: head_dim (the
+  // heads side by side in each row). A head-major page: page_size * head_dim.
+  int64_t k_head_stride = 0, v_head_stride = 0;
 };
 void attention(ThreadPool& pool, const AttentionArgs& a);
 // Several independent attentions (the sequences of a batched decode step) in one pool run, their
