@@ -1,7 +1,6 @@
 #include "deepseek2.h"
 
 #include <algorithm>
-#include <array>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -426,18 +425,15 @@ void Deepseek2::moe_one_token(engine::ForwardState& st, const Deepseek2Layer& L,
                               float* ybuf, float* gate, float* up) const {
   const int64_t n_embd = hp_.n_embd, k = p_.n_expert_used, n_ff = p_.n_ff_exp;
   const int64_t n_sh = L.gate_shexp ? n_ff * p_.n_expert_shared : 0;
-  std::array<int64_t, 16> order{};
-  DKB_CHECK(k <= 7);  // 2 targets per selected expert, 2 shared: 16 at most
+  thread_local std::vector<int64_t> order;  // reused: no allocation per decode step once warm
+  order.resize(static_cast<size_t>(k));
   for (int64_t i = 0; i < k; ++i) order[i] = i;
-  std::sort(order.begin(), order.begin() + k,
+  std::sort(order.begin(), order.end(),
             [&](int64_t a, int64_t b) { return selected[a] < selected[b]; });
-  std::array<engine::Weight, 16> w;  // the experts' 2-D slices, alive for the targets
-  std::array<kernels::MatmulTarget, 16> targets;
-  size_t n = 0;
+  thread_local std::vector<kernels::MatmulTarget> targets;
+  targets.clear();
   auto add = [&](const engine::Weight& wt, float* y) {
-    w[n] = wt;
-    targets[n] = {wt.type, wt.data, wt.ne[1], y, wt.layout};
-    ++n;
+    targets.push_back({wt.type, wt.data, wt.ne[1], y, wt.layout});
   };
   for (int64_t i = 0; i < k; ++i) {
     const int64_t e = selected[order[i]];
@@ -448,7 +444,13 @@ void Deepseek2::moe_one_token(engine::ForwardState& st, const Deepseek2Layer& L,
     add(L.gate_shexp, gate + k * n_ff);
     add(L.up_shexp, up + k * n_ff);
   }
-  kernels::matmul_shared_input(*st.pool, *st.matmul, std::span(targets.data(), n), n_embd, cur, 1);
+  // matmul_shared_input fuses up to 16 targets (DeepSeek-V3: 8 experts and a shared one, 18).
+  constexpr size_t kFused = 16;
+  for (size_t i = 0; i < targets.size(); i += kFused) {
+    const size_t n = std::min(kFused, targets.size() - i);
+    kernels::matmul_shared_input(*st.pool, *st.matmul, std::span(targets.data() + i, n), n_embd,
+                                 cur, 1);
+  }
   // One swiglu per expert, as moe() calls it (the vector/tail split follows each call's length).
   for (int64_t i = 0; i < k; ++i) {
     kernels::swiglu(*st.pool, gate + i * n_ff, up + i * n_ff, n_ff, gate + i * n_ff);
