@@ -1,0 +1,104 @@
+// Decode attention, one token, over a paged KV cache (bench/README.md, session 9): the time of one
+// kernels::attention call per layer, the K/V either hot (one layer, in L3) or cold (cycling over
+// enough layers to exceed L3), the pages either head-major (the engine's KV pages) or with the KV
+// heads side by side in each row (the layout before session 9).
+// Usage: attention_bench [--kv N] [--layers L] [--heads H] [--kv-heads HK] [--dim D]
+//                        [--page P] [--threads T] [--interleaved-rows] [--reps R]
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "base/thread_pool.h"
+#include "kernels/kernels.h"
+
+using namespace dkb;
+
+int main(int argc, char** argv) {
+  int64_t n_kv = 2048, layers = 28, n_head = 12, n_head_kv = 2, hd = 128, page = 16;
+  int threads = 2, reps = 10;
+  bool interleaved_rows = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&]() -> int64_t {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "%s needs a value\n", a.c_str());
+        std::exit(2);
+      }
+      return std::atoll(argv[++i]);
+    };
+    if (a == "--kv") n_kv = next();
+    else if (a == "--layers") layers = next();
+    else if (a == "--heads") n_head = next();
+    else if (a == "--kv-heads") n_head_kv = next();
+    else if (a == "--dim") hd = next();
+    else if (a == "--page") page = next();
+    else if (a == "--threads") threads = static_cast<int>(next());
+    else if (a == "--reps") reps = static_cast<int>(next());
+    else if (a == "--interleaved-rows") interleaved_rows = true;
+    else {
+      std::fprintf(stderr, "unknown option %s\n", a.c_str());
+      return 2;
+    }
+  }
+  if (n_kv < 1 || layers < 1 || n_head_kv < 1 || n_head % n_head_kv != 0 || hd < 1 || page < 1 ||
+      threads < 1 || reps < 1) {
+    std::fprintf(stderr, "bad arguments\n");
+    return 2;
+  }
+  const int64_t n_pages = (n_kv + page - 1) / page, row = n_head_kv * hd;
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::vector<std::vector<float>> k(layers), v(layers);
+  for (int64_t l = 0; l < layers; ++l) {
+    k[l].resize(static_cast<size_t>(n_pages * page * row));
+    v[l].resize(k[l].size());
+    for (auto& x : k[l]) x = u(rng);
+    for (auto& x : v[l]) x = u(rng);
+  }
+  std::vector<float> q(static_cast<size_t>(n_head * hd)), out(q.size());
+  for (auto& x : q) x = u(rng);
+  std::vector<int32_t> table(static_cast<size_t>(n_pages));
+  for (int64_t p = 0; p < n_pages; ++p) table[p] = static_cast<int32_t>(p);
+  ThreadPool pool(threads);
+  const int32_t pos = static_cast<int32_t>(n_kv - 1);
+  kernels::AttentionArgs a;
+  a.q = q.data();
+  a.out = out.data();
+  a.n_tokens = 1;
+  a.n_kv = n_kv;
+  a.n_head = n_head;
+  a.n_head_kv = n_head_kv;
+  a.head_dim_k = a.head_dim_v = hd;
+  a.q_pos = &pos;
+  a.scale = 1.0f / 11.3f;
+  a.page_table = table.data();
+  a.page_size = page;
+  a.k_page_stride = a.v_page_stride = page * row;
+  if (!interleaved_rows) {  // head-major pages, as KvView::set_attention_kv gives them
+    a.k_row_stride = a.v_row_stride = hd;
+    a.k_head_stride = a.v_head_stride = page * hd;
+  }
+  double best = 1e30;
+  for (int rep = 0; rep < reps; ++rep) {
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int64_t l = 0; l < layers; ++l) {
+      a.k = k[l].data();
+      a.v = v[l].data();
+      kernels::attention(pool, a);
+    }
+    const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    best = std::min(best, dt / static_cast<double>(layers));
+  }
+  std::printf("attention: %lld positions, %lld heads over %lld KV heads of %lld, pages of %lld "
+              "(%s), %d threads, %lld layers (%.0f MB of K/V): best %.1f us per layer\n",
+              static_cast<long long>(n_kv), static_cast<long long>(n_head),
+              static_cast<long long>(n_head_kv), static_cast<long long>(hd),
+              static_cast<long long>(page), interleaved_rows ? "heads side by side" : "head-major",
+              threads, static_cast<long long>(layers),
+              2.0 * static_cast<double>(layers * n_pages * page * row) * 4 / 1e6, best * 1e6);
+  return 0;
+}
