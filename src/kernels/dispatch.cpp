@@ -109,7 +109,8 @@ TensorType vec_dot_type(TensorType weight_type) {
 void dequantize_row(TensorType t, const void* src, float* dst, int64_t n) {
   const TypeOps ops = ops_for(t);
   DKB_CHECK(ops.dequantize != nullptr);
-  ops.dequantize(src, dst, n);
+  const DequantizeFn simd = simd_dequantize(t, active_isa());
+  (simd != nullptr ? simd : ops.dequantize)(src, dst, n);
 }
 
 bool can_quantize(TensorType t) {
@@ -153,6 +154,12 @@ VecDotFn simd_vec_dot(TensorType, Isa) {
 }
 QuantizeFn simd_quantize(TensorType, Isa) {
   return nullptr;
+}
+DequantizeFn simd_dequantize(TensorType, Isa) {
+  return nullptr;
+}
+HeadRowFns simd_head_rows(TensorType, Isa) {
+  return {};
 }
 AxpyFn simd_axpy(Isa) {
   return nullptr;

@@ -51,6 +51,14 @@ QuantizeFn simd_quantize(TensorType t, Isa isa) {
   return nullptr;
 }
 
+DequantizeFn simd_dequantize(TensorType, Isa) {
+  return nullptr;
+}
+
+HeadRowFns simd_head_rows(TensorType, Isa) {
+  return {};
+}
+
 AxpyFn simd_axpy(Isa isa) {
   return isa == Isa::kNeon || isa == Isa::kNeonDot ? axpy_f32_neon : nullptr;
 }

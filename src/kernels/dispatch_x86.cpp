@@ -90,6 +90,33 @@ QuantizeFn simd_quantize(TensorType t, Isa isa) {
   return nullptr;
 }
 
+DequantizeFn simd_dequantize(TensorType t, Isa isa) {
+  if (!is_x86_level(isa)) return nullptr;
+  switch (t) {
+    case TensorType::kF16:
+      return dequantize_f16_avx2;
+    case TensorType::kBF16:
+      return dequantize_bf16_avx2;
+    case TensorType::kQ4_0:
+      return dequantize_q4_0_avx2;
+    case TensorType::kQ8_0:
+      return dequantize_q8_0_avx2;
+    case TensorType::kQ4_K:
+      return dequantize_q4_k_avx2;
+    case TensorType::kQ6_K:
+      return dequantize_q6_k_avx2;
+    default:
+      return nullptr;
+  }
+}
+
+HeadRowFns simd_head_rows(TensorType t, Isa isa) {
+  if (isa != Isa::kAvx512) return {};
+  if (t == TensorType::kQ4_0) return {head_xw_q4_0_avx512, head_wx_q4_0_avx512};
+  if (t == TensorType::kQ8_0) return {head_xw_q8_0_avx512, head_wx_q8_0_avx512};
+  return {};
+}
+
 AxpyFn simd_axpy(Isa isa) {
   return is_x86_level(isa) ? axpy_f32_avx2 : nullptr;
 }

@@ -1,8 +1,11 @@
-// Per-head f32 products (kernels.h head_matmul_xw / head_matmul_wx): multi-head latent
+// Per-head products (kernels.h head_matmul_xw / head_matmul_wx): multi-head latent
 // attention's absorbed projections. Threads take whole heads, so each (token, head) result is
-// computed by one thread in one fixed order whatever the thread count.
+// computed by one thread in one fixed order whatever the thread count. Quantized rows are
+// dequantized one at a time into a per-thread buffer (L1-resident) and used for all tokens, or,
+// for the types and levels with them, in registers by the level's own loops (same bits).
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "base/status.h"
 #include "kernels/kernels.h"
@@ -16,8 +19,39 @@ void axpy_scalar(int64_t n, float a, const float* x, float* y) {
 }
 
 void check(const HeadWeights& w, int64_t n_tokens) {
-  DKB_CHECK(w.w != nullptr && w.n_head > 0 && w.rows > 0 && w.cols > 0 && n_tokens >= 0);
-  DKB_CHECK(w.head_stride >= w.rows * w.cols);
+  DKB_CHECK(w.data != nullptr && w.n_head > 0 && w.rows > 0 && w.cols > 0 && n_tokens >= 0);
+  DKB_CHECK(w.head_stride >= w.rows);
+}
+
+// Row d of head h as floats: the weights themselves (F32) or `buf`, dequantized.
+class RowReader {
+ public:
+  explicit RowReader(const HeadWeights& w)
+      : w_(w), row_bytes_(tensor_row_size(w.type, w.cols)) {
+    if (w.type != TensorType::kF32) buf().resize(static_cast<size_t>(w.cols));
+  }
+  const float* row(int64_t h, int64_t d) const {
+    const auto* src = static_cast<const uint8_t*>(w_.data) +
+                      static_cast<size_t>(h * w_.head_stride + d) * row_bytes_;
+    if (w_.type == TensorType::kF32) return reinterpret_cast<const float*>(src);
+    float* out = buf().data();
+    dequantize_row(w_.type, src, out, w_.cols);
+    return out;
+  }
+
+ private:
+  static std::vector<float>& buf() {
+    thread_local std::vector<float> b;  // per pool thread, grown once
+    return b;
+  }
+  const HeadWeights& w_;
+  size_t row_bytes_;
+};
+
+// The level's in-register loops for w's type, when it has them and w's rows fit them.
+detail::HeadRowFns fused_rows(const HeadWeights& w) {
+  if (w.cols % 32 != 0) return {};
+  return detail::simd_head_rows(w.type, active_isa());
 }
 
 }  // namespace
@@ -28,15 +62,30 @@ void head_matmul_xw(ThreadPool& pool, const HeadWeights& w, const float* x, Head
   if (n_tokens == 0) return;
   const detail::AxpyFn simd = detail::simd_axpy(active_isa());
   const detail::AxpyFn axpy = simd != nullptr ? simd : axpy_scalar;
+  const detail::HeadRowsFn fused = fused_rows(w).xw;
   pool.run([&](int ith, int nth) {
     const auto [h0, h1] = ThreadPool::split(w.n_head, ith, nth);
+    if (fused != nullptr) {
+      const size_t rb = tensor_row_size(w.type, w.cols);
+      for (int64_t h = h0; h < h1; ++h) {
+        const auto* wh = static_cast<const uint8_t*>(w.data) + static_cast<size_t>(h * w.head_stride) * rb;
+        for (int64_t t = 0; t < n_tokens; ++t) {
+          fused(wh, rb, w.rows, w.cols, x + t * xs.token + h * xs.head, y + t * ys.token + h * ys.head);
+        }
+      }
+      return;
+    }
+    const RowReader rows(w);
     for (int64_t h = h0; h < h1; ++h) {
-      const float* wh = w.w + h * w.head_stride;
       for (int64_t t = 0; t < n_tokens; ++t) {
-        const float* xr = x + t * xs.token + h * xs.head;
-        float* yr = y + t * ys.token + h * ys.head;
-        std::memset(yr, 0, static_cast<size_t>(w.cols) * sizeof(float));
-        for (int64_t d = 0; d < w.rows; ++d) axpy(w.cols, xr[d], wh + d * w.cols, yr);
+        std::memset(y + t * ys.token + h * ys.head, 0, static_cast<size_t>(w.cols) * sizeof(float));
+      }
+      // Each token's sum still takes the rows in order d = 0, 1, ...
+      for (int64_t d = 0; d < w.rows; ++d) {
+        const float* row = rows.row(h, d);
+        for (int64_t t = 0; t < n_tokens; ++t) {
+          axpy(w.cols, x[t * xs.token + h * xs.head + d], row, y + t * ys.token + h * ys.head);
+        }
       }
     }
   });
@@ -47,12 +96,23 @@ void head_matmul_wx(ThreadPool& pool, const HeadWeights& w, const float* x, Head
   check(w, n_tokens);
   if (n_tokens == 0) return;
   const VecDotKernel dot = vec_dot_kernel(TensorType::kF32, active_isa());
+  const detail::HeadRowsFn fused = fused_rows(w).wx;
   pool.run([&](int ith, int nth) {
     const auto [h0, h1] = ThreadPool::split(w.n_head, ith, nth);
+    if (fused != nullptr) {
+      const size_t rb = tensor_row_size(w.type, w.cols);
+      for (int64_t h = h0; h < h1; ++h) {
+        const auto* wh = static_cast<const uint8_t*>(w.data) + static_cast<size_t>(h * w.head_stride) * rb;
+        for (int64_t t = 0; t < n_tokens; ++t) {
+          fused(wh, rb, w.rows, w.cols, x + t * xs.token + h * xs.head, y + t * ys.token + h * ys.head);
+        }
+      }
+      return;
+    }
+    const RowReader rows(w);
     for (int64_t h = h0; h < h1; ++h) {
-      const float* wh = w.w + h * w.head_stride;
       for (int64_t e = 0; e < w.rows; ++e) {
-        const float* row = wh + e * w.cols;
+        const float* row = rows.row(h, e);
         for (int64_t t = 0; t < n_tokens; ++t) {
           y[t * ys.token + h * ys.head + e] = dot(w.cols, row, x + t * xs.token + h * xs.head);
         }

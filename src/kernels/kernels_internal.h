@@ -91,6 +91,13 @@ float vec_dot_q6_k_avx2(int64_t n, const void* w, const void* x);
 // Activation quantizers, bit-identical to quantize_q8_0 / quantize_q8_k.
 void quantize_q8_0_avx2(const float* src, void* dst, int64_t n);
 void quantize_q8_k_avx2(const float* src, void* dst, int64_t n);
+// Dequantizers, bit-identical to the scalar ones (dequantize_avx2.cpp).
+void dequantize_f16_avx2(const void* src, float* dst, int64_t n);
+void dequantize_bf16_avx2(const void* src, float* dst, int64_t n);
+void dequantize_q4_0_avx2(const void* src, float* dst, int64_t n);
+void dequantize_q8_0_avx2(const void* src, float* dst, int64_t n);
+void dequantize_q4_k_avx2(const void* src, float* dst, int64_t n);
+void dequantize_q6_k_avx2(const void* src, float* dst, int64_t n);
 // y[i] += a * x[i] (attention's weighted sum of V rows).
 void axpy_f32_avx2(int64_t n, float a, const float* x, float* y);
 // out[i] = silu(gate[i]) * up[i] with ggml's vector exp (activation_avx2.cpp); in place allowed.
@@ -303,6 +310,26 @@ VecDotFn simd_vec_dot(TensorType t, Isa isa);
 // A SIMD quantizer for t at level isa bit-identical to the scalar one (the activation formats
 // Q8_0 and Q8_K), or null.
 QuantizeFn simd_quantize(TensorType t, Isa isa);
+// A SIMD dequantizer for t at level isa bit-identical to the scalar one, or null.
+DequantizeFn simd_dequantize(TensorType t, Isa isa);
+// head_matmul's loops over one head's rows of a quantized type, dequantizing in registers, bit
+// for bit the generic path at their level (head_matmul_avx512.cpp); cols a multiple of 32:
+// - xw: y[c] = sum over d < rows of x[d] * w[d][c] (y need not be zeroed);
+// - wx: y[e] = dot(w[e], x) for e < rows.
+using HeadRowsFn = void (*)(const uint8_t* w, size_t row_bytes, int64_t rows, int64_t cols,
+                            const float* x, float* y);
+struct HeadRowFns {
+  HeadRowsFn xw = nullptr, wx = nullptr;
+};
+HeadRowFns simd_head_rows(TensorType t, Isa isa);
+void head_xw_q4_0_avx512(const uint8_t* w, size_t row_bytes, int64_t rows, int64_t cols,
+                         const float* x, float* y);
+void head_xw_q8_0_avx512(const uint8_t* w, size_t row_bytes, int64_t rows, int64_t cols,
+                         const float* x, float* y);
+void head_wx_q4_0_avx512(const uint8_t* w, size_t row_bytes, int64_t rows, int64_t cols,
+                         const float* x, float* y);
+void head_wx_q8_0_avx512(const uint8_t* w, size_t row_bytes, int64_t rows, int64_t cols,
+                         const float* x, float* y);
 // y[i] += a * x[i] at level isa (attention's weighted sum of V rows), or null.
 using AxpyFn = void (*)(int64_t n, float a, const float* x, float* y);
 AxpyFn simd_axpy(Isa isa);

@@ -555,4 +555,51 @@ void matmul_shared_input(ThreadPool& pool, MatmulScratch& scratch,
   run_tile_jobs(pool, jobs, n);
 }
 
+void matmul_batch(ThreadPool& pool, MatmulScratch& scratch, std::span<const MatmulTask> tasks,
+                  int64_t n_tokens) {
+  constexpr size_t kMaxTasks = 16;
+  if (n_tokens <= 0) return;
+  MatmulJob jobs[kMaxTasks];
+  bool fuse = tasks.size() > 1 && tasks.size() <= kMaxTasks;
+  for (size_t i = 0; fuse && i < tasks.size(); ++i) {
+    const MatmulTask& t = tasks[i];
+    jobs[i] = make_job(pool, t.wtype, t.w, t.n_in, t.n_out, t.x, n_tokens, t.y, t.layout);
+    // run_tile_jobs: all on the tile path or all interleaved; a sliced layout runs alone.
+    const bool sliced = jobs[i].ilv && detail::ilv_slicing(t.wtype, t.n_in).slice_blocks > 0;
+    fuse = (jobs[i].tile != GemmKind::kNone || jobs[i].ilv) && t.n_out > 0 && !sliced &&
+           jobs[i].ilv == jobs[0].ilv;
+  }
+  if (!fuse) {
+    for (const MatmulTask& t : tasks) {
+      matmul(pool, scratch, t.wtype, t.w, t.n_in, t.n_out, t.x, n_tokens, t.y, t.layout);
+    }
+    return;
+  }
+  // Each job's quantized rows, then its extra floats (room for whole token groups, as
+  // quantize_activations leaves), 64-byte aligned, one region per job.
+  const size_t n = tasks.size();
+  const size_t group = static_cast<size_t>(detail::kTileTokenGroup);
+  const size_t extra_tokens = (static_cast<size_t>(n_tokens) + group - 1) / group * group;
+  size_t offsets[kMaxTasks + 1] = {0};
+  for (size_t i = 0; i < n; ++i) {
+    const size_t xq = (jobs[i].x_row * static_cast<size_t>(n_tokens) + 63) / 64 * 64;
+    const size_t extra = (jobs[i].x_extra_n * sizeof(float) * extra_tokens + 63) / 64 * 64;
+    offsets[i + 1] = offsets[i] + xq + extra;
+  }
+  if (scratch.buf.size() < offsets[n]) scratch.buf.resize(offsets[n]);
+  for (size_t i = 0; i < n; ++i) {
+    jobs[i].xq = scratch.buf.data() + offsets[i];
+    jobs[i].x_extra = reinterpret_cast<float*>(
+        jobs[i].xq + (jobs[i].x_row * static_cast<size_t>(n_tokens) + 63) / 64 * 64);
+  }
+  if (n_tokens == 1 || pool.n_threads() == 1) {
+    for (size_t i = 0; i < n; ++i) quantize_part(jobs[i], 0, 1);
+  } else {
+    pool.run([&](int ith, int nth) {
+      for (size_t i = 0; i < n; ++i) quantize_part(jobs[i], ith, nth);
+    });
+  }
+  run_tile_jobs(pool, jobs, n);
+}
+
 }  // namespace dkb::kernels

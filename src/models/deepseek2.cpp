@@ -96,7 +96,8 @@ Result<std::unique_ptr<engine::Architecture>> Deepseek2::create(gguf::File& f,
     }
     DKB_ASSIGN_OR_RETURN(L.wkv_a_mqa, ld.matrix(b + "attn_kv_a_mqa.weight", {n_embd, p.n_lora_kv + n_rot}));
     DKB_ASSIGN_OR_RETURN(L.kv_a_norm, ld.require_f32(b + "attn_kv_a_norm.weight", p.n_lora_kv));
-    DKB_ASSIGN_OR_RETURN(L.wkv_b, ld.matrix(b + "attn_kv_b.weight", {p.n_lora_kv, n_head * (nope + hd_v)}));
+    // In the file's row layout: the absorbed attention reads it a head's row at a time.
+    DKB_ASSIGN_OR_RETURN(L.wkv_b, ld.require(b + "attn_kv_b.weight", {p.n_lora_kv, n_head * (nope + hd_v)}));
     DKB_ASSIGN_OR_RETURN(L.wo, ld.matrix(b + "attn_output.weight", {n_head * hd_v, n_embd}));
     DKB_ASSIGN_OR_RETURN(L.ffn_norm, ld.require_f32(b + "ffn_norm.weight", n_embd));
     if (l < p.n_layer_dense_lead) {
@@ -122,26 +123,17 @@ Result<std::unique_ptr<engine::Architecture>> Deepseek2::create(gguf::File& f,
                                      &L.gate_exps, &L.up_exps, &L.down_exps, &L.gate_shexp,
                                      &L.up_shexp, &L.down_shexp})
                             .with_context("blk." + std::to_string(l)));
-    // attn_kv_b in f32 for the absorbed attention: its values as ggml dequantizes them.
-    const int64_t kv_b_rows = n_head * (nope + hd_v);
-    const auto* kv_b_bytes = static_cast<const uint8_t*>(L.wkv_b.data);
-    std::vector<uint8_t> rows;  // the row layout, when the loader interleaved the matrix
-    if (L.wkv_b.layout == kernels::WeightLayout::kInterleaved16) {
-      rows.assign(kv_b_bytes, kv_b_bytes + L.wkv_b.row_bytes() * kv_b_rows);
-      kernels::deinterleave_rows(L.wkv_b.type, p.n_lora_kv, kv_b_rows, rows.data());
-      kv_b_bytes = rows.data();
-    }
-    L.kv_b.resize(static_cast<size_t>(kv_b_rows * p.n_lora_kv));
-    for (int64_t row = 0; row < kv_b_rows; ++row) {
-      kernels::dequantize_row(L.wkv_b.type, kv_b_bytes + row * L.wkv_b.row_bytes(),
-                              L.kv_b.data() + row * p.n_lora_kv, p.n_lora_kv);
-    }
   }
   // DKB_MLA=absorb or =decompress forces one way of attending (tests, measuring).
   if (const char* m = std::getenv("DKB_MLA")) {
     const std::string mode = m;
-    if (mode == "absorb") d->mla_mode_ = 1;
-    if (mode == "decompress") d->mla_mode_ = -1;
+    if (mode == "absorb") {
+      d->mla_mode_ = 1;
+    } else if (mode == "decompress") {
+      d->mla_mode_ = -1;
+    } else if (!mode.empty()) {
+      return invalid_argument("DKB_MLA='" + mode + "': expected 'absorb' or 'decompress'");
+    }
   }
   d->hp_ = std::move(hp);
   return std::unique_ptr<engine::Architecture>(std::move(d));
@@ -165,7 +157,8 @@ size_t Deepseek2::workspace_floats(int64_t T, int64_t n_ctx) const {
                  T * n_head * hd_k + n_ctx * r + n_ctx * n_head * (nope + hd_v) +
                  n_ctx * n_head * hd_k + n_ctx * n_head * hd_v;
   // (moe(): one token's selected and shared experts side by side in gate and up.)
-  const int64_t ffn_one = p_.n_expert_used * p_.n_ff_exp + p_.n_ff_exp * p_.n_expert_shared;
+  const int64_t ffn_one = std::max(p_.n_expert_used * p_.n_ff_exp + p_.n_ff_exp * p_.n_expert_shared,
+                                   (p_.n_expert_used + 1) * hp_.n_embd);
   int64_t ffn = T * p_.n_expert * 2 + T * hp_.n_embd * 2 + 2 * std::max(T * n_ff, ffn_one) +
                 T * hp_.n_embd;
   return static_cast<size_t>(base + std::max(attn, ffn));
@@ -260,7 +253,7 @@ void Deepseek2::attention(engine::ForwardState& st, const Deepseek2Layer& L, int
   a.scale = kq_scale;
   if (mla_absorbs(T, n_kv)) {
     // Absorbed queries: q_nope[t][h] times W_UK[h].
-    const kernels::HeadWeights w_uk{L.kv_b.data(), n_head, nope, r, (nope + hd_v) * r};
+    const kernels::HeadWeights w_uk{L.wkv_b.type, L.wkv_b.data, n_head, nope, r, nope + hd_v};
     kernels::head_matmul_xw(*st.pool, w_uk, q, {n_head * hd_k, hd_k}, qa + n_rot,
                             {n_head * lat, lat}, T);
     a.q = qa;
@@ -274,7 +267,9 @@ void Deepseek2::attention(engine::ForwardState& st, const Deepseek2Layer& L, int
     a.head_dim_v = r;
     kernels::attention(*st.pool, a);
     // Each head's output: W_UV[h] times its latent mix.
-    const kernels::HeadWeights w_uv{L.kv_b.data() + nope * r, n_head, hd_v, r, (nope + hd_v) * r};
+    const kernels::HeadWeights w_uv{L.wkv_b.type,
+                                    static_cast<const uint8_t*>(L.wkv_b.data) + nope * L.wkv_b.row_bytes(),
+                                    n_head, hd_v, r, nope + hd_v};
     kernels::head_matmul_wx(*st.pool, w_uv, u, {n_head * r, r}, o, {n_head * hd_v, hd_v}, T);
   } else {
     float* qs = o + T * n_head * hd_v;              // [T][n_head][hd_k]: nope ++ roped pe
@@ -319,19 +314,23 @@ void Deepseek2::attention(engine::ForwardState& st, const Deepseek2Layer& L, int
 
 bool Deepseek2::mla_absorbs(int64_t T, int64_t n_kv) const {
   if (mla_mode_ != 0) return mla_mode_ > 0;
-  // Work in f32 multiply-adds. Decompressing: attn_kv_b (P weights) over every cached latent,
-  // a quantized matmul counted at 1/6 (VNNI int8 against f32 FMA), then per-head attention and
-  // the copies of K and V (hd_k + hd_v per head, twice). Absorbing: attn_kv_b's P floats read
-  // once (~6 multiply-adds' time each from memory), P per token, and attention over rows of
-  // n_rot + 2r per head. Decode crosses over at ~35 cached positions (DeepSeek-V2-Lite); a
-  // prefill chunk decompresses unless it is short against the cached context.
-  const double P = static_cast<double>(layers_.empty() ? 0 : layers_.back().kv_b.size());
+  // Work in units of one f32 multiply-add. Decompressing: attn_kv_b (P weights) over every cached
+  // latent, a quantized matmul counted at 1/6 (VNNI int8 against f32 FMA) but at least the time
+  // of streaming attn_kv_b once (~0.4 P), then per-head attention and the copies of K and V
+  // (hd_k + hd_v per head, twice). Absorbing: attn_kv_b's rows dequantized in registers and used
+  // once per token (~0.4 P each), and attention over rows of n_rot + 2r per head. Fitted on
+  // DeepSeek-V2-Lite Q4_0 decode, two threads (per layer: absorbing 78 us + 0.6 us per cached
+  // position, decompressing 79 us at 1 position and ~32 us more per position): decode absorbs
+  // from ~2 cached positions on; a prefill chunk decompresses unless it is short against the
+  // cached context.
+  const double P = static_cast<double>(hp_.n_head * (hp_.n_embd_head_k - hp_.n_rot + hp_.n_embd_head_v) *
+                                       p_.n_lora_kv);
   const double h = static_cast<double>(hp_.n_head);
   const double r = static_cast<double>(p_.n_lora_kv), n_rot = static_cast<double>(hp_.n_rot);
   const double hd = static_cast<double>(hp_.n_embd_head_k + hp_.n_embd_head_v);
   const double t = static_cast<double>(T), n = static_cast<double>(n_kv);
-  const double decompress = n * P / 6.0 + n * h * hd * 2.0 + t * n * h * hd;
-  const double absorb = 6.0 * P + t * P + t * n * h * (n_rot + 2.0 * r);
+  const double decompress = std::max(n * P / 6.0, 0.4 * P) + n * h * hd * 2.0 + t * n * h * hd;
+  const double absorb = 0.4 * t * P + t * n * h * (n_rot + 2.0 * r);
   return absorb < decompress;
 }
 
@@ -345,8 +344,9 @@ void Deepseek2::moe(engine::ForwardState& st, const Deepseek2Layer& L, const flo
   float* ybuf = xin + T * n_embd;            // [T][n_embd]
   const int64_t n_sh = n_ff * p_.n_expert_shared;
   const int64_t n_ff_max = std::max(n_ff, n_sh);
-  // [T][n_ff_max], or one token's k selected experts and the shared ones side by side.
-  const int64_t gate_len = std::max(T * n_ff_max, k * n_ff + n_sh);
+  // [T][n_ff_max], or one token's k selected experts and the shared ones side by side (and,
+  // in up, their down projections: k + 1 rows of n_embd).
+  const int64_t gate_len = std::max({T * n_ff_max, k * n_ff + n_sh, (k + 1) * n_embd});
   float* gate = ybuf + T * n_embd;
   float* up = gate + gate_len;
 
@@ -380,7 +380,7 @@ void Deepseek2::moe(engine::ForwardState& st, const Deepseek2Layer& L, const flo
     }
   }
   std::fill(out, out + T * n_embd, 0.0f);
-  if (T == 1) return moe_one_token(st, L, cur, selected.data(), weights, out, ybuf, gate, up);
+  if (T == 1) return moe_one_token(st, L, cur, selected.data(), weights, out, gate, up);
   // Tokens routed to the same expert are batched into one matmul per expert.
   thread_local std::vector<int64_t> rows;
   thread_local std::vector<float> row_w;
@@ -419,10 +419,10 @@ void Deepseek2::moe(engine::ForwardState& st, const Deepseek2Layer& L, const flo
 
 // Decode: the token's selected experts in ascending order (the order moe() adds them in for any
 // number of tokens, so the sums are the same), their gates and ups and the shared experts' in one
-// pool run over the same input, side by side in gate and up.
+// pool run over the same input, side by side in gate and up; then their downs in one more.
 void Deepseek2::moe_one_token(engine::ForwardState& st, const Deepseek2Layer& L, const float* cur,
                               const int32_t* selected, const float* weights, float* out,
-                              float* ybuf, float* gate, float* up) const {
+                              float* gate, float* up) const {
   const int64_t n_embd = hp_.n_embd, k = p_.n_expert_used, n_ff = p_.n_ff_exp;
   const int64_t n_sh = L.gate_shexp ? n_ff * p_.n_expert_shared : 0;
   thread_local std::vector<int64_t> order;  // reused: no allocation per decode step once warm
@@ -456,14 +456,30 @@ void Deepseek2::moe_one_token(engine::ForwardState& st, const Deepseek2Layer& L,
     kernels::swiglu(*st.pool, gate + i * n_ff, up + i * n_ff, n_ff, gate + i * n_ff);
   }
   if (n_sh > 0) kernels::swiglu(*st.pool, gate + k * n_ff, up + k * n_ff, n_sh, gate + k * n_ff);
+  // The downs, each over its expert's activations, in one pool run (16 at a time) into `up`
+  // (free after swiglu): expert i's row at up + i * n_embd, the shared experts' after them.
+  thread_local std::vector<kernels::MatmulTask> downs;
+  downs.clear();
+  auto add_down = [&](const engine::Weight& wt, const float* x, float* y) {
+    downs.push_back({wt.type, wt.data, wt.ne[0], wt.ne[1], x, y, wt.layout});
+  };
   for (int64_t i = 0; i < k; ++i) {
-    matmul(st, expert_slice(L.down_exps, selected[order[i]]), gate + i * n_ff, 1, ybuf);
+    add_down(expert_slice(L.down_exps, selected[order[i]]), gate + i * n_ff, up + i * n_embd);
+  }
+  if (n_sh > 0) add_down(L.down_shexp, gate + k * n_ff, up + k * n_embd);
+  for (size_t i = 0; i < downs.size(); i += kFused) {
+    const size_t n = std::min(kFused, downs.size() - i);
+    kernels::matmul_batch(*st.pool, *st.matmul, std::span(downs.data() + i, n), 1);
+  }
+  // Added in the order moe() adds them: the experts ascending, then the shared ones.
+  for (int64_t i = 0; i < k; ++i) {
     const float wi = weights[order[i]];
-    for (int64_t c = 0; c < n_embd; ++c) out[c] += ybuf[c] * wi;
+    const float* y = up + i * n_embd;
+    for (int64_t c = 0; c < n_embd; ++c) out[c] += y[c] * wi;
   }
   if (n_sh > 0) {
-    matmul(st, L.down_shexp, gate + k * n_ff, 1, ybuf);
-    for (int64_t c = 0; c < n_embd; ++c) out[c] += ybuf[c];
+    const float* y = up + k * n_embd;
+    for (int64_t c = 0; c < n_embd; ++c) out[c] += y[c];
   }
 }
 

@@ -37,8 +37,7 @@ struct Deepseek2Layer {
   engine::Weight wq_a, q_a_norm, wq_b;             // [n_embd, n_lora_q], [n_lora_q], [n_lora_q, n_head*hd_k]
   engine::Weight wkv_a_mqa;                        // [n_embd, n_lora_kv + n_rot]
   engine::Weight kv_a_norm;                        // [n_lora_kv]
-  engine::Weight wkv_b;                            // [n_lora_kv, n_head*(nope + hd_v)], rows
-  std::vector<float> kv_b;                         // wkv_b dequantized: per head W_UK, W_UV
+  engine::Weight wkv_b;                            // [n_lora_kv, n_head*(nope + hd_v)], row layout: per head W_UK, W_UV
   engine::Weight wo;                               // [n_head*hd_v, n_embd]
   engine::Weight ffn_norm;                         // [n_embd]
   engine::Weight ffn_gate, ffn_up, ffn_down;       // dense layers
@@ -68,8 +67,8 @@ class Deepseek2 : public engine::Architecture {
            float* out, float* scratch) const;
   // moe() for one token (decode).
   void moe_one_token(engine::ForwardState& st, const Deepseek2Layer& L, const float* cur,
-                     const int32_t* selected, const float* weights, float* out, float* ybuf,
-                     float* gate, float* up) const;
+                     const int32_t* selected, const float* weights, float* out, float* gate,
+                     float* up) const;
 
   engine::Hparams hp_;
   Deepseek2Params p_;

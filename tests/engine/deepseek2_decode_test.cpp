@@ -100,5 +100,21 @@ TEST(Deepseek2Decode, AbsorbedAndDecompressedAttentionAgree) {
   }
 }
 
+// A DKB_MLA value other than the two forms is refused when the model loads, with a message that
+// names it; an empty one leaves the choice to the cost estimate.
+TEST(Deepseek2Decode, UnknownMlaFormIsRefused) {
+  DKB_REQUIRE_FIXTURE(kModel);
+  setenv("DKB_MLA", "absorbed", 1);
+  auto bad = Model::load(test::fixture_path(kModel));
+  setenv("DKB_MLA", "", 1);
+  auto empty = Model::load(test::fixture_path(kModel));
+  unsetenv("DKB_MLA");
+  ASSERT_FALSE(bad.is_ok());
+  EXPECT_EQ(bad.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("DKB_MLA='absorbed'"), std::string::npos)
+      << bad.status().to_string();
+  EXPECT_TRUE(empty.is_ok()) << empty.status().to_string();
+}
+
 }  // namespace
 }  // namespace dkb::engine

@@ -171,6 +171,67 @@ TEST(Matmul, SharedInputMatchesMatmulPerTarget) {
   expect_shared_groups_match_matmul(groups, n_outs, 3, {1, 3, 70}, 5);
 }
 
+// One task of a matmul_batch check.
+struct BatchTask {
+  TensorType type;
+  WeightLayout layout;
+  int64_t n_in, n_out;
+};
+
+// matmul_batch gives each task, over its own input, matmul()'s bits: tile-path tasks of several
+// weight and activation types (fused), interleaved ones (fused, at the AVX-512 level), row and
+// interleaved layouts side by side and a sliced layout (one matmul each), every level, 1-2
+// threads, one token (decode) to more than a tile holds.
+TEST(Matmul, BatchMatchesMatmulPerTask) {
+  using T = TensorType;
+  constexpr WeightLayout R = WeightLayout::kRows, I = WeightLayout::kInterleaved16;
+  const std::vector<std::vector<BatchTask>> groups = {
+      {{T::kQ4_0, R, 96, 37}, {T::kQ4_0, R, 256, 8}, {T::kQ8_0, R, 64, 61}, {T::kQ4_K, R, 256, 20}},
+      {{T::kQ4_0, I, 96, 32}, {T::kQ4_0, I, 256, 16}, {T::kQ4_K, I, 256, 48}, {T::kQ6_K, I, 768, 16}},
+      {{T::kQ4_0, I, 96, 32}, {T::kQ4_0, R, 96, 16}},
+      {{T::kQ4_0, I, 32 * 200, 16}, {T::kQ4_0, I, 96, 16}},
+      {{T::kF16, R, 64, 5}, {T::kQ8_0, R, 64, 9}}};
+  for (Isa isa : test::kAllIsas) {
+    if (!isa_available(isa)) continue;
+    test::IsaGuard guard;
+    set_active_isa(isa);
+    for (int n_threads = 1; n_threads <= 2; ++n_threads) {
+      ThreadPool pool(n_threads);
+      MatmulScratch scratch, scratch1;
+      uint32_t seed = 301;
+      for (const auto& group : groups) {
+        for (int64_t n_tokens : {1, 3, 20}) {
+          std::vector<std::vector<uint8_t>> ws;
+          std::vector<std::vector<float>> xs, ys;
+          std::vector<MatmulTask> tasks;
+          for (const BatchTask& b : group) {
+            ws.push_back(random_matrix(b.type, b.n_in, b.n_out, seed++));
+            if (b.layout == I) {
+              ASSERT_TRUE(interleave_supported(b.type, b.n_in, b.n_out));
+              interleave_rows(b.type, b.n_in, b.n_out, ws.back().data());
+            }
+            xs.push_back(random_floats(static_cast<size_t>(b.n_in * n_tokens), seed++));
+            ys.emplace_back(static_cast<size_t>(b.n_out * n_tokens), NAN);
+          }
+          for (size_t i = 0; i < group.size(); ++i) {
+            tasks.push_back({group[i].type, ws[i].data(), group[i].n_in, group[i].n_out,
+                             xs[i].data(), ys[i].data(), group[i].layout});
+          }
+          matmul_batch(pool, scratch, tasks, n_tokens);
+          for (size_t i = 0; i < group.size(); ++i) {
+            std::vector<float> y(ys[i].size(), NAN);
+            matmul(pool, scratch1, group[i].type, ws[i].data(), group[i].n_in, group[i].n_out,
+                   xs[i].data(), n_tokens, y.data(), group[i].layout);
+            EXPECT_EQ(ys[i], y) << tensor_type_name(group[i].type) << " task " << i
+                                << " isa=" << static_cast<int>(isa) << " threads=" << n_threads
+                                << " tokens=" << n_tokens;
+          }
+        }
+      }
+    }
+  }
+}
+
 // The weight types with the interleaved layout, and row lengths for them: odd and even block
 // counts.
 std::vector<TensorType> interleaved_types() {

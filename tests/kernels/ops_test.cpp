@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <numbers>
 #include <utility>
 #include <vector>
@@ -586,9 +587,9 @@ TEST(Attention, SharedStridedRowsEqualPackedCopiesBitForBit) {
 
 // head_matmul_xw / head_matmul_wx against plain loops, strided tokens and heads, any threads.
 TEST(HeadMatmul, MatchesPlainLoops) {
-  const int64_t n_head = 5, rows = 7, cols = 33, stride = rows * cols + 3, T = 3;
-  const auto w = random_floats(static_cast<size_t>(n_head * stride), 51);
-  const HeadWeights hw{w.data(), n_head, rows, cols, stride};
+  const int64_t n_head = 5, rows = 7, cols = 33, stride = rows + 2, T = 3;
+  const auto w = random_floats(static_cast<size_t>(n_head * stride * cols), 51);
+  const HeadWeights hw{TensorType::kF32, w.data(), n_head, rows, cols, stride};
   // xw: x[t][h] has rows values at x + t * (n_head * 10) + h * 10; y[t][h] cols values.
   const auto x1 = random_floats(static_cast<size_t>(T * n_head * 10), 52);
   // wx: x[t][h] has cols values.
@@ -601,21 +602,86 @@ TEST(HeadMatmul, MatchesPlainLoops) {
     head_matmul_wx(pool, hw, x2.data(), {n_head * cols, cols}, y2.data(), {n_head * rows, rows}, T);
     for (int64_t t = 0; t < T; ++t) {
       for (int64_t h = 0; h < n_head; ++h) {
+        const float* wh = w.data() + h * stride * cols;
         for (int64_t c = 0; c < cols; ++c) {
           double want = 0;
           for (int64_t d = 0; d < rows; ++d) {
-            want += static_cast<double>(x1[t * n_head * 10 + h * 10 + d]) * w[h * stride + d * cols + c];
+            want += static_cast<double>(x1[t * n_head * 10 + h * 10 + d]) * wh[d * cols + c];
           }
           ASSERT_NEAR(y1[(t * n_head + h) * cols + c], want, 1e-5) << t << " " << h << " " << c;
         }
         for (int64_t e = 0; e < rows; ++e) {
           double want = 0;
           for (int64_t c = 0; c < cols; ++c) {
-            want += static_cast<double>(w[h * stride + e * cols + c]) * x2[(t * n_head + h) * cols + c];
+            want += static_cast<double>(wh[e * cols + c]) * x2[(t * n_head + h) * cols + c];
           }
           ASSERT_NEAR(y2[(t * n_head + h) * rows + e], want, 1e-5) << t << " " << h << " " << e;
         }
       }
+    }
+  }
+}
+
+// Quantized heads (dequantized a row at a time inside the kernels) give, at every level, the bits
+// of the same products over the matrix dequantized beforehand.
+TEST(HeadMatmul, QuantizedRowsEqualTheirDequantizedMatrixBitForBit) {
+  test::IsaGuard guard;
+  const int64_t n_head = 3, rows = 5, stride = rows + 1, T = 2;
+  for (int64_t cols : {512, 256 + 96}) {  // (the in-register loops: 8-block tiles, then single blocks)
+  const auto src = random_floats(static_cast<size_t>(n_head * stride * cols), 54);
+  const auto x1 = random_floats(static_cast<size_t>(T * n_head * rows), 55);
+  const auto x2 = random_floats(static_cast<size_t>(T * n_head * cols), 56);
+  for (Isa isa : test::kAllIsas) {
+    if (!isa_available(isa)) continue;
+    set_active_isa(isa);
+    for (TensorType type : {TensorType::kF16, TensorType::kBF16, TensorType::kQ4_0, TensorType::kQ8_0,
+                            TensorType::kQ4_K, TensorType::kQ5_K, TensorType::kQ6_K}) {
+      if (cols % tensor_type_traits(type)->block_size != 0) continue;
+      const size_t rb = tensor_row_size(type, cols);
+      std::vector<uint8_t> q(rb * static_cast<size_t>(n_head * stride));
+      std::vector<float> deq(src.size());
+      for (int64_t r = 0; r < n_head * stride; ++r) {
+        quantize_row(type, src.data() + r * cols, q.data() + r * rb, cols);
+        dequantize_row(type, q.data() + r * rb, deq.data() + r * cols, cols);
+      }
+      const HeadWeights hq{type, q.data(), n_head, rows, cols, stride};
+      const HeadWeights hf{TensorType::kF32, deq.data(), n_head, rows, cols, stride};
+      ThreadPool pool(2);
+      std::vector<float> a(static_cast<size_t>(T * n_head * cols)), b(a.size());
+      head_matmul_xw(pool, hq, x1.data(), {n_head * rows, rows}, a.data(), {n_head * cols, cols}, T);
+      head_matmul_xw(pool, hf, x1.data(), {n_head * rows, rows}, b.data(), {n_head * cols, cols}, T);
+      EXPECT_EQ(a, b) << "isa " << static_cast<int>(isa) << " " << tensor_type_name(type) << " " << cols;
+      std::vector<float> c(static_cast<size_t>(T * n_head * rows)), d(c.size());
+      head_matmul_wx(pool, hq, x2.data(), {n_head * cols, cols}, c.data(), {n_head * rows, rows}, T);
+      head_matmul_wx(pool, hf, x2.data(), {n_head * cols, cols}, d.data(), {n_head * rows, rows}, T);
+      EXPECT_EQ(c, d) << "isa " << static_cast<int>(isa) << " " << tensor_type_name(type) << " " << cols;
+    }
+  }
+  }
+}
+
+// Every level's dequantizer gives the scalar reference's bits (the SIMD ones: F16, BF16, Q4_0,
+// Q8_0, Q4_K, Q6_K at the x86-64 levels), for values of every magnitude the formats hold.
+TEST(Dequantize, EveryLevelGivesTheScalarBits) {
+  test::IsaGuard guard;
+  const int64_t n = 768;
+  auto src = random_floats(static_cast<size_t>(n), 57, -3.0f, 3.0f);
+  for (int64_t i = 0; i < n; i += 5) src[i] *= 1e-6f;  // subnormal halves, tiny scales
+  for (TensorType type : {TensorType::kF16, TensorType::kBF16, TensorType::kQ4_0, TensorType::kQ4_1,
+                          TensorType::kQ5_0, TensorType::kQ8_0, TensorType::kQ2_K, TensorType::kQ3_K,
+                          TensorType::kQ4_K, TensorType::kQ5_K, TensorType::kQ6_K}) {
+    std::vector<uint8_t> q(tensor_row_size(type, n));
+    quantize_row(type, src.data(), q.data(), n);
+    set_active_isa(Isa::kScalar);
+    std::vector<float> want(static_cast<size_t>(n));
+    dequantize_row(type, q.data(), want.data(), n);
+    for (Isa isa : test::kAllIsas) {
+      if (!isa_available(isa)) continue;
+      set_active_isa(isa);
+      std::vector<float> got(static_cast<size_t>(n), NAN);
+      dequantize_row(type, q.data(), got.data(), n);
+      EXPECT_EQ(0, std::memcmp(got.data(), want.data(), want.size() * sizeof(float)))
+          << "isa " << static_cast<int>(isa) << " " << tensor_type_name(type);
     }
   }
 }

@@ -38,7 +38,8 @@ bool is_supported_weight_type(TensorType t);
 // The activation format a dot product with weight type t uses (see above).
 TensorType vec_dot_type(TensorType weight_type);
 
-// Dequantizes n elements (multiple of the block size) of type t into dst.
+// Dequantizes n elements (multiple of the block size) of type t into dst: ggml's values, the same
+// bits at every level (SIMD at the x86-64 levels for F16, BF16, Q4_0, Q8_0, Q4_K and Q6_K).
 void dequantize_row(TensorType t, const void* src, float* dst, int64_t n);
 // Quantizes n floats (a multiple of t's block size) to type t. Supported targets (see
 // can_quantize): F32, F16, BF16, Q8_0, Q8_1, Q8_K (the vec-dot types) and Q4_0, Q4_1, Q5_0,
@@ -166,23 +167,45 @@ void matmul_shared_input(ThreadPool& pool, MatmulScratch& scratch,
                          std::span<const MatmulTarget> targets, int64_t n_in, const float* x,
                          int64_t n_tokens);
 
+// One matmul of matmul_batch, with its own input: y[t][o] = sum_i W[o][i] * x[t][i].
+struct MatmulTask {
+  TensorType wtype;
+  const void* w;
+  int64_t n_in, n_out;
+  const float* x;  // [n_tokens][n_in]
+  float* y;        // [n_tokens][n_out]
+  WeightLayout layout = WeightLayout::kRows;
+};
+// matmul() for each task (up to 16), each over its own input: the down projections of the
+// experts a token selects. Results bit for bit those of matmul() per task. When all take the tile
+// path, or all the interleaved kernels (not sliced), each input is quantized into its own part of
+// scratch and all tasks' rows are split over the threads in one pool run; otherwise matmul()
+// runs per task. y must not overlap any x.
+void matmul_batch(ThreadPool& pool, MatmulScratch& scratch, std::span<const MatmulTask> tasks,
+                  int64_t n_tokens);
+
 // ---- per-head products (multi-head latent attention's absorbed projections) ------------------
-// n_head blocks of f32 weights, block h at w + h * head_stride, each rows x cols row-major.
+// n_head blocks of rows x cols weights of type `type` (any dequantize_row type) in the row
+// layout, rows of tensor_row_size(type, cols) bytes: block h's row d is row h * head_stride + d
+// counted from `data`.
 struct HeadWeights {
-  const float* w = nullptr;
+  TensorType type = TensorType::kF32;
+  const void* data = nullptr;
   int64_t n_head = 0, rows = 0, cols = 0;
-  int64_t head_stride = 0;  // floats, >= rows * cols
+  int64_t head_stride = 0;  // rows, >= rows
 };
 // Where token t's vector for head h starts: base + t * token + h * head (floats).
 struct HeadStrides {
   int64_t token = 0, head = 0;
 };
-// For every token t < n_tokens and head h, in f32 with no conversion of x (all heads in one pool
-// run, threads taking whole heads, so results do not depend on the thread count):
+// For every token t < n_tokens and head h, in f32 with no conversion of x, each row of W first
+// dequantized (dequantize_row's values; all heads in one pool run, threads taking whole heads,
+// so results do not depend on the thread count):
 // - head_matmul_xw: y[t][h] (cols values) = x[t][h] (rows values) times W[h]: zero, then
 //   + x[t][h][d] * row d of W[h] for d = 0 .. rows-1 in turn (the level's axpy);
 // - head_matmul_wx: y[t][h][e] = vec_dot(F32, cols, row e of W[h], x[t][h]) for e < rows.
-// y must not overlap x or w.
+// So the results are those of the same products over the dequantized matrix, bit for bit.
+// y must not overlap x or w. No allocation once each thread has met the widest row.
 void head_matmul_xw(ThreadPool& pool, const HeadWeights& w, const float* x, HeadStrides xs,
                     float* y, HeadStrides ys, int64_t n_tokens);
 void head_matmul_wx(ThreadPool& pool, const HeadWeights& w, const float* x, HeadStrides xs,
