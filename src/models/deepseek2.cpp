@@ -191,14 +191,14 @@ void Deepseek2::attention(engine::ForwardState& st, const Deepseek2Layer& L, int
   float* o = u + T * n_head * r;                  // [T][n_head*hd_v]
 
   const float eps = hp_.f_norm_rms_eps;
+  // The query's first projection and the latent's share their input: one pool run.
   if (L.wq_a) {
-    matmul(st, L.wq_a, cur, T, q_a);
+    matmul_shared(st, cur, T, {{L.wq_a, q_a}, {L.wkv_a_mqa, kv_a}});
     rms_norm_rows(q_a, L.q_a_norm, T, p_.n_lora_q, eps, q_a, p_.n_lora_q, p_.n_lora_q);
     matmul(st, L.wq_b, q_a, T, q);
   } else {
-    matmul(st, L.wq, cur, T, q);
+    matmul_shared(st, cur, T, {{L.wq, q}, {L.wkv_a_mqa, kv_a}});
   }
-  matmul(st, L.wkv_a_mqa, cur, T, kv_a);
 
   // YaRN as llama.cpp applies it to DeepSeek: the rope's magnitude correction is undone by
   // attn_factor and folded into the softmax scale (mscale^2) instead.
@@ -398,8 +398,8 @@ void Deepseek2::moe(engine::ForwardState& st, const Deepseek2Layer& L, const flo
     if (rows.empty()) continue;
     const int64_t m = static_cast<int64_t>(rows.size());
     for (int64_t i = 0; i < m; ++i) std::memcpy(xin + i * n_embd, cur + rows[i] * n_embd, n_embd * sizeof(float));
-    matmul(st, expert_slice(L.gate_exps, e), xin, m, gate);
-    matmul(st, expert_slice(L.up_exps, e), xin, m, up);
+    const Weight ge = expert_slice(L.gate_exps, e), ue = expert_slice(L.up_exps, e);
+    matmul_shared(st, xin, m, {{ge, gate}, {ue, up}});
     kernels::swiglu(*st.pool, gate, up, m * n_ff, gate);
     matmul(st, expert_slice(L.down_exps, e), gate, m, ybuf);
     for (int64_t i = 0; i < m; ++i) {
@@ -409,8 +409,7 @@ void Deepseek2::moe(engine::ForwardState& st, const Deepseek2Layer& L, const flo
     }
   }
   if (L.gate_shexp) {
-    matmul(st, L.gate_shexp, cur, T, gate);
-    matmul(st, L.up_shexp, cur, T, up);
+    matmul_shared(st, cur, T, {{L.gate_shexp, gate}, {L.up_shexp, up}});
     kernels::swiglu(*st.pool, gate, up, T * n_sh, gate);
     matmul(st, L.down_shexp, gate, T, ybuf);
     for (int64_t i = 0; i < T * n_embd; ++i) out[i] += ybuf[i];
@@ -514,8 +513,7 @@ Status Deepseek2::forward(engine::ForwardState& st, std::span<const int32_t> tok
     if (l < p_.n_layer_dense_lead) {
       float* gate = scratch;
       float* up = gate + T * hp_.n_ff;
-      matmul(st, L.ffn_gate, cur, T, gate);
-      matmul(st, L.ffn_up, cur, T, up);
+      matmul_shared(st, cur, T, {{L.ffn_gate, gate}, {L.ffn_up, up}});
       kernels::swiglu(*st.pool, gate, up, T * hp_.n_ff, gate);
       matmul(st, L.ffn_down, gate, T, o);
     } else {
