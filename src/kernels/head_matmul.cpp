@@ -48,6 +48,37 @@ class RowReader {
   size_t row_bytes_;
 };
 
+// One call's operands: token t's vector for head h in x and in y.
+struct HeadJob {
+  const HeadWeights& w;
+  const float* x;
+  HeadStrides xs;
+  float* y;
+  HeadStrides ys;
+  int64_t n_tokens;
+  const float* x_at(int64_t t, int64_t h) const { return x + t * xs.token + h * xs.head; }
+  float* y_at(int64_t t, int64_t h) const { return y + t * ys.token + h * ys.head; }
+};
+
+// body(h0, h1) on each thread for its share of the heads. The pool's closure holds two words, so
+// std::function keeps it without allocating (no allocation per decode step).
+template <class Body>
+void for_heads(ThreadPool& pool, int64_t n_head, const Body& body) {
+  pool.run([&body, n_head](int ith, int nth) {
+    const auto [h0, h1] = ThreadPool::split(n_head, ith, nth);
+    body(h0, h1);
+  });
+}
+
+// Heads [h0, h1) of every token through a level's in-register loops.
+void run_fused(detail::HeadRowsFn fn, const HeadJob& j, int64_t h0, int64_t h1) {
+  const size_t rb = tensor_row_size(j.w.type, j.w.cols);
+  for (int64_t h = h0; h < h1; ++h) {
+    const auto* wh = static_cast<const uint8_t*>(j.w.data) + static_cast<size_t>(h * j.w.head_stride) * rb;
+    for (int64_t t = 0; t < j.n_tokens; ++t) fn(wh, rb, j.w.rows, j.w.cols, j.x_at(t, h), j.y_at(t, h));
+  }
+}
+
 // The level's in-register loops for w's type, when it has them and w's rows fit them.
 detail::HeadRowFns fused_rows(const HeadWeights& w) {
   if (w.cols % 32 != 0) return {};
@@ -62,30 +93,19 @@ void head_matmul_xw(ThreadPool& pool, const HeadWeights& w, const float* x, Head
   if (n_tokens == 0) return;
   const detail::AxpyFn simd = detail::simd_axpy(active_isa());
   const detail::AxpyFn axpy = simd != nullptr ? simd : axpy_scalar;
+  const HeadJob job{w, x, xs, y, ys, n_tokens};
   const detail::HeadRowsFn fused = fused_rows(w).xw;
-  pool.run([&](int ith, int nth) {
-    const auto [h0, h1] = ThreadPool::split(w.n_head, ith, nth);
-    if (fused != nullptr) {
-      const size_t rb = tensor_row_size(w.type, w.cols);
-      for (int64_t h = h0; h < h1; ++h) {
-        const auto* wh = static_cast<const uint8_t*>(w.data) + static_cast<size_t>(h * w.head_stride) * rb;
-        for (int64_t t = 0; t < n_tokens; ++t) {
-          fused(wh, rb, w.rows, w.cols, x + t * xs.token + h * xs.head, y + t * ys.token + h * ys.head);
-        }
-      }
-      return;
-    }
+  for_heads(pool, w.n_head, [&](int64_t h0, int64_t h1) {
+    if (fused != nullptr) return run_fused(fused, job, h0, h1);
     const RowReader rows(w);
     for (int64_t h = h0; h < h1; ++h) {
       for (int64_t t = 0; t < n_tokens; ++t) {
-        std::memset(y + t * ys.token + h * ys.head, 0, static_cast<size_t>(w.cols) * sizeof(float));
+        std::memset(job.y_at(t, h), 0, static_cast<size_t>(w.cols) * sizeof(float));
       }
       // Each token's sum still takes the rows in order d = 0, 1, ...
       for (int64_t d = 0; d < w.rows; ++d) {
         const float* row = rows.row(h, d);
-        for (int64_t t = 0; t < n_tokens; ++t) {
-          axpy(w.cols, x[t * xs.token + h * xs.head + d], row, y + t * ys.token + h * ys.head);
-        }
+        for (int64_t t = 0; t < n_tokens; ++t) axpy(w.cols, job.x_at(t, h)[d], row, job.y_at(t, h));
       }
     }
   });
@@ -96,26 +116,15 @@ void head_matmul_wx(ThreadPool& pool, const HeadWeights& w, const float* x, Head
   check(w, n_tokens);
   if (n_tokens == 0) return;
   const VecDotKernel dot = vec_dot_kernel(TensorType::kF32, active_isa());
+  const HeadJob job{w, x, xs, y, ys, n_tokens};
   const detail::HeadRowsFn fused = fused_rows(w).wx;
-  pool.run([&](int ith, int nth) {
-    const auto [h0, h1] = ThreadPool::split(w.n_head, ith, nth);
-    if (fused != nullptr) {
-      const size_t rb = tensor_row_size(w.type, w.cols);
-      for (int64_t h = h0; h < h1; ++h) {
-        const auto* wh = static_cast<const uint8_t*>(w.data) + static_cast<size_t>(h * w.head_stride) * rb;
-        for (int64_t t = 0; t < n_tokens; ++t) {
-          fused(wh, rb, w.rows, w.cols, x + t * xs.token + h * xs.head, y + t * ys.token + h * ys.head);
-        }
-      }
-      return;
-    }
+  for_heads(pool, w.n_head, [&](int64_t h0, int64_t h1) {
+    if (fused != nullptr) return run_fused(fused, job, h0, h1);
     const RowReader rows(w);
     for (int64_t h = h0; h < h1; ++h) {
       for (int64_t e = 0; e < w.rows; ++e) {
         const float* row = rows.row(h, e);
-        for (int64_t t = 0; t < n_tokens; ++t) {
-          y[t * ys.token + h * ys.head + e] = dot(w.cols, row, x + t * xs.token + h * xs.head);
-        }
+        for (int64_t t = 0; t < n_tokens; ++t) job.y_at(t, h)[e] = dot(w.cols, row, job.x_at(t, h));
       }
     }
   });

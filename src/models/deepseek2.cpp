@@ -16,13 +16,18 @@ namespace {
 using engine::Weight;
 
 
-// Expert e's [ne0, ne1] slice of a 3-D expert tensor, as a 2-D weight.
+// Where expert e's [ne0, ne1] matrix of a 3-D expert tensor starts.
+const void* expert_data(const Weight& w, int64_t e) {
+  const size_t bytes = tensor_row_size(w.type, w.ne[0]) * static_cast<size_t>(w.ne[1]);
+  return static_cast<const uint8_t*>(w.data) + e * bytes;
+}
+
+// Expert e's matrix as a 2-D weight (a copy of the Weight: allocates; decode uses expert_data).
 Weight expert_slice(const Weight& w, int64_t e) {
   Weight s = w;
   s.ne = {w.ne[0], w.ne[1]};
-  size_t bytes = tensor_row_size(w.type, w.ne[0]) * static_cast<size_t>(w.ne[1]);
-  s.data = static_cast<const uint8_t*>(w.data) + e * bytes;
-  s.n_bytes = bytes;
+  s.data = expert_data(w, e);
+  s.n_bytes = tensor_row_size(w.type, w.ne[0]) * static_cast<size_t>(w.ne[1]);
   return s;
 }
 
@@ -431,17 +436,18 @@ void Deepseek2::moe_one_token(engine::ForwardState& st, const Deepseek2Layer& L,
             [&](int64_t a, int64_t b) { return selected[a] < selected[b]; });
   thread_local std::vector<kernels::MatmulTarget> targets;
   targets.clear();
-  auto add = [&](const engine::Weight& wt, float* y) {
-    targets.push_back({wt.type, wt.data, wt.ne[1], y, wt.layout});
+  // (Pointers into the 3-D expert tensors, not expert_slice: no allocation per step.)
+  auto add = [&](const engine::Weight& wt, const void* data, float* y) {
+    targets.push_back({wt.type, data, wt.ne[1], y, wt.layout});
   };
   for (int64_t i = 0; i < k; ++i) {
     const int64_t e = selected[order[i]];
-    add(expert_slice(L.gate_exps, e), gate + i * n_ff);
-    add(expert_slice(L.up_exps, e), up + i * n_ff);
+    add(L.gate_exps, expert_data(L.gate_exps, e), gate + i * n_ff);
+    add(L.up_exps, expert_data(L.up_exps, e), up + i * n_ff);
   }
   if (n_sh > 0) {
-    add(L.gate_shexp, gate + k * n_ff);
-    add(L.up_shexp, up + k * n_ff);
+    add(L.gate_shexp, L.gate_shexp.data, gate + k * n_ff);
+    add(L.up_shexp, L.up_shexp.data, up + k * n_ff);
   }
   // matmul_shared_input fuses up to 16 targets (DeepSeek-V3: 8 experts and a shared one, 18).
   constexpr size_t kFused = 16;
@@ -459,13 +465,14 @@ void Deepseek2::moe_one_token(engine::ForwardState& st, const Deepseek2Layer& L,
   // (free after swiglu): expert i's row at up + i * n_embd, the shared experts' after them.
   thread_local std::vector<kernels::MatmulTask> downs;
   downs.clear();
-  auto add_down = [&](const engine::Weight& wt, const float* x, float* y) {
-    downs.push_back({wt.type, wt.data, wt.ne[0], wt.ne[1], x, y, wt.layout});
+  auto add_down = [&](const engine::Weight& wt, const void* data, const float* x, float* y) {
+    downs.push_back({wt.type, data, wt.ne[0], wt.ne[1], x, y, wt.layout});
   };
   for (int64_t i = 0; i < k; ++i) {
-    add_down(expert_slice(L.down_exps, selected[order[i]]), gate + i * n_ff, up + i * n_embd);
+    add_down(L.down_exps, expert_data(L.down_exps, selected[order[i]]), gate + i * n_ff,
+             up + i * n_embd);
   }
-  if (n_sh > 0) add_down(L.down_shexp, gate + k * n_ff, up + k * n_embd);
+  if (n_sh > 0) add_down(L.down_shexp, L.down_shexp.data, gate + k * n_ff, up + k * n_embd);
   for (size_t i = 0; i < downs.size(); i += kFused) {
     const size_t n = std::min(kFused, downs.size() - i);
     kernels::matmul_batch(*st.pool, *st.matmul, std::span(downs.data() + i, n), 1);
