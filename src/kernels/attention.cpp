@@ -87,6 +87,11 @@ void attend_group(const AttentionArgs& a, const RowFns& fns, int64_t t, int64_t 
     v += hk * (a.v_head_stride > 0 ? a.v_head_stride : a.head_dim_v);
     for (int64_t j0 = 0; j0 < n; j0 += kRowBlock) {
       const int64_t nj = std::min(kRowBlock, n - j0);
+      if (fns.simd.weighted_heads != nullptr) {
+        for (int g = 0; g < ng; ++g) sb[g] = s[g] + p0 + j0;
+        fns.simd.weighted_heads(a.head_dim_v, sb, ng, nj, v + j0 * v_row, v_row, out);
+        continue;
+      }
       for (int g = 0; g < ng; ++g) {
         fns.weighted_rows(a.head_dim_v, s[g] + p0 + j0, nj, v + j0 * v_row, v_row, out[g]);
       }

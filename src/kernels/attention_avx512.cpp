@@ -17,6 +17,11 @@
 
 #include "kernels_internal.h"
 
+// GCC 12's AVX-512 intrinsics pass an undefined vector through _mm512_extractf64x4_pd and
+// _mm512_shuffle_f32x4 (as in activation_avx512.cpp); the lanes read are always defined.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
 namespace dkb::kernels::detail {
 namespace {
 
@@ -28,40 +33,75 @@ static float hsum8(__m256 x) {
   return _mm_cvtss_f32(r);
 }
 
-template <int G>
-static void dot_heads(int64_t n, const float* row, const float* const* q, float* const* s,
-                      int64_t j) {
-  __m256 acc[G][4];
-#pragma GCC unroll 6
-  for (int g = 0; g < G; ++g)
+// Lanes 8-15 (AVX-512F only: no DQ extract).
+static __m256 high8(__m512 v) {
+  return _mm512_castps512_ps256(_mm512_shuffle_f32x4(v, v, 0xEE));
+}
+
+// s[h][j0 + r] for H heads and R rows: a block of H x R dot products with each K row and each
+// query loaded once per 32-float step. Per (head, row) the float operations are
+// vec_dot_f32_avx2's: its accumulators acc0..acc3 are the halves of two zmm registers (lanes
+// 0-7 / 8-15 of a01: acc0 / acc1; of a23: acc2 / acc3), the 8-float tail goes into acc0 (the low
+// half, masked), then its horizontal sum and scalar tail.
+template <int H, int R>
+static void dot_block(int64_t n, const float* k, int64_t k_stride, int64_t j0,
+                      const float* const* q, float* const* s) {
+  __m512 a01[H][R], a23[H][R];
 #pragma GCC unroll 4
-    for (int m = 0; m < 4; ++m) acc[g][m] = _mm256_setzero_ps();
+  for (int h = 0; h < H; ++h)
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) a01[h][r] = a23[h][r] = _mm512_setzero_ps();
+  const float* row[R];
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r) row[r] = k + (j0 + r) * k_stride;
   int64_t i = 0;
   for (; i + 32 <= n; i += 32) {
-    __m256 r[4];
+    __m512 k0[R], k1[R];
 #pragma GCC unroll 4
-    for (int m = 0; m < 4; ++m) r[m] = _mm256_loadu_ps(row + i + 8 * m);
-#pragma GCC unroll 6
-    for (int g = 0; g < G; ++g)
+    for (int r = 0; r < R; ++r) {
+      k0[r] = _mm512_loadu_ps(row[r] + i);
+      k1[r] = _mm512_loadu_ps(row[r] + i + 16);
+    }
 #pragma GCC unroll 4
-      for (int m = 0; m < 4; ++m) {
-        acc[g][m] = _mm256_fmadd_ps(r[m], _mm256_loadu_ps(q[g] + i + 8 * m), acc[g][m]);
+    for (int h = 0; h < H; ++h) {
+      const __m512 q0 = _mm512_loadu_ps(q[h] + i), q1 = _mm512_loadu_ps(q[h] + i + 16);
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) {
+        a01[h][r] = _mm512_fmadd_ps(k0[r], q0, a01[h][r]);
+        a23[h][r] = _mm512_fmadd_ps(k1[r], q1, a23[h][r]);
       }
-  }
-  for (; i + 8 <= n; i += 8) {
-    const __m256 r0 = _mm256_loadu_ps(row + i);
-#pragma GCC unroll 6
-    for (int g = 0; g < G; ++g) {
-      acc[g][0] = _mm256_fmadd_ps(r0, _mm256_loadu_ps(q[g] + i), acc[g][0]);
     }
   }
-#pragma GCC unroll 6
-  for (int g = 0; g < G; ++g) {
-    float sum = hsum8(_mm256_add_ps(_mm256_add_ps(acc[g][0], acc[g][1]),
-                                    _mm256_add_ps(acc[g][2], acc[g][3])));
-    for (int64_t t = i; t < n; ++t) sum += row[t] * q[g][t];
-    s[g][j] = sum;
+  for (; i + 8 <= n; i += 8) {
+    constexpr __mmask16 kLow = 0x00FF;
+#pragma GCC unroll 4
+    for (int h = 0; h < H; ++h) {
+      const __m512 qv = _mm512_maskz_loadu_ps(kLow, q[h] + i);
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) {
+        a01[h][r] = _mm512_mask3_fmadd_ps(_mm512_maskz_loadu_ps(kLow, row[r] + i), qv, a01[h][r], kLow);
+      }
+    }
   }
+#pragma GCC unroll 4
+  for (int h = 0; h < H; ++h)
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      const __m256 acc0 = _mm512_castps512_ps256(a01[h][r]), acc1 = high8(a01[h][r]);
+      const __m256 acc2 = _mm512_castps512_ps256(a23[h][r]), acc3 = high8(a23[h][r]);
+      float sum = hsum8(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
+      for (int64_t t = i; t < n; ++t) sum += row[r][t] * q[h][t];
+      s[h][j0 + r] = sum;
+    }
+}
+
+// Rows [j, j + R) for all nq heads, two at a time.
+template <int R>
+static void dot_rows_block(int64_t n, const float* k, int64_t k_stride, int64_t j,
+                           const float* const* q, int nq, float* const* s) {
+  int g = 0;
+  for (; g + 2 <= nq; g += 2) dot_block<2, R>(n, k, k_stride, j, q + g, s + g);
+  if (g < nq) dot_block<1, R>(n, k, k_stride, j, q + g, s + g);
 }
 
 // kVec zmm vectors of out from element d take every row's term in row order.
@@ -83,31 +123,14 @@ static void weighted_chunk(int64_t d, const float* s, int64_t n_rows, const floa
   for (int i = 0; i < kVec; ++i) _mm512_storeu_ps(out + d + 16 * i, acc[i]);
 }
 
-}  // namespace
-
-void dot_rows_f32_avx512(int64_t n, const float* k, int64_t k_stride, int64_t n_rows,
-                         const float* const* q, int nq, float* const* s) {
-  for (int64_t j = 0; j < n_rows; ++j) {
-    const float* row = k + j * k_stride;
-    int g = 0;
-    for (; g + 6 <= nq; g += 6) dot_heads<6>(n, row, q + g, s + g, j);
-    switch (nq - g) {
-      case 5: dot_heads<5>(n, row, q + g, s + g, j); break;
-      case 4: dot_heads<4>(n, row, q + g, s + g, j); break;
-      case 3: dot_heads<3>(n, row, q + g, s + g, j); break;
-      case 2: dot_heads<2>(n, row, q + g, s + g, j); break;
-      case 1: dot_heads<1>(n, row, q + g, s + g, j); break;
-      default: break;
-    }
-  }
-}
-
-void weighted_rows_f32_avx512(int64_t n, const float* s, int64_t n_rows, const float* v,
-                              int64_t v_stride, float* out) {
-  int64_t d = 0;
+// Elements [d0, n) of one head's output, from row 0 on: 128 floats at a time in registers, then
+// 16, then one 8-float vector (still FMAs, as axpy_f32_avx2), then a multiply and an add each.
+static void weighted_from(int64_t d0, int64_t n, const float* s, int64_t n_rows, const float* v,
+                          int64_t v_stride, float* out) {
+  int64_t d = d0;
   for (; d + 128 <= n; d += 128) weighted_chunk<8>(d, s, n_rows, v, v_stride, out);
   for (; d + 16 <= n; d += 16) weighted_chunk<1>(d, s, n_rows, v, v_stride, out);
-  if (d + 8 <= n) {  // one 8-float vector, still with FMAs (axpy_f32_avx2's)
+  if (d + 8 <= n) {
     __m256 acc = _mm256_loadu_ps(out + d);
     for (int64_t j = 0; j < n_rows; ++j) {
       acc = _mm256_fmadd_ps(_mm256_set1_ps(s[j]), _mm256_loadu_ps(v + j * v_stride + d), acc);
@@ -119,6 +142,71 @@ void weighted_rows_f32_avx512(int64_t n, const float* s, int64_t n_rows, const f
     float y = out[d];
     for (int64_t j = 0; j < n_rows; ++j) y += s[j] * v[j * v_stride + d];
     out[d] = y;
+  }
+}
+
+// Elements [0, d_end) (a multiple of 64) of H heads' outputs, 64 at a time: each V row's four
+// vectors are loaded once for the H heads (16 accumulators for 4 heads).
+template <int H>
+static void weighted_heads_block(int64_t d_end, const float* const* s, int64_t n_rows,
+                                 const float* v, int64_t v_stride, float* const* out) {
+  for (int64_t d = 0; d < d_end; d += 64) {
+    __m512 acc[H][4];
+#pragma GCC unroll 4
+    for (int h = 0; h < H; ++h)
+#pragma GCC unroll 4
+      for (int i = 0; i < 4; ++i) acc[h][i] = _mm512_loadu_ps(out[h] + d + 16 * i);
+    for (int64_t j = 0; j < n_rows; ++j) {
+      const float* vj = v + j * v_stride + d;
+      __m512 vr[4];
+#pragma GCC unroll 4
+      for (int i = 0; i < 4; ++i) vr[i] = _mm512_loadu_ps(vj + 16 * i);
+#pragma GCC unroll 4
+      for (int h = 0; h < H; ++h) {
+        const __m512 sj = _mm512_set1_ps(s[h][j]);
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; ++i) acc[h][i] = _mm512_fmadd_ps(sj, vr[i], acc[h][i]);
+      }
+    }
+#pragma GCC unroll 4
+    for (int h = 0; h < H; ++h)
+#pragma GCC unroll 4
+      for (int i = 0; i < 4; ++i) _mm512_storeu_ps(out[h] + d + 16 * i, acc[h][i]);
+  }
+}
+
+}  // namespace
+
+void dot_rows_f32_avx512(int64_t n, const float* k, int64_t k_stride, int64_t n_rows,
+                         const float* const* q, int nq, float* const* s) {
+  int64_t j = 0;
+  for (; j + 4 <= n_rows; j += 4) dot_rows_block<4>(n, k, k_stride, j, q, nq, s);
+  switch (n_rows - j) {
+    case 3: dot_rows_block<3>(n, k, k_stride, j, q, nq, s); break;
+    case 2: dot_rows_block<2>(n, k, k_stride, j, q, nq, s); break;
+    case 1: dot_rows_block<1>(n, k, k_stride, j, q, nq, s); break;
+    default: break;
+  }
+}
+
+void weighted_rows_f32_avx512(int64_t n, const float* s, int64_t n_rows, const float* v,
+                              int64_t v_stride, float* out) {
+  weighted_from(0, n, s, n_rows, v, v_stride, out);
+}
+
+void weighted_heads_f32_avx512(int64_t n, const float* const* s, int nh, int64_t n_rows,
+                               const float* v, int64_t v_stride, float* const* out) {
+  const int64_t d_end = n / 64 * 64;
+  int h = 0;
+  for (; h + 4 <= nh; h += 4) weighted_heads_block<4>(d_end, s + h, n_rows, v, v_stride, out + h);
+  switch (nh - h) {
+    case 3: weighted_heads_block<3>(d_end, s + h, n_rows, v, v_stride, out + h); break;
+    case 2: weighted_heads_block<2>(d_end, s + h, n_rows, v, v_stride, out + h); break;
+    case 1: weighted_heads_block<1>(d_end, s + h, n_rows, v, v_stride, out + h); break;
+    default: break;
+  }
+  if (d_end < n) {
+    for (int g = 0; g < nh; ++g) weighted_from(d_end, n, s[g], n_rows, v, v_stride, out[g]);
   }
 }
 

@@ -133,7 +133,9 @@ SoftmaxExpFn simd_softmax_exp(Isa isa) {
 
 AttentionRowFns simd_attention_rows(Isa isa) {
   if (!is_x86_level(isa)) return {};
-  if (isa == Isa::kAvx512) return {dot_rows_f32_avx512, weighted_rows_f32_avx512};
+  if (isa == Isa::kAvx512) {
+    return {dot_rows_f32_avx512, weighted_rows_f32_avx512, weighted_heads_f32_avx512};
+  }
   return {dot_rows_f32_avx2, weighted_rows_f32_avx2};
 }
 

@@ -33,7 +33,7 @@ static float hsum8(__m256 x) {
 
 // Lanes 8-15 (AVX-512F only: no DQ extract).
 static __m256 high8(__m512 v) {
-  return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+  return _mm512_castps512_ps256(_mm512_shuffle_f32x4(v, v, 0xEE));
 }
 
 // One block as two vectors of 16 floats: elements 0-15 and 16-31.

@@ -118,6 +118,10 @@ void dot_rows_f32_avx512(int64_t n, const float* k, int64_t k_stride, int64_t n_
                          const float* const* q, int nq, float* const* s);
 void weighted_rows_f32_avx512(int64_t n, const float* s, int64_t n_rows, const float* v,
                               int64_t v_stride, float* out);
+// weighted_rows for nh heads over the same V rows (s[g], out[g] per head): per head, bit for bit
+// weighted_rows_f32_avx512; each V row is loaded once for up to 4 heads.
+void weighted_heads_f32_avx512(int64_t n, const float* const* s, int nh, int64_t n_rows,
+                               const float* v, int64_t v_stride, float* const* out);
 
 // ---- quantized GEMM (gemm_avx2.cpp; call only when the AVX2 level is active) ----------------
 // Weight types with a GEMM path. Rows are first "packed" (unpacked to plain int8/uint8 blocks
@@ -350,9 +354,12 @@ using DotRowsFn = void (*)(int64_t n, const float* k, int64_t k_stride, int64_t 
                            const float* const* q, int nq, float* const* s);
 using WeightedRowsFn = void (*)(int64_t n, const float* s, int64_t n_rows, const float* v,
                                 int64_t v_stride, float* out);
+using WeightedHeadsFn = void (*)(int64_t n, const float* const* s, int nh, int64_t n_rows,
+                                 const float* v, int64_t v_stride, float* const* out);
 struct AttentionRowFns {
   DotRowsFn dot_rows = nullptr;
   WeightedRowsFn weighted_rows = nullptr;
+  WeightedHeadsFn weighted_heads = nullptr;  // several heads at once, where the level has it
 };
 AttentionRowFns simd_attention_rows(Isa isa);
 
