@@ -78,6 +78,46 @@ void deinterleave_group_q4_0(int64_t n_in, const uint8_t* g, uint8_t* rows) {
   move_paired_group<BlockQ4_0, TensorType::kQ4_0, 0, false>(kIlvQ4_0, n_in, rows, g);
 }
 
+// Q5_0, per group of 16 rows, blocks in pairs: per pair of blocks (2p, 2p + 1), 704 bytes:
+//   [0, 320)    block 2p: its nibbles as Q4_0's (4 vectors i of 64 bytes, row r's qs[4i..4i+3]
+//               at 64i + 4r), then one vector of the 16 rows' qh (row r's 4 bytes at 256 + 4r)
+//   [320, 640)  block 2p + 1, the same way
+//   [640, 704)  the 16 rows' fp16 scales of block 2p, then those of block 2p + 1
+// With an odd block count the last block stands alone: 320 bytes of quants, 32 of scales.
+namespace {
+template <bool kToGroup>
+void move_q5_0_group(int64_t n_in, std::conditional_t<kToGroup, const uint8_t*, uint8_t*> rows,
+                     std::conditional_t<kToGroup, uint8_t*, const uint8_t*> g) {
+  const int64_t nb = n_in / kQK5_0;
+  const size_t w_row = tensor_row_size(TensorType::kQ5_0, n_in);
+  using BlockPtr = std::conditional_t<kToGroup, const BlockQ5_0*, BlockQ5_0*>;
+  for (int64_t r = 0; r < kRows; ++r) {
+    const auto blk = reinterpret_cast<BlockPtr>(rows + r * w_row);
+    for (int64_t b = 0; b < nb; ++b) {
+      const auto q = g + ilv_quants_at(kIlvQ5_0, b);
+      const auto meta = g + ilv_meta_at(kIlvQ5_0, nb, b) + 2 * r;
+      if constexpr (kToGroup) {
+        for (int i = 0; i < 4; ++i) copy_word(q + 64 * i + 4 * r, blk[b].qs + 4 * i, 0);
+        copy_word(q + 256 + 4 * r, blk[b].qh, 0);
+        std::memcpy(meta, &blk[b].d, 2);
+      } else {
+        for (int i = 0; i < 4; ++i) copy_word(blk[b].qs + 4 * i, q + 64 * i + 4 * r, 0);
+        copy_word(blk[b].qh, q + 256 + 4 * r, 0);
+        std::memcpy(&blk[b].d, meta, 2);
+      }
+    }
+  }
+}
+}  // namespace
+
+void interleave_group_q5_0(int64_t n_in, const uint8_t* rows, uint8_t* g) {
+  move_q5_0_group<true>(n_in, rows, g);
+}
+
+void deinterleave_group_q5_0(int64_t n_in, const uint8_t* g, uint8_t* rows) {
+  move_q5_0_group<false>(n_in, rows, g);
+}
+
 // Q8_0, per group of 16 rows, blocks in pairs (written by the same mover as Q4_0): per pair of blocks (2p, 2p + 1), 1088 bytes:
 //   [0, 512)     block 2p's quants as unsigned bytes u = q + 128: 8 vectors s of 64 bytes,
 //                vector s holding, for row r at bytes 4r..4r+3, the row's u[4s..4s+3]
@@ -93,14 +133,16 @@ void deinterleave_group_q8_0(int64_t n_in, const uint8_t* g, uint8_t* rows) {
 }
 
 bool interleave_type(TensorType t) {
-  return t == TensorType::kQ4_0 || t == TensorType::kQ8_0 || t == TensorType::kQ4_K ||
-         t == TensorType::kQ5_K || t == TensorType::kQ6_K;
+  return t == TensorType::kQ4_0 || t == TensorType::kQ5_0 || t == TensorType::kQ8_0 ||
+         t == TensorType::kQ4_K || t == TensorType::kQ5_K || t == TensorType::kQ6_K;
 }
 
 void interleave_group(TensorType t, int64_t n_in, const uint8_t* rows, uint8_t* g) {
   switch (t) {
     case TensorType::kQ4_0:
       return interleave_group_q4_0(n_in, rows, g);
+    case TensorType::kQ5_0:
+      return interleave_group_q5_0(n_in, rows, g);
     case TensorType::kQ8_0:
       return interleave_group_q8_0(n_in, rows, g);
     case TensorType::kQ6_K:
@@ -118,6 +160,8 @@ void deinterleave_group(TensorType t, int64_t n_in, const uint8_t* g, uint8_t* r
   switch (t) {
     case TensorType::kQ4_0:
       return deinterleave_group_q4_0(n_in, g, rows);
+    case TensorType::kQ5_0:
+      return deinterleave_group_q5_0(n_in, g, rows);
     case TensorType::kQ8_0:
       return deinterleave_group_q8_0(n_in, g, rows);
     case TensorType::kQ6_K:
@@ -172,7 +216,7 @@ IlvSlicing ilv_slicing(TensorType t, int64_t n_in) {
   const auto traits = tensor_type_traits(t);
   const int64_t nb = n_in / traits->block_size;
   const size_t block = traits->type_size * kRows;  // a block of a group
-  // Even: Q4_0's and Q6_K's groups pair their blocks.
+  // Even: Q4_0's, Q5_0's and Q6_K's groups pair their blocks.
   const int64_t slice = std::max<int64_t>(2, static_cast<int64_t>(kPieceBytes / block) / 2 * 2);
   if (nb <= 2 * slice) return {};
   return {slice, ilv_panel_groups(t, n_in)};

@@ -164,7 +164,7 @@ void gemm_vnni_packed(GemmKind k, int64_t n, const uint8_t* packed, int64_t nr, 
 
 // ---- the interleaved layout (WeightLayout::kInterleaved16) ------------------------------------
 // interleave.cpp has the public functions and dispatches per type; each type's group layout is
-// described where its interleave_group_T / deinterleave_group_T are defined (Q4_0, Q8_0:
+// described where its interleave_group_T / deinterleave_group_T are defined (Q4_0, Q5_0, Q8_0:
 // interleave.cpp; Q4_K, Q5_K: interleave_k.cpp; Q6_K: interleave_q6_k.cpp).
 constexpr int64_t kInterleaveRows = 16;
 // Whether type t has the layout (any n_in that is a whole number of its blocks).
@@ -175,11 +175,13 @@ void interleave_group(TensorType t, int64_t n_in, const uint8_t* rows, uint8_t* 
 void deinterleave_group(TensorType t, int64_t n_in, const uint8_t* g, uint8_t* rows);
 void interleave_group_q4_0(int64_t n_in, const uint8_t* rows, uint8_t* g);
 void deinterleave_group_q4_0(int64_t n_in, const uint8_t* g, uint8_t* rows);
+void interleave_group_q5_0(int64_t n_in, const uint8_t* rows, uint8_t* g);
+void deinterleave_group_q5_0(int64_t n_in, const uint8_t* g, uint8_t* rows);
 void interleave_group_q8_0(int64_t n_in, const uint8_t* rows, uint8_t* g);
 void deinterleave_group_q8_0(int64_t n_in, const uint8_t* g, uint8_t* rows);
 void interleave_group_q6_k(int64_t n_in, const uint8_t* rows, uint8_t* g);
 void deinterleave_group_q6_k(int64_t n_in, const uint8_t* g, uint8_t* rows);
-// Q4_0, Q8_0 and Q6_K groups pair their blocks: per pair (2p, 2p + 1) both blocks' quants
+// Q4_0, Q5_0, Q8_0 and Q6_K groups pair their blocks: per pair (2p, 2p + 1) both blocks' quants
 // (`quants` bytes each), then both blocks' meta (scales, d: `meta` bytes each); with an odd block
 // count the last block stands alone (quants, then meta). The byte offsets of block b's quants and
 // meta in a group of nb blocks: the writers (interleave*.cpp) and the kernels share these. They
@@ -189,6 +191,7 @@ struct IlvPaired {
   int64_t quants, meta;  // bytes per block of a group of 16 rows
 };
 constexpr IlvPaired kIlvQ4_0{256, 32};   // 16 rows x 16 bytes of nibbles; 16 fp16 d
+constexpr IlvPaired kIlvQ5_0{320, 32};   // Q4_0's nibbles, then 16 rows x 4 bytes of qh; 16 d
 constexpr IlvPaired kIlvQ8_0{512, 32};   // 16 rows x 32 bytes; 16 fp16 d
 constexpr IlvPaired kIlvQ6K{3072, 288};  // per super-block: quants; 256 bytes of scales, 16 d
 static inline int64_t ilv_quants_at(IlvPaired l, int64_t b) {
@@ -239,8 +242,11 @@ size_t interleaved_x_extra_floats(TensorType t, int64_t n);
 void interleaved_prepare_x(TensorType t, int64_t n, const uint8_t* x, float* extra);
 void interleaved_vnni(TensorType t, int64_t n, const uint8_t* w, int64_t nr, const uint8_t* x,
                       size_t x_row, const float* x_extra, int64_t nc, float* y, int64_t ldy);
-// Q4_0's kernel (gemm_interleaved_avx512.cpp), with gemm_vnni_prepare_x(kQ4_0)'s extras.
+// Q4_0's and Q5_0's kernel (gemm_interleaved_avx512.cpp), with gemm_vnni_prepare_x(kQ4_0)'s
+// or (kQ5_0)'s extras.
 void interleaved_vnni_q4_0(int64_t n, const uint8_t* w, int64_t nr, const uint8_t* x,
+                           size_t x_row, const float* x_extra, int64_t nc, float* y, int64_t ldy);
+void interleaved_vnni_q5_0(int64_t n, const uint8_t* w, int64_t nr, const uint8_t* x,
                            size_t x_row, const float* x_extra, int64_t nc, float* y, int64_t ldy);
 // Q8_0's (gemm_avx512.cpp: its packed GEMM's lane-order kernel reading the interleaved layout),
 // with gemm_vnni_prepare_x(kQ8_0)'s extras.

@@ -328,11 +328,12 @@ TEST(Interleave, MatmulMatchesRowLayoutAtEveryLevel) {
 // layout's bits at every level (the AVX-512 kernels walking the slices with their sums carried
 // through y; the others gathering each group), for decode, a batch, both kernels' token chunks
 // and tails, 1-3 threads (AVX-512; other levels 2 threads, 1 and 25 tokens), one short panel (3 groups) and whole panels plus a short one (14
-// groups), and beside another target in matmul_shared_input. Odd block counts (Q4_0 197, the
+// groups), and beside another target in matmul_shared_input. Odd block counts (Q4_0, Q5_0 197, the
 // K-quants 35 = 8960 and 9 .. 17), whose last paired block stands alone.
 std::vector<int64_t> long_lengths(TensorType t) {
   switch (t) {
     case TensorType::kQ4_0:
+    case TensorType::kQ5_0:
       return {32 * 130, 32 * 197};
     case TensorType::kQ8_0:
       return {32 * 197};

@@ -104,8 +104,8 @@ float vec_dot_with(Isa isa, TensorType t, int64_t n, const void* w_row, const vo
 // meets a few KiB of activations at a time (kernels_internal.h); DKB_NO_SLICE=1 in the
 // environment keeps the plain groups (to measure).
 enum class WeightLayout : uint8_t { kRows, kInterleaved16 };
-// Whether the layout exists for a matrix of n_rows rows of n_in elements of type t (Q4_0, Q8_0,
-// Q4_K, Q5_K, Q6_K; n_rows a multiple of 16), and whether a loader should use it: at the AVX-512
+// Whether the layout exists for a matrix of n_rows rows of n_in elements of type t (Q4_0, Q5_0,
+// Q8_0, Q4_K, Q5_K, Q6_K; n_rows a multiple of 16), and whether a loader should use it: at the AVX-512
 // level, unless the environment sets DKB_NO_INTERLEAVE=1 (to measure the row layout).
 bool interleave_supported(TensorType t, int64_t n_in, int64_t n_rows);
 bool interleave_pays(TensorType t, int64_t n_in, int64_t n_rows);
