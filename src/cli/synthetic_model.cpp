@@ -3,6 +3,7 @@
 #include <cstring>
 #include <random>
 
+#include "engine/quant_plan.h"
 #include "gguf/gguf.h"
 #include "kernels/kernels.h"
 
@@ -103,12 +104,12 @@ Status write_synthetic_model(const std::string& name, const std::string& type,
     if (s.name == name) sh = &s;
   }
   if (!sh) return invalid_argument("unknown synthetic model '" + name + "'");
-  TensorType base, out_type, down_type;
-  if (type == "f16") base = out_type = down_type = TensorType::kF16;
-  else if (type == "q8_0") base = out_type = down_type = TensorType::kQ8_0;
-  else if (type == "q4_0") { base = down_type = TensorType::kQ4_0; out_type = TensorType::kQ6_K; }
-  else if (type == "q6_k") base = out_type = down_type = TensorType::kQ6_K;
-  else if (type == "q4_k_m") { base = TensorType::kQ4_K; out_type = down_type = TensorType::kQ6_K; }
+  TensorType base, out_type, layer_down_type;
+  if (type == "f16") base = out_type = layer_down_type = TensorType::kF16;
+  else if (type == "q8_0") base = out_type = layer_down_type = TensorType::kQ8_0;
+  else if (type == "q4_0") { base = layer_down_type = TensorType::kQ4_0; out_type = TensorType::kQ6_K; }
+  else if (type == "q6_k") base = out_type = layer_down_type = TensorType::kQ6_K;
+  else if (type == "q4_k_m") { base = TensorType::kQ4_K; out_type = layer_down_type = TensorType::kQ6_K; }
   else return invalid_argument("unknown synthetic type '" + type + "' (f16, q8_0, q4_0, q4_k_m, q6_k)");
 
   const Shape& s = *sh;
@@ -172,6 +173,12 @@ Status write_synthetic_model(const std::string& name, const std::string& type,
   }
   for (int64_t l = 0; l < s.n_layer; ++l) {
     const std::string b = "blk." + std::to_string(l) + ".";
+    // Q4_K_M as llama-quantize mixes it: attn_v and ffn_down in Q6_K only in use_more_bits
+    // layers, Q4_K elsewhere (rows not a multiple of 256 then fall back, in add()).
+    const TensorType down_type =
+        type != "q4_k_m" || engine::use_more_bits(static_cast<int>(l), static_cast<int>(s.n_layer))
+            ? layer_down_type
+            : base;
     DKB_RETURN_IF_ERROR(add(b + "attn_norm.weight", TensorType::kF32, {E}));
     DKB_RETURN_IF_ERROR(add(b + "ffn_norm.weight", TensorType::kF32, {E}));
     if (s.arch == "qwen2") {

@@ -40,13 +40,11 @@ int parse_layer(const std::string& name) {
   return layer;
 }
 
-// llama.cpp's use_more_bits: the first and last eighth of the layers, and every third layer
-// in between.
+}  // namespace
+
 bool use_more_bits(int i_layer, int n_layers) {
   return i_layer < n_layers / 8 || i_layer >= 7 * n_layers / 8 || (i_layer - n_layers / 8) % 3 == 2;
 }
-
-}  // namespace
 
 std::optional<FileType> file_type_from_name(std::string_view name) {
   std::string upper(name);

@@ -56,6 +56,9 @@ enum class FileType : uint32_t {
 // Parses the names llama-quantize accepts for the supported types ("Q4_K_M", "q8_0",
 // "F16", "BF16", "F32"; case-insensitive). nullopt for anything else.
 std::optional<FileType> file_type_from_name(std::string_view name);
+// llama.cpp's use_more_bits: the first and last eighth of the layers, and every third layer in
+// between (the layers whose attn_v / ffn_down get more bits in the _M types).
+bool use_more_bits(int i_layer, int n_layers);
 std::string_view file_type_name(FileType t);
 // All supported names, for help and error messages ("Q4_0, Q4_1, ...").
 std::string supported_file_type_names();
