@@ -114,6 +114,7 @@ HeadRowFns simd_head_rows(TensorType t, Isa isa) {
   if (isa != Isa::kAvx512) return {};
   if (t == TensorType::kQ4_0) return {head_xw_q4_0_avx512, head_wx_q4_0_avx512};
   if (t == TensorType::kQ8_0) return {head_xw_q8_0_avx512, head_wx_q8_0_avx512};
+  if (t == TensorType::kQ4_K) return {head_xw_q4_k_avx512, head_wx_q4_k_avx512};
   return {};
 }
 

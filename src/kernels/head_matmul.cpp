@@ -81,7 +81,7 @@ void run_fused(detail::HeadRowsFn fn, const HeadJob& j, int64_t h0, int64_t h1) 
 
 // The level's in-register loops for w's type, when it has them and w's rows fit them.
 detail::HeadRowFns fused_rows(const HeadWeights& w) {
-  if (w.cols % 32 != 0) return {};
+  if (w.cols % tensor_type_traits(w.type)->block_size != 0) return {};
   return detail::simd_head_rows(w.type, active_isa());
 }
 

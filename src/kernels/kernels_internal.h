@@ -323,7 +323,8 @@ QuantizeFn simd_quantize(TensorType t, Isa isa);
 // A SIMD dequantizer for t at level isa bit-identical to the scalar one, or null.
 DequantizeFn simd_dequantize(TensorType t, Isa isa);
 // head_matmul's loops over one head's rows of a quantized type, dequantizing in registers, bit
-// for bit the generic path at their level (head_matmul_avx512.cpp); cols a multiple of 32:
+// for bit the generic path at their level (head_matmul_avx512.cpp); cols a multiple of 32 (Q4_K:
+// of 256):
 // - xw: y[c] = sum over d < rows of x[d] * w[d][c] (y need not be zeroed);
 // - wx: y[e] = dot(w[e], x) for e < rows.
 using HeadRowsFn = void (*)(const uint8_t* w, size_t row_bytes, int64_t rows, int64_t cols,
@@ -339,6 +340,10 @@ void head_xw_q8_0_avx512(const uint8_t* w, size_t row_bytes, int64_t rows, int64
 void head_wx_q4_0_avx512(const uint8_t* w, size_t row_bytes, int64_t rows, int64_t cols,
                          const float* x, float* y);
 void head_wx_q8_0_avx512(const uint8_t* w, size_t row_bytes, int64_t rows, int64_t cols,
+                         const float* x, float* y);
+void head_xw_q4_k_avx512(const uint8_t* w, size_t row_bytes, int64_t rows, int64_t cols,
+                         const float* x, float* y);
+void head_wx_q4_k_avx512(const uint8_t* w, size_t row_bytes, int64_t rows, int64_t cols,
                          const float* x, float* y);
 // y[i] += a * x[i] at level isa (attention's weighted sum of V rows), or null.
 using AxpyFn = void (*)(int64_t n, float a, const float* x, float* y);

@@ -204,6 +204,7 @@ struct HeadStrides {
 // - head_matmul_xw: y[t][h] (cols values) = x[t][h] (rows values) times W[h]: zero, then
 //   + x[t][h][d] * row d of W[h] for d = 0 .. rows-1 in turn (the level's axpy);
 // - head_matmul_wx: y[t][h][e] = vec_dot(F32, cols, row e of W[h], x[t][h]) for e < rows.
+// (At the AVX-512 level Q4_0, Q8_0 and Q4_K rows are dequantized in registers.)
 // So the results are those of the same products over the dequantized matrix, bit for bit.
 // y must not overlap x or w. No allocation once each thread has met the widest row.
 void head_matmul_xw(ThreadPool& pool, const HeadWeights& w, const float* x, HeadStrides xs,
