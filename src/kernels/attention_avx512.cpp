@@ -10,11 +10,12 @@
 //   down to 8; the rest a multiply and an add.
 //
 // Compiled with -mavx512f -mavx512bw -mavx512vl -mavx512vnni; reached only at the AVX-512 level.
-// No inline function is shared with other ISA files (kernels_internal.h): local static helpers.
+// Shared helpers only from avx512_util.h (internal linkage; see kernels_internal.h).
 #include <immintrin.h>
 
 #include <cstdint>
 
+#include "avx512_util.h"
 #include "kernels_internal.h"
 
 // GCC 12's AVX-512 intrinsics pass an undefined vector through _mm512_extractf64x4_pd and
@@ -24,19 +25,6 @@
 
 namespace dkb::kernels::detail {
 namespace {
-
-// avx2_util.h's hsum_ps, restated (see above).
-static float hsum8(__m256 x) {
-  __m128 r = _mm_add_ps(_mm256_extractf128_ps(x, 1), _mm256_castps256_ps128(x));
-  r = _mm_add_ps(r, _mm_movehl_ps(r, r));
-  r = _mm_add_ss(r, _mm_movehdup_ps(r));
-  return _mm_cvtss_f32(r);
-}
-
-// Lanes 8-15 (AVX-512F only: no DQ extract).
-static __m256 high8(__m512 v) {
-  return _mm512_castps512_ps256(_mm512_shuffle_f32x4(v, v, 0xEE));
-}
 
 // s[h][j0 + r] for H heads and R rows: a block of H x R dot products with each K row and each
 // query loaded once per 32-float step. Per (head, row) the float operations are
@@ -87,9 +75,7 @@ static void dot_block(int64_t n, const float* k, int64_t k_stride, int64_t j0,
   for (int h = 0; h < H; ++h)
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) {
-      const __m256 acc0 = _mm512_castps512_ps256(a01[h][r]), acc1 = high8(a01[h][r]);
-      const __m256 acc2 = _mm512_castps512_ps256(a23[h][r]), acc3 = high8(a23[h][r]);
-      float sum = hsum8(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
+      float sum = hsum_acc_pairs(a01[h][r], a23[h][r]);
       for (int64_t t = i; t < n; ++t) sum += row[r][t] * q[h][t];
       s[h][j0 + r] = sum;
     }

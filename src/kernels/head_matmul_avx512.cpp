@@ -9,12 +9,13 @@
 // cols must be a multiple of the type's block (32; Q4_K 256).
 //
 // Compiled with -mavx512f -mavx512bw -mavx512vl -mavx512vnni; reached only at the AVX-512 level.
-// No inline function is shared with other ISA files (kernels_internal.h): local static helpers.
+// Shared helpers only from avx512_util.h (internal linkage; see kernels_internal.h).
 #include <immintrin.h>
 
 #include <cstdint>
 
 #include "kernels/blocks.h"
+#include "avx512_util.h"
 #include "kernels_internal.h"
 
 // See gemm_avx512.cpp: GCC 12's _mm512_cvtepi32_ps trips -Wmaybe-uninitialized.
@@ -22,19 +23,6 @@
 
 namespace dkb::kernels::detail {
 namespace {
-
-// avx2_util.h's hsum_ps, restated (see above).
-static float hsum8(__m256 x) {
-  __m128 r = _mm_add_ps(_mm256_extractf128_ps(x, 1), _mm256_castps256_ps128(x));
-  r = _mm_add_ps(r, _mm_movehl_ps(r, r));
-  r = _mm_add_ss(r, _mm_movehdup_ps(r));
-  return _mm_cvtss_f32(r);
-}
-
-// Lanes 8-15 (AVX-512F only: no DQ extract).
-static __m256 high8(__m512 v) {
-  return _mm512_castps512_ps256(_mm512_shuffle_f32x4(v, v, 0xEE));
-}
 
 // A unit of kElems elements (one block, or a Q4_K super-block) in kParts parts of kPartVecs
 // vectors of 16 floats each, element order: load_part(p, j, out) dequantizes part j.
@@ -64,7 +52,7 @@ struct Q8_0Block {
   }
 };
 
-// get_scale_min_k4 (dequantize_k.cpp), restated here to inline (see the top of the file).
+// get_scale_min_k4 (a call into dequantize_k.cpp), restated so that it inlines here.
 static void scale_min_k4(int j, const uint8_t* q, uint8_t* d, uint8_t* m) {
   if (j < 4) {
     *d = q[j] & 63;
@@ -162,9 +150,7 @@ static void wx_rows(const uint8_t* w, size_t row_bytes, int64_t rows, int64_t co
         }
       }
     }
-    const __m256 acc0 = _mm512_castps512_ps256(a01), acc1 = high8(a01);
-    const __m256 acc2 = _mm512_castps512_ps256(a23), acc3 = high8(a23);
-    y[e] = hsum8(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
+    y[e] = hsum_acc_pairs(a01, a23);
   }
 }
 

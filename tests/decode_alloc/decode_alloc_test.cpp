@@ -59,6 +59,17 @@ namespace {
 
 class DecodeAlloc : public ::testing::TestWithParam<const char*> {};
 
+// operator new calls during 56 steps step(100), step(101), ... (-1 if a step fails).
+template <class Step>
+long news_in_steps(const Step& step) {
+  g_news = 0;
+  g_counting = true;
+  bool ok = true;
+  for (int i = 0; i < 56 && ok; ++i) ok = step(100 + i).is_ok();
+  g_counting = false;
+  return ok ? g_news.load() : -1;
+}
+
 TEST_P(DecodeAlloc, OneTokenStepsAllocateNothingOnceWarm) {
   const std::string model = std::string("models/") + GetParam() + ".gguf";
   DKB_REQUIRE_FIXTURE(model);
@@ -80,13 +91,7 @@ TEST_P(DecodeAlloc, OneTokenStepsAllocateNothingOnceWarm) {
   for (int i = 0; i < 56; ++i) ASSERT_TRUE(step(i).is_ok());
   ctx.reset();
   ASSERT_TRUE(ctx.eval(prompt).is_ok());
-  g_news = 0;
-  g_counting = true;
-  bool ok = true;
-  for (int i = 0; i < 56 && ok; ++i) ok = step(100 + i).is_ok();
-  g_counting = false;
-  ASSERT_TRUE(ok);
-  EXPECT_EQ(g_news.load(), 0) << "operator new calls in 56 decode steps of " << GetParam();
+  EXPECT_EQ(news_in_steps(step), 0) << "operator new calls in 56 decode steps of " << GetParam();
 }
 
 // The same for sequences stepping together (the server's continuous batching: eval_batch).
@@ -113,13 +118,7 @@ TEST_P(DecodeAlloc, BatchedStepsAllocateNothingOnceWarm) {
   };
   for (int i = 0; i < 56; ++i) ASSERT_TRUE(step(i).is_ok());
   for (Context* c : ctxs) c->reset();
-  g_news = 0;
-  g_counting = true;
-  bool ok = true;
-  for (int i = 0; i < 56 && ok; ++i) ok = step(100 + i).is_ok();
-  g_counting = false;
-  ASSERT_TRUE(ok);
-  EXPECT_EQ(g_news.load(), 0) << "operator new calls in 56 batched steps of " << GetParam();
+  EXPECT_EQ(news_in_steps(step), 0) << "operator new calls in 56 batched steps of " << GetParam();
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, DecodeAlloc,
