@@ -595,8 +595,9 @@ void matmul_batch(ThreadPool& pool, MatmulScratch& scratch, std::span<const Matm
   if (n_tokens == 1 || pool.n_threads() == 1) {
     for (size_t i = 0; i < n; ++i) quantize_part(jobs[i], 0, 1);
   } else {
-    pool.run([&](int ith, int nth) {
-      for (size_t i = 0; i < n; ++i) quantize_part(jobs[i], ith, nth);
+    // (Two words of captures: std::function keeps them without allocating.)
+    pool.run([j = static_cast<const MatmulJob*>(jobs), n](int ith, int nth) {
+      for (size_t i = 0; i < n; ++i) quantize_part(j[i], ith, nth);
     });
   }
   run_tile_jobs(pool, jobs, n);
