@@ -124,8 +124,8 @@ TEST_P(DecodeAlloc, BatchedStepsAllocateNothingOnceWarm) {
 INSTANTIATE_TEST_SUITE_P(Models, DecodeAlloc,
                          ::testing::Values("tiny-llama-Q4_0", "tiny-qwen2-Q4_K_M", "tiny-qwen2-Q8_0",
                                            "tiny-deepseek2-Q8_0", "tiny-deepseek2-Q4_K_M"),
-                         [](const auto& info) {
-                           std::string s = info.param;
+                         [](const auto& param_info) {
+                           std::string s = param_info.param;
                            for (char& c : s) {
                              if (c == '-') c = '_';
                            }
