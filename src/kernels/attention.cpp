@@ -41,10 +41,18 @@ struct RowFns {
       for (int g = 0; g < nq; ++g) s[g][j] = dot(n, k + j * k_stride, q[g]);
     }
   }
-  void weighted_rows(int64_t n, const float* s, int64_t n_rows, const float* v, int64_t v_stride,
-                     float* out) const {
-    if (simd.weighted_rows != nullptr) return simd.weighted_rows(n, s, n_rows, v, v_stride, out);
-    for (int64_t j = 0; j < n_rows; ++j) axpy(n, s[j], v + j * v_stride, out);
+  // out[g] += sum over rows j of s[g][j] * v_j for the nh heads g (each head's elements take
+  // their terms in row order, whichever loop the level has).
+  void weighted_heads(int64_t n, const float* const* s, int nh, int64_t n_rows, const float* v,
+                      int64_t v_stride, float* const* out) const {
+    if (simd.weighted_heads != nullptr) return simd.weighted_heads(n, s, nh, n_rows, v, v_stride, out);
+    for (int g = 0; g < nh; ++g) {
+      if (simd.weighted_rows != nullptr) {
+        simd.weighted_rows(n, s[g], n_rows, v, v_stride, out[g]);
+        continue;
+      }
+      for (int64_t j = 0; j < n_rows; ++j) axpy(n, s[g][j], v + j * v_stride, out[g]);
+    }
   }
 };
 
@@ -87,14 +95,8 @@ void attend_group(const AttentionArgs& a, const RowFns& fns, int64_t t, int64_t 
     v += hk * (a.v_head_stride > 0 ? a.v_head_stride : a.head_dim_v);
     for (int64_t j0 = 0; j0 < n; j0 += kRowBlock) {
       const int64_t nj = std::min(kRowBlock, n - j0);
-      if (fns.simd.weighted_heads != nullptr) {
-        for (int g = 0; g < ng; ++g) sb[g] = s[g] + p0 + j0;
-        fns.simd.weighted_heads(a.head_dim_v, sb, ng, nj, v + j0 * v_row, v_row, out);
-        continue;
-      }
-      for (int g = 0; g < ng; ++g) {
-        fns.weighted_rows(a.head_dim_v, s[g] + p0 + j0, nj, v + j0 * v_row, v_row, out[g]);
-      }
+      for (int g = 0; g < ng; ++g) sb[g] = s[g] + p0 + j0;
+      fns.weighted_heads(a.head_dim_v, sb, ng, nj, v + j0 * v_row, v_row, out);
     }
   }
 }

@@ -1,13 +1,14 @@
 // Attention's row loops at the AVX-512 level (kernels_internal.h simd_attention_rows), bit for bit
 // the AVX2 ones this level's F32 dot product and axpy are: the same float operations per (row,
 // head) and per element, with more of them in flight.
-// - dot_rows: up to 6 query heads per pass over a K row (4 ymm accumulators each, of the 32 the
-//   AVX-512 register file holds), every head's sum exactly vec_dot_f32_avx2's: the same 4
-//   accumulators over 32-float steps, an 8-float tail into the first, the same horizontal sum,
+// - dot_rows: blocks of 2 query heads x 4 K rows, each row and query loaded once per 32-float
+//   step; every head's sum exactly vec_dot_f32_avx2's: its 4 accumulators (here the halves of two
+//   zmm registers) over 32-float steps, an 8-float tail into the first, the same horizontal sum,
 //   then the scalar tail.
-// - weighted_rows: a head's output in zmm registers 128 floats at a time (AVX2: 64), each element
-//   taking fma(s_j, v_j, y) in row order, as axpy_f32_avx2 gives every element below n rounded
-//   down to 8; the rest a multiply and an add.
+// - weighted_heads: up to 4 heads' outputs 64 floats at a time in zmm registers, each V row
+//   loaded once for them, then the rest per head (128, 16, 8 floats); each element taking
+//   fma(s_j, v_j, y) in row order, as axpy_f32_avx2 gives every element below n rounded down to
+//   8; the rest a multiply and an add.
 //
 // Compiled with -mavx512f -mavx512bw -mavx512vl -mavx512vnni; reached only at the AVX-512 level.
 // Shared helpers only from avx512_util.h (internal linkage; see kernels_internal.h).
@@ -173,11 +174,6 @@ void dot_rows_f32_avx512(int64_t n, const float* k, int64_t k_stride, int64_t n_
     case 1: dot_rows_block<1>(n, k, k_stride, j, q, nq, s); break;
     default: break;
   }
-}
-
-void weighted_rows_f32_avx512(int64_t n, const float* s, int64_t n_rows, const float* v,
-                              int64_t v_stride, float* out) {
-  weighted_from(0, n, s, n_rows, v, v_stride, out);
 }
 
 void weighted_heads_f32_avx512(int64_t n, const float* const* s, int nh, int64_t n_rows,

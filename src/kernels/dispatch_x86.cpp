@@ -135,7 +135,7 @@ SoftmaxExpFn simd_softmax_exp(Isa isa) {
 AttentionRowFns simd_attention_rows(Isa isa) {
   if (!is_x86_level(isa)) return {};
   if (isa == Isa::kAvx512) {
-    return {dot_rows_f32_avx512, weighted_rows_f32_avx512, weighted_heads_f32_avx512};
+    return {dot_rows_f32_avx512, nullptr, weighted_heads_f32_avx512};
   }
   return {dot_rows_f32_avx2, weighted_rows_f32_avx2};
 }

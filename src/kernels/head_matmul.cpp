@@ -3,7 +3,6 @@
 // computed by one thread in one fixed order whatever the thread count. Quantized rows are
 // dequantized one at a time into a per-thread buffer (L1-resident) and used for all tokens, or,
 // for the types and levels with them, in registers by the level's own loops (same bits).
-#include <algorithm>
 #include <cstring>
 #include <vector>
 

@@ -113,13 +113,11 @@ void dot_rows_f32_avx2(int64_t n, const float* k, int64_t k_stride, int64_t n_ro
 void weighted_rows_f32_avx2(int64_t n, const float* s, int64_t n_rows, const float* v,
                             int64_t v_stride, float* out);
 // The same loops at the AVX-512 level (attention_avx512.cpp): the AVX2 ones' bits, more of them
-// in flight (6 heads per K row; 128 output floats in registers).
+// in flight (dot products in blocks of 2 heads x 4 rows; outputs of up to 4 heads per V row).
 void dot_rows_f32_avx512(int64_t n, const float* k, int64_t k_stride, int64_t n_rows,
                          const float* const* q, int nq, float* const* s);
-void weighted_rows_f32_avx512(int64_t n, const float* s, int64_t n_rows, const float* v,
-                              int64_t v_stride, float* out);
 // weighted_rows for nh heads over the same V rows (s[g], out[g] per head): per head, bit for bit
-// weighted_rows_f32_avx512; each V row is loaded once for up to 4 heads.
+// weighted_rows_f32_avx2.
 void weighted_heads_f32_avx512(int64_t n, const float* const* s, int nh, int64_t n_rows,
                                const float* v, int64_t v_stride, float* const* out);
 
@@ -370,7 +368,7 @@ using WeightedHeadsFn = void (*)(int64_t n, const float* const* s, int nh, int64
 struct AttentionRowFns {
   DotRowsFn dot_rows = nullptr;
   WeightedRowsFn weighted_rows = nullptr;
-  WeightedHeadsFn weighted_heads = nullptr;  // several heads at once, where the level has it
+  WeightedHeadsFn weighted_heads = nullptr;  // several heads at once (the level has one or other)
 };
 AttentionRowFns simd_attention_rows(Isa isa);
 
