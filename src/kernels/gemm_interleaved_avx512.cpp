@@ -34,9 +34,16 @@ template <bool kQ5>
 struct Legacy {
   static constexpr IlvPaired kLayout = kQ5 ? kIlvQ5_0 : kIlvQ4_0;
   static constexpr int64_t kBlockBytes = kQ5 ? 16 * 22 : 16 * 18;
-  // Bytes ahead of the block being read that the kernel prefetches (8 blocks of a group).
-  static constexpr int64_t kPrefetch = 8 * kBlockBytes;
 };
+
+// acc += vpdpbusd(w, the 4 bytes at p in every lane), the broadcast embedded in the instruction
+// (GCC 12 keeps a separate vpbroadcastd for _mm512_set1_epi32: one thread, 8 tokens, weights in
+// L2, 272 -> 283 GMAC/s).
+inline void dpbusd_bcast(__m512i& acc, __m512i w, const uint8_t* p) {
+  __asm__("vpdpbusd %2%{1to16%}, %1, %0"
+          : "+v"(acc)
+          : "v"(w), "m"(*reinterpret_cast<const int32_t*>(p)));
+}
 
 // For 4 quants per row (one int32 lane each) the fifth bits of the elements: byte j of the
 // table's entry k is 0x10 when bit j of k is set.
@@ -46,10 +53,10 @@ static __m512i fifth_bits(__m512i qh, int shift, __m512i table) {
 }
 
 // RV groups of 16 rows x RN tokens, blocks [b0, b1) of nb, the sums starting at y's (carry) or
-// at 0. g: the first group (the next at g + group_bytes); x: the first token's Q8_0 row (the
+// at 0, each group's bytes kAhead blocks ahead prefetched into L1. g: the first group (the next at g + group_bytes); x: the first token's Q8_0 row (the
 // next at x + x_row); ex: its extra floats (dx[nb], then the int32 terms -8 * sum(x) [nb]; the
 // next token's at ex + 2 * nb); y: output of row 0, token 0.
-template <bool kQ5, int RV, int RN>
+template <bool kQ5, int kAhead, int RV, int RN>
 void kernel(int64_t nb, int64_t b0, int64_t b1, bool carry, const uint8_t* g, size_t group_bytes,
             const uint8_t* x, size_t x_row, const float* ex, float* y, int64_t ldy,
             const __mmask16* mask) {
@@ -69,14 +76,10 @@ void kernel(int64_t nb, int64_t b0, int64_t b1, bool carry, const uint8_t* g, si
   for (int64_t b = b0; b < b1; ++b) {
     const uint8_t* gq = g + ilv_quants_at(L::kLayout, b);
     const uint8_t* gd = g + ilv_meta_at(L::kLayout, nb, b);
-    // The groups' bytes kPrefetch ahead (the hardware prefetcher alone: -7% with 8 tokens).
-    // Not for one token (decode): there the hardware prefetcher alone streams faster (two
-    // threads from memory when the VM gives ~62 GB/s: 56.4-57.4 vs 53.8-54.9 GB/s; one thread
-    // 30.4-30.7 vs 28.9-29.4; level at ~35 GB/s).
 #pragma GCC unroll 4
-    for (int v = 0; v < RV && RN > 1; ++v) {
-      const char* p =
-          reinterpret_cast<const char*>(g + v * group_bytes + b * L::kBlockBytes + L::kPrefetch);
+    for (int v = 0; v < RV; ++v) {
+      const char* p = reinterpret_cast<const char*>(g + v * group_bytes +
+                                                    (b + kAhead) * L::kBlockBytes);
 #pragma GCC unroll 6
       for (int64_t o = 0; o < L::kBlockBytes; o += 64) _mm_prefetch(p + o, _MM_HINT_T0);
     }
@@ -109,12 +112,10 @@ void kernel(int64_t nb, int64_t b0, int64_t b1, bool carry, const uint8_t* g, si
       }
 #pragma GCC unroll 8
       for (int c = 0; c < RN; ++c) {
-        const __m512i xl = _mm512_set1_epi32(load_i32(xb[c] + 4 * i));
-        const __m512i xh = _mm512_set1_epi32(load_i32(xb[c] + 16 + 4 * i));
 #pragma GCC unroll 4
         for (int v = 0; v < RV; ++v) {
-          ai[v][c] = _mm512_dpbusd_epi32(ai[v][c], lo[v], xl);
-          ai[v][c] = _mm512_dpbusd_epi32(ai[v][c], hi[v], xh);
+          dpbusd_bcast(ai[v][c], lo[v], xb[c] + 4 * i);
+          dpbusd_bcast(ai[v][c], hi[v], xb[c] + 16 + 4 * i);
         }
       }
     }
@@ -146,8 +147,17 @@ void kernel(int64_t nb, int64_t b0, int64_t b1, bool carry, const uint8_t* g, si
 // 8 tokens, so each group is read once, front to back (8 tokens, one thread, weights from memory,
 // GMAC/s: 162; 2 groups x 4 tokens 128, both with the prefetch; 1 x 8 without it 97; a prefetch
 // into L2 instead of L1: 157 / 141.5); more: 2 groups x 4 tokens (512 tokens ~166-169 either way).
-// 2 tokens 89, 4 tokens 101, 16 and 24 tokens 161, 32 tokens 152.
+// 2 tokens 89, 4 tokens 101, 16 and 24 tokens 161, 32 tokens 152. (Zen 4, session 6.)
 constexpr int64_t kFewTokens = 24;
+
+// The prefetch distance in blocks. One group at a time (decode and up to kFewTokens tokens): 32
+// blocks (9 KiB of Q4_0). On a Zen 5 (full-width AVX-512), two threads, weights from memory,
+// 1536 -> 8960, 8 blocks -> 32: 8 tokens 475 -> 607-624 GMAC/s (16 blocks 583, 48 579-610); one
+// token at ~81 GB/s 82-83% -> 89-91% of the probe (16 blocks 87-89%, 48 84%), level at ~50 GB/s;
+// 16 tokens 538 -> 634. On the Zen 4 of sessions 6-10 one token streamed ~5% faster with no
+// software prefetch at all. Two groups x 4 tokens keep 8 blocks (32: 64 tokens 594 vs 610, 512
+// tokens 626 vs 632).
+constexpr int kAheadOneGroup = 32, kAheadTwoGroups = 8;
 
 template <bool kQ5, int kT, int kG>
 struct Kernels : VnniPanel {
@@ -156,7 +166,8 @@ struct Kernels : VnniPanel {
   template <int RV, int RN>
   void call(const uint8_t* g, const uint8_t* x, const float* ex, float* y,
             const __mmask16* mask) const {
-    kernel<kQ5, RV, RN>(nb, b0, end(), carry, g, group_bytes, x, x_row, ex, y, ldy, mask);
+    constexpr int kAhead = kG == 1 ? kAheadOneGroup : kAheadTwoGroups;
+    kernel<kQ5, kAhead, RV, RN>(nb, b0, end(), carry, g, group_bytes, x, x_row, ex, y, ldy, mask);
   }
 };
 
