@@ -20,6 +20,46 @@ void rms_norm(const float* x, const float* w, int64_t n, float eps, float* out) 
   }
 }
 
+namespace {
+// out[r] = x[r] * scale[r] * w for R rows, after their mean squares summed together: R
+// independent chains of double additions, each in its row's element order.
+template <int R>
+void rms_norm_block(const float* x, int64_t stride_in, const float* w, int64_t n, float eps,
+                    float* out, int64_t stride_out) {
+  double sum[R] = {};
+  for (int64_t i = 0; i < n; ++i) {
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const float v = x[r * stride_in + i];
+      sum[r] += static_cast<double>(v * v);
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    const float mean = static_cast<float>(sum[r] / static_cast<double>(n));
+    const float scale = 1.0f / std::sqrt(mean + eps);
+    const float* xr = x + r * stride_in;
+    float* o = out + r * stride_out;
+    if (w != nullptr) {
+      for (int64_t i = 0; i < n; ++i) o[i] = (xr[i] * scale) * w[i];
+    } else {
+      for (int64_t i = 0; i < n; ++i) o[i] = xr[i] * scale;
+    }
+  }
+}
+}  // namespace
+
+void rms_norm_rows(const float* x, int64_t stride_in, const float* w, int64_t rows, int64_t n,
+                   float eps, float* out, int64_t stride_out) {
+  int64_t r = 0;
+  for (; r + 8 <= rows; r += 8) {
+    rms_norm_block<8>(x + r * stride_in, stride_in, w, n, eps, out + r * stride_out, stride_out);
+  }
+  for (; r + 4 <= rows; r += 4) {
+    rms_norm_block<4>(x + r * stride_in, stride_in, w, n, eps, out + r * stride_out, stride_out);
+  }
+  for (; r < rows; ++r) rms_norm(x + r * stride_in, w, n, eps, out + r * stride_out);
+}
+
 void layer_norm(const float* x, const float* w, const float* b, int64_t n, float eps, float* out) {
   double sum = 0.0;
   for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i]);

@@ -51,9 +51,7 @@ inline void rms_norm_rows(const float* x, const engine::Weight& w, int64_t rows,
                           float eps, float* out, int64_t stride_in = -1, int64_t stride_out = -1) {
   if (stride_in < 0) stride_in = n;
   if (stride_out < 0) stride_out = n;
-  for (int64_t r = 0; r < rows; ++r) {
-    kernels::rms_norm(x + r * stride_in, w.f32(), n, eps, out + r * stride_out);
-  }
+  kernels::rms_norm_rows(x, stride_in, w.f32(), rows, n, eps, out, stride_out);
 }
 
 // In place: x[r] = layer_norm(x[r]) * w + b (w, b optional).

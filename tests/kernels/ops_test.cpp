@@ -53,6 +53,30 @@ TEST(Ops, RmsNorm) {
   EXPECT_EQ(inplace, out);
 }
 
+// Several rows at a time (blocks of 8 and 4, then single rows): each row's bits as rms_norm's.
+TEST(Ops, RmsNormRowsEqualsRowByRowBitForBit) {
+  const int64_t n = 1536, stride_in = n + 3, stride_out = n + 5;
+  for (int64_t rows : {1, 3, 4, 5, 8, 13, 19}) {
+    const auto x = random_floats(static_cast<size_t>(rows * stride_in), 7, -3.0f, 3.0f);
+    const auto w = random_floats(n, 8);
+    for (const float* wp : {w.data(), static_cast<const float*>(nullptr)}) {
+      std::vector<float> got(static_cast<size_t>(rows * stride_out), -1.0f), want = got;
+      rms_norm_rows(x.data(), stride_in, wp, rows, n, 1e-6f, got.data(), stride_out);
+      for (int64_t r = 0; r < rows; ++r) {
+        rms_norm(x.data() + r * stride_in, wp, n, 1e-6f, want.data() + r * stride_out);
+      }
+      EXPECT_EQ(got, want) << rows << " rows";
+      std::vector<float> inplace = x;
+      rms_norm_rows(inplace.data(), stride_in, wp, rows, n, 1e-6f, inplace.data(), stride_in);
+      for (int64_t r = 0; r < rows; ++r) {
+        for (int64_t i = 0; i < n; ++i) {
+          ASSERT_EQ(inplace[r * stride_in + i], want[r * stride_out + i]) << rows << " " << r;
+        }
+      }
+    }
+  }
+}
+
 TEST(Ops, LayerNorm) {
   const auto x = random_floats(45, 3, -1.0f, 3.0f);
   const auto w = random_floats(45, 4);

@@ -215,6 +215,11 @@ void head_matmul_wx(ThreadPool& pool, const HeadWeights& w, const float* x, Head
 // ---- elementwise / normalisation ----------------------------------------------------------
 // out = x / sqrt(mean(x^2) + eps) * w   (w may be null: no scale). In-place allowed.
 void rms_norm(const float* x, const float* w, int64_t n, float eps, float* out);
+// rms_norm of `rows` rows: x row r at x + r * stride_in, out row r at out + r * stride_out. The
+// same bits as rms_norm row by row (each row's double sum in element order); rows are summed
+// several at a time, so their sums' chains overlap. In-place allowed (same strides).
+void rms_norm_rows(const float* x, int64_t stride_in, const float* w, int64_t rows, int64_t n,
+                   float eps, float* out, int64_t stride_out);
 // out = (x - mean) / sqrt(var + eps) * w + b   (w, b may be null). In-place allowed.
 void layer_norm(const float* x, const float* w, const float* b, int64_t n, float eps, float* out);
 // In-place softmax over n values, after multiplying by scale. The exponentials at the x86-64 SIMD
