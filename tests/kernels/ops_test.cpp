@@ -226,6 +226,42 @@ TEST(Rope, NeoxMatchesFormula) {
   check_rope(true);
 }
 
+// NEOX pairs (i, i + n_dims / 2) take the same float operations as the normal pairs (2i, 2i + 1)
+// (rope_with_table runs the NEOX form as its own elementwise loop): the same bits.
+TEST(Rope, NeoxPairsEqualNormalPairsBitForBit) {
+  const int64_t n_tokens = 5, n_heads = 3, head_dim = 128;
+  for (int n_dims : {64, 128}) {
+    const int32_t pos[] = {0, 1, 17, 300, 4095};
+    RopeParams p;
+    p.n_dims = n_dims;
+    p.freq_base = 10000.0f;
+    std::vector<float> table(static_cast<size_t>(n_tokens * n_dims));
+    rope_table(pos, n_tokens, p, table.data());
+    const auto src = random_floats(static_cast<size_t>(n_tokens * n_heads * head_dim), 11);
+    std::vector<float> neox = src, normal = src;
+    const int half = n_dims / 2;
+    for (int64_t r = 0; r < n_tokens * n_heads; ++r) {  // neox pair i = normal pair i
+      for (int i = 0; i < half; ++i) {
+        normal[r * head_dim + 2 * i] = src[r * head_dim + i];
+        normal[r * head_dim + 2 * i + 1] = src[r * head_dim + half + i];
+      }
+    }
+    p.neox = true;
+    rope_with_table(neox.data(), n_tokens, n_heads, head_dim, table.data(), p);
+    p.neox = false;
+    rope_with_table(normal.data(), n_tokens, n_heads, head_dim, table.data(), p);
+    for (int64_t r = 0; r < n_tokens * n_heads; ++r) {
+      for (int i = 0; i < half; ++i) {
+        ASSERT_EQ(neox[r * head_dim + i], normal[r * head_dim + 2 * i]) << n_dims << " " << r;
+        ASSERT_EQ(neox[r * head_dim + half + i], normal[r * head_dim + 2 * i + 1]) << r;
+      }
+      for (int64_t d = n_dims; d < head_dim; ++d) {
+        ASSERT_EQ(neox[r * head_dim + d], src[r * head_dim + d]);
+      }
+    }
+  }
+}
+
 TEST(Rope, UsesGgmlFloatRecurrenceForTheta) {
   // ggml computes theta_i = p * theta_scale^i by repeated float multiplication; pin it.
   RopeParams p;
