@@ -53,9 +53,10 @@ static __m512i fifth_bits(__m512i qh, int shift, __m512i table) {
 }
 
 // RV groups of 16 rows x RN tokens, blocks [b0, b1) of nb, the sums starting at y's (carry) or
-// at 0, each group's bytes kAhead blocks ahead prefetched into L1. g: the first group (the next at g + group_bytes); x: the first token's Q8_0 row (the
-// next at x + x_row); ex: its extra floats (dx[nb], then the int32 terms -8 * sum(x) [nb]; the
-// next token's at ex + 2 * nb); y: output of row 0, token 0.
+// at 0; each group's bytes kAhead blocks ahead are prefetched into L1. g: the first group (the
+// next at g + group_bytes); x: the first token's Q8_0 row (the next at x + x_row); ex: its extra
+// floats (dx[nb], then the int32 terms -8 * sum(x) [nb]; the next token's at ex + 2 * nb); y:
+// output of row 0, token 0.
 template <bool kQ5, int kAhead, int RV, int RN>
 void kernel(int64_t nb, int64_t b0, int64_t b1, bool carry, const uint8_t* g, size_t group_bytes,
             const uint8_t* x, size_t x_row, const float* ex, float* y, int64_t ldy,
