@@ -10,16 +10,10 @@
 
 #include <immintrin.h>
 
+#include "avx2_util.h"  // hsum_ps (the AVX-512 flags include AVX2)
+
 namespace dkb::kernels::detail {
 namespace {
-
-// avx2_util.h's hsum_ps: the sum of 8 lanes in the same fixed order.
-inline float hsum8(__m256 x) {
-  __m128 r = _mm_add_ps(_mm256_extractf128_ps(x, 1), _mm256_castps256_ps128(x));
-  r = _mm_add_ps(r, _mm_movehl_ps(r, r));
-  r = _mm_add_ss(r, _mm_movehdup_ps(r));
-  return _mm_cvtss_f32(r);
-}
 
 // Lanes 8-15 (AVX-512F only: no DQ extract).
 inline __m256 high8(__m512 v) {
@@ -31,7 +25,7 @@ inline __m256 high8(__m512 v) {
 inline float hsum_acc_pairs(__m512 a01, __m512 a23) {
   const __m256 acc0 = _mm512_castps512_ps256(a01), acc1 = high8(a01);
   const __m256 acc2 = _mm512_castps512_ps256(a23), acc3 = high8(a23);
-  return hsum8(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
+  return hsum_ps(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
 }
 
 }  // namespace

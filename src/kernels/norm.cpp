@@ -8,21 +8,9 @@
 
 namespace dkb::kernels {
 
-void rms_norm(const float* x, const float* w, int64_t n, float eps, float* out) {
-  double sum = 0.0;
-  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i] * x[i]);
-  const float mean = static_cast<float>(sum / static_cast<double>(n));
-  const float scale = 1.0f / std::sqrt(mean + eps);
-  if (w != nullptr) {
-    for (int64_t i = 0; i < n; ++i) out[i] = (x[i] * scale) * w[i];
-  } else {
-    for (int64_t i = 0; i < n; ++i) out[i] = x[i] * scale;
-  }
-}
-
 namespace {
 // out[r] = x[r] * scale[r] * w for R rows, after their mean squares summed together: R
-// independent chains of double additions, each in its row's element order.
+// independent chains of double additions, each in its row's element order (R = 1: rms_norm).
 template <int R>
 void rms_norm_block(const float* x, int64_t stride_in, const float* w, int64_t n, float eps,
                     float* out, int64_t stride_out) {
@@ -48,6 +36,10 @@ void rms_norm_block(const float* x, int64_t stride_in, const float* w, int64_t n
 }
 }  // namespace
 
+void rms_norm(const float* x, const float* w, int64_t n, float eps, float* out) {
+  rms_norm_block<1>(x, n, w, n, eps, out, n);
+}
+
 void rms_norm_rows(const float* x, int64_t stride_in, const float* w, int64_t rows, int64_t n,
                    float eps, float* out, int64_t stride_out) {
   int64_t r = 0;
@@ -57,7 +49,9 @@ void rms_norm_rows(const float* x, int64_t stride_in, const float* w, int64_t ro
   for (; r + 4 <= rows; r += 4) {
     rms_norm_block<4>(x + r * stride_in, stride_in, w, n, eps, out + r * stride_out, stride_out);
   }
-  for (; r < rows; ++r) rms_norm(x + r * stride_in, w, n, eps, out + r * stride_out);
+  for (; r < rows; ++r) {
+    rms_norm_block<1>(x + r * stride_in, stride_in, w, n, eps, out + r * stride_out, stride_out);
+  }
 }
 
 void layer_norm(const float* x, const float* w, const float* b, int64_t n, float eps, float* out) {
