@@ -1,9 +1,10 @@
 // Decode attention, one token, over a paged KV cache (bench/README.md, session 9): the time of one
 // kernels::attention call per layer, the K/V either hot (one layer, in L3) or cold (cycling over
 // enough layers to exceed L3), the pages either head-major (the engine's KV pages) or with the KV
-// heads side by side in each row (the layout before session 9).
+// heads side by side in each row (the layout before session 9), on 4 KiB pages or (--huge) on
+// transparent huge pages as the engine's KV pool.
 // Usage: attention_bench [--kv N] [--layers L] [--heads H] [--kv-heads HK] [--dim D]
-//                        [--page P] [--threads T] [--interleaved-rows] [--reps R]
+//                        [--page P] [--threads T] [--interleaved-rows] [--huge] [--reps R]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -12,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "base/huge_page_buffer.h"
 #include "base/thread_pool.h"
 #include "kernels/kernels.h"
 
@@ -20,7 +22,7 @@ using namespace dkb;
 int main(int argc, char** argv) {
   int64_t n_kv = 2048, layers = 28, n_head = 12, n_head_kv = 2, hd = 128, page = 16;
   int threads = 2, reps = 10;
-  bool interleaved_rows = false;
+  bool interleaved_rows = false, huge = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> int64_t {
@@ -39,6 +41,7 @@ int main(int argc, char** argv) {
     else if (a == "--threads") threads = static_cast<int>(next());
     else if (a == "--reps") reps = static_cast<int>(next());
     else if (a == "--interleaved-rows") interleaved_rows = true;
+    else if (a == "--huge") huge = true;
     else {
       std::fprintf(stderr, "unknown option %s\n", a.c_str());
       return 2;
@@ -52,12 +55,31 @@ int main(int argc, char** argv) {
   const int64_t n_pages = (n_kv + page - 1) / page, row = n_head_kv * hd;
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-  std::vector<std::vector<float>> k(layers), v(layers);
+  // Each layer's K and V: on huge pages (--huge, as the engine's KV pool) or on 4 KiB pages.
+  const size_t n_floats = static_cast<size_t>(n_pages * page * row);
+  std::vector<std::vector<float>> k_small(layers), v_small(layers);
+  std::vector<HugePageBuffer> k_huge, v_huge;
+  std::vector<float*> k(layers), v(layers);
   for (int64_t l = 0; l < layers; ++l) {
-    k[l].resize(static_cast<size_t>(n_pages * page * row));
-    v[l].resize(k[l].size());
-    for (auto& x : k[l]) x = u(rng);
-    for (auto& x : v[l]) x = u(rng);
+    if (huge) {
+      for (auto* bufs : {&k_huge, &v_huge}) {
+        auto b = HugePageBuffer::allocate(n_floats * sizeof(float));
+        if (!b.is_ok()) {
+          std::fprintf(stderr, "%s\n", b.status().message().c_str());
+          return 1;
+        }
+        bufs->push_back(std::move(*b));
+      }
+      k[l] = reinterpret_cast<float*>(k_huge.back().data());
+      v[l] = reinterpret_cast<float*>(v_huge.back().data());
+    } else {
+      k_small[l].resize(n_floats);
+      v_small[l].resize(n_floats);
+      k[l] = k_small[l].data();
+      v[l] = v_small[l].data();
+    }
+    for (size_t i = 0; i < n_floats; ++i) k[l][i] = u(rng);
+    for (size_t i = 0; i < n_floats; ++i) v[l][i] = u(rng);
   }
   std::vector<float> q(static_cast<size_t>(n_head * hd)), out(q.size());
   for (auto& x : q) x = u(rng);
@@ -86,18 +108,18 @@ int main(int argc, char** argv) {
   for (int rep = 0; rep < reps; ++rep) {
     const auto t0 = std::chrono::steady_clock::now();
     for (int64_t l = 0; l < layers; ++l) {
-      a.k = k[l].data();
-      a.v = v[l].data();
+      a.k = k[l];
+      a.v = v[l];
       kernels::attention(pool, a);
     }
     const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     best = std::min(best, dt / static_cast<double>(layers));
   }
   std::printf("attention: %lld positions, %lld heads over %lld KV heads of %lld, pages of %lld "
-              "(%s), %d threads, %lld layers (%.0f MB of K/V): best %.1f us per layer\n",
+              "(%s%s), %d threads, %lld layers (%.0f MB of K/V): best %.1f us per layer\n",
               static_cast<long long>(n_kv), static_cast<long long>(n_head),
               static_cast<long long>(n_head_kv), static_cast<long long>(hd),
-              static_cast<long long>(page), interleaved_rows ? "heads side by side" : "head-major",
+              static_cast<long long>(page), interleaved_rows ? "heads side by side" : "head-major", huge ? ", huge pages" : "",
               threads, static_cast<long long>(layers),
               2.0 * static_cast<double>(layers * n_pages * page * row) * 4 / 1e6, best * 1e6);
   return 0;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <new>
 
 #include "base/status.h"
 
@@ -13,13 +14,22 @@ KvPool::KvPool(const KvShape& shape, int64_t n_pages, int64_t page_size)
   DKB_CHECK(shape.n_heads >= 1 && shape.k_dim % shape.n_heads == 0 &&
             shape.v_dim % shape.n_heads == 0);
   const size_t rows = static_cast<size_t>(n_pages * page_size);
-  k_.resize(shape.n_layer);
-  v_.resize(shape.n_layer);
+  // Every layer's K, then every layer's V, in one mapping on huge pages: attention reads a
+  // sequence's pages scattered over it, and with 4 KiB pages each of them is a TLB miss.
+  const size_t k_floats = rows * static_cast<size_t>(shape.k_dim);
+  const size_t v_floats = rows * static_cast<size_t>(shape.v_dim);
+  const size_t floats = static_cast<size_t>(shape.n_layer) * (k_floats + v_floats);
+  auto mem = HugePageBuffer::allocate(floats * sizeof(float));
+  if (!mem.is_ok()) throw std::bad_alloc();
+  mem_ = std::move(*mem);
+  // Touched now (the mapping reads as zeros), so the pool's memory is resident from the start,
+  // as before, and no decode step takes the page faults.
+  std::memset(mem_.data(), 0, floats * sizeof(float));
+  auto* base = reinterpret_cast<float*>(mem_.data());
   for (int64_t l = 0; l < shape.n_layer; ++l) {
-    k_[l].assign(rows * static_cast<size_t>(shape.k_dim), 0.0f);
-    v_[l].assign(rows * static_cast<size_t>(shape.v_dim), 0.0f);
-    k_ptr_.push_back(k_[l].data());
-    v_ptr_.push_back(v_[l].data());
+    k_ptr_.push_back(base + static_cast<size_t>(l) * k_floats);
+    v_ptr_.push_back(base + static_cast<size_t>(shape.n_layer) * k_floats +
+                     static_cast<size_t>(l) * v_floats);
   }
   pages_.resize(static_cast<size_t>(n_pages));
   tokens_.assign(rows, 0);

@@ -9,6 +9,9 @@
 //   loaded once for them, then the rest per head (128, 16, 8 floats); each element taking
 //   fma(s_j, v_j, y) in row order, as axpy_f32_avx2 gives every element below n rounded down to
 //   8; the rest a multiply and an add.
+// - Both prefetch the rows pf points at (kernels_internal.h) with the first block of heads: two
+//   64-byte lines per row and 32-float step in dot_rows, four per row and 64 elements in
+//   weighted_heads, so the requests are spread over the block's work.
 //
 // Compiled with -mavx512f -mavx512bw -mavx512vl -mavx512vnni; reached only at the AVX-512 level.
 // Shared helpers only from avx512_util.h (internal linkage; see kernels_internal.h).
@@ -32,9 +35,11 @@ namespace {
 // vec_dot_f32_avx2's: its accumulators acc0..acc3 are the halves of two zmm registers (lanes
 // 0-7 / 8-15 of a01: acc0 / acc1; of a23: acc2 / acc3), the 8-float tail goes into acc0 (the low
 // half, masked), then its horizontal sum and scalar tail.
+// pf: rows to prefetch (row j0 + r at pf + (j0 + r) * k_stride, one 32-float step at a time), or
+// nullptr.
 template <int H, int R>
 static void dot_block(int64_t n, const float* k, int64_t k_stride, int64_t j0,
-                      const float* const* q, float* const* s) {
+                      const float* const* q, float* const* s, const float* pf) {
   __m512 a01[H][R], a23[H][R];
 #pragma GCC unroll 4
   for (int h = 0; h < H; ++h)
@@ -45,6 +50,14 @@ static void dot_block(int64_t n, const float* k, int64_t k_stride, int64_t j0,
   for (int r = 0; r < R; ++r) row[r] = k + (j0 + r) * k_stride;
   int64_t i = 0;
   for (; i + 32 <= n; i += 32) {
+    if (pf != nullptr) {
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) {
+        const char* p = reinterpret_cast<const char*>(pf + (j0 + r) * k_stride + i);
+        _mm_prefetch(p, _MM_HINT_T0);
+        _mm_prefetch(p + 64, _MM_HINT_T0);
+      }
+    }
     __m512 k0[R], k1[R];
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) {
@@ -82,13 +95,13 @@ static void dot_block(int64_t n, const float* k, int64_t k_stride, int64_t j0,
     }
 }
 
-// Rows [j, j + R) for all nq heads, two at a time.
+// Rows [j, j + R) for all nq heads, two at a time; the first pair prefetches pf's rows.
 template <int R>
 static void dot_rows_block(int64_t n, const float* k, int64_t k_stride, int64_t j,
-                           const float* const* q, int nq, float* const* s) {
+                           const float* const* q, int nq, float* const* s, const float* pf) {
   int g = 0;
-  for (; g + 2 <= nq; g += 2) dot_block<2, R>(n, k, k_stride, j, q + g, s + g);
-  if (g < nq) dot_block<1, R>(n, k, k_stride, j, q + g, s + g);
+  for (; g + 2 <= nq; g += 2, pf = nullptr) dot_block<2, R>(n, k, k_stride, j, q + g, s + g, pf);
+  if (g < nq) dot_block<1, R>(n, k, k_stride, j, q + g, s + g, pf);
 }
 
 // kVec zmm vectors of out from element d take every row's term in row order.
@@ -133,10 +146,12 @@ static void weighted_from(int64_t d0, int64_t n, const float* s, int64_t n_rows,
 }
 
 // Elements [0, d_end) (a multiple of 64) of H heads' outputs, 64 at a time: each V row's four
-// vectors are loaded once for the H heads (16 accumulators for 4 heads).
+// vectors are loaded once for the H heads (16 accumulators for 4 heads); the same 64 elements of
+// pf's rows are prefetched (unless pf is null).
 template <int H>
 static void weighted_heads_block(int64_t d_end, const float* const* s, int64_t n_rows,
-                                 const float* v, int64_t v_stride, float* const* out) {
+                                 const float* v, int64_t v_stride, float* const* out,
+                                 const float* pf) {
   for (int64_t d = 0; d < d_end; d += 64) {
     __m512 acc[H][4];
 #pragma GCC unroll 4
@@ -144,6 +159,11 @@ static void weighted_heads_block(int64_t d_end, const float* const* s, int64_t n
 #pragma GCC unroll 4
       for (int i = 0; i < 4; ++i) acc[h][i] = _mm512_loadu_ps(out[h] + d + 16 * i);
     for (int64_t j = 0; j < n_rows; ++j) {
+      if (pf != nullptr) {
+        const char* p = reinterpret_cast<const char*>(pf + j * v_stride + d);
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; ++i) _mm_prefetch(p + 64 * i, _MM_HINT_T0);
+      }
       const float* vj = v + j * v_stride + d;
       __m512 vr[4];
 #pragma GCC unroll 4
@@ -165,26 +185,29 @@ static void weighted_heads_block(int64_t d_end, const float* const* s, int64_t n
 }  // namespace
 
 void dot_rows_f32_avx512(int64_t n, const float* k, int64_t k_stride, int64_t n_rows,
-                         const float* const* q, int nq, float* const* s) {
+                         const float* const* q, int nq, float* const* s, const float* pf) {
   int64_t j = 0;
-  for (; j + 4 <= n_rows; j += 4) dot_rows_block<4>(n, k, k_stride, j, q, nq, s);
+  for (; j + 4 <= n_rows; j += 4) dot_rows_block<4>(n, k, k_stride, j, q, nq, s, pf);
   switch (n_rows - j) {
-    case 3: dot_rows_block<3>(n, k, k_stride, j, q, nq, s); break;
-    case 2: dot_rows_block<2>(n, k, k_stride, j, q, nq, s); break;
-    case 1: dot_rows_block<1>(n, k, k_stride, j, q, nq, s); break;
+    case 3: dot_rows_block<3>(n, k, k_stride, j, q, nq, s, pf); break;
+    case 2: dot_rows_block<2>(n, k, k_stride, j, q, nq, s, pf); break;
+    case 1: dot_rows_block<1>(n, k, k_stride, j, q, nq, s, pf); break;
     default: break;
   }
 }
 
 void weighted_heads_f32_avx512(int64_t n, const float* const* s, int nh, int64_t n_rows,
-                               const float* v, int64_t v_stride, float* const* out) {
+                               const float* v, int64_t v_stride, float* const* out,
+                               const float* pf) {
   const int64_t d_end = n / 64 * 64;
-  int h = 0;
-  for (; h + 4 <= nh; h += 4) weighted_heads_block<4>(d_end, s + h, n_rows, v, v_stride, out + h);
+  int h = 0;  // the first block of heads prefetches pf's rows
+  for (; h + 4 <= nh; h += 4, pf = nullptr) {
+    weighted_heads_block<4>(d_end, s + h, n_rows, v, v_stride, out + h, pf);
+  }
   switch (nh - h) {
-    case 3: weighted_heads_block<3>(d_end, s + h, n_rows, v, v_stride, out + h); break;
-    case 2: weighted_heads_block<2>(d_end, s + h, n_rows, v, v_stride, out + h); break;
-    case 1: weighted_heads_block<1>(d_end, s + h, n_rows, v, v_stride, out + h); break;
+    case 3: weighted_heads_block<3>(d_end, s + h, n_rows, v, v_stride, out + h, pf); break;
+    case 2: weighted_heads_block<2>(d_end, s + h, n_rows, v, v_stride, out + h, pf); break;
+    case 1: weighted_heads_block<1>(d_end, s + h, n_rows, v, v_stride, out + h, pf); break;
     default: break;
   }
   if (d_end < n) {

@@ -106,20 +106,25 @@ void swiglu_f32_avx2(const float* gate, const float* up, int64_t n, float* out);
 void swiglu_f32_avx512(const float* gate, const float* up, int64_t n, float* out);
 // Attention's row loops. s[g][j] = vec_dot_f32_avx2(n, k + j * k_stride, q[g]) for j < n_rows,
 // g < nq (each row is read once for all nq queries); bit for bit those calls.
+// pf (every row loop): rows to prefetch into L1 while these are read, row j's n floats at
+// pf + j * (the stride), or nullptr. Attention passes the rows it reads next, a page or two on:
+// the pages of a paged cache are not contiguous, so the hardware prefetcher, which follows one
+// stream within 4 KiB pages, fetches none of them ahead.
 void dot_rows_f32_avx2(int64_t n, const float* k, int64_t k_stride, int64_t n_rows,
-                       const float* const* q, int nq, float* const* s);
+                       const float* const* q, int nq, float* const* s, const float* pf);
 // out[d] += sum over j < n_rows of s[j] * v[j * v_stride + d], for d < n, with out kept in
 // registers: bit for bit n_rows calls axpy_f32_avx2(n, s[j], v + j * v_stride, out) in row order.
 void weighted_rows_f32_avx2(int64_t n, const float* s, int64_t n_rows, const float* v,
-                            int64_t v_stride, float* out);
+                            int64_t v_stride, float* out, const float* pf);
 // The same loops at the AVX-512 level (attention_avx512.cpp): the AVX2 ones' bits, more of them
 // in flight (dot products in blocks of 2 heads x 4 rows; outputs of up to 4 heads per V row).
 void dot_rows_f32_avx512(int64_t n, const float* k, int64_t k_stride, int64_t n_rows,
-                         const float* const* q, int nq, float* const* s);
+                         const float* const* q, int nq, float* const* s, const float* pf);
 // weighted_rows for nh heads over the same V rows (s[g], out[g] per head): per head, bit for bit
 // weighted_rows_f32_avx2.
 void weighted_heads_f32_avx512(int64_t n, const float* const* s, int nh, int64_t n_rows,
-                               const float* v, int64_t v_stride, float* const* out);
+                               const float* v, int64_t v_stride, float* const* out,
+                               const float* pf);
 
 // ---- quantized GEMM (gemm_avx2.cpp; call only when the AVX2 level is active) ----------------
 // Weight types with a GEMM path. Rows are first "packed" (unpacked to plain int8/uint8 blocks
@@ -360,11 +365,12 @@ double softmax_exp_f32_avx512(float* x, int64_t n, float max);
 // Attention's row loops at level isa (see dot_rows_f32_avx2 / weighted_rows_f32_avx2), bit for
 // bit the loops of that level's F32 dot product and axpy; nulls where the level has none.
 using DotRowsFn = void (*)(int64_t n, const float* k, int64_t k_stride, int64_t n_rows,
-                           const float* const* q, int nq, float* const* s);
+                           const float* const* q, int nq, float* const* s, const float* pf);
 using WeightedRowsFn = void (*)(int64_t n, const float* s, int64_t n_rows, const float* v,
-                                int64_t v_stride, float* out);
+                                int64_t v_stride, float* out, const float* pf);
 using WeightedHeadsFn = void (*)(int64_t n, const float* const* s, int nh, int64_t n_rows,
-                                 const float* v, int64_t v_stride, float* const* out);
+                                 const float* v, int64_t v_stride, float* const* out,
+                                 const float* pf);
 struct AttentionRowFns {
   DotRowsFn dot_rows = nullptr;
   WeightedRowsFn weighted_rows = nullptr;

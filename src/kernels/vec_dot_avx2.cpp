@@ -57,22 +57,33 @@ void axpy_f32_avx2(int64_t n, float a, const float* x, float* y) {
 }
 
 void dot_rows_f32_avx2(int64_t n, const float* k, int64_t k_stride, int64_t n_rows,
-                       const float* const* q, int nq, float* const* s) {
+                       const float* const* q, int nq, float* const* s, const float* pf) {
   for (int64_t j = 0; j < n_rows; ++j) {
+    if (pf != nullptr) {
+      const float* next = pf + j * k_stride;
+      for (int64_t i = 0; i < n; i += 16) _mm_prefetch(reinterpret_cast<const char*>(next + i), _MM_HINT_T0);
+    }
     const float* row = k + j * k_stride;
     for (int g = 0; g < nq; ++g) s[g][j] = vec_dot_f32_avx2(n, row, q[g]);
   }
 }
 
 namespace {
-// kVec 8-float vectors of out (from d) accumulate every row's term in row order.
+// kVec 8-float vectors of out (from d) accumulate every row's term in row order; the same
+// elements of pf's rows are prefetched (unless pf is null).
 template <int kVec>
 void weighted_chunk(int64_t d, const float* s, int64_t n_rows, const float* v, int64_t v_stride,
-                    float* out) {
+                    float* out, const float* pf) {
   __m256 acc[kVec];
 #pragma GCC unroll 8
   for (int i = 0; i < kVec; ++i) acc[i] = _mm256_loadu_ps(out + d + 8 * i);
   for (int64_t j = 0; j < n_rows; ++j) {
+    if (pf != nullptr) {
+#pragma GCC unroll 4
+      for (int i = 0; i < kVec; i += 2) {
+        _mm_prefetch(reinterpret_cast<const char*>(pf + j * v_stride + d + 8 * i), _MM_HINT_T0);
+      }
+    }
     const __m256 sj = _mm256_set1_ps(s[j]);
     const float* vj = v + j * v_stride + d;
 #pragma GCC unroll 8
@@ -85,12 +96,12 @@ void weighted_chunk(int64_t d, const float* s, int64_t n_rows, const float* v, i
 }  // namespace
 
 void weighted_rows_f32_avx2(int64_t n, const float* s, int64_t n_rows, const float* v,
-                            int64_t v_stride, float* out) {
+                            int64_t v_stride, float* out, const float* pf) {
   // axpy_f32_avx2 takes every element below n rounded down to 8 with one FMA, the rest with a
   // multiply and an add; per element the same operations in the same row order here.
   int64_t d = 0;
-  for (; d + 64 <= n; d += 64) weighted_chunk<8>(d, s, n_rows, v, v_stride, out);
-  for (; d + 8 <= n; d += 8) weighted_chunk<1>(d, s, n_rows, v, v_stride, out);
+  for (; d + 64 <= n; d += 64) weighted_chunk<8>(d, s, n_rows, v, v_stride, out, pf);
+  for (; d + 8 <= n; d += 8) weighted_chunk<1>(d, s, n_rows, v, v_stride, out, pf);
   for (; d < n; ++d) {
     float y = out[d];
     for (int64_t j = 0; j < n_rows; ++j) y += s[j] * v[j * v_stride + d];
