@@ -1,7 +1,8 @@
 // SwiGLU at the AVX2 level: silu(gate) * up with ggml's 8-wide vector exp (ggml_v_expf, from
 // ARM's optimized-routines expf: at most 1.95 ulp; above ~88.38 it gives inf, below ~-103.97
 // zero), computed as ggml_vec_swiglu_f32 does at this level; the tail (n mod 8) is scalar silu.
-// Softmax's exponentials and their sum the same way (ggml_vec_soft_max_f32 at this level).
+// Softmax's exponentials and their sum the same way (ggml_vec_soft_max_f32 at this level); its
+// scale, max and normalization 8 floats at a time.
 #include <immintrin.h>
 
 #include <cmath>
@@ -58,7 +59,8 @@ void swiglu_f32_avx2(const float* gate, const float* up, int64_t n, float* out) 
   for (; i < n; ++i) out[i] = silu(gate[i]) * up[i];
 }
 
-double softmax_exp_f32_avx2(float* x, int64_t n, float max) {
+namespace {
+double softmax_exp(float* x, int64_t n, float max) {
   double sum = 0.0;
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
@@ -74,6 +76,33 @@ double softmax_exp_f32_avx2(float* x, int64_t n, float max) {
     sum += static_cast<double>(x[i]);
   }
   return sum;
+}
+}  // namespace
+
+void softmax_f32_avx2(float* x, int64_t n, float scale) {
+  const __m256 vs = _mm256_set1_ps(scale);
+  __m256 vmax = _mm256_set1_ps(-INFINITY);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + i), vs);
+    _mm256_storeu_ps(x + i, v);
+    vmax = _mm256_max_ps(v, vmax);  // a NaN v gives the second operand: never the max
+  }
+  __m128 m = _mm_max_ps(_mm256_extractf128_ps(vmax, 1), _mm256_castps256_ps128(vmax));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  m = _mm_max_ss(m, _mm_movehdup_ps(m));
+  float max = _mm_cvtss_f32(m);
+  for (; i < n; ++i) {
+    x[i] *= scale;
+    max = x[i] > max ? x[i] : max;
+  }
+  if (max == -INFINITY) {  // everything masked (norm.cpp's softmax)
+    for (i = 0; i < n; ++i) x[i] = 0.0f;
+    return;
+  }
+  const __m256 inv = _mm256_set1_ps(static_cast<float>(1.0 / softmax_exp(x, n, max)));
+  for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv));
+  for (; i < n; ++i) x[i] *= _mm256_cvtss_f32(inv);
 }
 
 }  // namespace dkb::kernels::detail

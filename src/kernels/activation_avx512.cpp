@@ -1,7 +1,8 @@
 // SwiGLU at the AVX-512 level: silu(gate) * up with ggml's 16-wide vector exp (ggml_v_expf for
 // AVX-512: ARM's optimized-routines expf with vscalefps; at most 1.95 ulp, inf above ~88.38,
 // zero below ~-103.97), as ggml_vec_swiglu_f32 computes it there; the tail (n mod 16) is scalar.
-// Softmax's exponentials and their sum the same way (ggml_vec_soft_max_f32 there).
+// Softmax's exponentials and their sum the same way (ggml_vec_soft_max_f32 there); its scale,
+// max and normalization 16 floats at a time.
 #include <immintrin.h>
 
 #include <cmath>
@@ -9,9 +10,11 @@
 #include "kernels/kernels.h"
 #include "kernels_internal.h"
 
-// GCC 12's _mm512_reduce_add_ps passes an undefined vector through _mm512_extractf64x4_pd,
-// which -Wmaybe-uninitialized reports as a false positive (see gemm_avx512.cpp).
+// GCC 12's _mm512_reduce_add_ps, _mm512_castps512_ps256 and _mm512_shuffle_f32x4 pass an
+// undefined vector through, which -Wmaybe-uninitialized / -Wuninitialized report as false
+// positives (see gemm_avx512.cpp); the lanes read are always defined.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 
 namespace dkb::kernels::detail {
 namespace {
@@ -55,7 +58,8 @@ void swiglu_f32_avx512(const float* gate, const float* up, int64_t n, float* out
   for (; i < n; ++i) out[i] = silu(gate[i]) * up[i];
 }
 
-double softmax_exp_f32_avx512(float* x, int64_t n, float max) {
+namespace {
+double softmax_exp(float* x, int64_t n, float max) {
   double sum = 0.0;
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) {
@@ -68,6 +72,35 @@ double softmax_exp_f32_avx512(float* x, int64_t n, float max) {
     sum += static_cast<double>(x[i]);
   }
   return sum;
+}
+}  // namespace
+
+void softmax_f32_avx512(float* x, int64_t n, float scale) {
+  const __m512 vs = _mm512_set1_ps(scale);
+  __m512 vmax = _mm512_set1_ps(-INFINITY);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512 v = _mm512_mul_ps(_mm512_loadu_ps(x + i), vs);
+    _mm512_storeu_ps(x + i, v);
+    vmax = _mm512_max_ps(v, vmax);  // a NaN v gives the second operand: never the max
+  }
+  const __m256 m8 = _mm256_max_ps(_mm512_castps512_ps256(vmax),
+                                  _mm512_castps512_ps256(_mm512_shuffle_f32x4(vmax, vmax, 0xEE)));
+  __m128 m = _mm_max_ps(_mm256_extractf128_ps(m8, 1), _mm256_castps256_ps128(m8));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  m = _mm_max_ss(m, _mm_movehdup_ps(m));
+  float max = _mm_cvtss_f32(m);
+  for (; i < n; ++i) {
+    x[i] *= scale;
+    max = x[i] > max ? x[i] : max;
+  }
+  if (max == -INFINITY) {  // everything masked (norm.cpp's softmax)
+    for (i = 0; i < n; ++i) x[i] = 0.0f;
+    return;
+  }
+  const __m512 inv = _mm512_set1_ps(static_cast<float>(1.0 / softmax_exp(x, n, max)));
+  for (i = 0; i + 16 <= n; i += 16) _mm512_storeu_ps(x + i, _mm512_mul_ps(_mm512_loadu_ps(x + i), inv));
+  for (; i < n; ++i) x[i] *= _mm512_cvtss_f32(inv);
 }
 
 }  // namespace dkb::kernels::detail

@@ -167,7 +167,7 @@ AxpyFn simd_axpy(Isa) {
 SwigluFn simd_swiglu(Isa) {
   return nullptr;
 }
-SoftmaxExpFn simd_softmax_exp(Isa) {
+SoftmaxFn simd_softmax(Isa) {
   return nullptr;
 }
 AttentionRowFns simd_attention_rows(Isa) {

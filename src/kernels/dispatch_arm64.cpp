@@ -71,7 +71,7 @@ AttentionRowFns simd_attention_rows(Isa) {
   return {};  // attention.cpp loops over the NEON dot product and axpy
 }
 
-SoftmaxExpFn simd_softmax_exp(Isa) {
+SoftmaxFn simd_softmax(Isa) {
   return nullptr;  // std::exp (softmax's scalar loop)
 }
 

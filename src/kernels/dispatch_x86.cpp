@@ -127,9 +127,9 @@ SwigluFn simd_swiglu(Isa isa) {
   return isa == Isa::kAvx2 ? swiglu_f32_avx2 : nullptr;
 }
 
-SoftmaxExpFn simd_softmax_exp(Isa isa) {
-  if (isa == Isa::kAvx512) return softmax_exp_f32_avx512;
-  return isa == Isa::kAvx2 ? softmax_exp_f32_avx2 : nullptr;
+SoftmaxFn simd_softmax(Isa isa) {
+  if (isa == Isa::kAvx512) return softmax_f32_avx512;
+  return isa == Isa::kAvx2 ? softmax_f32_avx2 : nullptr;
 }
 
 AttentionRowFns simd_attention_rows(Isa isa) {

@@ -355,13 +355,16 @@ AxpyFn simd_axpy(Isa isa);
 // (its vector exp, within 2 ulp of exp; scalar silu for the tail), or null (scalar level).
 using SwigluFn = void (*)(const float* gate, const float* up, int64_t n, float* out);
 SwigluFn simd_swiglu(Isa isa);
-// Softmax's exponentials at level isa: x[i] = exp(x[i] - max) for i < n, returning their sum
-// (double), as ggml_vec_soft_max_f32 computes them at that level (its vector exp, each vector's
-// float sum added in double; std::exp for the tail): the x86-64 levels; null elsewhere (std::exp).
-using SoftmaxExpFn = double (*)(float* x, int64_t n, float max);
-SoftmaxExpFn simd_softmax_exp(Isa isa);
-double softmax_exp_f32_avx2(float* x, int64_t n, float max);
-double softmax_exp_f32_avx512(float* x, int64_t n, float max);
+// kernels::softmax at level isa (the x86-64 levels; null elsewhere: norm.cpp's scalar loops with
+// std::exp). The scale and the max go 8 or 16 floats at a time, with the scalar loop's values (a
+// NaN never becomes the max; the max's sign at zero may differ, which no exp(x - max) sees); the
+// exponentials as ggml_vec_soft_max_f32 computes them at that level (its vector exp, each
+// vector's float sum added in double; std::exp for the tail); then the same multiply by
+// 1 / sum per element.
+using SoftmaxFn = void (*)(float* x, int64_t n, float scale);
+SoftmaxFn simd_softmax(Isa isa);
+void softmax_f32_avx2(float* x, int64_t n, float scale);
+void softmax_f32_avx512(float* x, int64_t n, float scale);
 // Attention's row loops at level isa (see dot_rows_f32_avx2 / weighted_rows_f32_avx2), bit for
 // bit the loops of that level's F32 dot product and axpy; nulls where the level has none.
 using DotRowsFn = void (*)(int64_t n, const float* k, int64_t k_stride, int64_t n_rows,

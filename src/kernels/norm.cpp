@@ -76,6 +76,7 @@ void layer_norm(const float* x, const float* w, const float* b, int64_t n, float
 
 void softmax(float* x, int64_t n, float scale) {
   if (n <= 0) return;
+  if (const detail::SoftmaxFn simd = detail::simd_softmax(active_isa())) return simd(x, n, scale);
   float max = -INFINITY;
   for (int64_t i = 0; i < n; ++i) {
     x[i] *= scale;
@@ -87,13 +88,9 @@ void softmax(float* x, int64_t n, float scale) {
     return;
   }
   double sum = 0.0;
-  if (const detail::SoftmaxExpFn simd = detail::simd_softmax_exp(active_isa())) {
-    sum = simd(x, n, max);
-  } else {
-    for (int64_t i = 0; i < n; ++i) {
-      x[i] = std::exp(x[i] - max);
-      sum += static_cast<double>(x[i]);
-    }
+  for (int64_t i = 0; i < n; ++i) {
+    x[i] = std::exp(x[i] - max);
+    sum += static_cast<double>(x[i]);
   }
   const float inv = static_cast<float>(1.0 / sum);
   for (int64_t i = 0; i < n; ++i) x[i] *= inv;

@@ -815,6 +815,30 @@ TEST(Softmax, SimdLevelsAgreeWithTheScalarLevel) {
   }
 }
 
+// Masked scores (-inf) at every level: a row with one finite score is one-hot whether that score
+// sits in the vector part or the scalar tail, and a fully masked row is all zeros.
+TEST(Softmax, MaskedScoresAtEveryLevel) {
+  test::IsaGuard guard;
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kNeon, Isa::kNeonDot}) {
+    if (!isa_available(isa)) continue;
+    set_active_isa(isa);
+    for (int64_t n : {5, 16, 37}) {
+      std::vector<float> all(static_cast<size_t>(n), -INFINITY);
+      softmax(all.data(), n, 0.5f);
+      for (float v : all) ASSERT_EQ(v, 0.0f) << static_cast<int>(isa) << " " << n;
+      for (int64_t hot : {int64_t{0}, n - 1}) {
+        std::vector<float> x(static_cast<size_t>(n), -INFINITY);
+        x[static_cast<size_t>(hot)] = -3.0f;
+        softmax(x.data(), n, 0.5f);
+        for (int64_t i = 0; i < n; ++i) {
+          ASSERT_EQ(x[static_cast<size_t>(i)], i == hot ? 1.0f : 0.0f)
+              << static_cast<int>(isa) << " " << n << " " << hot;
+        }
+      }
+    }
+  }
+}
+
 // Pages stored head-major (each KV head's rows of a page together: the engine's KV pages) give the
 // contiguous cache's result bit for bit.
 TEST(Attention, HeadMajorPagesEqualContiguousBitForBit) {
