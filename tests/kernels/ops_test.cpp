@@ -839,6 +839,54 @@ TEST(Softmax, MaskedScoresAtEveryLevel) {
   }
 }
 
+// Several tokens of one call (prefill) share each K and V row's reads (attend_group): every
+// (token, head) output is, bit for bit, that token's attention alone, at every level, for grouped
+// (6 heads per KV head) and plain (1 per KV head) heads, with causal rows that differ from token
+// to token (one token attending to nothing past position 0, one to fewer rows than the tokens
+// before it) and the rows on pages.
+TEST(Attention, TokensTogetherEqualEachTokenAloneBitForBit) {
+  test::IsaGuard guard;
+  const int64_t n_kv = 37, dk = 40, dv = 72, P = 4, n_pages = (n_kv + P - 1) / P;
+  const int32_t q_pos[] = {36, 0, 20, 21, 22, 23, 9, 24, 30, 31, 35, 36, 12};
+  const int64_t n_tokens = static_cast<int64_t>(std::size(q_pos));
+  std::vector<int32_t> table(static_cast<size_t>(n_pages));
+  for (int64_t p = 0; p < n_pages; ++p) table[p] = static_cast<int32_t>((p * 5 + 3) % n_pages);
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
+    if (!isa_available(isa)) continue;
+    set_active_isa(isa);
+    for (auto [n_head, n_head_kv] : {std::pair<int64_t, int64_t>{12, 2}, {4, 4}}) {
+      const auto q = random_floats(static_cast<size_t>(n_tokens * n_head * dk), 91);
+      const auto k = random_floats(static_cast<size_t>(n_pages * P * n_head_kv * dk), 92);
+      const auto v = random_floats(static_cast<size_t>(n_pages * P * n_head_kv * dv), 93);
+      std::vector<float> all(static_cast<size_t>(n_tokens * n_head * dv), NAN), one(all.size(), NAN);
+      ThreadPool pool(2);
+      AttentionArgs a = gqa_args(q, k, v, all, n_tokens, n_kv, n_head, n_head_kv, dk, dv, q_pos,
+                                 true);
+      a.page_table = table.data();
+      a.page_size = P;
+      a.k_page_stride = P * n_head_kv * dk;
+      a.v_page_stride = P * n_head_kv * dv;
+      a.k_row_stride = dk;
+      a.v_row_stride = dv;
+      a.k_head_stride = P * dk;
+      a.v_head_stride = P * dv;
+      attention(pool, a);
+      for (int64_t t = 0; t < n_tokens; ++t) {
+        AttentionArgs b = a;
+        b.q = q.data() + t * n_head * dk;
+        b.out = one.data() + t * n_head * dv;
+        b.q_pos = q_pos + t;
+        b.n_tokens = 1;
+        attention(pool, b);
+      }
+      for (size_t i = 0; i < all.size(); ++i) {
+        ASSERT_EQ(all[i], one[i]) << "isa=" << static_cast<int>(isa) << " heads=" << n_head
+                                  << " token=" << i / static_cast<size_t>(n_head * dv);
+      }
+    }
+  }
+}
+
 // Pages stored head-major (each KV head's rows of a page together: the engine's KV pages) give the
 // contiguous cache's result bit for bit.
 TEST(Attention, HeadMajorPagesEqualContiguousBitForBit) {
