@@ -66,13 +66,15 @@ struct RowFns {
 };
 
 // Rows read next: a block of nj rows from position pos prefetches the rows from pos + kAheadRows
-// (at least pos + nj), two pages of 16 ahead. Pages are not contiguous, so the hardware
-// prefetcher does not run ahead of them. Decode at 4096 positions (attention_bench --kv 4096
+// (at least pos + nj): the next page of 16. Pages are not contiguous, so the hardware
+// prefetcher does not run ahead of them. Distance (one thread over one KV head of 6 heads, 4096
+// positions cold): 16 rows 137-139 µs per layer, 32 rows 144-149, 48-128 rows 166-180; two
+// threads 245-259 at any of them. Decode at 4096 positions (attention_bench --kv 4096
 // --huge: 12 heads over 2 KV heads of 128, 28 layers cold, µs per layer), before -> after: two
 // threads 392-470 -> 226-266; one thread over one KV head of 6 heads 298-311 -> 158-162 (hot,
 // from L3: ~135 either way). A whole page prefetched at once before its rows, not spread
 // over the row loops: 383 -> 357 (two threads).
-constexpr int64_t kAheadRows = 32;
+constexpr int64_t kAheadRows = 16;
 
 // Where KV head hk's rows from position pos (nj of them, all in one page) are in K or V (base,
 // page_stride, the head's offset, row stride), or nullptr when they are past n_rows or span
