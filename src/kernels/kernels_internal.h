@@ -363,6 +363,20 @@ SwigluFn simd_swiglu(Isa isa);
 // 1 / sum per element.
 using SoftmaxFn = void (*)(float* x, int64_t n, float scale);
 SoftmaxFn simd_softmax(Isa isa);
+// Softmax's first pass from element i on (every level: all of it for the scalar one, the tail
+// for the SIMD ones): x[j] *= scale for j in [i, n), taken into max as std::fmax would (a NaN
+// never becomes the max, without its library call). When everything is masked (max is -inf)
+// every x becomes 0 (no mass anywhere; ggml would give NaN) and it returns false. Static, as
+// ilv_quants_at: each translation unit compiles its own copy.
+static inline bool softmax_scale_max(float* x, int64_t i, int64_t n, float scale, float& max) {
+  for (; i < n; ++i) {
+    x[i] *= scale;
+    max = x[i] > max ? x[i] : max;
+  }
+  if (max != -__builtin_inff()) return true;
+  for (i = 0; i < n; ++i) x[i] = 0.0f;
+  return false;
+}
 void softmax_f32_avx2(float* x, int64_t n, float scale);
 void softmax_f32_avx512(float* x, int64_t n, float scale);
 // Attention's row loops at level isa (see dot_rows_f32_avx2 / weighted_rows_f32_avx2), bit for

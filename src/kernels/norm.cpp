@@ -78,15 +78,7 @@ void softmax(float* x, int64_t n, float scale) {
   if (n <= 0) return;
   if (const detail::SoftmaxFn simd = detail::simd_softmax(active_isa())) return simd(x, n, scale);
   float max = -INFINITY;
-  for (int64_t i = 0; i < n; ++i) {
-    x[i] *= scale;
-    // std::fmax's result, NaN x[i] included (max is never NaN), without its library call.
-    max = x[i] > max ? x[i] : max;
-  }
-  if (max == -INFINITY) {  // everything masked: no mass anywhere (ggml would give NaN)
-    for (int64_t i = 0; i < n; ++i) x[i] = 0.0f;
-    return;
-  }
+  if (!detail::softmax_scale_max(x, 0, n, scale, max)) return;
   double sum = 0.0;
   for (int64_t i = 0; i < n; ++i) {
     x[i] = std::exp(x[i] - max);

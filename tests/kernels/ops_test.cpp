@@ -420,6 +420,19 @@ AttentionArgs gqa_args(const std::vector<float>& q, const std::vector<float>& k,
   return a;
 }
 
+// a's K and V read from head-major pages of P rows through table (each KV head's rows of a page
+// together: the engine's KV pages).
+void set_head_major_pages(AttentionArgs& a, const int32_t* table, int64_t P) {
+  a.page_table = table;
+  a.page_size = P;
+  a.k_page_stride = P * a.n_head_kv * a.head_dim_k;
+  a.v_page_stride = P * a.n_head_kv * a.head_dim_v;
+  a.k_row_stride = a.head_dim_k;
+  a.v_row_stride = a.head_dim_v;
+  a.k_head_stride = P * a.head_dim_k;
+  a.v_head_stride = P * a.head_dim_v;
+}
+
 TEST(Attention, CausalGqaMatchesNaive) {
   const int64_t n_tokens = 3, n_kv = 11, n_head = 6, n_head_kv = 2, dk = 40, dv = 24;
   const auto q = random_floats(static_cast<size_t>(n_tokens * n_head * dk), 21);
@@ -862,14 +875,7 @@ TEST(Attention, TokensTogetherEqualEachTokenAloneBitForBit) {
       ThreadPool pool(2);
       AttentionArgs a = gqa_args(q, k, v, all, n_tokens, n_kv, n_head, n_head_kv, dk, dv, q_pos,
                                  true);
-      a.page_table = table.data();
-      a.page_size = P;
-      a.k_page_stride = P * n_head_kv * dk;
-      a.v_page_stride = P * n_head_kv * dv;
-      a.k_row_stride = dk;
-      a.v_row_stride = dv;
-      a.k_head_stride = P * dk;
-      a.v_head_stride = P * dv;
+      set_head_major_pages(a, table.data(), P);
       attention(pool, a);
       for (int64_t t = 0; t < n_tokens; ++t) {
         AttentionArgs b = a;
@@ -914,14 +920,7 @@ TEST(Attention, HeadMajorPagesEqualContiguousBitForBit) {
   a.k = kp.data();
   a.v = vp.data();
   a.out = paged.data();
-  a.page_table = table;
-  a.page_size = P;
-  a.k_page_stride = P * n_head_kv * dk;
-  a.v_page_stride = P * n_head_kv * dv;
-  a.k_row_stride = dk;
-  a.v_row_stride = dv;
-  a.k_head_stride = P * dk;
-  a.v_head_stride = P * dv;
+  set_head_major_pages(a, table, P);
   attention(pool, a);
   EXPECT_TRUE(paged == flat);
 }
