@@ -119,8 +119,8 @@ int main(int argc, char** argv) {
               "(%s%s), %d threads, %lld layers (%.0f MB of K/V): best %.1f us per layer\n",
               static_cast<long long>(n_kv), static_cast<long long>(n_head),
               static_cast<long long>(n_head_kv), static_cast<long long>(hd),
-              static_cast<long long>(page), interleaved_rows ? "heads side by side" : "head-major", huge ? ", huge pages" : "",
-              threads, static_cast<long long>(layers),
+              static_cast<long long>(page), interleaved_rows ? "heads side by side" : "head-major",
+              huge ? ", huge pages" : "", threads, static_cast<long long>(layers),
               2.0 * static_cast<double>(layers * n_pages * page * row) * 4 / 1e6, best * 1e6);
   return 0;
 }

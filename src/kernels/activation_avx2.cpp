@@ -94,7 +94,8 @@ void softmax_f32_avx2(float* x, int64_t n, float scale) {
   float max = _mm_cvtss_f32(m);
   if (!softmax_scale_max(x, i, n, scale, max)) return;
   const __m256 inv = _mm256_set1_ps(static_cast<float>(1.0 / softmax_exp(x, n, max)));
-  for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv));
+  for (i = 0; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv));
   for (; i < n; ++i) x[i] *= _mm256_cvtss_f32(inv);
 }
 

@@ -92,7 +92,8 @@ void softmax_f32_avx512(float* x, int64_t n, float scale) {
   float max = _mm_cvtss_f32(m);
   if (!softmax_scale_max(x, i, n, scale, max)) return;
   const __m512 inv = _mm512_set1_ps(static_cast<float>(1.0 / softmax_exp(x, n, max)));
-  for (i = 0; i + 16 <= n; i += 16) _mm512_storeu_ps(x + i, _mm512_mul_ps(_mm512_loadu_ps(x + i), inv));
+  for (i = 0; i + 16 <= n; i += 16)
+    _mm512_storeu_ps(x + i, _mm512_mul_ps(_mm512_loadu_ps(x + i), inv));
   for (; i < n; ++i) x[i] *= _mm512_cvtss_f32(inv);
 }
 

@@ -3,10 +3,11 @@
 // causal mask later tokens attend to more rows, so contiguous ranges left the first thread idle:
 // prefill 512, a 1 : 3 split). An item runs the query heads of its tokens that share its KV head
 // together, in blocks of rows that stay in L1: each K and V row is read once per block for all
-// of them, and each head's output stays in registers over a block (simd_attention_rows). Per (token, head) the float operations are those of one
-// head alone: the level's F32 dot product per row, softmax, then the rows' axpy terms in row
-// order. Scores go to a per-thread buffer that only grows, so steady-state calls do not
-// allocate. A contiguous cache is walked as one page holding every row.
+// of them, and each head's output stays in registers over a block (simd_attention_rows). Per
+// (token, head) the float operations are those of one head alone: the level's F32 dot product per
+// row, softmax, then the rows' axpy terms in row order. Scores go to a per-thread buffer that only
+// grows, so steady-state calls do not allocate. A contiguous cache is walked as one page holding
+// every row.
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -66,14 +67,12 @@ struct RowFns {
 };
 
 // Rows read next: a block of nj rows from position pos prefetches the rows from pos + kAheadRows
-// (at least pos + nj): the next page of 16. Pages are not contiguous, so the hardware
-// prefetcher does not run ahead of them. Distance (one thread over one KV head of 6 heads, 4096
-// positions cold): 16 rows 137-139 µs per layer, 32 rows 144-149, 48-128 rows 166-180; two
-// threads 245-259 at any of them. Decode at 4096 positions (attention_bench --kv 4096
-// --huge: 12 heads over 2 KV heads of 128, 28 layers cold, µs per layer), before -> after: two
-// threads 392-470 -> 226-266; one thread over one KV head of 6 heads 298-311 -> 158-162 (hot,
-// from L3: ~135 either way). A whole page prefetched at once before its rows, not spread
-// over the row loops: 383 -> 357 (two threads).
+// (at least pos + nj), the next page of 16. Pages are not contiguous, so the hardware prefetcher
+// does not run ahead of them. attention_bench --kv 4096 --huge (12 heads over 2 KV heads of 128,
+// 28 layers cold), µs per layer: two threads 392-470 without the prefetch, 226-266 with it (a
+// whole page requested at once before its rows, not spread over the row loops: 357); one thread
+// over one KV head of 6 heads 298-311 -> 137-139 (hot, from L3: ~135 either way). Distance, that
+// one thread: 16 rows 137-139, 32 rows 144-149, 48-128 rows 166-180; two threads the same at all.
 constexpr int64_t kAheadRows = 16;
 
 // Where KV head hk's rows from position pos (nj of them, all in one page) are in K or V (base,
@@ -140,7 +139,8 @@ void attend_group(const AttentionArgs& a, const RowFns& fns, int64_t t0, int nt,
   if (scores.size() < need) scores.resize(need);
   size_t at = 0;
   for (int i = 0; i < nt; ++i) {
-    for (int g = 0; g < ng; ++g, at += static_cast<size_t>(rows[i])) s[i * ng + g] = scores.data() + at;
+    for (int g = 0; g < ng; ++g, at += static_cast<size_t>(rows[i]))
+      s[i * ng + g] = scores.data() + at;
   }
 
   const int64_t k_row = a.k_row_stride > 0 ? a.k_row_stride : a.n_head_kv * a.head_dim_k;
@@ -201,10 +201,10 @@ void attention(ThreadPool& pool, std::span<const AttentionArgs> calls) {
   for (const AttentionArgs& a : calls) {
     const int64_t group = a.n_head / a.n_head_kv;
     parts.push_back(pairs < n_threads ? std::min<int64_t>(group, n_threads) : 1);
-    tokens.push_back(std::clamp<int64_t>(kMaxQueries / std::min<int64_t>(group, kMaxGroup), 1,
-                                         kMaxTokens));
-    const int64_t token_groups = (std::max<int64_t>(0, a.n_tokens) + tokens.back() - 1) /
-                                 tokens.back();
+    tokens.push_back(
+        std::clamp<int64_t>(kMaxQueries / std::min<int64_t>(group, kMaxGroup), 1, kMaxTokens));
+    const int64_t token_groups =
+        (std::max<int64_t>(0, a.n_tokens) + tokens.back() - 1) / tokens.back();
     first.push_back(first.back() + token_groups * a.n_head_kv * parts.back());
   }
   const int64_t total = first.back();

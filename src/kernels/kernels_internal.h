@@ -107,7 +107,7 @@ void swiglu_f32_avx512(const float* gate, const float* up, int64_t n, float* out
 // Attention's row loops. s[g][j] = vec_dot_f32_avx2(n, k + j * k_stride, q[g]) for j < n_rows,
 // g < nq (each row is read once for all nq queries); bit for bit those calls.
 // pf (every row loop): rows to prefetch into L1 while these are read, row j's n floats at
-// pf + j * (the stride), or nullptr. Attention passes the rows it reads next, a page or two on:
+// pf + j * (the stride), or nullptr. Attention passes the rows it reads next, a page on:
 // the pages of a paged cache are not contiguous, so the hardware prefetcher, which follows one
 // stream within 4 KiB pages, fetches none of them ahead.
 void dot_rows_f32_avx2(int64_t n, const float* k, int64_t k_stride, int64_t n_rows,

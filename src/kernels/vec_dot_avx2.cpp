@@ -61,7 +61,8 @@ void dot_rows_f32_avx2(int64_t n, const float* k, int64_t k_stride, int64_t n_ro
   for (int64_t j = 0; j < n_rows; ++j) {
     if (pf != nullptr) {
       const float* next = pf + j * k_stride;
-      for (int64_t i = 0; i < n; i += 16) _mm_prefetch(reinterpret_cast<const char*>(next + i), _MM_HINT_T0);
+      for (int64_t i = 0; i < n; i += 16)
+        _mm_prefetch(reinterpret_cast<const char*>(next + i), _MM_HINT_T0);
     }
     const float* row = k + j * k_stride;
     for (int g = 0; g < nq; ++g) s[g][j] = vec_dot_f32_avx2(n, row, q[g]);

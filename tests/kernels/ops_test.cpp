@@ -871,10 +871,11 @@ TEST(Attention, TokensTogetherEqualEachTokenAloneBitForBit) {
       const auto q = random_floats(static_cast<size_t>(n_tokens * n_head * dk), 91);
       const auto k = random_floats(static_cast<size_t>(n_pages * P * n_head_kv * dk), 92);
       const auto v = random_floats(static_cast<size_t>(n_pages * P * n_head_kv * dv), 93);
-      std::vector<float> all(static_cast<size_t>(n_tokens * n_head * dv), NAN), one(all.size(), NAN);
+      std::vector<float> all(static_cast<size_t>(n_tokens * n_head * dv), NAN),
+          one(all.size(), NAN);
       ThreadPool pool(2);
-      AttentionArgs a = gqa_args(q, k, v, all, n_tokens, n_kv, n_head, n_head_kv, dk, dv, q_pos,
-                                 true);
+      AttentionArgs a =
+          gqa_args(q, k, v, all, n_tokens, n_kv, n_head, n_head_kv, dk, dv, q_pos, true);
       set_head_major_pages(a, table.data(), P);
       attention(pool, a);
       for (int64_t t = 0; t < n_tokens; ++t) {
