@@ -154,7 +154,7 @@ constexpr int64_t kExtra = 9;
 // scales after each block's quants; the interleaved layout (interleave.cpp's Q8_0) pairs
 // blocks, fp16 scales after each pair, and is read with a software prefetch.
 struct PackedQ8 {
-  static constexpr bool kPrefetch = false;
+  static constexpr bool kPrefetch = false, kSpread = false;
   static const uint8_t* quants(const uint8_t* g, int64_t, int64_t b) {
     return g + b * kGroupBlockBytes;
   }
@@ -163,11 +163,16 @@ struct PackedQ8 {
   }
 };
 // kAhead: the prefetch distance in blocks, kHint its cache level. Decode: 8 blocks into L1 (24.9
-// GB/s from memory, one thread; into L2 21.3); batches: 32 blocks into L2 (8 tokens 74.5 ->
-// 101 GMAC/s; 16 into L1 79, 24 / 64 into L2 98).
-template <int kAhead, int kHint>
+// GB/s from memory, one thread; into L2 21.3). Batches (kSpread): the next group into L2, each
+// call its tokens' share of it. A group is read once per 3 tokens, from L2 after the first pass,
+// so prefetching a fixed distance ahead (32 blocks: Zen 4, 8 tokens 74.5 -> 101 GMAC/s) drew on
+// memory in the first pass only, at three times the average rate; spread over the passes the
+// stream is even. Zen 5, two threads, 1536 -> 8960, GMAC/s: 8 tokens 294-305 -> 327-337 (probe
+// ~78 GB/s), 251-265 -> 300 (~47 GB/s); 4 tokens 227 either way; 512 tokens 353-370 -> 360-376.
+// In the model (1.5B Q8_0, 8 sequences): 169-172 -> 200 t/s.
+template <int kAhead, int kHint, bool kSpreadOverPasses>
 struct InterleavedQ8 {
-  static constexpr bool kPrefetch = true;
+  static constexpr bool kPrefetch = true, kSpread = kSpreadOverPasses;
   static constexpr int kPrefetchBlocks = kAhead, kPrefetchHint = kHint;
   static const uint8_t* quants(const uint8_t* g, int64_t, int64_t b) {
     return g + ilv_quants_at(kIlvQ8_0, b);
@@ -177,8 +182,8 @@ struct InterleavedQ8 {
     return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
   }
 };
-using InterleavedQ8Decode = InterleavedQ8<8, _MM_HINT_T0>;
-using InterleavedQ8Batch = InterleavedQ8<32, _MM_HINT_T1>;
+using InterleavedQ8Decode = InterleavedQ8<8, _MM_HINT_T0, false>;
+using InterleavedQ8Batch = InterleavedQ8<0, _MM_HINT_T1, true>;
 
 // RV groups of 16 rows x RN tokens. g: the first group (the next at g + group_bytes); x: the
 // first token's Q8_0 row (the next at x + x_row); ex: its extra floats (kExtra per block; the
@@ -189,9 +194,12 @@ using InterleavedQ8Batch = InterleavedQ8<32, _MM_HINT_T1>;
 // sum over elements 4s..4s+3 — here step s's vpdpbusd result for the 16 rows, started at the
 // token's term for that step; then lane s's float accumulator takes fma(dw * dx, lane, acc)
 // in block order, and the 8 accumulators are summed as hsum_ps sums its 8 lanes.
+// Tokens [c0, c0 + RN) of the chunk's nc: this call's share of the passes over the group
+// (kSpread).
 template <class Src, int RV, int RN>
 void lane_kernel(int64_t nb, const uint8_t* g, size_t group_bytes, const uint8_t* x, size_t x_row,
-                 const float* ex, float* y, int64_t ldy, const __mmask16* mask) {
+                 const float* ex, float* y, int64_t ldy, const __mmask16* mask, int64_t c0,
+                 int64_t nc) {
   __m512 acc[RV][RN][8];
 #pragma GCC unroll 4
   for (int v = 0; v < RV; ++v)
@@ -201,13 +209,18 @@ void lane_kernel(int64_t nb, const uint8_t* g, size_t group_bytes, const uint8_t
       for (int s = 0; s < 8; ++s) acc[v][c][s] = _mm512_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* gb = Src::quants(g, nb, b);
-    if constexpr (Src::kPrefetch) {  // the 544 bytes of block b + kPrefetchBlocks, roughly
+    // Block b + kPrefetchBlocks; spread: the next group's blocks [c0, c0 + RN) * nb / nc, in
+    // proportion to this call's tokens, over its blocks, each once.
+    const int64_t spread_at = (c0 * nb + b * RN) / nc;
+    if constexpr (Src::kPrefetch) {
+      const bool once = !Src::kSpread || b == 0 || spread_at != (c0 * nb + (b - 1) * RN) / nc;
+      const int64_t ahead = Src::kSpread ? static_cast<int64_t>(group_bytes / 544) * RV + spread_at
+                                         : b + Src::kPrefetchBlocks;
 #pragma GCC unroll 4
       for (int v = 0; v < RV; ++v) {
-        const char* p = reinterpret_cast<const char*>(g + v * group_bytes +
-                                                      (b + Src::kPrefetchBlocks) * 544);
+        const char* p = reinterpret_cast<const char*>(g + v * group_bytes + ahead * 544);
 #pragma GCC unroll 9
-        for (int l = 0; l < 9; ++l) {
+        for (int l = 0; l < 9 && once; ++l) {
           _mm_prefetch(p + 64 * l, static_cast<_mm_hint>(Src::kPrefetchHint));
         }
       }
@@ -260,10 +273,11 @@ template <class Src>
 struct LaneKernels : VnniPanel {
   static constexpr int kTokens = 3, kGroups = 1;
   static constexpr int64_t kChunk = 8 * kTokens;
+  static constexpr bool kPassAware = true;
   template <int RV, int RN>
-  void call(const uint8_t* g, const uint8_t* x, const float* ex, float* y,
-            const __mmask16* mask) const {
-    lane_kernel<Src, RV, RN>(nb, g, group_bytes, x, x_row, ex, y, ldy, mask);
+  void call(const uint8_t* g, const uint8_t* x, const float* ex, float* y, const __mmask16* mask,
+            int64_t c, int64_t nc) const {
+    lane_kernel<Src, RV, RN>(nb, g, group_bytes, x, x_row, ex, y, ldy, mask, c, nc);
   }
 };
 

@@ -66,13 +66,26 @@ struct VnniPanel {
   int64_t end() const { return b1 < 0 ? nb : b1; }
 };
 
-// k.call<RV, rem> for the tokens left after the full calls (0 < rem < RN).
+// k.call<RV, RN> for tokens [c, c + RN) of the chunk's nc; a family with kPassAware also takes
+// c and nc (which share of the group's passes over the chunk's tokens this call is: to spread
+// its prefetch over them).
 template <class K, int RV, int RN>
-void call_tail(const K& k, int rem, const uint8_t* g, const uint8_t* x, const float* ex, float* y,
-               const __mmask16* mask) {
+void call_pass(const K& k, int64_t c, int64_t nc, const uint8_t* g, const uint8_t* x,
+               const float* ex, float* y, const __mmask16* mask) {
+  if constexpr (requires { K::kPassAware; }) {
+    k.template call<RV, RN>(g, x, ex, y, mask, c, nc);
+  } else {
+    k.template call<RV, RN>(g, x, ex, y, mask);
+  }
+}
+
+// k.call<RV, rem> for the tokens [c, nc) left after the full calls (0 < rem = nc - c < RN).
+template <class K, int RV, int RN>
+void call_tail(const K& k, int64_t c, int64_t nc, const uint8_t* g, const uint8_t* x,
+               const float* ex, float* y, const __mmask16* mask) {
   if constexpr (RN > 1) {
-    if (rem == RN - 1) return k.template call<RV, RN - 1>(g, x, ex, y, mask);
-    call_tail<K, RV, RN - 1>(k, rem, g, x, ex, y, mask);
+    if (nc - c == RN - 1) return call_pass<K, RV, RN - 1>(k, c, nc, g, x, ex, y, mask);
+    call_tail<K, RV, RN - 1>(k, c, nc, g, x, ex, y, mask);
   }
 }
 
@@ -81,10 +94,11 @@ void run_tokens(const K& k, const uint8_t* g, const uint8_t* x, const float* ex,
                 float* y, const __mmask16* mask) {
   int64_t c = 0;
   for (; c + K::kTokens <= nc; c += K::kTokens) {
-    k.template call<RV, K::kTokens>(g, x + c * k.x_row, ex + c * k.ex_row, y + c * k.ldy, mask);
+    call_pass<K, RV, K::kTokens>(k, c, nc, g, x + c * k.x_row, ex + c * k.ex_row, y + c * k.ldy,
+                                 mask);
   }
-  call_tail<K, RV, K::kTokens>(k, static_cast<int>(nc - c), g, x + c * k.x_row, ex + c * k.ex_row,
-                               y + c * k.ldy, mask);
+  call_tail<K, RV, K::kTokens>(k, c, nc, g, x + c * k.x_row, ex + c * k.ex_row, y + c * k.ldy,
+                               mask);
 }
 
 // y[c * ldy + r] for the nr packed rows and nc tokens: tokens in chunks of K::kChunk, within a
