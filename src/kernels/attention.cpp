@@ -95,13 +95,8 @@ void for_blocks(const AttentionArgs& a, const float* base, int64_t page_stride, 
                 int64_t row, int64_t r0, int64_t r1, int64_t limit, F&& f) {
   for (int64_t pos = r0; pos < r1;) {
     int64_t nj = std::min(kRowBlock, r1 - pos);
-    const float* rows = base + head_off + pos * row;
-    if (a.page_table != nullptr) {
-      const int64_t at = pos % a.page_size;
-      nj = std::min(nj, a.page_size - at);
-      rows = base + a.page_table[pos / a.page_size] * page_stride + head_off + at * row;
-    }
-    f(pos, nj, rows,
+    if (a.page_table != nullptr) nj = std::min(nj, a.page_size - pos % a.page_size);
+    f(pos, nj, rows_at(a, base, page_stride, head_off, row, pos, nj, r1),
       rows_at(a, base, page_stride, head_off, row, pos + std::max(kAheadRows, nj), nj, limit));
     pos += nj;
   }

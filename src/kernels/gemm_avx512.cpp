@@ -154,7 +154,7 @@ constexpr int64_t kExtra = 9;
 // scales after each block's quants; the interleaved layout (interleave.cpp's Q8_0) pairs
 // blocks, fp16 scales after each pair, and is read with a software prefetch.
 struct PackedQ8 {
-  static constexpr bool kPrefetch = false, kSpread = false;
+  static constexpr bool kPrefetch = false;
   static const uint8_t* quants(const uint8_t* g, int64_t, int64_t b) {
     return g + b * kGroupBlockBytes;
   }
@@ -207,20 +207,24 @@ void lane_kernel(int64_t nb, const uint8_t* g, size_t group_bytes, const uint8_t
     for (int c = 0; c < RN; ++c)
 #pragma GCC unroll 8
       for (int s = 0; s < 8; ++s) acc[v][c][s] = _mm512_setzero_ps();
+  int64_t requested = -1;  // kSpread: the block last prefetched
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* gb = Src::quants(g, nb, b);
-    // Block b + kPrefetchBlocks; spread: the next group's blocks [c0, c0 + RN) * nb / nc, in
-    // proportion to this call's tokens, over its blocks, each once.
-    const int64_t spread_at = (c0 * nb + b * RN) / nc;
-    if constexpr (Src::kPrefetch) {
-      const bool once = !Src::kSpread || b == 0 || spread_at != (c0 * nb + (b - 1) * RN) / nc;
-      const int64_t ahead = Src::kSpread ? static_cast<int64_t>(group_bytes / 544) * RV + spread_at
-                                         : b + Src::kPrefetchBlocks;
+    if constexpr (Src::kPrefetch) {  // the 544 bytes of a block, roughly
+      // Block b + kPrefetchBlocks of each group; spread: of the group after them, the blocks
+      // [c0, c0 + RN) * nb / nc, in proportion to this call's tokens, each once.
+      int64_t ahead = b + Src::kPrefetchBlocks;
+      bool request = true;
+      if constexpr (Src::kSpread) {
+        ahead = RV * nb + (c0 * nb + b * RN) / nc;
+        request = ahead != requested;
+        requested = ahead;
+      }
 #pragma GCC unroll 4
-      for (int v = 0; v < RV; ++v) {
+      for (int v = 0; v < RV && request; ++v) {
         const char* p = reinterpret_cast<const char*>(g + v * group_bytes + ahead * 544);
 #pragma GCC unroll 9
-        for (int l = 0; l < 9 && once; ++l) {
+        for (int l = 0; l < 9; ++l) {
           _mm_prefetch(p + 64 * l, static_cast<_mm_hint>(Src::kPrefetchHint));
         }
       }
