@@ -2,9 +2,9 @@
 // kernels::attention call per layer, the K/V either hot (one layer, in L3) or cold (cycling over
 // enough layers to exceed L3), the pages either head-major (the engine's KV pages) or with the KV
 // heads side by side in each row (the layout before session 9), on 4 KiB pages or (--huge) on
-// transparent huge pages as the engine's KV pool.
+// transparent huge pages as the engine's KV pool; f32 rows, or (--f16) IEEE halves as an f16 cache.
 // Usage: attention_bench [--kv N] [--layers L] [--heads H] [--kv-heads HK] [--dim D]
-//                        [--page P] [--threads T] [--interleaved-rows] [--huge] [--reps R]
+//                        [--page P] [--threads T] [--interleaved-rows] [--huge] [--f16] [--reps R]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -22,7 +22,7 @@ using namespace dkb;
 int main(int argc, char** argv) {
   int64_t n_kv = 2048, layers = 28, n_head = 12, n_head_kv = 2, hd = 128, page = 16;
   int threads = 2, reps = 10;
-  bool interleaved_rows = false, huge = false;
+  bool interleaved_rows = false, huge = false, f16 = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> int64_t {
@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
     else if (a == "--reps") reps = static_cast<int>(next());
     else if (a == "--interleaved-rows") interleaved_rows = true;
     else if (a == "--huge") huge = true;
+    else if (a == "--f16") f16 = true;
     else {
       std::fprintf(stderr, "unknown option %s\n", a.c_str());
       return 2;
@@ -80,6 +81,14 @@ int main(int argc, char** argv) {
     }
     for (size_t i = 0; i < n_floats; ++i) k[l][i] = u(rng);
     for (size_t i = 0; i < n_floats; ++i) v[l][i] = u(rng);
+    if (f16) {  // in place, into each buffer's first half (element i is read before it is written)
+      for (float* b : {k[l], v[l]}) {
+        for (size_t i = 0; i < n_floats; ++i) {
+          const float x = b[i];
+          kernels::quantize_row(TensorType::kF16, &x, reinterpret_cast<uint16_t*>(b) + i, 1);
+        }
+      }
+    }
   }
   std::vector<float> q(static_cast<size_t>(n_head * hd)), out(q.size());
   for (auto& x : q) x = u(rng);
@@ -108,19 +117,25 @@ int main(int argc, char** argv) {
   for (int rep = 0; rep < reps; ++rep) {
     const auto t0 = std::chrono::steady_clock::now();
     for (int64_t l = 0; l < layers; ++l) {
-      a.k = k[l];
-      a.v = v[l];
+      if (f16) {
+        a.k16 = reinterpret_cast<const uint16_t*>(k[l]);
+        a.v16 = reinterpret_cast<const uint16_t*>(v[l]);
+      } else {
+        a.k = k[l];
+        a.v = v[l];
+      }
       kernels::attention(pool, a);
     }
     const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     best = std::min(best, dt / static_cast<double>(layers));
   }
-  std::printf("attention: %lld positions, %lld heads over %lld KV heads of %lld, pages of %lld "
-              "(%s%s), %d threads, %lld layers (%.0f MB of K/V): best %.1f us per layer\n",
-              static_cast<long long>(n_kv), static_cast<long long>(n_head),
-              static_cast<long long>(n_head_kv), static_cast<long long>(hd),
-              static_cast<long long>(page), interleaved_rows ? "heads side by side" : "head-major",
-              huge ? ", huge pages" : "", threads, static_cast<long long>(layers),
-              2.0 * static_cast<double>(layers * n_pages * page * row) * 4 / 1e6, best * 1e6);
+  std::printf(
+      "attention: %lld positions, %lld heads over %lld KV heads of %lld, pages of %lld "
+      "(%s%s, %s), %d threads, %lld layers (%.0f MB of K/V): best %.1f us per layer\n",
+      static_cast<long long>(n_kv), static_cast<long long>(n_head),
+      static_cast<long long>(n_head_kv), static_cast<long long>(hd), static_cast<long long>(page),
+      interleaved_rows ? "heads side by side" : "head-major", huge ? ", huge pages" : "",
+      f16 ? "f16" : "f32", threads, static_cast<long long>(layers),
+      2.0 * static_cast<double>(layers * n_pages * page * row) * (f16 ? 2 : 4) / 1e6, best * 1e6);
   return 0;
 }

@@ -166,7 +166,8 @@ Runner add_bench(CLI::App& app) {
     const int64_t n_vocab = (*model)->hparams().n_vocab;
     engine::Context ctx(*model, pool,
                         {.n_ctx = o->depth + o->n_prompt + o->n_gen + 8,
-                         .n_batch = std::max<int64_t>(1, o->batch)});
+                         .n_batch = std::max<int64_t>(1, o->batch),
+                         .kv_f16 = o->load_flags.kv_f16()});
     std::mt19937 rng(42);
     auto random_tokens = [&](int n) {
       std::vector<int32_t> t(n);
@@ -248,7 +249,9 @@ Runner add_bench(CLI::App& app) {
       std::vector<std::unique_ptr<engine::Context>> ctxs;
       for (int i = 0; i < np; ++i) {
         ctxs.push_back(std::make_unique<engine::Context>(
-            *model, pool, engine::ContextParams{.n_ctx = o->n_gen + 8, .n_batch = 8}));
+            *model, pool,
+            engine::ContextParams{
+                .n_ctx = o->n_gen + 8, .n_batch = 8, .kv_f16 = o->load_flags.kv_f16()}));
       }
       engine::BatchScratch scratch;
       std::vector<double> ts;

@@ -39,7 +39,8 @@ Runner add_chat(CLI::App& app) {
     auto tmpl = tokenizer::ChatTemplate::parse(source);
     if (!tmpl.is_ok()) return fail("chat template: " + tmpl.status().to_string());
     ThreadPool pool(o->model.threads);
-    engine::Context ctx(*model, pool, {.n_ctx = o->model.ctx_size});
+    engine::Context ctx(*model, pool,
+                        {.n_ctx = o->model.ctx_size, .kv_f16 = o->model.load_flags.kv_f16()});
     nlohmann::json messages = nlohmann::json::array();
     if (!o->system.empty()) messages.push_back({{"role", "system"}, {"content", o->system}});
     std::vector<int32_t> in_cache;

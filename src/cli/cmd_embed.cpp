@@ -28,7 +28,8 @@ Runner add_embed(CLI::App& app) {
                   ") is not an embedding model");
     }
     ThreadPool pool(o->model.threads);
-    engine::Context ctx(*model, pool, {.n_ctx = o->model.ctx_size});
+    engine::Context ctx(*model, pool,
+                        {.n_ctx = o->model.ctx_size, .kv_f16 = o->model.load_flags.kv_f16()});
     nlohmann::json out = nlohmann::json::array();
     const int64_t n_max = (*model)->hparams().n_ctx_train;
     std::vector<std::vector<int32_t>> inputs;

@@ -158,7 +158,8 @@ Runner add_logits(CLI::App& app) {
       return fail("give --tokens or --prompt");
     }
     ThreadPool pool(o->model.threads);
-    engine::Context ctx(*model, pool, {.n_ctx = o->model.ctx_size});
+    engine::Context ctx(*model, pool,
+                        {.n_ctx = o->model.ctx_size, .kv_f16 = o->model.load_flags.kv_f16()});
     Status s = ctx.eval(ids, /*all_logits=*/true);
     if (!s.is_ok()) return fail(s.to_string());
     nlohmann::json out;

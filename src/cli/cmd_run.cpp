@@ -39,7 +39,8 @@ Runner add_run(CLI::App& app) {
     auto model = o->model.load();
     if (!model.is_ok()) return fail(model.status().to_string());
     ThreadPool pool(o->model.threads);
-    engine::Context ctx(*model, pool, {.n_ctx = o->model.ctx_size});
+    engine::Context ctx(*model, pool,
+                        {.n_ctx = o->model.ctx_size, .kv_f16 = o->model.load_flags.kv_f16()});
     const auto& tok = (*model)->tokenizer();
     std::vector<int32_t> prompt = tok.encode(o->prompt, {.add_special = true, .parse_special = true});
     if (o->echo) std::fputs(o->prompt.c_str(), stdout);

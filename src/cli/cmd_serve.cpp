@@ -104,6 +104,7 @@ Result<server::ModelEntry> load_entry(const std::string& path, bool embedding, T
   so.n_ctx = o.ctx_size;
   so.max_queue = o.max_queue;
   so.n_batch = o.max_batch;
+  so.kv_f16 = o.load_flags.kv_f16();
   e.scheduler = std::make_unique<engine::Scheduler>(model, pool, so);
   return e;
 }

@@ -11,7 +11,8 @@ Context::Context(std::shared_ptr<const Model> model, ThreadPool& pool, ContextPa
   if (params_.n_ctx <= 0) params_.n_ctx = hp.n_ctx_train;
   params_.n_batch = std::clamp<int64_t>(params_.n_batch, 1, params_.n_ctx);
   const int64_t P = params_.page_size > 0 ? std::min(params_.page_size, params_.n_ctx) : params_.n_ctx;
-  own_pool_ = std::make_unique<KvPool>(model_->arch().kv_shape(), (params_.n_ctx + P - 1) / P, P);
+  own_pool_ = std::make_unique<KvPool>(model_->arch().kv_shape().with_f16(params_.kv_f16),
+                                       (params_.n_ctx + P - 1) / P, P);
   kv_ = std::make_unique<KvSequence>(*own_pool_);
   n_vocab_ = hp.n_vocab;
   work_.resize(model_->arch().workspace_floats(params_.n_batch, params_.n_ctx));

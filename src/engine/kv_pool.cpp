@@ -16,20 +16,21 @@ KvPool::KvPool(const KvShape& shape, int64_t n_pages, int64_t page_size)
   const size_t rows = static_cast<size_t>(n_pages * page_size);
   // Every layer's K, then every layer's V, in one mapping on huge pages: attention reads a
   // sequence's pages scattered over it, and with 4 KiB pages each of them is a TLB miss.
-  const size_t k_floats = rows * static_cast<size_t>(shape.k_dim);
-  const size_t v_floats = rows * static_cast<size_t>(shape.v_dim);
-  const size_t floats = static_cast<size_t>(shape.n_layer) * (k_floats + v_floats);
-  auto mem = HugePageBuffer::allocate(floats * sizeof(float));
+  const size_t es = shape.element_bytes();
+  const size_t k_bytes = rows * static_cast<size_t>(shape.k_dim) * es;
+  const size_t v_bytes = rows * static_cast<size_t>(shape.v_dim) * es;
+  const size_t bytes = static_cast<size_t>(shape.n_layer) * (k_bytes + v_bytes);
+  auto mem = HugePageBuffer::allocate(bytes);
   if (!mem.is_ok()) throw std::bad_alloc();
   mem_ = std::move(*mem);
   // Touched now (the mapping reads as zeros), so the pool's memory is resident from the start,
   // as before, and no decode step takes the page faults.
-  std::memset(mem_.data(), 0, floats * sizeof(float));
-  auto* base = reinterpret_cast<float*>(mem_.data());
+  std::memset(mem_.data(), 0, bytes);
+  auto* base = static_cast<uint8_t*>(mem_.data());
   for (int64_t l = 0; l < shape.n_layer; ++l) {
-    k_ptr_.push_back(base + static_cast<size_t>(l) * k_floats);
-    v_ptr_.push_back(base + static_cast<size_t>(shape.n_layer) * k_floats +
-                     static_cast<size_t>(l) * v_floats);
+    k_ptr_.push_back(base + static_cast<size_t>(l) * k_bytes);
+    v_ptr_.push_back(base + static_cast<size_t>(shape.n_layer) * k_bytes +
+                     static_cast<size_t>(l) * v_bytes);
   }
   pages_.resize(static_cast<size_t>(n_pages));
   tokens_.assign(rows, 0);
@@ -43,7 +44,7 @@ KvPool::KvPool(const KvShape& shape, int64_t n_pages, int64_t page_size)
 
 size_t KvPool::bytes() const {
   return static_cast<size_t>(shape_.n_layer * n_positions() * (shape_.k_dim + shape_.v_dim)) *
-         sizeof(float);
+         shape_.element_bytes();
 }
 
 KvPoolStats KvPool::stats() const {
@@ -96,12 +97,13 @@ void KvPool::copy_rows(int32_t dst, int32_t src, int64_t n_rows) {
   DKB_CHECK(n_rows >= 0 && n_rows <= page_size_);
   // Rows [0, n_rows) of each head's block (pages are head-major, kv_cache.h).
   const int64_t heads = shape_.n_heads;
-  auto copy = [&](float* base, int64_t dim) {
+  const auto es = static_cast<int64_t>(shape_.element_bytes());
+  auto copy = [&](uint8_t* base, int64_t dim) {
     const int64_t hd = dim / heads;
     for (int64_t h = 0; h < heads; ++h) {
-      std::memcpy(base + dst * page_size_ * dim + h * page_size_ * hd,
-                  base + src * page_size_ * dim + h * page_size_ * hd,
-                  static_cast<size_t>(n_rows * hd) * sizeof(float));
+      std::memcpy(base + (dst * page_size_ * dim + h * page_size_ * hd) * es,
+                  base + (src * page_size_ * dim + h * page_size_ * hd) * es,
+                  static_cast<size_t>(n_rows * hd * es));
     }
   };
   for (int64_t l = 0; l < shape_.n_layer; ++l) {
@@ -201,6 +203,7 @@ KvView KvPool::view(std::span<const int32_t> page_table) const {
   v.page_size = page_size_;
   v.pages = page_table.data();
   v.n_pages = static_cast<int64_t>(page_table.size());
+  v.f16 = shape_.f16;
   return v;
 }
 

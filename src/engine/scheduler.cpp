@@ -23,7 +23,7 @@ Scheduler::Scheduler(std::shared_ptr<const Model> model, ThreadPool& pool, Sched
   const int64_t P = std::max<int64_t>(1, opt_.page_size);
   const int64_t want = opt_.n_ctx > 0 ? opt_.n_ctx : n_par * std::min<int64_t>(n_train, 8192);
   const int64_t n_pages = (want + P - 1) / P;
-  kv_pool_ = std::make_unique<KvPool>(model_->arch().kv_shape(), n_pages, P);
+  kv_pool_ = std::make_unique<KvPool>(model_->arch().kv_shape().with_f16(opt_.kv_f16), n_pages, P);
   pool_positions_ = kv_pool_->n_positions();
   // A sequence may use the whole pool, but not beyond the training context unless the pool's
   // per-sequence share already is (llama-server's -c / --parallel).

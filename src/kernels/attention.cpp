@@ -1,4 +1,4 @@
-// Attention over an f32 KV cache, contiguous or paged. The work items are (tokens, KV head)
+// Attention over an f32 or f16 KV cache, contiguous or paged. The work items are (tokens, KV head)
 // pairs, a few consecutive tokens of a call each, dealt out to the threads in turn (under a
 // causal mask later tokens attend to more rows, so contiguous ranges left the first thread idle:
 // prefill 512, a 1 : 3 split). An item runs the query heads of its tokens that share its KV head
@@ -7,7 +7,9 @@
 // (token, head) the float operations are those of one head alone: the level's F32 dot product per
 // row, softmax, then the rows' axpy terms in row order. Scores go to a per-thread buffer that only
 // grows, so steady-state calls do not allocate. A contiguous cache is walked as one page holding
-// every row.
+// every row. An f16 cache's rows are widened to f32 (exactly) as the row loops load them, or a
+// block at a time before them where the level has no f16 loops: its results are an f32 cache's
+// holding the same values, bit for bit.
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -20,6 +22,7 @@ namespace dkb::kernels {
 namespace {
 
 using detail::AxpyFn;
+using detail::DequantizeFn;
 
 // Rows per block: 64 rows of a 128-wide head are 32 KiB of K or V.
 constexpr int64_t kRowBlock = 64;
@@ -39,6 +42,7 @@ struct RowFns {
   VecDotKernel dot;
   AxpyFn axpy;
   detail::AttentionRowFns simd;
+  DequantizeFn widen;  // f16 rows to f32 (the level's)
 
   // pf: the rows read next, to prefetch (kernels_internal.h), or nullptr; the levels without
   // row loops leave them to the hardware.
@@ -48,6 +52,20 @@ struct RowFns {
     for (int64_t j = 0; j < n_rows; ++j) {
       for (int g = 0; g < nq; ++g) s[g][j] = dot(n, k + j * k_stride, q[g]);
     }
+  }
+  // The same over f16 rows (pf: f16 rows too): the level's f16 loops, or else the rows widened
+  // into buf (n floats apart; pf's rows requested line by line as they go) for the f32 ones.
+  // Either way the f32 loops' bits on the widened values.
+  void dot_rows(int64_t n, const uint16_t* k, int64_t k_stride, int64_t n_rows,
+                const float* const* q, int nq, float* const* s, const uint16_t* pf,
+                std::vector<float>& buf) const {
+    if (simd.dot_rows_f16 != nullptr)
+      return simd.dot_rows_f16(n, k, k_stride, n_rows, q, nq, s, pf);
+    dot_rows(n, widen_rows(n, k, k_stride, n_rows, pf, buf), n, n_rows, q, nq, s, nullptr);
+  }
+  void dot_rows(int64_t n, const float* k, int64_t k_stride, int64_t n_rows, const float* const* q,
+                int nq, float* const* s, const float* pf, std::vector<float>&) const {
+    dot_rows(n, k, k_stride, n_rows, q, nq, s, pf);
   }
   // out[g] += sum over rows j of s[g][j] * v_j for the nh heads g (each head's elements take
   // their terms in row order, whichever loop the level has).
@@ -64,6 +82,34 @@ struct RowFns {
       for (int64_t j = 0; j < n_rows; ++j) axpy(n, s[g][j], v + j * v_stride, out[g]);
     }
   }
+  void weighted_heads(int64_t n, const float* const* s, int nh, int64_t n_rows, const uint16_t* v,
+                      int64_t v_stride, float* const* out, const uint16_t* pf,
+                      std::vector<float>& buf) const {
+    if (simd.weighted_heads_f16 != nullptr) {
+      return simd.weighted_heads_f16(n, s, nh, n_rows, v, v_stride, out, pf);
+    }
+    weighted_heads(n, s, nh, n_rows, widen_rows(n, v, v_stride, n_rows, pf, buf), n, out, nullptr);
+  }
+  void weighted_heads(int64_t n, const float* const* s, int nh, int64_t n_rows, const float* v,
+                      int64_t v_stride, float* const* out, const float* pf,
+                      std::vector<float>&) const {
+    weighted_heads(n, s, nh, n_rows, v, v_stride, out, pf);
+  }
+
+ private:
+  // n_rows rows of n halves (stride apart) as floats in buf, n apart.
+  const float* widen_rows(int64_t n, const uint16_t* rows, int64_t stride, int64_t n_rows,
+                          const uint16_t* pf, std::vector<float>& buf) const {
+    if (buf.size() < static_cast<size_t>(n_rows * n)) buf.resize(static_cast<size_t>(n_rows * n));
+    for (int64_t j = 0; j < n_rows; ++j) {
+      if (pf != nullptr) {
+        const char* p = reinterpret_cast<const char*>(pf + j * stride);
+        for (int64_t b = 0; b < n * 2; b += 64) __builtin_prefetch(p + b);
+      }
+      widen(rows + j * stride, buf.data() + j * n, n);
+    }
+    return buf.data();
+  }
 };
 
 // Rows read next: a block of nj rows from position pos prefetches the rows from pos + kAheadRows
@@ -78,8 +124,9 @@ constexpr int64_t kAheadRows = 16;
 // Where KV head hk's rows from position pos (nj of them, all in one page) are in K or V (base,
 // page_stride, the head's offset, row stride), or nullptr when they are past n_rows or span
 // two pages.
-const float* rows_at(const AttentionArgs& a, const float* base, int64_t page_stride,
-                     int64_t head_off, int64_t row, int64_t pos, int64_t nj, int64_t n_rows) {
+template <class T>
+const T* rows_at(const AttentionArgs& a, const T* base, int64_t page_stride, int64_t head_off,
+                 int64_t row, int64_t pos, int64_t nj, int64_t n_rows) {
   if (pos + nj > n_rows) return nullptr;
   if (a.page_table == nullptr) return base + head_off + pos * row;
   const int64_t at = pos % a.page_size;
@@ -90,8 +137,8 @@ const float* rows_at(const AttentionArgs& a, const float* base, int64_t page_str
 // The rows [r0, r1) of KV head hk in K or V (base, page_stride, the head's offset, row stride),
 // in blocks of at most kRowBlock rows within one page: f(pos, nj, rows, pf) for each, pf the
 // rows to prefetch (rows_at, below `limit`).
-template <class F>
-void for_blocks(const AttentionArgs& a, const float* base, int64_t page_stride, int64_t head_off,
+template <class T, class F>
+void for_blocks(const AttentionArgs& a, const T* base, int64_t page_stride, int64_t head_off,
                 int64_t row, int64_t r0, int64_t r1, int64_t limit, F&& f) {
   for (int64_t pos = r0; pos < r1;) {
     int64_t nj = std::min(kRowBlock, r1 - pos);
@@ -107,8 +154,11 @@ void for_blocks(const AttentionArgs& a, const float* base, int64_t page_stride, 
 // token's position) are read once for all nt * ng queries; each token's further rows, for its
 // own. Per (token, head) the operations are the same either way: each score its own dot
 // product, then the V rows' terms in row order.
-void attend_group(const AttentionArgs& a, const RowFns& fns, int64_t t0, int nt, int64_t hk,
-                  int64_t h0, int ng, std::vector<float>& scores) {
+// T: the cache's element type (float, or uint16_t for IEEE half); kb, vb its K and V.
+template <class T>
+void attend_group(const AttentionArgs& a, const T* kb, const T* vb, const RowFns& fns, int64_t t0,
+                  int nt, int64_t hk, int64_t h0, int ng, std::vector<float>& scores,
+                  std::vector<float>& widened) {
   const int nq = nt * ng;
   const float* q[kMaxQueries];
   float* out[kMaxQueries];
@@ -144,10 +194,10 @@ void attend_group(const AttentionArgs& a, const RowFns& fns, int64_t t0, int nt,
   const int64_t v_off = hk * (a.v_head_stride > 0 ? a.v_head_stride : a.head_dim_v);
   // Scores: rows [0, common) for every query, then each token's rows [common, rows[i]).
   auto scores_of = [&](int x0, int nx, int64_t r0, int64_t r1) {
-    for_blocks(a, a.k, a.k_page_stride, k_off, k_row, r0, r1, most,
-               [&](int64_t pos, int64_t nj, const float* k, const float* pf) {
+    for_blocks(a, kb, a.k_page_stride, k_off, k_row, r0, r1, most,
+               [&](int64_t pos, int64_t nj, const T* k, const T* pf) {
                  for (int x = 0; x < nx; ++x) sb[x] = s[x0 + x] + pos;
-                 fns.dot_rows(a.head_dim_k, k, k_row, nj, q + x0, nx, sb, pf);
+                 fns.dot_rows(a.head_dim_k, k, k_row, nj, q + x0, nx, sb, pf, widened);
                });
   };
   scores_of(0, nq, 0, common);
@@ -157,10 +207,10 @@ void attend_group(const AttentionArgs& a, const RowFns& fns, int64_t t0, int nt,
   }
   // The V rows' terms in the same row order: [0, common) for every query, then each token's.
   auto values_of = [&](int x0, int nx, int64_t r0, int64_t r1) {
-    for_blocks(a, a.v, a.v_page_stride, v_off, v_row, r0, r1, most,
-               [&](int64_t pos, int64_t nj, const float* v, const float* pf) {
+    for_blocks(a, vb, a.v_page_stride, v_off, v_row, r0, r1, most,
+               [&](int64_t pos, int64_t nj, const T* v, const T* pf) {
                  for (int x = 0; x < nx; ++x) sb[x] = s[x0 + x] + pos;
-                 fns.weighted_heads(a.head_dim_v, sb, nx, nj, v, v_row, out + x0, pf);
+                 fns.weighted_heads(a.head_dim_v, sb, nx, nj, v, v_row, out + x0, pf, widened);
                });
   };
   values_of(0, nq, 0, common);
@@ -187,6 +237,8 @@ void attention(ThreadPool& pool, std::span<const AttentionArgs> calls) {
     DKB_CHECK(a.page_table == nullptr || a.page_size > 0);
     DKB_CHECK(a.k_row_stride == 0 || a.k_row_stride >= a.head_dim_k);
     DKB_CHECK(a.v_row_stride == 0 || a.v_row_stride >= a.head_dim_v);
+    DKB_CHECK((a.k16 == nullptr) == (a.v16 == nullptr) &&
+              (a.k16 == nullptr || (a.k == nullptr && a.v == nullptr)));
     pairs += std::max<int64_t>(0, a.n_tokens) * a.n_head_kv;
   }
   // With several tokens, an item takes tokens[c] of them (attend_group).
@@ -205,9 +257,11 @@ void attention(ThreadPool& pool, std::span<const AttentionArgs> calls) {
   const int64_t total = first.back();
   if (total <= 0) return;
   const AxpyFn simd_axpy = detail::simd_axpy(active_isa());
+  const DequantizeFn simd_widen = detail::simd_dequantize(TensorType::kF16, active_isa());
   const RowFns fns{vec_dot_kernel(TensorType::kF32, active_isa()),
                    simd_axpy != nullptr ? simd_axpy : axpy_scalar,
-                   detail::simd_attention_rows(active_isa())};
+                   detail::simd_attention_rows(active_isa()),
+                   simd_widen != nullptr ? simd_widen : detail::dequantize_f16};
   struct Ctx {
     std::span<const AttentionArgs> calls;
     const int64_t* first;
@@ -217,7 +271,7 @@ void attention(ThreadPool& pool, std::span<const AttentionArgs> calls) {
     int64_t total;
   } ctx{calls, first.data(), parts.data(), tokens.data(), &fns, total};
   pool.run([&ctx](int ith, int nth) {
-    thread_local std::vector<float> scores;
+    thread_local std::vector<float> scores, widened;
     size_t c = 0;
     for (int64_t i = ith; i < ctx.total; i += nth) {
       while (i >= ctx.first[c + 1]) ++c;
@@ -235,7 +289,13 @@ void attention(ThreadPool& pool, std::span<const AttentionArgs> calls) {
         // nt * ng <= kMaxQueries unless ng alone is larger (then nt is 1: one token per item)
         for (int k = 0; k < nt;) {
           const int n = std::max(1, std::min(nt - k, kMaxQueries / ng));
-          attend_group(args, *ctx.fns, t0 + k, n, hk, hk * group + g0, ng, scores);
+          if (args.k16 != nullptr) {
+            attend_group(args, args.k16, args.v16, *ctx.fns, t0 + k, n, hk, hk * group + g0, ng,
+                         scores, widened);
+          } else {
+            attend_group(args, args.k, args.v, *ctx.fns, t0 + k, n, hk, hk * group + g0, ng, scores,
+                         widened);
+          }
           k += n;
         }
       }

@@ -120,7 +120,7 @@ bool can_quantize(TensorType t) {
 void quantize_row(TensorType t, const float* src, void* dst, int64_t n) {
   const TypeOps ops = ops_for(t);
   DKB_CHECK(ops.quantize != nullptr);
-  // The activation formats have bit-identical SIMD versions.
+  // The activation formats and F16 (the f16 KV cache) have bit-identical SIMD versions.
   const QuantizeFn simd = simd_quantize(t, active_isa());
   (simd != nullptr ? simd : ops.quantize)(src, dst, n);
 }

@@ -87,6 +87,7 @@ QuantizeFn simd_quantize(TensorType t, Isa isa) {
   if (!is_x86_level(isa)) return nullptr;
   if (t == TensorType::kQ8_0) return quantize_q8_0_avx2;
   if (t == TensorType::kQ8_K) return quantize_q8_k_avx2;
+  if (t == TensorType::kF16) return quantize_f16_avx2;
   return nullptr;
 }
 
@@ -135,7 +136,8 @@ SoftmaxFn simd_softmax(Isa isa) {
 AttentionRowFns simd_attention_rows(Isa isa) {
   if (!is_x86_level(isa)) return {};
   if (isa == Isa::kAvx512) {
-    return {dot_rows_f32_avx512, nullptr, weighted_heads_f32_avx512};
+    return {dot_rows_f32_avx512, nullptr, weighted_heads_f32_avx512, dot_rows_f16_avx512,
+            weighted_heads_f16_avx512};
   }
   return {dot_rows_f32_avx2, weighted_rows_f32_avx2};
 }

@@ -90,6 +90,7 @@ float vec_dot_q5_k_avx2(int64_t n, const void* w, const void* x);
 float vec_dot_q6_k_avx2(int64_t n, const void* w, const void* x);
 // Activation quantizers, bit-identical to quantize_q8_0 / quantize_q8_k.
 void quantize_q8_0_avx2(const float* src, void* dst, int64_t n);
+void quantize_f16_avx2(const float* src, void* dst, int64_t n);
 void quantize_q8_k_avx2(const float* src, void* dst, int64_t n);
 // Dequantizers, bit-identical to the scalar ones (dequantize_avx2.cpp).
 void dequantize_f16_avx2(const void* src, float* dst, int64_t n);
@@ -125,6 +126,12 @@ void dot_rows_f32_avx512(int64_t n, const float* k, int64_t k_stride, int64_t n_
 void weighted_heads_f32_avx512(int64_t n, const float* const* s, int nh, int64_t n_rows,
                                const float* v, int64_t v_stride, float* const* out,
                                const float* pf);
+// Both over rows of IEEE halves (an f16 KV cache): the f32 versions' bits on the widened rows.
+void dot_rows_f16_avx512(int64_t n, const uint16_t* k, int64_t k_stride, int64_t n_rows,
+                         const float* const* q, int nq, float* const* s, const uint16_t* pf);
+void weighted_heads_f16_avx512(int64_t n, const float* const* s, int nh, int64_t n_rows,
+                               const uint16_t* v, int64_t v_stride, float* const* out,
+                               const uint16_t* pf);
 
 // ---- quantized GEMM (gemm_avx2.cpp; call only when the AVX2 level is active) ----------------
 // Weight types with a GEMM path. Rows are first "packed" (unpacked to plain int8/uint8 blocks
@@ -388,10 +395,20 @@ using WeightedRowsFn = void (*)(int64_t n, const float* s, int64_t n_rows, const
 using WeightedHeadsFn = void (*)(int64_t n, const float* const* s, int nh, int64_t n_rows,
                                  const float* v, int64_t v_stride, float* const* out,
                                  const float* pf);
+// The same over rows of IEEE halves (an f16 KV cache), widened exactly as loaded: the f32
+// loops' results on the widened values, bit for bit.
+using DotRowsF16Fn = void (*)(int64_t n, const uint16_t* k, int64_t k_stride, int64_t n_rows,
+                              const float* const* q, int nq, float* const* s, const uint16_t* pf);
+using WeightedHeadsF16Fn = void (*)(int64_t n, const float* const* s, int nh, int64_t n_rows,
+                                    const uint16_t* v, int64_t v_stride, float* const* out,
+                                    const uint16_t* pf);
 struct AttentionRowFns {
   DotRowsFn dot_rows = nullptr;
   WeightedRowsFn weighted_rows = nullptr;
   WeightedHeadsFn weighted_heads = nullptr;  // several heads at once (the level has one or other)
+  // f16 rows; where null, attention widens each block of rows for the f32 loops.
+  DotRowsF16Fn dot_rows_f16 = nullptr;
+  WeightedHeadsF16Fn weighted_heads_f16 = nullptr;
 };
 AttentionRowFns simd_attention_rows(Isa isa);
 

@@ -1,7 +1,7 @@
 // AVX2 quantizers of the activation formats Q8_0 and Q8_K (what every matmul converts its
-// input to). Bit-identical to the scalar references in quantize.cpp: Q8_0 rounds half away
-// from zero like std::round, Q8_K rounds half to even like ggml's nearest_int (the default
-// MXCSR rounding of cvtps2dq). Same file rules as vec_dot_avx2.cpp.
+// input to), and of F16 (the f16 KV cache's rows). Bit-identical to the scalar references in
+// quantize.cpp: Q8_0 rounds half away from zero like std::round, Q8_K rounds half to even like
+// ggml's nearest_int (the default MXCSR rounding of cvtps2dq). Same file rules as vec_dot_avx2.cpp.
 #include <immintrin.h>
 
 #include <cstdint>
@@ -113,6 +113,24 @@ void quantize_q8_k_avx2(const float* src, void* dst, int64_t n) {
     }
     y[i].d = 1 / iscale;
   }
+}
+
+// vcvtps2ph rounding to nearest even: the scalar fp32_to_fp16's bits for every value but NaN
+// (overflow to inf, f16 subnormals included); 8 floats holding a NaN take the scalar
+// conversion (its NaN is 0x7E00 with the sign, as ggml's).
+void quantize_f16_avx2(const float* src, void* dst, int64_t n) {
+  auto* h = static_cast<uint16_t*>(dst);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_loadu_ps(src + i);
+    if (_mm256_movemask_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q)) != 0) {
+      quantize_f16(src + i, h + i, 8);
+      continue;
+    }
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(h + i),
+                     _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  }
+  if (i < n) quantize_f16(src + i, h + i, n - i);
 }
 
 }  // namespace dkb::kernels::detail

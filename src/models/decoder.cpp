@@ -69,7 +69,12 @@ Result<std::unique_ptr<engine::Architecture>> Decoder::create(gguf::File& file,
 }
 
 engine::KvShape Decoder::kv_shape() const {
-  return {hp_.n_layer, hp_.n_embd_k_gqa(), hp_.n_embd_v_gqa(), hp_.n_head_kv};
+  // f32 rows unless the context asks for f16 (KvShape::with_f16): only attention reads them.
+  return {.n_layer = hp_.n_layer,
+          .k_dim = hp_.n_embd_k_gqa(),
+          .v_dim = hp_.n_embd_v_gqa(),
+          .n_heads = hp_.n_head_kv,
+          .f16_capable = true};
 }
 
 size_t Decoder::workspace_floats(int64_t T, int64_t /*n_ctx*/) const {

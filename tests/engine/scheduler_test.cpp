@@ -27,8 +27,8 @@ class SchedulerTest : public ::testing::Test {
   std::vector<int32_t> tokens(const std::string& s) {
     return model_->tokenizer().encode(s, {.add_special = true});
   }
-  std::string solo(const std::string& prompt, int n) {
-    Context ctx(model_, pool_, {.n_ctx = 128});
+  std::string solo(const std::string& prompt, int n, bool kv_f16 = false) {
+    Context ctx(model_, pool_, {.n_ctx = 128, .kv_f16 = kv_f16});
     GenerateParams gp;
     gp.max_tokens = n;
     gp.sampling.temperature = 0;
@@ -41,27 +41,32 @@ class SchedulerTest : public ::testing::Test {
   ThreadPool pool_{2};
 };
 
+// Batched steps over the shared paged pool give each sequence what it gives alone, with the f32
+// cache and with the f16 one (--cache-type f16: the pool's rows and the solo run's both f16).
 TEST_F(SchedulerTest, ConcurrentSequencesEqualSoloRuns) {
-  const std::vector<std::string> prompts = {"Once upon a time", "Lily and Ben went to the park.",
-                                            "The sun was", "A big red ball"};
-  Scheduler sched(model_, pool_, {.n_parallel = 4, .n_ctx = 128, .max_queue = 8, .n_batch = 6});
-  std::vector<std::unique_ptr<Collector>> cs;
-  for (const auto& p : prompts) {
-    cs.push_back(std::make_unique<Collector>());
-    GenerationRequest r;
-    r.prompt = tokens(p);
-    r.params.max_tokens = 12;
-    r.params.sampling.temperature = 0;
-    r.params.ignore_eos = true;
-    Collector* c = cs.back().get();
-    r.on_event = [c](GenerationEvent&& ev) { c->on_event(std::move(ev)); };
-    ASSERT_TRUE(sched.submit(std::move(r)).is_ok());
-  }
-  for (size_t i = 0; i < prompts.size(); ++i) {
-    cs[i]->wait();
-    ASSERT_EQ(cs[i]->final_event.kind, GenerationEvent::Kind::kDone);
-    EXPECT_EQ(cs[i]->final_event.result.n_generated, 12);
-    EXPECT_EQ(cs[i]->text, solo(prompts[i], 12)) << prompts[i];
+  for (bool f16 : {false, true}) {
+    const std::vector<std::string> prompts = {"Once upon a time", "Lily and Ben went to the park.",
+                                              "The sun was", "A big red ball"};
+    Scheduler sched(model_, pool_,
+                    {.n_parallel = 4, .n_ctx = 128, .max_queue = 8, .n_batch = 6, .kv_f16 = f16});
+    std::vector<std::unique_ptr<Collector>> cs;
+    for (const auto& p : prompts) {
+      cs.push_back(std::make_unique<Collector>());
+      GenerationRequest r;
+      r.prompt = tokens(p);
+      r.params.max_tokens = 12;
+      r.params.sampling.temperature = 0;
+      r.params.ignore_eos = true;
+      Collector* c = cs.back().get();
+      r.on_event = [c](GenerationEvent&& ev) { c->on_event(std::move(ev)); };
+      ASSERT_TRUE(sched.submit(std::move(r)).is_ok());
+    }
+    for (size_t i = 0; i < prompts.size(); ++i) {
+      cs[i]->wait();
+      ASSERT_EQ(cs[i]->final_event.kind, GenerationEvent::Kind::kDone);
+      EXPECT_EQ(cs[i]->final_event.result.n_generated, 12);
+      EXPECT_EQ(cs[i]->text, solo(prompts[i], 12, f16)) << prompts[i] << " f16 " << f16;
+    }
   }
 }
 

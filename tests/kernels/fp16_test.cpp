@@ -6,6 +6,11 @@
 #include <random>
 
 #include "kernels/kernels.h"
+#include "test_util.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 namespace dkb::kernels {
 namespace {
@@ -107,6 +112,66 @@ TEST(Fp16, MatchesIndependentRoundingOnRandomFloats) {
     const uint32_t u = (rng() & 0x80000000u) | (e << 23) | (rng() & 0x7FFFFFu);
     const float f = from_bits(u);
     ASSERT_EQ(fp32_to_fp16(f), reference_fp16(f)) << f;
+  }
+}
+
+// quantize_row(kF16) (the f16 KV cache's writes) at every level: the scalar fp32_to_fp16's bits
+// for the edge values (ties, subnormals, overflow, infinities, NaN amid finite values) and
+// random floats over half's range, odd lengths included; also with the compute threads' FTZ|DAZ
+// set (a float subnormal becomes +-0 either way, as half has no such values).
+TEST(Fp16, RowQuantizerEqualsScalarAtEveryLevel) {
+  test::IsaGuard guard;
+  std::vector<float> x = {0.0f,
+                          -0.0f,
+                          1.0f,
+                          65504.0f,
+                          65519.0f,
+                          65520.0f,
+                          1e10f,
+                          -INFINITY,
+                          INFINITY,
+                          NAN,
+                          -NAN,
+                          std::ldexp(1.0f, -24),
+                          std::ldexp(1.0f, -25),
+                          std::ldexp(3.0f, -25),
+                          std::ldexp(1.0f, -14),
+                          std::ldexp(1.0f, -40),
+                          1.0f + std::ldexp(1.0f, -11),
+                          1.0f + 3 * std::ldexp(1.0f, -11),
+                          from_bits(1),
+                          -from_bits(0x00400000u),
+                          -3.14159f,
+                          from_bits(0x7FFFFFFFu),
+                          from_bits(0xFF800001u)};  // NaN payloads
+  std::mt19937 rng(11);
+  while (x.size() < 4099) {
+    const uint32_t e = 100 + rng() % 60;
+    x.push_back(from_bits((rng() & 0x80000000u) | (e << 23) | (rng() & 0x7FFFFFu)));
+  }
+  for (bool ftz : {false, true}) {
+#if defined(__x86_64__)
+    const unsigned saved = _mm_getcsr();
+    if (ftz) _mm_setcsr(saved | 0x8040);
+#else
+    if (ftz) continue;
+#endif
+    for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kNeon, Isa::kNeonDot}) {
+      if (!isa_available(isa)) continue;
+      set_active_isa(isa);
+      for (size_t n : {x.size(), size_t{7}, size_t{8}, size_t{21}}) {
+        std::vector<uint16_t> got(n, 0x1234);
+        quantize_row(TensorType::kF16, x.data(), got.data(), static_cast<int64_t>(n));
+        for (size_t i = 0; i < n; ++i) {
+          const uint16_t want = fp32_to_fp16(x[i]);
+          ASSERT_EQ(got[i], want) << "isa=" << static_cast<int>(isa) << " ftz=" << ftz << " i=" << i
+                                  << " x=" << x[i];
+        }
+      }
+    }
+#if defined(__x86_64__)
+    _mm_setcsr(saved);
+#endif
   }
 }
 

@@ -926,5 +926,53 @@ TEST(Attention, HeadMajorPagesEqualContiguousBitForBit) {
   EXPECT_TRUE(paged == flat);
 }
 
+// An f16 cache (k16, v16: the engine's --cache-type f16) gives, bit for bit, what an f32 cache
+// holding the same (widened) values gives: at every level (the AVX-512 loops widen as they load,
+// the others a block of rows at a time), for decode and prefill items, grouped and plain heads,
+// with the 64-, 8- and 1-element tails, on head-major pages.
+TEST(Attention, F16CacheEqualsF32CacheOfItsValuesAtEveryLevel) {
+  test::IsaGuard guard;
+  const int64_t n_kv = 53, P = 16, n_pages = (n_kv + P - 1) / P;
+  const int32_t q_pos[] = {52, 0, 20, 21, 30, 52, 7};
+  std::vector<int32_t> table(static_cast<size_t>(n_pages));
+  for (int64_t p = 0; p < n_pages; ++p) table[p] = static_cast<int32_t>((p * 3 + 1) % n_pages);
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kNeon, Isa::kNeonDot}) {
+    if (!isa_available(isa)) continue;
+    set_active_isa(isa);
+    for (auto [dk, dv] : {std::pair<int64_t, int64_t>{128, 128}, {40, 72}, {192, 130}}) {
+      for (auto [n_head, n_head_kv] : {std::pair<int64_t, int64_t>{12, 2}, {4, 4}}) {
+        for (int64_t n_tokens : {int64_t{1}, static_cast<int64_t>(std::size(q_pos))}) {
+          const auto q = random_floats(static_cast<size_t>(n_tokens * n_head * dk), 101);
+          const auto k = random_floats(static_cast<size_t>(n_pages * P * n_head_kv * dk), 102);
+          const auto v = random_floats(static_cast<size_t>(n_pages * P * n_head_kv * dv), 103);
+          std::vector<uint16_t> k16(k.size()), v16(v.size());
+          quantize_row(TensorType::kF16, k.data(), k16.data(), static_cast<int64_t>(k.size()));
+          quantize_row(TensorType::kF16, v.data(), v16.data(), static_cast<int64_t>(v.size()));
+          std::vector<float> kw(k.size()), vw(v.size());
+          for (size_t i = 0; i < k.size(); ++i) kw[i] = fp16_to_fp32(k16[i]);
+          for (size_t i = 0; i < v.size(); ++i) vw[i] = fp16_to_fp32(v16[i]);
+          std::vector<float> want(static_cast<size_t>(n_tokens * n_head * dv), NAN),
+              got(want.size(), NAN);
+          ThreadPool pool(2);
+          AttentionArgs a =
+              gqa_args(q, kw, vw, want, n_tokens, n_kv, n_head, n_head_kv, dk, dv, q_pos, true);
+          set_head_major_pages(a, table.data(), P);
+          attention(pool, a);
+          a.k = a.v = nullptr;
+          a.k16 = k16.data();
+          a.v16 = v16.data();
+          a.out = got.data();
+          attention(pool, a);
+          for (size_t i = 0; i < want.size(); ++i) {
+            ASSERT_EQ(got[i], want[i])
+                << "isa=" << static_cast<int>(isa) << " dk=" << dk << " heads=" << n_head
+                << " tokens=" << n_tokens << " i=" << i;
+          }
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace dkb::kernels

@@ -30,6 +30,9 @@ struct ContextParams {
   int64_t n_ctx = 0;     // 0: the model's training context
   int64_t n_batch = 512; // most tokens per forward call (longer evals are split)
   int64_t page_size = 16;  // KV positions per page (standalone); 0: one page of n_ctx
+  // Standalone: an f16 KV cache where the architecture can keep one (KvShape::with_f16: llama,
+  // qwen2; half the memory, values rounded to f16 as llama.cpp's default cache), else f32.
+  bool kv_f16 = false;
 };
 
 // Scratch memory shared by batched evaluations (owned by a scheduler).

@@ -2,9 +2,10 @@
 // its prefix cache.
 //
 // Memory: n_pages pages of page_size positions; a page holds, for every layer, page_size K
-// rows of k_dim floats and V rows of v_dim floats (f32), on transparent huge pages where the
-// kernel gives them. Everything is allocated at construction (std::bad_alloc when the memory
-// cannot be mapped); allocate()/release() only move page ids between lists (no heap allocation).
+// rows of k_dim and V rows of v_dim elements (f32, or f16: KvShape), on transparent huge pages
+// where the kernel gives them. Everything is allocated at construction (std::bad_alloc when the
+// memory cannot be mapped); allocate()/release() only move page ids between lists (no heap
+// allocation).
 //
 // Reference counts: a sequence holds one reference to every page in its page table; pages
 // shared by several sequences (a common prompt prefix) have several. At zero references a
@@ -108,7 +109,7 @@ class KvPool {
   KvShape shape_;
   int64_t n_pages_, page_size_;
   HugePageBuffer mem_;                     // [n_layer] K of n_pages * page_size rows, then V
-  std::vector<float*> k_ptr_, v_ptr_;      // [n_layer] base pointers for views
+  std::vector<uint8_t*> k_ptr_, v_ptr_;    // [n_layer] base pointers for views
   std::vector<Page> pages_;
   std::vector<int32_t> tokens_;            // [n_pages][page_size]
   std::vector<int32_t> free_;              // stack of free page ids

@@ -55,6 +55,7 @@ struct SchedulerOptions {
   int max_queue = 64;       // waiting requests beyond the running ones
   int64_t n_batch = 256;    // most prompt tokens per step
   int64_t page_size = 16;   // positions per KV page
+  bool kv_f16 = false;      // f16 KV rows where the architecture can keep them (ContextParams)
 };
 
 struct GenerationEvent {

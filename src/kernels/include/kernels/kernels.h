@@ -301,6 +301,11 @@ struct AttentionArgs {
   // Floats from KV head h's part of a row (or a page's rows) to head h + 1's; 0: head_dim (the
   // heads side by side in each row). A head-major page: page_size * head_dim.
   int64_t k_head_stride = 0, v_head_stride = 0;
+  // An f16 cache (IEEE half; k and v null, both of these set): the same layout, every stride
+  // above counting halves instead of floats. The results are bit for bit those of an f32 cache
+  // holding the same values (each block of rows is widened exactly before the f32 row loops).
+  const uint16_t* k16 = nullptr;
+  const uint16_t* v16 = nullptr;
 };
 void attention(ThreadPool& pool, const AttentionArgs& a);
 // Several independent attentions (the sequences of a batched decode step) in one pool run, their
