@@ -36,6 +36,25 @@ TEST(Cli, RunPrintsReferenceGreedyText) {
   }
 }
 
+// --cache-type f16 (an f16 KV cache) still tells the reference story greedily; a cache type
+// deepkb does not have is refused by name, before any model is loaded.
+TEST(Cli, CacheTypeF16TellsTheReferenceStoryAndUnknownTypesAreRefused) {
+  DKB_REQUIRE_FIXTURE("models/stories260K.gguf");
+  const std::string model = q(dkb::test::fixture_path("models/stories260K.gguf"));
+  auto ref = nlohmann::json::parse(
+      dkb::test::read_file(dkb::test::fixture_path("reference/stories260K.json")));
+  const auto& c = ref["cases"][0];
+  Output o = run("run -m " + model + " -p " + q(c["prompt"].get<std::string>()) +
+                 " -n 32 --temp 0 --cache-type f16");
+  EXPECT_EQ(o.status, 0);
+  EXPECT_EQ(o.out, c["greedy_text"].get<std::string>() + "\n");
+  for (const char* bad : {"q8_0", "F16", ""}) {
+    Output b = dkb::test::run_deepkb("run -m " + model + " -p hi --cache-type " + q(bad));
+    EXPECT_NE(b.status, 0) << bad;
+    EXPECT_NE(b.out.find("--cache-type"), std::string::npos) << bad << ": " << b.out;
+  }
+}
+
 TEST(Cli, TokenizeMatchesReferencePromptTokens) {
   DKB_REQUIRE_FIXTURE("models/stories260K.gguf");
   Output o = run("tokenize --ids -m " + q(dkb::test::fixture_path("models/stories260K.gguf")) +
