@@ -59,8 +59,9 @@ struct RowFns {
   void dot_rows(int64_t n, const uint16_t* k, int64_t k_stride, int64_t n_rows,
                 const float* const* q, int nq, float* const* s, const uint16_t* pf,
                 std::vector<float>& buf) const {
-    if (simd.dot_rows_f16 != nullptr)
+    if (simd.dot_rows_f16 != nullptr) {
       return simd.dot_rows_f16(n, k, k_stride, n_rows, q, nq, s, pf);
+    }
     dot_rows(n, widen_rows(n, k, k_stride, n_rows, pf, buf), n, n_rows, q, nq, s, nullptr);
   }
   void dot_rows(int64_t n, const float* k, int64_t k_stride, int64_t n_rows, const float* const* q,

@@ -36,8 +36,9 @@ TEST(Cli, RunPrintsReferenceGreedyText) {
   }
 }
 
-// --cache-type f16 (an f16 KV cache) still tells the reference story greedily; a cache type
-// deepkb does not have is refused by name, before any model is loaded.
+// --cache-type f16 (an f16 KV cache) still tells the reference story greedily, and bench reports
+// the type it used; a cache type deepkb does not have is refused by name, before any model is
+// loaded.
 TEST(Cli, CacheTypeF16TellsTheReferenceStoryAndUnknownTypesAreRefused) {
   DKB_REQUIRE_FIXTURE("models/stories260K.gguf");
   const std::string model = q(dkb::test::fixture_path("models/stories260K.gguf"));
@@ -48,6 +49,19 @@ TEST(Cli, CacheTypeF16TellsTheReferenceStoryAndUnknownTypesAreRefused) {
                  " -n 32 --temp 0 --cache-type f16");
   EXPECT_EQ(o.status, 0);
   EXPECT_EQ(o.out, c["greedy_text"].get<std::string>() + "\n");
+  // bench reports the cache type used, as llama-bench's type_k / type_v: deepseek2 keeps f32.
+  for (auto [file, want] : {std::pair<const char*, const char*>{"tiny-qwen2-Q8_0.gguf", "f16"},
+                            {"tiny-deepseek2-Q8_0.gguf", "f32"}}) {
+    const std::string rel = std::string("models/") + file;
+    DKB_REQUIRE_FIXTURE(rel);
+    Output b = run("bench -m " + q(dkb::test::fixture_path(rel)) +
+                   " -p 8 -n 2 -r 1 --no-bandwidth -o json --cache-type f16");
+    ASSERT_EQ(b.status, 0) << file;
+    for (const auto& row : nlohmann::json::parse(b.out)) {
+      EXPECT_EQ(row["type_k"], want) << file;
+      EXPECT_EQ(row["type_v"], want) << file;
+    }
+  }
   for (const char* bad : {"q8_0", "F16", ""}) {
     Output b = dkb::test::run_deepkb("run -m " + model + " -p hi --cache-type " + q(bad));
     EXPECT_NE(b.status, 0) << bad;
