@@ -177,7 +177,8 @@ Runner add_bench(CLI::App& app) {
     nlohmann::json results = nlohmann::json::array();
     const std::string kv_type =
         (*model)->arch().kv_shape().with_f16(o->load_flags.kv_f16()).f16 ? "f16" : "f32";
-    auto add_row = [&](const std::string& name, int n_p, int n_g, const Stat& st) -> nlohmann::json& {
+    auto add_row = [&](const std::string& name, int n_p, int n_g,
+                       const Stat& st) -> nlohmann::json& {
       results.push_back({{"model_filename", o->model},
                          {"model_type", (*model)->hparams().arch + " " + type_desc},
                          {"model_size", f.file_size()},
@@ -187,8 +188,8 @@ Runner add_bench(CLI::App& app) {
                          {"n_prompt", n_p},
                          {"n_gen", n_g},
                          {"n_depth", o->depth},
-                         // llama-bench's fields: the KV cache's element type as used (deepseek2
-                         // keeps f32 whatever --cache-type asks).
+                         // llama-bench's fields: the KV cache's element type as used (f32 for an
+                         // architecture without f16 rows, whatever --cache-type asks).
                          {"type_k", kv_type},
                          {"type_v", kv_type},
                          {"test", name},

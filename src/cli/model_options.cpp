@@ -22,11 +22,10 @@ void LoadFlags::add_to(CLI::App& app) {
                "map the model file instead of reading it into huge pages (starts faster, shares "
                "memory between processes; decode is slower, and the weights keep the file's row "
                "layout instead of the kernels' interleaved one)");
-  app.add_option(
-         "--cache-type", cache_type,
-         "KV cache element type: f32 (default; the one checked against llama.cpp's "
-         "references) or f16 (half the memory and half the bytes attention reads, values "
-         "rounded as llama.cpp's default cache; llama and qwen2 models, deepseek2 keeps f32)")
+  app.add_option("--cache-type", cache_type,
+                 "KV cache element type: f32 (default; the one checked against llama.cpp's "
+                 "references) or f16 (half the memory and half the bytes attention reads, values "
+                 "rounded as llama.cpp's default cache)")
       ->check(CLI::IsMember({"f32", "f16"}));
 }
 

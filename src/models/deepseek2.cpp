@@ -145,7 +145,10 @@ Result<std::unique_ptr<engine::Architecture>> Deepseek2::create(gguf::File& f,
 }
 
 engine::KvShape Deepseek2::kv_shape() const {
-  return {hp_.n_layer, p_.n_lora_kv + hp_.n_rot, 0};
+  // One row per position: k_pe (n_rot) then the normalized latent c~ (n_lora_kv), which the
+  // absorbed attention reads as K and (its last n_lora_kv elements) as V; f16 on request.
+  return {
+      .n_layer = hp_.n_layer, .k_dim = p_.n_lora_kv + hp_.n_rot, .v_dim = 0, .f16_capable = true};
 }
 
 size_t Deepseek2::workspace_floats(int64_t T, int64_t n_ctx) const {
@@ -246,7 +249,7 @@ void Deepseek2::attention(engine::ForwardState& st, const Deepseek2Layer& L, int
       kernels::dequantize_row(vdt, conv.data(), c, r);
     }
     kernels::rope(row.data(), 1, 1, lat, pos + t, rp);
-    std::memcpy(st.kv->k(il, n_past + t), row.data(), lat * sizeof(float));
+    st.kv->write_k(il, n_past + t, row.data());  // f16 cache: rounded to half
   }
   const int64_t n_kv = n_past + T;
   kernels::AttentionArgs a;
@@ -262,8 +265,13 @@ void Deepseek2::attention(engine::ForwardState& st, const Deepseek2Layer& L, int
     kernels::head_matmul_xw(*st.pool, w_uk, q, {n_head * hd_k, hd_k}, qa + n_rot,
                             {n_head * lat, lat}, T);
     a.q = qa;
-    st.kv->set_attention_kv(il, a);  // K rows of lat floats, in the sequence's pages
-    a.v = a.k + n_rot;                // V: the last r floats of the same rows
+    st.kv->set_attention_kv(il, a);  // K rows of lat elements, in the sequence's pages
+    // V: the last r elements of the same rows.
+    if (a.k16 != nullptr) {
+      a.v16 = a.k16 + n_rot;
+    } else {
+      a.v = a.k + n_rot;
+    }
     a.v_page_stride = a.k_page_stride;
     a.k_row_stride = a.v_row_stride = lat;
     a.out = u;
@@ -289,14 +297,18 @@ void Deepseek2::attention(engine::ForwardState& st, const Deepseek2Layer& L, int
         std::memcpy(dst + nope, qa + (t * n_head + h) * lat, n_rot * sizeof(float));
       }
     }
+    // The cached rows as floats (an f16 cache's widened), one at a time through row.
     const engine::KvView& cache = *st.kv;
     for (int64_t j = 0; j < n_kv; ++j) {
-      std::memcpy(packed + j * r, cache.k(il, j) + n_rot, r * sizeof(float));
+      cache.read_k(il, j, row.data());
+      std::memcpy(packed + j * r, row.data() + n_rot, r * sizeof(float));
     }
-    // c~ is already in the vec-dot type's values, which converting again keeps.
+    // c~ is already in the vec-dot type's values, which converting again keeps (from an f16
+    // cache, the values rounded to half are converted again).
     matmul(st, L.wkv_b, packed, n_kv, kv);
     for (int64_t j = 0; j < n_kv; ++j) {
-      const float* kpe = cache.k(il, j);
+      cache.read_k(il, j, row.data());
+      const float* kpe = row.data();
       for (int64_t h = 0; h < n_head; ++h) {
         const float* src = kv + j * n_head * (nope + hd_v) + h * (nope + hd_v);
         float* kd = K + (j * n_head + h) * hd_k;

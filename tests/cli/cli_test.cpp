@@ -49,13 +49,16 @@ TEST(Cli, CacheTypeF16TellsTheReferenceStoryAndUnknownTypesAreRefused) {
                  " -n 32 --temp 0 --cache-type f16");
   EXPECT_EQ(o.status, 0);
   EXPECT_EQ(o.out, c["greedy_text"].get<std::string>() + "\n");
-  // bench reports the cache type used, as llama-bench's type_k / type_v: deepseek2 keeps f32.
-  for (auto [file, want] : {std::pair<const char*, const char*>{"tiny-qwen2-Q8_0.gguf", "f16"},
+  // bench reports the cache type used, as llama-bench's type_k / type_v (f32 by default).
+  for (auto [file, type] : {std::pair<const char*, const char*>{"tiny-qwen2-Q8_0.gguf", "f16"},
+                            {"tiny-deepseek2-Q8_0.gguf", "f16"},
                             {"tiny-deepseek2-Q8_0.gguf", "f32"}}) {
     const std::string rel = std::string("models/") + file;
+    const std::string want = type;
     DKB_REQUIRE_FIXTURE(rel);
-    Output b = run("bench -m " + q(dkb::test::fixture_path(rel)) +
-                   " -p 8 -n 2 -r 1 --no-bandwidth -o json --cache-type f16");
+    Output b =
+        run("bench -m " + q(dkb::test::fixture_path(rel)) +
+            " -p 8 -n 2 -r 1 --no-bandwidth -o json" + (want == "f16" ? " --cache-type f16" : ""));
     ASSERT_EQ(b.status, 0) << file;
     for (const auto& row : nlohmann::json::parse(b.out)) {
       EXPECT_EQ(row["type_k"], want) << file;

@@ -145,13 +145,11 @@ TEST_P(PagedKvTest, SharedPoolExhaustionIsAnErrorThatChangesNothing) {
   EXPECT_TRUE(b.eval(std::span<const int32_t>(toks.data(), 3)).is_ok());
 }
 
-// f16 rows where the architecture keeps them (llama, qwen2), in half the memory; deepseek2's
-// latent rows stay f32 (KvShape::with_f16).
-TEST_P(PagedKvTest, F16RowsWhereTheArchitectureKeepsThemInHalfTheMemory) {
-  const bool mla = std::string(GetParam().model).find("deepseek2") != std::string::npos;
+// f16 rows on request (llama, qwen2 and deepseek2's latent rows), in half the memory.
+TEST_P(PagedKvTest, F16RowsOnRequestInHalfTheMemory) {
   const KvPool f32(model_->arch().kv_shape(), 4, 16), kv(shape(), 4, 16);
-  EXPECT_EQ(kv.shape().f16, f16() && !mla);
-  EXPECT_EQ(kv.bytes() * (kv.shape().f16 ? 2 : 1), f32.bytes());
+  EXPECT_EQ(kv.shape().f16, f16());
+  EXPECT_EQ(kv.bytes() * (f16() ? 2 : 1), f32.bytes());
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, PagedKvTest,

@@ -31,7 +31,8 @@ struct ContextParams {
   int64_t n_batch = 512; // most tokens per forward call (longer evals are split)
   int64_t page_size = 16;  // KV positions per page (standalone); 0: one page of n_ctx
   // Standalone: an f16 KV cache where the architecture can keep one (KvShape::with_f16: llama,
-  // qwen2; half the memory, values rounded to f16 as llama.cpp's default cache), else f32.
+  // qwen2, deepseek2; half the memory, values rounded to f16 as llama.cpp's default cache), else
+  // f32.
   bool kv_f16 = false;
 };
 

@@ -30,8 +30,8 @@ struct KvShape {
   int64_t v_dim = 0;
   int64_t n_heads = 1;  // KV heads a row holds (k_dim and v_dim multiples of it)
   bool f16 = false;     // elements are IEEE half floats (else f32)
-  // The architecture can keep f16 rows: plain K and V rows that only attention reads (llama,
-  // qwen2). deepseek2 (MLA) reads its latent rows as floats elsewhere too, so it stays f32.
+  // The architecture can keep f16 rows (llama, qwen2, deepseek2's latent rows; not bert, which
+  // has no cache).
   bool f16_capable = false;
 
   size_t element_bytes() const { return f16 ? 2 : 4; }
