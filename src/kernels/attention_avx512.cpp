@@ -9,9 +9,10 @@
 //   loaded once for them, then the rest per head (128, 16, 8 floats); each element taking
 //   fma(s_j, v_j, y) in row order, as axpy_f32_avx2 gives every element below n rounded down to
 //   8; the rest a multiply and an add.
-// - Both prefetch the rows pf points at (kernels_internal.h) with the first block of heads: two
-//   64-byte lines per row and 32-float step in dot_rows, four per row and 64 elements in
-//   weighted_heads, so the requests are spread over the block's work.
+// - Both prefetch the rows pf points at (kernels_internal.h) with the first block of heads: the
+//   64-byte lines of each row's 32-element step in dot_rows (two of floats, one of halves), of
+//   its 64 elements in weighted_heads (four, two), so the requests are spread over the block's
+//   work.
 // - The f16 versions (an f16 KV cache) are the same loops over rows of IEEE halves, each loaded
 //   16 at a time and widened (exactly) in registers: the f32 versions' results on the widened
 //   values, bit for bit.
@@ -58,6 +59,11 @@ inline float to_float(float x) {
 inline float to_float(uint16_t h) {
   return _cvtsh_ss(h);
 }
+// 64-byte lines of n elements of type T (n a multiple of 16).
+template <class T>
+constexpr int lines_of(int n) {
+  return n * static_cast<int>(sizeof(T)) / 64;
+}
 
 // s[h][j0 + r] for H heads and R rows: a block of H x R dot products with each K row and each
 // query loaded once per 32-float step. Per (head, row) the float operations are
@@ -83,8 +89,8 @@ static void dot_block(int64_t n, const T* k, int64_t k_stride, int64_t j0, const
 #pragma GCC unroll 4
       for (int r = 0; r < R; ++r) {
         const char* p = reinterpret_cast<const char*>(pf + (j0 + r) * k_stride + i);
-        _mm_prefetch(p, _MM_HINT_T0);
-        _mm_prefetch(p + 64, _MM_HINT_T0);
+#pragma GCC unroll 2
+        for (int l = 0; l < lines_of<T>(32); ++l) _mm_prefetch(p + 64 * l, _MM_HINT_T0);
       }
     }
     __m512 k0[R], k1[R];
@@ -191,7 +197,7 @@ static void weighted_heads_block(int64_t d_end, const float* const* s, int64_t n
       if (pf != nullptr) {
         const char* p = reinterpret_cast<const char*>(pf + j * v_stride + d);
 #pragma GCC unroll 4
-        for (int i = 0; i < 4; ++i) _mm_prefetch(p + 64 * i, _MM_HINT_T0);
+        for (int l = 0; l < lines_of<T>(64); ++l) _mm_prefetch(p + 64 * l, _MM_HINT_T0);
       }
       const T* vj = v + j * v_stride + d;
       __m512 vr[4];

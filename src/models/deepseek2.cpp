@@ -297,18 +297,21 @@ void Deepseek2::attention(engine::ForwardState& st, const Deepseek2Layer& L, int
         std::memcpy(dst + nope, qa + (t * n_head + h) * lat, n_rot * sizeof(float));
       }
     }
-    // The cached rows as floats (an f16 cache's widened), one at a time through row.
+    // Cached row j as floats: in place (f32), or an f16 cache's widened into row.
     const engine::KvView& cache = *st.kv;
-    for (int64_t j = 0; j < n_kv; ++j) {
+    auto cached_row = [&](int64_t j) -> const float* {
+      if (!cache.f16) return cache.k(il, j);
       cache.read_k(il, j, row.data());
-      std::memcpy(packed + j * r, row.data() + n_rot, r * sizeof(float));
+      return row.data();
+    };
+    for (int64_t j = 0; j < n_kv; ++j) {
+      std::memcpy(packed + j * r, cached_row(j) + n_rot, r * sizeof(float));
     }
     // c~ is already in the vec-dot type's values, which converting again keeps (from an f16
     // cache, the values rounded to half are converted again).
     matmul(st, L.wkv_b, packed, n_kv, kv);
     for (int64_t j = 0; j < n_kv; ++j) {
-      cache.read_k(il, j, row.data());
-      const float* kpe = row.data();
+      const float* kpe = cached_row(j);
       for (int64_t h = 0; h < n_head; ++h) {
         const float* src = kv + j * n_head * (nope + hd_v) + h * (nope + hd_v);
         float* kd = K + (j * n_head + h) * hd_k;
